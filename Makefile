@@ -1,0 +1,18 @@
+# The two commands of the README, and a few for developers.
+.PHONY: setup demo test lint bench clean
+SHELL := /bin/bash
+
+setup:          ## install everything (Debian packages, services, .venv, Odoo discovery)
+	bash scripts/setup.sh
+
+demo:           ## demo database with every addon, plant data, Odoo on http://localhost:8069
+	bash scripts/demo.sh
+
+test:           ## every pytest and Odoo test; ends with "N passed, N failed"
+	bash scripts/run_tests.sh
+
+bench:          ## benchmarks, figures side by side with their baselines
+	bash scripts/bench.sh
+
+lint:
+	.venv/bin/python -m ruff check collector saas addons tests bench || true

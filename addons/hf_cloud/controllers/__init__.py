@@ -1,0 +1,2 @@
+from . import onboarding
+from . import portal

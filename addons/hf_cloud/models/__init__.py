@@ -1,0 +1,3 @@
+from . import hf_cloud_instance
+from . import hf_cloud_onboarding_attempt
+from . import product_template

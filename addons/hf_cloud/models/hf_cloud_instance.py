@@ -1,0 +1,298 @@
+import json
+import logging
+from pathlib import Path
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.modules import module as odoo_module
+
+from hf_saas.errors import HfSaasError, SpecError
+from hf_saas.provision import Provisioner
+from hf_saas.settings import Settings
+from hf_saas.spec import Quotas, parse_spec, slug_from_name
+from hf_saas.ziti import NOT_CONFIGURED
+
+_logger = logging.getLogger(__name__)
+
+# ir.config_parameter → hf_saas setting (everything else from the HF_SAAS_* environment)
+SETTING_PARAMS = {
+    "hf_cloud.saas_state_dir": "state_dir",
+    "hf_cloud.saas_template_db": "template_db",
+    "hf_cloud.saas_db_prefix": "db_prefix",
+    "hf_cloud.saas_base_url": "base_url",
+    "hf_cloud.saas_mqtt_url": "mqtt_url",
+    "hf_cloud.ziti_url": "ziti_url",
+}
+ACTIVE_STATES = ("draft", "queued", "provisioning", "ready", "suspended")
+
+
+class HfCloudInstance(models.Model):
+    """A customer's own Hyperfactory: one database made by hf_saas from the onboarding form."""
+
+    _name = "hf.cloud.instance"
+    _description = "Hyperfactory cloud instance"
+    _inherit = ["mail.thread", "portal.mixin"]
+    _order = "id desc"
+
+    name = fields.Char(string="Company", required=True, tracking=True)
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    db_name = fields.Char(string="Database", readonly=True, copy=False, index=True)
+    state = fields.Selection(
+        [("draft", "Draft"), ("queued", "Queued"), ("provisioning", "Provisioning"), ("ready", "Ready"),
+         ("suspended", "Suspended"), ("deleted", "Deleted"), ("failed", "Failed")],
+        default="draft", required=True, readonly=True, copy=False, tracking=True, index=True,
+    )
+    state_message = fields.Char(string="Status", readonly=True, copy=False)
+    plan_id = fields.Many2one("product.template", string="Plan", required=True, domain=[("hf_is_plan", "=", True)],
+                              tracking=True)
+    quota_tags = fields.Integer(string="Tags quota", readonly=True)
+    quota_samples_per_day = fields.Integer(string="Samples/day quota", readonly=True)
+    quota_retention_days = fields.Integer(string="Retention (days)", readonly=True)
+    quota_storage_mb = fields.Integer(string="Storage quota (MB)", readonly=True)
+    usage_tags = fields.Integer(string="Tags used", readonly=True)
+    usage_samples_per_day = fields.Integer(string="Samples (last 24 h)", readonly=True)
+    usage_db_size_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(12, 1))
+    usage_date = fields.Datetime(string="Usage measured", readonly=True)
+    url = fields.Char(string="URL", readonly=True, copy=False)
+    admin_login = fields.Char(string="Admin login", readonly=True, copy=False)
+    ziti_status = fields.Char(string="OpenZiti", readonly=True, copy=False, default=NOT_CONFIGURED)
+    sale_order_id = fields.Many2one("sale.order", string="Sale order", readonly=True, copy=False)
+    spec_json = fields.Text(string="Specification", groups="hf_cloud.group_hf_cloud_manager", copy=False)
+    provision_seconds = fields.Float(string="Provisioning time (s)", readonly=True, digits=(8, 2))
+    device_count = fields.Integer(compute="_compute_spec_counts")
+    workcenter_count = fields.Integer(compute="_compute_spec_counts")
+
+    _sql_constraints = [("db_name_unique", "unique(db_name)", "Another instance already uses this database.")]
+
+    @api.depends("spec_json")
+    def _compute_spec_counts(self):
+        for instance in self:
+            spec = json.loads(instance.sudo().spec_json or "{}")
+            instance.device_count = len(spec.get("devices") or [])
+            instance.workcenter_count = sum(
+                len(line.get("workcenters") or []) for area in (spec.get("site") or {}).get("areas") or []
+                for line in area.get("lines") or [])
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for instance in self:
+            instance.access_url = f"/my/instances/{instance.id}"
+
+    @api.constrains("spec_json")
+    def _check_spec_json(self):
+        for instance in self.sudo().filtered("spec_json"):
+            try:
+                parse_spec(json.loads(instance.spec_json))
+            except (ValueError, SpecError) as exc:
+                raise ValidationError(_("The specification of %(name)s is not valid: %(error)s",
+                                        name=instance.name, error=exc)) from None
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("plan_id"):
+                vals.update(self._hf_quota_values(self.env["product.template"].browse(vals["plan_id"])))
+            if vals.get("name"):
+                self._hf_check_company_free(vals["name"])
+                vals.setdefault("db_name", self._hf_settings().db_prefix + slug_from_name(vals["name"]))
+        instances = super().create(vals_list)
+        instances._hf_refresh_ziti_status()
+        return instances
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "plan_id" in vals:
+            for instance in self:
+                super(HfCloudInstance, instance).write(self._hf_quota_values(instance.plan_id))
+            self.filtered(lambda i: i.state in ("ready", "suspended"))._hf_push_quotas()
+        return result
+
+    # ------------------------------------------------------------------ actions (also XML-RPC)
+    def action_provision(self):
+        """Queue provisioning; the cron does the work, never the HTTP worker."""
+        for instance in self:
+            if instance.state not in ("draft", "failed"):
+                raise UserError(_("%(name)s is %(state)s: only draft or failed instances can be provisioned.",
+                                  name=instance.name, state=instance.state))
+            if not instance.sudo().spec_json:
+                raise UserError(_("%s has no specification (site, devices) to provision from.", instance.name))
+        self.write({"state": "queued", "state_message": _("Waiting for a provisioning slot.")})
+        self.env.ref("hf_cloud.ir_cron_hf_cloud_provision").sudo()._trigger()
+        return True
+
+    def action_suspend(self):
+        for instance in self:
+            instance._hf_lifecycle("suspend", "suspended", ("ready", "suspended"))
+        return True
+
+    def action_resume(self):
+        for instance in self:
+            instance._hf_lifecycle("resume", "ready", ("ready", "suspended"))
+        return True
+
+    def action_backup(self):
+        for instance in self:
+            try:
+                path = self._hf_provisioner().backup(instance.db_name)
+            except HfSaasError as exc:
+                raise UserError(exc.message) from None
+            instance.message_post(body=_("Backup taken: %s", Path(path).name))
+        return True
+
+    def action_delete(self):
+        for instance in self:
+            if instance.state == "deleted":
+                continue
+            if instance.state not in ("ready", "suspended", "failed"):
+                raise UserError(_("%s is being provisioned; delete it when it is ready.", instance.name))
+            try:
+                outcome = self._hf_provisioner().delete(instance.db_name, yes=True) \
+                    if instance.state != "failed" else None
+            except HfSaasError as exc:
+                raise UserError(exc.message) from None
+            instance.write({"state": "deleted", "state_message": outcome.message if outcome else _("Deleted.")})
+        return True
+
+    def action_update_usage(self):
+        for instance in self.filtered(lambda i: i.state == "ready"):
+            try:
+                usage = self._hf_provisioner().usage(instance.db_name)
+            except HfSaasError as exc:
+                _logger.warning("usage of %s not measured: %s", instance.db_name, exc)
+                continue
+            instance.write({"usage_tags": usage["tags"], "usage_samples_per_day": usage["samples_per_day"],
+                            "usage_db_size_mb": usage["db_size_mb"], "usage_date": fields.Datetime.now()})
+        return True
+
+    def action_download_bundle(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": f"/my/instances/{self.id}/bundle", "target": "self"}
+
+    # ------------------------------------------------------------------ cron
+    @api.model
+    def _cron_provision(self, limit=5):
+        """Provision queued instances one by one, committing each state so the status page sees it."""
+        for _i in range(limit):
+            self.env.cr.execute(
+                "SELECT id FROM hf_cloud_instance WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
+            row = self.env.cr.fetchone()
+            if not row:
+                return
+            instance = self.browse(row[0])
+            instance.write({"state": "provisioning", "state_message": _("Creating your database…")})
+            self._hf_commit()
+            instance._hf_provision()
+            self._hf_commit()
+
+    @api.model
+    def _cron_update_usage(self):
+        self.search([("state", "=", "ready")]).action_update_usage()
+
+    # ------------------------------------------------------------------ helpers
+    def _hf_provision(self):
+        """Create the tenant with hf_saas and mail the login; errors leave the instance failed."""
+        self.ensure_one()
+        try:
+            spec = parse_spec(json.loads(self.sudo().spec_json))
+            result = self._hf_provisioner().create(spec)
+        except HfSaasError as exc:
+            _logger.warning("provisioning %s failed: %s", self.db_name, exc)
+            self.write({"state": "failed", "state_message": str(exc)[-500:]})
+            return False
+        self.write({
+            "state": "ready", "state_message": _("Ready."), "url": result.url, "admin_login": result.admin_login,
+            "db_name": result.db, "ziti_status": result.ziti_status,
+            "provision_seconds": sum(result.timings.values()),
+        })
+        template = self.env.ref("hf_cloud.mail_template_hf_cloud_ready")
+        template.with_context(hf_signup_url=result.signup_url or result.url).send_mail(
+            self.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light")
+        self.action_update_usage()
+        return True
+
+    def _hf_lifecycle(self, operation, target_state, allowed):
+        self.ensure_one()
+        if self.state not in allowed:
+            raise UserError(_("%(name)s is %(state)s; it cannot be changed now.", name=self.name, state=self.state))
+        try:
+            outcome = getattr(self._hf_provisioner(), operation)(self.db_name)
+        except HfSaasError as exc:
+            raise UserError(exc.message) from None
+        self.write({"state": target_state, "state_message": outcome.message})
+
+    def _hf_push_quotas(self):
+        for instance in self:
+            quotas = instance.plan_id._hf_quotas()
+            try:
+                self._hf_provisioner().set_quotas(instance.db_name, Quotas.from_dict(quotas), quotas["code"])
+            except HfSaasError as exc:
+                raise UserError(exc.message) from None
+            instance.message_post(body=_("Plan %s applied: quotas changed at once.", instance.plan_id.name))
+
+    @api.model
+    def _hf_quota_values(self, plan):
+        return {"quota_tags": plan.hf_quota_tags, "quota_samples_per_day": plan.hf_quota_samples_per_day,
+                "quota_retention_days": plan.hf_quota_retention_days, "quota_storage_mb": plan.hf_quota_storage_mb}
+
+    @api.model
+    def _hf_check_company_free(self, company_name):
+        slug = slug_from_name(company_name)
+        db_name = self._hf_settings().db_prefix + slug
+        if self.sudo().search_count([("db_name", "=", db_name), ("state", "in", ACTIVE_STATES)]):
+            raise ValidationError(_("A Hyperfactory for %s already exists. Log in to it, or contact us.",
+                                    company_name))
+
+    def _hf_refresh_ziti_status(self):
+        if not self._hf_settings().ziti_configured:
+            self.filtered(lambda i: i.ziti_status != NOT_CONFIGURED).write({"ziti_status": NOT_CONFIGURED})
+
+    @api.model
+    def _hf_settings(self):
+        params = self.env["ir.config_parameter"].sudo()
+        overrides = {}
+        for param, name in SETTING_PARAMS.items():
+            value = params.get_param(param)
+            if value:
+                overrides[name] = Path(value) if name == "state_dir" else value
+        if "state_dir" in overrides:
+            overrides.setdefault("data_dir", overrides["state_dir"] / "odoo-data")
+        return Settings.load(**overrides)
+
+    @api.model
+    def _hf_provisioner(self):
+        return Provisioner(self._hf_settings())
+
+    @api.model
+    def _hf_commit(self):
+        # Tests run inside one transaction; the cron commits so the status page sees each step.
+        if not odoo_module.current_test:  # read at call time: it is set while tests run
+            self.env.cr.commit()
+
+    # ------------------------------------------------------------------ onboarding
+    @api.model
+    def _hf_create_from_spec(self, spec, plan):
+        """Partner, instance and confirmed sale order for a validated spec; provisioning queued."""
+        self._hf_check_company_free(spec.company.name)
+        spec_dict = spec.to_dict()
+        spec_dict["plan"] = plan._hf_quotas()
+        partner = self.env["res.partner"].sudo().create({
+            "name": spec.company.contact_name, "email": spec.company.email, "phone": spec.company.phone or False,
+            "tz": spec.company.timezone,
+            "parent_id": self.env["res.partner"].sudo().create({
+                "name": spec.company.name, "is_company": True, "email": spec.company.email}).id,
+        })
+        instance = self.sudo().create({
+            "name": spec.company.name, "partner_id": partner.id, "plan_id": plan.id,
+            "spec_json": json.dumps(spec_dict),
+        })
+        order = self.env["sale.order"].sudo().create({
+            "partner_id": partner.id,
+            "client_order_ref": instance.db_name,
+            "order_line": [fields.Command.create({"product_id": plan.product_variant_id.id, "product_uom_qty": 1})],
+        })
+        order.action_confirm()
+        instance.sale_order_id = order
+        instance._portal_ensure_token()
+        instance.action_provision()
+        return instance

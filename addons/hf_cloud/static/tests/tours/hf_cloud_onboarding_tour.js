@@ -1,0 +1,40 @@
+/** @odoo-module **/
+// A visitor on the website fills the onboarding form step by step and submits it.
+import { registry } from "@web/core/registry";
+
+registry.category("web_tour.tours").add("hf_cloud_onboarding", {
+    url: "/hyperfactory/start",
+    steps: () => [
+        { trigger: "input[name=company_name]", run: "edit Tour Plant GmbH" },
+        { trigger: "input[name=contact_name]", run: "edit Tina Tour" },
+        { trigger: "input[name=email]", run: "edit tina@tour-plant.example" },
+        { trigger: "select[name=timezone]", run: "select Europe/Vienna" },
+        { trigger: ".o_hf_next", run: "click" },
+        { trigger: "input[name=site_name]:visible", run: "edit Linz" },
+        { trigger: "input[name=area_0]", run: "edit Assembly" },
+        { trigger: "input[name=line_0]", run: "edit Line A" },
+        { trigger: "input[name=workcenters_0]", run: "edit Robot 1, Robot 2" },
+        { trigger: ".o_hf_next", run: "click" },
+        { trigger: "input[name=device_name_0]:visible", run: "edit robot1-plc" },
+        { trigger: "select[name=device_protocol_0]", run: "select s7" },
+        { trigger: "input[name=device_ip_0]", run: "edit 192.168.10.21" },
+        { trigger: "input[name=device_mac_0]", run: "edit 00-1B-44-11-3A-B8" },
+        { trigger: "input[name=device_workcenter_0]", run: "edit Robot 1" },
+        { trigger: "input[name=device_name_1]", run: "edit robot2-opc" },
+        { trigger: "select[name=device_protocol_1]", run: "select opcua" },
+        { trigger: "input[name=device_ip_1]", run: "edit fd00::21" },
+        { trigger: "input[name=device_port_1]", run: "edit 4841" },
+        { trigger: "input[name=device_workcenter_1]", run: "edit Robot 2" },
+        { trigger: ".o_hf_add_device_row", run: "click" },
+        { trigger: "input[name=device_name_3]", run: "edit conveyor-modbus" },
+        { trigger: "select[name=device_protocol_3]", run: "select modbus" },
+        { trigger: "input[name=device_ip_3]", run: "edit 192.168.10.30" },
+        { trigger: "input[name=device_workcenter_3]", run: "edit Robot 2" },
+        { trigger: ".o_hf_next", run: "click" },
+        { trigger: "input[name=plan]:visible:first", run: "click" },
+        { trigger: ".o_hf_next", run: "click" },
+        { trigger: ".o_hf_summary:contains(Tour Plant GmbH):contains(robot1-plc)" },
+        { trigger: ".o_hf_submit", run: "click" },
+        { trigger: ".o_hf_status[data-state]", content: "the status page of the new instance" },
+    ],
+});

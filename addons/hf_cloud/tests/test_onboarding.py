@@ -1,0 +1,146 @@
+from odoo.tests import HttpCase, tagged
+
+from .common import configure_saas
+
+GOOD = {
+    "company_name": "Form Test Works", "contact_name": "Ada Admin", "email": "ada@formtest.example",
+    "phone": "+49 30 1234567", "timezone": "Europe/Berlin", "site_name": "Berlin",
+    "area_0": "Press shop", "line_0": "Line 1", "workcenters_0": "Press 1, Press 2",
+    "device_name_0": "press1-plc", "device_protocol_0": "modbus", "device_ip_0": "10.0.0.5",
+    "device_mac_0": "001B.4411.3AB7", "device_port_0": "502", "device_workcenter_0": "Press 1",
+}
+
+
+@tagged("post_install", "-at_install")
+class TestOnboarding(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        configure_saas(cls.env)
+        cls.plan = cls.env.ref("hf_cloud.product_plan_starter")
+
+    def _counts(self):
+        return (self.env["hf.cloud.instance"].sudo().search_count([]),
+                self.env["res.partner"].sudo().search_count([]),
+                self.env["sale.order"].sudo().search_count([]))
+
+    def _post(self, **changes):
+        data = {**GOOD, "plan": str(self.plan.id), **changes}
+        data = {k: v for k, v in data.items() if v is not None}
+        self.url_open("/hyperfactory/start")  # a visitor's session
+        data["csrf_token"] = self._csrf()
+        return self.url_open("/hyperfactory/start", data=data)
+
+    def _csrf(self):
+        page = self.url_open("/hyperfactory/start").text
+        marker = 'name="csrf_token" value="'
+        return page[page.index(marker) + len(marker):].split('"', 1)[0]
+
+    def assertRefused(self, response, field, fragment):
+        self.assertEqual(response.status_code, 200)
+        body = response.text
+        self.assertIn(f'data-field="{field}"', body, f"no error shown next to {field}")
+        self.assertIn(fragment, body)
+
+    def test_form_renders(self):
+        response = self.url_open("/hyperfactory/start")
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Create my Hyperfactory", response.text)
+        self.assertIn("Hyperfactory Starter", response.text)
+
+    def test_every_field_validated_and_nothing_created(self):
+        before = self._counts()
+        cases = [
+            ({"company_name": ""}, "company_name", "Company name is required"),
+            ({"company_name": "<script>alert(1)</script>"}, "company_name", "may not contain"),
+            ({"contact_name": ""}, "contact_name", "Contact name is required"),
+            ({"email": "not-an-email"}, "email", "name@example.com"),
+            ({"phone": "call me"}, "phone", "phone number"),
+            ({"timezone": "Mars/Olympus"}, "timezone", "time zone"),
+            ({"site_name": ""}, "site_name", "Site name is required"),
+            ({"area_0": "", "line_0": "", "workcenters_0": ""}, "layout", "at least one area"),
+            ({"workcenters_0": ""}, "workcenters_0", "at least one workcenter"),
+            ({"workcenters_0": "Press 1, press 1"}, "workcenters_0", "already in the layout"),
+            ({"device_name_0": ""}, "device_name_0", "Device name is required"),
+            ({"device_name_0": "plc<b>"}, "device_name_0", "may not contain"),
+            ({"device_protocol_0": "bacnet"}, "device_protocol_0", "OPC UA, Modbus TCP or Siemens S7"),
+            ({"device_ip_0": "10.0.0.300"}, "device_ip_0", "IPv4"),
+            ({"device_ip_0": "224.0.0.1"}, "device_ip_0", "cannot belong to a device"),
+            ({"device_mac_0": "00:1B:44:11:3A"}, "device_mac_0", "MAC address"),
+            ({"device_mac_0": "01:00:5e:00:00:01"}, "device_mac_0", "multicast"),
+            ({"device_port_0": "70000"}, "device_port_0", "1 to 65535"),
+            ({"device_port_0": "abc"}, "device_port_0", "1 to 65535"),
+            ({"device_workcenter_0": "Nowhere"}, "device_workcenter_0", "workcenter of the site layout"),
+            ({"device_name_1": "PRESS1-PLC", "device_protocol_1": "s7", "device_ip_1": "10.0.0.6",
+              "device_workcenter_1": "Press 2"}, "device_name_1", "already has the name"),
+            ({"device_name_1": "other", "device_protocol_1": "modbus", "device_ip_1": "10.0.0.5",
+              "device_port_1": "502", "device_workcenter_1": "Press 2"}, "device_ip_1", "already uses"),
+            ({"device_name_1": "other", "device_protocol_1": "s7", "device_ip_1": "10.0.0.9",
+              "device_mac_1": "00:1b:44:11:3a:b7", "device_workcenter_1": "Press 2"}, "device_mac_1",
+             "already has the MAC"),
+            ({"plan": "999999"}, "plan", "Choose a plan"),
+        ]
+        for changes, field, fragment in cases:
+            with self.subTest(field=field, changes=changes):
+                self.assertRefused(self._post(**changes), field, fragment)
+        self.assertEqual(self._counts(), before)
+
+    def test_script_injection_is_never_rendered(self):
+        payload = '<script>alert("x")</script>'
+        response = self._post(company_name=payload, site_name=payload, device_name_0=payload, area_0=payload)
+        self.assertNotIn(payload, response.text)
+        self.assertIn("&lt;script&gt;", response.text)
+
+    def test_ten_thousand_devices_refused_clearly(self):
+        before = self._counts()
+        many = {}
+        for i in range(10_000):
+            many.update({f"device_name_{i}": f"plc{i}", f"device_protocol_{i}": "modbus",
+                         f"device_ip_{i}": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                         f"device_workcenter_{i}": "Press 1"})
+        response = self._post(**many)
+        self.assertRefused(response, "devices", "At most 200 devices")
+        self.assertEqual(self._counts(), before)
+
+    def test_duplicate_company_refused(self):
+        response = self._post()
+        self.assertIn("/hyperfactory/status/", response.url)
+        before = self._counts()
+        response = self._post(company_name="FORM test works", email="other@formtest.example")
+        self.assertRefused(response, "company_name", "already exists")
+        self.assertEqual(self._counts(), before)
+
+    def test_submission_creates_partner_instance_order_and_queues(self):
+        response = self._post()
+        self.assertIn("/hyperfactory/status/", response.url)
+        instance = self.env["hf.cloud.instance"].sudo().search([("name", "=", "Form Test Works")])
+        self.assertEqual(instance.state, "queued")
+        self.assertEqual(instance.partner_id.email, "ada@formtest.example")
+        self.assertEqual(instance.sale_order_id.state, "sale")
+        self.assertEqual(instance.sale_order_id.order_line.product_id.product_tmpl_id, self.plan)
+        self.assertEqual(instance.device_count, 1)
+        self.assertIn('http-equiv="refresh"', response.text)  # the status page refreshes until ready
+        # the status page needs the token
+        self.assertEqual(self.url_open(f"/hyperfactory/status/{instance.id}?access_token=wrong").status_code, 404)
+
+    def test_honeypot(self):
+        before = self._counts()
+        response = self._post(website_hp="http://spam.example")
+        self.assertIn("could not be accepted", response.text)
+        self.assertEqual(self._counts(), before)
+
+    def test_csrf_required(self):
+        before = self._counts()
+        response = self.url_open("/hyperfactory/start", data={**GOOD, "plan": str(self.plan.id)})
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(self._counts(), before)
+
+    def test_rate_limit_per_address(self):
+        self.env["ir.config_parameter"].sudo().set_param("hf_cloud.rate_limit_per_hour", "2")
+        self._post(company_name="")
+        self._post(company_name="")
+        before = self._counts()
+        response = self._post(company_name="Rate Limited Corp")
+        self.assertEqual(response.status_code, 429)
+        self.assertIn("Too many submissions", response.text)
+        self.assertEqual(self._counts(), before)

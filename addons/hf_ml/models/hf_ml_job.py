@@ -1,0 +1,628 @@
+import base64
+import binascii
+import logging
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError, ValidationError
+
+from hf_collector.historian import reader
+from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_collector.payload import encode
+from hf_collector.uns import UnsTopic, is_valid_segment
+
+from ..ml import charts, features, metrics
+from ..ml.model import MlModel, TamperedModel, TrainingError, dump, load, signing_key
+
+_logger = logging.getLogger(__name__)
+CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
+MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
+QUALITY_BAD = 2
+KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
+
+
+def _utc(value):
+    """A naive Odoo UTC datetime as an aware one."""
+    return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
+
+
+def _naive(value):
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _epoch_to_naive(seconds):
+    return datetime.fromtimestamp(float(seconds), timezone.utc).replace(tzinfo=None)
+
+
+class HfMlJob(models.Model):
+    """An ML job over a workcell's tags: trained in the background on a period of the historian, then
+    scoring new data on a schedule, writing its score back as a derived tag and raising maintenance."""
+
+    _name = "hf.ml.job"
+    _description = "Hyperfactory ML job"
+    _inherit = ["mail.thread"]
+    _order = "workcenter_id, name"
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True)
+    kind = fields.Selection(
+        [("anomaly", "Anomaly detection"), ("maintenance", "Predictive maintenance"),
+         ("quality", "Quality prediction")], required=True, default="anomaly", tracking=True,
+    )
+    method = fields.Selection(
+        [("isolation_forest", "Isolation forest (several tags)"), ("robust_z", "Robust z-score (one tag)"),
+         ("random_forest", "Random forest classifier")],
+        compute="_compute_method", store=True, readonly=False, required=True, precompute=True,
+    )
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True,
+                                    check_company=True)
+    company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
+    equipment_id = fields.Many2one(
+        "maintenance.equipment", string="Equipment", check_company=True,
+        help="The machine its failures are recorded on and its maintenance requests raised for. Without "
+             "one, an alert becomes an activity on the workcell.",
+    )
+    user_id = fields.Many2one("res.users", string="Responsible", default=lambda self: self.env.user,
+                              help="Gets the activity when there is no equipment to raise a request for.")
+    tag_ids = fields.Many2many("hf.uns.tag", string="Input tags",
+                               domain="[('workcenter_id', '=', workcenter_id), ('data_type', '!=', 'string')]")
+    # features
+    window_minutes = fields.Integer(string="Feature step (min)", default=5, required=True,
+                                    help="One feature row, and one score, every this many minutes.")
+    rolling_windows = fields.Char(
+        string="Rolling windows (min)", default="5,30", required=True,
+        help="Comma-separated window lengths in minutes, each a multiple of the step: every aggregation is "
+             "computed over each trailing window.",
+    )
+    agg_mean = fields.Boolean(string="Mean", default=True)
+    agg_std = fields.Boolean(string="Std. deviation", default=True)
+    agg_min = fields.Boolean(string="Min", default=True)
+    agg_max = fields.Boolean(string="Max", default=True)
+    agg_slope = fields.Boolean(string="Slope", default=True)
+    agg_last = fields.Boolean(string="Last", default=True)
+    # training
+    training_days = fields.Float(string="Training period (days)", default=7.0, required=True,
+                                 help="How much history, up to now, the model learns from.")
+    retrain_days = fields.Integer(string="Retrain every (days)", default=7,
+                                  help="0: only when an engineer asks.")
+    contamination = fields.Float(string="Expected anomaly share", default=0.01, digits=(6, 4),
+                                 help="Share of training windows taken as anomalous (isolation forest).")
+    failure_source = fields.Selection(
+        [("none", "None"), ("maintenance", "Corrective maintenance requests"), ("tag", "Failure tag")],
+        default="none", required=True,
+        help="Where past failures come from: the labels of predictive maintenance (and, for anomaly jobs, "
+             "what the held-out figures are measured against).",
+    )
+    failure_tag_id = fields.Many2one("hf.uns.tag", string="Failure tag",
+                                     domain="[('workcenter_id', '=', workcenter_id)]")
+    failure_value = fields.Float(default=1.0, help="The failure tag's value while the machine is failed "
+                                                   "(e.g. 2 for the 'down' state code).")
+    scrap_source = fields.Selection(
+        [("tag", "Scrap tag"), ("workorder", "Work-order scrap")], default="tag", required=True,
+        help="Quality labels: a scrap counter or flag tag, or the scrap recorded on this workcell's work orders.",
+    )
+    scrap_tag_id = fields.Many2one("hf.uns.tag", string="Scrap tag", domain="[('workcenter_id', '=', workcenter_id)]")
+    horizon_hours = fields.Float(string="Horizon (h)", default=1.0,
+                                 help="Predictive maintenance: the probability of a failure within this time.")
+    # scoring
+    threshold = fields.Float(default=1.0, digits=(16, 3), tracking=True,
+                             help="Scores at or above it raise one maintenance request (anomaly: 1.0 is the "
+                                  "model's own threshold; the others: a probability).")
+    score_interval_minutes = fields.Integer(string="Score every (min)", default=5, required=True)
+    next_score_at = fields.Datetime(readonly=True, copy=False)
+    state = fields.Selection(
+        [("draft", "Not trained"), ("queued", "Training queued"), ("training", "Training"),
+         ("trained", "Trained"), ("error", "Error")],
+        default="draft", required=True, readonly=True, copy=False, tracking=True,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    last_trained = fields.Datetime(readonly=True, copy=False)
+    last_scored_until = fields.Datetime(readonly=True, copy=False)
+    last_score = fields.Float(readonly=True, digits=(16, 3), copy=False)
+    version_ids = fields.One2many("hf.ml.model.version", "job_id", string="Model versions", copy=False)
+    active_version_id = fields.Many2one("hf.ml.model.version", compute="_compute_active_version", store=True,
+                                        string="Active model")
+    version_count = fields.Integer(compute="_compute_version_count")
+    precision = fields.Float(related="active_version_id.precision")
+    recall = fields.Float(related="active_version_id.recall")
+    f1 = fields.Float(related="active_version_id.f1")
+    roc_auc = fields.Float(related="active_version_id.roc_auc")
+    mae = fields.Float(related="active_version_id.mae")
+    flagged_share = fields.Float(related="active_version_id.flagged_share")
+    chart_scores = fields.Json(related="active_version_id.chart_scores")
+    chart_importance = fields.Json(related="active_version_id.chart_importance")
+    score_tag_id = fields.Many2one("hf.uns.tag", string="Score tag", readonly=True, copy=False,
+                                   help="Derived tag the scores are written to, under the workcell's UNS path.")
+    score_topic = fields.Char(related="score_tag_id.topic", string="Score topic")
+    request_ids = fields.One2many("maintenance.request", "hf_ml_job_id", string="Maintenance requests")
+    alert_activity_id = fields.Many2one("mail.activity", readonly=True, copy=False, ondelete="set null")
+
+    _sql_constraints = [
+        ("window_positive", "CHECK(window_minutes > 0)", "The feature step must be at least one minute."),
+        ("training_positive", "CHECK(training_days > 0)", "The training period must be positive."),
+        ("interval_positive", "CHECK(score_interval_minutes > 0)", "Score at most every minute."),
+        ("retrain_positive", "CHECK(retrain_days >= 0)", "The retraining interval cannot be negative."),
+    ]
+
+    @api.depends("kind")
+    def _compute_method(self):
+        for job in self:
+            if job.kind != "anomaly":
+                job.method = "random_forest"
+            elif job.method not in ("isolation_forest", "robust_z"):
+                job.method = "isolation_forest"
+
+    @api.depends("version_ids.is_active")
+    def _compute_active_version(self):
+        for job in self:
+            job.active_version_id = job.version_ids.filtered("is_active")[:1]
+
+    @api.depends("version_ids")
+    def _compute_version_count(self):
+        for job in self:
+            job.version_count = len(job.version_ids)
+
+    @api.constrains("tag_ids", "kind", "method", "failure_tag_id", "scrap_tag_id")
+    def _check_tags(self):
+        for job in self:
+            text = job.tag_ids.filtered(lambda t: t.data_type == "string")
+            if text:
+                raise ValidationError(_("Job %(job)s: tag %(tag)s holds text; choose numeric tags.",
+                                        job=job.name, tag=text[0].name))
+            if job.method == "robust_z" and len(job.tag_ids) > 1:
+                raise ValidationError(_("Job %s: a robust z-score watches one tag; keep one input tag or use the "
+                                        "isolation forest.", job.name))
+            label = job.failure_tag_id | job.scrap_tag_id
+            if label & job.tag_ids:
+                raise ValidationError(_("Job %(job)s: tag %(tag)s gives the labels, so it cannot also be an input "
+                                        "(the model would only learn to read it back).",
+                                        job=job.name, tag=(label & job.tag_ids)[0].name))
+
+    @api.constrains("window_minutes", "rolling_windows", "agg_mean", "agg_std", "agg_min", "agg_max",
+                    "agg_slope", "agg_last", "contamination", "horizon_hours")
+    def _check_features(self):
+        for job in self:
+            job._hf_spec()
+            if job.kind == "maintenance" and job.horizon_hours <= 0:
+                raise ValidationError(_("Job %s: the horizon must be positive.", job.name))
+            if not 0 < job.contamination < 0.5:
+                raise ValidationError(_("Job %s: the expected anomaly share must be between 0 and 0.5 "
+                                        "(e.g. 0.01 for 1%%).", job.name))
+
+    @api.onchange("kind")
+    def _onchange_kind(self):
+        self.threshold = KIND_DEFAULT_THRESHOLD.get(self.kind, 0.5)
+        if self.kind == "maintenance" and self.failure_source == "none":
+            self.failure_source = "maintenance"
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def action_train(self):
+        """Queue training: the ``hf_ml`` training cron does it in the background, never this request."""
+        self.write({"state": "queued", "last_error": False})
+        self.env.ref("hf_ml.ir_cron_hf_ml_train")._trigger()
+        return True
+
+    def action_score_now(self):
+        self.write({"next_score_at": fields.Datetime.now()})
+        self.env.ref("hf_ml.ir_cron_hf_ml_score")._trigger()
+        return True
+
+    def action_rollback(self):
+        """Activate the version trained before the active one."""
+        self.ensure_one()
+        versions = self.version_ids.sorted(lambda v: (v.create_date, v.id), reverse=True)
+        active = self.active_version_id
+        older = versions[list(versions).index(active) + 1:] if active in versions else versions
+        if not older:
+            raise UserError(_("Job %s has no older model version to roll back to.", self.name))
+        older[0].action_activate()
+        return True
+
+    def action_view_versions(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window", "res_model": "hf.ml.model.version", "name": _("Model versions"),
+            "view_mode": "list,form", "domain": [("job_id", "=", self.id)],
+        }
+
+    # --- crons --------------------------------------------------------------------------------
+
+    @api.model
+    def _cron_train(self):
+        """Train queued jobs, and jobs whose retraining is due; one transaction per job."""
+        now = datetime.now(timezone.utc)
+        jobs = self.search([("state", "=", "queued")])
+        for job in self.search([("state", "=", "trained"), ("retrain_days", ">", 0)]):
+            if not job.last_trained or _utc(job.last_trained) + timedelta(days=job.retrain_days) <= now:
+                jobs |= job
+        for done, job in enumerate(jobs, 1):
+            job._hf_run_training(now)
+            self._hf_commit()
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(jobs) - done)
+
+    @api.model
+    def _cron_score(self):
+        now = datetime.now(timezone.utc)
+        jobs = self.search([("state", "in", ("trained", "error")), ("version_ids.is_active", "=", True),
+                            "|", ("next_score_at", "=", False), ("next_score_at", "<=", _naive(now))])
+        for done, job in enumerate(jobs, 1):
+            job._hf_run_scoring(now)
+            self._hf_commit()
+            self.env["ir.cron"]._notify_progress(done=done, remaining=len(jobs) - done)
+
+    @api.model
+    def _cron_run(self):
+        """The single cron of hf_ml 18.0.0.1 (kept as noupdate data in databases installed then)."""
+        self._cron_train()
+        self._cron_score()
+
+    def _hf_commit(self):
+        """Keep each job's result even if a later job of the same run fails (not inside tests)."""
+        if not (modules.module.current_test or getattr(threading.current_thread(), "testing", False)):
+            self.env.cr.commit()
+
+    def _hf_run_training(self, now):
+        """Train one job; any problem with the data ends as a message on the job, with no version saved."""
+        self.ensure_one()
+        self.write({"state": "training"})
+        try:
+            with self.env.cr.savepoint():
+                self._hf_train(now)
+        except (UserError, ValidationError, TrainingError, TamperedModel) as exc:
+            self.write({"state": "error", "last_error": self._hf_message(exc)})
+        except Exception as exc:  # a bug must not leave the job "training" for ever
+            _logger.exception("hf_ml: training job %s failed", self.id)
+            self.write({"state": "error", "last_error": _("Training failed unexpectedly (%(error)s); the previous "
+                                                          "model, if any, stays active. Details are in the server "
+                                                          "log.", error=type(exc).__name__)})
+
+    def _hf_run_scoring(self, now):
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._hf_score(now)
+        except (UserError, ValidationError, TrainingError, TamperedModel) as exc:
+            self.write({"last_error": self._hf_message(exc)})
+        except Exception as exc:
+            _logger.exception("hf_ml: scoring job %s failed", self.id)
+            self.write({"last_error": _("Scoring failed unexpectedly (%s); details are in the server log.",
+                                        type(exc).__name__)})
+        self.write({"next_score_at": _naive(now + timedelta(minutes=self.score_interval_minutes))})
+
+    @staticmethod
+    def _hf_message(exc):
+        return str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _hf_spec(self):
+        self.ensure_one()
+        aggregations = tuple(a for a in features.AGGREGATIONS if self[f"agg_{a}"])
+        if not aggregations:
+            raise ValidationError(_("Job %s: choose at least one aggregation (mean, std, min, max, slope, last).",
+                                    self.name))
+        try:
+            minutes = [int(part) for part in (self.rolling_windows or "").replace(" ", "").split(",") if part]
+        except ValueError:
+            minutes = []
+        step = self.window_minutes
+        if not minutes or step <= 0 or any(m <= 0 or m % step for m in minutes):
+            raise ValidationError(_("Job %(job)s: rolling windows '%(windows)s' must be whole minutes, comma-"
+                                    "separated, each a multiple of the %(step)s-minute step (e.g. '%(step)s,%(six)s').",
+                                    job=self.name, windows=self.rolling_windows or "", step=step, six=step * 6))
+        return features.FeatureSpec(step * 60, tuple(sorted({m // step for m in minutes})), aggregations)
+
+    def _hf_read_series(self, tag, start, end, good_only=True):
+        """(epoch seconds, values) of one numeric tag in [start, end), read from the historian in chunks
+        of CHUNK_ROWS through its reader (keyset paging on time: the table is unique on tag and time)."""
+        times, values = [], []
+        cursor = start
+        while True:
+            rows = reader.read_raw(self.env.cr, tag.id, cursor, end, CHUNK_ROWS)
+            for row in rows:
+                if row["value"] is None or (good_only and row["quality"] == QUALITY_BAD):
+                    continue
+                times.append(row["time"].timestamp())
+                values.append(row["value"])
+            if len(rows) < CHUNK_ROWS:
+                break
+            cursor = rows[-1]["time"] + timedelta(microseconds=1)
+        return np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+
+    def _hf_matrix(self, spec, start, end, read_from, tags=None):
+        """Feature rows ending in (start, end] for every input tag, columns in the order of ``tags``
+        (the job's by default; the model's own at scoring): (row ends, features, per-tag series)."""
+        tags = self.tag_ids if tags is None else tags
+        if not tags:
+            raise UserError(_("Job %s has no input tags: add the tags it should watch.", self.name))
+        series = []
+        for tag in tags:
+            times, values = self._hf_read_series(tag, read_from, end)
+            finite = np.isfinite(values)
+            if not finite.any():
+                raise UserError(_("Tag %(tag)s has no usable data between %(start)s and %(end)s UTC%(nan)s. Check "
+                                  "that the collector stores it, or shorten the period.", tag=tag.name,
+                                  start=read_from.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M"),
+                                  nan=_(" (only NaN values)") if len(values) else ""))
+            series.append((times[finite], values[finite]))
+        ends = spec.grid(start.timestamp(), end.timestamp())
+        matrix, complete = features.build(series, ends, spec)
+        return ends[complete], matrix[complete], series
+
+    def _hf_events(self, start, end):
+        """Times (epoch s) of the events the job learns: failures or scrap."""
+        if self.kind == "quality":
+            if self.scrap_source == "workorder":
+                scraps = self.env["stock.scrap"].sudo().search([
+                    ("workorder_id.workcenter_id", "=", self.workcenter_id.id), ("state", "=", "done"),
+                    ("date_done", ">=", _naive(start)), ("date_done", "<", _naive(end))])
+                return np.asarray(sorted(_utc(s.date_done).timestamp() for s in scraps), dtype=float)
+            if not self.scrap_tag_id:
+                raise UserError(_("Job %s learns scrap from a tag: choose the scrap tag.", self.name))
+            times, values = self._hf_read_series(self.scrap_tag_id, start, end)
+            if self.scrap_tag_id.role == "scrap_count":
+                return features.events_from_counter(times, values)
+            return features.events_from_level(times, values, 1.0)
+        if self.failure_source == "tag":
+            if not self.failure_tag_id:
+                raise UserError(_("Job %s learns failures from a tag: choose the failure tag.", self.name))
+            times, values = self._hf_read_series(self.failure_tag_id, start, end)
+            return features.events_from_level(times, values, self.failure_value)
+        if self.failure_source == "maintenance":
+            requests = self.env["maintenance.request"].sudo().search(self._hf_failure_domain(start, end))
+            return np.asarray(sorted(_utc(r.hf_failed_at or r.create_date).timestamp() for r in requests), dtype=float)
+        return None
+
+    def _hf_failure_domain(self, start, end):
+        equipment = self._hf_equipment()
+        if not equipment:
+            raise UserError(_("Job %s learns failures from corrective maintenance requests, but it has no equipment: "
+                              "set the equipment of the workcell's machine, or use a failure tag.", self.name))
+        return [("equipment_id", "in", equipment.ids), ("maintenance_type", "=", "corrective"),
+                ("hf_ml_job_id", "=", False), ("hf_failed_at", ">=", _naive(start)), ("hf_failed_at", "<", _naive(end))]
+
+    def _hf_equipment(self):
+        self.ensure_one()
+        if self.equipment_id:
+            return self.equipment_id
+        Equipment = self.env["maintenance.equipment"].sudo()
+        if "workcenter_id" in Equipment._fields:  # mrp_maintenance installed
+            return Equipment.search([("workcenter_id", "=", self.workcenter_id.id)])
+        return Equipment
+
+    def _hf_key(self):
+        return signing_key(self.env["ir.config_parameter"].sudo().get_param("database.secret"))
+
+    # --- training -----------------------------------------------------------------------------
+
+    def _hf_train(self, now):
+        self.ensure_one()
+        started = time.monotonic()
+        spec = self._hf_spec()
+        start = now - timedelta(days=self.training_days)
+        horizon_s = self.horizon_hours * 3600
+        supervised = self.kind in ("maintenance", "quality")
+        if self.kind == "maintenance":
+            if self.failure_source == "none":
+                raise UserError(_("Job %s predicts failures: choose where past failures come from (corrective "
+                                  "maintenance requests or a failure tag).", self.name))
+            if horizon_s >= (now - start).total_seconds() / 2:
+                raise UserError(_("Job %(job)s: the %(hours)s-hour horizon is too long for %(days)s days of history; "
+                                  "make the training period at least twice the horizon, or shorten the horizon.",
+                                  job=self.name, hours=f"{self.horizon_hours:g}", days=f"{self.training_days:g}"))
+        ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s))
+        if len(ends) < 40:
+            raise UserError(_("Job %(job)s: only %(rows)s complete feature windows between %(start)s and %(end)s UTC "
+                              "(every input tag needs at least two samples in each window); at least 40 are needed. "
+                              "Lengthen the training period or check the collector.", job=self.name, rows=len(ends),
+                              start=start.strftime("%Y-%m-%d %H:%M"), end=now.strftime("%Y-%m-%d %H:%M")))
+        data_span = ends[-1] - min(t[0] for t, _ in series)
+        if self.kind == "maintenance" and horizon_s >= data_span / 2:
+            raise UserError(_("Job %(job)s: the history holds only %(hours).1f hours of data, too little for a "
+                              "%(horizon)s-hour horizon; wait for more data or shorten the horizon.",
+                              job=self.name, hours=data_span / 3600, horizon=f"{self.horizon_hours:g}"))
+        events = self._hf_events(start, now + timedelta(seconds=horizon_s if self.kind == "maintenance" else 0))
+        labels = None
+        if events is not None:
+            labels = (features.label_in_window(ends, events, spec.step_s) if self.kind == "quality"
+                      else features.label_within_horizon(ends, events, horizon_s))
+        if supervised and not (labels is not None and labels.any()):
+            raise UserError(_("Job %(job)s: no %(what)s between %(start)s and %(end)s UTC, so there is nothing to learn "
+                              "from; lengthen the training period or check where they are recorded.", job=self.name,
+                              what=_("scrap") if self.kind == "quality" else _("failure"),
+                              start=start.strftime("%Y-%m-%d %H:%M"), end=now.strftime("%Y-%m-%d %H:%M")))
+        split_at = metrics.time_split(ends)
+        train = ends <= split_at
+        names = spec.names([t.topic or t.name for t in self.tag_ids])
+        names = [n.split("/_historian/")[-1] for n in names]
+        try:
+            if supervised:
+                if labels[train].sum() < 2 or not labels[~train].any():
+                    raise TrainingError(_("the %(what)s are not spread over time: the first 75%% of the period holds "
+                                          "%(train)s and the held-out last 25%% holds %(test)s; both need some. "
+                                          "Lengthen the training period.",
+                                          what=_("scrap events") if self.kind == "quality" else _("failures"),
+                                          train=int(labels[train].sum()), test=int(labels[~train].sum())))
+                evaluation = MlModel.fit_classifier(matrix[train], labels[train], names)
+                final = MlModel.fit_classifier(matrix, labels, names)
+            else:
+                evaluation = MlModel.fit_anomaly(matrix[train], names, self.method, self.contamination)
+                final = MlModel.fit_anomaly(matrix, names, self.method, self.contamination)
+        except TrainingError as exc:
+            raise UserError(_("Training job %(job)s failed: %(reason)s.", job=self.name,
+                              reason=self._hf_message(exc))) from None
+        scores = evaluation.score(matrix)
+        held_out = ~train
+        figures = {"precision": None, "recall": None, "f1": None, "roc_auc": None, "mae": None}
+        if labels is not None:
+            figures = metrics.classification(labels[held_out], scores[held_out], self.threshold, supervised)
+        lead = []
+        if self.kind == "maintenance" or (events is not None and self.kind == "anomaly"):
+            test_events = events[(events > split_at) & (events <= ends[-1])]
+            lead = [s for s in metrics.lead_times(ends[held_out], scores[held_out] >= self.threshold, test_events)]
+        data, signature = dump(final, self._hf_key())
+        importance = final.importance(matrix)
+        kind_label = dict(self._fields["kind"].selection)[self.kind]
+        self.version_ids.sudo().write({"is_active": False})
+        version = self.env["hf.ml.model.version"].sudo().create({
+            "job_id": self.id, "artefact": base64.b64encode(data), "signature": signature, "is_active": True,
+            "kind": self.kind, "method": final.method, "feature_spec": {
+                "step_s": spec.step_s, "windows": list(spec.windows), "aggregations": list(spec.aggregations),
+                "tag_ids": self.tag_ids.ids},
+            "feature_names": names,
+            "trained_from": _naive(start), "trained_until": _naive(now), "split_at": _epoch_to_naive(split_at),
+            "train_rows": int(train.sum()), "test_rows": int(held_out.sum()),
+            "positive_rows": int(labels.sum()) if labels is not None else 0,
+            "event_count": len(events) if events is not None else 0,
+            "precision": figures["precision"] or 0.0, "recall": figures["recall"] or 0.0,
+            "f1": figures["f1"] or 0.0, "roc_auc": figures["roc_auc"] or 0.0, "mae": figures["mae"] or 0.0,
+            "has_labels": labels is not None,
+            "flagged_share": float((scores[held_out] >= self.threshold).mean()) if held_out.any() else 0.0,
+            "lead_time_minutes": float(np.mean(lead)) / 60 if lead else 0.0,
+            "training_seconds": time.monotonic() - started,
+            "chart_scores": charts.score_chart(ends, scores, labels, self.threshold, split_at,
+                                               _("%(kind)s score (held out after the split)", kind=kind_label)),
+            "chart_importance": charts.importance_chart(names, importance, _("Feature importance")),
+        })
+        self.write({"state": "trained", "last_error": False, "last_trained": _naive(now),
+                    "last_scored_until": self.last_scored_until or _epoch_to_naive(ends[-1])})
+        self.message_post(body=_("Model version trained on %(rows)s windows: %(summary)s",
+                                 rows=len(ends), summary=version.summary))
+        return version
+
+    # --- scoring ------------------------------------------------------------------------------
+
+    def _hf_active_model(self):
+        version = self.active_version_id
+        if not version:
+            raise UserError(_("Job %s has no trained model yet: train it first.", self.name))
+        version = version.sudo()
+        try:
+            return version, load(base64.b64decode(version.artefact or b""), version.signature, self._hf_key())
+        except (TamperedModel, binascii.Error) as exc:
+            raise UserError(_("The active model of job %(job)s was refused: %(reason)s. Train the job again or roll "
+                              "back to an earlier version.", job=self.name, reason=self._hf_message(exc))) from None
+
+    def _hf_score(self, now):
+        """Score the feature rows completed since the last run; returns (row ends, scores)."""
+        self.ensure_one()
+        version, model = self._hf_active_model()
+        saved = version.feature_spec or {}
+        if sorted(saved.get("tag_ids") or []) != sorted(self.tag_ids.ids):
+            raise UserError(_("Job %s: the input tags changed since the active model was trained; train it again.",
+                              self.name))
+        spec = features.FeatureSpec(saved["step_s"], tuple(saved["windows"]), tuple(saved["aggregations"]))
+        start = _utc(self.last_scored_until) if self.last_scored_until else now - timedelta(seconds=12 * spec.step_s)
+        start = max(start, now - MAX_BACKFILL)
+        try:
+            ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s),
+                                                   self.env["hf.uns.tag"].browse(saved["tag_ids"]))
+        except UserError:
+            return np.empty(0), np.empty(0)  # no new data yet: nothing to score
+        # a row is complete only once every tag has reported past its end (the ingest may lag)
+        complete = ends <= min(t[-1] for t, _ in series)
+        ends, matrix = ends[complete], matrix[complete]
+        if not len(ends):
+            return ends, np.empty(0)
+        try:
+            scores = model.score(matrix)
+        except TrainingError as exc:
+            raise UserError(_("Job %(job)s cannot score: %(reason)s.", job=self.name,
+                              reason=self._hf_message(exc))) from None
+        tag = self._hf_score_tag()
+        HistorianWriter(self.env.cr).write([Sample(tag.id, int(end * 1000), float(score))
+                                            for end, score in zip(ends, scores, strict=True)])
+        self.write({"last_scored_until": _epoch_to_naive(ends[-1]), "last_score": float(scores[-1]),
+                    "last_error": False if self.state == "trained" else self.last_error})
+        self._hf_publish(tag, ends, scores)
+        worst = int(np.argmax(scores))
+        if scores[worst] >= self.threshold:
+            self._hf_alert(float(scores[worst]), datetime.fromtimestamp(ends[worst], timezone.utc))
+        return ends, scores
+
+    def _hf_score_tag(self):
+        if self.score_tag_id:
+            return self.score_tag_id
+        base = "".join(c if is_valid_segment(c) else "_" for c in self.name.lower()).strip("_") or "job"
+        Tag = self.env["hf.uns.tag"].sudo()
+        name = f"{base}_score"
+        if Tag.search_count([("workcenter_id", "=", self.workcenter_id.id), ("tag_group", "=", "ml"),
+                             ("name", "=", name)]):
+            name = f"{base}_{self.id}_score"
+        tag = Tag.create({
+            "name": name, "tag_group": "ml", "workcenter_id": self.workcenter_id.id, "data_type": "float",
+            "role": "derived", "description": _("Score of ML job %s", self.name),
+            "limit_high": self.threshold,
+        })
+        self.score_tag_id = tag
+        return tag
+
+    def _hf_publish(self, tag, ends, scores):
+        """Publish the scores on the workcell's ``_historian`` topic when ``hf_ml.mqtt_url`` is set; a broker
+        away does not lose them (they are in the historian already), it is said on the job."""
+        url = self.env["ir.config_parameter"].sudo().get_param("hf_ml.mqtt_url")
+        if not url or not tag.topic:
+            return
+        from paho.mqtt import client as mqtt  # noqa: PLC0415 (only when a broker is configured)
+        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+
+        parsed = urlsplit(url)
+        topic = UnsTopic.parse(tag.topic)
+        workcell_topic, key = str(UnsTopic(topic.location_path, topic.data_contract)), topic.full_tag_name
+        client = None
+        try:
+            if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+                raise ValueError(_("it must look like mqtt://host:1883 or mqtts://user:password@host:8883"))
+            client = mqtt.Client(CallbackAPIVersion.VERSION2)
+            if parsed.username:
+                client.username_pw_set(parsed.username, parsed.password)
+            if parsed.scheme == "mqtts":
+                client.tls_set()
+            client.connect(parsed.hostname, parsed.port or (8883 if parsed.scheme == "mqtts" else 1883), keepalive=10)
+            client.loop_start()
+            infos = [client.publish(workcell_topic, encode(int(end * 1000), {key: round(float(score), 6)}), qos=1)
+                     for end, score in zip(ends, scores, strict=True)]
+            for info in infos:
+                info.wait_for_publish(timeout=5)
+                if not info.is_published():
+                    raise OSError(_("the broker did not acknowledge the scores within 5 seconds"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            _logger.warning("hf_ml: job %s could not publish to %s: %s", self.id, parsed.hostname, exc)
+            self.last_error = _("Scores are stored in the historian but were not published to MQTT (%(url)s): "
+                                "%(reason)s. Check the system parameter hf_ml.mqtt_url and the broker.",
+                                url=f"{parsed.scheme}://{parsed.hostname}:{parsed.port or ''}", reason=exc)
+        finally:
+            if client is not None:
+                client.disconnect()
+                client.loop_stop()
+
+    def _hf_alert(self, score, when):
+        """One open alert per job: a maintenance request on the equipment, else an activity on the workcell."""
+        if self.request_ids.filtered(lambda r: not r.stage_id.done and not r.archive) or self.alert_activity_id:
+            return
+        kind_label = dict(self._fields["kind"].selection)[self.kind]
+        summary = _("%(workcell)s: %(kind)s alert from %(job)s", workcell=self.workcenter_id.name, kind=kind_label,
+                    job=self.name)
+        note = _("Score %(score).3f reached the threshold %(threshold).3f in the window ending %(when)s UTC "
+                 "(score tag %(topic)s).", score=score, threshold=self.threshold,
+                 when=when.strftime("%Y-%m-%d %H:%M"), topic=self.score_tag_id.topic or "")
+        equipment = self._hf_equipment()[:1]
+        if equipment:
+            self.env["maintenance.request"].sudo().create({
+                "name": summary, "maintenance_type": "preventive", "equipment_id": equipment.id,
+                "hf_ml_job_id": self.id, "company_id": self.company_id.id, "description": note,
+                "schedule_date": fields.Datetime.now(),
+            })
+        else:
+            # mrp.workcenter is a mail.thread without the activity mixin: create the activity itself
+            self.alert_activity_id = self.env["mail.activity"].sudo().create({
+                "res_model_id": self.env["ir.model"]._get_id("mrp.workcenter"), "res_id": self.workcenter_id.id,
+                "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id, "summary": summary,
+                "note": note, "user_id": (self.user_id or self.env.user).id,
+            })

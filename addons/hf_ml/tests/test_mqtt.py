@@ -1,0 +1,91 @@
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from odoo.tests import tagged
+
+from hf_collector.historian.writer import HistorianWriter, Sample
+
+from .common import HfMlCommon
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@tagged("post_install", "-at_install")
+class TestMqtt(HfMlCommon):
+    """Scores go to a real broker (a private Mosquitto on a free port) when hf_ml.mqtt_url is set."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        base = cls.now - timedelta(hours=12)
+        HistorianWriter(cls.env.cr).write([
+            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000), 2.0 + (i % 17) / 10)
+            for i in range(12 * 180 + 90)])  # 30 minutes past now, to score
+        cls.job = cls.env["hf.ml.job"].create({
+            "name": "Mqtt", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],
+            "training_days": 0.5, "rolling_windows": "5"})
+
+    def test_scores_are_published_on_the_workcell_topic(self):
+        if not shutil.which("mosquitto"):
+            self.skipTest("mosquitto is not installed on this machine")
+        port = _free_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = Path(tmp, "mosquitto.conf")
+            conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+            broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            try:
+                received, ready = [], threading.Event()
+                client = mqtt.Client(CallbackAPIVersion.VERSION2)
+                client.on_connect = lambda c, *_a: (c.subscribe("umh/v1/#", qos=1), ready.set())
+                client.on_message = lambda _c, _u, msg: received.append((msg.topic, json.loads(msg.payload)))
+                for _attempt in range(50):
+                    try:
+                        client.connect("127.0.0.1", port)
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                client.loop_start()
+                self.assertTrue(ready.wait(5))
+                time.sleep(0.2)  # the subscription is acknowledged
+                self.env["ir.config_parameter"].set_param("hf_ml.mqtt_url", f"mqtt://127.0.0.1:{port}")
+                self.train(self.job)
+                ends, scores = self.job._hf_score(self.now + timedelta(minutes=30))
+                self.assertTrue(len(ends))
+                deadline = time.time() + 5
+                while len(received) < len(ends) and time.time() < deadline:
+                    time.sleep(0.05)
+                client.disconnect()
+                client.loop_stop()
+            finally:
+                broker.terminate()
+                broker.wait(5)
+        self.assertFalse(self.job.last_error)
+        self.assertEqual(len(received), len(ends))
+        topic, payload = received[0]
+        self.assertEqual(topic, "umh/v1/acme/berlin/press/line1/press1/_historian")
+        self.assertEqual(payload["timestamp_ms"], int(ends[0] * 1000))
+        self.assertAlmostEqual(payload["ml"]["mqtt_score"], scores[0], places=5)
+
+    def test_a_broker_away_is_said_on_the_job_and_scores_are_kept(self):
+        self.env["ir.config_parameter"].set_param("hf_ml.mqtt_url", f"mqtt://127.0.0.1:{_free_port()}")
+        self.train(self.job)
+        ends, _scores = self.job._hf_score(self.now + timedelta(minutes=30))
+        self.assertTrue(len(ends))
+        self.assertIn("not published to MQTT", self.job.last_error)
+        self.assertIn("hf_ml.mqtt_url", self.job.last_error)
+        self.assertEqual(len(self.scores(self.job)), len(ends))

@@ -1,0 +1,208 @@
+"""Machine state → mrp.workcenter.productivity.
+
+A workcenter's tag with role ``machine_state`` is read sample by sample from the historian and turned
+into Odoo's own productivity log, so MRP's OEE figures show what the machine really did:
+
+* running → "Fully Productive Time" (productive), idle → "Machine idle" (performance: the workcenter
+  stays usable), down → "Equipment Failure" (availability: Odoo blocks the workcenter) until the operator
+  picks a better reason;
+* a new state replaces the current one only after it held for ``hf_min_state_seconds`` (flapping
+  contacts do not fill the log with one-second records); a state that flips back earlier is ignored;
+* a gap longer than ``hf_state_gap_seconds`` between samples, or a bad-quality sample, closes the open
+  record at the last good sample: we never claim time we did not see.
+"""
+
+import logging
+from datetime import timedelta, timezone
+
+from odoo import _, api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+RUNNING, IDLE, DOWN = "running", "idle", "down"
+STATES = [(RUNNING, "Running"), (IDLE, "Idle"), (DOWN, "Down")]
+TEXT_STATES = {
+    RUNNING: {"running", "run", "producing", "production", "execute", "active", "on", "true"},
+    IDLE: {"idle", "stopped", "stop", "ready", "waiting", "starved", "blocked_downstream", "off", "false"},
+    DOWN: {"down", "fault", "failure", "error", "alarm", "maintenance", "breakdown", "blocked"},
+}
+BATCH = 5000
+
+
+def classify_state(value, value_text=None, quality=0):
+    """running / idle / down for one historian sample, or None when the sample says nothing usable.
+
+    Numbers: 1 running, 0 idle, 2..9999 or negative down; UMH v1 state codes (≥ 10000): 10000-29999
+    producing → running, 30000-49999 (unknown/unspecified stop) → idle, ≥ 50000 (maintenance, changeover,
+    failures…) → down. Text: the usual PackML/UMH words (see TEXT_STATES). Quality 2 (bad) → None.
+    """
+    if quality is not None and quality >= 2:
+        return None
+    if value_text not in (None, ""):
+        text = str(value_text).strip().lower()
+        for state, words in TEXT_STATES.items():
+            if text in words:
+                return state
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if value is None:
+        return None
+    value = float(value)
+    if value >= 10000:
+        if value < 30000:
+            return RUNNING
+        return IDLE if value < 50000 else DOWN
+    if value == 1:
+        return RUNNING
+    if value == 0:
+        return IDLE
+    return DOWN
+
+
+def utc_naive(dt):
+    """Odoo stores naive UTC datetimes; the historian returns aware ones."""
+    if dt.tzinfo:
+        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt
+
+
+class HfMachineState(models.AbstractModel):
+    _name = "hf.machine.state"
+    _description = "Hyperfactory machine state to productivity"
+
+    @api.model
+    def _loss_for(self, state):
+        xmlid = {
+            RUNNING: "mrp.block_reason7",
+            IDLE: "hf_screens.hf_loss_machine_idle",
+            DOWN: "mrp.block_reason1",
+        }[state]
+        return self.env.ref(xmlid)
+
+    @api.model
+    def _read_samples(self, tag, after, until):
+        """Raw samples of one tag in (after, until], oldest first, as (naive UTC time, state or None).
+
+        Every raw sample in order (the state logic must not see a downsampled window).
+        """
+        from hf_collector.historian import reader  # noqa: PLC0415
+
+        tick = timedelta(microseconds=1)  # read_raw is [start, end); we want (after, until]
+        rows = reader.read_raw(
+            self.env.cr, tag.id, after.replace(tzinfo=timezone.utc) + tick, until.replace(tzinfo=timezone.utc) + tick,
+            BATCH,
+        )
+        return [
+            (utc_naive(row["time"]), classify_state(row["value"], row["value_text"], row["quality"]))
+            for row in rows
+        ]
+
+    @api.model
+    def _historian_ready(self):
+        try:
+            from hf_collector.historian import schema  # noqa: PLC0415
+        except ImportError:
+            return False
+        self.env.cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _process_workcenters(self, workcenters, now=None):
+        """Apply every new state sample of these workcenters; close records on a data gap."""
+        now = now or fields.Datetime.now()
+        if not self._historian_ready():
+            _logger.info("historian table missing: machine states not processed")
+            return
+        for workcenter in workcenters:
+            tag = workcenter._hf_role_tag("machine_state")
+            if not tag:
+                continue
+            # One processor per workcenter at a time (cron and an operator's action may race).
+            self.env.cr.execute(
+                "SELECT id FROM mrp_workcenter WHERE id = %s FOR UPDATE SKIP LOCKED", (workcenter.id,)
+            )
+            if not self.env.cr.fetchone():
+                continue
+            after = workcenter.hf_state_last_seen or (now - timedelta(days=1))
+            while True:
+                samples = self._read_samples(tag, after, now)
+                if samples:
+                    self._apply_samples(workcenter, samples)
+                    after = samples[-1][0]
+                if len(samples) < BATCH:
+                    break
+            self._close_on_silence(workcenter, now)
+
+    @api.model
+    def _apply_samples(self, workcenter, samples):
+        """The state machine itself: ``samples`` are (naive UTC time, state or None), oldest first."""
+        min_duration = timedelta(seconds=max(0, workcenter.hf_min_state_seconds))
+        gap = timedelta(seconds=max(1, workcenter.hf_state_gap_seconds))
+        current = workcenter.hf_state_current or None
+        candidate = workcenter.hf_state_candidate or None
+        candidate_since = workcenter.hf_state_candidate_since
+        last = workcenter.hf_state_last_seen
+        record = workcenter.hf_state_productivity_id
+        since = workcenter.hf_state_since
+        for time, state in samples:
+            if last and time <= last:
+                continue
+            if current and (state is None or (last and time - last > gap)):
+                self._close(record, last)
+                record, current, candidate, since = self.env["mrp.workcenter.productivity"], None, None, None
+            if state is None:
+                last = time
+                continue
+            if current is None:
+                record, current, since, candidate = self._open(workcenter, state, time), state, time, None
+            elif state == current:
+                candidate = None
+            else:
+                if state != candidate:
+                    candidate, candidate_since = state, time
+                if time - candidate_since >= min_duration:
+                    self._close(record, candidate_since)
+                    record = self._open(workcenter, candidate, candidate_since)
+                    current, since, candidate = candidate, candidate_since, None
+            last = time
+        workcenter.write({
+            "hf_state_current": current or False,
+            "hf_state_since": since or False,
+            "hf_state_candidate": candidate or False,
+            "hf_state_candidate_since": candidate_since if candidate else False,
+            "hf_state_last_seen": last or False,
+            "hf_state_productivity_id": record.id if record else False,
+        })
+
+    @api.model
+    def _close_on_silence(self, workcenter, now):
+        """No sample for longer than the gap: end the open record where the data ended."""
+        last = workcenter.hf_state_last_seen
+        gap = timedelta(seconds=max(1, workcenter.hf_state_gap_seconds))
+        if workcenter.hf_state_current and last and now - last > gap:
+            self._close(workcenter.hf_state_productivity_id, last)
+            workcenter.write({
+                "hf_state_current": False, "hf_state_since": False, "hf_state_candidate": False,
+                "hf_state_candidate_since": False, "hf_state_productivity_id": False,
+            })
+
+    @api.model
+    def _open(self, workcenter, state, start):
+        return self.env["mrp.workcenter.productivity"].sudo().create({
+            "workcenter_id": workcenter.id,
+            "company_id": workcenter.company_id.id,
+            "loss_id": self._loss_for(state).id,
+            "date_start": start,
+            "hf_source": "machine",
+            "hf_machine_state": state,
+            "user_id": False,
+            "description": _("Machine state %(state)s (tag %(tag)s)",
+                             state=dict(STATES)[state], tag=workcenter._hf_role_tag("machine_state").name),
+        })
+
+    @api.model
+    def _close(self, record, end):
+        if record and not record.date_end:
+            record.sudo().date_end = max(end, record.date_start)

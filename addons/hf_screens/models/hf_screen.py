@@ -1,0 +1,548 @@
+import logging
+import time as monotonic_time
+from datetime import datetime, timedelta, timezone
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from .hf_screen_widget import GRID_COLUMNS
+
+_logger = logging.getLogger(__name__)
+
+OEE_CACHE_SECONDS = 5
+_oee_cache = {}
+_static_cache = {}  # (dbname, workcenter id) -> (monotonic expiry, payload): OEE costs a few queries, a tile needs it rarely
+WORKORDER_OPEN_STATES = ("progress", "ready", "waiting", "pending")
+STALE_INTERVALS = 3
+STALE_MIN_SECONDS = 3.0
+
+
+def _iso(dt):
+    if not dt:
+        return None
+    if not dt.tzinfo:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+class HfScreen(models.Model):
+    """A machine screen: a grid of live widgets for one workcell (or a whole line)."""
+
+    _name = "hf.screen"
+    _description = "Hyperfactory machine screen"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True, ondelete="cascade")
+    line_id = fields.Many2one("hf.uns.line", string="Line", index=True, ondelete="cascade")
+    company_id = fields.Many2one(
+        "res.company", compute="_compute_company_id", store=True, index=True, readonly=False, required=True,
+        default=lambda self: self.env.company,
+    )
+    theme = fields.Selection([("dark", "Dark"), ("light", "Light")], required=True, default="dark")
+    widget_ids = fields.One2many("hf.screen.widget", "screen_id", string="Widgets", copy=True)
+    widget_count = fields.Integer(compute="_compute_widget_count")
+
+    @api.depends("workcenter_id.company_id", "line_id.company_id")
+    def _compute_company_id(self):
+        for screen in self:
+            company = screen.workcenter_id.company_id or screen.line_id.company_id
+            if company:
+                screen.company_id = company
+
+    def _compute_widget_count(self):
+        for screen in self:
+            screen.widget_count = len(screen.widget_ids)
+
+    @api.constrains("workcenter_id", "line_id")
+    def _check_target(self):
+        for screen in self:
+            if bool(screen.workcenter_id) == bool(screen.line_id):
+                raise ValidationError(_("Screen %s belongs either to a workcell or to a line: choose one.", screen.name))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        screens = super().create(vals_list)
+        screens._check_target()  # also when neither field was given (constrains only sees written fields)
+        return screens
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def action_open(self):
+        """The screen full screen, as the client action 'Machine screen'."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "hf_screens.machine_screen",
+            "name": self.name,
+            "target": "fullscreen",
+            "params": {"screen_id": self.id},
+        }
+
+    def action_copy_to_same_kind(self):
+        """Copy this screen to every workcell of the same machine kind, re-binding tiles by tag name."""
+        self.ensure_one()
+        kind = self.workcenter_id.hf_machine_kind
+        if not kind:
+            raise UserError(_(
+                "Set a machine kind on workcell %s first: the screen is copied to the workcells of the same kind.",
+                self.workcenter_id.display_name or self.name,
+            ))
+        targets = self.env["mrp.workcenter"].search([
+            ("hf_machine_kind", "=", kind), ("id", "!=", self.workcenter_id.id),
+            ("company_id", "=", self.company_id.id),
+        ])
+        unmatched = []
+        for target in targets:
+            unmatched += self._hf_copy_to(target)
+        message = _("Copied to %(count)s workcells of kind %(kind)s.", count=len(targets), kind=kind)
+        if unmatched:
+            message += " " + _("No tag of the same name for: %s — bind those tiles by hand.", ", ".join(sorted(set(unmatched))))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": _("Screen copied"), "message": message, "sticky": bool(unmatched),
+                       "type": "warning" if unmatched else "success"},
+        }
+
+    def _hf_copy_to(self, target):
+        """Replace the target's screen of the same name with a copy of this one; return the unmatched tag names."""
+        self.ensure_one()
+        tags = {
+            "$".join(filter(None, [t.tag_group, t.name])): t
+            for t in self.env["hf.uns.tag"].search([("workcenter_id", "=", target.id)])
+        }
+        self.search([("workcenter_id", "=", target.id), ("name", "=", self.name)]).unlink()
+        copy = self.copy({"workcenter_id": target.id, "name": self.name, "widget_ids": False})
+        unmatched = []
+        for widget in self.widget_ids:
+            vals = widget.copy_data({"screen_id": copy.id})[0]
+            name = widget.bound_tag_name
+            if widget.tag_id or name:
+                match = tags.get(name)
+                vals["tag_id"] = match.id if match else False
+                vals["bound_tag_name"] = name
+                if not match:
+                    unmatched.append(name)
+            extra = []
+            for tag in widget.tag_ids:
+                key = "$".join(filter(None, [tag.tag_group, tag.name]))
+                if key in tags:
+                    extra.append(tags[key].id)
+                else:
+                    unmatched.append(key)
+            vals["tag_ids"] = [fields.Command.set(extra)]
+            self.env["hf.screen.widget"].create(vals)
+        return unmatched
+
+    # --- default screen ----------------------------------------------------------------------
+
+    @api.model
+    def _hf_generate_for_workcenter(self, workcenter):
+        """A useful first screen from the workcell's tags: state, OEE, counters, work order, values, trends."""
+        tags = self.env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)], order="tag_group, name, id")
+        by_role = {role: tags.filtered(lambda t, r=role: t.role == r) for role in
+                   ("machine_state", "good_count", "scrap_count", "derived", "plain")}
+        tiles = []
+        if by_role["machine_state"]:
+            tiles.append({"kind": "state", "name": _("Machine state"), "tag_id": by_role["machine_state"][0].id,
+                          "w": 3, "h": 2})
+        tiles.append({"kind": "oee", "name": _("OEE this shift"), "w": 3, "h": 2})
+        if by_role["good_count"] or by_role["scrap_count"]:
+            tiles.append({"kind": "counters", "name": _("Parts this shift"), "w": 3, "h": 2})
+        tiles.append({"kind": "downtime", "name": _("Downtime reason"), "w": 3, "h": 2})
+        tiles.append({"kind": "workorder", "name": _("Work order"), "w": 6, "h": 3})
+        numbers = by_role["plain"].filtered(lambda t: t.data_type in ("float", "int"))
+        limited = numbers.filtered(lambda t: t.limit_high > t.limit_low)
+        if limited:
+            tiles.append({"kind": "alarms", "name": _("Alarms"), "w": 6, "h": 3})
+        for tag in by_role["plain"][:8]:
+            gauge = tag in limited and tag.data_type == "float"
+            tiles.append({
+                "kind": "gauge" if gauge else "value", "tag_id": tag.id, "w": 3, "h": 2,
+                "value_min": min(0.0, tag.limit_low) if gauge else 0.0,
+                "value_max": tag.limit_high * 1.2 if gauge else 100.0,
+            })
+        for tag in by_role["derived"][:2]:
+            tiles.append({"kind": "ml_score", "tag_id": tag.id, "w": 3, "h": 2})
+        for tag in numbers.filtered(lambda t: t.data_type == "float")[:2]:
+            tiles.append({"kind": "trend", "tag_id": tag.id, "w": 6, "h": 3})
+        # Flow the tiles left to right, top to bottom, on the 12-column grid.
+        x = y = row_height = 0
+        for tile in tiles:
+            if x + tile["w"] > GRID_COLUMNS:
+                x, y, row_height = 0, y + row_height, 0
+            tile.update(x=x, y=y)
+            x += tile["w"]
+            row_height = max(row_height, tile["h"])
+        return self.create({
+            "name": _("%s machine screen", workcenter.name),
+            "workcenter_id": workcenter.id,
+            "widget_ids": [fields.Command.create(tile) for tile in tiles],
+        })
+
+    # --- data for the screen client ------------------------------------------------------------
+
+    def _hf_check_operator(self, user):
+        if not user.has_group("hf_uns.group_hf_operator"):
+            raise AccessError(_("Only Hyperfactory operators can use machine screens: ask an administrator for "
+                                "the Operator role."))
+
+    def _hf_payload(self, now=None):
+        """Everything the screen client draws: layout, tag values, work order, machine state, OEE, alarms."""
+        self.ensure_one()
+        now = now or datetime.now(timezone.utc)
+        layout, tag_ids, role_ids, reasons = self._hf_static_part()
+        workcenter = self.workcenter_id.sudo()
+        role_tags = self.env["hf.uns.tag"].sudo().browse(role_ids)
+        tags = self.env["hf.uns.tag"].sudo().browse(sorted(tag_ids)).exists()
+        values, historian = self._hf_values(tags, now)
+        return {
+            "screen": {
+                "id": self.id, "name": self.name, "theme": self.theme,
+                "workcenter": {"id": workcenter.id, "name": workcenter.name} if workcenter else False,
+                "line": self.line_id.name or False,
+            },
+            "widgets": layout,
+            "server_time": now.isoformat(),
+            "historian": historian,
+            "values": values,
+            "roles": {tag.role: tag.id for tag in role_tags if tag.role != "plain"},
+            "state": self._hf_state_payload(values, role_tags, now) if workcenter else False,
+            "workorder": self._hf_workorder_payload() if workcenter else False,
+            "downtime": self._hf_downtime_payload(reasons, role_tags) if workcenter else False,
+            "oee": self._hf_oee_payload() if workcenter else False,
+            "alarms": self._hf_alarms(tags, values),
+        }
+
+    def _hf_static_part(self):
+        """Layout, tags to read, role tags and downtime reasons: cached until the screen, its widgets, the
+        workcell's tags or the loss reasons change (one query decides), since every kiosk asks once a second."""
+        self.env.cr.execute(
+            """
+            SELECT s.write_date,
+                   (SELECT array_agg(ARRAY[w.id, COALESCE(w.tag_id, 0)] ORDER BY w.id)::text || max(w.write_date)::text
+                      FROM hf_screen_widget w WHERE w.screen_id = s.id),
+                   (SELECT count(*)::text || max(t.write_date)::text FROM hf_uns_tag t
+                     WHERE t.workcenter_id = s.workcenter_id
+                        OR t.id IN (SELECT tag_id FROM hf_screen_widget WHERE screen_id = s.id)
+                        OR t.id IN (SELECT r.hf_uns_tag_id FROM hf_screen_widget w2
+                                      JOIN hf_screen_widget_hf_uns_tag_rel r ON r.hf_screen_widget_id = w2.id
+                                     WHERE w2.screen_id = s.id)),
+                   (SELECT count(*)::text || max(write_date)::text FROM mrp_workcenter_productivity_loss)
+              FROM hf_screen s WHERE s.id = %s
+            """,
+            (self.id,),
+        )
+        key = (self.env.cr.dbname, self.id, self.env.lang, self.env.cr.fetchone())
+        cached = _static_cache.get(key)
+        if cached:
+            return cached
+        layout = [widget._hf_layout() for widget in self.widget_ids]
+        tag_ids = set()
+        for tile in layout:
+            if tile["tag_id"]:
+                tag_ids.add(tile["tag_id"])
+            tag_ids.update(tile["tag_ids"])
+        role_ids = []
+        if self.workcenter_id:
+            role_ids = self.env["hf.uns.tag"].sudo().search([
+                ("workcenter_id", "=", self.workcenter_id.id),
+                "|", ("role", "in", ("machine_state", "good_count", "scrap_count")),
+                "&", ("limit_high", "!=", 0), ("data_type", "in", ("float", "int")),
+            ]).ids
+            tag_ids.update(role_ids)
+        losses = self.env["mrp.workcenter.productivity.loss"].sudo().search(
+            [("manual", "=", True), ("loss_type", "in", ("availability", "performance", "quality"))],
+        )
+        reasons = [{"id": loss.id, "name": loss.name, "loss_type": loss.loss_type} for loss in losses]
+        result = (layout, sorted(tag_ids), role_ids, reasons)
+        if len(_static_cache) > 500:
+            _static_cache.clear()
+        _static_cache[key] = result
+        return result
+
+    def _hf_values(self, tags, now):
+        try:
+            rows = self.env["hf.uns.tag"]._hf_latest_rows(tags.ids)
+            historian = True
+        except ImportError:
+            _logger.warning("hf_collector.historian is not installed: screens show no values")
+            rows, historian = {}, False
+        values = {}
+        for tag in tags:
+            row = rows.get(tag.id)
+            stale_after = max(STALE_MIN_SECONDS, STALE_INTERVALS * (tag.sampling_interval_ms or 1000) / 1000.0)
+            entry = {
+                "id": tag.id, "name": tag.name, "unit": tag.unit or "", "data_type": tag.data_type,
+                "role": tag.role, "limit_low": tag.limit_low, "limit_high": tag.limit_high,
+                "stale_after": stale_after, "value": None, "time": None, "age": None, "quality": None,
+                "stale": True,
+            }
+            if row:
+                age = max(0.0, (now - row["time"]).total_seconds())
+                entry.update(value=tag._hf_row_value(row), time=_iso(row["time"]), age=age,
+                             quality=row["quality"], stale=age > stale_after)
+            values[tag.id] = entry
+        return values, historian
+
+    def _hf_state_payload(self, values, role_tags, now):
+        from .hf_machine_state import classify_state  # noqa: PLC0415
+
+        workcenter = self.workcenter_id.sudo()
+        tag = role_tags.filtered(lambda t: t.role == "machine_state")[:1]
+        if not tag:
+            return {"tag_id": False, "state": False, "since": None}
+        entry = values.get(tag.id) or {}
+        if entry.get("time") is None:
+            return {"tag_id": tag.id, "state": False, "since": None}
+        value = entry["value"]
+        state = classify_state(
+            None if isinstance(value, str) else value, value if isinstance(value, str) else None, entry["quality"],
+        )
+        since = workcenter.hf_state_since if state and state == workcenter.hf_state_current else None
+        if state and since is None:
+            since = self._hf_state_run_start(tag, state, workcenter.hf_state_last_seen)
+        return {"tag_id": tag.id, "state": state or "unknown", "since": _iso(since), "raw": value}
+
+    def _hf_state_run_start(self, tag, state, after):
+        """Start of the current run of ``state`` among the samples not yet processed by the cron."""
+        from .hf_machine_state import classify_state  # noqa: PLC0415
+
+        after = (after or datetime(1970, 1, 1)).replace(tzinfo=timezone.utc)
+        self.env.cr.execute(
+            """SELECT time, value, value_text, quality FROM hf_historian_sample
+                WHERE tag_id = %s AND time > %s ORDER BY time DESC LIMIT 600""", (tag.id, after),
+        )
+        start = None
+        for time, value, value_text, quality in self.env.cr.fetchall():
+            if classify_state(value, value_text, quality) != state:
+                break
+            start = time
+        return start
+
+    def _hf_current_workorder(self, workorder_id=None):
+        Workorder = self.env["mrp.workorder"].sudo()
+        domain = [("workcenter_id", "=", self.workcenter_id.id), ("state", "in", WORKORDER_OPEN_STATES)]
+        if workorder_id:
+            return Workorder.search([("id", "=", workorder_id), ("workcenter_id", "=", self.workcenter_id.id)])
+        orders = Workorder.search(domain, order="date_start, id", limit=20)
+        order = {"progress": 0, "ready": 1, "waiting": 2, "pending": 3}
+        return orders.sorted(lambda w: (order.get(w.state, 9), w.date_start or datetime.max, w.id))
+
+    def _hf_workorder_payload(self):
+        orders = self._hf_current_workorder()
+        current = orders[:1]
+        states = dict(self.env["mrp.workorder"]._fields["state"]._description_selection(self.env))
+        payload = {"current": False, "queue": [{"id": w.id, "name": w.display_name} for w in orders[1:6]]}
+        if current:
+            running = bool(current.time_ids.filtered(lambda t: not t.date_end))
+            payload["current"] = {
+                "id": current.id,
+                "name": current.name,
+                "production": current.production_id.name,
+                "product": current.product_id.display_name,
+                "qty_done": current.qty_produced,
+                "qty_producing": current.qty_producing,
+                "qty_planned": current.qty_production,
+                "uom": current.product_uom_id.name or "",
+                "state": current.state,
+                "state_label": states.get(current.state, current.state),
+                "running": running,
+                "blocked": self.workcenter_id.sudo().working_state == "blocked",
+            }
+        return payload
+
+    def _hf_downtime_payload(self, reasons, role_tags):
+        workcenter = self.workcenter_id.sudo()
+        open_record = self.env["mrp.workcenter.productivity"].sudo().search(
+            [("workcenter_id", "=", workcenter.id), ("date_end", "=", False), ("workorder_id", "=", False)],
+            limit=1,
+        )
+        current = False
+        if open_record:
+            current = {
+                "id": open_record.id, "loss_id": open_record.loss_id.id, "loss": open_record.loss_id.name,
+                "loss_type": open_record.loss_type, "since": _iso(open_record.date_start),
+                "source": open_record.hf_source or "odoo", "state": open_record.hf_machine_state or False,
+                "reason_user": open_record.hf_reason_user_id.name or False,
+            }
+        return {
+            "machine_driven": "machine_state" in role_tags.mapped("role"),
+            "current": current,
+            "reasons": reasons,
+        }
+
+    def _hf_oee_payload(self):
+        key = (self.env.cr.dbname, self.workcenter_id.id)
+        cached = _oee_cache.get(key)
+        if cached and cached[0] > monotonic_time.monotonic():
+            return cached[1]
+        payload = self.workcenter_id.sudo()._hf_oee()
+        _oee_cache[key] = (monotonic_time.monotonic() + OEE_CACHE_SECONDS, payload)
+        return payload
+
+    def _hf_alarms(self, tags, values):
+        """Limit violations of the latest values, each with its acknowledgement when one still holds."""
+        alarms = []
+        for tag in tags:
+            entry = values.get(tag.id) or {}
+            value = entry.get("value")
+            if tag.limit_high <= tag.limit_low or not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if value > tag.limit_high:
+                kind, limit = "high", tag.limit_high
+            elif value < tag.limit_low:
+                kind, limit = "low", tag.limit_low
+            else:
+                continue
+            alarms.append({"key": f"{tag.id}-{kind}", "tag_id": tag.id, "name": tag.name, "value": value,
+                           "unit": tag.unit or "", "kind": kind, "limit": limit, "time": entry["time"],
+                           "acked_by": False})
+        if alarms:
+            self._hf_mark_acknowledged(alarms)
+        return alarms
+
+    def _hf_mark_acknowledged(self, alarms):
+        """An acknowledgement holds while the tag has not been back within its limits since it was given."""
+        Ack = self.env["hf.screen.alarm.ack"].sudo()
+        for alarm in alarms:
+            ack = Ack.search([("tag_id", "=", alarm["tag_id"]), ("kind", "=", alarm["kind"])], limit=1)
+            if not ack:
+                continue
+            tag = ack.tag_id
+            self.env.cr.execute(
+                """SELECT EXISTS (SELECT 1 FROM hf_historian_sample
+                                   WHERE tag_id = %s AND time > %s AND quality < 2 AND value BETWEEN %s AND %s)""",
+                (tag.id, ack.date.replace(tzinfo=timezone.utc), tag.limit_low, tag.limit_high),
+            )
+            if not self.env.cr.fetchone()[0]:
+                alarm["acked_by"] = ack.user_id.name
+
+    def _hf_acknowledge(self, env_user, params):
+        tag_id = int(params.get("tag_id") or 0)
+        kind = params.get("kind")
+        tags = self.env["hf.uns.tag"].sudo().browse(self._hf_static_part()[1])
+        tag = tags.filtered(lambda t: t.id == tag_id)
+        if not tag or kind not in ("high", "low"):
+            raise UserError(_("This alarm is not on this screen any more: reload the screen."))
+        value = (self.env["hf.uns.tag"]._hf_latest_rows(tag.ids).get(tag.id) or {}).get("value")
+        return env_user["hf.screen.alarm.ack"].create({"tag_id": tag.id, "kind": kind, "value": value or 0.0})
+
+    def _hf_history(self, tag_id, minutes, end=None):
+        """A trend's window: ``minutes`` up to ``end`` (now when empty) of a tag shown on this screen."""
+        self.ensure_one()
+        allowed = set(self.widget_ids.tag_id.ids) | set(self.widget_ids.tag_ids.ids)
+        if tag_id not in allowed:
+            raise AccessError(_("This screen does not show that tag."))
+        tag = self.env["hf.uns.tag"].sudo().browse(tag_id).exists()
+        if not tag:
+            raise UserError(_("The tag no longer exists: bind the trend to another tag."))
+        minutes = max(1, min(int(minutes or 10), 60 * 24 * 31))
+        end_dt = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(timezone.utc)
+        start_dt = end_dt - timedelta(minutes=minutes)
+        try:
+            history = tag._hf_history(start_dt, end_dt, 300)
+        except ImportError:
+            return {"points": [], "bucket_seconds": 0, "unit": tag.unit or ""}
+        points = [
+            {**point, "time": _iso(point["time"]) if isinstance(point["time"], datetime) else point["time"]}
+            for point in history["points"]
+        ]
+        return {"unit": tag.unit or "", "bucket_seconds": history["bucket_seconds"], "points": points}
+
+    # --- operator actions ---------------------------------------------------------------------
+
+    def _hf_operator_action(self, action, params, user):
+        """Start / pause / finish a work order, record scrap, give a downtime reason — as ``user``.
+
+        The kiosk has no login: ``user`` is the kiosk link's user. Access is checked here (operator role,
+        this workcell only); the MRP methods then run with sudo as that user, so MRP logs who did what.
+        """
+        self.ensure_one()
+        self._hf_check_operator(user)
+        if not self.workcenter_id and action != "ack":
+            raise UserError(_("Work orders and downtime are handled on a workcell's screen, not on a line's."))
+        env_user = self.with_user(user).sudo().env
+        params = params or {}
+        if action in ("start", "pause", "finish", "scrap"):
+            workorder = self._hf_current_workorder(int(params.get("workorder_id") or 0)).with_env(env_user)
+            if not workorder:
+                raise UserError(_("This work order is no longer planned on %s: reload the screen.",
+                                  self.workcenter_id.name))
+            if workorder.state in ("done", "cancel"):
+                raise UserError(_("Work order %(wo)s is already %(state)s: pick the next one.",
+                                  wo=workorder.display_name, state=workorder.state == "done" and _("finished")
+                                  or _("cancelled")))
+            if action == "start":
+                workorder.button_start()
+            elif action == "pause":
+                workorder.end_all()
+            elif action == "finish":
+                workorder.button_finish()
+            else:
+                self._hf_record_scrap(workorder, params.get("qty"))
+        elif action == "reason":
+            self._hf_set_downtime_reason(env_user, int(params.get("loss_id") or 0), user)
+        elif action == "ack":
+            self._hf_acknowledge(env_user, params)
+        elif action == "resume":
+            records = env_user["mrp.workcenter.productivity"].search([
+                ("workcenter_id", "=", self.workcenter_id.id), ("date_end", "=", False),
+                ("hf_source", "=", "operator"),
+            ])
+            if not records:
+                raise UserError(_("No declared downtime is open on %s.", self.workcenter_id.name))
+            records.write({"date_end": fields.Datetime.now()})
+        else:
+            raise UserError(_("Unknown screen action '%s'.", action))
+        _oee_cache.pop((self.env.cr.dbname, self.workcenter_id.id), None)
+        return True
+
+    def _hf_record_scrap(self, workorder, qty):
+        try:
+            qty = float(qty)
+        except (TypeError, ValueError):
+            qty = 0.0
+        if qty <= 0:
+            raise UserError(_("Enter how many parts to scrap (more than 0)."))
+        production = workorder.production_id
+        scrap = workorder.env["stock.scrap"].create({
+            "product_id": production.product_id.id,
+            "product_uom_id": production.product_uom_id.id,
+            "scrap_qty": qty,
+            "production_id": production.id,
+            "workorder_id": workorder.id,
+            "company_id": production.company_id.id,
+            "location_id": production.location_dest_id.id,
+        })
+        # do_scrap, not action_validate: parts being made are not in stock yet, and the operator has
+        # no one to answer the "insufficient quantity" wizard.
+        scrap.do_scrap()
+        return scrap
+
+    def _hf_set_downtime_reason(self, env_user, loss_id, user):
+        loss = env_user["mrp.workcenter.productivity.loss"].browse(loss_id).exists()
+        if not loss or not loss.manual or loss.loss_type == "productive":
+            raise UserError(_("Pick one of the downtime reasons shown on the screen."))
+        workcenter = self.workcenter_id.with_env(env_user)
+        env_user["hf.machine.state"]._process_workcenters(workcenter)
+        Productivity = env_user["mrp.workcenter.productivity"]
+        record = Productivity.search([
+            ("workcenter_id", "=", workcenter.id), ("date_end", "=", False), ("workorder_id", "=", False),
+        ], limit=1)
+        if record and record.loss_type == "productive":
+            raise UserError(_("The machine is running: pick a downtime reason once it has stopped."))
+        if record:
+            record.write({"loss_id": loss.id, "hf_reason_user_id": user.id})
+            return record
+        if workcenter._hf_role_tag("machine_state"):
+            raise UserError(_("The machine has not reported a stop yet: pick the reason once it shows as idle "
+                              "or down."))
+        return Productivity.create({
+            "workcenter_id": workcenter.id, "company_id": workcenter.company_id.id, "loss_id": loss.id,
+            "date_start": fields.Datetime.now(), "hf_source": "operator", "hf_reason_user_id": user.id,
+            "user_id": user.id,
+        })

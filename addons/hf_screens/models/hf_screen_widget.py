@@ -1,0 +1,139 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+WIDGET_KINDS = [
+    ("value", "Value tile"),
+    ("gauge", "Gauge"),
+    ("trend", "Trend chart"),
+    ("state", "Machine state lamp"),
+    ("counters", "Good / scrap counters"),
+    ("oee", "OEE tile"),
+    ("workorder", "Work order panel"),
+    ("downtime", "Downtime reason picker"),
+    ("alarms", "Alarms"),
+    ("ml_score", "ML score"),
+]
+# Kinds that show one tag's value and are useless without it.
+TAG_KINDS = {"value", "gauge", "trend", "state", "ml_score"}
+# Kinds about one workcell's production: meaningless on a line's screen.
+WORKCELL_KINDS = {"state", "counters", "oee", "workorder", "downtime"}
+GRID_COLUMNS = 12
+
+
+class HfScreenWidget(models.Model):
+    """One tile of a screen's grid: what it shows (kind, tags), where (x/y/w/h) and how (options)."""
+
+    _name = "hf.screen.widget"
+    _description = "Hyperfactory screen widget"
+    _order = "screen_id, y, x, id"
+
+    screen_id = fields.Many2one("hf.screen", required=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one(related="screen_id.company_id", store=True, index=True)
+    name = fields.Char(string="Title", help="Shown on the tile; the tag's name when empty.")
+    kind = fields.Selection(WIDGET_KINDS, required=True, default="value")
+    x = fields.Integer(default=0, help="Column (0-11) of the tile's left edge.")
+    y = fields.Integer(default=0, help="Row of the tile's top edge.")
+    w = fields.Integer(string="Width", default=3, help="Columns the tile spans (1-12).")
+    h = fields.Integer(string="Height", default=2, help="Rows the tile spans.")
+    tag_id = fields.Many2one("hf.uns.tag", string="Tag", ondelete="set null", index=True)
+    tag_ids = fields.Many2many(
+        "hf.uns.tag", string="More tags",
+        help="Trend: extra series. Alarms: tags to watch (all tags with limits when empty). "
+             "Counters: good and scrap counters (the workcell's when empty).",
+    )
+    bound_tag_name = fields.Char(
+        string="Bound tag name", readonly=True,
+        help="Name of the bound tag, kept when the tag is deleted so the tile can say what is missing and copies "
+             "can find the same tag on another workcell.",
+    )
+    decimals = fields.Integer(default=1)
+    value_min = fields.Float(string="Scale min", default=0.0)
+    value_max = fields.Float(string="Scale max", default=100.0)
+    trend_minutes = fields.Integer(string="Trend window (min)", default=10)
+    threshold = fields.Float(string="Alert threshold", help="ML score: the score above which the tile turns red.",
+                             default=0.8)
+
+    _sql_constraints = [
+        ("grid_x", "CHECK(x >= 0 AND x < 12)", "A tile's column must be between 0 and 11."),
+        ("grid_y", "CHECK(y >= 0)", "A tile's row cannot be negative."),
+        ("grid_w", "CHECK(w >= 1 AND w <= 12)", "A tile spans 1 to 12 columns."),
+        ("grid_h", "CHECK(h >= 1 AND h <= 12)", "A tile spans 1 to 12 rows."),
+        ("trend_window", "CHECK(trend_minutes >= 1)", "A trend shows at least one minute."),
+    ]
+
+    @api.constrains("x", "w")
+    def _check_grid_fits(self):
+        for widget in self:
+            if widget.x + widget.w > GRID_COLUMNS:
+                raise ValidationError(_(
+                    "Tile '%(tile)s' runs past the grid's 12 columns: make it narrower or move it left.",
+                    tile=widget.display_name,
+                ))
+
+    @api.constrains("kind", "value_min", "value_max")
+    def _check_scale(self):
+        for widget in self.filtered(lambda w: w.kind == "gauge"):
+            if widget.value_max <= widget.value_min:
+                raise ValidationError(_("Gauge '%s': the scale max must be above the scale min.", widget.display_name))
+
+    @api.constrains("tag_id", "screen_id")
+    def _check_tag_company(self):
+        for widget in self.filtered("tag_id"):
+            if widget.tag_id.company_id and widget.tag_id.company_id != widget.screen_id.company_id:
+                raise ValidationError(_("Tag %s belongs to another company than the screen.", widget.tag_id.name))
+
+    @api.depends("name", "kind", "tag_id")
+    def _compute_display_name(self):
+        kinds = dict(WIDGET_KINDS)
+        for widget in self:
+            widget.display_name = widget.name or widget.tag_id.name or widget.bound_tag_name or kinds.get(widget.kind)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        widgets = super().create(vals_list)
+        widgets._hf_remember_tag_name()
+        return widgets
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "tag_id" in vals:
+            self._hf_remember_tag_name()
+        return result
+
+    def _hf_remember_tag_name(self):
+        for widget in self.filtered("tag_id"):
+            full = "$".join(filter(None, [widget.tag_id.tag_group, widget.tag_id.name]))
+            if widget.bound_tag_name != full:
+                super(HfScreenWidget, widget).write({"bound_tag_name": full})
+
+    def _hf_layout(self):
+        """The static part of the tile for the screen client."""
+        self.ensure_one()
+        tag = self.tag_id if self.tag_id.active else self.env["hf.uns.tag"]
+        extra = self.tag_ids.filtered("active")
+        problem = ""
+        if self.kind in WORKCELL_KINDS and not self.screen_id.workcenter_id:
+            problem = _("This tile shows one workcell's production: put it on a workcell's screen, not a line's.")
+        elif self.kind in TAG_KINDS and not tag:
+            problem = (
+                _("Tag '%s' no longer exists: bind this tile to another tag.", self.bound_tag_name)
+                if self.bound_tag_name else _("No tag bound: choose one in the screen designer.")
+            )
+        elif self.kind == "gauge" and tag.data_type == "string":
+            problem = _("Tag %s holds text; a gauge needs a number: use a value tile instead.", tag.name)
+        elif self.kind == "ml_score" and tag and tag.role != "derived":
+            problem = _("Tag %s is not a derived (analytics) tag: bind the ML score tile to a derived tag.", tag.name)
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.display_name or "",
+            "x": self.x, "y": self.y, "w": self.w, "h": self.h,
+            "tag_id": tag.id or False,
+            "tag_ids": extra.ids,
+            "decimals": self.decimals,
+            "min": self.value_min,
+            "max": self.value_max,
+            "trend_minutes": self.trend_minutes,
+            "threshold": self.threshold,
+            "problem": problem,
+        }

@@ -1,0 +1,146 @@
+from datetime import timedelta, timezone
+
+import pytz
+
+from odoo import api, fields, models
+
+from .hf_machine_state import STATES
+
+
+class MrpWorkcenter(models.Model):
+    """Screens, kiosks, machine-state tracking and OEE settings of a workcell."""
+
+    _inherit = "mrp.workcenter"
+
+    hf_screen_ids = fields.One2many("hf.screen", "workcenter_id", string="Screens")
+    hf_kiosk_ids = fields.One2many("hf.screen.kiosk", "workcenter_id", string="Kiosk links")
+    hf_machine_kind = fields.Char(
+        string="Machine kind",
+        help="Workcells of the same kind (e.g. 'press-250t') share screen layouts: copying a screen maps its "
+             "bindings onto their tags of the same name.",
+    )
+    hf_ideal_cycle_time = fields.Float(
+        string="Ideal cycle time (s)", help="Seconds per part at full speed; performance = parts × this / run time.",
+    )
+    hf_min_state_seconds = fields.Integer(
+        string="Minimum state duration (s)", default=10,
+        help="A machine state shorter than this is treated as flapping and ignored.",
+    )
+    hf_state_gap_seconds = fields.Integer(
+        string="Data gap (s)", default=60,
+        help="Without a state sample for longer than this, the open time record ends at the last sample.",
+    )
+    hf_shift_hours = fields.Integer(string="Shift length (h)", default=8)
+    hf_shift_start_hour = fields.Integer(string="First shift starts at (h)", default=6)
+    hf_state_current = fields.Selection(STATES, string="Machine state", readonly=True, copy=False)
+    hf_state_since = fields.Datetime(readonly=True, copy=False)
+    hf_state_candidate = fields.Selection(STATES, readonly=True, copy=False)
+    hf_state_candidate_since = fields.Datetime(readonly=True, copy=False)
+    hf_state_last_seen = fields.Datetime(string="Last state sample", readonly=True, copy=False)
+    hf_state_productivity_id = fields.Many2one("mrp.workcenter.productivity", readonly=True, copy=False)
+
+    _sql_constraints = [
+        ("hf_min_state_positive", "CHECK(hf_min_state_seconds >= 0)", "The minimum state duration cannot be negative."),
+        ("hf_gap_positive", "CHECK(hf_state_gap_seconds > 0)", "The data gap must be at least one second."),
+        ("hf_shift_hours_range", "CHECK(hf_shift_hours BETWEEN 1 AND 24)", "A shift lasts between 1 and 24 hours."),
+    ]
+
+    def action_hf_open_screen(self):
+        """Open this workcell's machine screen full screen (generating a default one when it has none)."""
+        self.ensure_one()
+        screen = self.hf_screen_ids[:1] or self.env["hf.screen"].sudo()._hf_generate_for_workcenter(self)
+        return screen.with_env(self.env).action_open()
+
+    def _hf_role_tag(self, role):
+        self.ensure_one()
+        return self.env["hf.uns.tag"].sudo().search(
+            [("workcenter_id", "=", self.id), ("role", "=", role)], order="id", limit=1,
+        )
+
+    @api.model
+    def _cron_hf_process_machine_states(self):
+        tags = self.env["hf.uns.tag"].sudo().search([("role", "=", "machine_state")])
+        self.env["hf.machine.state"]._process_workcenters(tags.workcenter_id.sudo())
+
+    # --- OEE of the current shift -------------------------------------------------------------
+
+    def _hf_shift_window(self, now=None):
+        """(start, end) of the current shift, naive UTC, shifts of hf_shift_hours from hf_shift_start_hour local."""
+        self.ensure_one()
+        now = now or fields.Datetime.now()
+        tz = pytz.timezone(self.resource_calendar_id.tz or self.env.user.tz or "UTC")
+        local = pytz.utc.localize(now).astimezone(tz)
+        hours = max(1, min(24, self.hf_shift_hours or 8))
+        anchor = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=self.hf_shift_start_hour % 24)
+        while anchor > local:
+            anchor -= timedelta(hours=24)
+        steps = int((local - anchor).total_seconds() // (hours * 3600))
+        start = anchor + timedelta(hours=steps * hours)
+        start_utc = start.astimezone(pytz.utc).replace(tzinfo=None)
+        return start_utc, now
+
+    def _hf_counter_increase(self, tag, start, end):
+        """Parts counted by a counter tag in [start, end]; a drop is a counter reset (counts from 0 again)."""
+        if not tag or not self.env["hf.machine.state"]._historian_ready():
+            return None
+        self.env.cr.execute(
+            """
+            WITH s AS (
+                (SELECT time, value FROM hf_historian_sample
+                  WHERE tag_id = %(tag)s AND time < %(start)s AND quality < 2 AND value IS NOT NULL
+                  ORDER BY time DESC LIMIT 1)
+                UNION ALL
+                (SELECT time, value FROM hf_historian_sample
+                  WHERE tag_id = %(tag)s AND time >= %(start)s AND time <= %(end)s AND quality < 2
+                    AND value IS NOT NULL)
+            ), d AS (SELECT value, value - lag(value) OVER (ORDER BY time) AS delta FROM s)
+            SELECT COALESCE(SUM(CASE WHEN delta < 0 THEN value ELSE delta END), 0), COUNT(*) FROM d
+             WHERE delta IS NOT NULL
+            """,
+            {"tag": tag.id, "start": start.replace(tzinfo=timezone.utc), "end": end.replace(tzinfo=timezone.utc)},
+        )
+        total, _count = self.env.cr.fetchone()
+        return float(total)
+
+    def _hf_oee(self, now=None):
+        """Availability, performance, quality and OEE (0..1 or None when unknown) of the current shift."""
+        self.ensure_one()
+        start, end = self._hf_shift_window(now)
+        records = self.env["mrp.workcenter.productivity"].sudo().search([
+            ("workcenter_id", "=", self.id), ("date_start", "<", end),
+            "|", ("date_end", "=", False), ("date_end", ">", start),
+        ])
+        machine = records.filtered(lambda r: r.hf_source == "machine")
+        records = machine or records
+        run = total = 0.0
+        for record in records:
+            record_end = record.date_end or (
+                self.hf_state_last_seen if record.hf_source == "machine" and self.hf_state_last_seen else end
+            )
+            seconds = (min(record_end, end) - max(record.date_start, start)).total_seconds()
+            if seconds <= 0:
+                continue
+            total += seconds
+            if record.loss_type == "productive":
+                run += seconds
+        availability = run / total if total else None
+        good = self._hf_counter_increase(self._hf_role_tag("good_count"), start, end)
+        scrap = self._hf_counter_increase(self._hf_role_tag("scrap_count"), start, end)
+        performance = None
+        if good is not None and run and self.hf_ideal_cycle_time > 0:
+            performance = min(1.0, (good + (scrap or 0.0)) * self.hf_ideal_cycle_time / run)
+        quality = None
+        if good is not None and scrap is not None and good + scrap > 0:
+            quality = good / (good + scrap)
+        factors = [availability, performance, quality]
+        return {
+            "shift_start": start.replace(tzinfo=timezone.utc).isoformat(),
+            "availability": availability,
+            "performance": performance,
+            "quality": quality,
+            "oee": availability * performance * quality if None not in factors else None,
+            "good": good,
+            "scrap": scrap,
+            "run_seconds": run,
+            "recorded_seconds": total,
+        }

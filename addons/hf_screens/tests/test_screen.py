@@ -1,0 +1,237 @@
+from odoo import Command
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import HfScreensCommon, create_workorder
+
+
+@tagged("post_install", "-at_install")
+class TestScreen(HfScreensCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Screen = cls.env["hf.screen"]
+        cls.screen = cls.Screen._hf_generate_for_workcenter(cls.workcenter)
+
+    def kinds(self, screen):
+        return screen.widget_ids.mapped("kind")
+
+    def test_default_screen_from_tags(self):
+        kinds = self.kinds(self.screen)
+        for kind in ("state", "oee", "counters", "downtime", "workorder", "alarms", "trend"):
+            self.assertIn(kind, kinds)
+        state = self.screen.widget_ids.filtered(lambda w: w.kind == "state")
+        self.assertEqual(state.tag_id, self.tag_state)
+        gauge = self.screen.widget_ids.filtered(lambda w: w.kind == "gauge")
+        self.assertEqual(gauge.tag_id, self.tag_temperature, "the tag with limits becomes a gauge")
+        for widget in self.screen.widget_ids:
+            self.assertLessEqual(widget.x + widget.w, 12, "every tile fits the grid")
+        # no two tiles overlap
+        cells = set()
+        for widget in self.screen.widget_ids:
+            for col in range(widget.x, widget.x + widget.w):
+                for row in range(widget.y, widget.y + widget.h):
+                    self.assertNotIn((col, row), cells)
+                    cells.add((col, row))
+
+    def test_default_screen_without_tags(self):
+        bare = self.create_workcenter("Saw 1", "saw1")
+        screen = self.Screen._hf_generate_for_workcenter(bare)
+        self.assertEqual(sorted(self.kinds(screen)), ["downtime", "oee", "workorder"])
+
+    def test_open_from_workcenter_generates_once(self):
+        bare = self.create_workcenter("Saw 2", "saw2")
+        action = bare.action_hf_open_screen()
+        self.assertEqual(action["tag"], "hf_screens.machine_screen")
+        self.assertEqual(action["target"], "fullscreen")
+        bare.action_hf_open_screen()
+        self.assertEqual(len(bare.hf_screen_ids), 1)
+
+    def test_grid_and_target_checks(self):
+        with self.assertRaises(ValidationError):
+            self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value", "x": 10, "w": 4})
+        with self.assertRaises(ValidationError):
+            self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "gauge", "value_min": 5,
+                                                 "value_max": 5})
+        with self.assertRaisesRegex(ValidationError, "either to a workcell or to a line"):
+            self.Screen.create({"name": "Both", "workcenter_id": self.workcenter.id, "line_id": self.line.id})
+        with self.assertRaisesRegex(ValidationError, "either to a workcell or to a line"):
+            self.Screen.create({"name": "None"})
+
+    def test_copy_to_same_kind_remaps_by_tag_name(self):
+        press2 = self.create_workcenter("Press 2", "press2")
+        for wc in (self.workcenter, press2):
+            wc.hf_machine_kind = "press-250t"
+        device2 = self.env["hf.uns.device"].create({"name": "press2-plc", "protocol": "modbus", "host": "10.0.0.6",
+                                                    "edge_id": self.edge.id, "workcenter_id": press2.id})
+        temp2 = self.create_tag("temperature", device=device2, workcenter=press2, modbus_address=0,
+                                modbus_type="float32")
+        state2 = self.create_tag("state", device=device2, workcenter=press2, modbus_address=10,
+                                 modbus_type="uint16", data_type="int", role="machine_state")
+        action = self.screen.action_copy_to_same_kind()
+        copy = press2.hf_screen_ids
+        self.assertEqual(len(copy), 1)
+        self.assertEqual(len(copy.widget_ids), len(self.screen.widget_ids))
+        self.assertEqual(copy.widget_ids.filtered(lambda w: w.kind == "gauge").tag_id, temp2)
+        self.assertEqual(copy.widget_ids.filtered(lambda w: w.kind == "state").tag_id, state2)
+        unbound = copy.widget_ids.filtered(lambda w: w.bound_tag_name == "spindle$speed")
+        self.assertFalse(unbound.tag_id, "press 2 has no spindle speed: the tile stays unbound")
+        self.assertIn("spindle$speed", action["params"]["message"])
+        self.assertFalse(copy.widget_ids.tag_id.filtered(lambda t: t.workcenter_id != press2),
+                         "no tile of the copy points at press 1")
+        # copying again replaces, does not pile up
+        self.screen.action_copy_to_same_kind()
+        self.assertEqual(len(press2.hf_screen_ids), 1)
+
+    def test_copy_needs_a_kind(self):
+        with self.assertRaisesRegex(UserError, "machine kind"):
+            self.screen.action_copy_to_same_kind()
+
+    def test_payload_bad_input(self):
+        value = self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value",
+                                                     "tag_id": self.tag_speed.id, "x": 0, "y": 20})
+        text_tag = self.create_tag("recipe", modbus_address=30, modbus_type="string", modbus_length=8,
+                                   data_type="string")
+        gauge = self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "gauge",
+                                                     "tag_id": text_tag.id, "x": 3, "y": 20})
+        self.tag_speed.unlink()
+        payload = self.screen._hf_payload()
+        tiles = {tile["id"]: tile for tile in payload["widgets"]}
+        self.assertFalse(tiles[value.id]["tag_id"])
+        self.assertIn("spindle$speed", tiles[value.id]["problem"])
+        self.assertIn("no longer exists", tiles[value.id]["problem"])
+        self.assertIn("gauge needs a number", tiles[gauge.id]["problem"])
+        # tags without data: present, no value, marked stale
+        entry = payload["values"][self.tag_temperature.id]
+        self.assertIsNone(entry["value"])
+        self.assertTrue(entry["stale"])
+        self.assertEqual(payload["workorder"]["current"], False)
+
+    def test_line_screen(self):
+        screen = self.Screen.create({"name": "Line 1 overview", "line_id": self.line.id, "widget_ids": [
+            Command.create({"kind": "value", "tag_id": self.tag_temperature.id}),
+            Command.create({"kind": "workorder", "x": 3}),
+        ]})
+        self.assertEqual(screen.company_id, self.company)
+        payload = screen._hf_payload()
+        tiles = {tile["kind"]: tile for tile in payload["widgets"]}
+        self.assertEqual(tiles["value"]["problem"], "")
+        self.assertIn("workcell's screen", tiles["workorder"]["problem"])
+        self.assertFalse(payload["workorder"])
+        with self.assertRaisesRegex(UserError, "workcell's screen"):
+            screen._hf_operator_action("start", {}, self.operator)
+
+    def test_cached_layout_follows_tag_changes(self):
+        tile = self.screen.widget_ids.filtered(lambda w: w.tag_id == self.tag_temperature and w.kind == "gauge")
+        first = {t["id"]: t for t in self.screen._hf_payload()["widgets"]}
+        self.assertEqual(first[tile.id]["tag_id"], self.tag_temperature.id)
+        self.tag_temperature.unlink()
+        second = {t["id"]: t for t in self.screen._hf_payload()["widgets"]}
+        self.assertFalse(second[tile.id]["tag_id"])
+        self.assertIn("no longer exists", second[tile.id]["problem"])
+
+    def test_alarm_acknowledgement_holds_until_back_in_limits(self):
+        from datetime import datetime, timedelta, timezone  # noqa: PLC0415
+
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.store(self.tag_temperature, [(now - timedelta(seconds=10), 95.0)])
+        alarms = self.screen._hf_payload()["alarms"]
+        self.assertEqual([(a["tag_id"], a["kind"], a["acked_by"]) for a in alarms],
+                         [(self.tag_temperature.id, "high", False)])
+        self.screen._hf_operator_action("ack", {"tag_id": self.tag_temperature.id, "kind": "high"}, self.operator)
+        ack = self.env["hf.screen.alarm.ack"].search([("tag_id", "=", self.tag_temperature.id)])
+        self.assertEqual(ack.user_id, self.operator)
+        self.assertEqual(ack.value, 95.0)
+        # still too hot: the acknowledgement holds, shared by every screen
+        ack.date = (now - timedelta(seconds=5)).replace(tzinfo=None)
+        self.store(self.tag_temperature, [(now - timedelta(seconds=3), 97.0)])
+        self.assertEqual(self.screen._hf_payload()["alarms"][0]["acked_by"], self.operator.name)
+        # back within limits, then too hot again: a new alarm to acknowledge
+        self.store(self.tag_temperature, [(now - timedelta(seconds=2), 50.0), (now - timedelta(seconds=1), 99.0)])
+        self.assertFalse(self.screen._hf_payload()["alarms"][0]["acked_by"])
+        with self.assertRaisesRegex(UserError, "not on this screen"):
+            self.screen._hf_operator_action("ack", {"tag_id": self.tag_temperature.id, "kind": "sideways"},
+                                            self.operator)
+
+    def test_operator_reads_but_cannot_edit(self):
+        screen = self.screen.with_user(self.operator)
+        self.assertTrue(screen.name)
+        self.assertTrue(screen.widget_ids)
+        with self.assertRaises(AccessError):
+            screen.write({"theme": "light"})
+        with self.assertRaises(AccessError):
+            screen.widget_ids[:1].write({"w": 1})
+        self.screen.with_user(self.engineer).write({"theme": "light"})
+        self.assertEqual(self.screen.theme, "light")
+
+    def test_other_company_cannot_read(self):
+        other = self.env["res.company"].create({"name": "Other Co"})
+        outsider = self.create_user("hf_screens_outsider", "hf_uns.group_hf_operator", company=other)
+        with self.assertRaises(AccessError):
+            self.screen.with_user(outsider).read(["name"])
+
+    def test_workorder_actions(self):
+        workorder = create_workorder(self.env, self.workcenter)
+        payload = self.screen._hf_payload()["workorder"]["current"]
+        self.assertEqual(payload["id"], workorder.id)
+        self.assertEqual(payload["qty_planned"], 10)
+        self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        self.assertEqual(workorder.state, "progress")
+        self.assertEqual(workorder.time_ids.user_id, self.operator, "MRP logs who started it")
+        self.screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
+        self.assertTrue(all(workorder.time_ids.mapped("date_end")))
+        self.screen._hf_operator_action("scrap", {"workorder_id": workorder.id, "qty": 2}, self.operator)
+        scrap = self.env["stock.scrap"].search([("workorder_id", "=", workorder.id)])
+        self.assertEqual(scrap.scrap_qty, 2)
+        self.assertEqual(scrap.state, "done")
+        self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
+        self.assertEqual(workorder.state, "done")
+        with self.assertRaisesRegex(UserError, "no longer planned|already"):
+            self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
+        with self.assertRaisesRegex(UserError, "how many parts"):
+            other = create_workorder(self.env, self.workcenter, name="Plate")
+            self.screen._hf_operator_action("scrap", {"workorder_id": other.id, "qty": "abc"}, self.operator)
+
+    def test_only_operators_act(self):
+        workorder = create_workorder(self.env, self.workcenter)
+        stranger = self.create_user("hf_screens_stranger", "base.group_user")
+        with self.assertRaises(AccessError):
+            self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, stranger)
+        self.assertEqual(workorder.state, "ready")
+
+    def test_workorder_of_another_workcenter_is_refused(self):
+        saw = self.create_workcenter("Saw 3", "saw3")
+        workorder = create_workorder(self.env, saw)
+        with self.assertRaisesRegex(UserError, "no longer planned"):
+            self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        self.assertEqual(workorder.state, "ready")
+
+    def test_downtime_reason_on_machine_stop(self):
+        from datetime import datetime, timedelta  # noqa: PLC0415
+
+        now = datetime.now().replace(microsecond=0)
+        self.env["hf.machine.state"]._apply_samples(self.workcenter, [
+            (now - timedelta(seconds=40), "running"), (now - timedelta(seconds=20), "down"),
+            (now - timedelta(seconds=5), "down"),
+        ])
+        setup = self.env.ref("mrp.block_reason2")
+        self.screen._hf_operator_action("reason", {"loss_id": setup.id}, self.operator)
+        record = self.machine_records()[-1]
+        self.assertEqual(record.loss_id, setup)
+        self.assertEqual(record.hf_reason_user_id, self.operator)
+        with self.assertRaisesRegex(UserError, "downtime reasons shown"):
+            self.screen._hf_operator_action("reason", {"loss_id": self.env.ref("mrp.block_reason7").id},
+                                            self.operator)
+
+    def test_downtime_reason_without_machine_state(self):
+        saw = self.create_workcenter("Saw 4", "saw4")
+        screen = self.Screen._hf_generate_for_workcenter(saw)
+        loss = self.env.ref("mrp.block_reason0")
+        screen._hf_operator_action("reason", {"loss_id": loss.id}, self.operator)
+        record = self.Productivity.search([("workcenter_id", "=", saw.id)])
+        self.assertEqual(record.loss_id, loss)
+        self.assertEqual(record.hf_source, "operator")
+        self.assertEqual(saw.working_state, "blocked")
+        screen._hf_operator_action("resume", {}, self.operator)
+        self.assertTrue(record.date_end)
+        self.assertEqual(saw.working_state, "normal")

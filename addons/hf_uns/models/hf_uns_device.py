@@ -1,0 +1,114 @@
+import ipaddress
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+DEFAULT_PORTS = {"opcua": 4840, "modbus": 502, "s7": 102}
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+class HfUnsDevice(models.Model):
+    """A PLC or server the edge collector reads: OPC UA, Modbus TCP or Siemens S7."""
+
+    _name = "hf.uns.device"
+    _description = "Hyperfactory device (PLC / server)"
+    _order = "edge_id, name"
+
+    name = fields.Char(required=True)
+    active = fields.Boolean(default=True)
+    protocol = fields.Selection(
+        [("opcua", "OPC UA"), ("modbus", "Modbus TCP"), ("s7", "Siemens S7")], required=True, default="opcua"
+    )
+    host = fields.Char(required=True, help="IP address or host name the edge reaches the device at.")
+    port = fields.Integer(compute="_compute_port", store=True, readonly=False, precompute=True)
+    mac_address = fields.Char(string="MAC address")
+    unit_id = fields.Integer(string="Modbus unit id", default=1)
+    s7_rack = fields.Integer(string="S7 rack", default=0)
+    s7_slot = fields.Integer(string="S7 slot", default=1)
+    opcua_security_policy = fields.Selection(
+        [("None", "None"), ("Basic256Sha256", "Basic256Sha256")], string="OPC UA security policy", default="None"
+    )
+    opcua_security_mode = fields.Selection(
+        [("None", "None"), ("Sign", "Sign"), ("SignAndEncrypt", "Sign & encrypt")],
+        string="OPC UA security mode",
+        default="None",
+    )
+    opcua_username = fields.Char(string="OPC UA user")
+    opcua_password = fields.Char(string="OPC UA password", groups="hf_uns.group_hf_admin")
+    polling_interval_ms = fields.Integer(string="Polling interval (ms)", default=1000)
+    edge_id = fields.Many2one("hf.uns.edge", string="Edge", index=True, ondelete="restrict")
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True)
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    tag_ids = fields.One2many("hf.uns.tag", "device_id", string="Tags")
+    tag_count = fields.Integer(compute="_compute_tag_count")
+
+    _sql_constraints = [
+        ("name_unique", "unique(company_id, name)", "Two devices of one company cannot share a name."),
+        ("port_range", "CHECK(port > 0 AND port < 65536)", "The port must be between 1 and 65535."),
+        ("unit_id_range", "CHECK(unit_id >= 0 AND unit_id <= 255)", "A Modbus unit id is between 0 and 255."),
+        ("polling_positive", "CHECK(polling_interval_ms >= 10)", "Poll at most every 10 ms."),
+    ]
+
+    @api.depends("protocol")
+    def _compute_port(self):
+        for device in self:
+            if not device.port or device.port in DEFAULT_PORTS.values():
+                device.port = DEFAULT_PORTS.get(device.protocol, 0)
+
+    def _compute_tag_count(self):
+        counts = dict(self.env["hf.uns.tag"]._read_group([("device_id", "in", self.ids)], ["device_id"], ["__count"]))
+        for device in self:
+            device.tag_count = counts.get(device, 0)
+
+    @api.constrains("host")
+    def _check_host(self):
+        for device in self:
+            host = (device.host or "").strip()
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                if not HOSTNAME_PATTERN.match(host):
+                    raise ValidationError(
+                        _("Device %(device)s: '%(host)s' is neither an IP address nor a host name.",
+                          device=device.name, host=device.host)
+                    ) from None
+
+    @api.constrains("protocol", "opcua_security_policy", "opcua_security_mode")
+    def _check_opcua_security(self):
+        for device in self.filtered(lambda d: d.protocol == "opcua"):
+            if (device.opcua_security_policy == "None") != (device.opcua_security_mode == "None"):
+                raise ValidationError(
+                    _("Device %s: choose a security mode together with a security policy (or None for both).",
+                      device.name)
+                )
+
+    @api.constrains("protocol")
+    def _check_tags_fit_protocol(self):
+        self.tag_ids._check_address()
+
+    def action_view_tags(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("hf_uns.hf_uns_tag_action")
+        action["domain"] = [("device_id", "=", self.id)]
+        action["context"] = {"default_device_id": self.id, "default_workcenter_id": self.workcenter_id.id}
+        return action
+
+    def _hf_config_document(self):
+        """This device as the collector reads it (docs/contracts.md)."""
+        self.ensure_one()
+        return {
+            "name": self.name,
+            "protocol": self.protocol,
+            "host": self.host,
+            "port": self.port,
+            "unit_id": self.unit_id,
+            "rack": self.s7_rack,
+            "slot": self.s7_slot,
+            "security_policy": self.opcua_security_policy or "None",
+            "security_mode": self.opcua_security_mode or "None",
+            "username": self.opcua_username or "",
+            "password": self.sudo().opcua_password or "",
+            "polling_interval_ms": self.polling_interval_ms,
+            "tags": [tag._hf_config_document() for tag in self.tag_ids.sorted("id")],
+        }

@@ -1,0 +1,69 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.exceptions import AccessDenied
+from odoo.tests import tagged
+
+from .common import HfUnsCommon
+
+
+@tagged("post_install", "-at_install")
+class TestCollectorConfig(HfUnsCommon):
+    def config(self):
+        return self.env["hf.uns.edge"].with_user(self.edge.user_id).get_collector_config()
+
+    def test_document_lists_devices_and_tags_with_addresses(self):
+        document = self.config()
+        self.assertEqual(document["edge"], "line1-edge")
+        self.assertEqual(document["version"], 1)
+        (device,) = document["devices"]
+        self.assertEqual((device["name"], device["protocol"], device["host"], device["port"]),
+                         ("press1-plc", "modbus", "10.0.0.5", 502))
+        speed = next(t for t in device["tags"] if t["name"] == "speed")
+        self.assertEqual(speed["topic"], "umh/v1/acme/berlin/press/line1/press1/_historian/spindle/speed")
+        self.assertEqual(speed["address"]["address"], 2)
+        self.assertEqual(speed["address"]["type"], "uint16")
+
+    def test_version_moves_only_when_the_configuration_changes(self):
+        first = self.config()
+        again = self.env["hf.uns.edge"].with_user(self.edge.user_id).get_collector_config_version()
+        self.assertEqual((again["version"], again["hash"]), (first["version"], first["hash"]))
+        self.tag_temperature.deadband = 0.5
+        changed = self.env["hf.uns.edge"].with_user(self.edge.user_id).get_collector_config_version()
+        self.assertEqual(changed["version"], first["version"] + 1)
+        self.assertNotEqual(changed["hash"], first["hash"])
+        self.create_tag("pressure", modbus_address=40, modbus_type="int16")
+        self.assertEqual(self.config()["version"], first["version"] + 2)
+        self.device.host = "10.0.0.6"
+        self.assertEqual(self.config()["devices"][0]["host"], "10.0.0.6")
+        self.assertEqual(self.edge.state, "online")
+        self.assertTrue(self.edge.last_seen)
+
+    def test_an_edge_sees_only_its_own_devices(self):
+        other_edge = self.env["hf.uns.edge"].create({"name": "line2-edge", "site_id": self.site.id})
+        self.env["hf.uns.device"].create({"name": "other-plc", "protocol": "s7", "host": "10.0.1.1",
+                                          "edge_id": other_edge.id})
+        names = [d["name"] for d in self.config()["devices"]]
+        self.assertEqual(names, ["press1-plc"])
+
+    def test_unknown_or_revoked_edge_is_refused(self):
+        stranger = self.create_user("stranger", "base.group_portal")
+        with self.assertRaises(AccessDenied):
+            self.env["hf.uns.edge"].with_user(stranger).get_collector_config()
+        edge_user = self.edge.user_id
+        self.edge.action_revoke()
+        self.assertEqual(self.edge.state, "revoked")
+        self.assertFalse(edge_user.active)
+        with self.assertRaises(AccessDenied):
+            self.env["hf.uns.edge"].with_user(edge_user).get_collector_config()
+
+    def test_a_silent_edge_goes_offline_and_comes_back(self):
+        self.config()
+        self.assertEqual(self.edge.state, "online")
+        with freeze_time(fields.Datetime.now() + timedelta(minutes=6)):
+            self.env["hf.uns.edge"]._cron_mark_offline()
+            self.assertEqual(self.edge.state, "offline")
+            self.config()
+            self.assertEqual(self.edge.state, "online")

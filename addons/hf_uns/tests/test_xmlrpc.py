@@ -1,0 +1,64 @@
+import xmlrpc.client
+from datetime import datetime, timedelta, timezone
+
+from odoo.tests import HttpCase, tagged
+
+from hf_collector.historian.writer import HistorianWriter, Sample
+
+from .common import HfUnsCommon
+
+
+@tagged("post_install", "-at_install")
+class TestXmlRpc(HttpCase, HfUnsCommon):
+    """What an edge collector and an external client do: real XML-RPC through Odoo's HTTP server."""
+
+    def _api_key(self, edge):
+        action = edge.action_generate_api_key()
+        return self.env["hf.uns.edge.key"].browse(action["res_id"]).key
+
+    def test_edge_pulls_its_config_with_an_api_key(self):
+        key = self._api_key(self.edge)
+        login = self.edge.user_id.login
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, key, {})
+        self.assertEqual(uid, self.edge.user_id.id)
+        document = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.edge",
+                                                 "get_collector_config", [])
+        self.assertEqual(document["devices"][0]["name"], "press1-plc")
+        version = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.edge",
+                                                "get_collector_config_version", [])
+        self.assertEqual(version["hash"], document["hash"])
+        # the key is not a login password for anything else
+        with self.assertRaises(xmlrpc.client.Fault):
+            self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.tag", "search_read", [[]])
+
+    def test_revoked_edge_is_refused(self):
+        key = self._api_key(self.edge)
+        login = self.edge.user_id.login
+        uid = self.edge.user_id.id
+        self.edge.action_revoke()
+        self.assertFalse(self.xmlrpc_common.authenticate(self.env.cr.dbname, login, key, {}))
+        with self.assertRaises(xmlrpc.client.Fault):
+            self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.edge", "get_collector_config", [])
+
+    def test_read_api_over_xmlrpc(self):
+        engineer = self.create_user("hf_rpc_engineer", "hf_uns.group_hf_engineer")
+        engineer.password = "hf_rpc_engineer-pass"  # noqa: S105  test-only credential
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, engineer.login, "hf_rpc_engineer-pass", {})
+        rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
+                                             "read_latest", [[self.tag_temperature.topic, "umh/v1/nope/_historian/x"]])
+        self.assertEqual([r["path"] for r in rows], [self.tag_temperature.topic])
+        self.assertIs(rows[0]["time"], False)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        HistorianWriter(self.env.cr).write([Sample(self.tag_temperature.id, int(now.timestamp() * 1000), 61.5)])
+        rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
+                                             "read_latest", [[self.tag_temperature.topic]])
+        self.assertEqual((rows[0]["value"], rows[0]["time"], rows[0]["unit"]), (61.5, now.isoformat(), "°C"))
+        history = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag", "read_history",
+            [self.tag_temperature.topic, (now - timedelta(minutes=5)).isoformat(),
+             (now + timedelta(seconds=1)).isoformat(), 10])
+        self.assertEqual([p["last"] for p in history["points"]], [61.5])
+        with self.assertRaises(xmlrpc.client.Fault) as caught:
+            self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
+                                          "read_history", [self.tag_temperature.topic, "yesterday", "now", 10])
+        self.assertIn("is not an ISO-8601 time", caught.exception.faultString)

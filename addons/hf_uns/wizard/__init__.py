@@ -1,0 +1,1 @@
+from . import hf_uns_edge_key

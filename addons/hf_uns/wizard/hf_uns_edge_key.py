@@ -1,0 +1,12 @@
+from odoo import fields, models
+
+
+class HfUnsEdgeKey(models.TransientModel):
+    """Shows a freshly generated edge API key once; transient records are vacuumed soon after."""
+
+    _name = "hf.uns.edge.key"
+    _description = "Hyperfactory edge API key (shown once)"
+
+    edge_id = fields.Many2one("hf.uns.edge", required=True, readonly=True)
+    login = fields.Char(related="edge_id.user_id.login")
+    key = fields.Char(readonly=True)

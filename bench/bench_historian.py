@@ -1,0 +1,315 @@
+"""Historian and ingest benchmarks (issue 3), printed side by side with their baselines and targets.
+
+    .venv/bin/python bench/bench_historian.py [--samples 1000000]
+
+1. MQTT → historian through `hf-collector ingest` (1,000 tags, 10 tags per message, QoS 1)
+2. raw COPY of the same rows into the same table (the physical limit)
+3. the Odoo-ORM way: one create() per sample (as OCA's iot modules store inputs)
+4. reads through the read API (downsampled day, 30 days from rollups, latest of 1,000 tags)
+5. peak RSS of the ingest process
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psutil
+import psycopg2
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "collector" / "tests"))
+from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, private_mosquitto  # noqa: E402
+
+from hf_collector.historian import reader, schema  # noqa: E402
+
+TAGS_PER_MESSAGE = 10
+WORKCELLS = 100
+
+
+def create_db(tags: int = TAGS_PER_MESSAGE * WORKCELLS) -> str:
+    name = f"hf_bench_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    with connect(name) as conn, conn.cursor() as cr:
+        cr.execute((ROOT / "collector/tests/sql/hf_uns_minimal.sql").read_text())
+        for w in range(WORKCELLS):
+            cr.execute("INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES (%s, 1, %s) RETURNING id",
+                       (f"cell{w}", f"acme/bench/area/line/cell{w}"))
+            wid = cr.fetchone()[0]
+            for t in range(tags // WORKCELLS):
+                cr.execute("INSERT INTO hf_uns_tag (name, workcenter_id, company_id, data_type, role, topic, historian, "
+                           "active, retention_class) VALUES (%s, %s, 1, 'float', 'plain', %s, true, true, 'standard')",
+                           (f"t{t}", wid, f"umh/v1/acme/bench/area/line/cell{w}/_historian/t{t}"))
+        schema.ensure_schema(cr)
+    return name
+
+
+def drop_db(name: str) -> None:
+    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres")
+    admin.autocommit = True
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+def connect(name: str) -> psycopg2.extensions.connection:
+    return psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=name)
+
+
+def count(name: str) -> int:
+    with connect(name) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM hf_historian_sample")
+        return int(cr.fetchone()[0])
+
+
+def messages(total_samples: int, start_ms: int) -> list[tuple[str, bytes]]:
+    out = []
+    for i in range(total_samples // TAGS_PER_MESSAGE):
+        cell = i % WORKCELLS
+        ts = start_ms + (i // WORKCELLS) * 10
+        body = {"timestamp_ms": ts, **{f"t{t}": (i * 7 + t) % 1000 / 10 for t in range(TAGS_PER_MESSAGE)}}
+        out.append((f"umh/v1/acme/bench/area/line/cell{cell}/_historian", json.dumps(body).encode()))
+    return out
+
+
+def bench_ingest(total: int) -> tuple[float, float, int]:
+    db = create_db()
+    try:
+        with private_mosquitto() as port:
+            ingest = subprocess.Popen(
+                [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
+                 "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--client-id", "bench-ingest",
+                 "--stats-interval", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)
+            peak = [0]
+            watching = True
+
+            def watch_rss() -> None:
+                proc = psutil.Process(ingest.pid)
+                while watching:
+                    peak[0] = max(peak[0], proc.memory_info().rss)
+                    time.sleep(0.1)
+
+            threading.Thread(target=watch_rss, daemon=True).start()
+            batch = messages(total, int(time.time() * 1000) - 3_600_000)
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub")
+            client.max_inflight_messages_set(50)  # paho slows down with large windows
+            client.max_queued_messages_set(0)
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            start = time.perf_counter()
+            infos = []
+            for i, (topic, payload) in enumerate(batch):
+                infos.append(client.publish(topic, payload, qos=1))
+                if i >= 20_000:  # paho holds at most 65,535 unacknowledged messages (16-bit ids)
+                    infos[i - 20_000].wait_for_publish(60)
+            infos[-1].wait_for_publish(60)
+            published = time.perf_counter() - start
+            deadline = time.time() + 600
+            while count(db) < total and time.time() < deadline:
+                time.sleep(0.2)
+            elapsed = time.perf_counter() - start
+            stored = count(db)
+            watching = False
+            client.loop_stop()
+            ingest.terminate()
+            ingest.wait(timeout=30)
+            print(f"   (published {len(batch):,} messages in {published:.1f} s; stored {stored:,} of {total:,} samples)")
+            return stored / elapsed, elapsed, peak[0]
+    finally:
+        drop_db(db)
+
+
+def bench_drain(total: int) -> tuple[float, float, int]:
+    """The ingest alone: the backlog is queued in the broker for its session first (as after an outage),
+    so the publisher does not compete with it for this machine's cores."""
+    db = create_db()
+    try:
+        with private_mosquitto() as port:
+            command = [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
+                       "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}",
+                       "--client-id", "bench-drain", "--stats-interval", "5"]
+            first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(2)  # its persistent session and subscription now exist
+            first.terminate()
+            first.wait(timeout=30)
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-pub-drain")
+            client.max_inflight_messages_set(50)
+            client.max_queued_messages_set(0)
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            infos = []
+            for i, (topic, payload) in enumerate(messages(total, int(time.time() * 1000) - 3_600_000)):
+                infos.append(client.publish(topic, payload, qos=1))
+                if i >= 20_000:
+                    infos[i - 20_000].wait_for_publish(60)
+            infos[-1].wait_for_publish(60)
+            client.loop_stop()
+            ingest = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peak = [0]
+            start = time.perf_counter()
+
+            def watch_rss() -> None:
+                proc = psutil.Process(ingest.pid)
+                while ingest.poll() is None:
+                    with contextlib.suppress(psutil.Error):
+                        peak[0] = max(peak[0], proc.memory_info().rss)
+                    time.sleep(0.1)
+
+            threading.Thread(target=watch_rss, daemon=True).start()
+            deadline = time.time() + 600
+            while count(db) < total and time.time() < deadline:
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - start
+            stored = count(db)
+            ingest.terminate()
+            ingest.wait(timeout=30)
+            return stored / elapsed, elapsed, peak[0]
+    finally:
+        drop_db(db)
+
+
+def bench_copy(total: int) -> float:
+    db = create_db()
+    try:
+        start_ms = int(time.time() * 1000) - 3_600_000
+        buffer = io.StringIO()
+        for i in range(total // TAGS_PER_MESSAGE):
+            ts = datetime.fromtimestamp((start_ms + (i // WORKCELLS) * 10) / 1000, timezone.utc).isoformat()
+            for t in range(TAGS_PER_MESSAGE):
+                buffer.write(f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n")
+        buffer.seek(0)
+        with connect(db) as conn, conn.cursor() as cr:
+            start = time.perf_counter()
+            cr.copy_expert("COPY hf_historian_sample (time, tag_id, value, value_text, quality, retention) FROM STDIN",
+                           buffer)
+            conn.commit()
+            return total / (time.perf_counter() - start)
+    finally:
+        drop_db(db)
+
+
+ORM_SCRIPT = """
+import time
+records = 2000
+start = time.perf_counter()
+for i in range(records):
+    env["hf.uns.dead.letter"].create({"topic": "umh/v1/acme/x/_historian", "payload": str(i), "reason": "bench"})
+env.cr.commit()
+print("ORM_RATE", records / (time.perf_counter() - start))
+"""
+
+
+def bench_orm() -> float | None:
+    if subprocess.run([sys.executable, "-c", "import odoo"], capture_output=True).returncode:
+        print("   Odoo is not importable: ORM baseline NOT measured")
+        return None
+    db = f"hf_bench_orm_{uuid.uuid4().hex[:6]}"
+    odoo = str(ROOT / "scripts" / "odoo.sh")
+    try:
+        subprocess.run([odoo, "-d", db, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http",
+                        "--log-level=warn"], check=True, capture_output=True)
+        out = subprocess.run([odoo, "shell", "-d", db, "--no-http", "--log-level=warn"], input=ORM_SCRIPT,
+                             capture_output=True, text=True, check=True).stdout
+        return float(next(line.split()[1] for line in out.splitlines() if line.startswith("ORM_RATE")))
+    finally:
+        drop_db(db)
+
+
+def bench_reads() -> dict[str, float]:
+    db = create_db()
+    try:
+        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        with connect(db) as conn, conn.cursor() as cr:
+            # one tag, one day at 1 Hz through the writer path (raw + rollups)
+            from hf_collector.historian.writer import HistorianWriter, Sample  # noqa: PLC0415
+
+            writer = HistorianWriter(cr)
+            day_start = now - timedelta(days=1)
+            base = int(day_start.timestamp() * 1000)
+            for chunk in range(0, 86_400, 20_000):
+                writer.write([Sample(1, base + s * 1000, float(s % 600)) for s in range(chunk, min(chunk + 20_000, 86_400))])
+            # 10 tags, 30 days of 1-minute and 1-hour rollups
+            for table, step in (("hf_historian_rollup_1m", "1 minute"), ("hf_historian_rollup_1h", "1 hour")):
+                cr.execute(f"""INSERT INTO {table} SELECT tag, b, 1, 9, 300, 60, 5, b FROM generate_series(11, 20) tag,
+                               generate_series(%s::timestamptz, %s::timestamptz, %s::interval) b""",
+                           (now - timedelta(days=30), now, step))
+            # latest values of 1,000 tags
+            cr.execute("INSERT INTO hf_historian_latest SELECT id, now(), id, NULL, 0 FROM hf_uns_tag "
+                       "ON CONFLICT DO NOTHING")
+            conn.commit()
+            cr.execute("ANALYZE")
+
+            def timed(fn, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]
+                fn()
+                best = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    fn()
+                    best.append(time.perf_counter() - t0)
+                best.sort()
+                return best[len(best) // 2] * 1000
+
+            day = timed(lambda: reader.read_window(cr, 1, day_start, now, 500))
+            month = timed(lambda: [reader.read_window(cr, tag, now - timedelta(days=30), now, 500)
+                                   for tag in range(11, 21)], repeat=5)
+            ids = list(range(1, 1001))
+            latest = timed(lambda: reader.read_latest(cr, ids))
+            points = len(reader.read_window(cr, 1, day_start, now, 500)["points"])
+            return {"day": day, "month": month, "latest": latest, "points": points}
+    finally:
+        drop_db(db)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--tags-per-message", type=int, default=10,
+                        help="tags of one workcell per message (1,000 tags in all)")
+    args = parser.parse_args()
+    global TAGS_PER_MESSAGE, WORKCELLS  # noqa: PLW0603  (the run's shape, set once from the command line)
+    TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
+    print(f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
+          f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n")
+    print("1/5 ingest: MQTT -> historian …")
+    ingest_rate, ingest_s, rss = bench_ingest(args.samples)
+    print("1b/5 ingest alone, draining the same messages queued in the broker …")
+    drain_rate, drain_s, drain_rss = bench_drain(args.samples)
+    print("2/5 raw COPY of the same rows …")
+    copy_rate = bench_copy(args.samples)
+    print("3/5 Odoo ORM, one create() per sample …")
+    orm_rate = bench_orm()
+    print("4/5 reads …")
+    reads = bench_reads()
+    print("\n| figure | measured | baseline / target |")
+    print("| --- | --- | --- |")
+    print(f"| MQTT → historian (ingest), sustained | {ingest_rate:,.0f} samples/s ({ingest_s:.1f} s) | target ≥ 100,000 samples/s |")
+    print(f"| ingest alone, draining a broker backlog | {drain_rate:,.0f} samples/s ({drain_s:.1f} s) | target ≥ 100,000 samples/s |")
+    print(f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = {ingest_rate / copy_rate:.0%} "
+          f"(live) / {drain_rate / copy_rate:.0%} (backlog) of it (target ≥ 50 %) |")
+    if orm_rate:
+        print(f"| Odoo ORM create() per sample | {orm_rate:,.0f} samples/s | ingest is {ingest_rate / orm_rate:,.0f}× "
+              f"(live) / {drain_rate / orm_rate:,.0f}× (backlog) faster (target ≥ 100×) |")
+    print(f"| read 1 tag, 1 day @1 Hz → {reads['points']} points | {reads['day']:.1f} ms (median) | target ≤ 50 ms |")
+    print(f"| read 10 tags, 30 days from rollups | {reads['month']:.1f} ms (median) | target ≤ 300 ms |")
+    print(f"| read_latest, 1,000 tags | {reads['latest']:.1f} ms (median) | target ≤ 50 ms |")
+    print(f"| ingest peak RSS | {rss / 2**20:.0f} MB (live) / {drain_rss / 2**20:.0f} MB (backlog) | target ≤ 300 MB |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
+
+
+if __name__ == "__main__":
+    main()

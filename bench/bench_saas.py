@@ -1,0 +1,102 @@
+"""Form submit → tenant ready: template clone vs fresh `odoo -i` of the same modules, and ten
+tenants provisioned concurrently (total time, peak memory). Prints figures; asserts nothing on time.
+
+    .venv/bin/python bench/bench_saas.py [--concurrent 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from hf_saas import db as pg
+from hf_saas.provision import Provisioner
+from hf_saas.settings import REPO_ROOT, Settings
+from hf_saas.spec import parse_spec
+
+sys.path.insert(0, str(REPO_ROOT / "saas"))
+from tests.conftest import spec_data  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--concurrent", type=int, default=10)
+    args = parser.parse_args()
+    state = REPO_ROOT / "var" / "bench" / "saas"
+    settings = Settings.load(state_dir=state, data_dir=state / "odoo-data", template_db="hf_bench_tenant_template",
+                             db_prefix="hf_bench_t_", mqtt_url="mqtt://127.0.0.1:1883")
+    prov = Provisioner(settings)
+    started = time.monotonic()
+    status = prov.build_template()
+    print(f"template: {'built' if status['changed'] else 'reused'} in {time.monotonic() - started:.1f} s "
+          f"(modules {','.join(settings.modules)})")
+
+    def cleanup(db: str) -> None:
+        if prov.registry.find(db) and pg.exists(settings, db):
+            prov.delete(db, yes=True)
+        pg.drop(settings, db)
+        prov.registry.forget(db)
+
+    results = {}
+    for label, fresh in (("clone", False), ("fresh odoo -i", True)):
+        spec = parse_spec(spec_data(f"Bench {label.split()[0]}", devices=20))
+        cleanup(prov.db_name(spec))
+        t0 = time.monotonic()
+        result = prov.create(spec, fresh_install=fresh)
+        results[label] = time.monotonic() - t0
+        print(f"{label:14}: tenant ready in {results[label]:6.2f} s   steps {json.dumps(result.timings)}")
+        cleanup(result.db)
+    print(f"speed-up clone vs fresh install: {results['fresh odoo -i'] / results['clone']:.1f}x "
+          f"(target for clone: <= 20 s)")
+
+    specs = [parse_spec(spec_data(f"Bench Many {i}", devices=10)) for i in range(args.concurrent)]
+    for spec in specs:
+        cleanup(prov.db_name(spec))
+    peak = {"rss": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        me = psutil.Process()
+        while not stop.is_set():
+            rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True)
+                                             if c.is_running())
+            peak["rss"] = max(peak["rss"], rss)
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.concurrent) as pool:
+        outcomes = list(pool.map(lambda s: _safe_create(prov, s), specs))
+    total = time.monotonic() - t0
+    stop.set()
+    ok = [o for o in outcomes if not isinstance(o, str)]
+    print(f"{args.concurrent} concurrent tenants: {len(ok)} ready, {args.concurrent - len(ok)} failed, "
+          f"total {total:.1f} s, {total / max(1, len(ok)):.2f} s/tenant; peak RSS (provisioner + setups) "
+          f"{peak['rss'] / 1048576:.0f} MB; this process max RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    for o in outcomes:
+        if isinstance(o, str):
+            print("  failure:", o)
+    for spec in specs:
+        cleanup(prov.db_name(spec))
+    print("(2-core machine shared with other engineers; figures vary with their load)")
+
+
+def _safe_create(prov: Provisioner, spec):  # type: ignore[no-untyped-def]
+    try:
+        return prov.create(spec)
+    except Exception as exc:  # report, never hide
+        return f"{spec.company.name}: {exc}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Hyperfactory edge collector and cloud ingest."""

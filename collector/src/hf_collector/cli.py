@@ -1,0 +1,190 @@
+"""``hf-collector``: the edge collector (run, simulate, browse, enroll, status) and the cloud ingest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from hf_collector.errors import ConfigError, HfError
+
+EXIT_OK, EXIT_CONFIG, EXIT_RUNTIME = 0, 2, 1
+_logger = logging.getLogger("hf_collector")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+async def _run(args: argparse.Namespace) -> None:
+    from hf_collector import config  # noqa: PLC0415
+    from hf_collector.delivery.buffer import DiskQueue  # noqa: PLC0415
+    from hf_collector.delivery.mqtt import MqttSender, MqttSettings  # noqa: PLC0415
+    from hf_collector.runner import Collector  # noqa: PLC0415
+
+    file_values: dict[str, object] = {}
+    watch = None
+    if args.config:
+        site, file_values = config.load_yaml(Path(args.config))
+    else:
+        state_dir = Path(config.setting("state_dir", None, args.state_dir))
+        api_key = config.setting("api_key")
+        if not (args.odoo and args.db and args.login and api_key):
+            raise ConfigError("Give --config site.yaml, or --odoo URL --db DB --login LOGIN with the API key in "
+                              "HF_COLLECTOR_API_KEY (or --api-key).")
+        source = config.OdooSource(args.odoo.rstrip("/"), args.db, args.login, api_key,
+                                   state_dir / "config-cache.json")
+        site = await source.fetch()
+        current = {"hash": site.hash}
+
+        async def watch() -> object:
+            version = await source.version()
+            if version["hash"] == current["hash"]:
+                return None
+            new_site = await source.fetch()
+            current["hash"] = new_site.hash
+            return new_site
+
+    state_dir = Path(config.setting("state_dir", file_values, args.state_dir))
+    mqtt_settings = MqttSettings(url=config.setting("mqtt_url", file_values, args.mqtt_url),
+                                 client_id=f"hf-collector-{site.edge}"[:64],
+                                 ca_file=config.setting("mqtt_ca_file", file_values))
+    queue = DiskQueue(state_dir / "outbox.sqlite",
+                      max_messages=int(config.setting("buffer_max_messages", file_values)))
+    collector = Collector(site, queue, MqttSender(mqtt_settings, queue), state_dir)
+    _logger.info("collector %s: %d devices, config v%s, broker %s", site.edge, len(site.devices), site.version,
+                 mqtt_settings.url.split("@")[-1])
+    await collector.run(watch, poll_s=float(config.setting("config_poll_s", file_values, args.poll_seconds)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from hf_collector import config  # noqa: PLC0415
+
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+    if args.api_key:
+        os.environ["HF_COLLECTOR_API_KEY"] = args.api_key
+    transport = config.setting("transport", None, args.transport)
+    identity = config.setting("ziti_identity", None, args.ziti_identity)
+    if transport not in ("direct", "ziti"):
+        raise ConfigError(f"transport {transport!r}: use direct or ziti.")
+    context: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if transport == "ziti":
+        from hf_collector.ziti import zitified  # noqa: PLC0415
+
+        if not identity:
+            raise ConfigError("transport ziti needs an identity: --ziti-identity identity.json "
+                              "(hf-collector enroll makes one).")
+        context = zitified(Path(identity))
+    with context, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(args))
+    return EXIT_OK
+
+
+# --- other commands ----------------------------------------------------------------------------
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from hf_collector.simulate import run_simulator  # noqa: PLC0415
+
+    for noisy in ("asyncua", "pymodbus", "snap7"):  # their servers log every node and request at INFO
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    ports = {"opcua": args.opcua_port, "modbus": args.modbus_port, "s7": args.s7_port}
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_simulator(ports=ports, write_config=Path(args.write_config) if args.write_config else None,
+                                  enterprise=args.enterprise))
+    return EXIT_OK
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    from hf_collector.browse import main as browse_main  # noqa: PLC0415
+
+    return int(browse_main(args.url) or 0)
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from hf_collector.ziti import enroll  # noqa: PLC0415
+
+    out = enroll(Path(args.jwt), Path(args.out))
+    print(f"enrolled: identity written to {out}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hf_collector import config, status  # noqa: PLC0415
+
+    path = Path(config.setting("state_dir", None, args.state_dir)) / "status.json"
+    try:
+        print(status.render(status.read(path)))
+    except FileNotFoundError:
+        raise ConfigError(f"No status at {path}: is a collector running with this --state-dir?") from None
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-collector", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="read the PLCs and publish to the UNS")
+    run.add_argument("--config", help="site.yaml (devices, mqtt, buffer, transport)")
+    run.add_argument("--odoo", help="Odoo URL to pull this edge's configuration from")
+    run.add_argument("--db", help="Odoo database")
+    run.add_argument("--login", help="the edge user's login (Odoo ▸ Edges)")
+    run.add_argument("--api-key", help="the edge's API key (better: HF_COLLECTOR_API_KEY)")
+    run.add_argument("--mqtt-url", help="mqtt://user:pass@host:1883 (env HF_COLLECTOR_MQTT_URL)")
+    run.add_argument("--state-dir", help="buffer, config cache and status (env HF_COLLECTOR_STATE_DIR)")
+    run.add_argument("--transport", help="direct or ziti (env HF_COLLECTOR_TRANSPORT)")
+    run.add_argument("--ziti-identity", help="identity.json from hf-collector enroll")
+    run.add_argument("--poll-seconds", help="how often to check Odoo for a new configuration version")
+    run.set_defaults(handler=cmd_run)
+
+    simulate = sub.add_parser("simulate", help="real OPC UA, Modbus TCP and S7 servers with a simulated machine")
+    simulate.add_argument("--write-config", help="write a site.yaml for these servers")
+    simulate.add_argument("--opcua-port", type=int, default=4840)
+    simulate.add_argument("--modbus-port", type=int, default=5020)
+    simulate.add_argument("--s7-port", type=int, default=1102)
+    simulate.add_argument("--enterprise", default="acme")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    browse = sub.add_parser("browse", help="list an OPC UA server's variables as a CSV for Odoo's tag import")
+    browse.add_argument("url", help="opc.tcp://host:4840")
+    browse.set_defaults(handler=cmd_browse)
+
+    enroll = sub.add_parser("enroll", help="enroll an OpenZiti identity from a one-time token")
+    enroll.add_argument("--jwt", required=True)
+    enroll.add_argument("--out", required=True)
+    enroll.set_defaults(handler=cmd_enroll)
+
+    status = sub.add_parser("status", help="counters and device states of the running collector")
+    status.add_argument("--state-dir")
+    status.set_defaults(handler=cmd_status)
+
+    from hf_collector.ingest import cli as ingest_cli  # noqa: PLC0415
+
+    ingest_cli.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"hf-collector: {exc}", file=sys.stderr)
+        if exc.detail:
+            print(f"  ({exc.detail})", file=sys.stderr)
+        return EXIT_CONFIG
+    except HfError as exc:
+        print(f"hf-collector: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+if __name__ == "__main__":
+    sys.exit(main())

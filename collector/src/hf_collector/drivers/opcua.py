@@ -1,0 +1,149 @@
+"""OPC UA (asyncua): subscriptions per sampling interval, data changes batched, reconnect + re-subscribe."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asyncua import Client, ua
+from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
+
+from hf_collector.drivers.common import Backoff, bad_batch
+from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
+
+_logger = logging.getLogger(__name__)
+BATCH_WINDOW_S = 0.02  # notifications arriving together go out as one batch
+MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}
+
+
+def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
+    if tag.data_type is DataType.STRING:
+        return str(value)
+    if tag.data_type is DataType.BOOL:
+        return bool(value)
+    scaled = tag.scale(value if isinstance(value, bool | str) else float(value))
+    return round(scaled) if tag.data_type is DataType.INT and isinstance(scaled, float) else scaled
+
+
+class _Handler:
+    def __init__(self, tags: dict[str, TagConfig], queue: asyncio.Queue[TagSample | Exception]) -> None:
+        self.tags = tags
+        self.queue = queue
+
+    def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
+        tag = self.tags[node.nodeid.to_string()]
+        item = data.monitored_item.Value
+        stamp = item.SourceTimestamp or item.ServerTimestamp
+        timestamp = int(stamp.timestamp() * 1000) if stamp else int(time.time() * 1000)
+        if not item.StatusCode.is_good() or value is None:
+            self.queue.put_nowait(TagSample(tag, None, timestamp, Quality.BAD))
+            return
+        try:
+            self.queue.put_nowait(TagSample(tag, _convert(tag, value), timestamp))
+        except (TypeError, ValueError):
+            self.queue.put_nowait(TagSample(tag, None, timestamp, Quality.BAD))
+
+    def status_change_notification(self, status: Any) -> None:
+        self.queue.put_nowait(ConnectionError(f"subscription status {status}"))
+
+
+class OpcUaDriver:
+    """Subscribes to one OPC UA server's tags; see :class:`hf_collector.model.Driver`."""
+
+    def __init__(self, device: DeviceConfig, timeout: float = 4.0) -> None:
+        self.device = device
+        self.timeout = timeout
+        self.url = f"opc.tcp://{device.host}:{device.port}"
+        self.client: Client | None = None
+
+    async def __aenter__(self) -> OpcUaDriver:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        if self.client is not None:
+            try:
+                await self.client.disconnect()
+            except Exception:  # noqa: BLE001,S110  (the server may be gone already)
+                pass
+            self.client = None
+
+    async def _connect(self, queue: asyncio.Queue[TagSample | Exception]) -> None:
+        client = Client(url=self.url, timeout=self.timeout)
+        if self.device.security_policy == "Basic256Sha256":
+            await client.set_security(SecurityPolicyBasic256Sha256, certificate=self.device.certificate,
+                                      private_key=self.device.private_key,
+                                      mode=MODES.get(self.device.security_mode, ua.MessageSecurityMode.SignAndEncrypt))
+        if self.device.username:
+            client.set_user(self.device.username)
+            client.set_password(self.device.password)
+
+        async def lost(exc: Exception) -> None:
+            queue.put_nowait(ConnectionError(f"connection lost: {exc}"))
+
+        client.connection_lost_callback = lost
+        await client.connect()
+        self.client = client
+        by_interval: dict[int, list[TagConfig]] = defaultdict(list)
+        for tag in self.device.tags:
+            by_interval[tag.sampling_interval_ms].append(tag)
+        for interval, tags in by_interval.items():
+            handler = _Handler({client.get_node(t.address.node_id).nodeid.to_string(): t  # type: ignore[union-attr]
+                                for t in tags}, queue)
+            subscription = await client.create_subscription(interval, handler)
+            plain = [t for t in tags if t.deadband <= 0]
+            if plain:
+                await subscription.subscribe_data_change([client.get_node(self._node_id(t)) for t in plain])
+            for tag in (t for t in tags if t.deadband > 0):
+                await subscription.deadband_monitor(client.get_node(self._node_id(tag)), tag.deadband)
+
+    @staticmethod
+    def _node_id(tag: TagConfig) -> str:
+        assert isinstance(tag.address, OpcUaAddress)
+        return tag.address.node_id
+
+    async def samples(self) -> AsyncIterator[list[TagSample]]:
+        backoff = Backoff()
+        while True:
+            queue: asyncio.Queue[TagSample | Exception] = asyncio.Queue()
+            try:
+                await self._connect(queue)
+                if backoff.failures:
+                    _logger.info("OPC UA server %s answers again", self.device.label)
+                backoff.reset()
+                while True:
+                    try:
+                        first = await asyncio.wait_for(queue.get(), timeout=5)
+                    except TimeoutError:
+                        assert self.client is not None
+                        await asyncio.wait_for(self.client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value(),
+                                               timeout=self.timeout)
+                        continue
+                    batch: list[TagSample] = []
+                    item: TagSample | Exception = first
+                    deadline = time.monotonic() + BATCH_WINDOW_S
+                    while True:
+                        if isinstance(item, Exception):
+                            raise item
+                        batch.append(item)
+                        if queue.empty() and time.monotonic() >= deadline:
+                            break
+                        try:
+                            item = queue.get_nowait() if not queue.empty() else await asyncio.wait_for(
+                                queue.get(), timeout=max(0.0, deadline - time.monotonic()))
+                        except TimeoutError:
+                            break
+                    yield batch
+            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
+                delay = backoff.next()
+                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc, delay)
+                await self._disconnect()
+                if backoff.failures == 1:
+                    yield bad_batch(self.device)
+                await asyncio.sleep(delay)

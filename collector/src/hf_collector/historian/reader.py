@@ -1,0 +1,105 @@
+"""The historian's read API, shared by Odoo (``env.cr``), the ML jobs and the benchmarks.
+
+Times come back as timezone-aware ``datetime`` objects in UTC (psycopg2's own type for timestamptz,
+so Odoo's cursor and a plain one give the same); Odoo's methods turn them into ISO-8601 strings for
+XML-RPC. ``start``/``end`` arguments are aware datetimes; windows are half-open [start, end).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from hf_collector.historian import schema
+
+RAW_FIELDS = ("time", "value", "value_text", "quality")
+
+
+def read_latest(cr: Any, tag_ids: list[int]) -> list[dict[str, Any]]:
+    """The latest sample of each tag that has one: tag_id, time, value, value_text, quality."""
+    if not tag_ids:
+        return []
+    cr.execute(
+        f"SELECT tag_id, time, value, value_text, quality FROM {schema.LATEST_TABLE} WHERE tag_id = ANY(%s)",
+        (list(tag_ids),),
+    )
+    return [dict(zip(("tag_id", *RAW_FIELDS), row, strict=True)) for row in cr.fetchall()]
+
+
+def read_raw(cr: Any, tag_id: int, start: datetime, end: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Raw samples of one tag in [start, end), oldest first, at most ``limit``."""
+    cr.execute(
+        f"SELECT time, value, value_text, quality FROM {schema.SAMPLE_TABLE} "
+        "WHERE tag_id = %s AND time >= %s AND time < %s ORDER BY time LIMIT %s",
+        (tag_id, start, end, limit),
+    )
+    return [dict(zip(RAW_FIELDS, row, strict=True)) for row in cr.fetchall()]
+
+
+def read_downsampled(
+    cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int = 500
+) -> list[dict[str, Any]]:
+    """At most ``max_points`` points over [start, end), oldest first: time, min, max, avg, last.
+
+    See :func:`read_window`, which also says how wide the buckets are.
+    """
+    return list(read_window(cr, tag_id, start, end, max_points)["points"])
+
+
+def read_window(cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int) -> dict[str, Any]:
+    """At most ``max_points`` points over [start, end): ``{"bucket_seconds": int, "points": [...]}``.
+
+    Windows of at least ``max_points`` minutes are read from the 1-hour or 1-minute rollup (the
+    coarsest not coarser than a bucket), so they still answer once retention dropped the raw samples;
+    shorter windows give the raw samples when they fit (``bucket_seconds`` 0, min = max = avg = last =
+    the value, text values included), else time buckets computed from the raw samples. A text-only
+    tag has no rollup: its long windows give its first ``max_points`` raw samples. Buckets are laid
+    from ``start`` (from the first whole rollup bucket at or after it when read from a rollup), so
+    there are never more than ``max_points``; a point's time is its bucket's start.
+    """
+    max_points = max(1, int(max_points))
+    span = (end - start).total_seconds()
+    source = next((s for s in sorted(schema.ROLLUP_TABLES, reverse=True) if span / max_points >= s), None)
+    if source is not None:
+        window = _read_buckets(cr, tag_id, start, end, max_points, source)
+        if window["points"]:
+            return window
+    raw = read_raw(cr, tag_id, start, end, max_points + 1)
+    if len(raw) <= max_points:
+        points = []
+        for row in raw:
+            value = row["value"] if row["value"] is not None else row["value_text"]
+            points.append({"time": row["time"], "min": value, "max": value, "avg": value, "last": value})
+        return {"bucket_seconds": 0, "points": points}
+    return _read_buckets(cr, tag_id, start, end, max_points, None)
+
+
+def _read_buckets(
+    cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int, source: int | None
+) -> dict[str, Any]:
+    span = (end - start).total_seconds()
+    if source is None:
+        origin = start
+        bucket = max(1, math.ceil(span / max_points))
+        table, column, aggregates = schema.SAMPLE_TABLE, "time", (
+            "min(value), max(value), avg(value), (array_agg(value ORDER BY time DESC))[1]")
+        where = "AND value IS NOT NULL"
+    else:
+        origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, timezone.utc)
+        bucket = source * max(1, math.ceil((end - origin).total_seconds() / max_points / source))
+        table, column, aggregates = schema.ROLLUP_TABLES[source], "bucket", (
+            "min(min), max(max), sum(sum) / sum(count), (array_agg(last ORDER BY last_time DESC))[1]")
+        where = ""
+    cr.execute(
+        f"""
+        SELECT %(origin)s::timestamptz
+               + floor(extract(epoch FROM {column} - %(origin)s::timestamptz) / %(b)s) * %(b)s * interval '1 second'
+               AS t, {aggregates}
+        FROM {table}
+        WHERE tag_id = %(tag)s AND {column} >= %(origin)s AND {column} < %(end)s {where}
+        GROUP BY t ORDER BY t""",
+        {"origin": origin, "b": bucket, "tag": tag_id, "end": end},
+    )
+    points = [{"time": t, "min": lo, "max": hi, "avg": avg, "last": last} for t, lo, hi, avg, last in cr.fetchall()]
+    return {"bucket_seconds": bucket, "points": points}

@@ -1,0 +1,5 @@
+import sys
+
+from hf_collector.ingest.cli import main
+
+sys.exit(main())

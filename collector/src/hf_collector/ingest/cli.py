@@ -1,0 +1,55 @@
+"""``hf-collector ingest``: the cloud-side process that stores the UNS in the historian."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from hf_collector.errors import ConfigError
+from hf_collector.ingest.service import IngestSettings, run_forever
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("ingest", help="store UNS _historian messages from MQTT in the historian")
+    add_arguments(parser)
+    parser.set_defaults(handler=main_from_args)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt-url", default=os.environ.get("HF_INGEST_MQTT_URL", "mqtt://127.0.0.1:1883"),
+                        help="broker, mqtt://user:password@host:1883 or mqtts://… (env HF_INGEST_MQTT_URL)")
+    parser.add_argument("--dsn", default=os.environ.get("HF_INGEST_DSN"),
+                        help="libpq connection string of the Odoo database (env HF_INGEST_DSN)")
+    parser.add_argument("--topic", default="umh/v1/#")
+    parser.add_argument("--client-id", default="hf-ingest",
+                        help="MQTT client id; its persistent session keeps unacknowledged messages")
+    parser.add_argument("--no-discover", action="store_true",
+                        help="dead-letter unknown tags instead of creating them under their known workcell")
+    parser.add_argument("--connect-attempts", type=int, default=5,
+                        help="tries to reach the broker at start before giving up (exit 2)")
+    parser.add_argument("--stats-interval", type=float, default=10.0, help="seconds between throughput logs")
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.dsn:
+        print("hf-collector ingest: give --dsn (or HF_INGEST_DSN), e.g. \"host=127.0.0.1 dbname=odoo user=odoo\"",
+              file=sys.stderr)
+        return 2
+    try:
+        settings = IngestSettings(mqtt_url=args.mqtt_url, dsn=args.dsn, topic=args.topic,
+                                  client_id=args.client_id, discover=not args.no_discover,
+                                  stats_interval_s=args.stats_interval,
+                                  start_attempts=args.connect_attempts)
+    except ConfigError as exc:
+        print(f"hf-collector ingest: {exc}", file=sys.stderr)
+        return 2
+    return run_forever(settings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="hf-collector ingest")
+    add_arguments(parser)
+    return main_from_args(parser.parse_args())

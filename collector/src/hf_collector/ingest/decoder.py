@@ -1,0 +1,92 @@
+"""One MQTT message → historian samples and dead letters (pure: no I/O besides tag resolution)."""
+
+from __future__ import annotations
+
+import time
+
+from hf_collector.errors import HfError
+from hf_collector.historian.writer import Sample
+from hf_collector.ingest.deadletter import DeadLetter
+from hf_collector.ingest.resolver import RejectedValue, TagResolver, to_columns
+from hf_collector.payload import decode
+from hf_collector.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
+
+# Samples further in the future than this are a clock or encoding error, not data.
+MAX_FUTURE_MS = 24 * 3600 * 1000
+MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01: older is an epoch-seconds or unset clock
+QUALITY_BAD = 2
+
+
+# Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods.
+_TOPIC_CACHE_MAX = 100_000
+_topics: dict[str, UnsTopic | str] = {}
+
+
+def _parse_topic(topic: str) -> UnsTopic | str:
+    """The parsed topic, or the reason it does not parse."""
+    parsed = _topics.get(topic)
+    if parsed is None:
+        try:
+            parsed = UnsTopic.parse(topic)
+        except HfError as exc:
+            parsed = f"bad topic: {exc}"
+        if len(_topics) >= _TOPIC_CACHE_MAX:
+            _topics.clear()
+        _topics[topic] = parsed
+    return parsed
+
+
+def decode_message(
+    topic: str, payload: bytes, resolver: TagResolver, samples: list[Sample], dead: list[DeadLetter]
+) -> None:
+    """Append this message's storable samples to ``samples`` and what cannot be stored to ``dead``.
+
+    Never raises for anything a publisher can send: whatever cannot be stored becomes a dead letter
+    (a poison message that stopped the ingest would be redelivered for ever). Database errors of the
+    resolver (psycopg2.OperationalError) do propagate: the caller retries the batch.
+    """
+    parsed = _parse_topic(topic)
+    if isinstance(parsed, str):
+        dead.append(DeadLetter(topic, payload, parsed))
+        return
+    if parsed.data_contract != "_historian":
+        return  # _analytics and others are not historian samples
+    try:
+        timestamp_ms, values = decode(payload)
+    except HfError as exc:
+        dead.append(DeadLetter(topic, payload, f"bad payload: {exc}"))
+        return
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # json's own limits (4,300-digit integers, nesting depth) and ints no float can hold
+        dead.append(DeadLetter(topic, payload, f"bad payload: {type(exc).__name__}: {str(exc)[:200]}"))
+        return
+    now_ms = int(time.time() * 1000)
+    if timestamp_ms > now_ms + MAX_FUTURE_MS or timestamp_ms < MIN_TIMESTAMP_MS:
+        dead.append(DeadLetter(topic, payload, f"implausible timestamp_ms {timestamp_ms} (epoch milliseconds?)"))
+        return
+    rejected = []
+    known = resolver.by_message_name
+    for item in values:
+        name, value = item.name, item.value
+        tag = known.get((topic, name))
+        try:
+            if tag is None:
+                if not all(is_valid_segment(part) for part in name.split(TAG_GROUP_SEPARATOR)):
+                    raise RejectedValue("a tag name may only contain letters, digits, '_' and '-'")
+                tag = resolver.resolve(parsed, name, value)
+                known[(topic, name)] = tag
+            if not tag.historian:
+                continue
+            if value is None:  # the collector could not read it: keep the gap, marked bad
+                samples.append(Sample(tag.tag_id, timestamp_ms, None, None, QUALITY_BAD, tag.retention))
+                continue
+            if tag.data_type == "float" and type(value) in (float, int):  # the hot path; bool is not int here
+                samples.append(Sample(tag.tag_id, timestamp_ms, float(value), None, 0, tag.retention))
+                continue
+            number, text = to_columns(tag, value)
+        except RejectedValue as exc:
+            rejected.append(f"{name[:80]}: {exc}")
+            continue
+        samples.append(Sample(tag.tag_id, timestamp_ms, number, text, 0, tag.retention))
+    if rejected:
+        dead.append(DeadLetter(topic, payload, "; ".join(rejected)))

@@ -1,0 +1,157 @@
+"""Tags by UNS topic: a cache of hf_uns_tag, discovery of new tags under known workcells, type checks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg2
+
+from hf_collector.historian.schema import RETENTION_CODES
+from hf_collector.payload import MaybeValue, Value
+from hf_collector.uns import UnsTopic
+
+_logger = logging.getLogger(__name__)
+NEGATIVE_TTL_S = 5.0
+
+
+class RejectedValue(Exception):
+    """A value that cannot be stored for this tag; the message is the dead-letter reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    tag_id: int
+    data_type: str
+    retention: int
+    historian: bool
+
+
+def infer_data_type(value: Value) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "string"
+
+
+def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
+    """(value, value_text) for the tag's data type, or :class:`RejectedValue` saying why not."""
+    kind = tag.data_type
+    if kind == "string":
+        return None, value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, str):
+        raise RejectedValue(f"a {kind} tag got the string {value[:40]!r}")
+    if kind == "bool":
+        if isinstance(value, bool) or value in (0, 1):
+            return float(bool(value)), None
+        raise RejectedValue(f"a bool tag got {value!r} (send true/false or 0/1)")
+    if kind == "int" and isinstance(value, float) and not value.is_integer():
+        raise RejectedValue(f"an int tag got {value!r}")
+    return float(value), None
+
+
+class TagResolver:
+    """Maps canonical tag topics to hf_uns_tag rows; one query per miss, misses cached briefly."""
+
+    def __init__(self, cr: Any, *, discover: bool = True) -> None:
+        self.cr = cr
+        self.discover = discover
+        self._tags: dict[str, TagInfo] = {}
+        self._workcells: dict[str, tuple[int, int | None]] = {}
+        self._unknown: dict[str, float] = {}
+        # (message topic, $-joined name in the payload) → tag: the decoder's hot-path cache
+        self.by_message_name: dict[tuple[str, str], TagInfo] = {}
+        self.discovered = 0
+        self.loaded_at = 0.0
+        self.load()
+
+    def load(self) -> None:
+        self.cr.execute(
+            "SELECT topic, id, data_type, retention_class, historian FROM hf_uns_tag "
+            "WHERE topic IS NOT NULL AND active"
+        )
+        self._tags = {
+            topic: TagInfo(tag_id, data_type, RETENTION_CODES.get(rclass or "standard", 2), bool(historian))
+            for topic, tag_id, data_type, rclass, historian in self.cr.fetchall()
+        }
+        self.cr.execute("SELECT hf_uns_path, id, company_id FROM mrp_workcenter WHERE hf_uns_path IS NOT NULL")
+        self._workcells = {path: (wid, company) for path, wid, company in self.cr.fetchall()}
+        self.by_message_name = {}
+        self.loaded_at = time.monotonic()
+
+    def resolve(self, topic: UnsTopic, name: str, value: MaybeValue) -> TagInfo:
+        """The tag for ``name`` ($-joined below the topic's groups) under ``topic``'s location.
+
+        Raises :class:`RejectedValue` for an unknown location (or tag, with discovery off).
+        """
+        groups = [*topic.virtual_path, *topic.tag_name.split("$")] if topic.tag_name else list(topic.virtual_path)
+        *more_groups, leaf = [*groups, *name.split("$")] if name else groups
+        canonical = "/".join(["umh", "v1", *topic.location_path, topic.data_contract, *more_groups, leaf])
+        tag = self._tags.get(canonical)
+        if tag is not None:
+            return tag
+        now = time.monotonic()
+        if self._unknown.get(canonical, 0) > now:
+            raise RejectedValue(f"no tag at {canonical} (unknown location or discovery off)")
+        self.cr.execute(
+            "SELECT id, data_type, retention_class, historian FROM hf_uns_tag WHERE topic = %s AND active",
+            (canonical,),
+        )
+        row = self.cr.fetchone()
+        if row:
+            tag = TagInfo(row[0], row[1], RETENTION_CODES.get(row[2] or "standard", 2), bool(row[3]))
+            self._tags[canonical] = tag
+            return tag
+        location = "/".join(topic.location_path)
+        workcell = self._workcells.get(location)
+        if workcell is None:
+            self.cr.execute("SELECT id, company_id FROM mrp_workcenter WHERE hf_uns_path = %s", (location,))
+            found = self.cr.fetchone()
+            if found:
+                workcell = self._workcells[location] = (found[0], found[1])
+        if workcell is None or not self.discover:
+            self._unknown[canonical] = now + NEGATIVE_TTL_S
+            what = "location" if workcell is None else "tag (discovery is off)"
+            raise RejectedValue(f"unknown {what}: {canonical}")
+        return self._create_discovered(canonical, workcell, more_groups, leaf, value)
+
+    def _create_discovered(
+        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, value: MaybeValue
+    ) -> TagInfo:
+        data_type = "float" if value is None else infer_data_type(value)
+        try:
+            self._insert_discovered(topic, workcell, groups, leaf, data_type)
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            raise  # the database is away: the caller retries the whole batch
+        except psycopg2.Error as exc:
+            # e.g. a NOT NULL column Odoo added that this insert does not know: dead-letter, go on
+            self._unknown[topic] = time.monotonic() + NEGATIVE_TTL_S
+            raise RejectedValue(f"could not create the discovered tag {topic}: {str(exc).strip()[:200]}") from exc
+        tag_id, stored_type = self.cr.fetchone()
+        tag = TagInfo(tag_id, stored_type, RETENTION_CODES["standard"], True)
+        self._tags[topic] = tag
+        self.discovered += 1
+        _logger.info("discovered tag %s (%s)", topic, data_type)
+        return tag
+
+    def _insert_discovered(
+        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, data_type: str
+    ) -> None:
+        self.cr.execute(
+            """
+            INSERT INTO hf_uns_tag (name, tag_group, workcenter_id, company_id, data_type, role, topic, historian,
+                                    active, discovered, retention_class, sampling_interval_ms, deadband,
+                                    scale_gain, scale_offset, modbus_unit_id, modbus_byte_order,
+                                    modbus_word_order, create_date, write_date)
+            VALUES (%s, %s, %s, %s, %s, 'plain', %s, true, true, true, 'standard', 1000, 0, 1, 0, 1, 'big', 'big',
+                    now() at time zone 'utc', now() at time zone 'utc')
+            ON CONFLICT (topic) DO UPDATE SET write_date = excluded.write_date
+            RETURNING id, data_type
+            """,
+            (leaf, "$".join(groups) or None, workcell[0], workcell[1], data_type, topic),
+        )

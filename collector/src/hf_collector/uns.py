@@ -1,0 +1,143 @@
+"""The UNS topic grammar (UMH v1 compatible), shared by the collector, the ingest and Odoo.
+
+Grammar::
+
+    umh/v1/<enterprise>[/<site>[/<area>[/<line>[/<workcell>]]]][/<origin>]/<_schema>[/<group>...]/<tag>
+
+Every segment matches ``[A-Za-z0-9_-]+``. The data contract (``_schema``) is the first segment
+that starts with an underscore; what precedes it is the location path (enterprise first, at most
+five levels plus an optional origin), what follows it is the virtual path (tag groups) and the tag.
+
+Valid::
+
+    umh/v1/acme/_historian/temperature                      (enterprise only)
+    umh/v1/acme/berlin/press/line1/press1/_historian/axis/x (tag group "axis", tag "x")
+    umh/v1/acme/berlin/press/line1/press1/_analytics/work-order/start
+
+Invalid::
+
+    umh/v2/acme/_historian/t          (wrong prefix)
+    umh/v1/_historian/t               (no enterprise)
+    umh/v1/acme/bad seg/_historian/t  (space in a segment)
+    umh/v1/acme/site/area             (no data contract)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hf_collector.errors import ConfigError
+
+TOPIC_PREFIX = ("umh", "v1")
+SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+# enterprise, site, area, line, workcell and an optional origin (UMH's "originID").
+MAX_LOCATION_LEVELS = 6
+TAG_GROUP_SEPARATOR = "$"
+KNOWN_SCHEMAS = frozenset({"_historian", "_analytics", "_local"})
+
+
+class TopicError(ConfigError):
+    """A topic that does not follow the UNS grammar."""
+
+
+def is_valid_segment(segment: str) -> bool:
+    """True when ``segment`` may stand as one level of a UNS topic."""
+    return bool(SEGMENT_PATTERN.match(segment or ""))
+
+
+def check_segment(segment: str, what: str = "segment") -> str:
+    """Return ``segment`` unchanged, or raise :class:`TopicError` saying how to fix it."""
+    if not is_valid_segment(segment):
+        raise TopicError(
+            f"{what} {segment!r} may only contain letters, digits, '_' and '-' "
+            "(no spaces, '/', '+', '#' or '$')."
+        )
+    return segment
+
+
+@dataclass(frozen=True, slots=True)
+class UnsTopic:
+    """A parsed UNS topic, in benthos-umh's vocabulary."""
+
+    location_path: tuple[str, ...]
+    data_contract: str
+    virtual_path: tuple[str, ...] = ()
+    tag_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.location_path:
+            raise TopicError("A UNS topic needs at least the enterprise level.")
+        if len(self.location_path) > MAX_LOCATION_LEVELS:
+            raise TopicError(
+                f"A UNS topic has at most {MAX_LOCATION_LEVELS} location levels, "
+                f"got {len(self.location_path)}."
+            )
+        for index, segment in enumerate(self.location_path):
+            check_segment(segment, f"location level {index}")
+            if segment.startswith("_"):
+                raise TopicError(f"location level {index} {segment!r} may not start with '_'.")
+        if not self.data_contract.startswith("_") or not is_valid_segment(self.data_contract):
+            raise TopicError(f"data contract {self.data_contract!r} must start with '_' (e.g. _historian).")
+        for segment in self.virtual_path:
+            check_segment(segment, "tag group")
+        if self.tag_name:
+            check_segment(self.tag_name, "tag")
+
+    @classmethod
+    def parse(cls, topic: str) -> UnsTopic:
+        """Parse a topic string; raise :class:`TopicError` naming the offending segment index."""
+        parts = topic.split("/")
+        if tuple(parts[:2]) != TOPIC_PREFIX:
+            raise TopicError(f"topic {topic!r} does not start with 'umh/v1/'.")
+        rest = parts[2:]
+        for index, segment in enumerate(rest, start=2):
+            if not is_valid_segment(segment):
+                raise TopicError(
+                    f"segment {index} {segment!r} of topic {topic!r} may only contain "
+                    "letters, digits, '_' and '-'."
+                )
+        schema_index = next((i for i, seg in enumerate(rest) if seg.startswith("_")), None)
+        if schema_index is None:
+            raise TopicError(f"topic {topic!r} has no data contract segment (e.g. _historian).")
+        after = rest[schema_index + 1 :]
+        return cls(
+            location_path=tuple(rest[:schema_index]),
+            data_contract=rest[schema_index],
+            virtual_path=tuple(after[:-1]),
+            tag_name=after[-1] if after else "",
+        )
+
+    @property
+    def location(self) -> str:
+        """The location path joined with dots, as UMH writes it (``acme.berlin.press``)."""
+        return ".".join(self.location_path)
+
+    @property
+    def full_tag_name(self) -> str:
+        """Tag groups and tag joined with ``$`` (``axis$x``), or ``""`` for a multi-tag topic."""
+        return TAG_GROUP_SEPARATOR.join((*self.virtual_path, self.tag_name)) if self.tag_name else ""
+
+    def __str__(self) -> str:
+        parts = [*TOPIC_PREFIX, *self.location_path, self.data_contract, *self.virtual_path]
+        if self.tag_name:
+            parts.append(self.tag_name)
+        return "/".join(parts)
+
+
+def build_topic(
+    location_path: tuple[str, ...] | list[str],
+    tag_name: str = "",
+    tag_group: str = "",
+    data_contract: str = "_historian",
+) -> str:
+    """Topic for one tag: tag groups may be given ``$``- or ``/``-separated (``axis$x``)."""
+    groups = tuple(g for g in re.split(r"[$/]", tag_group) if g) if tag_group else ()
+    return str(
+        UnsTopic(
+            location_path=tuple(location_path),
+            data_contract=data_contract,
+            virtual_path=groups,
+            tag_name=tag_name,
+        )
+    )

@@ -1,0 +1,128 @@
+"""Store-and-forward against a real Mosquitto that goes away: nothing read is lost, order is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hf_collector.delivery.buffer import DiskQueue
+from hf_collector.delivery.mqtt import MqttSender, MqttSettings
+from hf_collector.payload import encode
+
+from ingest_fixtures import free_port
+
+TOPIC = "umh/v1/acme/berlin/press/line1/press1/_historian"
+
+
+class Broker:
+    """A private Mosquitto that keeps sessions across restarts (persistence on), like production."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.folder = folder
+        folder.chmod(0o777)  # mosquitto started as root drops to its own user, which must write the session db
+        (folder / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\nmax_queued_messages 1000000\nautosave_interval 1\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
+                                         str(self.folder / "mosquitto.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("private mosquitto did not start")
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    # not under pytest's tmp_path: its parents are private to root, and mosquitto runs as its own user
+    folder = Path(tempfile.mkdtemp(prefix="hf-mosquitto-"))
+    b = Broker(folder)
+    b.start()
+    yield b
+    if b.process and b.process.poll() is None:
+        b.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class Subscriber:
+    """A QoS 1 subscriber with a persistent session: it misses nothing the broker accepted."""
+
+    def __init__(self, port: int) -> None:
+        self.received: list[int] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hf-test-subscriber", clean_session=False)
+        self.client.on_connect = lambda c, *_: c.subscribe(TOPIC, qos=1)
+        self.client.on_message = lambda _c, _u, m: self.received.append(json.loads(m.payload)["timestamp_ms"])
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+
+def test_queue_cap_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
+    queue = DiskQueue(tmp_path / "q.sqlite", max_messages=100)
+    queue.put_many([(TOPIC, str(i).encode()) for i in range(150)])
+    assert len(queue) == 100
+    assert queue.dropped == 50
+    assert [payload for _, _, payload in queue.peek(0, 1)] == [b"50"]
+    reopened = DiskQueue(tmp_path / "q.sqlite")
+    assert len(reopened) == 100, "the queue survives a restart of the collector"
+
+
+async def test_broker_outage_loses_nothing_and_keeps_order(broker: Broker, tmp_path: Path) -> None:
+    subscriber = Subscriber(broker.port)
+    await asyncio.sleep(0.5)
+    queue = DiskQueue(tmp_path / "outbox.sqlite")
+    sender = MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker.port}", client_id="hf-test-collector"), queue)
+    sending = asyncio.create_task(sender.run())
+    sent: list[int] = []
+    rate_values, values_per_message, seconds = 1200, 12, 38
+    start = time.monotonic()
+    outage = (3.0, 3.0 + 30.0)  # the broker is away for 30 s in the middle of the run
+    stopped = restarted = False
+    while time.monotonic() - start < seconds:
+        elapsed = time.monotonic() - start
+        if not stopped and elapsed >= outage[0]:
+            broker.stop()
+            stopped = True
+        if stopped and not restarted and elapsed >= outage[1]:
+            broker.start()
+            restarted = True
+        timestamp = 1_800_000_000_000 + len(sent)
+        queue.put_many([(TOPIC, encode(timestamp, {f"v{i}": float(i) for i in range(values_per_message)}))])
+        sent.append(timestamp)
+        sender.wake()
+        await asyncio.sleep(values_per_message / rate_values)
+    deadline = time.monotonic() + 30
+    while (len(set(subscriber.received)) < len(sent) or len(queue)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    sending.cancel()
+    subscriber.client.loop_stop()
+    assert stopped and restarted
+    assert len(queue) == 0, "everything buffered during the outage was delivered and removed"
+    first_seen = list(dict.fromkeys(subscriber.received))
+    assert first_seen == sent, "every message arrives, in the order it was read"
+    duplicates = len(subscriber.received) - len(first_seen)
+    assert duplicates <= sender.settings.window, "only messages in flight at the cut can arrive twice"

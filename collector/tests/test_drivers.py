@@ -1,0 +1,155 @@
+"""Each driver against a real server on loopback (asyncua Server, pymodbus server, snap7 Server)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import AsyncIterator
+
+import pytest
+
+from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
+from hf_collector.drivers.opcua import OpcUaDriver
+from hf_collector.drivers.s7 import S7Driver, plan_ranges
+from hf_collector.model import ModbusAddress, Quality, TagSample, parse_site
+from hf_collector.simulate import site_document
+from hf_collector.simulate.machine import Machine
+from hf_collector.simulate.servers import ModbusMachine, OpcUaMachine, S7Machine
+
+from ingest_fixtures import free_port
+
+
+def known_machine() -> Machine:
+    machine = Machine(seed=7)
+    machine.temperature, machine.spindle_speed, machine.vibration = 61.5, 11_990.0, 3.25
+    machine.good_count, machine.scrap_count, machine.state = 123_456, 789, "running"
+    return machine
+
+
+async def first_good(samples: AsyncIterator[list[TagSample]], names: int) -> dict[str, object]:
+    """Values by tag name once every tag has been read with good quality."""
+    seen: dict[str, object] = {}
+    async with asyncio.timeout(20):
+        async for batch in samples:
+            seen.update({s.tag.name: s.value for s in batch if s.quality is Quality.GOOD})
+            if len(seen) >= names:
+                return seen
+    raise AssertionError("no samples")
+
+
+def device(protocol_index: int, port: int):  # type: ignore[no-untyped-def]
+    site = parse_site(site_document({"opcua": port, "modbus": port, "s7": port}, "acme"))
+    assert not site.errors
+    return site.devices[protocol_index]
+
+
+EXPECTED = {"temperature": 61.5, "spindle_speed": 11_990.0, "vibration": 3.25, "good_count": 123_456,
+            "scrap_count": 789}
+
+
+@pytest.mark.parametrize("protocol", ["opcua", "modbus", "s7"])
+async def test_driver_reads_every_type_from_a_real_server(protocol: str) -> None:
+    port = free_port()
+    server_class, index = {"opcua": (OpcUaMachine, 0), "modbus": (ModbusMachine, 1), "s7": (S7Machine, 2)}[protocol]
+    server = server_class(known_machine(), port)
+    await server.start()
+    await server.update()
+    try:
+        dev = device(index, port)
+        driver = {"opcua": OpcUaDriver, "modbus": ModbusDriver, "s7": S7Driver}[protocol](dev)
+        async with driver:
+            values = await first_good(driver.samples(), len(dev.tags))
+        for name, expected in EXPECTED.items():
+            assert values[name] == pytest.approx(expected, rel=1e-6), name
+        assert values["state"] == ("running" if protocol == "opcua" else 1)
+        if protocol == "s7":
+            assert values["running"] is True
+    finally:
+        await server.stop()
+
+
+async def test_modbus_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:
+    port = free_port()
+    machine = known_machine()
+    server = ModbusMachine(machine, port)
+    await server.start()
+    await server.update()
+    dev = device(1, port)
+    driver = ModbusDriver(dev, timeout=0.5)
+    qualities: list[Quality] = []
+    async with driver:
+        samples = driver.samples()
+        await first_good(samples, len(dev.tags))
+        await server.stop()
+        async with asyncio.timeout(20):
+            async for batch in samples:
+                qualities.append(batch[0].quality)
+                if batch[0].quality is Quality.BAD:
+                    break
+        assert {s.tag.name for s in batch} == {t.name for t in dev.tags}, "the gap is marked on every tag"
+        machine.good_count = 200_000
+        server = ModbusMachine(machine, port)
+        await server.start()
+        await server.update()
+        values = await first_good(samples, len(dev.tags))
+        assert values["good_count"] == 200_000, "it resumed by itself with fresh values"
+        await samples.aclose()
+    await server.stop()
+
+
+async def test_s7_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:
+    port = free_port()
+    machine = known_machine()
+    server = S7Machine(machine, port)
+    await server.start()
+    await server.update()
+    dev = device(2, port)
+    driver = S7Driver(dev)
+    async with driver:
+        samples = driver.samples()
+        await first_good(samples, len(dev.tags))
+        await server.stop()
+        async with asyncio.timeout(20):
+            async for batch in samples:
+                if batch[0].quality is Quality.BAD:
+                    break
+        machine.scrap_count = 1000
+        server = S7Machine(machine, port)
+        await server.start()
+        await server.update()
+        values = await first_good(samples, len(dev.tags))
+        assert values["scrap_count"] == 1000
+        await samples.aclose()
+    await server.stop()
+
+
+def test_modbus_coalesces_contiguous_registers_within_protocol_limits() -> None:
+    site = parse_site({"devices": [{"name": "d", "protocol": "modbus", "host": "h", "tags": [
+        {"name": f"r{i}", "topic": f"umh/v1/a/_historian/r{i}",
+         "address": {"table": "holding", "address": i * 2, "type": "float32"}} for i in range(1000)
+    ] + [{"name": "far", "topic": "umh/v1/a/_historian/far", "address": {"table": "holding", "address": 5000,
+                                                                         "type": "int16"}},
+         {"name": "c", "topic": "umh/v1/a/_historian/c", "address": {"table": "coil", "address": 3, "type": "bool"}}]}]})
+    requests = plan_requests(list(site.devices[0].tags))
+    holding = [r for r in requests if r.table == "holding"]
+    assert all(r.count <= 125 for r in requests)
+    assert len(holding) == 18, "2,000 registers in 17 requests of 62 whole float32 values, plus the far one"
+    assert sum(len(r.tags) for r in requests) == 1002
+
+
+@pytest.mark.parametrize(("byte_order", "word_order"), [("big", "big"), ("big", "little"), ("little", "big"),
+                                                        ("little", "little")])
+def test_modbus_byte_and_word_order(byte_order: str, word_order: str) -> None:
+    raw = struct.pack(">f", 1234.5)
+    words = [int.from_bytes(raw[0:2], "big"), int.from_bytes(raw[2:4], "big")]
+    if byte_order == "little":
+        words = [int.from_bytes(w.to_bytes(2, "big")[::-1], "big") for w in words]
+    if word_order == "little":
+        words.reverse()
+    address = ModbusAddress("holding", 0, "float32", byte_order=byte_order, word_order=word_order)
+    assert decode_registers(words, address) == 1234.5
+
+
+def test_s7_reads_variables_of_one_db_in_one_request() -> None:
+    dev = device(2, 102)
+    assert len(plan_ranges(list(dev.tags))) == 1

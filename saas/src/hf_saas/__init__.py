@@ -1,0 +1,1 @@
+"""Hyperfactory cloud provisioner."""

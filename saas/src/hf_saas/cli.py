@@ -1,0 +1,130 @@
+"""``hf-saas``: provision and manage hyperfactory-cloud tenants.
+
+Exit codes: 0 done (or nothing to do), 1 unexpected error, 2 settings, 3 invalid spec, 4 tenant
+exists, 5 unknown tenant, 6 provisioning step failed, 7 OpenZiti. Output is human text unless
+``--json``. The admin password of a new tenant is printed once, to stdout only (never logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import HfSaasError
+from .k8s import render, tenant_manifests
+from .provision import Provisioner
+from .settings import Settings
+from .spec import Quotas, parse_spec
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-saas", description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    template = sub.add_parser("template", help="build or refresh the template database (odoo -i)")
+    template.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    create = sub.add_parser("create", help="create a tenant from a JSON spec (the onboarding form's shape)")
+    create.add_argument("--spec", required=True, help="spec JSON file, or - for stdin")
+    create.add_argument("--fresh-install", action="store_true", help="odoo -i instead of the template (slow)")
+    sub.add_parser("list", help="all tenants and their state")
+    for name, text in (("suspend", "refuse logins and edge connections"), ("resume", "undo suspend"),
+                       ("backup", "pg_dump + filestore into the state directory"), ("usage", "tags, samples/day, size")):
+        sub.add_parser(name, help=text).add_argument("db")
+    restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
+    restore.add_argument("db")
+    restore.add_argument("--from", dest="source", help="backup directory")
+    restore.add_argument("--yes", action="store_true", help="replace the existing database")
+    delete = sub.add_parser("delete", help="delete a tenant (a final backup is kept)")
+    delete.add_argument("db")
+    delete.add_argument("--yes", action="store_true", help="confirm")
+    quotas = sub.add_parser("quotas", help="set a tenant's quotas at once (plan change)")
+    quotas.add_argument("db")
+    quotas.add_argument("--plan")
+    for key in ("tags", "samples-per-day", "retention-days", "storage-mb"):
+        quotas.add_argument(f"--{key}", type=int, required=True)
+    k8s = sub.add_parser("k8s", help="Kubernetes manifests")
+    k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True)
+    k8s_render = k8s_sub.add_parser("render", help="print the manifests of a tenant (namespace per tenant)")
+    k8s_render.add_argument("db")
+    k8s_render.add_argument("--host", help="public host name (default: from the tenant URL)")
+    k8s_render.add_argument("--db-host", default="postgres.hyperfactory.svc")
+    return parser
+
+
+def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
+    cmd = args.command
+    if cmd == "template":
+        status = provisioner.build_template(force=args.force)
+        _print(args, status, f"template {status['db']}: {'built' if status['changed'] else 'up to date'} "
+                             f"(fingerprint {status['fingerprint']})")
+    elif cmd == "create":
+        raw = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text(encoding="utf-8")
+        spec = parse_spec(json.loads(raw))
+        result = provisioner.create(spec, fresh_install=args.fresh_install,
+                                    progress=lambda step: print(f"… {step}", file=sys.stderr))
+        data = {"db": result.db, "url": result.url, "login": result.admin_login, "password": result.admin_password,
+                "bundle": result.bundle_path, "ziti": result.ziti_status, "timings": result.timings}
+        _print(args, data, f"{result.db} ready at {result.url}\nlogin: {result.admin_login}\n"
+                           f"password: {result.admin_password}   (shown once)\nedge bundle: {result.bundle_path}\n"
+                           f"OpenZiti: {result.ziti_status}\ntimings: {result.timings}")
+    elif cmd == "list":
+        rows = provisioner.list()
+        lines = [f"{'database':32} {'state':12} {'plan':10} company"]
+        lines += [f"{r['db']:32} {r['state']:12} {r['plan']:10} {r['company']}" for r in rows]
+        _print(args, rows, "\n".join(lines))
+    elif cmd in ("suspend", "resume"):
+        outcome = getattr(provisioner, cmd)(args.db)
+        _print(args, outcome.__dict__, outcome.message)
+    elif cmd == "backup":
+        path = provisioner.backup(args.db)
+        _print(args, {"db": args.db, "backup": str(path)}, f"backup of {args.db}: {path}")
+    elif cmd == "restore":
+        outcome = provisioner.restore(args.db, Path(args.source) if args.source else None, yes=args.yes)
+        _print(args, outcome.__dict__, outcome.message)
+    elif cmd == "delete":
+        outcome = provisioner.delete(args.db, yes=args.yes)
+        _print(args, outcome.__dict__, outcome.message)
+    elif cmd == "usage":
+        usage = provisioner.usage(args.db)
+        _print(args, usage, " ".join(f"{k}={v}" for k, v in usage.items()))
+    elif cmd == "quotas":
+        quotas = Quotas(tags=args.tags, samples_per_day=args.samples_per_day, retention_days=args.retention_days,
+                        storage_mb=args.storage_mb)
+        outcome = provisioner.set_quotas(args.db, quotas, args.plan)
+        _print(args, outcome.__dict__, outcome.message)
+    elif cmd == "k8s":
+        record = provisioner.registry.get(args.db)
+        host = args.host or record.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+        print(render(tenant_manifests(tenant=record.slug, db=record.db, host=host, db_host=args.db_host,
+                                      quotas=record.quotas)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args, Provisioner(Settings.load()))
+    except HfSaasError as exc:
+        print(f"hf-saas: {exc}", file=sys.stderr)
+        if hasattr(exc, "errors"):
+            for key, message in exc.errors.items():
+                print(f"  {key}: {message}", file=sys.stderr)
+        return exc.exit_code
+    except (OSError, ValueError) as exc:
+        print(f"hf-saas: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+{
+    "name": "Hyperfactory Cloud (tenant side)",
+    "summary": "Quotas of a hyperfactory-cloud tenant enforced inside its own database",
+    "version": "18.0.1.0.0",
+    "category": "Hidden",
+    "website": "https://github.com/hyperfactory/hyperfactory",
+    "author": "Hyperfactory",
+    "maintainers": ["hyperfactory"],
+    "license": "LGPL-3",
+    "development_status": "Beta",
+    "depends": ["hf_uns"],
+    "data": ["data/ir_cron_data.xml"],
+    "installable": True,
+    "auto_install": False,
+}

@@ -1,0 +1,437 @@
+"""The provisioner's Python API (``hf-saas`` and ``hf_cloud`` both call it).
+
+Every operation is safe to repeat and leaves the tenant record in a clear state: a second
+``suspend`` says the tenant is already suspended, a ``delete`` of a deleted tenant says so, a failed
+``create`` removes what it made and records ``failed`` with the reason, so it can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from psycopg2 import sql
+
+from . import db as pg
+from .bundle import EdgeBundle
+from .errors import ConfigError, HfSaasError, ProvisionError, TenantExistsError, ZitiError
+from .mosquitto import MosquittoFiles, topic_root
+from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
+from .registry import Registry, TenantRecord, TenantState
+from .settings import TENANT_ADDONS_DIR, Settings
+from .spec import Quotas, TenantSpec, segment_from_name
+from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan
+
+_logger = logging.getLogger(__name__)
+SOURCE_SUFFIXES = {".py", ".xml", ".csv", ".js", ".scss", ".css"}
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """What ``create`` hands back once; the password is not kept anywhere by the provisioner."""
+
+    db: str
+    url: str
+    admin_login: str
+    admin_password: str = field(repr=False)
+    signup_url: str = field(repr=False)
+    bundle_path: str
+    ziti_status: str
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a lifecycle operation: the state reached and whether anything changed."""
+
+    db: str
+    state: str
+    changed: bool
+    message: str
+
+
+class Provisioner:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.registry = Registry(self.settings.state_dir)
+        self.broker = MosquittoFiles(self.settings.mosquitto_path, self.settings.mosquitto_pidfile)
+
+    # ---------------------------------------------------------------- template
+    def template_fingerprint(self) -> str:
+        """A hash of the template's modules' sources: a changed addon makes the template stale."""
+        digest = hashlib.sha256(",".join(self.settings.modules).encode())
+        roots = [Path(p) for p in self.settings.full_addons_path.split(",")]
+        for module in self.settings.modules:
+            for root in roots:
+                folder = root / module
+                if (folder / "__manifest__.py").exists():
+                    if root == roots[0] and module == "auth_signup":
+                        digest.update(b"community")
+                        break
+                    for path in sorted(folder.rglob("*")):
+                        if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts:
+                            digest.update(str(path.relative_to(root)).encode())
+                            digest.update(path.read_bytes())
+                    break
+        return digest.hexdigest()[:16]
+
+    def _template_info_path(self) -> Path:
+        return self.settings.state_dir / "template.json"
+
+    def template_status(self) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        if self._template_info_path().exists():
+            info = json.loads(self._template_info_path().read_text(encoding="utf-8"))
+        exists = pg.exists(self.settings, self.settings.template_db)
+        current = self.template_fingerprint()
+        return {"db": self.settings.template_db, "exists": exists,
+                "fresh": exists and info.get("fingerprint") == current, "fingerprint": current, **info}
+
+    def build_template(self, *, force: bool = False) -> dict[str, Any]:
+        """Build (or rebuild when stale) the template: ``odoo -i`` into a scratch database, then swap."""
+        status = self.template_status()
+        if status["fresh"] and not force:
+            return {**status, "changed": False}
+        scratch = f"{self.settings.template_db}_build"
+        pg.drop(self.settings, scratch)
+        shutil.rmtree(pg.filestore(self.settings, scratch), ignore_errors=True)
+        started = time.monotonic()
+        self.odoo_install(scratch)
+        seconds = round(time.monotonic() - started, 1)
+        pg.drop(self.settings, self.settings.template_db)
+        with closing(pg.connect(self.settings)) as conn, conn.cursor() as cr:
+            cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(scratch), sql.Identifier(self.settings.template_db)))
+        target = pg.filestore(self.settings, self.settings.template_db)
+        shutil.rmtree(target, ignore_errors=True)
+        if pg.filestore(self.settings, scratch).exists():
+            pg.filestore(self.settings, scratch).rename(target)
+        # Nobody works in the template: refusing connections keeps CREATE DATABASE … TEMPLATE possible.
+        pg.set_allow_connections(self.settings, self.settings.template_db, False)
+        info = {"fingerprint": status["fingerprint"], "built_at": datetime.now(timezone.utc).isoformat(),
+                "build_seconds": seconds, "modules": list(self.settings.modules)}
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self._template_info_path().write_text(json.dumps(info, indent=2), encoding="utf-8")
+        _logger.info("template %s built in %.1f s", self.settings.template_db, seconds)
+        return {**self.template_status(), "changed": True}
+
+    def odoo_install(self, db: str) -> None:
+        """``odoo -i <modules>`` on a new database ``db`` (the template build, and the benchmark's baseline)."""
+        pg.run([*self._odoo_command(), "-d", db, "-i", ",".join(self.settings.modules), "--without-demo=all",
+                "--stop-after-init", "--no-http", "--max-cron-threads", "0", "--log-level", "warn"],
+               env=self._odoo_env())
+
+    def _odoo_command(self) -> list[str]:
+        python = self.settings.python or sys.executable
+        return [python, "-c", "import sys, odoo; sys.exit(odoo.cli.main())", "--addons-path",
+                self.settings.full_addons_path, "--db_host", self.settings.db_host, "--db_port",
+                str(self.settings.db_port), "--db_user", self.settings.db_user, "--data-dir",
+                str(self.settings.data_dir)]
+
+    def _odoo_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_SAAS_ZITI", "PGPASSWORD"))}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    def run_in_odoo(self, db: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        request = {"db": db, "action": action, "payload": payload, "addons_path": self.settings.full_addons_path,
+                   "db_host": self.settings.db_host, "db_port": self.settings.db_port,
+                   "db_user": self.settings.db_user, "data_dir": str(self.settings.data_dir)}
+        python = self.settings.python or sys.executable
+        out = pg.run([python, "-m", "hf_saas.odoo_setup"], env=self._odoo_env(), input_text=json.dumps(request),
+                     timeout=600)
+        for line in reversed(out.splitlines()):
+            if line.startswith(RESULT_MARKER):
+                result: dict[str, Any] = json.loads(line[len(RESULT_MARKER):])
+                return result
+        raise ProvisionError(f"The tenant setup in {db} returned no result.", out[-500:])
+
+    # ---------------------------------------------------------------- create
+    def db_name(self, spec: TenantSpec) -> str:
+        return f"{self.settings.db_prefix}{spec.company.slug}"[:63]
+
+    def check_available(self, spec: TenantSpec) -> str:
+        """The database name for this company, or TenantExistsError when the company is taken."""
+        name = self.db_name(spec)
+        record = self.registry.find(name)
+        if (record and record.state != TenantState.DELETED.value and record.state != TenantState.FAILED.value) \
+                or pg.exists(self.settings, name):
+            raise TenantExistsError(f"A Hyperfactory for {spec.company.name} already exists ({name}).")
+        return name
+
+    def create(self, spec: TenantSpec, *, fresh_install: bool = False,
+               progress: Callable[[str], None] | None = None) -> CreateResult:
+        """Clone the template into the tenant's database and make it theirs (see module doc)."""
+        say = progress or (lambda _msg: None)
+        with self.registry.lock():
+            db = self.check_available(spec)
+            record = TenantRecord(db=db, slug=spec.company.slug, company=spec.company.name,
+                                  plan=spec.plan_code, quotas=spec.to_dict()["plan"],
+                                  url=self.settings.tenant_url(db), topic_root=topic_root(spec.company.slug))
+            self.registry.save(record)
+        timings: dict[str, float] = {}
+
+        @contextmanager
+        def step(name: str) -> Iterator[None]:
+            say(name)
+            started = time.monotonic()
+            yield
+            timings[name] = round(time.monotonic() - started, 2)
+
+        try:
+            if fresh_install:
+                with step("install"):
+                    self.odoo_install(db)
+            else:
+                status = self.template_status()
+                if not status["exists"]:
+                    raise ProvisionError("No template database yet: run `hf-saas template` first.")
+                with step("clone"):
+                    pg.clone(self.settings, self.settings.template_db, db)
+                    pg.set_allow_connections(self.settings, db, True)
+                    pg.copy_filestore(self.settings, self.settings.template_db, db)
+            password = secrets.token_urlsafe(18)
+            with step("setup"):
+                setup = self.run_in_odoo(db, "setup", {
+                    "spec": spec.to_dict(), "url": record.url, "slug": spec.company.slug,
+                    "enterprise": spec.company.slug, "admin_password": password})
+            with step("broker"):
+                creds = self.broker.add_tenant(spec.company.slug, spec.company.slug)
+            with step("ziti"):
+                ziti_status, ziti_ids, jwt = self._ziti_provision(spec.company.slug)
+            with step("bundle"):
+                bundle = EdgeBundle(
+                    tenant=spec.company.slug, odoo_url=record.url, db=db, edge_login=setup["edge_login"],
+                    edge_api_key=setup["edge_api_key"], mqtt_url=self.settings.mqtt_url,
+                    mqtt_username=creds["edge"].username, mqtt_password=creds["edge"].password,
+                    topic_root=creds["edge"].topic_root, enrollment_jwt=jwt)
+                bundle_path = bundle.write(self.settings.state_dir / "bundles" / f"{db}.zip")
+        except Exception as exc:
+            self._undo_create(db, spec.company.slug)
+            message = exc.message if isinstance(exc, HfSaasError) else f"{type(exc).__name__}: {exc}"
+            record.state, record.message = TenantState.FAILED.value, message
+            self.registry.save(record)
+            if isinstance(exc, HfSaasError):
+                raise
+            raise ProvisionError(f"Provisioning {db} failed.", message) from exc
+        record.state, record.message = TenantState.READY.value, "Ready."
+        record.admin_login = setup["admin_login"]
+        record.mqtt_users = [c.username for c in creds.values()]
+        record.ziti_status, record.ziti_ids = ziti_status, ziti_ids
+        record.bundle, record.timings = str(bundle_path), timings
+        self.registry.save(record)
+        _logger.info("tenant %s ready in %.1f s", db, sum(timings.values()))
+        return CreateResult(db, record.url, setup["admin_login"], password, setup.get("signup_url", ""),
+                            str(bundle_path), ziti_status, timings)
+
+    def _undo_create(self, db: str, slug: str) -> None:
+        try:
+            pg.drop(self.settings, db)
+            shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
+            self.broker.remove_tenant(slug)
+        except Exception:  # cleanup must not hide the original error
+            _logger.exception("cleanup after a failed create of %s was incomplete", db)
+
+    def _ziti_provision(self, slug: str) -> tuple[str, dict[str, str], str]:
+        if not self.settings.ziti_configured:
+            return NOT_CONFIGURED, {}, ""
+        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
+                            self.settings.ziti_ca)
+        try:
+            result = client.provision(ZitiPlan(slug))
+        except ZitiError as exc:
+            _logger.warning("OpenZiti provisioning for %s failed: %s", slug, exc)
+            return f"failed: {exc.message}", {}, ""
+        jwt = result.pop("enrollment_jwt")
+        return "enrollment pending", result, jwt
+
+    def _ziti_call(self, record: TenantRecord, build: Callable[[str], Any]) -> None:
+        identity = record.ziti_ids.get("identity_id")
+        if not (self.settings.ziti_configured and identity):
+            return
+        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
+                            self.settings.ziti_ca)
+        try:
+            client.send(build(identity))
+        except ZitiError as exc:
+            _logger.warning("OpenZiti call for %s failed: %s", record.db, exc)
+
+    # ---------------------------------------------------------------- lifecycle
+    def list(self) -> list[dict[str, Any]]:
+        rows = []
+        for record in self.registry.all():
+            row = record.to_dict()
+            row["db_exists"] = pg.exists(self.settings, record.db)
+            rows.append(row)
+        return rows
+
+    def suspend(self, db: str) -> Outcome:
+        record = self.registry.get(db)
+        if record.state == TenantState.SUSPENDED.value:
+            return Outcome(db, record.state, False, f"{db} is already suspended.")
+        self._require(record, TenantState.READY)
+        self.broker.disable_tenant(record.slug)
+        self._ziti_call(record, ZitiPlan.disable_identity)
+        pg.set_allow_connections(self.settings, db, False)
+        record.state, record.message = TenantState.SUSPENDED.value, "Suspended: logins and edge connections refused."
+        self.registry.save(record)
+        return Outcome(db, record.state, True, record.message)
+
+    def resume(self, db: str) -> Outcome:
+        record = self.registry.get(db)
+        if record.state == TenantState.READY.value:
+            return Outcome(db, record.state, False, f"{db} is already running.")
+        self._require(record, TenantState.SUSPENDED)
+        pg.set_allow_connections(self.settings, db, True)
+        self.broker.enable_tenant(record.slug)
+        self._ziti_call(record, ZitiPlan.enable_identity)
+        record.state, record.message = TenantState.READY.value, "Ready."
+        self.registry.save(record)
+        return Outcome(db, record.state, True, record.message)
+
+    def backup(self, db: str) -> Path:
+        record = self.registry.get(db)
+        if not pg.exists(self.settings, db):
+            raise ProvisionError(f"{db} has no database to back up (state {record.state}).")
+        target = self.settings.state_dir / "backups" / db / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        suspended = not pg.allows_connections(self.settings, db)
+        if suspended:
+            pg.set_allow_connections(self.settings, db, True)
+        try:
+            pg.dump(self.settings, db, target)
+        finally:
+            if suspended:
+                pg.set_allow_connections(self.settings, db, False)
+        (target / "manifest.json").write_text(json.dumps(
+            {"db": db, "company": record.company, "plan": record.plan, "quotas": record.quotas,
+             "state": record.state, "taken_at": datetime.now(timezone.utc).isoformat()}, indent=2), encoding="utf-8")
+        record.backups.append(str(target))
+        self.registry.save(record)
+        return target
+
+    def restore(self, db: str, source: Path | None = None, *, yes: bool = False) -> Outcome:
+        """Bring the tenant back from a backup (the latest unless ``source``); replacing a live
+        database needs ``yes``. The edge gets new broker credentials and a new bundle."""
+        record = self.registry.get(db)
+        backups = [Path(p) for p in record.backups if Path(p).exists()]
+        source = source or (backups[-1] if backups else None)
+        if source is None or not (source / "db.dump").exists():
+            raise ProvisionError(f"No backup of {db} to restore from.")
+        if pg.exists(self.settings, db):
+            if not yes:
+                raise ProvisionError(f"{db} exists: restoring replaces it; confirm with --yes.")
+            pg.drop(self.settings, db)
+        pg.restore(self.settings, db, source)
+        creds = self.broker.add_tenant(record.slug, record.slug)
+        self._rewrite_bundle(record, creds)
+        record.state, record.message = TenantState.READY.value, f"Restored from {source.name}."
+        record.mqtt_users = [c.username for c in creds.values()]
+        self.registry.save(record)
+        return Outcome(db, record.state, True, record.message)
+
+    def delete(self, db: str, *, yes: bool = False) -> Outcome:
+        record = self.registry.get(db)
+        if record.state == TenantState.DELETED.value and not pg.exists(self.settings, db):
+            return Outcome(db, record.state, False, f"{db} is already deleted.")
+        if not yes:
+            raise ProvisionError(f"Deleting {db} removes its database; confirm with --yes (a final backup is kept).")
+        final = self.backup(db) if pg.exists(self.settings, db) else None
+        pg.drop(self.settings, db)
+        shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
+        self.broker.remove_tenant(record.slug)
+        for key, collection in (("identity_id", "identities"),):
+            if record.ziti_ids.get(key):
+                self._ziti_call(record, lambda ident, c=collection: ZitiPlan.delete(c, ident))
+        if record.bundle:
+            Path(record.bundle).unlink(missing_ok=True)
+        record.state = TenantState.DELETED.value
+        record.message = f"Deleted; final backup {final}." if final else "Deleted."
+        self.registry.save(record)
+        return Outcome(db, record.state, True, record.message)
+
+    def _require(self, record: TenantRecord, state: TenantState) -> None:
+        if record.state != state.value:
+            raise ProvisionError(f"{record.db} is {record.state}; this needs it {state.value}.")
+
+    def _rewrite_bundle(self, record: TenantRecord, creds: dict[str, Any]) -> None:
+        """A new bundle with a fresh edge API key (made inside the tenant's Odoo) and the new broker user."""
+        edge = self.run_in_odoo(record.db, "edge_key", {})
+        path = Path(record.bundle) if record.bundle else self.settings.state_dir / "bundles" / f"{record.db}.zip"
+        EdgeBundle(record.slug, record.url, record.db, edge["edge_login"], edge["edge_api_key"], self.settings.mqtt_url,
+                   creds["edge"].username, creds["edge"].password, creds["edge"].topic_root).write(path)
+        record.bundle = str(path)
+
+    # ---------------------------------------------------------------- quotas and usage
+    def set_quotas(self, db: str, quotas: Quotas, plan: str | None = None) -> Outcome:
+        """Write the plan's quotas into the tenant at once (and tell its Odoo workers to reload)."""
+        record = self.registry.get(db)
+        values = {QUOTA_PREFIX + k: str(getattr(quotas, k)) for k in ("tags", "samples_per_day",
+                                                                        "retention_days", "storage_mb")}
+        for cls, default in RETENTION_CLASSES.items():
+            values[f"hf_uns.retention_days.{cls}"] = str(min(default, quotas.retention_days))
+        with self._tenant_cursor(db) as cr:
+            for key, value in values.items():
+                cr.execute("INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date) "
+                           "VALUES (%s, %s, 1, 1, now() at time zone 'utc', now() at time zone 'utc') "
+                           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_date = EXCLUDED.write_date",
+                           (key, value))
+            cr.execute("SELECT sequence_name FROM information_schema.sequences "
+                       "WHERE sequence_name LIKE 'base\\_cache\\_signaling%%'")
+            for (sequence,) in cr.fetchall():
+                cr.execute(sql.SQL("SELECT nextval({})").format(sql.Literal(sequence)))
+        record.quotas = {**record.quotas, **{k: getattr(quotas, k) for k in ("tags", "samples_per_day",
+                                                                            "retention_days", "storage_mb")}}
+        if plan:
+            record.plan = plan
+            record.quotas["code"] = plan
+        self.registry.save(record)
+        return Outcome(db, record.state, True, f"Quotas of {db} set to {record.quotas}.")
+
+    def usage(self, db: str) -> dict[str, Any]:
+        """Tags, samples of the last 24 hours and database size, read from the tenant's database."""
+        self.registry.get(db)
+        with self._tenant_cursor(db) as cr:
+            cr.execute("SELECT count(*) FROM hf_uns_tag WHERE active")
+            tags = cr.fetchone()[0]
+            cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
+            samples = 0
+            if cr.fetchone()[0]:
+                cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
+                samples = cr.fetchone()[0]
+            cr.execute("SELECT pg_database_size(current_database())")
+            size = cr.fetchone()[0]
+            cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
+            quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
+        return {"db": db, "tags": tags, "samples_per_day": samples, "db_size_mb": round(size / 1048576, 1),
+                "quotas": quotas}
+
+    @contextmanager
+    def _tenant_cursor(self, db: str) -> Iterator[Any]:
+        if not pg.allows_connections(self.settings, db):
+            raise ProvisionError(f"{db} is suspended or missing; resume it first.")
+        conn = pg.connect(self.settings, db)
+        try:
+            with conn.cursor() as cr:
+                yield cr
+        finally:
+            conn.close()
+
+
+def tenant_addons_dir() -> Path:
+    """Where ``hf_cloud_tenant`` lives (add it to the tenants' Odoo addons path)."""
+    return TENANT_ADDONS_DIR
+
+
+__all__ = ["ConfigError", "CreateResult", "Outcome", "Provisioner", "segment_from_name", "tenant_addons_dir"]

@@ -1,0 +1,108 @@
+"""The provisioner's record of its tenants: one JSON file per tenant under ``<state>/tenants``.
+
+The database itself stays the truth for "does it exist"; the record adds what PostgreSQL does not
+know (company, plan, quotas, state and its message, broker users, Ziti ids, backups). Never a clear
+password.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .errors import TenantNotFoundError
+
+
+class TenantState(str, Enum):
+    PROVISIONING = "provisioning"
+    READY = "ready"
+    SUSPENDED = "suspended"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class TenantRecord:
+    db: str
+    slug: str
+    company: str
+    state: str = TenantState.PROVISIONING.value
+    message: str = ""
+    plan: str = "starter"
+    quotas: dict[str, Any] = field(default_factory=dict)
+    url: str = ""
+    admin_login: str = ""
+    topic_root: str = ""
+    mqtt_users: list[str] = field(default_factory=list)
+    ziti_status: str = "not configured"
+    ziti_ids: dict[str, str] = field(default_factory=dict)
+    bundle: str = ""
+    backups: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    created_at: str = field(default_factory=utcnow)
+    updated_at: str = field(default_factory=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Registry:
+    def __init__(self, state_dir: Path) -> None:
+        self.directory = state_dir / "tenants"
+
+    def path(self, db: str) -> Path:
+        return self.directory / f"{db}.json"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def get(self, db: str) -> TenantRecord:
+        try:
+            data = json.loads(self.path(db).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise TenantNotFoundError(f"No tenant {db} is known to this provisioner.") from None
+        return TenantRecord(**data)
+
+    def find(self, db: str) -> TenantRecord | None:
+        try:
+            return self.get(db)
+        except TenantNotFoundError:
+            return None
+
+    def save(self, record: TenantRecord) -> TenantRecord:
+        record.updated_at = utcnow()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.path(record.db).with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record.to_dict(), fh, indent=2, sort_keys=True)
+        os.replace(tmp, self.path(record.db))
+        return record
+
+    def all(self) -> list[TenantRecord]:
+        if not self.directory.exists():
+            return []
+        return [TenantRecord(**json.loads(p.read_text(encoding="utf-8")))
+                for p in sorted(self.directory.glob("*.json"))]
+
+    def forget(self, db: str) -> None:
+        self.path(db).unlink(missing_ok=True)

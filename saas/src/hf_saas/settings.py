@@ -1,0 +1,152 @@
+"""Provisioner settings: environment variable → settings file → default, listed here once.
+
+=============================  ==============================================  =========================
+environment variable           meaning                                         default
+=============================  ==============================================  =========================
+HF_SAAS_SETTINGS               JSON file with the same keys (lower case,        (none)
+                               without the prefix)
+HF_SAAS_DB_HOST / _PORT        PostgreSQL server of the tenants                 HF_DB_HOST / 127.0.0.1,
+                                                                                HF_DB_PORT / 5432
+HF_SAAS_DB_USER                role that owns tenant databases (CREATEDB)       HF_DB_USER / hyperfactory
+HF_SAAS_TEMPLATE_DB            the prepared template database                  hf_tenant_template
+HF_SAAS_DB_PREFIX              prefix of tenant database names                 hf_t_
+HF_SAAS_MODULES                modules installed in the template               hf_uns,hf_screens,
+                                                                                hf_cloud_tenant,auth_signup
+HF_SAAS_ADDONS_PATH            Odoo addons path (our tenant addon is added)     Odoo's + <repo>/addons
+HF_SAAS_DATA_DIR               Odoo data dir (filestores) of the tenants        <state>/odoo-data
+HF_SAAS_STATE_DIR              tenant records, broker files, backups, bundles  <repo>/var/saas
+HF_SAAS_BASE_URL               tenant URL; ``{db}`` is replaced                 http://{db}.localhost:8069
+HF_SAAS_MQTT_URL               broker URL the edges use                         mqtts://mqtt.localhost:8883
+HF_SAAS_MOSQUITTO_DIR          where ``passwd`` and ``acl`` are written         <state>/mosquitto
+HF_SAAS_MOSQUITTO_PIDFILE      broker pid file: SIGHUP after each change        (none: reload yourself)
+HF_SAAS_ZITI_URL               controller management API, e.g.                  (none: Ziti not configured)
+                               https://ctrl:1280/edge/management/v1
+HF_SAAS_ZITI_USER / _PASSWORD  controller admin credentials                     (none)
+HF_SAAS_ZITI_CA                CA bundle of the controller                      system store
+HF_SAAS_CLONE_STRATEGY         CREATE DATABASE strategy: wal_log | file_copy    file_copy
+=============================  ==============================================  =========================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+_PREFIX = "HF_SAAS_"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TENANT_ADDONS_DIR = Path(__file__).resolve().parent / "odoo_addons"
+
+
+def _odoo_community_addons() -> str | None:
+    try:
+        import odoo  # noqa: PLC0415  (optional: the provisioner runs without Odoo importable)
+    except ImportError:
+        return None
+    path = Path(odoo.__file__).resolve().parent.parent / "addons"
+    return str(path) if path.is_dir() else None
+
+
+def _default_addons_path() -> str:
+    parts = [p for p in (_odoo_community_addons(), str(REPO_ROOT / "addons")) if p]
+    return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the provisioner needs to reach PostgreSQL, Odoo, the broker and Ziti."""
+
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_user: str = "hyperfactory"
+    template_db: str = "hf_tenant_template"
+    db_prefix: str = "hf_t_"
+    modules: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_cloud_tenant", "auth_signup")
+    addons_path: str = ""
+    data_dir: Path = REPO_ROOT / "var" / "saas" / "odoo-data"
+    state_dir: Path = REPO_ROOT / "var" / "saas"
+    base_url: str = "http://{db}.localhost:8069"
+    mqtt_url: str = "mqtts://mqtt.localhost:8883"
+    mosquitto_dir: Path | None = None
+    mosquitto_pidfile: Path | None = None
+    ziti_url: str = ""
+    ziti_user: str = ""
+    ziti_password: str = field(default="", repr=False)
+    ziti_ca: str = ""
+    clone_strategy: str = "file_copy"
+    python: str = ""
+
+    def __post_init__(self) -> None:
+        if self.clone_strategy not in ("wal_log", "file_copy"):
+            raise ConfigError(f"HF_SAAS_CLONE_STRATEGY must be wal_log or file_copy, not {self.clone_strategy!r}.")
+        if not self.db_prefix or not self.db_prefix.replace("_", "").isalnum():
+            raise ConfigError("HF_SAAS_DB_PREFIX may only contain letters, digits and '_'.")
+        if "{db}" not in self.base_url:
+            raise ConfigError("HF_SAAS_BASE_URL must contain {db}, e.g. https://{db}.hyperfactory.cloud.")
+
+    @property
+    def full_addons_path(self) -> str:
+        """The addons path with the tenant addon shipped in this package."""
+        base = self.addons_path or _default_addons_path()
+        return ",".join([*filter(None, base.split(",")), str(TENANT_ADDONS_DIR)])
+
+    @property
+    def mosquitto_path(self) -> Path:
+        return self.mosquitto_dir or self.state_dir / "mosquitto"
+
+    @property
+    def ziti_configured(self) -> bool:
+        return bool(self.ziti_url)
+
+    def tenant_url(self, db: str) -> str:
+        return self.base_url.replace("{db}", db)
+
+    def dsn(self, db: str = "postgres") -> dict[str, Any]:
+        return {"host": self.db_host, "port": self.db_port, "user": self.db_user, "dbname": db}
+
+    def with_overrides(self, **values: Any) -> Settings:
+        return replace(self, **values)
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Resolve env var → settings file → default; keyword overrides win over all."""
+        env = dict(os.environ if environ is None else environ)
+        file_values: dict[str, Any] = {}
+        settings_file = env.get(f"{_PREFIX}SETTINGS")
+        if settings_file:
+            try:
+                file_values = json.loads(Path(settings_file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"The settings file {settings_file} cannot be read.", str(exc)) from exc
+        fallbacks = {"db_host": env.get("HF_DB_HOST"), "db_port": env.get("HF_DB_PORT"), "db_user": env.get("HF_DB_USER")}
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(_PREFIX + f.name.upper())
+            if raw is None:
+                raw = file_values.get(f.name)
+            if raw is None:
+                raw = fallbacks.get(f.name)
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, raw)
+        if "state_dir" in values and "data_dir" not in values:
+            values["data_dir"] = Path(values["state_dir"]) / "odoo-data"
+        values.update(overrides)
+        return cls(**values)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    if name == "db_port":
+        try:
+            return int(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"HF_SAAS_DB_PORT must be a number, not {raw!r}.") from exc
+    if name == "modules":
+        return tuple(m.strip() for m in (raw.split(",") if isinstance(raw, str) else raw) if m.strip())
+    if name in ("data_dir", "state_dir", "mosquitto_dir", "mosquitto_pidfile"):
+        return Path(raw)
+    return str(raw)

@@ -1,0 +1,85 @@
+"""docker/docker-compose.yml and the rendered Kubernetes manifests, checked with PyYAML (no Docker
+engine or cluster here)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from hf_saas.k8s import render, tenant_manifests
+from hf_saas.settings import REPO_ROOT
+
+DOCKER = REPO_ROOT / "docker"
+
+
+def test_compose_file() -> None:
+    compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "mosquitto", "odoo", "ingest", "simulator", "collector", "ziti-controller",
+            "ziti-router"} <= set(services)
+    assert "timescale" in services["postgres"]["image"]
+    for name, service in services.items():
+        assert "healthcheck" in service, f"{name} has no health check"
+        assert "image" in service or "build" in service
+        for dep, cond in (service.get("depends_on") or {}).items():
+            assert dep in services
+            assert cond["condition"] in ("service_healthy", "service_completed_successfully")
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith("."):
+                assert source in compose["volumes"], f"{name}: volume {source} not declared"
+            else:
+                assert (DOCKER / source).exists(), f"{name}: {source} missing"
+        for build in [service.get("build")] if service.get("build") else []:
+            assert (DOCKER / build["context"] / build["dockerfile"]).exists()
+
+
+def test_compose_secrets_come_from_env() -> None:
+    text = (DOCKER / "docker-compose.yml").read_text()
+    example = (DOCKER / ".env.example").read_text()
+    declared = set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))  # $${X} is the container's own
+    assert used <= declared | {"HF_COLLECTOR_IMAGE", "HF_ODOO_IMAGE", "ODOO_DBFILTER"}, used - declared
+    for secret in ("POSTGRES_PASSWORD", "ODOO_ADMIN_PASSWD", "MQTT_INGEST_PASSWORD"):
+        assert re.search(r"\$\{" + secret + r":\?", text), f"{secret} must be required, not defaulted"
+    assert "change-me" not in text
+    assert "allow_anonymous false" in (DOCKER / "mosquitto/mosquitto.conf").read_text()
+
+
+def test_k8s_manifests() -> None:
+    docs = list(yaml.safe_load_all(render(tenant_manifests(
+        tenant="big_corp", db="hf_t_big_corp", host="hf_t_big_corp.hyperfactory.cloud", db_host="pg1",
+        quotas={"cpu": 8, "storage_mb": 512000}))))
+    kinds = [d["kind"] for d in docs]
+    assert kinds[0] == "Namespace"
+    assert {"ResourceQuota", "NetworkPolicy", "ConfigMap", "Deployment", "Service", "Ingress",
+            "PersistentVolumeClaim"} <= set(kinds)
+    namespace = docs[0]["metadata"]["name"]
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace)
+    for doc in docs[1:]:
+        assert doc["metadata"]["namespace"] == namespace
+        assert doc["apiVersion"] and doc["metadata"]["name"]
+    conf = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["odoo.conf"]
+    assert "dbfilter = ^hf_t_big_corp$" in conf
+    assert "admin_passwd" not in conf and "password" not in conf.lower()
+    assert "Secret" not in kinds  # secrets are created by the operator, never rendered
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items()
+    quota = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
+    assert quota["requests.cpu"] == "8.0"
+
+
+def test_edge_bundle_compose(tmp_path: Path) -> None:
+    from hf_saas.bundle import EdgeBundle  # noqa: PLC0415
+
+    bundle = EdgeBundle("acme", "https://acme.example", "hf_t_acme", "edge-1", "KEY", "mqtts://m:8883", "acme-edge",
+                        "PW", "umh/v1/acme", enrollment_jwt="eyJ.token")
+    compose = yaml.safe_load(bundle.files()["docker-compose.yml"])
+    assert compose["services"]["collector"]["depends_on"]["enroll"]["condition"] == "service_completed_successfully"
+    assert set(compose["volumes"]) == {"collector-state", "ziti-identity"}
+    assert "KEY" not in bundle.files()["docker-compose.yml"]  # secrets only in .env
+    assert "mqtts://acme-edge:PW@m:8883" in bundle.files()[".env"]

@@ -1,0 +1,193 @@
+"""Template clone → tenant; a user logs into the tenant's own Odoo and sees the devices; lifecycle."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+import xmlrpc.client
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hf_saas import db as pg
+from hf_saas.errors import ProvisionError, TenantExistsError
+from hf_saas.provision import CreateResult, Provisioner
+from hf_saas.spec import Quotas, parse_spec
+
+from .conftest import free_port, spec_data, wait_port
+
+
+def _drop(provisioner: Provisioner, db: str) -> None:
+    record = provisioner.registry.find(db)
+    if record and pg.exists(provisioner.settings, db):
+        provisioner.delete(db, yes=True)
+    pg.drop(provisioner.settings, db)
+    provisioner.registry.forget(db)
+
+
+@pytest.fixture(scope="module")
+def tenants(provisioner: Provisioner) -> Iterator[dict[str, CreateResult]]:
+    specs = {"a": parse_spec(spec_data("Pytest Alpha")), "b": parse_spec(spec_data("Pytest Beta", devices=3))}
+    for spec in specs.values():
+        _drop(provisioner, provisioner.db_name(spec))
+    created = {key: provisioner.create(spec) for key, spec in specs.items()}
+    yield created
+    for result in created.values():
+        _drop(provisioner, result.db)
+
+
+@pytest.fixture(scope="module")
+def tenant_server(provisioner: Provisioner, tenants: dict[str, CreateResult],
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The tenants' Odoo, as production runs it: dbfilter per host, no database list, a master password."""
+    s = provisioner.settings
+    port = free_port()
+    master = "master-" + secrets.token_hex(8)
+    log = tmp_path_factory.mktemp("odoo") / "odoo.log"
+    conf = log.parent / "odoo.conf"
+    conf.write_text(f"[options]\nadmin_passwd = {master}\nlist_db = False\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys, odoo; sys.exit(odoo.cli.main())", "-c", str(conf),
+         "--addons-path", s.full_addons_path, "--db_host", s.db_host, "--db_port", str(s.db_port),
+         "--db_user", s.db_user, "--data-dir", str(s.data_dir), "--http-port", str(port),
+         "--db-filter", f"^({tenants['a'].db}|{tenants['b'].db})$", "--max-cron-threads", "0", "--logfile", str(log)])
+    try:
+        wait_port(port, 60)
+        yield {"url": f"http://127.0.0.1:{port}", "master": master, "log": str(log)}
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_clone_is_fast_and_complete(tenants: dict[str, CreateResult]) -> None:
+    a = tenants["a"]
+    assert set(a.timings) >= {"clone", "setup", "broker", "bundle"}
+    assert a.ziti_status == "not configured"
+    assert a.admin_login == "pia@pytest-alpha.example"
+    print("create timings", a.timings)
+
+
+def test_user_logs_in_and_sees_the_form_devices(tenants: dict[str, CreateResult], tenant_server: dict[str, str]) -> None:
+    a = tenants["a"]
+    common = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/common")
+    uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})
+    assert uid
+    models = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/object")
+    devices = models.execute_kw(a.db, uid, a.admin_password, "hf.uns.device", "search_read", [[]],
+                                {"fields": ["name", "protocol", "host", "port"], "order": "name"})
+    assert [(d["name"], d["protocol"], d["host"], d["port"]) for d in devices] == [
+        ("plc0", "modbus", "10.1.0.1", 502), ("plc1", "opcua", "10.1.0.2", 4840)]
+    company = models.execute_kw(a.db, uid, a.admin_password, "res.company", "search_read", [[]],
+                                {"fields": ["name", "hf_uns_segment"]})
+    assert company[0]["name"] == "Pytest Alpha" and company[0]["hf_uns_segment"] == "pytest_alpha"
+    tags = models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "search_read", [[]], {"fields": ["topic"]})
+    assert tags[0]["topic"] == "umh/v1/pytest_alpha/Hamburg/Assembly/Line_1/Cell_1/_historian/temperature"
+
+    # quota: the plan includes 3 tags, one exists
+    wc = models.execute_kw(a.db, uid, a.admin_password, "mrp.workcenter", "search", [[]], {"limit": 1})[0]
+    models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "create",
+                      [[{"name": f"t{i}", "workcenter_id": wc} for i in range(2)]])
+    with pytest.raises(xmlrpc.client.Fault, match="Your plan includes 3 tags"):
+        models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "create", [{"name": "t9", "workcenter_id": wc}])
+
+
+def test_isolation_between_tenants(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
+                                   provisioner: Provisioner) -> None:
+    a, b = tenants["a"], tenants["b"]
+    common = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/common")
+    assert not common.authenticate(b.db, a.admin_login, a.admin_password, {})  # A's user in B's database
+    assert common.authenticate(b.db, b.admin_login, b.admin_password, {})
+    # the database list is closed
+    with pytest.raises(xmlrpc.client.Fault):
+        xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/db").list()
+    # sessions are signed with each tenant's own secret, not the template's
+    secrets_ = set()
+    for db in (a.db, b.db):
+        conn = pg.connect(provisioner.settings, db)
+        with conn.cursor() as cr:
+            cr.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.secret'")
+            secrets_.add(cr.fetchone()[0])
+        conn.close()
+    assert len(secrets_) == 2
+
+
+def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
+                         provisioner: Provisioner) -> None:
+    import urllib.request  # noqa: PLC0415
+
+    a = tenants["a"]
+    master = tenant_server["master"]
+    import http.cookiejar  # noqa: PLC0415
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    pages = [opener.open(f"{tenant_server['url']}/web/login?db={a.db}", timeout=30).read().decode()]
+    with zipfile.ZipFile(a.bundle_path) as archive:
+        bundle = "".join(archive.read(n).decode() for n in archive.namelist())
+    records = "".join(p.read_text() for p in (provisioner.settings.state_dir / "tenants").glob("*.json"))
+    log = Path(tenant_server["log"]).read_text()
+    for text in [*pages, bundle, records, log]:
+        assert master not in text
+        assert a.admin_password not in text
+    assert tenants["b"].admin_password not in bundle
+    assert "HF_COLLECTOR_API_KEY=" in bundle and "umh/v1/pytest_alpha" in bundle
+
+
+def test_duplicate_company_refused(provisioner: Provisioner, tenants: dict[str, CreateResult]) -> None:
+    with pytest.raises(TenantExistsError):
+        provisioner.create(parse_spec(spec_data("PYTEST alpha")))
+
+
+def test_lifecycle_is_idempotent(provisioner: Provisioner, tenants: dict[str, CreateResult]) -> None:
+    db = tenants["b"].db
+    assert provisioner.suspend(db).changed
+    assert not provisioner.suspend(db).changed
+    assert not pg.allows_connections(provisioner.settings, db)
+    backup = provisioner.backup(db)  # works while suspended, leaves it suspended
+    assert (backup / "db.dump").stat().st_size > 10_000
+    assert not pg.allows_connections(provisioner.settings, db)
+    assert provisioner.resume(db).changed
+    assert not provisioner.resume(db).changed
+    provisioner.set_quotas(db, Quotas(tags=42, samples_per_day=10, retention_days=400, storage_mb=10), "factory")
+    usage = provisioner.usage(db)
+    assert usage["quotas"]["tags"] == 42 and usage["tags"] == 1 and usage["db_size_mb"] > 1
+    with pytest.raises(ProvisionError, match="--yes"):
+        provisioner.delete(db)
+    assert pg.exists(provisioner.settings, db)
+    outcome = provisioner.delete(db, yes=True)
+    assert "final backup" in outcome.message
+    assert not pg.exists(provisioner.settings, db)
+    assert not provisioner.delete(db, yes=True).changed
+    restored = provisioner.restore(db)
+    assert restored.state == "ready"
+    conn = pg.connect(provisioner.settings, db)
+    with conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM hf_uns_device")
+        assert cr.fetchone()[0] == 3
+    conn.close()
+    with pytest.raises(ProvisionError, match="--yes"):
+        provisioner.restore(db)
+
+
+def test_cli_exit_codes(provisioner: Provisioner, tmp_path: Path) -> None:
+    env_settings = provisioner.settings
+    env = {"HF_SAAS_STATE_DIR": str(env_settings.state_dir), "HF_SAAS_TEMPLATE_DB": env_settings.template_db,
+           "HF_SAAS_DB_PREFIX": env_settings.db_prefix, "HF_SAAS_MOSQUITTO_DIR": str(env_settings.mosquitto_path),
+           "PATH": "/usr/bin:/bin"}
+    cli = [sys.executable, "-m", "hf_saas.cli"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"company": {"name": "<b>x</b>"}}))
+    result = subprocess.run([*cli, "create", "--spec", str(bad)], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 3 and "company.name" in result.stderr
+    result = subprocess.run([*cli, "suspend", "hf_pt_nobody"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 5 and "No tenant" in result.stderr
+    result = subprocess.run([*cli, "--json", "list"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and isinstance(json.loads(result.stdout), list)
+    started = time.monotonic()
+    result = subprocess.run([*cli, "template"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "up to date" in result.stdout
+    assert time.monotonic() - started < 60

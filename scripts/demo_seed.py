@@ -1,0 +1,104 @@
+"""Seed the demo database from the simulator's site config (run inside `odoo shell`, `env` given).
+
+The hierarchy is read off the tags' UNS topics, so the demo plant in Odoo is exactly the simulated one.
+Writes var/demo/edge.json with the demo edge's login and a fresh API key for `hf-collector run --odoo`.
+"""
+# ruff: noqa: F821  (env is provided by odoo shell)
+import json
+import os
+import sys
+
+import yaml
+
+from hf_collector.uns import UnsTopic
+
+ROOT = os.environ["HF_ROOT"]
+site_config = yaml.safe_load(open(os.path.join(ROOT, "var/demo/site.yaml"), encoding="utf-8"))
+
+company = env.company
+LEVELS = ("hf.uns.site", "hf.uns.area", "hf.uns.line")
+PARENT_FIELD = {"hf.uns.site": "company_id", "hf.uns.area": "site_id", "hf.uns.line": "area_id"}
+
+
+def get_or_create(model, parent, segment):
+    field = PARENT_FIELD[model]
+    record = env[model].search([(field, "=", parent.id), ("segment", "=", segment)], limit=1)
+    return record or env[model].create({"name": segment.replace("_", " ").title(), "segment": segment, field: parent.id})
+
+
+def workcell_for(location):
+    enterprise, *levels = location
+    company.hf_uns_segment = enterprise
+    parent = company
+    for model, segment in zip(LEVELS, levels[:3]):
+        parent = get_or_create(model, parent, segment)
+    segment = levels[3]
+    workcenter = env["mrp.workcenter"].search([("hf_uns_segment", "=", segment), ("hf_line_id", "=", parent.id)])
+    return workcenter or env["mrp.workcenter"].create(
+        {"name": segment.replace("_", " ").title(), "hf_uns_segment": segment, "hf_line_id": parent.id})
+
+
+site = None
+devices = env["hf.uns.device"]
+for device_doc in site_config["devices"]:
+    first = UnsTopic.parse(device_doc["tags"][0]["topic"])
+    workcenter = workcell_for(first.location_path)
+    site = site or workcenter.hf_line_id.site_id
+    device = env["hf.uns.device"].search([("name", "=", device_doc["name"])], limit=1)
+    values = {
+        "name": device_doc["name"], "protocol": device_doc["protocol"], "host": device_doc["host"],
+        "port": device_doc["port"], "workcenter_id": workcenter.id,
+        "unit_id": device_doc.get("unit_id", 1), "s7_rack": device_doc.get("rack", 0),
+        "s7_slot": device_doc.get("slot", 1),
+        "polling_interval_ms": device_doc.get("polling_interval_ms", 1000),
+    }
+    device = device.write(values) and device if device else env["hf.uns.device"].create(values)
+    devices |= device
+    for tag_doc in device_doc["tags"]:
+        topic = UnsTopic.parse(tag_doc["topic"])
+        tag_workcenter = workcell_for(topic.location_path)
+        address = tag_doc.get("address", {})
+        vals = {
+            "name": topic.tag_name, "tag_group": "$".join(topic.virtual_path), "workcenter_id": tag_workcenter.id,
+            "device_id": device.id, "data_type": tag_doc.get("data_type", "float"),
+            "sampling_interval_ms": tag_doc.get("sampling_interval_ms", 1000),
+            "deadband": tag_doc.get("deadband", 0.0), "unit": tag_doc.get("unit") or False,
+            "role": tag_doc.get("role") or "plain",
+        }
+        if device.protocol == "opcua":
+            vals["opcua_node_id"] = address.get("node_id")
+        elif device.protocol == "modbus":
+            vals.update({f"modbus_{k}": address[k] for k in ("table", "address", "type", "byte_order", "word_order")
+                         if k in address})
+            vals["modbus_unit_id"] = address.get("unit_id", device.unit_id)
+            vals["modbus_length"] = address.get("length", 0)
+        elif device.protocol == "s7":
+            vals.update({f"s7_{k}": address[k] for k in ("area", "db_number", "offset", "bit", "type", "length")
+                         if k in address})
+        tag = env["hf.uns.tag"].search([("topic", "=", tag_doc["topic"])], limit=1)
+        tag.write(vals) if tag else env["hf.uns.tag"].create(vals)
+
+edge = env["hf.uns.edge"].search([("name", "=", "demo-edge")], limit=1) or env["hf.uns.edge"].create(
+    {"name": "demo-edge", "site_id": site.id})
+devices.write({"edge_id": edge.id})
+edge.user_id.sudo().api_key_ids.unlink()
+key = env["res.users.apikeys"].with_user(edge.user_id).sudo()._generate("rpc", "demo collector", None)
+os.makedirs(os.path.join(ROOT, "var/demo"), exist_ok=True)
+with open(os.path.join(ROOT, "var/demo/edge.json"), "w", encoding="utf-8") as handle:
+    json.dump({"login": edge.user_id.login, "api_key": key}, handle)
+os.chmod(os.path.join(ROOT, "var/demo/edge.json"), 0o600)
+# A kiosk link per workcell (hf_screens), so a tablet can open the machine screen without logging in.
+kiosk_urls = []
+if "hf.screen.kiosk" in env:
+    env["ir.config_parameter"].sudo().set_param("web.base.url", os.environ.get("HF_DEMO_URL", "http://localhost:8069"))
+    for workcenter in devices.mapped("workcenter_id"):
+        kiosk = env["hf.screen.kiosk"].search([("workcenter_id", "=", workcenter.id), ("state", "=", "active")],
+                                              limit=1)
+        kiosk = kiosk or env["hf.screen.kiosk"].create({"name": f"Demo tablet {workcenter.name}",
+                                                        "workcenter_id": workcenter.id, "user_id": env.uid})
+        kiosk_urls.append(f"{workcenter.name}: {kiosk.url}")
+with open(os.path.join(ROOT, "var/demo/kiosks.txt"), "w", encoding="utf-8") as handle:
+    handle.write("\n".join(kiosk_urls) + "\n")
+env.cr.commit()
+print(f"seeded {len(devices)} devices, {env['hf.uns.tag'].search_count([])} tags, edge {edge.user_id.login}",
+      file=sys.stderr)
