@@ -17,7 +17,9 @@ class HfMlCommon(HfUnsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        # on the hour: the feature windows sit on the epoch's grid, so the seeded plant data falls into the same
+        # windows on every run (a minute-aligned "now" shifts them, and with them the scores)
+        cls.now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
         cls.tag_vibration = cls.create_tag("vibration", unit="mm/s", modbus_address=10, modbus_type="float32")
         cls.tag_state = cls.create_tag("state", modbus_address=12, modbus_type="uint16", data_type="int",
                                        role="machine_state")
