@@ -4,6 +4,11 @@ Samples of each tag are first reduced to buckets of ``step_s`` seconds aligned o
 same grid comes out of training and of scoring, and every tag lands on the same rows); rolling windows
 of one or more bucket counts are then aggregated from the bucket sums, all vectorised with numpy.
 A row is usable only when every tag had at least two finite samples in each of its windows.
+
+``noise`` is how erratically a tag moves from one sample to the next (per step, the median absolute deviation
+of the sample-to-sample changes; averaged over the window): it sees chatter, hunting and oscillation that stay
+inside a tag's normal range, where the standard deviation is swamped by the machine's own stops and ramps (a
+ramp changes steadily, a stop is one or two big changes: the medians ignore both).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-AGGREGATIONS = ("mean", "std", "min", "max", "slope", "last")
+AGGREGATIONS = ("mean", "std", "min", "max", "slope", "last", "noise")
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def _buckets(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, step_s: 
     n = len(ends)
     out = {"count": np.zeros(n), "sum": np.zeros(n), "sumsq": np.zeros(n), "st": np.zeros(n),
            "stt": np.zeros(n), "stv": np.zeros(n), "min": np.full(n, np.inf), "max": np.full(n, -np.inf),
-           "last": np.full(n, np.nan)}
+           "last": np.full(n, np.nan), "noise": np.zeros(n), "noise_count": np.zeros(n)}
     if n == 0:
         return out
     finite = np.isfinite(values) & np.isfinite(times_s)
@@ -79,8 +84,32 @@ def _buckets(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, step_s: 
     out["max"][present] = np.maximum.reduceat(v, first)
     last_index = np.append(first[1:], len(v)) - 1
     out["last"][present] = v[last_index]
+    out["noise"], out["noise_count"] = _bucket_noise(v, index, n)
     out["ref"] = np.float64(ref)
     return out
+
+
+def _bucket_noise(v: np.ndarray, index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per bucket: the median absolute deviation of the sample-to-sample changes inside it (a ramp changes
+    steadily and scores low; chatter and oscillation flip their changes and score high), and how many changes
+    it had."""
+    same = index[1:] == index[:-1]
+    delta, bucket = np.diff(v)[same], index[1:][same]
+    count = np.bincount(bucket, minlength=n).astype(float)
+    if not len(delta):
+        return np.zeros(n), count
+    spread = np.abs(delta - _bucket_median(delta, bucket, count)[bucket])
+    return _bucket_median(spread, bucket, count), count
+
+
+def _bucket_median(values: np.ndarray, bucket: np.ndarray, count: np.ndarray) -> np.ndarray:
+    order = np.lexsort((values, bucket))
+    values, bucket = values[order], bucket[order]
+    present, first = np.unique(bucket, return_index=True)
+    size = count[present].astype(np.int64)
+    median = np.zeros(len(count))
+    median[present] = (values[first + (size - 1) // 2] + values[first + size // 2]) / 2
+    return median
 
 
 def _rolling_sum(a: np.ndarray, w: int) -> np.ndarray:
@@ -118,9 +147,11 @@ def tag_features(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, spec
             std = np.sqrt(np.maximum(ss / n - mean * mean, 0.0))
             denominator = n * stt - st * st
             slope = np.where(denominator > 1e-12 * np.maximum(n * stt, 1.0), (n * stv - st * s) / denominator, 0.0)
+            noise = _rolling_sum(b["noise"] * b["noise_count"], w) / _rolling_sum(b["noise_count"], w)
         ref = float(b.get("ref", 0.0))
         agg = {"mean": mean + ref, "std": std, "min": _rolling(b["min"], w, np.inf, "min") + ref,
-               "max": _rolling(b["max"], w, -np.inf, "max") + ref, "slope": slope, "last": last + ref}
+               "max": _rolling(b["max"], w, -np.inf, "max") + ref, "slope": slope, "last": last + ref,
+               "noise": np.where(np.isfinite(noise), noise, 0.0)}
         valid = n >= 2
         for name in spec.aggregations:
             columns.append(np.where(valid, agg[name], np.nan))
@@ -133,6 +164,20 @@ def build(series: list[tuple[np.ndarray, np.ndarray]], ends: np.ndarray, spec: F
         return np.empty((len(ends), 0)), np.zeros(len(ends), dtype=bool)
     features = np.hstack([tag_features(t, v, ends, spec) for t, v in series])
     return features, np.isfinite(features).all(axis=1)
+
+
+def running_mask(times_s: np.ndarray, state_times_s: np.ndarray, state_codes: np.ndarray) -> np.ndarray:
+    """True for each time at which the machine-state tag (its last reading at or before it) says running.
+
+    The UNS state codes, as hf_screens reads them: 1 running, 0 idle, anything else down; UMH v1 codes
+    10000-29999 producing. Times before the first state reading are not known to be running."""
+    times_s = np.asarray(times_s, dtype=float)
+    if len(state_times_s) == 0:
+        return np.zeros(len(times_s), dtype=bool)
+    codes = np.asarray(state_codes, dtype=float)
+    running = (codes == 1) | ((codes >= 10000) & (codes < 30000))
+    last = np.searchsorted(np.asarray(state_times_s, dtype=float), times_s, side="right") - 1
+    return (last >= 0) & running[np.maximum(last, 0)]
 
 
 def events_from_level(times_s: np.ndarray, values: np.ndarray, level: float) -> np.ndarray:

@@ -59,8 +59,9 @@ def plant(seconds: int, seed: int, dt: float = 1.0, start: float = 1.8e9, repair
     target = 24 + 45 * load + 0.8 * (vibration_base - 2.0)
     temperature = _first_order(target, alpha, 24 + 45 * 0.8) + rng.normal(0, 0.05, n)
     vibration = np.where(running, vibration_base, 0.3) * (1 + 0.04 * np.sin(t / 7)) + rng.normal(0, 0.08, n)
+    state = np.where(down, 2.0, np.where(running, 1.0, 0.0))  # the UNS state codes: 1 running, 0 idle, 2 down
     return t, {"temperature": temperature, "spindle_speed": speed, "vibration": np.maximum(vibration, 0.0),
-               "load": load + rng.normal(0, 0.01, n)}, np.asarray(failures)
+               "load": load + rng.normal(0, 0.01, n), "state": state}, np.asarray(failures)
 
 
 def _first_order(target: np.ndarray, alpha: float, initial: float) -> np.ndarray:

@@ -85,6 +85,15 @@ class HfMlJob(models.Model):
     agg_max = fields.Boolean(string="Max", default=True)
     agg_slope = fields.Boolean(string="Slope", default=True)
     agg_last = fields.Boolean(string="Last", default=True)
+    agg_noise = fields.Boolean(string="Noise", default=True,
+                               help="How erratically the tag moves from sample to sample: sees chatter, hunting "
+                                    "and oscillation that stay inside the tag's normal range.")
+    running_only = fields.Boolean(
+        string="Only while running", compute="_compute_running_only", store=True, readonly=False, precompute=True,
+        help="Learn and score from the samples taken while the workcell's machine-state tag says running: "
+             "stops and their ramps then neither hide an anomaly nor look like one. Rows with no running time "
+             "get no score. On by default for anomaly jobs on a workcell whose machine-state tag reports.",
+    )
     # training
     training_days = fields.Float(string="Training period (days)", default=7.0, required=True,
                                  help="How much history, up to now, the model learns from.")
@@ -157,6 +166,20 @@ class HfMlJob(models.Model):
             elif job.method not in ("isolation_forest", "robust_z"):
                 job.method = "isolation_forest"
 
+    @api.depends("kind", "workcenter_id")
+    def _compute_running_only(self):
+        for job in self:
+            state_tag = job._hf_state_tag() if job.kind == "anomaly" else None
+            job.running_only = bool(state_tag and reader.read_latest(self.env.cr, state_tag.ids))
+
+    def _hf_state_tag(self):
+        """The workcell's machine-state tag (the first, if several)."""
+        self.ensure_one()
+        if not self.workcenter_id:
+            return self.env["hf.uns.tag"]
+        return self.env["hf.uns.tag"].sudo().search([("workcenter_id", "=", self.workcenter_id.id),
+                                                     ("role", "=", "machine_state")], limit=1, order="id")
+
     @api.depends("version_ids.is_active")
     def _compute_active_version(self):
         for job in self:
@@ -184,10 +207,15 @@ class HfMlJob(models.Model):
                                         job=job.name, tag=(label & job.tag_ids)[0].name))
 
     @api.constrains("window_minutes", "rolling_windows", "agg_mean", "agg_std", "agg_min", "agg_max",
-                    "agg_slope", "agg_last", "contamination", "horizon_hours")
+                    "agg_slope", "agg_last", "agg_noise", "contamination", "horizon_hours",
+                    "running_only", "workcenter_id")
     def _check_features(self):
         for job in self:
             job._hf_spec()
+            if job.running_only and not job._hf_state_tag():
+                raise ValidationError(_("Job %(job)s learns only while the machine runs, but workcell %(workcell)s has "
+                                        "no machine-state tag: add one (role Machine state) or untick \"Only while "
+                                        "running\".", job=job.name, workcell=job.workcenter_id.name))
             if job.kind == "maintenance" and job.horizon_hours <= 0:
                 raise ValidationError(_("Job %s: the horizon must be positive.", job.name))
             if not 0 < job.contamination < 0.5:
@@ -305,7 +333,7 @@ class HfMlJob(models.Model):
         self.ensure_one()
         aggregations = tuple(a for a in features.AGGREGATIONS if self[f"agg_{a}"])
         if not aggregations:
-            raise ValidationError(_("Job %s: choose at least one aggregation (mean, std, min, max, slope, last).",
+            raise ValidationError(_("Job %s: choose at least one aggregation (mean, std, min, max, slope, last, noise).",
                                     self.name))
         try:
             minutes = [int(part) for part in (self.rolling_windows or "").replace(" ", "").split(",") if part]
@@ -335,9 +363,12 @@ class HfMlJob(models.Model):
             cursor = rows[-1]["time"] + timedelta(microseconds=1)
         return np.asarray(times, dtype=float), np.asarray(values, dtype=float)
 
-    def _hf_matrix(self, spec, start, end, read_from, tags=None):
+    def _hf_matrix(self, spec, start, end, read_from, tags=None, state_tag=None):
         """Feature rows ending in (start, end] for every input tag, columns in the order of ``tags``
-        (the job's by default; the model's own at scoring): (row ends, features, per-tag series)."""
+        (the job's by default; the model's own at scoring): (row ends, features, per-tag series).
+
+        With ``state_tag``, only the samples taken while it says running make the features; the series
+        returned are the whole ones (they tell how far each tag has reported)."""
         tags = self.tag_ids if tags is None else tags
         if not tags:
             raise UserError(_("Job %s has no input tags: add the tags it should watch.", self.name))
@@ -351,8 +382,24 @@ class HfMlJob(models.Model):
                                   start=read_from.strftime("%Y-%m-%d %H:%M"), end=end.strftime("%Y-%m-%d %H:%M"),
                                   nan=_(" (only NaN values)") if len(values) else ""))
             series.append((times[finite], values[finite]))
+        inputs = series
+        if state_tag:
+            state_times, codes = self._hf_read_series(state_tag, read_from, end)
+            before = reader.read_last_before(self.env.cr, state_tag.id, read_from)
+            if before and before["value"] is not None and before["quality"] != QUALITY_BAD:
+                state_times = np.concatenate(([before["time"].timestamp()], state_times))
+                codes = np.concatenate(([before["value"]], codes))
+            inputs = []
+            for times, values in series:
+                running = features.running_mask(times, state_times, codes)
+                inputs.append((times[running], values[running]))
         ends = spec.grid(start.timestamp(), end.timestamp())
-        matrix, complete = features.build(series, ends, spec)
+        matrix, complete = features.build(inputs, ends, spec)
+        if state_tag and not complete.any() and len(ends):
+            raise UserError(_("Job %(job)s learns only while the machine runs, and state tag %(tag)s says it did not "
+                              "run between %(start)s and %(end)s UTC (or has no data): nothing to learn from.",
+                              job=self.name, tag=state_tag.name, start=read_from.strftime("%Y-%m-%d %H:%M"),
+                              end=end.strftime("%Y-%m-%d %H:%M")))
         return ends[complete], matrix[complete], series
 
     def _hf_events(self, start, end):
@@ -416,7 +463,12 @@ class HfMlJob(models.Model):
                 raise UserError(_("Job %(job)s: the %(hours)s-hour horizon is too long for %(days)s days of history; "
                                   "make the training period at least twice the horizon, or shorten the horizon.",
                                   job=self.name, hours=f"{self.horizon_hours:g}", days=f"{self.training_days:g}"))
-        ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s))
+        state_tag = self._hf_state_tag() if self.running_only else None
+        if self.running_only and not state_tag:
+            raise UserError(_("Job %s learns only while the machine runs, but its workcell has no machine-state tag.",
+                              self.name))
+        ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s),
+                                               state_tag=state_tag)
         if len(ends) < 40:
             raise UserError(_("Job %(job)s: only %(rows)s complete feature windows between %(start)s and %(end)s UTC "
                               "(every input tag needs at least two samples in each window); at least 40 are needed. "
@@ -474,7 +526,7 @@ class HfMlJob(models.Model):
             "job_id": self.id, "artefact": base64.b64encode(data), "signature": signature, "is_active": True,
             "kind": self.kind, "method": final.method, "feature_spec": {
                 "step_s": spec.step_s, "windows": list(spec.windows), "aggregations": list(spec.aggregations),
-                "tag_ids": self.tag_ids.ids},
+                "tag_ids": self.tag_ids.ids, "state_tag_id": state_tag.id if state_tag else False},
             "feature_names": names,
             "trained_from": _naive(start), "trained_until": _naive(now), "split_at": _epoch_to_naive(split_at),
             "train_rows": int(train.sum()), "test_rows": int(held_out.sum()),
@@ -518,11 +570,16 @@ class HfMlJob(models.Model):
             raise UserError(_("Job %s: the input tags changed since the active model was trained; train it again.",
                               self.name))
         spec = features.FeatureSpec(saved["step_s"], tuple(saved["windows"]), tuple(saved["aggregations"]))
+        state_tag = self.env["hf.uns.tag"].sudo().browse(saved.get("state_tag_id") or []).exists()
+        if saved.get("state_tag_id") and not state_tag:
+            raise UserError(_("Job %s: the machine-state tag the active model learned with is gone; train it again.",
+                              self.name))
         start = _utc(self.last_scored_until) if self.last_scored_until else now - timedelta(seconds=12 * spec.step_s)
         start = max(start, now - MAX_BACKFILL)
         try:
             ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s),
-                                                   self.env["hf.uns.tag"].browse(saved["tag_ids"]))
+                                                   self.env["hf.uns.tag"].browse(saved["tag_ids"]),
+                                                   state_tag=state_tag or None)
         except UserError:
             return np.empty(0), np.empty(0)  # no new data yet: nothing to score
         # a row is complete only once every tag has reported past its end (the ingest may lag)

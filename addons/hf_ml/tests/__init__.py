@@ -5,3 +5,4 @@ from . import test_bad_input
 from . import test_model_storage
 from . import test_access
 from . import test_mqtt
+from . import test_features

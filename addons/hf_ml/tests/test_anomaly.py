@@ -27,6 +27,9 @@ class TestAnomaly(HfMlCommon):
         self.train(self.job)
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         version = self.job.active_version_id
+        # the workcell's state tag reports: the job learns from running time only, and scores the same way
+        self.assertTrue(self.job.running_only)
+        self.assertEqual(version.feature_spec["state_tag_id"], self.tag_state.id)
         self.assertEqual(len(self.job.version_ids), 1)
         self.assertGreater(version.train_rows, 150)
         self.assertTrue(version.chart_scores["data"]["datasets"])
@@ -82,7 +85,7 @@ class TestAnomaly(HfMlCommon):
     def test_robust_z_for_one_tag(self):
         self.job.write({"method": "robust_z", "tag_ids": [(6, 0, self.tag_temperature.ids)],
                         "rolling_windows": "5", "agg_std": False, "agg_slope": False, "agg_min": False,
-                        "agg_last": False})  # the idle dips make min and last bimodal: no z-score for them
+                        "agg_last": False, "agg_noise": False})  # the idle dips make min and last bimodal: no z-score for them
         self.train(self.job)
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         self.simulate(self.machine, self.now, 3600, prevent_failures=True, inject=[(1200, 1200, {"temperature": 15.0})])

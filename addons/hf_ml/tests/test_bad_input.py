@@ -83,7 +83,11 @@ class TestBadInput(HfMlCommon):
             self.job(self.tag_vibration, rolling_windows="5,7")
         with self.assertRaisesRegex(ValidationError, "at least one aggregation"):
             self.job(self.tag_vibration, agg_mean=False, agg_std=False, agg_min=False, agg_max=False,
-                     agg_slope=False, agg_last=False)
+                     agg_slope=False, agg_last=False, agg_noise=False)
+        self.tag_state.role = "plain"  # the workcell now has no machine-state tag
+        with self.assertRaisesRegex(ValidationError, "no machine-state tag"):
+            self.job(self.tag_vibration, running_only=True)
+        self.tag_state.role = "machine_state"
         with self.assertRaisesRegex(ValidationError, "gives the labels"):
             self.job(self.tag_vibration | self.tag_state, kind="maintenance", failure_source="tag",
                      failure_tag_id=self.tag_state.id)

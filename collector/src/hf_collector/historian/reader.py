@@ -37,6 +37,17 @@ def read_raw(cr: Any, tag_id: int, start: datetime, end: datetime, limit: int = 
     return [dict(zip(RAW_FIELDS, row, strict=True)) for row in cr.fetchall()]
 
 
+def read_last_before(cr: Any, tag_id: int, moment: datetime) -> dict[str, Any] | None:
+    """The last sample of one tag before ``moment``: the value in force at it (a state reported on change)."""
+    cr.execute(
+        f"SELECT time, value, value_text, quality FROM {schema.SAMPLE_TABLE} "
+        "WHERE tag_id = %s AND time < %s ORDER BY time DESC LIMIT 1",
+        (tag_id, moment),
+    )
+    row = cr.fetchone()
+    return dict(zip(RAW_FIELDS, row, strict=True)) if row else None
+
+
 def read_downsampled(
     cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int = 500
 ) -> list[dict[str, Any]]:
