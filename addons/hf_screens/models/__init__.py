@@ -5,3 +5,4 @@ from . import hf_screen_kiosk
 from . import hf_screen_alarm_ack
 from . import mrp_workcenter
 from . import mrp_workcenter_productivity
+from . import mrp_workorder

@@ -9,7 +9,11 @@ into Odoo's own productivity log, so MRP's OEE figures show what the machine rea
 * a new state replaces the current one only after it held for ``hf_min_state_seconds`` (flapping
   contacts do not fill the log with one-second records); a state that flips back earlier is ignored;
 * a gap longer than ``hf_state_gap_seconds`` between samples, or a bad-quality sample, closes the open
-  record at the last good sample: we never claim time we did not see.
+  record at the last good sample: we never claim time we did not see;
+* on such a workcell the machine is the only source of time: starting a work order opens no operator
+  timer (see mrp_workorder.py); the machine's running records are booked to the started work order
+  (``workorder_id``) instead, split at the moment it is started, paused or finished, so the work order's
+  duration is the machine's running time and nothing is counted twice.
 """
 
 import logging
@@ -149,6 +153,10 @@ class HfMachineState(models.AbstractModel):
         for time, state in samples:
             if last and time <= last:
                 continue
+            if current and record and record.date_end:
+                # Closed behind our back (Odoo's "Unblock" closes every open record): the machine still
+                # says what it does, so the state starts again with this sample.
+                record, current, candidate, since = self.env["mrp.workcenter.productivity"], None, None, None
             if current and (state is None or (last and time - last > gap)):
                 self._close(record, last)
                 record, current, candidate, since = self.env["mrp.workcenter.productivity"], None, None, None
@@ -189,18 +197,44 @@ class HfMachineState(models.AbstractModel):
             })
 
     @api.model
-    def _open(self, workcenter, state, start):
+    def _open(self, workcenter, state, start, loss=None):
+        workorder = workcenter.hf_workorder_id
         return self.env["mrp.workcenter.productivity"].sudo().create({
             "workcenter_id": workcenter.id,
             "company_id": workcenter.company_id.id,
-            "loss_id": self._loss_for(state).id,
+            "loss_id": (loss or self._loss_for(state)).id,
             "date_start": start,
             "hf_source": "machine",
             "hf_machine_state": state,
             "user_id": False,
+            # Only running time is the work order's time: idle and down stay the workcell's losses.
+            "workorder_id": workorder.id if state == RUNNING and workorder.state == "progress" else False,
             "description": _("Machine state %(state)s (tag %(tag)s)",
                              state=dict(STATES)[state], tag=workcenter._hf_role_tag("machine_state").name),
         })
+
+    @api.model
+    def _switch_workorder(self, workcenter, workorder, when=None):
+        """Book the machine's running time to ``workorder`` (an empty recordset: to no work order) from
+        ``when`` (now) on. The states seen so far are applied first, so the time before the switch stays
+        with its previous owner; the open running record is split at ``when``."""
+        when = when or fields.Datetime.now()
+        workcenter = workcenter.sudo()
+        workorder = workorder.sudo()
+        self._process_workcenters(workcenter, when)
+        # Wait for (rather than skip) a cron run on this workcell: the split must see its last state.
+        self.env.cr.execute("SELECT id FROM mrp_workcenter WHERE id = %s FOR UPDATE", (workcenter.id,))
+        workcenter.invalidate_recordset(["hf_state_productivity_id", "hf_workorder_id"])
+        record = workcenter.hf_state_productivity_id
+        if record and not record.date_end and record.hf_machine_state == RUNNING and record.workorder_id != workorder:
+            if record.date_start >= when:
+                record.sudo().workorder_id = workorder
+            else:
+                self._close(record, when)
+                workcenter.hf_workorder_id = workorder
+                new = self._open(workcenter, RUNNING, when, loss=record.loss_id)
+                workcenter.hf_state_productivity_id = new
+        workcenter.hf_workorder_id = workorder
 
     @api.model
     def _close(self, record, end):

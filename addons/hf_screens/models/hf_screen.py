@@ -338,7 +338,12 @@ class HfScreen(models.Model):
         states = dict(self.env["mrp.workorder"]._fields["state"]._description_selection(self.env))
         payload = {"current": False, "queue": [{"id": w.id, "name": w.display_name} for w in orders[1:6]]}
         if current:
-            running = bool(current.time_ids.filtered(lambda t: not t.date_end))
+            workcenter = self.workcenter_id.sudo()
+            if current._hf_machine_driven():
+                # The machine is the clock here: "running" means its time is booked to this order.
+                running = workcenter.hf_workorder_id == current
+            else:
+                running = bool(current.time_ids.filtered(lambda t: not t.date_end))
             payload["current"] = {
                 "id": current.id,
                 "name": current.name,
@@ -351,15 +356,13 @@ class HfScreen(models.Model):
                 "state": current.state,
                 "state_label": states.get(current.state, current.state),
                 "running": running,
-                "blocked": self.workcenter_id.sudo().working_state == "blocked",
+                "blocked": workcenter.working_state == "blocked",
             }
         return payload
 
     def _hf_downtime_payload(self, reasons, role_tags):
-        workcenter = self.workcenter_id.sudo()
         open_record = self.env["mrp.workcenter.productivity"].sudo().search(
-            [("workcenter_id", "=", workcenter.id), ("date_end", "=", False), ("workorder_id", "=", False)],
-            limit=1,
+            self._hf_open_workcell_record_domain(), limit=1,
         )
         current = False
         if open_record:
@@ -374,6 +377,14 @@ class HfScreen(models.Model):
             "current": current,
             "reasons": reasons,
         }
+
+    def _hf_open_workcell_record_domain(self):
+        """The workcell's own open time record: the machine's (even while booked to a work order), or a
+        downtime declared at a screen, never an operator's work-order timer."""
+        return [
+            ("workcenter_id", "=", self.workcenter_id.id), ("date_end", "=", False),
+            "|", ("workorder_id", "=", False), ("hf_source", "=", "machine"),
+        ]
 
     def _hf_oee_payload(self):
         key = (self.env.cr.dbname, self.workcenter_id.id)
@@ -530,9 +541,7 @@ class HfScreen(models.Model):
         workcenter = self.workcenter_id.with_env(env_user)
         env_user["hf.machine.state"]._process_workcenters(workcenter)
         Productivity = env_user["mrp.workcenter.productivity"]
-        record = Productivity.search([
-            ("workcenter_id", "=", workcenter.id), ("date_end", "=", False), ("workorder_id", "=", False),
-        ], limit=1)
+        record = Productivity.search(self._hf_open_workcell_record_domain(), limit=1)
         if record and record.loss_type == "productive":
             raise UserError(_("The machine is running: pick a downtime reason once it has stopped."))
         if record:

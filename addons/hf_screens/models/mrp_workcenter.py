@@ -38,6 +38,10 @@ class MrpWorkcenter(models.Model):
     hf_state_candidate_since = fields.Datetime(readonly=True, copy=False)
     hf_state_last_seen = fields.Datetime(string="Last state sample", readonly=True, copy=False)
     hf_state_productivity_id = fields.Many2one("mrp.workcenter.productivity", readonly=True, copy=False)
+    hf_workorder_id = fields.Many2one(
+        "mrp.workorder", string="Work order on the machine", readonly=True, copy=False, ondelete="set null",
+        help="The started work order the machine's running time is booked to (machine-driven workcells only).",
+    )
 
     _sql_constraints = [
         ("hf_min_state_positive", "CHECK(hf_min_state_seconds >= 0)", "The minimum state duration cannot be negative."),
@@ -50,6 +54,12 @@ class MrpWorkcenter(models.Model):
         self.ensure_one()
         screen = self.hf_screen_ids[:1] or self.env["hf.screen"].sudo()._hf_generate_for_workcenter(self)
         return screen.with_env(self.env).action_open()
+
+    def _hf_machine_driven(self):
+        """True when a machine-state tag drives this workcell's time records: the machine is then the only
+        source of time (no operator timers), see mrp_workorder.py."""
+        self.ensure_one()
+        return bool(self._hf_role_tag("machine_state"))
 
     def _hf_role_tag(self, role):
         self.ensure_one()

@@ -171,26 +171,50 @@ class TestScreen(HfScreensCommon):
             self.screen.with_user(outsider).read(["name"])
 
     def test_workorder_actions(self):
-        workorder = create_workorder(self.env, self.workcenter)
-        payload = self.screen._hf_payload()["workorder"]["current"]
+        # A workcell without a machine-state tag: Odoo's own operator timers record the time.
+        saw = self.create_workcenter("Saw 5", "saw5")
+        screen = self.Screen._hf_generate_for_workcenter(saw)
+        workorder = create_workorder(self.env, saw)
+        payload = screen._hf_payload()["workorder"]["current"]
         self.assertEqual(payload["id"], workorder.id)
         self.assertEqual(payload["qty_planned"], 10)
-        self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
         self.assertEqual(workorder.state, "progress")
         self.assertEqual(workorder.time_ids.user_id, self.operator, "MRP logs who started it")
-        self.screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
+        self.assertTrue(screen._hf_payload()["workorder"]["current"]["running"])
+        screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
         self.assertTrue(all(workorder.time_ids.mapped("date_end")))
-        self.screen._hf_operator_action("scrap", {"workorder_id": workorder.id, "qty": 2}, self.operator)
+        self.assertFalse(screen._hf_payload()["workorder"]["current"]["running"])
+        screen._hf_operator_action("scrap", {"workorder_id": workorder.id, "qty": 2}, self.operator)
         scrap = self.env["stock.scrap"].search([("workorder_id", "=", workorder.id)])
         self.assertEqual(scrap.scrap_qty, 2)
         self.assertEqual(scrap.state, "done")
-        self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
+        screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
         self.assertEqual(workorder.state, "done")
         with self.assertRaisesRegex(UserError, "no longer planned|already"):
-            self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
+            screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
         with self.assertRaisesRegex(UserError, "how many parts"):
-            other = create_workorder(self.env, self.workcenter, name="Plate")
-            self.screen._hf_operator_action("scrap", {"workorder_id": other.id, "qty": "abc"}, self.operator)
+            other = create_workorder(self.env, saw, name="Plate")
+            screen._hf_operator_action("scrap", {"workorder_id": other.id, "qty": "abc"}, self.operator)
+
+    def test_workorder_actions_machine_driven(self):
+        # The press has a machine-state tag: starting opens no operator timer, the machine is the clock.
+        workorder = create_workorder(self.env, self.workcenter)
+        self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        self.assertEqual(workorder.state, "progress")
+        self.assertFalse(workorder.time_ids, "no operator timer on a machine-driven workcell")
+        self.assertEqual(self.workcenter.hf_workorder_id, workorder)
+        self.assertTrue(self.screen._hf_payload()["workorder"]["current"]["running"])
+        self.screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
+        self.assertFalse(self.workcenter.hf_workorder_id)
+        self.assertEqual(workorder.state, "progress", "paused: Odoo keeps the order in progress")
+        self.assertFalse(self.screen._hf_payload()["workorder"]["current"]["running"])
+        self.screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
+        self.assertEqual(workorder.state, "done")
+        self.assertFalse(self.workcenter.hf_workorder_id)
+        self.assertFalse(self.Productivity.search([("workcenter_id", "=", self.workcenter.id),
+                                                   ("hf_source", "!=", "machine")]))
 
     def test_only_operators_act(self):
         workorder = create_workorder(self.env, self.workcenter)

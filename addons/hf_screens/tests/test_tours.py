@@ -112,9 +112,21 @@ class TestKioskTours(HttpCase, HfScreensCommon):
         workorder = create_workorder(self.env, self.workcenter)
         self.start_tour(f"/hf/kiosk/{self.kiosk.token}", "hf_screens_kiosk_workorder")
         self.assertEqual(workorder.state, "done")
-        self.assertEqual(workorder.time_ids.user_id, self.operator, "MRP records the kiosk's operator")
-        self.assertTrue(workorder.time_ids.date_end)
+        self.assertFalse(workorder.time_ids.filtered(lambda t: t.hf_source != "machine"),
+                         "the press is machine-driven: its machine is the only clock, no operator timer")
+        self.assertFalse(workorder.time_ids.filtered(lambda t: not t.date_end))
+        self.assertFalse(self.workcenter.hf_workorder_id, "finished: the machine's time goes to no order")
         self.assertEqual(workorder.qty_produced, 10)
+
+    def test_kiosk_value_fits_its_tile(self):
+        spindle = self.create_tag("spindle_speed", unit="rpm", modbus_address=40, modbus_type="float32",
+                                  data_type="float", sampling_interval_ms=60_000)
+        Widget = self.env["hf.screen.widget"]
+        for name, x, w, h in (("Spindle 3x2", 0, 3, 2), ("Spindle 2x1", 3, 2, 1), ("Spindle 4x1", 5, 4, 1)):
+            Widget.create({"screen_id": self.screen.id, "kind": "value", "name": name,
+                           "tag_id": spindle.id, "x": x, "y": 30, "w": w, "h": h})
+        self.store_now(spindle, 12345.6)
+        self.start_tour(f"/hf/kiosk/{self.kiosk.token}", "hf_screens_kiosk_value_fits")
 
     def test_kiosk_downtime_reason(self):
         now = self.now()
@@ -162,7 +174,8 @@ class TestKioskTours(HttpCase, HfScreensCommon):
         self.start_tour(f"/odoo/action-hf_screens.hf_screen_action/{self.screen.id}", "hf_screens_operator_backend",
                         login=self.operator.login)
         self.assertEqual(workorder.state, "progress")
-        self.assertEqual(workorder.time_ids.user_id, self.operator)
+        self.assertEqual(self.workcenter.hf_workorder_id, workorder, "the machine's time goes to the order")
+        self.assertFalse(workorder.time_ids.filtered(lambda t: t.hf_source != "machine"))
 
     def take_screenshot(self, path, name):
         """A kiosk as a tablet shows it, kept as a test artefact (Chromium headless against the test server)."""

@@ -31,6 +31,44 @@ tours.add("hf_screens_kiosk_workorder", {
     ],
 });
 
+// A large value (12,345.6 rpm) must fit its tile, whole, at the tile sizes a screen uses.
+tours.add("hf_screens_kiosk_value_fits", {
+    steps: () => [
+        {
+            content: "Every spindle-speed tile shows the whole number and its unit inside the tile",
+            trigger: ".o_hf_tile_value .o_hf_value[data-value='12345.6']",
+            run() {
+                const tiles = [...document.querySelectorAll(".o_hf_tile_value")].filter(
+                    (tile) => tile.querySelector(".o_hf_value[data-value='12345.6']")
+                );
+                if (tiles.length < 3) {
+                    throw new Error(`expected 3 spindle-speed tiles, found ${tiles.length}`);
+                }
+                for (const tile of tiles) {
+                    const box = tile.getBoundingClientRect();
+                    const number = tile.querySelector(".o_hf_value_number");
+                    const unit = tile.querySelector(".o_hf_value_unit").getBoundingClientRect();
+                    const size = parseFloat(getComputedStyle(number).fontSize);
+                    const where = `${tile.querySelector(".o_hf_tile_title").textContent.trim()} (${Math.round(box.width)}×${Math.round(box.height)} px)`;
+                    const numberBox = number.getBoundingClientRect();
+                    if (numberBox.right > box.right || numberBox.bottom > box.bottom) {
+                        throw new Error(`${where}: the number overflows the tile`);
+                    }
+                    if (number.scrollWidth > number.clientWidth) {
+                        throw new Error(`${where}: the number is cut (${number.scrollWidth} > ${number.clientWidth} px)`);
+                    }
+                    if (unit.right > box.right || unit.bottom > box.bottom) {
+                        throw new Error(`${where}: the unit overflows the tile`);
+                    }
+                    if (size < 20) {
+                        throw new Error(`${where}: ${size} px is too small to read at two metres`);
+                    }
+                }
+            },
+        },
+    ],
+});
+
 tours.add("hf_screens_kiosk_downtime", {
     steps: () => [
         { content: "The machine is down", trigger: ".o_hf_state[data-state='down']" },

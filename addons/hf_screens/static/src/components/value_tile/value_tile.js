@@ -21,6 +21,11 @@ export class HfValueTile extends Component {
     get text() {
         return formatValue(this.entry, this.props.widget.decimals);
     }
+    /** Characters to fit in the tile's width (see value_tile.scss): the number's and the unit's. */
+    get fitStyle() {
+        const unit = this.entry?.unit || "";
+        return `--hf-value-chars: ${Math.max(1, this.text.length)}; --hf-unit-chars: ${unit.length};`;
+    }
     get alert() {
         const entry = this.entry;
         if (!entry || typeof entry.value !== "number" || entry.limit_high <= entry.limit_low) {

@@ -1,0 +1,57 @@
+from odoo import models
+
+
+class MrpWorkorder(models.Model):
+    """On a workcell whose machine-state tag drives its time records, the machine is the only clock.
+
+    Odoo opens an operator timer (an ``mrp.workcenter.productivity`` of the user) when a work order starts;
+    the machine-state logic opens its own records from what the machine does. Both would count as
+    productive time, and OEE would count the same minutes twice. On such a workcell no operator timer is
+    opened: the machine's running records are booked to the started work order instead (see
+    ``hf.machine.state._switch_workorder``). Odoo's state flow is untouched: start / pause / finish /
+    cancel still set the work order's states, so MRP stays the truth for them.
+    """
+
+    _inherit = "mrp.workorder"
+
+    def _compute_working_users(self):
+        super()._compute_working_users()
+        for order in self:
+            # No user timer is open on a machine-driven workcell: "working" means the machine's time is
+            # booked to this order, so Odoo's own views offer Pause / Done rather than Start again.
+            if order.workcenter_id and order.workcenter_id.sudo().hf_workorder_id == order:
+                order.is_user_working = True
+
+    def _set_duration(self):
+        # Editing the duration creates (or deletes) time records: on a machine-driven workcell they would
+        # overlap the machine's, or delete them. Odoo also sets duration = expected duration when an order
+        # is done without any time (for its costing): that value is kept, no time record is invented.
+        return super(MrpWorkorder, self.filtered(lambda wo: not wo._hf_machine_driven()))._set_duration()
+
+    def button_start(self, raise_on_invalid_state=False):
+        result = super().button_start(raise_on_invalid_state=raise_on_invalid_state)
+        MachineState = self.env["hf.machine.state"]
+        for order in self:
+            if order.state == "progress" and order._hf_machine_driven():
+                if order.workcenter_id.sudo().hf_workorder_id != order:
+                    MachineState._switch_workorder(order.workcenter_id, order)
+        return result
+
+    def end_previous(self, doall=False):
+        # Pause, finish, done, cancel and block all end here: the machine's time stops going to the order
+        # from now on (its open record is split), and Odoo's own closing never touches a machine record.
+        MachineState = self.env["hf.machine.state"]
+        for order in self:
+            workcenter = order.workcenter_id.sudo()
+            if workcenter and workcenter.hf_workorder_id == order:
+                MachineState._switch_workorder(workcenter, self.env["mrp.workorder"])
+        return super().end_previous(doall=doall)
+
+    def _should_start_timer(self):
+        if self._hf_machine_driven():
+            return False
+        return super()._should_start_timer()
+
+    def _hf_machine_driven(self):
+        self.ensure_one()
+        return bool(self.workcenter_id) and self.workcenter_id.sudo()._hf_machine_driven()
