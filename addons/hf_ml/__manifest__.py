@@ -23,6 +23,9 @@
         "web.assets_backend": [
             "hf_ml/static/src/components/**/*",
         ],
+        "web.assets_tests": [
+            "hf_ml/static/tests/tours/**/*",
+        ],
     },
     "installable": True,
 }

@@ -6,3 +6,4 @@ from . import test_model_storage
 from . import test_access
 from . import test_mqtt
 from . import test_features
+from . import test_tours
