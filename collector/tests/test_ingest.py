@@ -241,3 +241,32 @@ def test_decoder_refuses_wrong_prefix_without_touching_the_database(db: str) -> 
         assert ["does not start with 'umh/v1/'" in d.reason for d in dead] == [True, True]
 
 
+
+
+def test_parallel_workers_store_every_message_once(broker: int, db: str) -> None:
+    """--workers 2: the broker hands each message to one worker (a shared subscription); together they
+    store everything once, rollups and latest values included, and stop together on SIGTERM."""
+    dsn = f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
+    process = start_ingest(broker, dsn, "--workers", "2", "--share-group", f"g{uuid.uuid4().hex[:6]}")
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        client = publisher(broker)
+        base = NOW - 600_000
+        publish_all(client, [(TOPIC, msg(base + i * 100, temperature=float(i % 50), pressure=1.0 + i))
+                             for i in range(3000)])
+        wait_for(lambda: len(samples_of(db, "pressure")) == 3000, timeout=60)
+        time.sleep(0.5)
+        assert len(samples_of(db, "temperature")) == 3000
+        rollup = query(db, "SELECT sum(r.count), min(r.min), max(r.max) FROM hf_historian_rollup_1m r "
+                       "JOIN hf_uns_tag t ON t.id = r.tag_id WHERE t.name = 'temperature'")
+        assert rollup == [(3000, 0.0, 49.0)]
+        latest = query(db, "SELECT l.value FROM hf_historian_latest l JOIN hf_uns_tag t ON t.id = l.tag_id "
+                       "WHERE t.name = 'pressure'")
+        assert latest == [(3000.0,)], "the newest sample is the latest value, whichever worker stored it"
+        client.loop_stop()
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output
+    assert "2 ingest workers share $share/" in output

@@ -84,8 +84,14 @@ def _table_exists(cr: Cursor, name: str) -> bool:
     return bool(cr.fetchone()[0])
 
 
+# Held (until commit) while the historian's tables or partitions are created: parallel ingest workers and
+# Odoo's install would otherwise race on CREATE … IF NOT EXISTS, which is not safe under concurrency.
+DDL_LOCK = 0x48465F48  # "HF_H"
+
+
 def ensure_schema(cr: Cursor, *, use_timescale: bool | None = None) -> str:
     """Create whatever part of the historian is missing; return "timescale" or "partitioned"."""
+    cr.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
     if _table_exists(cr, SAMPLE_TABLE):
         mode = "timescale" if has_timescale(cr) else "partitioned"
     else:
@@ -203,6 +209,10 @@ def existing_partitions(cr: Cursor) -> set[tuple[int, date]]:
 def ensure_day_partitions(cr: Cursor, wanted: set[tuple[int, date]]) -> set[tuple[int, date]]:
     """Create the day partitions of ``wanted`` that are missing; return every existing one."""
     existing = existing_partitions(cr)
+    if wanted <= existing:
+        return existing
+    cr.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+    existing = existing_partitions(cr)  # as another writer may have left them
     for code, day in sorted(wanted - existing):
         start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         cr.execute(

@@ -42,6 +42,7 @@ def _rollups_sql() -> str:
         SELECT tag_id, {bucket}, min(min), max(max), sum(sum), sum(count),
                (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
         FROM {source} GROUP BY tag_id, {bucket}
+        ORDER BY tag_id, {bucket}  -- one lock order for every writer: parallel ingests cannot deadlock here
         ON CONFLICT (tag_id, bucket) DO UPDATE SET
             min = least({table}.min, excluded.min),
             max = greatest({table}.max, excluded.max),

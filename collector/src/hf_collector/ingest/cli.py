@@ -8,7 +8,7 @@ import os
 import sys
 
 from hf_collector.errors import ConfigError
-from hf_collector.ingest.service import IngestSettings, run_forever
+from hf_collector.ingest.service import IngestSettings, run_workers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-attempts", type=int, default=5,
                         help="tries to reach the broker at start before giving up (exit 2)")
     parser.add_argument("--stats-interval", type=float, default=10.0, help="seconds between throughput logs")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("HF_INGEST_WORKERS", "1")),
+                        help="processes sharing the subscription (MQTT 5 $share/GROUP/…), about one per core "
+                             "(env HF_INGEST_WORKERS); each keeps its own session, CLIENT_ID-1…N")
+    parser.add_argument("--share-group", default="hf-ingest", help="the shared subscription's group name")
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -46,7 +50,10 @@ def main_from_args(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"hf-collector ingest: {exc}", file=sys.stderr)
         return 2
-    return run_forever(settings)
+    if args.workers < 1:
+        print("hf-collector ingest: --workers must be at least 1", file=sys.stderr)
+        return 2
+    return run_workers(settings, args.workers, args.share_group)
 
 
 def main() -> int:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import queue
 import signal
 import threading
 import time
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -291,6 +293,12 @@ class Ingest:
                 self._reconnect_writer()
                 if self.stopping and self._to_write.empty():
                     return  # unacknowledged: the broker redelivers to the next ingest
+            except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
+                # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
+                self.conn.rollback()
+                self.writer.refresh_partitions()
+                _logger.info("batch met a parallel ingest (%s); storing it again", type(exc).__name__)
+                continue
             except psycopg2.Error as exc:
                 # Something in this batch the database refuses: store it message by message so only
                 # the guilty ones become dead letters.
@@ -354,6 +362,47 @@ class Ingest:
             w["dead_letters"], self.totals["dead_letters"], self.resolver.discovered if self.resolver else 0,
         )
         self._window = dict.fromkeys(self._window, 0)
+
+
+def shared(settings: IngestSettings, index: int, group: str) -> IngestSettings:
+    """Worker ``index`` of a group: its own persistent session, and the broker's MQTT 5 shared subscription
+    hands each message to one worker of the group only."""
+    topic = settings.topic if settings.topic.startswith("$share/") else f"$share/{group}/{settings.topic}"
+    return dataclasses.replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}")
+
+
+def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest") -> int:
+    """``workers`` ingest processes sharing the subscription (the ingest is CPU-bound in Python: one
+    process uses one core). Stops them all on SIGINT/SIGTERM; exits with the worst worker's code."""
+    if workers <= 1:
+        return run_forever(settings)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker_main, args=(shared(settings, i, group),), name=f"hf-ingest-{i}")
+                 for i in range(1, workers + 1)]
+    for process in processes:
+        process.start()
+    _logger.info("%d ingest workers share %s", workers, shared(settings, 0, group).topic)
+
+    def stop(*_args: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: each worker finishes its batch and acknowledges it
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while any(p.is_alive() for p in processes):
+        for process in processes:
+            process.join(timeout=0.5)
+            if process.exitcode not in (None, 0):
+                _logger.error("ingest worker %s stopped (exit %s); stopping the others", process.name,
+                              process.exitcode)
+                stop()
+    return 0 if all(p.exitcode == 0 for p in processes) else 2
+
+
+def _worker_main(settings: IngestSettings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    raise SystemExit(run_forever(settings))
 
 
 def run_forever(settings: IngestSettings) -> int:
