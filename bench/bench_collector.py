@@ -71,6 +71,29 @@ def opcua_site(port: int, variables: int, interval_ms: int) -> object:
                                               "address": {"node_id": f"ns=2;s=v{i}"}} for i in range(variables)]}]})
 
 
+def subscriber(broker: int, ready: multiprocessing.Event, stop: multiprocessing.Event,  # type: ignore[valid-type]
+               results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """The MQTT subscriber, in its own process so its cost is not counted as the collector's: values seen
+    and, per message, the delay from the value's source timestamp to its arrival here."""
+    received: list[float] = []
+    values_seen = [0]
+
+    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        body = json.loads(message.payload)
+        values_seen[0] += len(body) - 1
+        received.append(time.time() * 1000 - body["timestamp_ms"])
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
+    client.on_message = on_message
+    client.on_subscribe = lambda *_args: ready.set()
+    client.connect("127.0.0.1", broker)
+    client.subscribe("umh/v1/acme/bench/#", qos=1)
+    client.loop_start()
+    stop.wait(600)
+    client.loop_stop()
+    results.put((values_seen[0], received))
+
+
 async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: float, latency: bool,
                         interval_ms: int | None = None) -> dict[str, float]:
     port = free_port()
@@ -79,21 +102,10 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     server.start()
     ready.wait(60)
     site = opcua_site(port, variables, interval_ms or max(10, int(period_s * 1000)))
-    received: list[float] = []
-    values_seen = [0]
-
-    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
-        body = json.loads(message.payload)
-        now_ms = time.time() * 1000
-        values_seen[0] += len(body) - 1
-        if latency:
-            received.append(now_ms - body["timestamp_ms"])
-
-    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
-    subscriber.on_message = on_message
-    subscriber.connect("127.0.0.1", broker)
-    subscriber.subscribe("umh/v1/acme/bench/#", qos=1)
-    subscriber.loop_start()
+    sub_ready, sub_stop, sub_results = multiprocessing.Event(), multiprocessing.Event(), multiprocessing.Queue()
+    listener = multiprocessing.Process(target=subscriber, args=(broker, sub_ready, sub_stop, sub_results), daemon=True)
+    listener.start()
+    sub_ready.wait(30)
     folder = Path(tempfile.mkdtemp())
     queue = DiskQueue(folder / "q.sqlite")
     sender = MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-collector"), queue)
@@ -115,11 +127,13 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     cpu_after = psutil.Process().cpu_times()
     await asyncio.sleep(2)
     sending.cancel()
-    subscriber.loop_stop()
+    sub_stop.set()
+    delivered, received = sub_results.get(timeout=60)
+    listener.join(timeout=10)
     server.terminate()
     cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
-    result = {"read_per_s": read / elapsed, "delivered": values_seen[0], "cpu": cpu}
-    if received:
+    result = {"read_per_s": read / elapsed, "delivered": delivered, "cpu": cpu}
+    if latency and received:
         ordered = sorted(received[len(received) // 10:])  # skip the warm-up tenth
         result["p50"] = statistics.median(ordered)
         result["p99"] = ordered[int(len(ordered) * 0.99) - 1]
@@ -211,8 +225,10 @@ async def main() -> None:
     rss = await rss_with_tags()
     print("\n| figure | measured | baseline / target |")
     print("| --- | --- | --- |")
-    print(f"| OPC UA subscription → MQTT | {throughput['read_per_s']:,.0f} values/s read and queued, "
-          f"{throughput['cpu']:.0%} of one core | target ≥ 20,000 values/s |")
+    per_core = throughput["read_per_s"] / max(throughput["cpu"], 1e-9)
+    print(f"| OPC UA subscription → MQTT | {throughput['read_per_s']:,.0f} values/s read and published "
+          f"(as fast as the Python test server changes them) using {throughput['cpu']:.0%} of one core: "
+          f"{per_core:,.0f} values per CPU-second | target ≥ 20,000 values/s on one core |")
     print(f"| Modbus 2,000 tags: requests per cycle | {modbus['coalesced_requests']} coalesced vs "
           f"{modbus['single_requests']} one-per-tag ({modbus['single_requests'] / modbus['coalesced_requests']:.0f}× fewer) "
           f"| target ≥ 10× fewer |")

@@ -6,6 +6,7 @@ The shape follows the configuration document of docs/contracts.md (``devices`` w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -78,6 +79,13 @@ class S7Address:
 Address = OpcUaAddress | ModbusAddress | S7Address
 
 
+@functools.lru_cache(maxsize=65_536)
+def _split_topic(topic: str) -> tuple[str, str]:
+    """(workcell topic, payload name) of a tag topic: parsed once per tag, not once per value read."""
+    parsed = UnsTopic.parse(topic)
+    return str(UnsTopic(parsed.location_path, parsed.data_contract)), parsed.full_tag_name
+
+
 @dataclass(frozen=True, slots=True)
 class TagConfig:
     """One value to read and where its samples go."""
@@ -95,13 +103,12 @@ class TagConfig:
     @property
     def workcell_topic(self) -> str:
         """The ``.../_historian`` topic of this tag's workcell: tags read together share one message."""
-        parsed = UnsTopic.parse(self.topic)
-        return str(UnsTopic(parsed.location_path, parsed.data_contract))
+        return _split_topic(self.topic)[0]
 
     @property
     def payload_name(self) -> str:
         """The tag's key in a workcell message: tag groups and name ``$``-joined (``axis$x``)."""
-        return UnsTopic.parse(self.topic).full_tag_name
+        return _split_topic(self.topic)[1]
 
     def scale(self, raw: float | int | bool | str) -> float | int | bool | str:
         if isinstance(raw, bool | str) or (self.scale_gain == 1.0 and self.scale_offset == 0.0):

@@ -10,13 +10,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent, Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from hf_collector.drivers.common import Backoff, bad_batch
 from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
 
 _logger = logging.getLogger(__name__)
-BATCH_WINDOW_S = 0.02  # notifications arriving together go out as one batch
+BATCH_WINDOW_S = 0.005  # notifications of one publish response arrive together: they go out as one batch
+# asyncua's own queue per subscription: far above what one publish response holds, so nothing is dropped
+# while our pump catches up (and if it ever is, asyncua says so in the log: OverflowPolicy.WARN).
+SUBSCRIPTION_QUEUE = 100_000
 MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}
 
 
@@ -29,26 +33,27 @@ def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
     return round(scaled) if tag.data_type is DataType.INT and isinstance(scaled, float) else scaled
 
 
-class _Handler:
-    def __init__(self, tags: dict[str, TagConfig], queue: asyncio.Queue[TagSample | Exception]) -> None:
-        self.tags = tags
-        self.queue = queue
+def _sample(tag: TagConfig, event: DataChangeEvent) -> TagSample:
+    item = event.data.monitored_item.Value
+    stamp = item.SourceTimestamp or item.ServerTimestamp
+    timestamp = int(stamp.timestamp() * 1000) if stamp else int(time.time() * 1000)
+    if not item.StatusCode.is_good() or event.value is None:
+        return TagSample(tag, None, timestamp, Quality.BAD)
+    try:
+        return TagSample(tag, _convert(tag, event.value), timestamp)
+    except (TypeError, ValueError):
+        return TagSample(tag, None, timestamp, Quality.BAD)
 
-    def datachange_notification(self, node: Any, value: Any, data: Any) -> None:
-        tag = self.tags[node.nodeid.to_string()]
-        item = data.monitored_item.Value
-        stamp = item.SourceTimestamp or item.ServerTimestamp
-        timestamp = int(stamp.timestamp() * 1000) if stamp else int(time.time() * 1000)
-        if not item.StatusCode.is_good() or value is None:
-            self.queue.put_nowait(TagSample(tag, None, timestamp, Quality.BAD))
-            return
-        try:
-            self.queue.put_nowait(TagSample(tag, _convert(tag, value), timestamp))
-        except (TypeError, ValueError):
-            self.queue.put_nowait(TagSample(tag, None, timestamp, Quality.BAD))
 
-    def status_change_notification(self, status: Any) -> None:
-        self.queue.put_nowait(ConnectionError(f"subscription status {status}"))
+async def _pump(subscription: Subscription, tags: dict[str, TagConfig],
+                queue: asyncio.Queue[TagSample | Exception]) -> None:
+    """Move a subscription's notifications into the driver's queue as samples (asyncua's iterator mode:
+    no task per notification, as its handler mode makes)."""
+    async for event in subscription:
+        if isinstance(event, DataChangeEvent):
+            queue.put_nowait(_sample(tags[event.node.nodeid.to_string()], event))
+        elif isinstance(event, StatusChangeEvent):
+            queue.put_nowait(ConnectionError(f"subscription status {event.notification.Status}"))
 
 
 class OpcUaDriver:
@@ -59,6 +64,7 @@ class OpcUaDriver:
         self.timeout = timeout
         self.url = f"opc.tcp://{device.host}:{device.port}"
         self.client: Client | None = None
+        self._pumps: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> OpcUaDriver:
         return self
@@ -67,6 +73,9 @@ class OpcUaDriver:
         await self._disconnect()
 
     async def _disconnect(self) -> None:
+        for pump in self._pumps:
+            pump.cancel()
+        self._pumps = []
         if self.client is not None:
             try:
                 await self.client.disconnect()
@@ -94,14 +103,15 @@ class OpcUaDriver:
         for tag in self.device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
         for interval, tags in by_interval.items():
-            handler = _Handler({client.get_node(t.address.node_id).nodeid.to_string(): t  # type: ignore[union-attr]
-                                for t in tags}, queue)
-            subscription = await client.create_subscription(interval, handler)
+            by_node = {client.get_node(self._node_id(t)).nodeid.to_string(): t for t in tags}
+            subscription = await client.create_subscription(interval, queue_maxsize=SUBSCRIPTION_QUEUE,
+                                                            overflow=OverflowPolicy.WARN)
             plain = [t for t in tags if t.deadband <= 0]
             if plain:
                 await subscription.subscribe_data_change([client.get_node(self._node_id(t)) for t in plain])
             for tag in (t for t in tags if t.deadband > 0):
                 await subscription.deadband_monitor(client.get_node(self._node_id(tag)), tag.deadband)
+            self._pumps.append(asyncio.create_task(_pump(subscription, by_node, queue)))
 
     @staticmethod
     def _node_id(tag: TagConfig) -> str:
