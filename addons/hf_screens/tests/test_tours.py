@@ -126,6 +126,11 @@ class TestKioskTours(HttpCase, HfScreensCommon):
             Widget.create({"screen_id": self.screen.id, "kind": "value", "name": name,
                            "tag_id": spindle.id, "x": x, "y": 30, "w": w, "h": h})
         self.store_now(spindle, 12345.6)
+        for tag, start, end in ((self.tag_good, 0, 12345), (self.tag_scrap, 0, 33)):
+            tag.sampling_interval_ms = 60_000
+            self.store_now(tag, start, seconds_ago=60)
+            self.store_now(tag, end)
+        _oee_cache.clear()
         self.start_tour(f"/hf/kiosk/{self.kiosk.token}", "hf_screens_kiosk_value_fits")
 
     def test_kiosk_downtime_reason(self):

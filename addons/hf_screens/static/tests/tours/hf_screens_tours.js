@@ -66,6 +66,22 @@ tours.add("hf_screens_kiosk_value_fits", {
                 }
             },
         },
+        {
+            content: "The shift's 12,345 good parts fit their half of the counters tile",
+            trigger: ".o_hf_counter_value[data-value='12345']",
+            run() {
+                for (const count of document.querySelectorAll(".o_hf_counter_value")) {
+                    const tile = count.closest(".o_hf_tile").getBoundingClientRect();
+                    const half = count.closest(".o_hf_counter").getBoundingClientRect();
+                    const range = document.createRange();
+                    range.selectNodeContents(count);
+                    const text = range.getBoundingClientRect();
+                    if (count.scrollWidth > count.clientWidth || text.right > half.right + 1 || half.right > tile.right) {
+                        throw new Error(`counter ${count.textContent} is cut or overflows its half of the tile`);
+                    }
+                }
+            },
+        },
     ],
 });
 

@@ -29,6 +29,11 @@ export class HfCounters extends Component {
     number(value) {
         return value === null || value === undefined ? "—" : formatNumber(value, 0);
     }
+    /** The longer count's characters, so both counts fit their half of the tile (see counters.scss). */
+    get fitStyle() {
+        const chars = Math.max(this.number(this.shift.good).length, this.number(this.shift.scrap).length);
+        return `--hf-value-chars: ${Math.max(1, chars)};`;
+    }
     get problem() {
         return !this.good && !this.scrap
             ? _t("No good-part or scrap counter on this workcell: give one of its tags the role 'Good-part counter'.")

@@ -62,6 +62,11 @@ export class HfGauge extends Component {
     get text() {
         return formatValue(this.entry, this.props.widget.decimals);
     }
+    /** A long value shrinks to stay inside the arc (160 of the 200 view-box units; a bold digit ≤ 0.7 em). */
+    get textStyle() {
+        const size = Math.min(34, Math.floor(160 / (0.7 * Math.max(1, this.text.length))));
+        return `font-size: ${size}px`;
+    }
     get stale() {
         return isStale(this.entry, this.props.elapsed, this.props.offline);
     }
