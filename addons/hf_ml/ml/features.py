@@ -119,7 +119,7 @@ def _rolling_sum(a: np.ndarray, w: int) -> np.ndarray:
 
 
 def _rolling(a: np.ndarray, w: int, fill: float, reduce: str) -> np.ndarray:
-    if w == 1:
+    if w == 1 or not len(a):  # no rows (nothing new to score yet): nothing to roll
         return a
     padded = np.concatenate((np.full(w - 1, fill), a))
     view = sliding_window_view(padded, w)

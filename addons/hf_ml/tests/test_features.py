@@ -40,3 +40,11 @@ class TestFeatures(BaseCase):
         self.assertEqual(features.running_mask(times, state_times, codes).tolist(),
                          [False, True, True, False, False, True])
         self.assertFalse(features.running_mask(times, np.empty(0), np.empty(0)).any())
+
+    def test_no_rows_gives_no_features(self):
+        """A scoring run with nothing new since the last one (rows ending after the last scored one)."""
+        times = 1.8e9 + np.arange(300) * 2.0
+        spec = features.FeatureSpec(300, (1, 3))
+        matrix, complete = features.build([(times, np.sin(times))], np.empty(0), spec)
+        self.assertEqual(matrix.shape, (0, 2 * len(features.AGGREGATIONS)))
+        self.assertFalse(complete.any())
