@@ -32,11 +32,12 @@ def odoo_importable() -> bool:
     return subprocess.run([sys.executable, "-c", "import odoo"], capture_output=True).returncode == 0
 
 
-def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run scripts/odoo.sh to completion; fail the test with Odoo's own output when it fails."""
     result = subprocess.run(
         [ODOO, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "HF_ROOT": str(ROOT)},
+        env={**os.environ, "HF_ROOT": str(ROOT), **(env or {})},
     )
     if result.returncode != 0:
         pytest.fail(f"odoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
