@@ -50,13 +50,23 @@ def opcua_server(port: int, variables: int, period_s: float, ready: multiprocess
         nodes = [await folder.add_variable(ua.NodeId(f"v{i}", ns), f"v{i}", 0.0) for i in range(variables)]
         await server.start()
         ready.set()
+        # Each variable changes once per period, the changes spread over it in 10 slices (as a PLC's values
+        # change through its cycle): a burst of all of them would hold the server's loop, and the
+        # notifications of the first ones, for the whole burst, which is this Python server's cost, not
+        # the collector's.
+        slices = 10
+        per_slice = -(-len(nodes) // slices)
         tick = 0
+        next_at = time.monotonic()
         while True:
             tick += 1
-            for node in nodes:
-                await server.write_attribute_value(node.nodeid, ua.DataValue(ua.Variant(float(tick), ua.VariantType.Double),
-                                                                            SourceTimestamp=datetime.now(timezone.utc)))
-            await asyncio.sleep(period_s)
+            for first in range(0, len(nodes), per_slice):
+                for node in nodes[first:first + per_slice]:
+                    await server.write_attribute_value(
+                        node.nodeid, ua.DataValue(ua.Variant(float(tick), ua.VariantType.Double),
+                                                  SourceTimestamp=datetime.now(timezone.utc)))
+                next_at += period_s / slices
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
     import logging  # noqa: PLC0415
 
