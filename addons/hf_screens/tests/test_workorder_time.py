@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import HfScreensCommon, create_workorder
@@ -154,6 +155,25 @@ class TestWorkorderTime(HfScreensCommon):
                          [("down", at(0)), ("down", at(50)), ("running", at(60))])
         self.assertEqual(records[1].date_end, at(60))
         self.assertEqual(self.workcenter.working_state, "done")
+
+    def test_block_dialog_names_the_machine_stop(self):
+        # Odoo's "Block" dialog on a machine-driven workcell: no second record beside the machine's.
+        self.MachineState._apply_samples(self.workcenter, [(at(0), "running"), (at(30), "running")])
+        setup = self.env.ref("mrp.block_reason2")
+        block = self.Productivity.with_context(default_workcenter_id=self.workcenter.id).create(
+            {"loss_id": setup.id, "description": "die change"},
+        )
+        with freeze_time(at(30)), self.assertRaisesRegex(UserError, "not stopped"):
+            block.button_block()
+        self.MachineState._apply_samples(self.workcenter, [(at(40), "down"), (at(60), "down")])
+        with freeze_time(at(60)):
+            block.button_block()
+        self.assertFalse(block.exists())
+        records = self.Productivity.search([("workcenter_id", "=", self.workcenter.id)], order="date_start")
+        self.assertEqual(records, self.machine_records())
+        self.assertEqual(records[-1].loss_id, setup)
+        self.assertEqual(records[-1].description, "die change")
+        self.assertEqual(records[-1].date_start, at(40))
 
     def test_workcell_without_state_tag_keeps_odoo_timers(self):
         saw = self.create_workcenter("Saw 6", "saw6")
