@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # `make demo`: a demo database with every Hyperfactory addon, a simulated machine speaking real OPC UA,
 # Modbus TCP and S7, the collector reading it into the UNS, the ingest storing it, and Odoo on :8069.
+# hyperfactory-cloud: the demo database is also the operator's Odoo (hf_cloud, onboarding form at
+# /hyperfactory/start); a signup is provisioned by its cron with hf_saas into a database of its own, cloned
+# from a template, and served by a second Odoo (the tenants' Odoo) on :8070 at http://<db>.localhost:8070.
 # Idempotent: re-running reuses the database (updating the addons) and restarts the processes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 DB="${HF_DEMO_DB:-hyperfactory_demo}"
 PORT="${HF_DEMO_PORT:-8069}"
+TENANT_PORT="${HF_DEMO_TENANT_PORT:-$((PORT + 1))}"
 DEMO="$ROOT/var/demo"
 mkdir -p "$DEMO"
+# The provisioner's settings for the demo (hf_saas.settings: HF_SAAS_* variables still win), seen by the
+# operator's Odoo, by `hf-saas` and by the tenants' Odoo alike.
+export HF_SAAS_SETTINGS="$DEMO/saas-settings.json"
+printf '{"state_dir": "%s", "template_db": "hf_demo_tenant_template", "base_url": "http://{db}.localhost:%s"}\n' \
+    "$DEMO/saas" "$TENANT_PORT" > "$HF_SAAS_SETTINGS"
 
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/odoo.sh" --ensure || { say "make demo needs Odoo 18 (see README: Where Odoo 18 comes from)"; exit 3; }
@@ -20,6 +29,28 @@ if psql -h "$HF_DB_HOST" -p "$HF_DB_PORT" -U "$HF_DB_USER" -d postgres -tAc \
 else
     say "creating $DB with $addons (admin / admin)"
     "$ROOT/scripts/odoo.sh" -d "$DB" -i "$addons" --without-demo=all --stop-after-init --no-http --log-level=warn
+fi
+
+saas="$VENV/bin/hf-saas"
+eval "$("$PY" - <<'PY'
+import shlex
+from hf_saas.settings import Settings
+s = Settings.load()
+for name, value in (("saas_addons", s.full_addons_path), ("saas_data", s.data_dir), ("saas_filter", s.tenant_dbfilter),
+                    ("saas_modules", ",".join(s.modules)), ("saas_template", s.template_db)):
+    print(f"{name}={shlex.quote(str(value))}")
+PY
+)"
+say "preparing the tenant template $saas_template for hyperfactory-cloud (built only when the addons changed)"
+"$saas" --json template > "$DEMO/saas-template.json"
+if "$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["changed"] else 1)' "$DEMO/saas-template.json"; then
+    # New addons in the template: bring the demo's existing tenants to the same code.
+    for tenant in $("$saas" --json list | "$PY" -c 'import json,sys; print(" ".join(
+            r["db"] for r in json.load(sys.stdin) if r["state"] == "ready" and r["db_exists"]))'); do
+        say "updating tenant $tenant"
+        "$ROOT/scripts/odoo.sh" -d "$tenant" -u "$saas_modules" --addons-path "$saas_addons" --data-dir "$saas_data" \
+            --stop-after-init --no-http --max-cron-threads 0 --log-level=warn
+    done
 fi
 
 pids=()
@@ -46,7 +77,14 @@ say "starting Odoo on http://localhost:$PORT (database $DB, admin / admin)"
 "$ROOT/scripts/odoo.sh" -d "$DB" --db-filter "^$DB\$" --http-port "$PORT" --log-level=warn &
 odoo_pid=$!
 pids+=($odoo_pid)
-for _ in $(seq 120); do curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
+
+say "starting the tenants' Odoo on http://<database>.localhost:$TENANT_PORT (db filter $saas_filter)"
+"$ROOT/scripts/odoo.sh" --addons-path "$saas_addons" --data-dir "$saas_data" --db-filter "$saas_filter" \
+    --no-database-list --http-port "$TENANT_PORT" --max-cron-threads 1 --log-level=warn > "$DEMO/tenants.log" 2>&1 &
+pids+=($!)
+for port in "$PORT" "$TENANT_PORT"; do
+    for _ in $(seq 120); do curl -fs "http://127.0.0.1:$port/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
+done
 
 say "starting the collector: configuration pulled from Odoo as the demo edge"
 login="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["login"])' "$DEMO/edge.json")"
@@ -57,5 +95,14 @@ pids+=($!)
 
 say "live: http://localhost:$PORT/odoo/action-hf_uns.hf_uns_tag_action  (admin / admin; logs in $DEMO)"
 [ -s "$DEMO/kiosks.txt" ] && say "machine screens (kiosk links, no login):" && sed 's/^/    /' "$DEMO/kiosks.txt" >&2
+say "hyperfactory-cloud: sign up a plant at http://localhost:$PORT/hyperfactory/start"
+say "    its status page updates until the new database is ready at http://<database>.localhost:$TENANT_PORT"
+say "    instances (operator): http://localhost:$PORT/odoo/action-hf_cloud.hf_cloud_instance_action"
+say "    no mail server in the demo: the login mail and its set-password link wait in"
+say "    http://localhost:$PORT/odoo/action-mail.action_view_mail_mail  (tenants' log: $DEMO/tenants.log)"
+"$saas" --json list | "$PY" -c 'import json, sys
+for r in json.load(sys.stdin):
+    if r["state"] == "ready" and r["db_exists"]:
+        print("    %s: %s  (login %s)" % (r["company"], r["url"], r["admin_login"]))' >&2 || true
 say "Ctrl-C stops everything"
 wait "$odoo_pid"

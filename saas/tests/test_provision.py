@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from hf_saas import db as pg
 from hf_saas.errors import ProvisionError, TenantExistsError
@@ -55,13 +57,19 @@ def tenant_server(provisioner: Provisioner, tenants: dict[str, CreateResult],
         [sys.executable, "-c", "import sys, odoo; sys.exit(odoo.cli.main())", "-c", str(conf),
          "--addons-path", s.full_addons_path, "--db_host", s.db_host, "--db_port", str(s.db_port),
          "--db_user", s.db_user, "--data-dir", str(s.data_dir), "--http-port", str(port),
-         "--db-filter", f"^({tenants['a'].db}|{tenants['b'].db})$", "--max-cron-threads", "0", "--logfile", str(log)])
+         "--db-filter", s.tenant_dbfilter, "--max-cron-threads", "0", "--logfile", str(log)])
     try:
         wait_port(port, 60)
-        yield {"url": f"http://127.0.0.1:{port}", "master": master, "log": str(log)}
+        yield {"url": f"http://127.0.0.1:{port}", "master": master, "log": str(log), "port": str(port)}
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_template_is_fresh_after_a_build(provisioner: Provisioner) -> None:
+    status = provisioner.template_status()  # the session fixture built it (or found it up to date)
+    assert status["fresh"] and status["built_fingerprint"] == status["fingerprint"], status
+    assert not provisioner.build_template()["changed"]
 
 
 def test_clone_is_fast_and_complete(tenants: dict[str, CreateResult]) -> None:
@@ -116,6 +124,45 @@ def test_isolation_between_tenants(tenants: dict[str, CreateResult], tenant_serv
     assert len(secrets_) == 2
 
 
+def _web(session: requests.Session, server: dict[str, str], host: str, path: str, **kw: object) -> requests.Response:
+    """A request to the tenants' Odoo for the host name ``host`` (``<db>.localhost`` routes to ``<db>``)."""
+    return session.request("POST" if "data" in kw or "json" in kw else "GET", server["url"] + path,
+                           headers={"Host": f"{host}:{server['port']}"}, allow_redirects=False, timeout=60, **kw)
+
+
+def _call_kw(session: requests.Session, server: dict[str, str], host: str, model: str, method: str,
+             args: list[object], kwargs: dict[str, object]) -> dict[str, object]:
+    payload = {"jsonrpc": "2.0", "method": "call", "id": 1,
+               "params": {"model": model, "method": method, "args": args, "kwargs": kwargs}}
+    response = _web(session, server, host, f"/web/dataset/call_kw/{model}/{method}", json=payload)
+    result: dict[str, object] = response.json()
+    return result
+
+
+def test_host_name_routes_to_the_tenant_only(tenants: dict[str, CreateResult], tenant_server: dict[str, str]) -> None:
+    """As the demo and the cloud serve tenants: the host's first label names the database (dbfilter)."""
+    a, b = tenants["a"], tenants["b"]
+    session = requests.Session()
+    page = _web(session, tenant_server, f"{a.db}.localhost", "/web/login")
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    logged_in = _web(session, tenant_server, f"{a.db}.localhost", "/web/login",
+                     data={"login": a.admin_login, "password": a.admin_password, "csrf_token": csrf.group(1)})
+    assert logged_in.status_code == 303 and "/odoo" in logged_in.headers["Location"], logged_in.text[:500]
+    devices = _call_kw(session, tenant_server, f"{a.db}.localhost", "hf.uns.device", "search_read", [[]],
+                       {"fields": ["name"], "order": "name"})
+    assert [d["name"] for d in devices["result"]] == ["plc0", "plc1"]  # type: ignore[index]
+    # A's session cookie shown to B's host name: the session is dropped, B's data stays closed
+    other = _call_kw(session, tenant_server, f"{b.db}.localhost", "hf.uns.device", "search_read", [[]],
+                     {"fields": ["name"]})
+    assert "result" not in other and "Session" in json.dumps(other["error"])
+    # a host name that is no tenant database (the operator's, or none) reaches no database
+    for host in ("127.0.0.1", "localhost", "postgres.localhost", f"{a.db[:-1]}.localhost"):
+        page = _web(requests.Session(), tenant_server, host, "/web/login")
+        assert 'name="csrf_token"' not in page.text, host
+
+
 def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
                          provisioner: Provisioner) -> None:
     import urllib.request  # noqa: PLC0415
@@ -125,7 +172,10 @@ def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[s
     import http.cookiejar  # noqa: PLC0415
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    pages = [opener.open(f"{tenant_server['url']}/web/login?db={a.db}", timeout=30).read().decode()]
+    login = urllib.request.Request(f"{tenant_server['url']}/web/login",
+                                   headers={"Host": f"{a.db}.localhost:{tenant_server['port']}"})
+    pages = [opener.open(login, timeout=30).read().decode()]
+    assert 'name="csrf_token"' in pages[0]
     with zipfile.ZipFile(a.bundle_path) as archive:
         bundle = "".join(archive.read(n).decode() for n in archive.namelist())
     records = "".join(p.read_text() for p in (provisioner.settings.state_dir / "tenants").glob("*.json"))

@@ -36,7 +36,8 @@ class HfCloudInstance(models.Model):
 
     name = fields.Char(string="Company", required=True, tracking=True)
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    company_id = fields.Many2one("res.company", string="Operator company", required=True,
+                                 default=lambda self: self.env.company, index=True)
     db_name = fields.Char(string="Database", readonly=True, copy=False, index=True)
     state = fields.Selection(
         [("draft", "Draft"), ("queued", "Queued"), ("provisioning", "Provisioning"), ("ready", "Ready"),

@@ -96,8 +96,10 @@ class Provisioner:
             info = json.loads(self._template_info_path().read_text(encoding="utf-8"))
         exists = pg.exists(self.settings, self.settings.template_db)
         current = self.template_fingerprint()
-        return {"db": self.settings.template_db, "exists": exists,
-                "fresh": exists and info.get("fingerprint") == current, "fingerprint": current, **info}
+        # ``fingerprint`` is the sources' now; the one the template was built from is ``built_fingerprint``
+        # (a rebuild must record the current one, or the template would look stale for ever).
+        return {**info, "built_fingerprint": info.get("fingerprint"), "db": self.settings.template_db,
+                "exists": exists, "fresh": exists and info.get("fingerprint") == current, "fingerprint": current}
 
     def build_template(self, *, force: bool = False) -> dict[str, Any]:
         """Build (or rebuild when stale) the template: ``odoo -i`` into a scratch database, then swap."""

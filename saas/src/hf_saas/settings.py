@@ -95,6 +95,12 @@ class Settings:
         return ",".join([*filter(None, base.split(",")), str(TENANT_ADDONS_DIR)])
 
     @property
+    def tenant_dbfilter(self) -> str:
+        """Odoo ``dbfilter`` of the tenants' Odoo: the database named by the host's first label
+        (``<db>.localhost`` → ``<db>``), and only a tenant database, never the operator's or another one."""
+        return f"^(?={self.db_prefix})%d$"
+
+    @property
     def mosquitto_path(self) -> Path:
         return self.mosquitto_dir or self.state_dir / "mosquitto"
 
