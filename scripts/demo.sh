@@ -67,6 +67,8 @@ for _ in $(seq 60); do [ -s "$DEMO/site.yaml" ] && break; sleep 0.5; done
 
 say "seeding the plant (hierarchy, devices, tags, edge) from the simulator's configuration"
 HF_ROOT="$ROOT" HF_DEMO_URL="http://localhost:$PORT" "$ROOT/scripts/odoo.sh" shell -d "$DB" --no-http --log-level=warn < "$ROOT/scripts/demo_seed.py"
+say "predictive maintenance on the press: two days of its past, a job trained on them (hf_ml)"
+"$ROOT/scripts/odoo.sh" shell -d "$DB" --no-http --log-level=warn < "$ROOT/scripts/demo_ml.py" >&2
 
 say "starting the ingest (MQTT umh/v1/# -> historian)"
 "$collector" ingest --mqtt-url "$HF_MQTT_URL" \
@@ -95,6 +97,7 @@ pids+=($!)
 
 say "live: http://localhost:$PORT/odoo/action-hf_uns.hf_uns_tag_action  (admin / admin; logs in $DEMO)"
 [ -s "$DEMO/kiosks.txt" ] && say "machine screens (kiosk links, no login):" && sed 's/^/    /' "$DEMO/kiosks.txt" >&2
+say "predictive maintenance: http://localhost:$PORT/odoo/action-hf_ml.hf_ml_job_action  (its score on press1's screen)"
 say "hyperfactory-cloud: sign up a plant at http://localhost:$PORT/hyperfactory/start"
 say "    its status page updates until the new database is ready at http://<database>.localhost:$TENANT_PORT"
 say "    instances (operator): http://localhost:$PORT/odoo/action-hf_cloud.hf_cloud_instance_action"
