@@ -593,6 +593,8 @@ class HfMlJob(models.Model):
             raise UserError(_("Job %(job)s cannot score: %(reason)s.", job=self.name,
                               reason=self._hf_message(exc))) from None
         tag = self._hf_score_tag()
+        if tag.sampling_interval_ms != self.score_interval_minutes * 60_000:  # the interval was changed since
+            tag.sudo().sampling_interval_ms = self.score_interval_minutes * 60_000
         HistorianWriter(self.env.cr).write([Sample(tag.id, int(end * 1000), float(score))
                                             for end, score in zip(ends, scores, strict=True)])
         self.write({"last_scored_until": _epoch_to_naive(ends[-1]), "last_score": float(scores[-1]),
@@ -614,8 +616,10 @@ class HfMlJob(models.Model):
             name = f"{base}_{self.id}_score"
         tag = Tag.create({
             "name": name, "tag_group": "ml", "workcenter_id": self.workcenter_id.id, "data_type": "float",
-            "role": "derived", "description": _("Score of ML job %s", self.name),
+            "role": "derived", "description": self.name,  # what a machine screen's score tile is titled
             "limit_high": self.threshold,
+            # scores come once per scoring interval: a screen calls the tag stale only after a few of them
+            "sampling_interval_ms": self.score_interval_minutes * 60_000,
         })
         self.score_tag_id = tag
         return tag

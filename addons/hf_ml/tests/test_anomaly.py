@@ -47,6 +47,9 @@ class TestAnomaly(HfMlCommon):
         scores = self.scores(self.job)
         self.assertTrue(self.job.score_tag_id.topic.endswith("/press1/_historian/ml/press_watch_score"))
         self.assertEqual(self.job.score_tag_id.role, "derived")
+        # a score is fresh until the next scoring run: the screens' stale marker goes by the scoring interval
+        self.assertEqual(self.job.score_tag_id.sampling_interval_ms, self.job.score_interval_minutes * 60_000)
+        self.assertEqual(self.job.score_tag_id.description, "Press watch")
         flagged = {t for t, s in scores if s >= self.job.threshold}
         for offset, length, _change in anomalies:
             # every window lying wholly inside an injected anomaly is flagged

@@ -166,7 +166,7 @@ class HfScreen(models.Model):
                 "value_max": tag.limit_high * 1.2 if gauge else 100.0,
             })
         for tag in by_role["derived"][:2]:
-            tiles.append({"kind": "ml_score", "tag_id": tag.id, "w": 3, "h": 2})
+            tiles.append({"kind": "ml_score", "name": tag.description or False, "tag_id": tag.id, "w": 3, "h": 2})
         for tag in numbers.filtered(lambda t: t.data_type == "float")[:2]:
             tiles.append({"kind": "trend", "tag_id": tag.id, "w": 6, "h": 3})
         # Flow the tiles left to right, top to bottom, on the 12-column grid.
