@@ -17,7 +17,7 @@ from hf_collector.drivers.common import Backoff, bad_batch
 from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
 
 _logger = logging.getLogger(__name__)
-BATCH_WINDOW_S = 0.005  # notifications of one publish response arrive together: they go out as one batch
+BATCH_WINDOW_S = 0.0  # notifications of one publish response arrive together: what is queued goes out as one batch
 # asyncua's own queue per subscription: far above what one publish response holds, so nothing is dropped
 # while our pump catches up (and if it ever is, asyncua says so in the log: OverflowPolicy.WARN).
 SUBSCRIPTION_QUEUE = 100_000
