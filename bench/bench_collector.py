@@ -122,10 +122,12 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     sending = asyncio.create_task(sender.run())
     driver = OpcUaDriver(site.devices[0])  # type: ignore[attr-defined]
     read = 0
-    cpu_before = psutil.Process().cpu_times()
     async with driver:
         samples = driver.samples()
-        start = time.perf_counter()
+        # steady state: clocks start at the first notification, after connecting and creating the monitored items
+        first = await anext(samples)
+        queue.put_many(to_messages(first))
+        start, cpu_before = time.perf_counter(), psutil.Process().cpu_times()
         async for batch in samples:
             queue.put_many(to_messages(batch))
             sender.wake()
