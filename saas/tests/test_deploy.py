@@ -36,6 +36,19 @@ def test_compose_file() -> None:
             assert (DOCKER / build["context"] / build["dockerfile"]).exists()
 
 
+def test_compose_environment_is_what_the_programs_read() -> None:
+    """Every HF_* variable the stack sets is one its program reads (a misnamed one is silently ignored)."""
+    services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
+    collector = REPO_ROOT / "collector" / "src" / "hf_collector"
+    readers = {"ingest": (collector / "ingest" / "cli.py").read_text(),
+               "collector": (collector / "config.py").read_text() + (collector / "cli.py").read_text()}
+    for name, source in readers.items():
+        variables = [key for key in (services[name].get("environment") or {}) if key.startswith("HF_")]
+        assert variables, f"{name} sets no HF_* variable"
+        for variable in variables:
+            assert f'"{variable}"' in source, f"{name}: {variable} is read by nothing"
+
+
 def test_compose_secrets_come_from_env() -> None:
     text = (DOCKER / "docker-compose.yml").read_text()
     example = (DOCKER / ".env.example").read_text()
