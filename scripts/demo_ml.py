@@ -7,13 +7,11 @@ and Odoo's scoring cron takes over on the live data the collector brings. Safe t
 job is left as it is.
 """
 
-import logging
 from datetime import datetime, timedelta, timezone
 
 from hf_collector.historian.writer import HistorianWriter, Sample
 from hf_collector.simulate.machine import Machine
 
-_logger = logging.getLogger("hf_demo_ml")
 JOB_NAME = "Press 1 bearing"
 HISTORY = timedelta(days=2)
 STEP_S = 10

@@ -166,6 +166,13 @@ class HfMlJob(models.Model):
             elif job.method not in ("isolation_forest", "robust_z"):
                 job.method = "isolation_forest"
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "score_interval_minutes" in vals:  # scores now come at another pace: screens judge staleness by it
+            for job in self.filtered("score_tag_id"):
+                job.score_tag_id.sudo().sampling_interval_ms = job.score_interval_minutes * 60_000
+        return result
+
     @api.depends("kind", "workcenter_id")
     def _compute_running_only(self):
         for job in self:
@@ -179,6 +186,17 @@ class HfMlJob(models.Model):
             return self.env["hf.uns.tag"]
         return self.env["hf.uns.tag"].sudo().search([("workcenter_id", "=", self.workcenter_id.id),
                                                      ("role", "=", "machine_state")], limit=1, order="id")
+
+    def _hf_running_state_tag(self):
+        """The state tag that gates the features when the job learns only while running, else None."""
+        if not self.running_only:
+            return None
+        state_tag = self._hf_state_tag()
+        if not state_tag:
+            raise ValidationError(_("Job %(job)s learns only while the machine runs, but workcell %(workcell)s has "
+                                    "no machine-state tag: add one (role Machine state) or untick \"Only while "
+                                    "running\".", job=self.name, workcell=self.workcenter_id.name))
+        return state_tag
 
     @api.depends("version_ids.is_active")
     def _compute_active_version(self):
@@ -212,10 +230,7 @@ class HfMlJob(models.Model):
     def _check_features(self):
         for job in self:
             job._hf_spec()
-            if job.running_only and not job._hf_state_tag():
-                raise ValidationError(_("Job %(job)s learns only while the machine runs, but workcell %(workcell)s has "
-                                        "no machine-state tag: add one (role Machine state) or untick \"Only while "
-                                        "running\".", job=job.name, workcell=job.workcenter_id.name))
+            job._hf_running_state_tag()
             if job.kind == "maintenance" and job.horizon_hours <= 0:
                 raise ValidationError(_("Job %s: the horizon must be positive.", job.name))
             if not 0 < job.contamination < 0.5:
@@ -463,10 +478,7 @@ class HfMlJob(models.Model):
                 raise UserError(_("Job %(job)s: the %(hours)s-hour horizon is too long for %(days)s days of history; "
                                   "make the training period at least twice the horizon, or shorten the horizon.",
                                   job=self.name, hours=f"{self.horizon_hours:g}", days=f"{self.training_days:g}"))
-        state_tag = self._hf_state_tag() if self.running_only else None
-        if self.running_only and not state_tag:
-            raise UserError(_("Job %s learns only while the machine runs, but its workcell has no machine-state tag.",
-                              self.name))
+        state_tag = self._hf_running_state_tag()
         ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s),
                                                state_tag=state_tag)
         if len(ends) < 40:
@@ -593,8 +605,6 @@ class HfMlJob(models.Model):
             raise UserError(_("Job %(job)s cannot score: %(reason)s.", job=self.name,
                               reason=self._hf_message(exc))) from None
         tag = self._hf_score_tag()
-        if tag.sampling_interval_ms != self.score_interval_minutes * 60_000:  # the interval was changed since
-            tag.sudo().sampling_interval_ms = self.score_interval_minutes * 60_000
         HistorianWriter(self.env.cr).write([Sample(tag.id, int(end * 1000), float(score))
                                             for end, score in zip(ends, scores, strict=True)])
         self.write({"last_scored_until": _epoch_to_naive(ends[-1]), "last_score": float(scores[-1]),

@@ -17,7 +17,6 @@ from hf_collector.drivers.common import Backoff, bad_batch
 from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
 
 _logger = logging.getLogger(__name__)
-BATCH_WINDOW_S = 0.0  # notifications of one publish response arrive together: what is queued goes out as one batch
 # asyncua's own queue per subscription: far above what one publish response holds, so nothing is dropped
 # while our pump catches up (and if it ever is, asyncua says so in the log: OverflowPolicy.WARN).
 SUBSCRIPTION_QUEUE = 100_000
@@ -45,13 +44,13 @@ def _sample(tag: TagConfig, event: DataChangeEvent) -> TagSample:
         return TagSample(tag, None, timestamp, Quality.BAD)
 
 
-async def _pump(subscription: Subscription, tags: dict[str, TagConfig],
+async def _pump(subscription: Subscription, tags: dict[ua.NodeId, TagConfig],
                 queue: asyncio.Queue[TagSample | Exception]) -> None:
     """Move a subscription's notifications into the driver's queue as samples (asyncua's iterator mode:
     no task per notification, as its handler mode makes)."""
     async for event in subscription:
         if isinstance(event, DataChangeEvent):
-            queue.put_nowait(_sample(tags[event.node.nodeid.to_string()], event))
+            queue.put_nowait(_sample(tags[event.node.nodeid], event))
         elif isinstance(event, StatusChangeEvent):
             queue.put_nowait(ConnectionError(f"subscription status {event.notification.Status}"))
 
@@ -103,14 +102,15 @@ class OpcUaDriver:
         for tag in self.device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
         for interval, tags in by_interval.items():
-            by_node = {client.get_node(self._node_id(t)).nodeid.to_string(): t for t in tags}
+            nodes = {tag: client.get_node(self._node_id(tag)) for tag in tags}
             subscription = await client.create_subscription(interval, queue_maxsize=SUBSCRIPTION_QUEUE,
                                                             overflow=OverflowPolicy.WARN)
-            plain = [t for t in tags if t.deadband <= 0]
+            plain = [node for tag, node in nodes.items() if tag.deadband <= 0]
             if plain:
-                await subscription.subscribe_data_change([client.get_node(self._node_id(t)) for t in plain])
+                await subscription.subscribe_data_change(plain)
             for tag in (t for t in tags if t.deadband > 0):
-                await subscription.deadband_monitor(client.get_node(self._node_id(tag)), tag.deadband)
+                await subscription.deadband_monitor(nodes[tag], tag.deadband)
+            by_node = {node.nodeid: tag for tag, node in nodes.items()}
             self._pumps.append(asyncio.create_task(_pump(subscription, by_node, queue)))
 
     @staticmethod
@@ -135,20 +135,17 @@ class OpcUaDriver:
                         await asyncio.wait_for(self.client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value(),
                                                timeout=self.timeout)
                         continue
+                    # the notifications of one publish response are queued together: they go out as one batch,
+                    # without waiting for more (a wait is added latency)
                     batch: list[TagSample] = []
                     item: TagSample | Exception = first
-                    deadline = time.monotonic() + BATCH_WINDOW_S
                     while True:
                         if isinstance(item, Exception):
                             raise item
                         batch.append(item)
-                        if queue.empty() and time.monotonic() >= deadline:
+                        if queue.empty():
                             break
-                        try:
-                            item = queue.get_nowait() if not queue.empty() else await asyncio.wait_for(
-                                queue.get(), timeout=max(0.0, deadline - time.monotonic()))
-                        except TimeoutError:
-                            break
+                        item = queue.get_nowait()
                     yield batch
             except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
                 delay = backoff.next()

@@ -19,8 +19,7 @@ import queue
 import signal
 import threading
 import time
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -368,7 +367,7 @@ def shared(settings: IngestSettings, index: int, group: str) -> IngestSettings:
     """Worker ``index`` of a group: its own persistent session, and the broker's MQTT 5 shared subscription
     hands each message to one worker of the group only."""
     topic = settings.topic if settings.topic.startswith("$share/") else f"$share/{group}/{settings.topic}"
-    return dataclasses.replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}")
+    return replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}")
 
 
 def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest") -> int:
@@ -377,11 +376,11 @@ def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest"
     if workers <= 1:
         return run_forever(settings)
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker_main, args=(shared(settings, i, group),), name=f"hf-ingest-{i}")
-                 for i in range(1, workers + 1)]
+    configs = [shared(settings, i, group) for i in range(1, workers + 1)]
+    processes = [context.Process(target=_worker_main, args=(config,), name=config.client_id) for config in configs]
     for process in processes:
         process.start()
-    _logger.info("%d ingest workers share %s", workers, shared(settings, 0, group).topic)
+    _logger.info("%d ingest workers share %s", workers, configs[0].topic)
 
     def stop(*_args: object) -> None:
         for process in processes:
@@ -390,10 +389,12 @@ def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest"
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    failed = None
     while any(p.is_alive() for p in processes):
         for process in processes:
             process.join(timeout=0.5)
-            if process.exitcode not in (None, 0):
+            if failed is None and process.exitcode not in (None, 0):
+                failed = process
                 _logger.error("ingest worker %s stopped (exit %s); stopping the others", process.name,
                               process.exitcode)
                 stop()
