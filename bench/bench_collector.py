@@ -8,6 +8,7 @@ Real servers on loopback: an asyncua Server (in its own process), a pymodbus ser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import datetime, timezone
 import multiprocessing
@@ -81,6 +82,14 @@ def opcua_site(port: int, variables: int, interval_ms: int) -> object:
                                               "address": {"node_id": f"ns=2;s=v{i}"}} for i in range(variables)]}]})
 
 
+async def stopped(task: asyncio.Task[None]) -> None:
+    """Cancel a sender and wait until it has closed its connection, so the next figure does not share the
+    machine with it."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def subscriber(broker: int, ready: multiprocessing.Event, stop: multiprocessing.Event,  # type: ignore[valid-type]
                results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """The MQTT subscriber, in its own process so its cost is not counted as the collector's: values seen
@@ -138,7 +147,7 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
         await samples.aclose()
     cpu_after = psutil.Process().cpu_times()
     await asyncio.sleep(2)
-    sending.cancel()
+    await stopped(sending)
     sub_stop.set()
     delivered, received = sub_results.get(timeout=60)
     listener.join(timeout=10)
@@ -190,7 +199,7 @@ async def replay_rate(broker: int, messages: int = 20_000, values_per_message: i
     while len(queue) and time.perf_counter() - start < 120:
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - start
-    task.cancel()
+    await stopped(task)
     return messages * values_per_message / elapsed
 
 
