@@ -7,6 +7,7 @@ import struct
 from collections.abc import AsyncIterator
 
 import pytest
+from asyncua import ua
 
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver
@@ -68,31 +69,31 @@ async def test_driver_reads_every_type_from_a_real_server(protocol: str) -> None
         await server.stop()
 
 
-async def test_modbus_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:
+@pytest.mark.parametrize("protocol", ["modbus", "opcua"])
+async def test_plc_that_vanishes_is_marked_bad_and_reconnects(protocol: str) -> None:
     port = free_port()
     machine = known_machine()
-    server = ModbusMachine(machine, port)
+    server_class, index = {"opcua": (OpcUaMachine, 0), "modbus": (ModbusMachine, 1)}[protocol]
+    server = server_class(machine, port)
     await server.start()
     await server.update()
-    dev = device(1, port)
-    driver = ModbusDriver(dev, timeout=0.5)
-    qualities: list[Quality] = []
+    dev = device(index, port)
+    driver = ModbusDriver(dev, timeout=0.5) if protocol == "modbus" else OpcUaDriver(dev, timeout=1.0)
     async with driver:
         samples = driver.samples()
         await first_good(samples, len(dev.tags))
         await server.stop()
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(30):
             async for batch in samples:
-                qualities.append(batch[0].quality)
                 if batch[0].quality is Quality.BAD:
                     break
         assert {s.tag.name for s in batch} == {t.name for t in dev.tags}, "the gap is marked on every tag"
         machine.good_count = 200_000
-        server = ModbusMachine(machine, port)
+        server = server_class(machine, port)
         await server.start()
         await server.update()
         values = await first_good(samples, len(dev.tags))
-        assert values["good_count"] == 200_000, "it resumed by itself with fresh values"
+        assert values["good_count"] == 200_000, "it resumed (OPC UA: subscribed again) by itself with fresh values"
         await samples.aclose()
     await server.stop()
 
@@ -153,3 +154,28 @@ def test_modbus_byte_and_word_order(byte_order: str, word_order: str) -> None:
 def test_s7_reads_variables_of_one_db_in_one_request() -> None:
     dev = device(2, 102)
     assert len(plan_ranges(list(dev.tags))) == 1
+
+
+async def test_opcua_bad_status_is_bad_quality() -> None:
+    port = free_port()
+    server = OpcUaMachine(known_machine(), port)
+    await server.start()
+    await server.update()
+    try:
+        dev = device(0, port)
+        async with OpcUaDriver(dev) as driver:
+            samples = driver.samples()
+            await first_good(samples, len(dev.tags))
+            await server.nodes["temperature"].write_value(
+                ua.DataValue(ua.Variant(99.0, ua.VariantType.Double),
+                             StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
+            async with asyncio.timeout(20):
+                async for batch in samples:
+                    bad = [s for s in batch if s.tag.name == "temperature" and s.quality is Quality.BAD]
+                    if bad:
+                        break
+            assert bad[0].value is None
+            await samples.aclose()
+    finally:
+        await server.stop()
+

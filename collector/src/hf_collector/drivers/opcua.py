@@ -6,21 +6,25 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asyncua import Client, ua
-from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent, Subscription
+from asyncua.client.ua_session import UaSession
+from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from hf_collector.drivers.common import Backoff, bad_batch
 from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
 
 _logger = logging.getLogger(__name__)
-# asyncua's own queue per subscription: far above what one publish response holds, so nothing is dropped
-# while our pump catches up (and if it ever is, asyncua says so in the log: OverflowPolicy.WARN).
-SUBSCRIPTION_QUEUE = 100_000
 MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}
+# the server may revise these; asyncua's own defaults for a subscription
+LIFETIME_COUNT = 10_000
+MAX_NOTIFICATIONS_PER_PUBLISH = 10_000
+ABSOLUTE_DEADBAND = 1
+
+Handover = Callable[[list[TagSample] | Exception], None]
 
 
 def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
@@ -32,27 +36,61 @@ def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
     return round(scaled) if tag.data_type is DataType.INT and isinstance(scaled, float) else scaled
 
 
-def _sample(tag: TagConfig, event: DataChangeEvent) -> TagSample:
-    item = event.data.monitored_item.Value
+def _sample(tag: TagConfig, item: ua.DataValue) -> TagSample:
     stamp = item.SourceTimestamp or item.ServerTimestamp
     timestamp = int(stamp.timestamp() * 1000) if stamp else int(time.time() * 1000)
-    if not item.StatusCode.is_good() or event.value is None:
+    variant = item.Value
+    value = variant.Value if variant is not None else None
+    status = item.StatusCode
+    if value is None or (status is not None and not status.is_good()):
         return TagSample(tag, None, timestamp, Quality.BAD)
     try:
-        return TagSample(tag, _convert(tag, event.value), timestamp)
+        return TagSample(tag, _convert(tag, value), timestamp)
     except (TypeError, ValueError):
         return TagSample(tag, None, timestamp, Quality.BAD)
 
 
-async def _pump(subscription: Subscription, tags: dict[ua.NodeId, TagConfig],
-                queue: asyncio.Queue[TagSample | Exception]) -> None:
-    """Move a subscription's notifications into the driver's queue as samples (asyncua's iterator mode:
-    no task per notification, as its handler mode makes)."""
-    async for event in subscription:
-        if isinstance(event, DataChangeEvent):
-            queue.put_nowait(_sample(tags[event.node.nodeid], event))
-        elif isinstance(event, StatusChangeEvent):
-            queue.put_nowait(ConnectionError(f"subscription status {event.notification.Status}"))
+class _BatchSubscription(Subscription):
+    """An asyncua subscription that hands each publish response over as one batch of samples.
+
+    asyncua's iterator makes two objects and a queue pass per value (its handler mode a task per value):
+    most of the driver's cost at thousands of values per second. Our own client handles index the tags,
+    so a notification finds its tag without hashing a NodeId.
+    """
+
+    def __init__(self, session: UaSession, params: ua.CreateSubscriptionParameters, tags: list[TagConfig],
+                 hand_over: Handover) -> None:
+        super().__init__(session, params, handler=None, queue_maxsize=1)
+        self.tags = tags
+        self.hand_over = hand_over
+
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        message = publish_result.NotificationMessage
+        self.last_publish_at = time.monotonic()  # what asyncua's own callback keeps for its stale watchdog
+        if message.NotificationData is None:
+            return
+        self.last_sequence_number = int(message.SequenceNumber)
+        tags = self.tags
+        for notification in message.NotificationData:
+            if isinstance(notification, ua.DataChangeNotification):
+                self.hand_over([_sample(tags[item.ClientHandle], item.Value) for item in notification.MonitoredItems
+                                if 0 <= item.ClientHandle < len(tags)])
+            elif isinstance(notification, ua.StatusChangeNotification):
+                self.hand_over(ConnectionError(f"subscription status {notification.Status}"))
+
+    def item_request(self, handle: int) -> ua.MonitoredItemCreateRequest:
+        """The monitored item of ``tags[handle]``, sampled at the tag's own interval."""
+        tag = self.tags[handle]
+        assert isinstance(tag.address, OpcUaAddress)
+        parameters = ua.MonitoringParameters(ClientHandle=handle, SamplingInterval=float(tag.sampling_interval_ms),
+                                             QueueSize=0, DiscardOldest=True)
+        if tag.deadband > 0:
+            parameters.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue,
+                                                    DeadbandType=ABSOLUTE_DEADBAND, DeadbandValue=tag.deadband)
+        return ua.MonitoredItemCreateRequest(
+            ItemToMonitor=ua.ReadValueId(NodeId=ua.NodeId.from_string(tag.address.node_id),
+                                         AttributeId=ua.AttributeIds.Value),
+            MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=parameters)
 
 
 class OpcUaDriver:
@@ -63,7 +101,6 @@ class OpcUaDriver:
         self.timeout = timeout
         self.url = f"opc.tcp://{device.host}:{device.port}"
         self.client: Client | None = None
-        self._pumps: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> OpcUaDriver:
         return self
@@ -72,9 +109,6 @@ class OpcUaDriver:
         await self._disconnect()
 
     async def _disconnect(self) -> None:
-        for pump in self._pumps:
-            pump.cancel()
-        self._pumps = []
         if self.client is not None:
             try:
                 await self.client.disconnect()
@@ -82,7 +116,7 @@ class OpcUaDriver:
                 pass
             self.client = None
 
-    async def _connect(self, queue: asyncio.Queue[TagSample | Exception]) -> None:
+    async def _connect(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
         client = Client(url=self.url, timeout=self.timeout)
         if self.device.security_policy == "Basic256Sha256":
             await client.set_security(SecurityPolicyBasic256Sha256, certificate=self.device.certificate,
@@ -102,16 +136,23 @@ class OpcUaDriver:
         for tag in self.device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
         for interval, tags in by_interval.items():
-            nodes = {tag: client.get_node(self._node_id(tag)) for tag in tags}
-            subscription = await client.create_subscription(interval, queue_maxsize=SUBSCRIPTION_QUEUE,
-                                                            overflow=OverflowPolicy.WARN)
-            plain = [node for tag, node in nodes.items() if tag.deadband <= 0]
-            if plain:
-                await subscription.subscribe_data_change(plain)
-            for tag in (t for t in tags if t.deadband > 0):
-                await subscription.deadband_monitor(nodes[tag], tag.deadband)
-            by_node = {node.nodeid: tag for tag, node in nodes.items()}
-            self._pumps.append(asyncio.create_task(_pump(subscription, by_node, queue)))
+            await self._subscribe(client, interval, tags, queue.put_nowait)
+
+    async def _subscribe(self, client: Client, interval: int, tags: list[TagConfig], hand_over: Handover) -> None:
+        """One subscription publishing every ``interval`` ms (as asyncua's ``create_subscription`` makes it)."""
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=interval, RequestedLifetimeCount=LIFETIME_COUNT,
+            RequestedMaxKeepAliveCount=client.get_keepalive_count(interval),
+            MaxNotificationsPerPublish=MAX_NOTIFICATIONS_PER_PUBLISH, PublishingEnabled=True, Priority=0)
+        subscription = _BatchSubscription(client.uaclient.session, params, tags, hand_over)
+        revised = client.get_subscription_revised_params(params, await subscription.init())
+        if revised:
+            await subscription.update(revised)
+        results = await subscription.create_monitored_items(subscription.item_request(i) for i in range(len(tags)))
+        for tag, result in zip(tags, results, strict=True):
+            if isinstance(result, ua.StatusCode):
+                _logger.warning("OPC UA server %s refused to monitor tag %s (%s): %s", self.device.label, tag.name,
+                                self._node_id(tag), result.name)
 
     @staticmethod
     def _node_id(tag: TagConfig) -> str:
@@ -121,7 +162,7 @@ class OpcUaDriver:
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
         while True:
-            queue: asyncio.Queue[TagSample | Exception] = asyncio.Queue()
+            queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()
             try:
                 await self._connect(queue)
                 if backoff.failures:
@@ -129,24 +170,24 @@ class OpcUaDriver:
                 backoff.reset()
                 while True:
                     try:
-                        first = await asyncio.wait_for(queue.get(), timeout=5)
+                        item = await asyncio.wait_for(queue.get(), timeout=5)
                     except TimeoutError:
                         assert self.client is not None
                         await asyncio.wait_for(self.client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value(),
                                                timeout=self.timeout)
                         continue
-                    # the notifications of one publish response are queued together: they go out as one batch,
-                    # without waiting for more (a wait is added latency)
+                    # what the publish responses received so far brought goes out as one batch, without waiting
+                    # for more (a wait is added latency)
                     batch: list[TagSample] = []
-                    item: TagSample | Exception = first
                     while True:
                         if isinstance(item, Exception):
                             raise item
-                        batch.append(item)
+                        batch.extend(item)
                         if queue.empty():
                             break
                         item = queue.get_nowait()
-                    yield batch
+                    if batch:
+                        yield batch
             except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
                 delay = backoff.next()
                 _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc, delay)
