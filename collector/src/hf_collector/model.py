@@ -110,6 +110,11 @@ class TagConfig:
         """The tag's key in a workcell message: tag groups and name ``$``-joined (``axis$x``)."""
         return _split_topic(self.topic)[1]
 
+    @property
+    def message_slot(self) -> tuple[str, str]:
+        """``(workcell_topic, payload_name)`` in one look-up: what grouping samples into messages needs."""
+        return _split_topic(self.topic)
+
     def scale(self, raw: float | int | bool | str) -> float | int | bool | str:
         if isinstance(raw, bool | str) or (self.scale_gain == 1.0 and self.scale_offset == 0.0):
             return raw

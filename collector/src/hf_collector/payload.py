@@ -19,6 +19,8 @@ Value = float | int | bool | str
 # None: no value could be read (bad quality)
 MaybeValue = Value | None
 MAX_PAYLOAD_BYTES = 1_000_000
+# made once: json.dumps with options builds an encoder per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 class PayloadError(HfError):
@@ -37,15 +39,22 @@ def encode(timestamp_ms: int, values: dict[str, MaybeValue]) -> bytes:
     """Encode one message; ``$`` in a name becomes a nested tag group object."""
     body: dict[str, object] = {"timestamp_ms": int(timestamp_ms)}
     for name, value in values.items():
-        *groups, leaf = name.split(TAG_GROUP_SEPARATOR)
-        node = body
-        for group in groups:
-            child = node.setdefault(group, {})
-            if not isinstance(child, dict):
-                raise PayloadError(f"tag {group!r} is both a value and a tag group.")
-            node = child
-        node[leaf] = value
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        if TAG_GROUP_SEPARATOR in name:
+            _nest(body, name, value)
+        else:  # most tags have no group: no split, no walk
+            body[name] = value
+    return _ENCODER.encode(body).encode()
+
+
+def _nest(body: dict[str, object], name: str, value: MaybeValue) -> None:
+    *groups, leaf = name.split(TAG_GROUP_SEPARATOR)
+    node = body
+    for group in groups:
+        child = node.setdefault(group, {})
+        if not isinstance(child, dict):
+            raise PayloadError(f"tag {group!r} is both a value and a tag group.")
+        node = child
+    node[leaf] = value
 
 
 def _flatten(prefix: str, obj: dict[str, object], out: list[DecodedValue]) -> None:

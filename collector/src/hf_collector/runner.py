@@ -25,8 +25,8 @@ def to_messages(batch: list[TagSample]) -> list[tuple[str, bytes]]:
     """Samples of one workcell taken at one instant become one message (UNS contract)."""
     groups: dict[tuple[str, int], dict[str, MaybeValue]] = defaultdict(dict)
     for sample in batch:
-        value = None if sample.quality is Quality.BAD else sample.value
-        groups[(sample.tag.workcell_topic, sample.timestamp_ms)][sample.tag.payload_name] = value
+        topic, name = sample.tag.message_slot
+        groups[(topic, sample.timestamp_ms)][name] = None if sample.quality is Quality.BAD else sample.value
     return [(topic, encode(timestamp, values)) for (topic, timestamp), values in groups.items()]
 
 

@@ -28,6 +28,8 @@ Handover = Callable[[list[TagSample] | Exception], None]
 
 
 def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
+    if type(value) is float and tag.data_type is DataType.FLOAT and tag.scale_gain == 1.0 and tag.scale_offset == 0.0:
+        return value  # the usual analog value, as it came
     if tag.data_type is DataType.STRING:
         return str(value)
     if tag.data_type is DataType.BOOL:
