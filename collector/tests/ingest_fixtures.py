@@ -71,12 +71,13 @@ def historian_database(host: str, port: int, user: str = PG_USER) -> Iterator[st
 
 
 @contextlib.contextmanager
-def private_mosquitto() -> Iterator[int]:
-    """A broker of the test's own, queueing generously as a production broker should."""
+def private_mosquitto(anonymous: bool = True) -> Iterator[int]:
+    """A broker of the test's own, queueing generously as a production broker should; ``anonymous=False``:
+    one that refuses every login (it has no password file)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         conf = Path(folder) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\npersistence false\n"
                         "max_queued_messages 1000000\n")
         process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,6 +91,41 @@ def private_mosquitto() -> Iterator[int]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def restartable_mosquitto() -> Iterator[tuple[int, Callable[[], None]]]:
+    """A private broker that keeps sessions and queued messages on disk, and a function that stops it
+    (gracefully: it saves them) and starts it again on the same port."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o777)  # started as root, Mosquitto drops to its own user and saves its state here
+        conf = Path(folder) / "mosquitto.conf"
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                        f"persistence_location {folder}/\nmax_queued_messages 1000000\n")
+        processes = []
+
+        def start() -> None:
+            processes.append(subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+                time.sleep(0.05)
+
+        def restart() -> None:
+            processes[-1].terminate()
+            processes[-1].wait(timeout=10)
+            time.sleep(1.0)
+            start()
+
+        start()
+        try:
+            yield port, restart
+        finally:
+            processes[-1].terminate()
+            processes[-1].wait(timeout=10)
 
 
 def _as_postgres(*command: str) -> None:

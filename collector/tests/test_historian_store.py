@@ -37,9 +37,11 @@ def cr() -> Iterator[Any]:
             conn.close()
 
 
-@pytest.fixture
-def writer(cr: Any) -> HistorianWriter:
-    created = HistorianWriter(cr)
+@pytest.fixture(params=[False, True], ids=["exact", "optimistic"])
+def writer(cr: Any, request: pytest.FixtureRequest) -> HistorianWriter:
+    """Every writer test runs both ways: the exact merge (Odoo's writes) and the ingest's optimistic insert,
+    whose batches with a stored sample fall back to the merge."""
+    created = HistorianWriter(cr, optimistic=request.param)
     cr.connection.commit()
     return created
 

@@ -30,6 +30,7 @@ from ingest_fixtures import (
     historian_database,
     private_mosquitto,
     private_postgres,
+    restartable_mosquitto,
     wait_for,
 )
 
@@ -216,6 +217,59 @@ def test_database_restart_mid_stream_loses_nothing(broker: int, tmp_path: Path) 
                 output = process.communicate(timeout=20)[0]
             assert "historian database unavailable" in output, output[-2000:]
             assert "historian database reconnected" in output
+
+
+def stored_once(db: str) -> int:
+    count, distinct = query(db, "SELECT count(*), count(DISTINCT (tag_id, time)) FROM hf_historian_sample")[0]
+    assert count == distinct, "a sample stored twice"
+    return int(count)
+
+
+def test_broker_restart_mid_stream_loses_nothing(db: str) -> None:
+    """Every message the broker acknowledged to the publisher is stored once, though the broker restarts
+    while the ingest is still working through them: the ingest reconnects by itself to its kept session."""
+    with restartable_mosquitto() as (port, restart):
+        process = start_ingest(port, f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}")
+        try:
+            time.sleep(1.5)
+            client = publisher(port)
+            publish_all(client, [(TOPIC, msg(NOW + i * 10, temperature=float(i))) for i in range(3000)])
+            client.disconnect()
+            client.loop_stop()
+            restart()
+            client = publisher(port)
+            publish_all(client, [(TOPIC, msg(NOW + i * 10, temperature=float(i))) for i in range(3000, 4000)])
+            wait_for(lambda: stored_once(db) == 4000, timeout=60)
+            client.loop_stop()
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=20)[0]
+    assert "broker connection lost" in output, output[-2000:]
+    assert "broker reconnected (session kept)" in output, output[-2000:]
+
+
+def test_a_killed_ingest_loses_nothing_it_had_not_committed(broker: int, db: str) -> None:
+    """SIGKILL in the middle of a stream: the next ingest with the same client id gets what the first did
+    not acknowledge, and what the first had committed is not stored twice."""
+    dsn = f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
+    client_id = f"ingest-{uuid.uuid4().hex[:6]}"
+    first = start_ingest(broker, dsn, "--client-id", client_id)
+    time.sleep(1.5)
+    client = publisher(broker)
+    infos = [client.publish(TOPIC, msg(NOW + i * 10, temperature=float(i)), qos=1) for i in range(20_000)]
+    wait_for(lambda: stored_once(db) > 0, timeout=20)
+    first.kill()
+    first.wait(timeout=10)
+    assert stored_once(db) < 20_000, "the kill came too late to test anything; publish more"
+    for info in infos:
+        info.wait_for_publish(30)
+    second = start_ingest(broker, dsn, "--client-id", client_id)
+    try:
+        wait_for(lambda: stored_once(db) == 20_000, timeout=60)
+    finally:
+        client.loop_stop()
+        second.terminate()
+        second.wait(timeout=20)
 
 
 def test_fatal_errors_exit_non_zero_with_a_clear_message(broker: int, db: str) -> None:

@@ -6,16 +6,18 @@ message in the ingest's persistent session and delivers it again; the historian'
 uniqueness makes the replay harmless. We speak MQTT 5 and announce a large Receive Maximum so the
 broker lets a whole batch be in flight at once (Mosquitto's 20-message default applies to 3.1.1).
 
-paho-mqtt and psycopg2 are both blocking libraries, so this is threads, not asyncio: paho's network
-loop, the calling thread decoding batches, and a writer thread storing and acknowledging them in order.
+One asyncio loop receives (our own lean MQTT 5 subscriber, see ``mqtt_wire``) and decodes; psycopg2
+is blocking, so one writer thread stores each batch, and the loop acknowledges it once committed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
-import queue
 import signal
 import threading
 import time
@@ -23,17 +25,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
-import paho.mqtt.client as mqtt
 import psycopg2
 import psycopg2.errors
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from hf_collector.errors import ConfigError, HfError
 from hf_collector.historian.writer import HistorianWriter, Sample
 from hf_collector.ingest import deadletter
+from hf_collector.ingest import mqtt_wire as wire
 from hf_collector.ingest.decoder import decode_message
+from hf_collector.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
 from hf_collector.ingest.resolver import TagResolver
 
 _logger = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ class IngestSettings:
     topic: str = "umh/v1/#"
     client_id: str = "hf-ingest"
     batch_max_messages: int = 10_000
-    batch_wait_s: float = 0.1
     discover: bool = True
     stats_interval_s: float = 10.0
     start_attempts: int = 5
@@ -67,63 +66,41 @@ class FatalIngestError(HfError):
     """The ingest cannot start or go on; the message says what to fix."""
 
 
+class WriterStopped(Exception):
+    """The writer met an error that retrying cannot mend; its cause says which."""
+
+
 class Ingest:
     def __init__(self, settings: IngestSettings) -> None:
         self.settings = settings
-        self.inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
+        url = urlparse(settings.mqtt_url)
+        self.address = BrokerAddress(host=url.hostname or "localhost",
+                                     port=url.port or (8883 if url.scheme == "mqtts" else 1883),
+                                     tls=url.scheme == "mqtts", username=url.username, password=url.password)
+        # What arrived, one chunk per socket read, with the connection to acknowledge it on.
+        self._inbox: collections.deque[tuple[MqttSession, list[wire.Publish]]] = collections.deque()
+        self._inbox_messages = 0
+        self._arrived: asyncio.Event | None = None
+        self.session: MqttSession | None = None
         self.stopping = False
-        self.fatal: Exception | None = None
-        self.connected = False
         self.totals = {"messages": 0, "samples": 0, "stored": 0, "dead_letters": 0, "batches": 0}
         self._window = {"messages": 0, "samples": 0, "batches": 0, "dead_letters": 0}
         self._lag_s = 0.0
         self.conn: Any = None
         self.resolver_conn: Any = None
-        self._resolver_lock = threading.Lock()  # the writer's rare fallback decodes too
-        self._to_write: queue.Queue[tuple[list[mqtt.MQTTMessage], list[Sample], list[deadletter.DeadLetter]] | None] = (
-            queue.Queue(maxsize=1))
+        self._resolver_lock = threading.Lock()  # the writer thread's rare one-by-one fallback decodes too
         self.writer: HistorianWriter | None = None
         self.resolver: TagResolver | None = None
-        self.client = self._make_client()
+        # One writer thread: PostgreSQL work (which releases the GIL) overlaps the next batch's decoding.
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="historian-writer")
 
     # --- connections -------------------------------------------------------------------------
-
-    def _make_client(self) -> mqtt.Client:
-        url = urlparse(self.settings.mqtt_url)
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.settings.client_id,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
-        if url.username:
-            client.username_pw_set(url.username, url.password)
-        if url.scheme == "mqtts":
-            client.tls_set()
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.reconnect_delay_set(1, 30)
-        return client
-
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        if reason.is_failure:
-            _logger.error("broker refused the ingest: %s", reason)
-            return
-        self.connected = True
-        client.subscribe(self.settings.topic, qos=1)
-        _logger.info("subscribed to %s on %s", self.settings.topic, self.settings.mqtt_url.split("@")[-1])
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
-        self.connected = False
-        if not self.stopping:
-            _logger.warning("broker connection lost (%s); reconnecting, unacknowledged messages will be redelivered",
-                            reason)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(message)
 
     def connect_database(self) -> None:
         """Two connections: the writer's (one transaction per batch, acknowledged after commit) and
         the resolver's (autocommit: a discovered tag exists before any sample refers to it)."""
         self.conn = psycopg2.connect(self.settings.dsn)
-        self.writer = HistorianWriter(self.conn.cursor())
+        self.writer = HistorianWriter(self.conn.cursor(), optimistic=True)
         self.conn.commit()
         self.connect_resolver()
 
@@ -135,27 +112,61 @@ class Ingest:
         self.resolver_conn.autocommit = True
         self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover)
 
-    def connect_broker(self) -> None:
-        url = urlparse(self.settings.mqtt_url)
-        port = url.port or (8883 if url.scheme == "mqtts" else 1883)
-        props = Properties(PacketTypes.CONNECT)
-        props.ReceiveMaximum = RECEIVE_MAXIMUM
-        props.SessionExpiryInterval = SESSION_EXPIRY_S
+    def _new_session(self) -> MqttSession:
+        return MqttSession(self.address, self.settings.client_id, self.settings.topic, self._on_messages,
+                           session_expiry_s=SESSION_EXPIRY_S, receive_maximum=RECEIVE_MAXIMUM)
+
+    def _on_messages(self, session: MqttSession, publishes: list[wire.Publish]) -> None:
+        self._inbox.append((session, publishes))
+        self._inbox_messages += len(publishes)
+        assert self._arrived is not None
+        self._arrived.set()
+
+    async def connect_broker(self) -> None:
+        """The first connection: a few attempts, then a fatal error that says what to check."""
+        where = f"{self.address.host}:{self.address.port}"
         delay = 1.0
         for attempt in range(1, self.settings.start_attempts + 1):
+            session = self._new_session()
             try:
-                self.client.connect(url.hostname or "localhost", port, keepalive=30, clean_start=False,
-                                    properties=props)
+                await session.open()
                 break
-            except OSError as exc:
+            except BrokerRefused as exc:
+                raise FatalIngestError(f"The MQTT broker at {where} refused the ingest; check the user, "
+                                       "password and ACL in --mqtt-url.", detail=str(exc)) from exc
+            except (OSError, TimeoutError, wire.ProtocolError) as exc:
                 if attempt == self.settings.start_attempts:
                     raise FatalIngestError(
-                        f"The MQTT broker at {url.hostname}:{port} did not answer after {attempt} attempts; "
+                        f"The MQTT broker at {where} did not answer after {attempt} attempts; "
                         "check --mqtt-url and that the broker runs.", detail=str(exc)) from exc
-                _logger.warning("broker %s:%s unreachable (%s); retrying in %.0f s", url.hostname, port, exc, delay)
-                time.sleep(delay)
+                _logger.warning("broker %s unreachable (%s); retrying in %.0f s", where, exc, delay)
+                await asyncio.sleep(delay)
                 delay = min(delay * 2, 8)
-        self.client.loop_start()
+        self.session = session
+        _logger.info("subscribed to %s on %s", self.settings.topic, where)
+
+    async def _stay_connected(self) -> None:
+        """Reconnect for ever after the first connection (1 s doubling to 30 s between tries)."""
+        while not self.stopping:
+            assert self.session is not None and self.session.closed is not None
+            why = await asyncio.shield(self.session.closed)  # cancelling us must not cancel it
+            if self.stopping:
+                return
+            _logger.warning("broker connection lost (%s); reconnecting, unacknowledged messages will be "
+                            "redelivered", why)
+            delay = 1.0
+            while not self.stopping:
+                session = self._new_session()
+                try:
+                    await session.open()
+                except (OSError, TimeoutError, wire.ProtocolError, BrokerRefused) as exc:
+                    _logger.warning("broker still away (%s); retrying in %.0f s", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30)
+                    continue
+                self.session = session
+                _logger.info("broker reconnected (session %s)", "kept" if session.session_present else "new")
+                break
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -170,164 +181,178 @@ class Ingest:
             raise FatalIngestError(
                 "The ingest cannot open the historian database; check --dsn (host, dbname, user).",
                 detail=str(exc).strip()) from exc
-        self.connect_broker()
-        # Decoding (Python) and writing (PostgreSQL, which releases the GIL) overlap: this thread
-        # decodes batch n+1 while the writer thread stores and acknowledges batch n, in order.
-        writer_thread = threading.Thread(target=self._write_loop, name="historian-writer", daemon=True)
-        writer_thread.start()
-        last_stats = time.monotonic()
         try:
-            while not self.stopping and writer_thread.is_alive():
-                batch = self._next_batch()
-                if batch:
-                    samples, dead = self._decode_retrying(batch)
-                    self._hand_over((batch, samples, dead), writer_thread)
-                if time.monotonic() - last_stats >= self.settings.stats_interval_s:
-                    self._log_stats(time.monotonic() - last_stats)
-                    last_stats = time.monotonic()
-        except psycopg2.Error as exc:  # not an outage (those are retried): the tag tables refuse us
-            raise FatalIngestError("The ingest cannot read the hf_uns tag tables; is hf_uns up to date?",
-                                   detail=str(exc).strip()) from exc
-        else:
-            if self.fatal is not None:
-                raise FatalIngestError(
-                    "The ingest stopped: the historian database refuses its writes (see the error above); "
-                    "unacknowledged messages stay with the broker.",
-                    detail=str(self.fatal).strip()) from self.fatal
+            asyncio.run(self._main())
         finally:
-            self.stopping = True
-            with contextlib.suppress(queue.Full):
-                self._to_write.put(None, timeout=30)
-            writer_thread.join(timeout=30)
-            self.client.disconnect()
-            self.client.loop_stop()
+            self._executor.shutdown(wait=True)
             for conn in (self.conn, self.resolver_conn):
                 if conn is not None:
                     with contextlib.suppress(psycopg2.Error):
                         conn.close()
 
-    def _hand_over(self, item: Any, writer_thread: threading.Thread) -> None:
-        """Queue a decoded batch for the writer; give up only if the writer is gone (fatal)."""
-        while writer_thread.is_alive():
-            try:
-                self._to_write.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._arrived = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        await self.connect_broker()
+        keeper = loop.create_task(self._stay_connected())
+        try:
+            await self._pipeline()
+        except psycopg2.Error as exc:  # not an outage (those are retried): the tag tables refuse us
+            raise FatalIngestError("The ingest cannot read the hf_uns tag tables; is hf_uns up to date?",
+                                   detail=str(exc).strip()) from exc
+        except WriterStopped as exc:
+            raise FatalIngestError(
+                "The ingest stopped: the historian database refuses its writes (see the error above); "
+                "unacknowledged messages stay with the broker.", detail=str(exc.__cause__).strip()) from exc
+        finally:
+            self.stopping = True
+            keeper.cancel()
+            if self.session is not None:
+                await self.session.close()
 
-    def _decode_retrying(
-        self, batch: list[mqtt.MQTTMessage]
+    async def _pipeline(self) -> None:
+        """Decode batch n+1 on the event loop while the writer thread stores and acknowledges batch n.
+
+        Batches size themselves: whatever arrived while the previous one was written is the next one
+        (capped), so a quiet line is stored within milliseconds and a flood in large batches."""
+        assert self._arrived is not None
+        writing: asyncio.Task[None] | None = None
+        last_stats = time.monotonic()
+        while not self.stopping:
+            if time.monotonic() - last_stats >= self.settings.stats_interval_s:
+                self._log_stats(time.monotonic() - last_stats)
+                last_stats = time.monotonic()
+            if not self._inbox:
+                self._arrived.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), 0.5)
+                if writing is not None and writing.done():
+                    writing.result()  # a fatal writer error ends the loop now, not at the next batch
+                continue
+            chunks = self._take_batch()
+            samples, dead = await self._decode_retrying(chunks)
+            if writing is not None:
+                await writing
+            writing = asyncio.get_running_loop().create_task(self._write(chunks, samples, dead))
+        if writing is not None:
+            await writing
+
+    def _take_batch(self) -> list[tuple[MqttSession, list[wire.Publish]]]:
+        chunks, count = [], 0
+        while self._inbox and count < self.settings.batch_max_messages:
+            chunk = self._inbox.popleft()
+            chunks.append(chunk)
+            count += len(chunk[1])
+        self._inbox_messages -= count
+        return chunks
+
+    async def _decode_retrying(
+        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
     ) -> tuple[list[Sample], list[deadletter.DeadLetter]]:
         delay = 0.5
         while True:
             try:
-                return self._decode(batch)
+                return self._decode(chunks)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 _logger.warning("tag lookup failed (%s); retrying in %.1f s", str(exc).strip() or type(exc).__name__,
                                 delay)
-                time.sleep(delay)
+                await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
                 with contextlib.suppress(psycopg2.Error):
                     self.connect_resolver()
 
-    def _write_loop(self) -> None:
-        try:
-            while True:
-                item = self._to_write.get()
-                if item is None:
-                    return
-                self._store(*item)
-        except Exception as exc:  # noqa: BLE001  (reported by run(), which exits non-zero)
-            _logger.exception("the historian writer stopped")
-            self.fatal = exc
-
-    def stop(self, *_args: object) -> None:
-        self.stopping = True
-
-    def _next_batch(self) -> list[mqtt.MQTTMessage]:
-        try:
-            first = self.inbox.get(timeout=self.settings.batch_wait_s)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.settings.batch_wait_s
-        while len(batch) < self.settings.batch_max_messages:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
-                if time.monotonic() >= deadline:
-                    break
-                time.sleep(0.005)
-        return batch
-
-    def _decode(self, batch: list[mqtt.MQTTMessage]) -> tuple[list[Sample], list[deadletter.DeadLetter]]:
+    def _decode(
+        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
+    ) -> tuple[list[Sample], list[deadletter.DeadLetter]]:
         assert self.resolver is not None
         samples: list[Sample] = []
         dead: list[deadletter.DeadLetter] = []
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
                 self.resolver.load()
-            for message in batch:
-                decode_message(message.topic, message.payload, self.resolver, samples, dead)
+            for _session, publishes in chunks:
+                for topic, payload, _packet_id in publishes:
+                    decode_message(topic, payload, self.resolver, samples, dead)
         return samples, dead
 
-    def _store(self, batch: list[mqtt.MQTTMessage], samples: list[Sample],
-               dead: list[deadletter.DeadLetter]) -> None:
-        """Write the batch and commit, retrying through database outages; then acknowledge it."""
+    async def _write(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], samples: list[Sample],
+                     dead: list[deadletter.DeadLetter]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            stored, dead = await loop.run_in_executor(self._executor, self._store, chunks, samples, dead)
+        except Exception as exc:  # noqa: BLE001  (reported by _main, which exits non-zero)
+            _logger.exception("the historian writer stopped")
+            raise WriterStopped() from exc
+        if stored is None:
+            return  # stopping during a database outage: unacknowledged, the broker redelivers
+        for session, publishes in chunks:
+            # Only on the connection they came in on; after a reconnect the broker redelivers them.
+            session.ack([packet_id for _topic, _payload, packet_id in publishes if packet_id])
+        self._count(sum(len(p) for _s, p in chunks), len(samples), stored, len(dead), samples)
+
+    def stop(self, *_args: object) -> None:
+        self.stopping = True
+        if self._arrived is not None:
+            self._arrived.set()
+
+    def _store(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], samples: list[Sample],
+               dead: list[deadletter.DeadLetter]) -> tuple[int | None, list[deadletter.DeadLetter]]:
+        """Write the batch and commit, retrying through database outages (runs in the writer thread).
+
+        Returns (samples stored, dead letters stored), or (None, …) when asked to stop during an outage."""
         delay = 0.5
-        stored = 0
         while True:
             try:
                 assert self.writer is not None
                 stored = self.writer.write(samples)
                 deadletter.store(self.conn.cursor(), dead)
                 self.conn.commit()
-                break
+                return stored, dead
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 _logger.warning("historian database unavailable (%s); retrying the batch of %d messages in %.1f s",
                                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                                len(batch), delay)
+                                sum(len(p) for _s, p in chunks), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
                 self._reconnect_writer()
-                if self.stopping and self._to_write.empty():
-                    return  # unacknowledged: the broker redelivers to the next ingest
+                if self.stopping:
+                    return None, dead
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
                 self.conn.rollback()
                 self.writer.refresh_partitions()
                 _logger.info("batch met a parallel ingest (%s); storing it again", type(exc).__name__)
-                continue
             except psycopg2.Error as exc:
                 # Something in this batch the database refuses: store it message by message so only
                 # the guilty ones become dead letters.
                 self.conn.rollback()
                 self.writer.refresh_partitions()  # the rollback undid any partition the batch created
                 _logger.warning("batch refused (%s); storing it message by message", str(exc).strip())
-                stored, dead = self._store_one_by_one(batch)
-                break
-        for message in batch:
-            self.client.ack(message.mid, message.qos)
-        self._count(len(batch), len(samples), stored, len(dead), samples)
+                return self._store_one_by_one(chunks)
 
-    def _store_one_by_one(self, batch: list[mqtt.MQTTMessage]) -> tuple[int, list[deadletter.DeadLetter]]:
+    def _store_one_by_one(
+        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
+    ) -> tuple[int, list[deadletter.DeadLetter]]:
         stored, all_dead = 0, []
         assert self.writer is not None and self.resolver is not None
-        for message in batch:
-            samples: list[Sample] = []
-            dead: list[deadletter.DeadLetter] = []
-            with self._resolver_lock:
-                decode_message(message.topic, message.payload, self.resolver, samples, dead)
-            try:
-                stored += self.writer.write(samples)
+        for _session, publishes in chunks:
+            for topic, payload, _packet_id in publishes:
+                samples: list[Sample] = []
+                dead: list[deadletter.DeadLetter] = []
+                with self._resolver_lock:
+                    decode_message(topic, payload, self.resolver, samples, dead)
+                try:
+                    stored += self.writer.write(samples)
+                    self.conn.commit()
+                except psycopg2.Error as exc:
+                    self.conn.rollback()
+                    self.writer.refresh_partitions()
+                    dead = [deadletter.DeadLetter(topic, payload, f"refused by the database: {exc}")]
+                deadletter.store(self.conn.cursor(), dead)
                 self.conn.commit()
-            except psycopg2.Error as exc:
-                self.conn.rollback()
-                self.writer.refresh_partitions()
-                dead = [deadletter.DeadLetter(message.topic, message.payload, f"refused by the database: {exc}")]
-            deadletter.store(self.conn.cursor(), dead)
-            self.conn.commit()
-            all_dead += dead
+                all_dead += dead
         return stored, all_dead
 
     def _reconnect_writer(self) -> None:
@@ -336,7 +361,7 @@ class Ingest:
                 self.conn.close()
         try:
             self.conn = psycopg2.connect(self.settings.dsn)
-            self.writer = HistorianWriter(self.conn.cursor())
+            self.writer = HistorianWriter(self.conn.cursor(), optimistic=True)
             self.conn.commit()
             _logger.info("historian database reconnected")
         except psycopg2.Error as exc:
@@ -355,10 +380,11 @@ class Ingest:
     def _log_stats(self, elapsed: float) -> None:
         w = self._window
         _logger.info(
-            "ingest: %.0f samples/s, %.0f messages/s, %.0f messages/batch, lag %.2f s, "
+            "ingest: %.0f samples/s, %.0f messages/s, %.0f messages/batch, lag %.2f s, waiting %d, "
             "dead letters %d (total %d), discovered tags %d",
             w["samples"] / elapsed, w["messages"] / elapsed, w["messages"] / max(1, w["batches"]), self._lag_s,
-            w["dead_letters"], self.totals["dead_letters"], self.resolver.discovered if self.resolver else 0,
+            self._inbox_messages, w["dead_letters"], self.totals["dead_letters"],
+            self.resolver.discovered if self.resolver else 0,
         )
         self._window = dict.fromkeys(self._window, 0)
 
@@ -409,6 +435,7 @@ def _worker_main(settings: IngestSettings) -> None:
 def run_forever(settings: IngestSettings) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop, 2 on a fatal error (after saying why)."""
     ingest = Ingest(settings)
+    # Until the event loop takes over SIGTERM/SIGINT (connecting to the database comes first).
     signal.signal(signal.SIGTERM, ingest.stop)
     signal.signal(signal.SIGINT, ingest.stop)
     try:

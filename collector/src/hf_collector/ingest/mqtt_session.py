@@ -1,0 +1,168 @@
+"""One MQTT 5 connection of the ingest: subscribe with QoS 1, hand over what arrives, acknowledge on demand.
+
+The session is persistent (Clean Start 0, a Session Expiry Interval): what was not acknowledged when
+the connection went away is delivered again on the next connection under the same client id.
+Acknowledgements are only ever sent on the connection the message came in on: after a reconnect the
+broker redelivers those messages with their original packet ids, and they are acknowledged then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hf_collector.ingest import mqtt_wire as wire
+
+_logger = logging.getLogger(__name__)
+
+
+class BrokerRefused(Exception):
+    """The broker answered but refused the connection or the subscription (no point retrying fast)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+class MqttSession(asyncio.Protocol):
+    """Use :meth:`open`; ``on_messages`` is called on the event loop with each read's PUBLISHes."""
+
+    def __init__(self, address: BrokerAddress, client_id: str, topic_filter: str,
+                 on_messages: Callable[[MqttSession, list[wire.Publish]], None], *,
+                 keepalive_s: int = 30, session_expiry_s: int = 7 * 24 * 3600, receive_maximum: int = 40_000) -> None:
+        self.address = address
+        self.client_id = client_id
+        self.topic_filter = topic_filter
+        self.on_messages = on_messages
+        self.keepalive_s = keepalive_s
+        self.session_expiry_s = session_expiry_s
+        self.receive_maximum = receive_maximum
+        self.session_present = False
+        self.closed: asyncio.Future[str] | None = None  # result: why the connection ended
+        self._transport: asyncio.Transport | None = None
+        self._reader = wire.PacketReader()
+        self._replies: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+        self._last_heard = time.monotonic()
+        self._pinger: asyncio.Task[None] | None = None
+
+    # --- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._last_heard = time.monotonic()
+        try:
+            publishes, others = self._reader.feed(data)
+        except (wire.ProtocolError, IndexError, UnicodeDecodeError) as exc:
+            self._drop(f"unparsable data from the broker: {exc}")
+            return
+        if publishes:
+            self.on_messages(self, publishes)
+        for kind, body in others:
+            if kind == wire.DISCONNECT:
+                code, reason = wire.parse_disconnect(body)
+                self._drop(f"the broker disconnected us: {wire.reason_text(code)} {reason}".strip())
+            elif kind != wire.PINGRESP:
+                self._replies.put_nowait((kind, body))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(str(exc) if exc else "connection closed")
+        if self._pinger is not None:
+            self._pinger.cancel()
+
+    # --- use --------------------------------------------------------------------------------------
+
+    async def open(self, timeout_s: float = 10.0) -> None:
+        """Connect, log in and subscribe; raises OSError/TimeoutError (retry) or :class:`BrokerRefused`."""
+        loop = asyncio.get_running_loop()
+        self.closed = loop.create_future()
+        context = ssl.create_default_context() if self.address.tls else None
+        await asyncio.wait_for(
+            loop.create_connection(lambda: self, self.address.host, self.address.port, ssl=context), timeout_s)
+        try:
+            self._send(wire.connect_packet(
+                self.client_id, keepalive=self.keepalive_s, clean_start=False, session_expiry_s=self.session_expiry_s,
+                receive_maximum=self.receive_maximum, username=self.address.username, password=self.address.password))
+            body = await self._expect(wire.CONNACK, timeout_s)
+            self.session_present, code, reason = wire.parse_connack(body)
+            if code >= 0x80:
+                raise BrokerRefused(f"the broker refused the connection: {wire.reason_text(code)} {reason}".strip())
+            self._send(wire.subscribe_packet(1, self.topic_filter, qos=1))
+            _packet_id, codes = wire.parse_suback(await self._expect(wire.SUBACK, timeout_s))
+            if not codes or codes[0] >= 0x80:
+                raise BrokerRefused(f"the broker refused the subscription to {self.topic_filter}: "
+                                    f"{wire.reason_text(codes[0] if codes else 0x80)}")
+        except BaseException:
+            self.abort()
+            raise
+        self._pinger = loop.create_task(self._keep_alive())
+
+    async def _expect(self, kind: int, timeout_s: float) -> bytes:
+        assert self.closed is not None
+        waiter = asyncio.ensure_future(self._replies.get())
+        done, _ = await asyncio.wait({waiter, self.closed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            waiter.cancel()
+            raise TimeoutError(self.closed.result() if self.closed.done() else f"no answer from the broker in {timeout_s:.0f} s")
+        got, body = waiter.result()
+        if got != kind:
+            raise wire.ProtocolError(f"expected packet type {kind}, got {got}")
+        return body
+
+    async def _keep_alive(self) -> None:
+        """PINGREQ every half keep-alive; a broker silent for twice the keep-alive is gone (half-open TCP)."""
+        while True:
+            await asyncio.sleep(self.keepalive_s / 2)
+            if time.monotonic() - self._last_heard > 2 * self.keepalive_s:
+                self._drop(f"the broker did not answer for {2 * self.keepalive_s} s")
+                return
+            self._send(wire.PINGREQ_PACKET)
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def ack(self, packet_ids: list[int]) -> bool:
+        """Acknowledge on this connection; False (nothing sent) if it is gone: the broker redelivers."""
+        if not self.is_open:
+            return False
+        self._send(wire.puback_packets(packet_ids))
+        return True
+
+    def _send(self, data: bytes) -> None:
+        assert self._transport is not None
+        self._transport.write(data)
+
+    def _drop(self, why: str) -> None:
+        _logger.warning("%s", why)
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(why)
+        self.abort()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def close(self) -> None:
+        """Say goodbye (the session stays for its expiry) and close."""
+        if self._pinger is not None:
+            self._pinger.cancel()
+        if self.is_open:
+            assert self._transport is not None
+            self._send(wire.DISCONNECT_PACKET)
+            self._transport.close()
+            if self.closed is not None and not self.closed.done():
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(self.closed), 2)
