@@ -191,3 +191,38 @@ def _count(db: str, sql: str) -> int:
     with psycopg2.connect(dsn(db)) as conn, conn.cursor() as cr:
         cr.execute(sql)
         return int(cr.fetchone()[0])
+
+
+AGREEMENT = [
+    b'{"timestamp_ms": 1700000000000, "a": 1.5, "b": -2, "c": true, "d": "run", "e": null}',
+    b'{"b": 0, "timestamp_ms": 1700000000000, "a": 1e300}',
+    b'{"timestamp_ms": 1700000000000, "axis": {"x": 1, "y": {"z": 2}}, "t": 3}',
+    b'{"timestamp_ms": 1700000000000, "t": NaN}',
+    b'{"timestamp_ms": 1700000000000, "t": -Infinity}',
+    b'{"timestamp_ms": 1700000000000, "t": 1e400}',
+    b'{"timestamp_ms": 1700000000000, "t": 1' + b"0" * 400 + b"}",
+    b'{"timestamp_ms": 1700000000000, "t": 1, "t": 2}',
+    b'{"timestamp_ms": false, "t": 1}',
+    b'{"timestamp_ms": 1700000000000}',
+    b'{"timestamp_ms": 1700000000000, "t": [1]}',
+    b'"just a string"',
+]
+
+
+@pytest.mark.parametrize("payload", AGREEMENT)
+def test_the_decoders_fast_path_agrees_with_the_payload_contract(payload: bytes) -> None:
+    """The ingest decodes plain messages without building DecodedValue objects; whatever it takes that
+    way must decode exactly as the contract's decoder does, and the rest is left to that decoder."""
+    from hf_collector.ingest.decoder import _plain_values  # noqa: PLC0415
+    from hf_collector.payload import PayloadError, decode  # noqa: PLC0415
+
+    fast = _plain_values(payload)
+    try:
+        timestamp, values = decode(payload)
+    except (PayloadError, ValueError, OverflowError):
+        assert fast is None, "the fast path took a payload the contract refuses"
+        return
+    if fast is not None:
+        assert fast == (timestamp, [(v.name, v.value) for v in values])
+    else:
+        assert any("$" in v.name for v in values), "only tag groups (nested objects) take the slow path"

@@ -173,6 +173,60 @@ def merge_sql(mode: str) -> str:
         """
 
 
+class PreparedBatch(NamedTuple):
+    """Samples formatted for COPY, with what the writer needs besides: pure Python, made by
+    :func:`prepare` wherever there is CPU to spare (the ingest: its event loop, beside the writer)."""
+
+    text: str
+    days: set[tuple[int, int]]  # (retention code, epoch day) partitions the rows go to
+    count: int
+    newest_ms: int
+    aggregates: _Aggregates | None  # only for an optimistic write
+
+
+def prepare(samples: Sequence[Sample], *, aggregates: bool = False) -> PreparedBatch:
+    """Format ``samples`` for COPY; ``aggregates``: also their per-minute rollups and latest values."""
+    found = _Aggregates() if aggregates else None
+    lines = []
+    days: set[tuple[int, int]] = set()
+    newest_ms = 0
+    minutes = found.minutes if found is not None else None
+    latest = found.latest if found is not None else None
+    for tag_id, time_ms, value, value_text, quality, retention in samples:
+        if value is None:
+            number = COPY_NULL
+        else:
+            value = float(value)
+            number = repr(value)
+        lines.append(f"{time_ms}\t{tag_id}\t{number}\t"
+                     f"{COPY_NULL if value_text is None else _copy_text(value_text)}\t{quality}\t{retention}\n")
+        days.add((retention, time_ms // MS_PER_DAY))
+        if time_ms > newest_ms:
+            newest_ms = time_ms
+        if minutes is None or latest is None:
+            continue
+        newest = latest.get(tag_id)
+        if newest is None or time_ms > newest[0]:
+            latest[tag_id] = (time_ms, value, value_text, quality)
+        if value is None:
+            continue
+        key = (tag_id, time_ms - time_ms % 60_000)
+        bucket = minutes.get(key)
+        if bucket is None:
+            minutes[key] = [value, value, value, 1, value, time_ms]
+            continue
+        if value < bucket[0]:
+            bucket[0] = value
+        elif value > bucket[1]:
+            bucket[1] = value
+        bucket[2] += value
+        bucket[3] += 1
+        if time_ms > bucket[5]:
+            bucket[4] = value
+            bucket[5] = time_ms
+    return PreparedBatch("".join(lines), days, len(samples), newest_ms, found)
+
+
 class HistorianWriter:
     """Writes batches through one cursor; the caller commits (so it can acknowledge after commit).
 
@@ -205,60 +259,27 @@ class HistorianWriter:
         """Stage and merge ``samples``; return how many were new (duplicates are skipped). No commit."""
         if not samples:
             return 0
-        aggregates = _Aggregates() if self.optimistic else None
-        text, days = self._format(samples, aggregates)
+        return self.write_prepared(prepare(samples, aggregates=self.optimistic))
+
+    def write_prepared(self, batch: PreparedBatch) -> int:
+        """:meth:`write` for a batch already formatted by :func:`prepare` (with aggregates if optimistic)."""
+        if not batch.count:
+            return 0
         cr = self.cr
         if self.mode == "partitioned":
-            wanted = {(code, datetime.fromtimestamp(d * 86400, timezone.utc).date()) for code, d in days}
+            wanted = {(code, datetime.fromtimestamp(d * 86400, timezone.utc).date()) for code, d in batch.days}
             if not wanted <= self._partitions:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
         cr.execute(STAGE_SQL)  # a temp table dies with its connection; the ingest reconnects
-        cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(text))
-        inserted = self._insert_optimistically(aggregates, len(samples)) if aggregates is not None else None
+        cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(batch.text))
+        inserted = None
+        if self.optimistic and batch.aggregates is not None:
+            inserted = self._insert_optimistically(batch.aggregates, batch.count)
         if inserted is None:
             cr.execute(self._merge_sql)
             inserted = int(cr.fetchone()[0])
         cr.execute("TRUNCATE hf_stage")
         return inserted
-
-    @staticmethod
-    def _format(samples: Sequence[Sample], aggregates: _Aggregates | None) -> tuple[str, set[tuple[int, int]]]:
-        """The COPY text of ``samples`` and the (retention, day) partitions they need; fills ``aggregates``."""
-        lines = []
-        days: set[tuple[int, int]] = set()
-        minutes = aggregates.minutes if aggregates is not None else None
-        latest = aggregates.latest if aggregates is not None else None
-        for tag_id, time_ms, value, value_text, quality, retention in samples:
-            if value is None:
-                number = COPY_NULL
-            else:
-                value = float(value)
-                number = repr(value)
-            lines.append(f"{time_ms}\t{tag_id}\t{number}\t"
-                         f"{COPY_NULL if value_text is None else _copy_text(value_text)}\t{quality}\t{retention}\n")
-            days.add((retention, time_ms // MS_PER_DAY))
-            if minutes is None or latest is None:
-                continue
-            newest = latest.get(tag_id)
-            if newest is None or time_ms > newest[0]:
-                latest[tag_id] = (time_ms, value, value_text, quality)
-            if value is None:
-                continue
-            key = (tag_id, time_ms - time_ms % 60_000)
-            bucket = minutes.get(key)
-            if bucket is None:
-                minutes[key] = [value, value, value, 1, value, time_ms]
-                continue
-            if value < bucket[0]:
-                bucket[0] = value
-            elif value > bucket[1]:
-                bucket[1] = value
-            bucket[2] += value
-            bucket[3] += 1
-            if time_ms > bucket[5]:
-                bucket[4] = value
-                bucket[5] = time_ms
-        return "".join(lines), days
 
     def _insert_optimistically(self, aggregates: _Aggregates, count: int) -> int | None:
         """``count`` when every staged row was new, or None if one was already stored (nothing written then)."""

@@ -154,6 +154,9 @@ class PacketReader:
             length = buf[pos + 1]
             if length < 128:
                 start = pos + 2
+            elif size - pos > 2 and buf[pos + 2] < 128:  # 128 B to 16 kB: most UNS messages
+                length = (length & 0x7F) | (buf[pos + 2] << 7)
+                start = pos + 3
             else:
                 length, start = _read_varint(buf, pos + 1)
                 if start < 0:

@@ -29,7 +29,7 @@ import psycopg2
 import psycopg2.errors
 
 from hf_collector.errors import ConfigError, HfError
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_collector.historian.writer import HistorianWriter, PreparedBatch, Sample, prepare
 from hf_collector.ingest import deadletter
 from hf_collector.ingest import mqtt_wire as wire
 from hf_collector.ingest.decoder import decode_message
@@ -233,9 +233,12 @@ class Ingest:
                 continue
             chunks = self._take_batch()
             samples, dead = await self._decode_retrying(chunks)
+            # Formatted here, not in the writer thread: the writer's thread then only waits on PostgreSQL.
+            batch = prepare(samples, aggregates=True)
+            del samples
             if writing is not None:
                 await writing
-            writing = asyncio.get_running_loop().create_task(self._write(chunks, samples, dead))
+            writing = asyncio.get_running_loop().create_task(self._write(chunks, batch, dead))
         if writing is not None:
             await writing
 
@@ -277,11 +280,11 @@ class Ingest:
                     decode_message(topic, payload, self.resolver, samples, dead)
         return samples, dead
 
-    async def _write(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], samples: list[Sample],
+    async def _write(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], batch: PreparedBatch,
                      dead: list[deadletter.DeadLetter]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            stored, dead = await loop.run_in_executor(self._executor, self._store, chunks, samples, dead)
+            stored, dead = await loop.run_in_executor(self._executor, self._store, chunks, batch, dead)
         except Exception as exc:  # noqa: BLE001  (reported by _main, which exits non-zero)
             _logger.exception("the historian writer stopped")
             raise WriterStopped() from exc
@@ -290,14 +293,14 @@ class Ingest:
         for session, publishes in chunks:
             # Only on the connection they came in on; after a reconnect the broker redelivers them.
             session.ack([packet_id for _topic, _payload, packet_id in publishes if packet_id])
-        self._count(sum(len(p) for _s, p in chunks), len(samples), stored, len(dead), samples)
+        self._count(sum(len(p) for _s, p in chunks), batch.count, stored, len(dead), batch.newest_ms)
 
     def stop(self, *_args: object) -> None:
         self.stopping = True
         if self._arrived is not None:
             self._arrived.set()
 
-    def _store(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], samples: list[Sample],
+    def _store(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], batch: PreparedBatch,
                dead: list[deadletter.DeadLetter]) -> tuple[int | None, list[deadletter.DeadLetter]]:
         """Write the batch and commit, retrying through database outages (runs in the writer thread).
 
@@ -306,7 +309,7 @@ class Ingest:
         while True:
             try:
                 assert self.writer is not None
-                stored = self.writer.write(samples)
+                stored = self.writer.write_prepared(batch)
                 deadletter.store(self.conn.cursor(), dead)
                 self.conn.commit()
                 return stored, dead
@@ -369,13 +372,13 @@ class Ingest:
 
     # --- observability ---------------------------------------------------------------------------
 
-    def _count(self, messages: int, samples: int, stored: int, dead: int, batch_samples: list[Sample]) -> None:
+    def _count(self, messages: int, samples: int, stored: int, dead: int, newest_ms: int) -> None:
         for key, value in (("messages", messages), ("samples", samples), ("dead_letters", dead), ("batches", 1)):
             self.totals[key] += value
             self._window[key] += value
         self.totals["stored"] += stored
-        if batch_samples:
-            self._lag_s = max(0.0, time.time() - max(s.time_ms for s in batch_samples) / 1000)
+        if newest_ms:
+            self._lag_s = max(0.0, time.time() - newest_ms / 1000)
 
     def _log_stats(self, elapsed: float) -> None:
         w = self._window
