@@ -106,11 +106,16 @@ def test_backfill_and_future_days_get_partitions_on_demand(cr: Any, writer: Hist
 
 def test_text_bool_and_bad_quality_values(cr: Any, writer: HistorianWriter) -> None:
     t = ms(T0)
-    writer.write([Sample(3, t, None, "run\tning\nback\\slash"), Sample(4, t, None, None, 2), Sample(5, t, 1.0)])
+    writer.write([Sample(3, t, None, "run\tning\nback\\slash"), Sample(4, t, None, None, 2), Sample(5, t, 1.0),
+                  Sample(6, t, None, "Prüfstand ✓ 温度"), Sample(7, t, 1.0, "with both")])
     cr.connection.commit()
-    latest = {r["tag_id"]: (r["value"], r["value_text"], r["quality"]) for r in reader.read_latest(cr, [3, 4, 5, 6])}
-    assert latest == {3: (None, "run\tning\nback\\slash", 0), 4: (None, None, 2), 5: (1.0, None, 0)}
-    assert rows(cr, "SELECT tag_id FROM hf_historian_rollup_1m ORDER BY tag_id") == [(5,)], "text and gaps: no rollup"
+    latest = {r["tag_id"]: (r["value"], r["value_text"], r["quality"]) for r in reader.read_latest(cr, [3, 4, 5, 6, 7])}
+    assert latest == {3: (None, "run\tning\nback\\slash", 0), 4: (None, None, 2), 5: (1.0, None, 0),
+                      6: (None, "Prüfstand ✓ 温度", 0), 7: (1.0, "with both", 0)}
+    assert rows(cr, "SELECT value_text FROM hf_historian_sample WHERE tag_id IN (3, 6) ORDER BY tag_id") == [
+        ("run\tning\nback\\slash",), ("Prüfstand ✓ 温度",)]
+    assert rows(cr, "SELECT tag_id FROM hf_historian_rollup_1m ORDER BY tag_id") == [(5,), (7,)], \
+        "text and gaps: no rollup"
 
 
 def test_read_raw_is_half_open_ordered_and_limited(cr: Any, writer: HistorianWriter) -> None:

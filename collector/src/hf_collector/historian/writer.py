@@ -1,16 +1,20 @@
 """Batched, idempotent writes: COPY into a staging table, then one statement that inserts the new
 samples (ON CONFLICT DO NOTHING), folds them into the rollups and moves the latest values.
 
-The ingest writes optimistically: almost every batch is new data, so it first inserts the staged rows
-without ON CONFLICT, in (tag, time) order (the primary key's order: each tag's index page stays hot,
-measured 1.5x faster), and aggregates the rollups straight from the staging table. A batch with a
-sample already stored (a redelivery after a restart) fails that on the primary key; it is rolled back
-to a savepoint and merged the exact way. Same rows either way."""
+The ingest writes optimistically: almost every batch is new data, so its rows are COPYed straight
+into the samples table, in binary and in primary-key (tag, time) order (each tag's index page stays
+hot: measured 1.5x faster than arrival order), with the batch's per-minute rollups and latest values
+computed in Python while it is formatted. A batch holding a sample already stored (a redelivery after
+a restart) fails that COPY on the primary key; it is rolled back to a savepoint and merged the exact
+way above. The stored rows are the same either way.
 
+"""
 from __future__ import annotations
 
 import io
 import logging
+import operator
+import struct
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
@@ -92,8 +96,8 @@ AGGREGATE_STAGE_SQL = (
 
 
 def optimistic_sql(mode: str) -> str:
-    """Insert every staged row (the statement fails on a duplicate) and fold in the batch's per-minute
-    aggregates and latest values, which the writer computed while it formatted the rows."""
+    """Fold a batch's per-minute aggregates and latest values (computed by :func:`prepare`, staged by
+    COPY) into the rollups and the latest-value table; its samples are already COPYed in."""
     minute, hour = schema.ROLLUP_TABLES[60], schema.ROLLUP_TABLES[3600]
     rollups = f"""
         minutes AS (
@@ -105,11 +109,7 @@ def optimistic_sql(mode: str) -> str:
         rollup_hour AS ({_upsert_sql(hour, "minutes", "date_trunc('hour', bucket, 'UTC')")}),""" \
         if mode == "partitioned" else ""
     return f"""
-        WITH inserted AS (
-            INSERT INTO {schema.SAMPLE_TABLE} (time, tag_id, value, value_text, quality, retention)
-            SELECT {_MS_TO_TIME.format("time_ms")}, tag_id, value, value_text, quality, retention FROM hf_stage
-            ORDER BY tag_id, time_ms
-        ),{rollups}
+        WITH {rollups}
         latest AS (
             INSERT INTO {schema.LATEST_TABLE} (tag_id, time, value, value_text, quality)
             SELECT tag_id, {_MS_TO_TIME.format("time_ms")}, value, value_text, quality FROM hf_stage_latest
@@ -120,6 +120,33 @@ def optimistic_sql(mode: str) -> str:
         )
         SELECT 1
         """
+
+
+# PostgreSQL's binary COPY (the "Binary Format" section of its COPY page): a header, then per row the
+# field count and each field as a length and big-endian bytes, -1 for NULL; numbers need no parsing.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+BINARY_TRAILER = b"\xff\xff"
+EPOCH_2000_MS = 946_684_800_000  # PostgreSQL's timestamps count microseconds from 2000-01-01 UTC
+_NUMBER_ROW = struct.Struct(">hiqiiidiihih").pack  # time, tag_id, value, NULL text, quality, retention
+_NO_VALUE_ROW = struct.Struct(">hiqiiiiihih").pack  # value and text NULL
+_TEXT_ROW_HEAD = struct.Struct(">hiqiiii").pack  # up to the text's length
+_TAIL = struct.Struct(">ihih").pack
+_PRIMARY_KEY = operator.itemgetter(0, 1)
+COPY_SAMPLES_BINARY = (f"COPY {schema.SAMPLE_TABLE} (time, tag_id, value, value_text, quality, retention) "
+                       "FROM STDIN WITH (FORMAT binary)")
+
+
+def _binary_row(tag_id: int, time_ms: int, value: float | None, value_text: str | None, quality: int,
+                retention: int) -> bytes:
+    micros = (time_ms - EPOCH_2000_MS) * 1000
+    if value_text is None:
+        if value is None:
+            return _NO_VALUE_ROW(6, 8, micros, 4, tag_id, -1, -1, 2, quality, 2, retention)
+        return _NUMBER_ROW(6, 8, micros, 4, tag_id, 8, value, -1, 2, quality, 2, retention)
+    raw = value_text.encode()
+    head = _TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, -1, len(raw)) if value is None else (
+        struct.pack(">hiqiiidi", 6, 8, micros, 4, tag_id, 8, value, len(raw)))
+    return head + raw + _TAIL(2, quality, 2, retention)
 
 
 COPY_NULL = "\\N"
@@ -177,36 +204,53 @@ class PreparedBatch(NamedTuple):
     """Samples formatted for COPY, with what the writer needs besides: pure Python, made by
     :func:`prepare` wherever there is CPU to spare (the ingest: its event loop, beside the writer)."""
 
-    text: str
+    samples: Sequence[Sample]
+    text: str | None  # COPY text for the staging table (the exact merge)
+    binary: bytes | None  # binary COPY straight into the samples table, in key order (optimistic)
     days: set[tuple[int, int]]  # (retention code, epoch day) partitions the rows go to
     count: int
     newest_ms: int
-    aggregates: _Aggregates | None  # only for an optimistic write
+    aggregates: _Aggregates | None  # with ``binary``
 
 
-def prepare(samples: Sequence[Sample], *, aggregates: bool = False) -> PreparedBatch:
-    """Format ``samples`` for COPY; ``aggregates``: also their per-minute rollups and latest values."""
-    found = _Aggregates() if aggregates else None
+def _text_rows(samples: Sequence[Sample]) -> str:
     lines = []
-    days: set[tuple[int, int]] = set()
-    newest_ms = 0
-    minutes = found.minutes if found is not None else None
-    latest = found.latest if found is not None else None
     for tag_id, time_ms, value, value_text, quality, retention in samples:
-        if value is None:
-            number = COPY_NULL
-        else:
-            value = float(value)
-            number = repr(value)
+        number = COPY_NULL if value is None else repr(float(value))
         lines.append(f"{time_ms}\t{tag_id}\t{number}\t"
                      f"{COPY_NULL if value_text is None else _copy_text(value_text)}\t{quality}\t{retention}\n")
+    return "".join(lines)
+
+
+def prepare(samples: Sequence[Sample], *, optimistic: bool = False) -> PreparedBatch:
+    """Format ``samples`` for the exact merge, or (``optimistic``) for a straight binary COPY, with
+    their per-minute rollups and latest values."""
+    days: set[tuple[int, int]] = set()
+    if not optimistic:
+        for _tag, time_ms, _v, _x, _q, retention in samples:
+            days.add((retention, time_ms // MS_PER_DAY))
+        newest = max((sample[1] for sample in samples), default=0)
+        return PreparedBatch(samples, _text_rows(samples), None, days, len(samples), newest, None)
+    found = _Aggregates()
+    minutes, latest = found.minutes, found.latest
+    rows = [BINARY_HEADER]
+    newest_ms = 0
+    number_row = _NUMBER_ROW
+    for tag_id, time_ms, value, value_text, quality, retention in sorted(samples, key=_PRIMARY_KEY):
+        if value is not None:
+            value = float(value)
+            if value_text is None:
+                rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
+                                       2, retention))
+            else:
+                rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
+        else:
+            rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
         days.add((retention, time_ms // MS_PER_DAY))
         if time_ms > newest_ms:
             newest_ms = time_ms
-        if minutes is None or latest is None:
-            continue
         newest = latest.get(tag_id)
-        if newest is None or time_ms > newest[0]:
+        if newest is None or time_ms > newest[0]:  # sorted by time within a tag: the last one wins
             latest[tag_id] = (time_ms, value, value_text, quality)
         if value is None:
             continue
@@ -224,7 +268,8 @@ def prepare(samples: Sequence[Sample], *, aggregates: bool = False) -> PreparedB
         if time_ms > bucket[5]:
             bucket[4] = value
             bucket[5] = time_ms
-    return PreparedBatch("".join(lines), days, len(samples), newest_ms, found)
+    rows.append(BINARY_TRAILER)
+    return PreparedBatch(samples, None, b"".join(rows), days, len(samples), newest_ms, found)
 
 
 class HistorianWriter:
@@ -259,10 +304,10 @@ class HistorianWriter:
         """Stage and merge ``samples``; return how many were new (duplicates are skipped). No commit."""
         if not samples:
             return 0
-        return self.write_prepared(prepare(samples, aggregates=self.optimistic))
+        return self.write_prepared(prepare(samples, optimistic=self.optimistic))
 
     def write_prepared(self, batch: PreparedBatch) -> int:
-        """:meth:`write` for a batch already formatted by :func:`prepare` (with aggregates if optimistic)."""
+        """:meth:`write` for a batch already formatted by :func:`prepare` (optimistic if this writer is)."""
         if not batch.count:
             return 0
         cr = self.cr
@@ -270,29 +315,30 @@ class HistorianWriter:
             wanted = {(code, datetime.fromtimestamp(d * 86400, timezone.utc).date()) for code, d in batch.days}
             if not wanted <= self._partitions:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
+        if self.optimistic and batch.binary is not None and batch.aggregates is not None:
+            if self._insert_optimistically(batch.binary, batch.aggregates):
+                return batch.count
         cr.execute(STAGE_SQL)  # a temp table dies with its connection; the ingest reconnects
-        cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(batch.text))
-        inserted = None
-        if self.optimistic and batch.aggregates is not None:
-            inserted = self._insert_optimistically(batch.aggregates, batch.count)
-        if inserted is None:
-            cr.execute(self._merge_sql)
-            inserted = int(cr.fetchone()[0])
+        text = batch.text if batch.text is not None else _text_rows(batch.samples)
+        cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(text))
+        cr.execute(self._merge_sql)
+        inserted = int(cr.fetchone()[0])
         cr.execute("TRUNCATE hf_stage")
         return inserted
 
-    def _insert_optimistically(self, aggregates: _Aggregates, count: int) -> int | None:
-        """``count`` when every staged row was new, or None if one was already stored (nothing written then)."""
+    def _insert_optimistically(self, binary: bytes, aggregates: _Aggregates) -> bool:
+        """COPY the rows in and fold in their aggregates; False (nothing written) if one is already stored."""
         cr = self.cr
         cr.execute("SAVEPOINT hf_optimistic")
+        try:
+            cr.copy_expert(COPY_SAMPLES_BINARY, io.BytesIO(binary))
+        except psycopg2.errors.UniqueViolation:
+            cr.execute("ROLLBACK TO SAVEPOINT hf_optimistic")
+            return False
         if self.mode == "partitioned":
             cr.copy_expert("COPY hf_stage_minute FROM STDIN", io.StringIO(aggregates.minute_rows()))
         cr.copy_expert("COPY hf_stage_latest FROM STDIN", io.StringIO(aggregates.latest_rows()))
-        try:
-            cr.execute(self._optimistic_sql)
-        except psycopg2.errors.UniqueViolation:
-            cr.execute("ROLLBACK TO SAVEPOINT hf_optimistic")  # the staged aggregates go with it
-            return None
+        cr.execute(self._optimistic_sql)
         cr.execute("TRUNCATE hf_stage_minute, hf_stage_latest")
         cr.execute("RELEASE SAVEPOINT hf_optimistic")
-        return count
+        return True

@@ -234,8 +234,7 @@ class Ingest:
             chunks = self._take_batch()
             samples, dead = await self._decode_retrying(chunks)
             # Formatted here, not in the writer thread: the writer's thread then only waits on PostgreSQL.
-            batch = prepare(samples, aggregates=True)
-            del samples
+            batch = prepare(samples, optimistic=True)
             if writing is not None:
                 await writing
             writing = asyncio.get_running_loop().create_task(self._write(chunks, batch, dead))
