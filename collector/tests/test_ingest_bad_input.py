@@ -86,7 +86,7 @@ def test_tag_names_that_are_not_uns_segments_are_refused(resolver: TagResolver, 
     dead: list[DeadLetter] = []
     decode_message(TOPIC, json.dumps({"timestamp_ms": NOW, name: 1.0, "temperature": 2.0}).encode(),
                    resolver, samples, dead)
-    assert [s.value for s in samples] == [2.0], "the message's good values are kept"
+    assert [Sample(*s).value for s in samples] == [2.0], "the message's good values are kept"
     assert len(dead) == 1 and "may only contain letters" in dead[0].reason
 
 
@@ -110,7 +110,7 @@ def test_right_types_are_converted(resolver: TagResolver) -> None:
     dead: list[DeadLetter] = []
     decode_message(TOPIC, msg(NOW, count=4.0, running=0, state=12, temperature=True), resolver, samples, dead)
     assert dead == []
-    assert sorted(((s.value, s.value_text) for s in samples), key=repr) == [
+    assert sorted(((Sample(*s).value, Sample(*s).value_text) for s in samples), key=repr) == [
         (0.0, None), (1.0, None), (4.0, None), (None, "12")]
 
 
@@ -125,7 +125,7 @@ def test_a_discovery_the_database_refuses_is_a_dead_letter_not_a_crash(db: str) 
         samples: list[Sample] = []
         dead: list[DeadLetter] = []
         decode_message(TOPIC, msg(NOW, torque=1.0, temperature=2.0), resolver, samples, dead)
-        assert [s.value for s in samples] == [2.0]
+        assert [Sample(*s).value for s in samples] == [2.0]
         assert len(dead) == 1 and "could not create the discovered tag" in dead[0].reason
         conn.close()
     finally:

@@ -29,7 +29,7 @@ import psycopg2
 import psycopg2.errors
 
 from hf_collector.errors import ConfigError, HfError
-from hf_collector.historian.writer import HistorianWriter, PreparedBatch, Sample, prepare
+from hf_collector.historian.writer import HistorianWriter, PreparedBatch, SampleRow, prepare
 from hf_collector.ingest import deadletter
 from hf_collector.ingest import mqtt_wire as wire
 from hf_collector.ingest.decoder import decode_message
@@ -252,7 +252,7 @@ class Ingest:
 
     async def _decode_retrying(
         self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
-    ) -> tuple[list[Sample], list[deadletter.DeadLetter]]:
+    ) -> tuple[list[SampleRow], list[deadletter.DeadLetter]]:
         delay = 0.5
         while True:
             try:
@@ -267,9 +267,9 @@ class Ingest:
 
     def _decode(
         self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
-    ) -> tuple[list[Sample], list[deadletter.DeadLetter]]:
+    ) -> tuple[list[SampleRow], list[deadletter.DeadLetter]]:
         assert self.resolver is not None
-        samples: list[Sample] = []
+        samples: list[SampleRow] = []
         dead: list[deadletter.DeadLetter] = []
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
@@ -341,7 +341,7 @@ class Ingest:
         assert self.writer is not None and self.resolver is not None
         for _session, publishes in chunks:
             for topic, payload, _packet_id in publishes:
-                samples: list[Sample] = []
+                samples: list[SampleRow] = []
                 dead: list[deadletter.DeadLetter] = []
                 with self._resolver_lock:
                     decode_message(topic, payload, self.resolver, samples, dead)
