@@ -201,6 +201,9 @@ class MqttSender:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
                 continue
+            except BaseException:  # cancelled while connecting: leave no socket in the loop
+                self._detach(client, loop)
+                raise
             delay = 1.0
             self.connected = True
             _logger.info("connected to broker %s:%s; %d buffered messages to send", url.hostname, port,
