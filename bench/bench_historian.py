@@ -135,34 +135,49 @@ def publish_fast(port: int, packets: list[bytes], window: int = 1000) -> float:
     return elapsed
 
 
-def bench_ingest(total: int) -> tuple[float, float, int]:
+def ingest_command(port: int, db: str, client_id: str, workers: int) -> list[str]:
+    return [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
+            "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--client-id", client_id,
+            "--stats-interval", "5", "--workers", str(workers)]
+
+
+def watch_peak_rss(process: subprocess.Popen[bytes]) -> list[int]:
+    """Peak RSS of ``process`` and its children (the workers) together, updated until it exits."""
+    peak = [0]
+
+    def watch() -> None:
+        proc = psutil.Process(process.pid)
+        while process.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                tree = [proc, *proc.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, daemon=True).start()
+    return peak
+
+
+def wait_stored(db: str, total: int, start: float) -> tuple[int, float]:
+    deadline = time.time() + 600
+    while progress(db) < total and time.time() < deadline:
+        time.sleep(0.1)
+    elapsed = time.perf_counter() - start
+    return count(db), elapsed
+
+
+def bench_ingest(total: int, workers: int = 1) -> tuple[float, float, int]:
+    """Live: the load is published while the ingest (``workers`` processes) stores it."""
     db = create_db()
     try:
         with private_mosquitto() as port:
-            ingest = subprocess.Popen(
-                [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
-                 "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--client-id", "bench-ingest",
-                 "--stats-interval", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(2)
-            peak = [0]
-            watching = True
-
-            def watch_rss() -> None:
-                proc = psutil.Process(ingest.pid)
-                while watching:
-                    peak[0] = max(peak[0], proc.memory_info().rss)
-                    time.sleep(0.1)
-
-            threading.Thread(target=watch_rss, daemon=True).start()
+            ingest = subprocess.Popen(ingest_command(port, db, "bench-ingest", workers),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(3)
+            peak = watch_peak_rss(ingest)
             batch = encode_publishes(messages(total, int(time.time() * 1000) - 3_600_000))
             start = time.perf_counter()
             published = publish_fast(port, batch)
-            deadline = time.time() + 600
-            while progress(db) < total and time.time() < deadline:
-                time.sleep(0.2)
-            elapsed = time.perf_counter() - start
-            stored = count(db)
-            watching = False
+            stored, elapsed = wait_stored(db, total, start)
             ingest.terminate()
             ingest.wait(timeout=30)
             print(f"   (published {len(batch):,} messages in {published:.1f} s; stored {stored:,} of {total:,} samples)")
@@ -178,32 +193,15 @@ def bench_drain(total: int, workers: int = 1) -> tuple[float, float, int]:
     db = create_db()
     try:
         with private_mosquitto() as port:
-            command = [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
-                       "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}",
-                       "--client-id", "bench-drain", "--stats-interval", "5", "--workers", str(workers)]
+            command = ingest_command(port, db, "bench-drain", workers)
             first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(2)  # its persistent session and subscription now exist
+            time.sleep(3)  # its persistent session and subscription now exist
             first.terminate()
             first.wait(timeout=30)
             publish_fast(port, encode_publishes(messages(total, int(time.time() * 1000) - 3_600_000)))
             ingest = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            peak = [0]
-            start = time.perf_counter()
-
-            def watch_rss() -> None:
-                proc = psutil.Process(ingest.pid)
-                while ingest.poll() is None:
-                    with contextlib.suppress(psutil.Error):
-                        tree = [proc, *proc.children(recursive=True)]
-                        peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
-                    time.sleep(0.1)
-
-            threading.Thread(target=watch_rss, daemon=True).start()
-            deadline = time.time() + 600
-            while progress(db) < total and time.time() < deadline:
-                time.sleep(0.1)
-            elapsed = time.perf_counter() - start
-            stored = count(db)
+            peak = watch_peak_rss(ingest)
+            stored, elapsed = wait_stored(db, total, time.perf_counter())
             ingest.terminate()
             ingest.wait(timeout=30)
             return stored / elapsed, elapsed, peak[0]
@@ -307,7 +305,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="ingest processes for the parallel drain (1c)")
+                        help="ingest processes for the parallel runs (1a, 1c)")
     parser.add_argument("--tags-per-message", type=int, default=10,
                         help="tags of one workcell per message (1,000 tags in all)")
     args = parser.parse_args()
@@ -315,35 +313,38 @@ def main() -> None:
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
     print(f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
           f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n")
-    print("1/5 ingest: MQTT -> historian …")
-    ingest_rate, ingest_s, rss = bench_ingest(args.samples)
-    print("1b/5 ingest alone, draining the same messages queued in the broker …")
-    drain_rate, drain_s, drain_rss = bench_drain(args.samples)
-    print(f"1c/5 the same backlog drained by {args.workers} ingest workers (--workers {args.workers}) …")
-    workers_rate, workers_s, workers_rss = bench_drain(args.samples, args.workers)
+    n = args.workers
+    print("1/5 ingest: MQTT -> historian, live (one worker) …")
+    live1 = bench_ingest(args.samples)
+    print(f"1a/5 the same, live, {n} workers (--workers {n}) …")
+    live_n = bench_ingest(args.samples, n)
+    print("1b/5 ingest alone, draining the same messages queued in the broker (one worker) …")
+    drain1 = bench_drain(args.samples)
+    print(f"1c/5 the same backlog drained by {n} workers …")
+    drain_n = bench_drain(args.samples, n)
     print("2/5 raw COPY of the same rows …")
     copy_rate = bench_copy(args.samples)
     print("3/5 Odoo ORM, one create() per sample …")
     orm_rate = bench_orm()
     print("4/5 reads …")
     reads = bench_reads()
+    runs = [("live, 1 worker", live1), (f"live, {n} workers", live_n), ("backlog, 1 worker", drain1),
+            (f"backlog, {n} workers", drain_n)]
     print("\n| figure | measured | baseline / target |")
     print("| --- | --- | --- |")
-    print(f"| MQTT → historian (ingest), sustained | {ingest_rate:,.0f} samples/s ({ingest_s:.1f} s) | target ≥ 100,000 samples/s |")
-    print(f"| ingest alone, draining a broker backlog | {drain_rate:,.0f} samples/s ({drain_s:.1f} s) | target ≥ 100,000 samples/s |")
-    print(f"| ingest alone, {args.workers} workers (shared subscription) | {workers_rate:,.0f} samples/s ({workers_s:.1f} s) "
-          f"| {workers_rate / drain_rate:.1f}× one worker; target ≥ 100,000 samples/s |")
-    print(f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = {ingest_rate / copy_rate:.0%} "
-          f"(live) / {drain_rate / copy_rate:.0%} (backlog) / {workers_rate / copy_rate:.0%} ({args.workers} workers) of it (target ≥ 50 %) |")
+    for label, (rate, seconds, _rss) in runs:
+        print(f"| MQTT → historian, {label} | {rate:,.0f} samples/s ({seconds:.1f} s) | target ≥ 100,000 samples/s |")
+    print(f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = "
+          + " / ".join(f"{rate / copy_rate:.0%} ({label})" for label, (rate, _s, _r) in runs) + " of it (target ≥ 50 %) |")
     if orm_rate:
-        print(f"| Odoo ORM create() per sample | {orm_rate:,.0f} samples/s | ingest is {ingest_rate / orm_rate:,.0f}× "
-              f"(live) / {drain_rate / orm_rate:,.0f}× (backlog) / {workers_rate / orm_rate:,.0f}× ({args.workers} workers) "
-              "faster (target ≥ 100×) |")
+        print(f"| Odoo ORM create() per sample | {orm_rate:,.0f} samples/s | ingest is "
+              + " / ".join(f"{rate / orm_rate:,.0f}× ({label})" for label, (rate, _s, _r) in runs)
+              + " faster (target ≥ 100×) |")
     print(f"| read 1 tag, 1 day @1 Hz → {reads['points']} points | {reads['day']:.1f} ms (median) | target ≤ 50 ms |")
     print(f"| read 10 tags, 30 days from rollups | {reads['month']:.1f} ms (median) | target ≤ 300 ms |")
     print(f"| read_latest, 1,000 tags | {reads['latest']:.1f} ms (median) | target ≤ 50 ms |")
-    print(f"| ingest peak RSS | {rss / 2**20:.0f} MB (live) / {drain_rss / 2**20:.0f} MB (backlog) / "
-          f"{workers_rss / 2**20:.0f} MB ({args.workers} workers, together) | target ≤ 300 MB |")
+    print("| ingest peak RSS (workers together) | "
+          + " / ".join(f"{rss / 2**20:.0f} MB ({label})" for label, (_r, _s, rss) in runs) + " | target ≤ 300 MB |")
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
 
 

@@ -234,50 +234,92 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
             days.add((retention, time_ms // MS_PER_DAY))
         newest = max((sample[1] for sample in samples), default=0)
         return PreparedBatch(samples, _text_rows(samples), None, days, len(samples), newest, None)
-    found = _Aggregates()
-    minutes, latest = found.minutes, found.latest
     # Rows grouped by tag, tags in order: the primary key's order, but for the time within a tag, which is
-    # mostly arrival order already (a full sort cost the ingest more than it saved PostgreSQL).
-    rows_by_tag: dict[int, list[bytes]] = {}
-    newest_ms = 0
+    # mostly arrival order already (a full sort cost the ingest more than it saved PostgreSQL). One dict
+    # look-up per sample: everything else about the tag is on its run.
+    runs: dict[int, _TagRun] = {}
+    found = _Aggregates()
     number_row = _NUMBER_ROW
-    for tag_id, time_ms, value, value_text, quality, retention in samples:
-        rows = rows_by_tag.get(tag_id)
-        if rows is None:
-            rows = rows_by_tag[tag_id] = []
+    for sample in samples:
+        tag_id, time_ms, value, value_text, quality, retention = sample
+        run = runs.get(tag_id)
+        if run is None:
+            run = runs[tag_id] = _TagRun(sample, found.minutes)
         if value is not None:
             value = float(value)
             if value_text is None:
-                rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
-                                       2, retention))
+                run.rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
+                                           2, retention))
             else:
-                rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
+                run.rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
         else:
-            rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
-        days.add((retention, time_ms // MS_PER_DAY))
-        if time_ms > newest_ms:
-            newest_ms = time_ms
-        newest = latest.get(tag_id)
-        if newest is None or time_ms > newest[0]:
-            latest[tag_id] = (time_ms, value, value_text, quality)
+            run.rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
+        if time_ms >= run.newest[1]:
+            run.newest = sample
+        elif time_ms < run.oldest_ms:
+            run.oldest_ms = time_ms
         if value is None:
             continue
-        key = (tag_id, time_ms - time_ms % 60_000)
-        bucket = minutes.get(key)
-        if bucket is None:
-            minutes[key] = [value, value, value, 1, value, time_ms]
+        bucket_ms = time_ms - time_ms % 60_000
+        if bucket_ms != run.bucket_ms:
+            run.open_bucket(bucket_ms, time_ms, value)
             continue
-        if value < bucket[0]:
-            bucket[0] = value
-        elif value > bucket[1]:
-            bucket[1] = value
-        bucket[2] += value
-        bucket[3] += 1
-        if time_ms > bucket[5]:
-            bucket[4] = value
-            bucket[5] = time_ms
-    binary = b"".join([BINARY_HEADER, *(b"".join(rows_by_tag[tag]) for tag in sorted(rows_by_tag)), BINARY_TRAILER])
-    return PreparedBatch(samples, None, binary, days, len(samples), newest_ms, found)
+        if value < run.min:
+            run.min = value
+        elif value > run.max:
+            run.max = value
+        run.sum += value
+        run.count += 1
+        if time_ms >= run.last_ms:
+            run.last = value
+            run.last_ms = time_ms
+    days: set[tuple[int, int]] = set()
+    for tag_id, run in runs.items():
+        run.close_bucket()
+        _tag, newest_ms, value, value_text, quality, retention = run.newest
+        found.latest[tag_id] = (newest_ms, None if value is None else float(value), value_text, quality)
+        days.update((retention, day) for day in range(run.oldest_ms // MS_PER_DAY, newest_ms // MS_PER_DAY + 1))
+    binary = b"".join([BINARY_HEADER, *(b"".join(runs[tag].rows) for tag in sorted(runs)), BINARY_TRAILER])
+    newest = max((run.newest[1] for run in runs.values()), default=0)
+    return PreparedBatch(samples, None, binary, days, len(samples), newest, found)
+
+
+class _TagRun:
+    """One tag's share of a batch being prepared: its COPY rows, its time span and newest sample, and the
+    minute bucket being aggregated (samples of a tag mostly arrive in time order, so buckets rarely reopen)."""
+
+    __slots__ = ("minutes", "rows", "newest", "oldest_ms", "bucket_ms", "min", "max", "sum", "count", "last",
+                 "last_ms")
+
+    def __init__(self, first: SampleRow, minutes: dict[tuple[int, int], list[Any]]) -> None:
+        self.minutes = minutes  # the batch's closed buckets, (tag, bucket) -> [min, max, sum, count, last, last_ms]
+        self.rows: list[bytes] = []
+        self.newest = first
+        self.oldest_ms = first[1]
+        self.bucket_ms = -1
+        self.min = self.max = self.sum = self.last = 0.0
+        self.count = self.last_ms = 0
+
+    def open_bucket(self, bucket_ms: int, time_ms: int, value: float) -> None:
+        self.close_bucket()
+        self.bucket_ms, self.last_ms, self.count = bucket_ms, time_ms, 1
+        self.min = self.max = self.sum = self.last = value
+
+    def close_bucket(self) -> None:
+        """Fold the open bucket into the batch's closed buckets."""
+        if not self.count:
+            return
+        key = (self.newest[0], self.bucket_ms)
+        known = self.minutes.get(key)
+        if known is None:
+            self.minutes[key] = [self.min, self.max, self.sum, self.count, self.last, self.last_ms]
+        else:  # the tag came back to an earlier minute (out-of-order samples)
+            known[0], known[1] = min(known[0], self.min), max(known[1], self.max)
+            known[2] += self.sum
+            known[3] += self.count
+            if self.last_ms >= known[5]:
+                known[4], known[5] = self.last, self.last_ms
+        self.count = 0
 
 
 class HistorianWriter:

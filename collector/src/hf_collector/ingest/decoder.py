@@ -101,15 +101,17 @@ def decode_message(
         dead.append(DeadLetter(topic, payload, f"implausible timestamp_ms {timestamp_ms} (epoch milliseconds?)"))
         return
     rejected = []
-    known = resolver.by_message_name
+    known = resolver.by_message_name.get(topic)
+    if known is None:
+        known = resolver.by_message_name[topic] = {}
     for name, value in values:
-        tag = known.get((topic, name))
+        tag = known.get(name)
         try:
             if tag is None:
                 if not all(is_valid_segment(part) for part in name.split(TAG_GROUP_SEPARATOR)):
                     raise RejectedValue("a tag name may only contain letters, digits, '_' and '-'")
                 tag = resolver.resolve(parsed, name, value)
-                known[(topic, name)] = tag
+                known[name] = tag
             if not tag.historian:
                 continue
             if value is None:  # the collector could not read it: keep the gap, marked bad

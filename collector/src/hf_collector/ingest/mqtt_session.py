@@ -54,6 +54,7 @@ class MqttSession(asyncio.Protocol):
         self._replies: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self._last_heard = time.monotonic()
         self._pinger: asyncio.Task[None] | None = None
+        self._paused = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -125,7 +126,7 @@ class MqttSession(asyncio.Protocol):
         """PINGREQ every half keep-alive; a broker silent for twice the keep-alive is gone (half-open TCP)."""
         while True:
             await asyncio.sleep(self.keepalive_s / 2)
-            if time.monotonic() - self._last_heard > 2 * self.keepalive_s:
+            if not self._paused and time.monotonic() - self._last_heard > 2 * self.keepalive_s:
                 self._drop(f"the broker did not answer for {2 * self.keepalive_s} s")
                 return
             self._send(wire.PINGREQ_PACKET)
@@ -140,6 +141,20 @@ class MqttSession(asyncio.Protocol):
             return False
         self._send(wire.puback_packets(packet_ids))
         return True
+
+    def pause(self) -> None:
+        """Stop reading (TCP pushes back to the broker, which queues): the consumer is behind."""
+        if not self._paused and self.is_open:
+            assert self._transport is not None
+            self._paused = True
+            self._transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._paused and self.is_open:
+            assert self._transport is not None
+            self._paused = False
+            self._last_heard = time.monotonic()  # its silence while paused was ours
+            self._transport.resume_reading()
 
     def _send(self, data: bytes) -> None:
         assert self._transport is not None

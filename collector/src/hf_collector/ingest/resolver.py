@@ -64,8 +64,8 @@ class TagResolver:
         self._tags: dict[str, TagInfo] = {}
         self._workcells: dict[str, tuple[int, int | None]] = {}
         self._unknown: dict[str, float] = {}
-        # (message topic, $-joined name in the payload) → tag: the decoder's hot-path cache
-        self.by_message_name: dict[tuple[str, str], TagInfo] = {}
+        # message topic → $-joined name in the payload → tag: the decoder's hot-path cache
+        self.by_message_name: dict[str, dict[str, TagInfo]] = {}
         self.discovered = 0
         self.loaded_at = 0.0
         self.load()

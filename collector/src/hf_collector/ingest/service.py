@@ -41,6 +41,9 @@ _logger = logging.getLogger(__name__)
 # Bounds the ingest's memory as much as the batch size does.
 RECEIVE_MAXIMUM = 40_000
 SESSION_EXPIRY_S = 7 * 24 * 3600
+# Messages waiting to be decoded beyond which the ingest stops reading the socket. QoS 1 is already bounded
+# by RECEIVE_MAXIMUM; this bounds a QoS 0 flood too (the broker then queues or drops it by its policy).
+INBOX_HIGH_WATER = 60_000
 # Tags edited in Odoo (data type, historian off, retention class) are seen within this delay.
 TAG_RELOAD_S = 60.0
 
@@ -119,6 +122,8 @@ class Ingest:
     def _on_messages(self, session: MqttSession, publishes: list[wire.Publish]) -> None:
         self._inbox.append((session, publishes))
         self._inbox_messages += len(publishes)
+        if self._inbox_messages > INBOX_HIGH_WATER:
+            session.pause()
         assert self._arrived is not None
         self._arrived.set()
 
@@ -248,6 +253,8 @@ class Ingest:
             chunks.append(chunk)
             count += len(chunk[1])
         self._inbox_messages -= count
+        if self._inbox_messages <= INBOX_HIGH_WATER // 2 and self.session is not None:
+            self.session.resume()
         return chunks
 
     async def _decode_retrying(
