@@ -32,7 +32,7 @@ from hf_collector.delivery.mqtt import MqttSender, MqttSettings  # noqa: E402
 from hf_collector.drivers.modbus import ModbusDriver, plan_requests  # noqa: E402
 from hf_collector.drivers.opcua import OpcUaDriver  # noqa: E402
 from hf_collector.model import parse_site  # noqa: E402
-from hf_collector.runner import to_messages  # noqa: E402
+from hf_collector.runner import settle_heap, to_messages  # noqa: E402
 from hf_collector.simulate.machine import Machine  # noqa: E402
 from hf_collector.simulate.servers import ModbusMachine  # noqa: E402
 
@@ -136,6 +136,7 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
         # steady state: clocks start at the first notification, after connecting and creating the monitored items
         first = await anext(samples)
         queue.put_many(to_messages(first))
+        settle_heap()  # as Collector.run does once started
         start, cpu_before = time.perf_counter(), psutil.Process().cpu_times()
         async for batch in samples:
             queue.put_many(to_messages(batch))

@@ -179,3 +179,22 @@ async def test_opcua_bad_status_is_bad_quality() -> None:
     finally:
         await server.stop()
 
+
+
+def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
+    """A REAL register holding NaN is common on a PLC; JSON cannot carry it, and before, encoding the
+    batch raised and the device task restarted, losing the batch's good values with it."""
+    import json  # noqa: PLC0415
+
+    from hf_collector.runner import to_messages  # noqa: PLC0415
+
+    site = parse_site({"devices": [{"name": "d", "protocol": "modbus", "host": "h", "tags": [
+        {"name": name, "topic": f"umh/v1/a/_historian/{name}",
+         "address": {"table": "holding", "address": i * 2, "type": "float32"}}
+        for i, name in enumerate(("nan", "inf", "good"))]}]})
+    tags = {tag.name: tag for tag in site.devices[0].tags}
+    batch = [TagSample(tags["nan"], float("nan"), 1000), TagSample(tags["inf"], float("-inf"), 1000),
+             TagSample(tags["good"], 21.5, 1000)]
+    [(topic, payload)] = to_messages(batch)
+    assert topic == "umh/v1/a/_historian"
+    assert json.loads(payload) == {"timestamp_ms": 1000, "nan": None, "inf": None, "good": 21.5}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,12 +23,26 @@ STATUS_INTERVAL_S = 2.0
 RESTART_DELAY_MAX_S = 30.0
 
 
+# After start-up the collector's heap holds modules, configuration and protocol stacks that live as long as
+# it does; a steady collector makes no reference cycles. Full collections walking those objects paused it
+# about 80 ms each (the latency p99), so once connected they are moved out of the collector's sight.
+SETTLE_AFTER_START_S = 15.0
+
+
+def settle_heap() -> None:
+    gc.collect()
+    gc.freeze()
+
+
 def to_messages(batch: list[TagSample]) -> list[tuple[str, bytes]]:
     """Samples of one workcell taken at one instant become one message (UNS contract)."""
     groups: dict[tuple[str, int], dict[str, MaybeValue]] = defaultdict(dict)
     for sample in batch:
         topic, name = sample.tag.message_slot
-        groups[(topic, sample.timestamp_ms)][name] = None if sample.quality is Quality.BAD else sample.value
+        value = None if sample.quality is Quality.BAD else sample.value
+        if value.__class__ is float and not math.isfinite(value):  # type: ignore[arg-type]
+            value = None  # a PLC's NaN or infinity: JSON has no such number, the reading is a gap
+        groups[(topic, sample.timestamp_ms)][name] = value
     return [(topic, encode(timestamp, values)) for (topic, timestamp), values in groups.items()]
 
 
@@ -112,6 +128,7 @@ class Collector:
         self.apply(self.site)
         helpers = [asyncio.create_task(self.sender.run(), name="mqtt"),
                    asyncio.create_task(self._write_status(), name="status")]
+        asyncio.get_running_loop().call_later(SETTLE_AFTER_START_S, settle_heap)
         try:
             while True:
                 await asyncio.sleep(poll_s)
