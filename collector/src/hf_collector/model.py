@@ -101,18 +101,9 @@ class TagConfig:
     scale_offset: float = 0.0
 
     @property
-    def workcell_topic(self) -> str:
-        """The ``.../_historian`` topic of this tag's workcell: tags read together share one message."""
-        return _split_topic(self.topic)[0]
-
-    @property
-    def payload_name(self) -> str:
-        """The tag's key in a workcell message: tag groups and name ``$``-joined (``axis$x``)."""
-        return _split_topic(self.topic)[1]
-
-    @property
     def message_slot(self) -> tuple[str, str]:
-        """``(workcell_topic, payload_name)`` in one look-up: what grouping samples into messages needs."""
+        """(the ``.../_historian`` topic of this tag's workcell, the tag's key in that message: groups and
+        name ``$``-joined, ``axis$x``): tags read together share one message."""
         return _split_topic(self.topic)
 
     def scale(self, raw: float | int | bool | str) -> float | int | bool | str:

@@ -57,33 +57,43 @@ def _nest(body: dict[str, object], name: str, value: MaybeValue) -> None:
     node[leaf] = value
 
 
-def _flatten(prefix: str, obj: dict[str, object], out: list[DecodedValue]) -> None:
+def _flatten(prefix: str, obj: dict[str, object], out: list[tuple[str, MaybeValue]]) -> None:
+    # type(), not isinstance(): json makes exact types, and the ingest runs this for every value it stores
     for key, value in obj.items():
         name = f"{prefix}{TAG_GROUP_SEPARATOR}{key}" if prefix else key
-        if isinstance(value, dict):
-            _flatten(name, value, out)
-        elif isinstance(value, bool | str):
-            out.append(DecodedValue(name, value))
-        elif isinstance(value, int | float):
-            if not math.isfinite(value):
+        kind = type(value)
+        if kind is float or kind is int:
+            if not math.isfinite(value):  # type: ignore[arg-type]
                 raise PayloadError(f"tag {name!r} has a non-finite value ({value}).")
-            out.append(DecodedValue(name, value))
-        elif value is None:
-            out.append(DecodedValue(name, None))
-        else:
-            raise PayloadError(f"tag {name!r} has a {type(value).__name__}, not a number, bool or string.")
+        elif kind is dict:
+            _flatten(name, value, out)  # type: ignore[arg-type]
+            continue
+        elif kind is not str and kind is not bool and value is not None:
+            raise PayloadError(f"tag {name!r} has a {kind.__name__}, not a number, bool or string.")
+        out.append((name, value))  # type: ignore[arg-type]
 
 
 def _reject_constant(token: str) -> float:
     raise PayloadError(f"payload contains {token}, which is not a number JSON allows.")
 
 
+# made once: json.loads with options builds a decoder per call
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode(raw: bytes) -> tuple[int, list[DecodedValue]]:
     """Return ``(timestamp_ms, values)`` or raise :class:`PayloadError` with the reason."""
+    timestamp, items = decode_items(raw)
+    return timestamp, [DecodedValue(name, value) for name, value in items]
+
+
+def decode_items(raw: bytes) -> tuple[int, list[tuple[str, MaybeValue]]]:
+    """:func:`decode` as plain (name, value) pairs: what the ingest uses, for 10,000s of messages a second."""
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(raw)} bytes exceeds the {MAX_PAYLOAD_BYTES} byte limit.")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        # what json.loads does with bytes, with the decoder made once
+        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError("payload is not valid JSON.", detail=str(exc)) from exc
     if not isinstance(body, dict):
@@ -93,7 +103,7 @@ def decode(raw: bytes) -> tuple[int, list[DecodedValue]]:
         raise PayloadError("payload has no timestamp_ms.")
     if isinstance(timestamp, bool) or not isinstance(timestamp, int):
         raise PayloadError(f"timestamp_ms must be an integer (epoch milliseconds), got {timestamp!r}.")
-    values: list[DecodedValue] = []
+    values: list[tuple[str, MaybeValue]] = []
     _flatten("", body, values)
     if not values:
         raise PayloadError("payload has a timestamp_ms but no tag value.")

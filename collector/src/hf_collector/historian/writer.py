@@ -133,7 +133,8 @@ BINARY_TRAILER = b"\xff\xff"
 EPOCH_2000_MS = 946_684_800_000  # PostgreSQL's timestamps count microseconds from 2000-01-01 UTC
 _NUMBER_ROW = struct.Struct(">hiqiiidiihih").pack  # time, tag_id, value, NULL text, quality, retention
 _NO_VALUE_ROW = struct.Struct(">hiqiiiiihih").pack  # value and text NULL
-_TEXT_ROW_HEAD = struct.Struct(">hiqiiii").pack  # up to the text's length
+_TEXT_ROW_HEAD = struct.Struct(">hiqiiii").pack  # NULL value, up to the text's length
+_VALUE_TEXT_ROW_HEAD = struct.Struct(">hiqiiidi").pack  # a value and a text, up to the text's length
 _TAIL = struct.Struct(">ihih").pack
 COPY_SAMPLES_BINARY = (f"COPY {schema.SAMPLE_TABLE} (time, tag_id, value, value_text, quality, retention) "
                        "FROM STDIN WITH (FORMAT binary)")
@@ -148,7 +149,7 @@ def _binary_row(tag_id: int, time_ms: int, value: float | None, value_text: str 
         return _NUMBER_ROW(6, 8, micros, 4, tag_id, 8, value, -1, 2, quality, 2, retention)
     raw = value_text.encode()
     head = _TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, -1, len(raw)) if value is None else (
-        struct.pack(">hiqiiidi", 6, 8, micros, 4, tag_id, 8, value, len(raw)))
+        _VALUE_TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, 8, value, len(raw)))
     return head + raw + _TAIL(2, quality, 2, retention)
 
 
@@ -211,29 +212,23 @@ class PreparedBatch(NamedTuple):
     text: str | None  # COPY text for the staging table (the exact merge)
     binary: bytes | None  # binary COPY straight into the samples table, in key order (optimistic)
     days: set[tuple[int, int]]  # (retention code, epoch day) partitions the rows go to
-    count: int
     newest_ms: int
     aggregates: _Aggregates | None  # with ``binary``
 
 
 def _text_rows(samples: Sequence[SampleRow]) -> str:
-    lines = []
-    for tag_id, time_ms, value, value_text, quality, retention in samples:
-        number = COPY_NULL if value is None else repr(float(value))
-        lines.append(f"{time_ms}\t{tag_id}\t{number}\t"
-                     f"{COPY_NULL if value_text is None else _copy_text(value_text)}\t{quality}\t{retention}\n")
-    return "".join(lines)
+    return "".join(f"{time_ms}\t{tag_id}\t{_copy_number(None if value is None else float(value))}\t"
+                   f"{_copy_optional_text(value_text)}\t{quality}\t{retention}\n"
+                   for tag_id, time_ms, value, value_text, quality, retention in samples)
 
 
 def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> PreparedBatch:
     """Format ``samples`` for the exact merge, or (``optimistic``) for a straight binary COPY, with
     their per-minute rollups and latest values."""
-    days: set[tuple[int, int]] = set()
     if not optimistic:
-        for _tag, time_ms, _v, _x, _q, retention in samples:
-            days.add((retention, time_ms // MS_PER_DAY))
+        days = {(retention, time_ms // MS_PER_DAY) for _tag, time_ms, _v, _x, _q, retention in samples}
         newest = max((sample[1] for sample in samples), default=0)
-        return PreparedBatch(samples, _text_rows(samples), None, days, len(samples), newest, None)
+        return PreparedBatch(samples, _text_rows(samples), None, days, newest, None)
     # Rows grouped by tag, tags in order: the primary key's order, but for the time within a tag, which is
     # mostly arrival order already (a full sort cost the ingest more than it saved PostgreSQL). One dict
     # look-up per sample: everything else about the tag is on its run.
@@ -247,11 +242,9 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
             run = runs[tag_id] = _TagRun(sample, found.minutes)
         if value is not None:
             value = float(value)
-            if value_text is None:
-                run.rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
-                                           2, retention))
-            else:
-                run.rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
+        if value is not None and value_text is None:  # the usual number, packed here without a call
+            run.rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
+                                       2, retention))
         else:
             run.rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
         if time_ms >= run.newest[1]:
@@ -281,7 +274,7 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
         days.update((retention, day) for day in range(run.oldest_ms // MS_PER_DAY, newest_ms // MS_PER_DAY + 1))
     binary = b"".join([BINARY_HEADER, *(b"".join(runs[tag].rows) for tag in sorted(runs)), BINARY_TRAILER])
     newest = max((run.newest[1] for run in runs.values()), default=0)
-    return PreparedBatch(samples, None, binary, days, len(samples), newest, found)
+    return PreparedBatch(samples, None, binary, days, newest, found)
 
 
 class _TagRun:
@@ -333,10 +326,6 @@ class HistorianWriter:
         Odoo's cursor logs the expected duplicate-key error of a redelivered batch as a bad query."""
         self.cr = cr
         self.optimistic = optimistic
-        if optimistic:
-            # The ingest's own connection: a 100,000-sample batch is sorted in memory, not spilled to disk
-            # (4 MB default; measured: the sorts then cost half as much).
-            cr.execute("SET work_mem = '32MB'")
         self.mode = schema.ensure_schema(cr)
         self._partitions = schema.existing_partitions(cr) if self.mode == "partitioned" else set()
         cr.execute(STAGE_SQL)
@@ -358,7 +347,7 @@ class HistorianWriter:
 
     def write_prepared(self, batch: PreparedBatch) -> int:
         """:meth:`write` for a batch already formatted by :func:`prepare` (optimistic if this writer is)."""
-        if not batch.count:
+        if not batch.samples:
             return 0
         cr = self.cr
         if self.mode == "partitioned":
@@ -367,7 +356,7 @@ class HistorianWriter:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
         if self.optimistic and batch.binary is not None and batch.aggregates is not None:
             if self._insert_optimistically(batch.binary, batch.aggregates):
-                return batch.count
+                return len(batch.samples)
         cr.execute(STAGE_SQL)  # a temp table dies with its connection; the ingest reconnects
         text = batch.text if batch.text is not None else _text_rows(batch.samples)
         cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(text))

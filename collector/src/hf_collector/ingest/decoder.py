@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 
 from hf_collector.errors import HfError
 from hf_collector.historian.writer import Sample, SampleRow
 from hf_collector.ingest.deadletter import DeadLetter
 from hf_collector.ingest.resolver import RejectedValue, TagResolver, to_columns
-from hf_collector.payload import MAX_PAYLOAD_BYTES, MaybeValue, decode
+from hf_collector.payload import decode_items
 from hf_collector.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
 
 # Samples further in the future than this are a clock or encoding error, not data.
 MAX_FUTURE_MS = 24 * 3600 * 1000
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01: older is an epoch-seconds or unset clock
 QUALITY_BAD = 2
-_SCALARS = (float, int, str, bool)
 
 
 # Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods.
@@ -39,34 +36,6 @@ def _parse_topic(topic: str) -> UnsTopic | str:
     return parsed
 
 
-def _plain_values(payload: bytes) -> tuple[int, list[tuple[str, MaybeValue]]] | None:
-    """The common message (a flat object of finite numbers, bools, strings and nulls) decoded quickly;
-    None for anything else, which :func:`hf_collector.payload.decode` then decodes or refuses, saying why."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return None
-    try:
-        body = json.loads(payload)
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, json's own limits
-        return None
-    if type(body) is not dict:
-        return None
-    timestamp = body.pop("timestamp_ms", None)
-    if type(timestamp) is not int or not body:
-        return None
-    items = list(body.items())
-    for _name, value in items:
-        kind = type(value)
-        if kind is float:
-            if not math.isfinite(value):  # NaN, Infinity, 1e400
-                return None
-        elif kind is int:
-            if not -1e308 < value < 1e308:  # no float holds it
-                return None
-        elif kind not in _SCALARS and value is not None:
-            return None  # a tag group (object) or something refused
-    return timestamp, items
-
-
 def decode_message(
     topic: str, payload: bytes, resolver: TagResolver, samples: list[SampleRow], dead: list[DeadLetter]
 ) -> None:
@@ -82,20 +51,15 @@ def decode_message(
         return
     if parsed.data_contract != "_historian":
         return  # _analytics and others are not historian samples
-    plain = _plain_values(payload)
-    if plain is not None:
-        timestamp_ms, values = plain
-    else:
-        try:
-            timestamp_ms, decoded = decode(payload)
-        except HfError as exc:
-            dead.append(DeadLetter(topic, payload, f"bad payload: {exc}"))
-            return
-        except (ValueError, OverflowError, RecursionError) as exc:
-            # json's own limits (4,300-digit integers, nesting depth) and ints no float can hold
-            dead.append(DeadLetter(topic, payload, f"bad payload: {type(exc).__name__}: {str(exc)[:200]}"))
-            return
-        values = [(item.name, item.value) for item in decoded]
+    try:
+        timestamp_ms, values = decode_items(payload)
+    except HfError as exc:
+        dead.append(DeadLetter(topic, payload, f"bad payload: {exc}"))
+        return
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # json's own limits (4,300-digit integers, nesting depth) and ints no float can hold
+        dead.append(DeadLetter(topic, payload, f"bad payload: {type(exc).__name__}: {str(exc)[:200]}"))
+        return
     now_ms = int(time.time() * 1000)
     if timestamp_ms > now_ms + MAX_FUTURE_MS or timestamp_ms < MIN_TIMESTAMP_MS:
         dead.append(DeadLetter(topic, payload, f"implausible timestamp_ms {timestamp_ms} (epoch milliseconds?)"))

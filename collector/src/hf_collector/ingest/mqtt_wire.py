@@ -81,7 +81,7 @@ def subscribe_packet(packet_id: int, topic_filter: str, qos: int = 1) -> bytes:
 
 
 def publish_packet(topic: str, payload: bytes, *, qos: int = 1, packet_id: int = 0) -> bytes:
-    """A PUBLISH with no properties (used by tests and the benchmark's load generator)."""
+    """A PUBLISH with no properties (the tests publish with it)."""
     body = _string(topic) + (_U16.pack(packet_id) if qos else b"") + b"\x00" + payload
     return _packet((PUBLISH << 4) | (qos << 1), body)
 

@@ -37,7 +37,7 @@ from hf_collector.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttS
 from hf_collector.ingest.resolver import TagResolver
 
 _logger = logging.getLogger(__name__)
-# In flight (unacknowledged) at most: the inbox, the batch being decoded, one queued, one being written.
+# In flight (unacknowledged) at most: the inbox, the batch being decoded, the one being written.
 # Bounds the ingest's memory as much as the batch size does.
 RECEIVE_MAXIMUM = 40_000
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -102,10 +102,13 @@ class Ingest:
     def connect_database(self) -> None:
         """Two connections: the writer's (one transaction per batch, acknowledged after commit) and
         the resolver's (autocommit: a discovered tag exists before any sample refers to it)."""
+        self._open_writer()
+        self.connect_resolver()
+
+    def _open_writer(self) -> None:
         self.conn = psycopg2.connect(self.settings.dsn)
         self.writer = HistorianWriter(self.conn.cursor(), optimistic=True)
         self.conn.commit()
-        self.connect_resolver()
 
     def connect_resolver(self) -> None:
         if self.resolver_conn is not None:
@@ -304,7 +307,7 @@ class Ingest:
         for session, publishes in chunks:
             # Only on the connection they came in on; after a reconnect the broker redelivers them.
             session.ack([packet_id for _topic, _payload, packet_id in publishes if packet_id])
-        self._count(sum(len(p) for _s, p in chunks), batch.count, stored, len(dead), batch.newest_ms)
+        self._count(sum(len(p) for _s, p in chunks), len(batch.samples), stored, len(dead), batch.newest_ms)
 
     def stop(self, *_args: object) -> None:
         self.stopping = True
@@ -374,9 +377,7 @@ class Ingest:
             if self.conn is not None:
                 self.conn.close()
         try:
-            self.conn = psycopg2.connect(self.settings.dsn)
-            self.writer = HistorianWriter(self.conn.cursor(), optimistic=True)
-            self.conn.commit()
+            self._open_writer()
             _logger.info("historian database reconnected")
         except psycopg2.Error as exc:
             _logger.debug("database still away: %s", exc)
