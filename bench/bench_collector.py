@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import datetime, timezone
 import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -36,11 +36,10 @@ from hf_collector.runner import settle_heap, to_messages  # noqa: E402
 from hf_collector.simulate.machine import Machine  # noqa: E402
 from hf_collector.simulate.servers import ModbusMachine  # noqa: E402
 
-
 # --- an OPC UA server changing N variables at a given rate, in its own process ------------------
 
 def opcua_server(port: int, variables: int, period_s: float, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
-    from asyncua import Server, ua  # noqa: PLC0415
+    from asyncua import Server, ua
 
     async def main() -> None:
         server = Server()
@@ -65,11 +64,11 @@ def opcua_server(port: int, variables: int, period_s: float, ready: multiprocess
                 for node in nodes[first:first + per_slice]:
                     await server.write_attribute_value(
                         node.nodeid, ua.DataValue(ua.Variant(float(tick), ua.VariantType.Double),
-                                                  SourceTimestamp=datetime.now(timezone.utc)))
+                                                  SourceTimestamp=datetime.now(UTC)))
                 next_at += period_s / slices
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
-    import logging  # noqa: PLC0415
+    import logging
 
     logging.getLogger("asyncua").setLevel(logging.ERROR)
     asyncio.run(main())
@@ -230,7 +229,7 @@ async def rss_with_tags(tags: int = 10_000) -> float:
 
 
 async def main() -> None:
-    import logging  # noqa: PLC0415
+    import logging
 
     logging.basicConfig(level=logging.ERROR)
     print(f"Collector benchmarks on {os.cpu_count()} cores (servers and broker on loopback)\n")

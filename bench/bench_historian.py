@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -215,7 +215,7 @@ def bench_copy(total: int) -> float:
         start_ms = int(time.time() * 1000) - 3_600_000
         buffer = io.StringIO()
         for i in range(total // TAGS_PER_MESSAGE):
-            ts = datetime.fromtimestamp((start_ms + (i // WORKCELLS) * 10) / 1000, timezone.utc).isoformat()
+            ts = datetime.fromtimestamp((start_ms + (i // WORKCELLS) * 10) / 1000, UTC).isoformat()
             for t in range(TAGS_PER_MESSAGE):
                 buffer.write(f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n")
         buffer.seek(0)
@@ -231,7 +231,7 @@ def bench_copy(total: int) -> float:
 
 def bench_copy_binary(total: int) -> float:
     """The same rows as the ingest's writer sends them: binary COPY, grouped by tag (its format's own limit)."""
-    from hf_collector.historian.writer import COPY_SAMPLES_BINARY, Sample, prepare  # noqa: PLC0415
+    from hf_collector.historian.writer import COPY_SAMPLES_BINARY, Sample, prepare
 
     db = create_db()
     try:
@@ -280,10 +280,10 @@ def bench_orm() -> float | None:
 def bench_reads() -> dict[str, float]:
     db = create_db()
     try:
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
         with connect(db) as conn, conn.cursor() as cr:
             # one tag, one day at 1 Hz through the writer path (raw + rollups)
-            from hf_collector.historian.writer import HistorianWriter, Sample  # noqa: PLC0415
+            from hf_collector.historian.writer import HistorianWriter, Sample
 
             writer = HistorianWriter(cr)
             day_start = now - timedelta(days=1)
@@ -330,7 +330,7 @@ def main() -> None:
     parser.add_argument("--tags-per-message", type=int, default=10,
                         help="tags of one workcell per message (1,000 tags in all)")
     args = parser.parse_args()
-    global TAGS_PER_MESSAGE, WORKCELLS  # noqa: PLW0603  (the run's shape, set once from the command line)
+    global TAGS_PER_MESSAGE, WORKCELLS
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
     print(f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
           f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n")

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psutil
 
@@ -23,7 +22,7 @@ from hf_saas.settings import REPO_ROOT, Settings
 from hf_saas.spec import parse_spec
 
 sys.path.insert(0, str(REPO_ROOT / "saas"))
-from tests.conftest import spec_data  # noqa: E402
+from tests.conftest import spec_data
 
 
 def main() -> None:

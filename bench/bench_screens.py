@@ -31,7 +31,7 @@ import threading
 import time
 import urllib.request
 import xmlrpc.client
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -81,7 +81,7 @@ def odoo_args(*args):
 
 
 def historian_writer():
-    from hf_collector.historian import writer  # noqa: PLC0415
+    from hf_collector.historian import writer
 
     return writer
 
@@ -162,12 +162,12 @@ def fill_history(conn, cells):
         for name, tag in cell["tags"].items():
             for s in range(600, 0, -10):  # ten minutes of history, one sample per 10 s
                 value = 1 if name == "state" else (s if name in ("good", "scrap") else 50 + (s % 37))
-                rows.append((tag, datetime.fromtimestamp(now - s, timezone.utc), value))
+                rows.append((tag, datetime.fromtimestamp(now - s, UTC), value))
     store(conn, rows)
 
 
 def write_all_now(conn, cells, value):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store(conn, [(tag, now, 1 if name == "state" else value) for cell in cells for name, tag in cell["tags"].items()])
 
 
@@ -377,7 +377,7 @@ def main():
         stored = {}
         for i in range(40):
             value = 500 + i + 0.25
-            store(conn, [(tag, datetime.now(timezone.utc), value)])
+            store(conn, [(tag, datetime.now(UTC), value)])
             stored[repr(value)] = time.time() * 1000
             # each value stays the latest for more than one poll, so every one of them can be painted
             time.sleep(random.uniform(1.1, 2.0))

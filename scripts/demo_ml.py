@@ -7,7 +7,7 @@ and Odoo's scoring cron takes over on the live data the collector brings. Safe t
 job is left as it is.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hf_collector.historian.writer import HistorianWriter, Sample
 from hf_collector.simulate.machine import Machine
@@ -17,16 +17,16 @@ HISTORY = timedelta(days=2)
 STEP_S = 10
 INPUTS = ("temperature", "spindle_speed", "vibration")
 
-Job = env["hf.ml.job"]  # noqa: F821  (odoo shell)
+Job = env["hf.ml.job"]
 job = Job.search([("name", "=", JOB_NAME)], limit=1)
-workcenter = env["mrp.workcenter"].search([("hf_uns_path", "=like", "%/press1")], limit=1)  # noqa: F821
+workcenter = env["mrp.workcenter"].search([("hf_uns_path", "=like", "%/press1")], limit=1)
 if job:
     print(f"ML job '{JOB_NAME}' exists: left as it is")
 elif not workcenter:
     print("no press1 workcell in this database: no ML job")
 else:
-    tags = {t.name: t for t in env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)])}  # noqa: F821
-    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+    tags = {t.name: t for t in env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)])}
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     # the press's past, from the simulator's physics (the live press is Machine(seed=2, cycle_time_s=3.0))
     machine = Machine(seed=20, cycle_time_s=3.0)
     start = now - HISTORY
@@ -39,9 +39,9 @@ else:
         for name in (*INPUTS, "state"):
             value = machine.state_code if name == "state" else getattr(machine, name)
             samples.append(Sample(tags[name].id, ms, float(value)))
-    HistorianWriter(env.cr).write(samples)  # noqa: F821
+    HistorianWriter(env.cr).write(samples)
     equipment = env["maintenance.equipment"].search([("name", "=", "Press 1 spindle")], limit=1) or \
-        env["maintenance.equipment"].create({"name": "Press 1 spindle"})  # noqa: F821
+        env["maintenance.equipment"].create({"name": "Press 1 spindle"})
     job = Job.create({
         "name": JOB_NAME, "kind": "maintenance", "workcenter_id": workcenter.id, "equipment_id": equipment.id,
         "tag_ids": [(6, 0, [tags[name].id for name in INPUTS])],
@@ -65,4 +65,4 @@ else:
                 bottom = max((w.y + w.h for w in screen.widget_ids), default=0)
                 screen.widget_ids = [(0, 0, {"kind": "ml_score", "name": "Bearing failure risk",
                                              "tag_id": job.score_tag_id.id, "x": 0, "y": bottom, "w": 3, "h": 2})]
-env.cr.commit()  # noqa: F821
+env.cr.commit()

@@ -3,7 +3,7 @@
 The hierarchy is read off the tags' UNS topics, so the demo plant in Odoo is exactly the simulated one.
 Writes var/demo/edge.json with the demo edge's login and a fresh API key for `hf-collector run --odoo`.
 """
-# ruff: noqa: F821  (env is provided by odoo shell)
+
 import json
 import os
 import sys

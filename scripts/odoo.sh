@@ -2,10 +2,11 @@
 # Finds Odoo 18 and runs it with Hyperfactory's addons.
 #   scripts/odoo.sh --ensure   find Odoo (or install it from Odoo's official source when the
 #                              network allows); exit 0 when found, 3 when no Odoo can be had
+#   scripts/odoo.sh --requirements SRC   install only Odoo's requirements from SRC into the venv
 #   scripts/odoo.sh ARGS...    run Odoo (`odoo-bin ARGS`) against this machine's PostgreSQL
 # Where Odoo comes from, in order:
 #   1. ODOO_BIN=/path/to/odoo-bin
-#   2. an `odoo` importable by the project's Python (.venv, which sees the machine's site-packages)
+#   2. an `odoo` importable by the project's Python (.venv; a previous run of 3. or 4. put it there)
 #   3. ODOO_SRC=/path/to/odoo-18.0-source (put on the venv's path, its requirements installed)
 #   4. git clone of https://github.com/odoo/odoo branch 18.0 into $HF_ODOO_HOME
 set -euo pipefail
@@ -22,15 +23,32 @@ PY
 
 install_odoo_requirements() {
     # Odoo's pins, less python-ldap (auth_ldap only, needs LDAP headers) and the two crypto
-    # packages our requirements.txt pins for asyncua. setuptools<70 for the sdists it builds.
-    local src="$1" req
-    req="$(mktemp)"
+    # packages our requirements.txt pins for asyncua. Some of Odoo's sdists (cbor2 5.4.2) build
+    # only with setuptools<70 (they import pkg_resources): that cap must reach pip's build
+    # environments, which pip 26 no longer does for PIP_CONSTRAINT/-c, only for --build-constraint.
+    local src="$1" req build_cap
+    req="$(mktemp)"; build_cap="$(mktemp)"
     grep -v -i -E '^(python-ldap|cryptography|pyopenssl)\b' "$src/requirements.txt" > "$req"
-    local constraint
-    constraint="$(mktemp)"; echo 'setuptools<70' > "$constraint"
-    PIP_CONSTRAINT="$constraint" "$PY" -m pip install -q -r "$req"
-    "$PY" -m pip install -q -r "$ROOT/requirements.txt"
-    rm -f "$req" "$constraint"
+    echo 'setuptools<70' > "$build_cap"
+    local cap_option=()
+    if "$PY" -m pip install --help 2>/dev/null | grep -q -- '--build-constraint'; then
+        cap_option=(--build-constraint "$build_cap")
+    else
+        export PIP_CONSTRAINT="$build_cap"  # pip before 25.3: constraints still reach build environments
+    fi
+    say "installing Odoo's requirements from $src/requirements.txt into $VENV"
+    local rc=0
+    "$PY" -m pip install -q "${cap_option[@]}" -r "$req" || rc=$?
+    unset PIP_CONSTRAINT
+    rm -f "$req" "$build_cap"
+    return $rc
+}
+
+install_odoo() {
+    # Odoo's requirements, then ours again: where both pin a package, ours wins (see requirements.txt).
+    install_odoo_requirements "$1" || return 3
+    "$PY" -m pip install -q -r "$ROOT/requirements.txt" || return 3
+    put_on_path "$1"
 }
 
 put_on_path() {
@@ -48,8 +66,7 @@ ensure_odoo() {
     if [ -n "${ODOO_SRC:-}" ]; then
         [ -f "$ODOO_SRC/odoo/release.py" ] || { say "ODOO_SRC=$ODOO_SRC is not an Odoo source tree"; return 3; }
         say "using the Odoo source at ODOO_SRC=$ODOO_SRC"
-        install_odoo_requirements "$ODOO_SRC"
-        put_on_path "$ODOO_SRC"
+        install_odoo "$ODOO_SRC" || return 3
         odoo_importable && return 0
         say "Odoo at $ODOO_SRC does not import with $PY"; return 3
     fi
@@ -62,8 +79,7 @@ ensure_odoo() {
         mkdir -p "$(dirname "$HF_ODOO_HOME")"
         git clone -q --depth 1 --branch 18.0 "$ODOO_OFFICIAL_GIT" "$HF_ODOO_HOME"
     fi
-    install_odoo_requirements "$HF_ODOO_HOME"
-    put_on_path "$HF_ODOO_HOME"
+    install_odoo "$HF_ODOO_HOME" || return 3
     odoo_importable
 }
 
@@ -77,6 +93,12 @@ addons_path() {
     if [ -d "$community" ]; then echo "$community,$ROOT/addons"; else echo "$ROOT/addons"; fi
 }
 
+if [ "${1:-}" = "--requirements" ]; then
+    # scripts/odoo.sh --requirements SRC: Odoo's requirements from SRC into $VENV (HF_VENV), nothing else.
+    [ -f "${2:-}/requirements.txt" ] || { say "usage: scripts/odoo.sh --requirements ODOO_SOURCE_TREE"; exit 2; }
+    install_odoo_requirements "$2"
+    exit $?
+fi
 if [ "${1:-}" = "--ensure" ]; then
     ensure_odoo
     exit $?

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import connect, drop_database, odoo_importable, run_odoo
-
 import pytest
+from conftest import connect, drop_database, odoo_importable, run_odoo
 
 pytestmark = pytest.mark.skipif(not odoo_importable(), reason="Odoo 18 is not importable: install test did NOT run")
 

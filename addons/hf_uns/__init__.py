@@ -1,5 +1,4 @@
-from . import models
-from . import wizard
+from . import models, wizard
 
 
 def post_init_hook(env):

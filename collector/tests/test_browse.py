@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
+from ingest_fixtures import free_port
+
 from hf_collector.browse import browse, write_csv
 from hf_collector.simulate.machine import Machine
 from hf_collector.simulate.servers import OpcUaMachine
-
-from ingest_fixtures import free_port
 
 
 async def test_browse_lists_the_machine_variables_as_importable_csv() -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from asyncua import ua
+from ingest_fixtures import free_port
 
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver
@@ -16,8 +17,6 @@ from hf_collector.model import ModbusAddress, Quality, TagSample, parse_site
 from hf_collector.simulate import site_document
 from hf_collector.simulate.machine import Machine
 from hf_collector.simulate.servers import ModbusMachine, OpcUaMachine, S7Machine
-
-from ingest_fixtures import free_port
 
 
 def known_machine() -> Machine:
@@ -184,9 +183,9 @@ async def test_opcua_bad_status_is_bad_quality() -> None:
 def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
     """A REAL register holding NaN is common on a PLC; JSON cannot carry it, and before, encoding the
     batch raised and the device task restarted, losing the batch's good values with it."""
-    import json  # noqa: PLC0415
+    import json
 
-    from hf_collector.runner import to_messages  # noqa: PLC0415
+    from hf_collector.runner import to_messages
 
     site = parse_site({"devices": [{"name": "d", "protocol": "modbus", "host": "h", "tags": [
         {"name": name, "topic": f"umh/v1/a/_historian/{name}",

@@ -6,21 +6,20 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
 import pytest
+from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, historian_database
 
 from hf_collector.historian import reader, retention, rollups, schema
 from hf_collector.historian.writer import HistorianWriter, Sample
 
-from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, historian_database
-
 STANDARD = schema.RETENTION_CODES["standard"]
 SHORT = schema.RETENTION_CODES["short"]
 # A fixed whole hour an hour ago: every window below is inside one or two day partitions.
-T0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 
 
 def ms(moment: datetime) -> int:
@@ -57,7 +56,7 @@ def test_ensure_schema_is_idempotent_and_plain_without_timescale(cr: Any) -> Non
     assert schema.ensure_schema(cr) == "partitioned"  # second run: nothing to do, no error
     tables = {name for (name,) in rows(cr, "SELECT tablename FROM pg_tables WHERE tablename LIKE 'hf\\_%%'")}
     assert {schema.LATEST_TABLE, *schema.ROLLUP_TABLES.values(), schema.DEAD_LETTER_TABLE} <= tables
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     for code in schema.RETENTION_CODES.values():
         for ahead in range(schema.DAYS_AHEAD + 1):
             assert (code, today + timedelta(days=ahead)) in schema.existing_partitions(cr)
@@ -154,7 +153,7 @@ def test_read_downsampled_never_exceeds_max_points_and_aggregates_right(
     source = next((s for s in (3600, 60) if span_s / max_points >= s), None)
     if source:
         assert bucket % source == 0, "read from a rollup: whole rollup buckets"
-        origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, timezone.utc)
+        origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, UTC)
         values = [(t, v) for t, v in values if t >= origin]  # whole rollup buckets only
     else:
         origin = start
@@ -231,7 +230,7 @@ def test_shuffled_batches_keep_rollups_and_latest_exact(cr: Any, writer: Histori
 
 
 def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: Any, writer: HistorianWriter) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     writer.write([Sample(1, ms(now - timedelta(days=d)), float(d)) for d in (1, 10, 40)]
                  + [Sample(2, ms(now - timedelta(days=d)), float(d), retention=SHORT) for d in (1, 10)])
     cr.connection.commit()

@@ -14,13 +14,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg2
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-
-from hf_collector.historian.writer import Sample
-from hf_collector.ingest.deadletter import DeadLetter
-from hf_collector.ingest.decoder import decode_message
-from hf_collector.ingest.resolver import TagResolver
-
 from ingest_fixtures import (
     LOCATION,
     PG_HOST,
@@ -33,6 +26,12 @@ from ingest_fixtures import (
     restartable_mosquitto,
     wait_for,
 )
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hf_collector.historian.writer import Sample
+from hf_collector.ingest.deadletter import DeadLetter
+from hf_collector.ingest.decoder import decode_message
+from hf_collector.ingest.resolver import TagResolver
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 

@@ -16,14 +16,13 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg2
 import pytest
+from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_collector.historian.writer import Sample
 from hf_collector.ingest.deadletter import DeadLetter
 from hf_collector.ingest.decoder import decode_message
 from hf_collector.ingest.resolver import TagResolver
-
-from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 NOW = int(time.time() * 1000)
@@ -213,7 +212,7 @@ AGREEMENT = [
 def test_the_decoders_fast_path_agrees_with_the_payload_contract(payload: bytes) -> None:
     """The ingest decodes into plain (name, value) pairs, without DecodedValue objects; whatever it takes
     that way must decode exactly as the contract's decoder does, and what that refuses it refuses."""
-    from hf_collector.payload import PayloadError, decode, decode_items  # noqa: PLC0415
+    from hf_collector.payload import PayloadError, decode, decode_items
 
     try:
         fast = decode_items(payload)

@@ -9,14 +9,13 @@ import uuid
 
 import paho.mqtt.client as mqtt
 import pytest
+from ingest_fixtures import private_mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hf_collector.ingest import mqtt_wire as wire
 from hf_collector.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
-
-from ingest_fixtures import private_mosquitto
 
 
 def test_packets_split_anywhere_are_reassembled() -> None:

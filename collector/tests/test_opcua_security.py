@@ -10,14 +10,13 @@ from typing import Any
 import pytest
 from asyncua import Server, ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.server.user_managers import UserManager
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from ingest_fixtures import free_port
 
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.model import Quality, parse_site
-
-from ingest_fixtures import free_port
 
 
 class OneUser(UserManager):

@@ -52,7 +52,7 @@ def test_compose_environment_is_what_the_programs_read() -> None:
 def test_compose_secrets_come_from_env() -> None:
     text = (DOCKER / "docker-compose.yml").read_text()
     example = (DOCKER / ".env.example").read_text()
-    declared = set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    declared = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))  # $${X} is the container's own
     assert used <= declared | {"HF_COLLECTOR_IMAGE", "HF_ODOO_IMAGE", "ODOO_DBFILTER"}, used - declared
     for secret in ("POSTGRES_PASSWORD", "ODOO_ADMIN_PASSWD", "MQTT_INGEST_PASSWORD"):
@@ -87,7 +87,7 @@ def test_k8s_manifests() -> None:
 
 
 def test_edge_bundle_compose(tmp_path: Path) -> None:
-    from hf_saas.bundle import EdgeBundle  # noqa: PLC0415
+    from hf_saas.bundle import EdgeBundle
 
     bundle = EdgeBundle("acme", "https://acme.example", "hf_t_acme", "edge-1", "KEY", "mqtts://m:8883", "acme-edge",
                         "PW", "umh/v1/acme", enrollment_jwt="eyJ.token")

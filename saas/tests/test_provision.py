@@ -165,11 +165,11 @@ def test_host_name_routes_to_the_tenant_only(tenants: dict[str, CreateResult], t
 
 def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
                          provisioner: Provisioner) -> None:
-    import urllib.request  # noqa: PLC0415
+    import urllib.request
 
     a = tenants["a"]
     master = tenant_server["master"]
-    import http.cookiejar  # noqa: PLC0415
+    import http.cookiejar
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     login = urllib.request.Request(f"{tenant_server['url']}/web/login",

@@ -1,2 +1,1 @@
-from . import onboarding
-from . import portal
+from . import onboarding, portal

@@ -104,7 +104,7 @@ class TestProvision(HttpCase):
         admin = self.env.ref("base.user_admin")
         admin.password = "admin-test-pw"
         partner = self.env["res.partner"].create({"name": "Rpc Buyer", "email": "rpc@buyer.example"})
-        from .common import spec_dict  # noqa: PLC0415
+        from .common import spec_dict
 
         plan = self.env.ref("hf_cloud.product_plan_factory")
         instance_id = models.execute_kw(self.env.cr.dbname, admin.id, "admin-test-pw", "hf.cloud.instance", "create",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -10,7 +10,7 @@ MAX_POINTS = 400
 
 
 def _label(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, timezone.utc).strftime("%m-%d %H:%M")
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%m-%d %H:%M")
 
 
 def score_chart(ends: np.ndarray, scores: np.ndarray, labels: np.ndarray | None, threshold: float,

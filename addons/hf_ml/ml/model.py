@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-import pickle  # noqa: S403  (loaded only after the HMAC check, through an allow-list)
+import pickle
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -3,7 +3,7 @@ import binascii
 import logging
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -28,15 +28,15 @@ KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
 
 def _utc(value):
     """A naive Odoo UTC datetime as an aware one."""
-    return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 def _naive(value):
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _epoch_to_naive(seconds):
-    return datetime.fromtimestamp(float(seconds), timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(float(seconds), UTC).replace(tzinfo=None)
 
 
 class HfMlJob(models.Model):
@@ -279,7 +279,7 @@ class HfMlJob(models.Model):
     @api.model
     def _cron_train(self):
         """Train queued jobs, and jobs whose retraining is due; one transaction per job."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         jobs = self.search([("state", "=", "queued")])
         for job in self.search([("state", "=", "trained"), ("retrain_days", ">", 0)]):
             if not job.last_trained or _utc(job.last_trained) + timedelta(days=job.retrain_days) <= now:
@@ -291,7 +291,7 @@ class HfMlJob(models.Model):
 
     @api.model
     def _cron_score(self):
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         jobs = self.search([("state", "in", ("trained", "error")), ("version_ids.is_active", "=", True),
                             "|", ("next_score_at", "=", False), ("next_score_at", "<=", _naive(now))])
         for done, job in enumerate(jobs, 1):
@@ -612,7 +612,7 @@ class HfMlJob(models.Model):
         self._hf_publish(tag, ends, scores)
         worst = int(np.argmax(scores))
         if scores[worst] >= self.threshold:
-            self._hf_alert(float(scores[worst]), datetime.fromtimestamp(ends[worst], timezone.utc))
+            self._hf_alert(float(scores[worst]), datetime.fromtimestamp(ends[worst], UTC))
         return ends, scores
 
     def _hf_score_tag(self):
@@ -640,8 +640,8 @@ class HfMlJob(models.Model):
         url = self.env["ir.config_parameter"].sudo().get_param("hf_ml.mqtt_url")
         if not url or not tag.topic:
             return
-        from paho.mqtt import client as mqtt  # noqa: PLC0415 (only when a broker is configured)
-        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+        from paho.mqtt import client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         parsed = urlsplit(url)
         topic = UnsTopic.parse(tag.topic)

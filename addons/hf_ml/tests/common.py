@@ -1,11 +1,10 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from hf_collector.historian.writer import HistorianWriter, Sample
-from hf_collector.simulate.machine import Machine
-
 from odoo.addons.hf_uns.tests.common import HfUnsCommon
+
+from hf_collector.historian.writer import HistorianWriter, Sample
 
 STEP_S = 10  # simulator step: small enough for the physics, coarse enough for a fast suite
 
@@ -19,7 +18,7 @@ class HfMlCommon(HfUnsCommon):
         super().setUpClass()
         # on the hour: the feature windows sit on the epoch's grid, so the seeded plant data falls into the same
         # windows on every run (a minute-aligned "now" shifts them, and with them the scores)
-        cls.now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        cls.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         cls.tag_vibration = cls.create_tag("vibration", unit="mm/s", modbus_address=10, modbus_type="float32")
         cls.tag_state = cls.create_tag("state", modbus_address=12, modbus_type="uint16", data_type="int",
                                        role="machine_state")
@@ -75,7 +74,7 @@ class HfMlCommon(HfUnsCommon):
     def scores(self, job):
         self.env.cr.execute("SELECT extract(epoch FROM time), value FROM hf_historian_sample WHERE tag_id = %s "
                             "ORDER BY time", (job.score_tag_id.id,))
-        return [(datetime.fromtimestamp(float(t), timezone.utc), v) for t, v in self.env.cr.fetchall()]
+        return [(datetime.fromtimestamp(float(t), UTC), v) for t, v in self.env.cr.fetchall()]
 
     def train(self, job, now=None):
         """Through the background path: queue, then the training cron's own method."""

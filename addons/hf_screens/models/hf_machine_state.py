@@ -17,7 +17,7 @@ into Odoo's own productivity log, so MRP's OEE figures show what the machine rea
 """
 
 import logging
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from odoo import _, api, fields, models
 
@@ -68,7 +68,7 @@ def classify_state(value, value_text=None, quality=0):
 def utc_naive(dt):
     """Odoo stores naive UTC datetimes; the historian returns aware ones."""
     if dt.tzinfo:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
     return dt
 
 
@@ -91,11 +91,11 @@ class HfMachineState(models.AbstractModel):
 
         Every raw sample in order (the state logic must not see a downsampled window).
         """
-        from hf_collector.historian import reader  # noqa: PLC0415
+        from hf_collector.historian import reader
 
         tick = timedelta(microseconds=1)  # read_raw is [start, end); we want (after, until]
         rows = reader.read_raw(
-            self.env.cr, tag.id, after.replace(tzinfo=timezone.utc) + tick, until.replace(tzinfo=timezone.utc) + tick,
+            self.env.cr, tag.id, after.replace(tzinfo=UTC) + tick, until.replace(tzinfo=UTC) + tick,
             BATCH,
         )
         return [
@@ -106,7 +106,7 @@ class HfMachineState(models.AbstractModel):
     @api.model
     def _historian_ready(self):
         try:
-            from hf_collector.historian import schema  # noqa: PLC0415
+            from hf_collector.historian import schema
         except ImportError:
             return False
         self.env.cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))

@@ -1,6 +1,6 @@
 import logging
 import time as monotonic_time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -21,8 +21,8 @@ def _iso(dt):
     if not dt:
         return None
     if not dt.tzinfo:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat()
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat()
 
 
 class HfScreen(models.Model):
@@ -193,7 +193,7 @@ class HfScreen(models.Model):
     def _hf_payload(self, now=None):
         """Everything the screen client draws: layout, tag values, work order, machine state, OEE, alarms."""
         self.ensure_one()
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         layout, tag_ids, role_ids, reasons = self._hf_static_part()
         workcenter = self.workcenter_id.sudo()
         role_tags = self.env["hf.uns.tag"].sudo().browse(role_ids)
@@ -289,7 +289,7 @@ class HfScreen(models.Model):
         return values, historian
 
     def _hf_state_payload(self, values, role_tags, now):
-        from .hf_machine_state import classify_state  # noqa: PLC0415
+        from .hf_machine_state import classify_state
 
         workcenter = self.workcenter_id.sudo()
         tag = role_tags.filtered(lambda t: t.role == "machine_state")[:1]
@@ -309,9 +309,9 @@ class HfScreen(models.Model):
 
     def _hf_state_run_start(self, tag, state, after):
         """Start of the current run of ``state`` among the samples not yet processed by the cron."""
-        from .hf_machine_state import classify_state  # noqa: PLC0415
+        from .hf_machine_state import classify_state
 
-        after = (after or datetime(1970, 1, 1)).replace(tzinfo=timezone.utc)
+        after = (after or datetime(1970, 1, 1)).replace(tzinfo=UTC)
         self.env.cr.execute(
             """SELECT time, value, value_text, quality FROM hf_historian_sample
                 WHERE tag_id = %s AND time > %s ORDER BY time DESC LIMIT 600""", (tag.id, after),
@@ -427,7 +427,7 @@ class HfScreen(models.Model):
             self.env.cr.execute(
                 """SELECT EXISTS (SELECT 1 FROM hf_historian_sample
                                    WHERE tag_id = %s AND time > %s AND quality < 2 AND value BETWEEN %s AND %s)""",
-                (tag.id, ack.date.replace(tzinfo=timezone.utc), tag.limit_low, tag.limit_high),
+                (tag.id, ack.date.replace(tzinfo=UTC), tag.limit_low, tag.limit_high),
             )
             if not self.env.cr.fetchone()[0]:
                 alarm["acked_by"] = ack.user_id.name
@@ -452,7 +452,7 @@ class HfScreen(models.Model):
         if not tag:
             raise UserError(_("The tag no longer exists: bind the trend to another tag."))
         minutes = max(1, min(int(minutes or 10), 60 * 24 * 31))
-        end_dt = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(timezone.utc)
+        end_dt = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
         start_dt = end_dt - timedelta(minutes=minutes)
         try:
             history = tag._hf_history(start_dt, end_dt, 300)
@@ -485,7 +485,7 @@ class HfScreen(models.Model):
                                   self.workcenter_id.name))
             if workorder.state in ("done", "cancel"):
                 raise UserError(_("Work order %(wo)s is already %(state)s: pick the next one.",
-                                  wo=workorder.display_name, state=workorder.state == "done" and _("finished")
+                                  wo=workorder.display_name, state=(workorder.state == "done" and _("finished"))
                                   or _("cancelled")))
             if action == "start":
                 workorder.button_start()

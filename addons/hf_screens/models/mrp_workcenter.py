@@ -1,4 +1,4 @@
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import pytz
 
@@ -107,7 +107,7 @@ class MrpWorkcenter(models.Model):
             SELECT COALESCE(SUM(CASE WHEN delta < 0 THEN value ELSE delta END), 0), COUNT(*) FROM d
              WHERE delta IS NOT NULL
             """,
-            {"tag": tag.id, "start": start.replace(tzinfo=timezone.utc), "end": end.replace(tzinfo=timezone.utc)},
+            {"tag": tag.id, "start": start.replace(tzinfo=UTC), "end": end.replace(tzinfo=UTC)},
         )
         total, _count = self.env.cr.fetchone()
         return float(total)
@@ -144,7 +144,7 @@ class MrpWorkcenter(models.Model):
             quality = good / (good + scrap)
         factors = [availability, performance, quality]
         return {
-            "shift_start": start.replace(tzinfo=timezone.utc).isoformat(),
+            "shift_start": start.replace(tzinfo=UTC).isoformat(),
             "availability": availability,
             "performance": performance,
             "quality": quality,

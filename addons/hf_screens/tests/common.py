@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from odoo.addons.hf_uns.tests.common import HfUnsCommon
 
@@ -6,7 +6,7 @@ from odoo.addons.hf_uns.tests.common import HfUnsCommon
 def historian_writer():
     """The historian's writer module, or None while hf_collector.historian has not landed."""
     try:
-        from hf_collector.historian import writer  # noqa: PLC0415
+        from hf_collector.historian import writer
     except ImportError:
         return None
     return writer
@@ -47,7 +47,7 @@ class HfScreensCommon(HfUnsCommon):
         for sample in samples:
             time, value = sample[0], sample[1]
             quality = sample[2] if len(sample) > 2 else 0
-            rows.append((tag.id, time.replace(tzinfo=timezone.utc), value, quality))
+            rows.append((tag.id, time.replace(tzinfo=UTC), value, quality))
         write_rows(writer, self.env.cr, rows)
         self.env.invalidate_all()
 
@@ -73,7 +73,7 @@ def utc(*args):
 
 def create_workorder(env, workcenter, qty=10.0, name="Bracket"):
     """A confirmed manufacturing order of ``qty`` parts with one operation on ``workcenter``; its work order."""
-    from odoo import Command  # noqa: PLC0415
+    from odoo import Command
 
     product = env["product.product"].create({"name": name, "is_storable": True})
     bom = env["mrp.bom"].create({

@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
@@ -131,9 +133,9 @@ class TestScreen(HfScreensCommon):
         self.assertIn("no longer exists", second[tile.id]["problem"])
 
     def test_alarm_acknowledgement_holds_until_back_in_limits(self):
-        from datetime import datetime, timedelta, timezone  # noqa: PLC0415
+        from datetime import datetime, timedelta
 
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         self.store(self.tag_temperature, [(now - timedelta(seconds=10), 95.0)])
         alarms = self.screen._hf_payload()["alarms"]
         self.assertEqual([(a["tag_id"], a["kind"], a["acked_by"]) for a in alarms],
@@ -231,7 +233,7 @@ class TestScreen(HfScreensCommon):
         self.assertEqual(workorder.state, "ready")
 
     def test_downtime_reason_on_machine_stop(self):
-        from datetime import datetime, timedelta  # noqa: PLC0415
+        from datetime import datetime, timedelta
 
         now = datetime.now().replace(microsecond=0)
         self.env["hf.machine.state"]._apply_samples(self.workcenter, [

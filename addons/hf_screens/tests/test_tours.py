@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from odoo.tests import HttpCase, tagged
@@ -42,7 +42,7 @@ class TestKioskTours(HttpCase, HfScreensCommon):
         self.env["hf.uns.tag"]._hf_ensure_historian_schema()
 
     def now(self):
-        return datetime.now(timezone.utc).replace(microsecond=0)
+        return datetime.now(UTC).replace(microsecond=0)
 
     def store_now(self, tag, value, seconds_ago=0):
         write_rows(historian_writer(), self.env.cr, [(tag.id, self.now() - timedelta(seconds=seconds_ago), value, 0)])
@@ -86,7 +86,7 @@ class TestKioskTours(HttpCase, HfScreensCommon):
         writer = historian_writer()
 
         def store_new_value(cr):
-            write_rows(writer, cr, [(temperature_id, datetime.now(timezone.utc), 57.25, 0)])
+            write_rows(writer, cr, [(temperature_id, datetime.now(UTC), 57.25, 0)])
 
         thread = self.after_payloads(3, store_new_value)
         self.start_tour(f"/hf/kiosk/{self.kiosk.token}", "hf_screens_kiosk_live")

@@ -1,6 +1,6 @@
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 
@@ -28,7 +28,7 @@ def _parse_time(value, label):
         except ValueError:
             raise UserError(_("%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
                               label=label, value=value)) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class HfUnsTag(models.Model):
@@ -130,7 +130,7 @@ class HfUnsTag(models.Model):
 
     def _compute_latest(self):
         rows = self._hf_latest_rows(self.ids)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for tag in self:
             row = rows.get(tag.id)
             if not row:
@@ -138,7 +138,7 @@ class HfUnsTag(models.Model):
                 continue
             time = row["time"]
             tag.latest_value = tag._hf_format_value(row)
-            tag.latest_time = time.astimezone(timezone.utc).replace(tzinfo=None)
+            tag.latest_time = time.astimezone(UTC).replace(tzinfo=None)
             tag.latest_age = self._hf_format_age((now - time).total_seconds())
 
     @api.constrains("name", "tag_group")
@@ -237,7 +237,7 @@ class HfUnsTag(models.Model):
                 "unit": tag.unit or "",
                 "data_type": tag.data_type,
                 "value": tag._hf_row_value(row) if row else False,
-                "time": row["time"].astimezone(timezone.utc).isoformat() if row else False,
+                "time": row["time"].astimezone(UTC).isoformat() if row else False,
                 "quality": row["quality"] if row else False,
             })
         return result
@@ -262,7 +262,7 @@ class HfUnsTag(models.Model):
         if not 1 <= max_points <= MAX_HISTORY_POINTS:
             raise UserError(_("max_points must be between 1 and %s.", MAX_HISTORY_POINTS))
         history = tag._hf_history(start_dt, end_dt, max_points)
-        points = [{**point, "time": point["time"].astimezone(timezone.utc).isoformat()} for point in history["points"]]
+        points = [{**point, "time": point["time"].astimezone(UTC).isoformat()} for point in history["points"]]
         return {"path": tag.topic, "unit": tag.unit or "", "data_type": tag.data_type,
                 "bucket_seconds": history["bucket_seconds"], "points": points}
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
@@ -20,7 +20,7 @@ class TestHistorianReadApi(HfUnsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.now = datetime.now(timezone.utc).replace(microsecond=0)
+        cls.now = datetime.now(UTC).replace(microsecond=0)
         cls.writer = HistorianWriter(cls.env.cr)
         start = cls.now - timedelta(hours=2)
         cls.writer.write([

@@ -1,5 +1,5 @@
 import xmlrpc.client
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from odoo.tests import HttpCase, tagged
 
@@ -42,13 +42,13 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
 
     def test_read_api_over_xmlrpc(self):
         engineer = self.create_user("hf_rpc_engineer", "hf_uns.group_hf_engineer")
-        engineer.password = "hf_rpc_engineer-pass"  # noqa: S105  test-only credential
+        engineer.password = "hf_rpc_engineer-pass"
         uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, engineer.login, "hf_rpc_engineer-pass", {})
         rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
                                              "read_latest", [[self.tag_temperature.topic, "umh/v1/nope/_historian/x"]])
         self.assertEqual([r["path"] for r in rows], [self.tag_temperature.topic])
         self.assertIs(rows[0]["time"], False)
-        now = datetime.now(timezone.utc).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0)
         HistorianWriter(self.env.cr).write([Sample(self.tag_temperature.id, int(now.timestamp() * 1000), 61.5)])
         rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
                                              "read_latest", [[self.tag_temperature.topic]])

@@ -24,10 +24,10 @@ def _setup_logging(verbose: bool) -> None:
 # --- run ---------------------------------------------------------------------------------------
 
 async def _run(args: argparse.Namespace) -> None:
-    from hf_collector import config  # noqa: PLC0415
-    from hf_collector.delivery.buffer import DiskQueue  # noqa: PLC0415
-    from hf_collector.delivery.mqtt import MqttSender, MqttSettings  # noqa: PLC0415
-    from hf_collector.runner import Collector  # noqa: PLC0415
+    from hf_collector import config
+    from hf_collector.delivery.buffer import DiskQueue
+    from hf_collector.delivery.mqtt import MqttSender, MqttSettings
+    from hf_collector.runner import Collector
 
     file_values: dict[str, object] = {}
     watch = None
@@ -65,7 +65,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from hf_collector import config  # noqa: PLC0415
+    from hf_collector import config
 
     logging.getLogger("asyncua").setLevel(logging.WARNING)
     if args.api_key:
@@ -76,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"transport {transport!r}: use direct or ziti.")
     context: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if transport == "ziti":
-        from hf_collector.ziti import zitified  # noqa: PLC0415
+        from hf_collector.ziti import zitified
 
         if not identity:
             raise ConfigError("transport ziti needs an identity: --ziti-identity identity.json "
@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- other commands ----------------------------------------------------------------------------
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from hf_collector.simulate import run_simulator  # noqa: PLC0415
+    from hf_collector.simulate import run_simulator
 
     for noisy in ("asyncua", "pymodbus", "snap7"):  # their servers log every node and request at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -102,13 +102,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_browse(args: argparse.Namespace) -> int:
-    from hf_collector.browse import main as browse_main  # noqa: PLC0415
+    from hf_collector.browse import main as browse_main
 
     return int(browse_main(args.url) or 0)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from hf_collector.ziti import enroll  # noqa: PLC0415
+    from hf_collector.ziti import enroll
 
     out = enroll(Path(args.jwt), Path(args.out))
     print(f"enrolled: identity written to {out}")
@@ -116,7 +116,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from hf_collector import config, status  # noqa: PLC0415
+    from hf_collector import config, status
 
     path = Path(config.setting("state_dir", None, args.state_dir)) / "status.json"
     try:
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--state-dir")
     status.set_defaults(handler=cmd_status)
 
-    from hf_collector.ingest import cli as ingest_cli  # noqa: PLC0415
+    from hf_collector.ingest import cli as ingest_cli
 
     ingest_cli.register(sub)
     return parser

@@ -16,7 +16,7 @@ from hf_collector.errors import ConfigError
 from hf_collector.uns import TopicError, UnsTopic
 
 
-class Protocol_(str, Enum):  # noqa: N801  (a trailing _ keeps typing.Protocol importable here)
+class Protocol_(str, Enum):
     OPCUA = "opcua"
     MODBUS = "modbus"
     S7 = "s7"

@@ -56,7 +56,7 @@ class Collector:
         self.status = CollectorStatus(edge=site.edge, config_version=site.version, config_errors=list(site.errors))
         self._tasks: dict[str, tuple[DeviceConfig, asyncio.Task[None]]] = {}
         if driver_factory is None:
-            from hf_collector.drivers import make_driver  # noqa: PLC0415  (drivers pull in the protocol stacks)
+            from hf_collector.drivers import make_driver
 
             driver_factory = make_driver
         self._driver_factory = driver_factory
@@ -87,7 +87,7 @@ class Collector:
                         delay = 1.0
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001  (one device never stops the others)
+            except Exception as exc:
                 state.state, state.message = "failed", str(exc)
                 _logger.exception("device %s failed; restarting it in %.0f s", device.label, delay)
                 await asyncio.sleep(delay)

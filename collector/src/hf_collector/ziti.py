@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ def validate_identity(path: Path, now: datetime | None = None) -> dict[str, Any]
                           detail=str(exc)) from exc
     if not key_text or not ca_text:
         raise ConfigError(f"Ziti identity {path} has no private key or CA bundle. {ENROLL_HINT}")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if certificate.not_valid_after_utc <= now:
         raise ConfigError(
             f"Ziti identity {path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}. {ENROLL_HINT}")
@@ -78,7 +78,7 @@ def check_enrollment_token(jwt_path: Path) -> dict[str, Any]:
     expires = claims.get("exp")
     if isinstance(expires, int | float) and expires < time.time():
         raise ConfigError(f"Enrollment token {jwt_path} expired on "
-                          f"{datetime.fromtimestamp(expires, timezone.utc):%Y-%m-%d %H:%M} UTC; "
+                          f"{datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC; "
                           "ask for a new one (Odoo ▸ Edges).")
     return dict(claims)
 
@@ -86,7 +86,7 @@ def check_enrollment_token(jwt_path: Path) -> dict[str, Any]:
 def enroll(jwt_path: Path, out_path: Path) -> Path:
     """Enroll with the controller named in the token and write the identity (mode 0600)."""
     claims = check_enrollment_token(jwt_path)
-    import openziti  # noqa: PLC0415  (loads the native SDK; only needed here and for transport: ziti)
+    import openziti
 
     try:
         identity = openziti.enroll(str(jwt_path))
@@ -104,7 +104,7 @@ def enroll(jwt_path: Path, out_path: Path) -> Path:
 def zitified(identity_path: Path) -> Iterator[None]:
     """Route this process's outgoing sockets through Ziti while the context is open."""
     validate_identity(identity_path)
-    import openziti  # noqa: PLC0415
+    import openziti
 
     openziti.load(str(identity_path))
     _logger.info("transport: ziti (identity %s)", identity_path)

@@ -20,7 +20,7 @@ RETENTION_CLASSES = {"short": 7, "standard": 30, "long": 365}
 
 
 def _segment(name: str) -> str:
-    from hf_saas.spec import segment_from_name  # noqa: PLC0415
+    from hf_saas.spec import segment_from_name
 
     return segment_from_name(name)
 
@@ -55,7 +55,7 @@ def _tag_values(tag: dict[str, Any], device: Any, workcenter: Any) -> dict[str, 
 
 
 def setup(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    from odoo import Command  # noqa: PLC0415
+    from odoo import Command
 
     spec = payload["spec"]
     company_spec = spec["company"]
@@ -145,9 +145,9 @@ def usage(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
-    import odoo  # noqa: PLC0415
-    from odoo.modules.registry import Registry  # noqa: PLC0415
-    from odoo.tools import config  # noqa: PLC0415
+    import odoo
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
 
     config.parse_config([
         "--addons-path", request["addons_path"], "--db_host", request["db_host"],

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ class Provisioner:
             pg.filestore(self.settings, scratch).rename(target)
         # Nobody works in the template: refusing connections keeps CREATE DATABASE … TEMPLATE possible.
         pg.set_allow_connections(self.settings, self.settings.template_db, False)
-        info = {"fingerprint": status["fingerprint"], "built_at": datetime.now(timezone.utc).isoformat(),
+        info = {"fingerprint": status["fingerprint"], "built_at": datetime.now(UTC).isoformat(),
                 "build_seconds": seconds, "modules": list(self.settings.modules)}
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         self._template_info_path().write_text(json.dumps(info, indent=2), encoding="utf-8")
@@ -307,7 +307,7 @@ class Provisioner:
         record = self.registry.get(db)
         if not pg.exists(self.settings, db):
             raise ProvisionError(f"{db} has no database to back up (state {record.state}).")
-        target = self.settings.state_dir / "backups" / db / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.settings.state_dir / "backups" / db / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         suspended = not pg.allows_connections(self.settings, db)
         if suspended:
             pg.set_allow_connections(self.settings, db, True)
@@ -318,7 +318,7 @@ class Provisioner:
                 pg.set_allow_connections(self.settings, db, False)
         (target / "manifest.json").write_text(json.dumps(
             {"db": db, "company": record.company, "plan": record.plan, "quotas": record.quotas,
-             "state": record.state, "taken_at": datetime.now(timezone.utc).isoformat()}, indent=2), encoding="utf-8")
+             "state": record.state, "taken_at": datetime.now(UTC).isoformat()}, indent=2), encoding="utf-8")
         record.backups.append(str(target))
         self.registry.save(record)
         return target

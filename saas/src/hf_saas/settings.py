@@ -44,7 +44,7 @@ TENANT_ADDONS_DIR = Path(__file__).resolve().parent / "odoo_addons"
 
 def _odoo_community_addons() -> str | None:
     try:
-        import odoo  # noqa: PLC0415  (optional: the provisioner runs without Odoo importable)
+        import odoo
     except ImportError:
         return None
     path = Path(odoo.__file__).resolve().parent.parent / "addons"

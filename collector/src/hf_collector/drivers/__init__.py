@@ -7,13 +7,13 @@ from hf_collector.model import DeviceConfig, Driver, Protocol_
 
 def make_driver(device: DeviceConfig) -> Driver:
     if device.protocol is Protocol_.OPCUA:
-        from hf_collector.drivers.opcua import OpcUaDriver  # noqa: PLC0415  (imports are heavy)
+        from hf_collector.drivers.opcua import OpcUaDriver
 
         return OpcUaDriver(device)
     if device.protocol is Protocol_.MODBUS:
-        from hf_collector.drivers.modbus import ModbusDriver  # noqa: PLC0415
+        from hf_collector.drivers.modbus import ModbusDriver
 
         return ModbusDriver(device)
-    from hf_collector.drivers.s7 import S7Driver  # noqa: PLC0415
+    from hf_collector.drivers.s7 import S7Driver
 
     return S7Driver(device)

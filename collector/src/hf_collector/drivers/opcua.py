@@ -114,7 +114,7 @@ class OpcUaDriver:
         if self.client is not None:
             try:
                 await self.client.disconnect()
-            except Exception:  # noqa: BLE001,S110  (the server may be gone already)
+            except Exception:  # noqa: BLE001  (the server may be gone already)
                 pass
             self.client = None
 

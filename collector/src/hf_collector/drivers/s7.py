@@ -14,7 +14,7 @@ from snap7.type import Area
 from snap7.util import get_bool, get_dint, get_dword, get_int, get_real, get_string, get_word
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
-from hf_collector.model import DataType, DeviceConfig, Quality, S7Address, TagConfig, TagSample
+from hf_collector.model import DataType, DeviceConfig, S7Address, TagConfig, TagSample
 
 _logger = logging.getLogger(__name__)
 AREAS = {"DB": Area.DB, "M": Area.MK, "I": Area.PE, "Q": Area.PA}
@@ -83,7 +83,7 @@ class S7Driver:
     def _disconnect(self) -> None:
         try:
             self.client.disconnect()
-        except Exception:  # noqa: BLE001,S110  (closing a dead connection may fail; nothing to do)
+        except Exception:  # noqa: BLE001  (closing a dead connection may fail; nothing to do)
             pass
 
     def _read_ranges(self, ranges: list[ByteRange]) -> list[tuple[ByteRange, bytearray]]:

@@ -8,7 +8,7 @@ XML-RPC. ``start``/``end`` arguments are aware datetimes; windows are half-open 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from hf_collector.historian import schema
@@ -97,7 +97,7 @@ def _read_buckets(
             "min(value), max(value), avg(value), (array_agg(value ORDER BY time DESC))[1]")
         where = "AND value IS NOT NULL"
     else:
-        origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, timezone.utc)
+        origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, UTC)
         bucket = source * max(1, math.ceil((end - origin).total_seconds() / max_points / source))
         table, column, aggregates = schema.ROLLUP_TABLES[source], "bucket", (
             "min(min), max(max), sum(sum) / sum(count), (array_agg(last ORDER BY last_time DESC))[1]")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hf_collector.historian import schema
@@ -18,7 +18,7 @@ def drop_expired(cr: Any, days_by_class: dict[str, int] | None = None, now: date
     longest retention of all classes (chunks are shared by every tag).
     """
     days_by_class = {**schema.DEFAULT_RETENTION_DAYS, **(days_by_class or {})}
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if schema.has_timescale(cr):
         longest = max(days_by_class.values())
         cutoff = now - timedelta(days=longest)

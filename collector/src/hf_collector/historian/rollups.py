@@ -9,7 +9,7 @@ that only outside a transaction block (an autocommit connection, not Odoo's ``en
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hf_collector.historian import schema
@@ -18,7 +18,7 @@ _logger = logging.getLogger(__name__)
 
 
 def _floor_hour(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def refresh_rollups(cr: Any, start: datetime, end: datetime, tag_ids: list[int] | None = None) -> int:

@@ -17,7 +17,7 @@ Retention drops whole day partitions of one class (never deletes rows). The prim
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 _logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def ensure_schema(cr: Cursor, *, use_timescale: bool | None = None) -> str:
         _logger.info("historian created (%s)", mode)
     _create_common(cr, mode)
     if mode == "partitioned":
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         ensure_day_partitions(cr, {(code, today + timedelta(days=d)) for code in RETENTION_CODES.values()
                                    for d in range(-1, DAYS_AHEAD + 1)})
     return mode
@@ -214,7 +214,7 @@ def ensure_day_partitions(cr: Cursor, wanted: set[tuple[int, date]]) -> set[tupl
     cr.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
     existing = existing_partitions(cr)  # as another writer may have left them
     for code, day in sorted(wanted - existing):
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         cr.execute(
             f"CREATE TABLE IF NOT EXISTS {partition_name(code, day)} PARTITION OF {SAMPLE_TABLE}_r{code} "
             "FOR VALUES FROM (%s) TO (%s)",

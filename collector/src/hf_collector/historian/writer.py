@@ -15,7 +15,7 @@ import io
 import logging
 import struct
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import psycopg2.errors
@@ -167,7 +167,7 @@ def _copy_optional_text(text: str | None) -> str:
 class _Aggregates:
     """Per (tag, minute): [min, max, sum, count, last, last_ms]; per tag: the newest sample."""
 
-    __slots__ = ("minutes", "latest")
+    __slots__ = ("latest", "minutes")
 
     def __init__(self) -> None:
         self.minutes: dict[tuple[int, int], list[Any]] = {}
@@ -281,8 +281,19 @@ class _TagRun:
     """One tag's share of a batch being prepared: its COPY rows, its time span and newest sample, and the
     minute bucket being aggregated (samples of a tag mostly arrive in time order, so buckets rarely reopen)."""
 
-    __slots__ = ("minutes", "rows", "newest", "oldest_ms", "bucket_ms", "min", "max", "sum", "count", "last",
-                 "last_ms")
+    __slots__ = (
+        "bucket_ms",
+        "count",
+        "last",
+        "last_ms",
+        "max",
+        "min",
+        "minutes",
+        "newest",
+        "oldest_ms",
+        "rows",
+        "sum",
+    )
 
     def __init__(self, first: SampleRow, minutes: dict[tuple[int, int], list[Any]]) -> None:
         self.minutes = minutes  # the batch's closed buckets, (tag, bucket) -> [min, max, sum, count, last, last_ms]
@@ -351,7 +362,7 @@ class HistorianWriter:
             return 0
         cr = self.cr
         if self.mode == "partitioned":
-            wanted = {(code, datetime.fromtimestamp(d * 86400, timezone.utc).date()) for code, d in batch.days}
+            wanted = {(code, datetime.fromtimestamp(d * 86400, UTC).date()) for code, d in batch.days}
             if not wanted <= self._partitions:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
         if self.optimistic and batch.binary is not None and batch.aggregates is not None:

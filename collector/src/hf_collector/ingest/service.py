@@ -299,7 +299,7 @@ class Ingest:
         """Once the writer thread committed the batch, acknowledge its messages."""
         try:
             stored, dead = await storing
-        except Exception as exc:  # noqa: BLE001  (reported by _main, which exits non-zero)
+        except Exception as exc:
             _logger.exception("the historian writer stopped")
             raise WriterStopped() from exc
         if stored is None:
