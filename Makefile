@@ -14,5 +14,5 @@ test:           ## every pytest and Odoo test; ends with "N passed, N failed"
 bench:          ## benchmarks, figures side by side with their baselines
 	bash scripts/bench.sh
 
-lint:
-	.venv/bin/python -m ruff check collector saas addons tests bench || true
+lint:           ## ruff, mypy strict and pylint-odoo; fails on any finding
+	bash scripts/lint.sh

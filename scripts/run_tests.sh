@@ -7,7 +7,7 @@ set -uo pipefail
 mkdir -p "$ROOT/var/test"
 "$ROOT/scripts/setup.sh" || { say "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
-passed=0; failed=0
+passed=0; failed=0; not_run=0
 
 # --- pytest: collector, saas and the cross-component tests -------------------------------
 suites=()
@@ -17,8 +17,8 @@ done
 if [ ${#suites[@]} -gt 0 ]; then
     say "pytest: ${suites[*]}"
     (cd "$ROOT" && "$PY" -m pytest -p no:cacheprovider --junitxml=var/test/pytest.xml "${suites[@]}")
-    read -r p f < <("$PY" "$ROOT/scripts/junit_counts.py" "$ROOT/var/test/pytest.xml")
-    passed=$((passed + p)); failed=$((failed + f))
+    read -r p f n < <("$PY" "$ROOT/scripts/junit_counts.py" "$ROOT/var/test/pytest.xml")
+    passed=$((passed + p)); failed=$((failed + f)); not_run=$((not_run + n))
 fi
 
 # --- Odoo: every hf_* addon, installed into a fresh database, tests tagged to our addons ----
@@ -53,6 +53,9 @@ fi
 echo
 if [ "$odoo_ran" = 0 ]; then
     echo "!!!!! ODOO TESTS DID NOT RUN: no Odoo 18 could be found or installed (see above). Only the pytest suites ran. !!!!!"
+fi
+if [ "$not_run" -gt 0 ]; then
+    echo "$not_run pytest test(s) need Odoo 18 and did not run"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from hf_testing import require_odoo
 
 ROOT = Path(__file__).resolve().parent.parent
 ODOO = str(ROOT / "scripts" / "odoo.sh")
@@ -26,10 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def odoo_importable() -> bool:
-    return subprocess.run([sys.executable, "-c", "import odoo"], capture_output=True).returncode == 0
 
 
 def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600,
@@ -59,8 +56,7 @@ def drop_database(name: str) -> None:
 @pytest.fixture(scope="session")
 def odoo_db() -> Iterator[str]:
     """A fresh database with hf_uns installed (no demo data), dropped at the end of the session."""
-    if not odoo_importable():
-        pytest.skip("Odoo 18 is not importable: cross-component Odoo tests did NOT run")
+    require_odoo()
     name = f"hf_pytest_{uuid.uuid4().hex[:8]}"
     run_odoo("-d", name, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http",
              "--log-level=warn")

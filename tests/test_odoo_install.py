@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import connect, drop_database, odoo_importable, run_odoo
+from conftest import connect, drop_database, run_odoo
 
-pytestmark = pytest.mark.skipif(not odoo_importable(), reason="Odoo 18 is not importable: install test did NOT run")
+pytestmark = pytest.mark.odoo
 
 UNINSTALL = """
 module = env["ir.module.module"].search([("name", "=", "hf_uns")])

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hf_testing import require_odoo
 
 from hf_saas.provision import Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
@@ -68,6 +69,7 @@ def settings(broker: dict[str, object]) -> Settings:
 
 @pytest.fixture(scope="session")
 def provisioner(settings: Settings) -> Provisioner:
+    require_odoo()  # the template is an Odoo database built by Odoo itself
     prov = Provisioner(settings)
     prov.build_template()
     return prov

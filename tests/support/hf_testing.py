@@ -1,0 +1,40 @@
+"""Hyperfactory's pytest plugin (loaded by `-p hf_testing` in the root pyproject.toml).
+
+A test that needs Odoo 18 carries `@pytest.mark.odoo` (or a module-level `pytestmark`), a fixture that needs
+it calls `require_odoo()`. Where no Odoo is
+importable, such a test is skipped with a reason that starts with NEEDS_ODOO, and `make test` counts it as
+not run (scripts/junit_counts.py), never as passed and never as failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+import pytest
+
+NEEDS_ODOO = "needs Odoo 18"
+
+
+@functools.cache
+def odoo_importable() -> bool:
+    """Whether this interpreter imports Odoo 18 (asked in a subprocess: importing Odoo here would
+    monkey-patch the test process)."""
+    probe = "import odoo.release, sys; sys.exit(odoo.release.version_info[0] != 18)"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0
+
+
+def require_odoo() -> None:
+    """Skip the calling test or fixture, counted as not run, where no Odoo 18 is importable."""
+    if not odoo_importable():
+        pytest.skip(f"{NEEDS_ODOO}: none is importable by {sys.executable}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"odoo: the test {NEEDS_ODOO}; skipped (counted as not run) without it")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("odoo"):
+        require_odoo()
