@@ -1,1 +1,2 @@
-from . import onboarding, portal
+from . import onboarding
+from . import portal

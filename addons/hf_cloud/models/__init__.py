@@ -1,1 +1,3 @@
-from . import hf_cloud_instance, hf_cloud_onboarding_attempt, product_template
+from . import hf_cloud_instance
+from . import hf_cloud_onboarding_attempt
+from . import product_template

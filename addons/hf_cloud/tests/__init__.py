@@ -1,1 +1,3 @@
-from . import test_instance, test_onboarding, test_provision
+from . import test_instance
+from . import test_onboarding
+from . import test_provision

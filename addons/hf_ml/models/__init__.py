@@ -1,1 +1,3 @@
-from . import hf_ml_job, hf_ml_model_version, maintenance_request
+from . import hf_ml_job
+from . import hf_ml_model_version
+from . import maintenance_request

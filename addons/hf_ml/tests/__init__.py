@@ -1,11 +1,9 @@
-from . import (
-    test_access,
-    test_anomaly,
-    test_bad_input,
-    test_features,
-    test_model_storage,
-    test_mqtt,
-    test_predictive_maintenance,
-    test_quality,
-    test_tours,
-)
+from . import test_anomaly
+from . import test_predictive_maintenance
+from . import test_quality
+from . import test_bad_input
+from . import test_model_storage
+from . import test_access
+from . import test_mqtt
+from . import test_features
+from . import test_tours

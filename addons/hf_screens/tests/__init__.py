@@ -1,1 +1,6 @@
-from . import test_kiosk, test_machine_state, test_oee, test_screen, test_tours, test_workorder_time
+from . import test_machine_state
+from . import test_oee
+from . import test_screen
+from . import test_kiosk
+from . import test_tours
+from . import test_workorder_time

@@ -1,1 +1,7 @@
-from . import test_access, test_collector_config, test_hierarchy, test_historian, test_tag, test_tag_import, test_xmlrpc
+from . import test_hierarchy
+from . import test_tag
+from . import test_tag_import
+from . import test_collector_config
+from . import test_access
+from . import test_xmlrpc
+from . import test_historian
