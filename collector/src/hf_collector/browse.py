@@ -12,7 +12,7 @@ from asyncua import Client, Node, ua
 
 from hf_collector.errors import SourceError
 
-DATA_TYPES = {
+DATA_TYPES: dict[ua.VariantType | None, str] = {
     ua.VariantType.Boolean: "bool", ua.VariantType.String: "string", ua.VariantType.LocalizedText: "string",
     ua.VariantType.Float: "float", ua.VariantType.Double: "float",
 }
@@ -44,9 +44,10 @@ async def _walk(node: Node, groups: list[str], rows: list[dict[str, Any]], depth
             await _walk(child, [*groups, segment(name)], rows, depth + 1)
 
 
-async def browse(url: str, timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Every variable under Objects (the server's own diagnostics left out)."""
-    client = Client(url=url, timeout=timeout)
+async def browse(url: str, request_timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Every variable under Objects (the server's own diagnostics left out); each request to the server
+    may take ``request_timeout`` seconds."""
+    client = Client(url=url, timeout=request_timeout)
     try:
         await client.connect()
     except (OSError, TimeoutError, ua.UaError) as exc:

@@ -9,8 +9,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hf_collector.errors import ConfigError, HfError
+
+if TYPE_CHECKING:
+    from hf_collector.model import SiteConfig
 
 EXIT_OK, EXIT_CONFIG, EXIT_RUNTIME = 0, 2, 1
 _logger = logging.getLogger("hf_collector")
@@ -44,7 +48,7 @@ async def _run(args: argparse.Namespace) -> None:
         site = await source.fetch()
         current = {"hash": site.hash}
 
-        async def watch() -> object:
+        async def watch() -> SiteConfig | None:
             version = await source.version()
             if version["hash"] == current["hash"]:
                 return None

@@ -12,7 +12,7 @@ import os
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -70,7 +70,8 @@ class OdooSource:
     api_key: str
     cache_path: Path
 
-    def _call(self, method: str) -> Any:
+    def _call(self, method: str) -> dict[str, Any]:
+        """``hf.uns.edge``'s ``method`` over XML-RPC: its result, a struct (the document or its version)."""
         common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common", allow_none=True)
         uid = common.authenticate(self.db, self.login, self.api_key, {})
         if not uid:
@@ -80,7 +81,8 @@ class OdooSource:
             )
         models = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
         try:
-            return models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method, [])
+            # both methods return a struct; XML-RPC's own type is any marshallable value
+            return cast(dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method, []))
         except xmlrpc.client.Fault as exc:
             raise ConfigError(f"Odoo refused {method} for edge {self.login!r}.", detail=exc.faultString) from exc
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Protocol
 
 from hf_collector.errors import ConfigError
 from hf_collector.uns import TopicError, UnsTopic
 
 
-class Protocol_(str, Enum):
+class Protocol_(StrEnum):
     OPCUA = "opcua"
     MODBUS = "modbus"
     S7 = "s7"
 
 
-class DataType(str, Enum):
+class DataType(StrEnum):
     FLOAT = "float"
     INT = "int"
     BOOL = "bool"
@@ -251,7 +251,7 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
     if not name:
         raise ConfigError("A device has no name.")
     try:
-        protocol = Protocol_(raw.get("protocol"))
+        protocol = Protocol_(raw.get("protocol") or "")
     except ValueError:
         raise ConfigError(
             f"Device {name}: unknown protocol {raw.get('protocol')!r} (use opcua, modbus or s7)."
@@ -273,7 +273,8 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
     device = DeviceConfig(
         name=name, protocol=protocol, host=host, port=port, tags=tuple(tags), unit_id=int(raw.get("unit_id", 1)),
         rack=int(raw.get("rack", 0)), slot=int(raw.get("slot", 1)),
-        security_policy=str(raw.get("security_policy") or "None"), security_mode=str(raw.get("security_mode") or "None"),
+        security_policy=str(raw.get("security_policy") or "None"),
+        security_mode=str(raw.get("security_mode") or "None"),
         username=str(raw.get("username") or ""), password=str(raw.get("password") or ""),
         certificate=str(raw.get("certificate") or ""), private_key=str(raw.get("private_key") or ""),
         polling_interval_ms=int(raw.get("polling_interval_ms") or 1000),

@@ -40,7 +40,7 @@ def to_messages(batch: list[TagSample]) -> list[tuple[str, bytes]]:
     for sample in batch:
         topic, name = sample.tag.message_slot
         value = None if sample.quality is Quality.BAD else sample.value
-        if value.__class__ is float and not math.isfinite(value):  # type: ignore[arg-type]
+        if value.__class__ is float and not math.isfinite(value):
             value = None  # a PLC's NaN or infinity: JSON has no such number, the reading is a gap
         groups[(topic, sample.timestamp_ms)][name] = value
     return [(topic, encode(timestamp, values)) for (topic, timestamp), values in groups.items()]

@@ -45,10 +45,10 @@ def read(path: Path) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> str:
     age = time.time() - float(data.get("updated_at", 0))
     lines = [
-        f"edge {data['edge']}  config v{data['config_version']}  "
-        f"broker {'connected' if data['broker_connected'] else 'AWAY'}  (status {age:.0f} s old)",
-        f"values read {data['values_read']}  messages published {data['messages_published']}  "
-        f"messages buffered {data['messages_buffered']}  dropped {data['messages_dropped']}",
+        (f"edge {data['edge']}  config v{data['config_version']}  "
+         f"broker {'connected' if data['broker_connected'] else 'AWAY'}  (status {age:.0f} s old)"),
+        (f"values read {data['values_read']}  messages published {data['messages_published']}  "
+         f"messages buffered {data['messages_buffered']}  dropped {data['messages_dropped']}"),
     ]
     for name, device in sorted(data["devices"].items()):
         note = f"  ({device['message']})" if device["message"] else ""

@@ -16,11 +16,12 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_collector.errors import ConfigError
@@ -58,13 +59,13 @@ def _reads(client: mqtt.Client) -> Callable[[], None]:
     return read
 
 
-def _cork(sock: Any, on: bool) -> bool:
+def _cork(sock: mqtt.SocketLike | None, on: bool) -> bool:
     """Hold (or release) the socket's small writes so they leave as few TCP segments (Linux TCP_CORK)."""
-    if _TCP_CORK is None or sock is None:
+    if _TCP_CORK is None or not isinstance(sock, socket.socket):
         return False
     try:
         sock.setsockopt(socket.IPPROTO_TCP, _TCP_CORK, int(on))
-    except (OSError, AttributeError):  # closed meanwhile, or not a TCP socket (a Ziti one)
+    except OSError:  # closed meanwhile, or not a TCP socket (a Ziti one)
         return False
     return True
 
@@ -122,17 +123,19 @@ class MqttSender:
             client.tls_set(ca_certs=self.settings.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
         mids: dict[int, int] = {}  # paho message id -> queue row id
 
-        def on_connect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        def on_connect(_c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode,
+                       _p: Properties | None) -> None:
             if reason.is_failure:
                 _logger.error("broker %s refused the collector: %s", url.hostname, reason)
                 self._lost.set()
             self._connack.set()
 
-        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        def on_disconnect(_c: mqtt.Client, _u: object, _f: mqtt.DisconnectFlags, reason: ReasonCode,
+                          _p: Properties | None) -> None:
             self._lost.set()
             self._wake.set()
 
-        def on_publish(_c: Any, _u: Any, mid: int, _r: Any, _p: Any) -> None:
+        def on_publish(_c: mqtt.Client, _u: object, mid: int, _r: ReasonCode, _p: Properties) -> None:
             row = mids.pop(mid, None)
             if row is not None:
                 self._acked.append(row)
@@ -150,13 +153,19 @@ class MqttSender:
         assert sock is not None
         loop.add_reader(sock, _reads(client))
 
-        def closing(_c: Any, _u: Any, closed: Any) -> None:
+        def closing(_c: mqtt.Client, _u: object, closed: mqtt.SocketLike) -> None:
             loop.remove_reader(closed)
             loop.remove_writer(closed)
 
+        def register_write(c: mqtt.Client, _u: object, s: mqtt.SocketLike) -> None:
+            loop.add_writer(s, _writes(c))
+
+        def unregister_write(_c: mqtt.Client, _u: object, s: mqtt.SocketLike) -> None:
+            loop.remove_writer(s)
+
         client.on_socket_close = closing
-        client.on_socket_register_write = lambda c, _u, s: loop.add_writer(s, _writes(c))
-        client.on_socket_unregister_write = lambda _c, _u, s: loop.remove_writer(s)
+        client.on_socket_register_write = register_write
+        client.on_socket_unregister_write = unregister_write
         if client.want_write():  # what connect() could not write at once
             loop.add_writer(sock, _writes(client))
 

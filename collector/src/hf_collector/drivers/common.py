@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
 from hf_collector.model import DeviceConfig, Quality, TagConfig, TagSample
+from hf_collector.payload import Value
 
 K = TypeVar("K", bound=Hashable)
 
@@ -20,22 +21,22 @@ class Backoff:
 
     def next(self) -> float:
         self.failures += 1
-        return min(self.cap, self.first * 2 ** (self.failures - 1))
+        return min(self.cap, self.first * 2.0 ** (self.failures - 1))
 
     def reset(self) -> None:
         self.failures = 0
 
 
-def passes_deadband(tag: TagConfig, last: object, value: object) -> bool:
+def passes_deadband(tag: TagConfig, last: Value | None, value: Value) -> bool:
     """True when ``value`` should be reported: first value, non-numeric change, or beyond the deadband."""
     if last is None or tag.deadband <= 0:
         return True
     if isinstance(value, bool | str) or isinstance(last, bool | str):
         return value != last
-    return abs(float(value) - float(last)) > tag.deadband  # type: ignore[arg-type]
+    return abs(float(value) - float(last)) > tag.deadband
 
 
-def report_if_changed(last: dict[str, object], tag: TagConfig, value: float | int | bool | str, now_ms: int,
+def report_if_changed(last: dict[str, Value], tag: TagConfig, value: Value, now_ms: int,
                       samples: list[TagSample]) -> None:
     """Append the sample when it passes the deadband, remembering it as the tag's last reported value."""
     if passes_deadband(tag, last.get(tag.topic), value):
@@ -82,15 +83,16 @@ def coalesce(
 
 
 async def poll_forever(
-    read: Callable[[], Awaitable[list[TagSample]]], interval_ms: int, timeout: float,
+    read: Callable[[], Awaitable[list[TagSample]]], interval_ms: int, read_timeout: float,
     queue: asyncio.Queue[list[TagSample] | Exception], errors: tuple[type[Exception], ...],
 ) -> None:
-    """Read at a fixed rate (no drift) into ``queue``; the first failure is handed over through it too."""
+    """Read at a fixed rate (no drift) into ``queue``, each read given ``read_timeout`` seconds; the first
+    failure is handed over through the queue too."""
     period = interval_ms / 1000
     next_at = time.monotonic()
     try:
         while True:
-            batch = await asyncio.wait_for(read(), timeout=timeout)
+            batch = await asyncio.wait_for(read(), timeout=read_timeout)
             if batch:
                 queue.put_nowait(batch)
             next_at += period

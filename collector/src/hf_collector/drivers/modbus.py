@@ -7,7 +7,7 @@ import logging
 import struct
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -15,6 +15,7 @@ from pymodbus.exceptions import ModbusException
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DataType, DeviceConfig, ModbusAddress, Quality, TagConfig, TagSample
+from hf_collector.payload import Value
 
 _logger = logging.getLogger(__name__)
 MAX_REGISTERS = 125  # per read request, by the Modbus spec
@@ -48,7 +49,7 @@ def plan_requests(tags: list[TagConfig], max_gap: int = MAX_GAP) -> list[ReadReq
     return [ReadRequest(unit, table, start, count, members) for (unit, table), start, count, members in reads]
 
 
-def decode_registers(registers: list[int], address: ModbusAddress) -> float | int | str:
+def decode_registers(registers: Sequence[int], address: ModbusAddress) -> float | int | str:
     """A value from its registers, honouring byte order (within a register) and word order."""
     words = list(registers)
     if address.word_order == "little":
@@ -85,7 +86,7 @@ class ModbusDriver:
         for tag in device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
         self.plans = {interval: plan_requests(tags) for interval, tags in by_interval.items()}
-        self._last: dict[str, object] = {}
+        self._last: dict[str, Value] = {}
 
     def _new_client(self) -> AsyncModbusTcpClient:
         # A fresh client per connection: pymodbus's own reconnect logic is not what we want here.
@@ -171,7 +172,9 @@ class ModbusDriver:
                     task.cancel()
 
     async def _watch(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
-        while self.client.connected:
+        # A poll of pymodbus's own `connected` flag. Its trace_connect hook could set an Event instead; that
+        # changes when a drop is noticed, so it is left to a change of its own.
+        while self.client.connected:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
         queue.put_nowait(ConnectionResetError("connection closed"))
 

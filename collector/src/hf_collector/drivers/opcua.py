@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -27,7 +28,7 @@ ABSOLUTE_DEADBAND = 1
 Handover = Callable[[list[TagSample] | Exception], None]
 
 
-def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:
+def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:  # noqa: ANN401  (a Variant's value, any type)
     if type(value) is float and tag.data_type is DataType.FLOAT and tag.scale_gain == 1.0 and tag.scale_offset == 0.0:
         return value  # the usual analog value, as it came
     if tag.data_type is DataType.STRING:
@@ -112,10 +113,8 @@ class OpcUaDriver:
 
     async def _disconnect(self) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(Exception):  # the server may be gone already
                 await self.client.disconnect()
-            except Exception:  # noqa: BLE001  (the server may be gone already)
-                pass
             self.client = None
 
     async def _connect(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
@@ -175,8 +174,8 @@ class OpcUaDriver:
                         item = await asyncio.wait_for(queue.get(), timeout=5)
                     except TimeoutError:
                         assert self.client is not None
-                        await asyncio.wait_for(self.client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value(),
-                                               timeout=self.timeout)
+                        state = self.client.get_node(ua.ObjectIds.Server_ServerStatus_State)
+                        await asyncio.wait_for(state.read_value(), timeout=self.timeout)
                         continue
                     # what the publish responses received so far brought goes out as one batch, without waiting
                     # for more (a wait is added latency)

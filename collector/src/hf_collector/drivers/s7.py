@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -15,6 +16,7 @@ from snap7.util import get_bool, get_dint, get_dword, get_int, get_real, get_str
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DataType, DeviceConfig, S7Address, TagConfig, TagSample
+from hf_collector.payload import Value
 
 _logger = logging.getLogger(__name__)
 AREAS = {"DB": Area.DB, "M": Area.MK, "I": Area.PE, "Q": Area.PA}
@@ -71,7 +73,7 @@ class S7Driver:
         for tag in device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
         self.plans = {interval: plan_ranges(tags) for interval, tags in by_interval.items()}
-        self._last: dict[str, object] = {}
+        self._last: dict[str, Value] = {}
         self._lock = asyncio.Lock()  # one snap7 client: one request at a time
 
     async def __aenter__(self) -> S7Driver:
@@ -81,10 +83,8 @@ class S7Driver:
         await asyncio.to_thread(self._disconnect)
 
     def _disconnect(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead connection may fail; nothing to do
             self.client.disconnect()
-        except Exception:  # noqa: BLE001  (closing a dead connection may fail; nothing to do)
-            pass
 
     def _read_ranges(self, ranges: list[ByteRange]) -> list[tuple[ByteRange, bytearray]]:
         out = []
@@ -98,7 +98,7 @@ class S7Driver:
         async with self._lock:
             results = await asyncio.to_thread(self._read_ranges, ranges)
         now = int(time.time() * 1000)
-        samples = []
+        samples: list[TagSample] = []
         for byte_range, data in results:
             for tag in byte_range.tags:
                 address = tag.address

@@ -16,7 +16,7 @@ from hf_collector.historian import schema
 RAW_FIELDS = ("time", "value", "value_text", "quality")
 
 
-def read_latest(cr: Any, tag_ids: list[int]) -> list[dict[str, Any]]:
+def read_latest(cr: schema.Cursor, tag_ids: list[int]) -> list[dict[str, Any]]:
     """The latest sample of each tag that has one: tag_id, time, value, value_text, quality."""
     if not tag_ids:
         return []
@@ -27,7 +27,9 @@ def read_latest(cr: Any, tag_ids: list[int]) -> list[dict[str, Any]]:
     return [dict(zip(("tag_id", *RAW_FIELDS), row, strict=True)) for row in cr.fetchall()]
 
 
-def read_raw(cr: Any, tag_id: int, start: datetime, end: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
+def read_raw(
+    cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, limit: int = 10_000
+) -> list[dict[str, Any]]:
     """Raw samples of one tag in [start, end), oldest first, at most ``limit``."""
     cr.execute(
         f"SELECT time, value, value_text, quality FROM {schema.SAMPLE_TABLE} "
@@ -37,7 +39,7 @@ def read_raw(cr: Any, tag_id: int, start: datetime, end: datetime, limit: int = 
     return [dict(zip(RAW_FIELDS, row, strict=True)) for row in cr.fetchall()]
 
 
-def read_last_before(cr: Any, tag_id: int, moment: datetime) -> dict[str, Any] | None:
+def read_last_before(cr: schema.Cursor, tag_id: int, moment: datetime) -> dict[str, Any] | None:
     """The last sample of one tag before ``moment``: the value in force at it (a state reported on change)."""
     cr.execute(
         f"SELECT time, value, value_text, quality FROM {schema.SAMPLE_TABLE} "
@@ -49,7 +51,7 @@ def read_last_before(cr: Any, tag_id: int, moment: datetime) -> dict[str, Any] |
 
 
 def read_downsampled(
-    cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int = 500
+    cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, max_points: int = 500
 ) -> list[dict[str, Any]]:
     """At most ``max_points`` points over [start, end), oldest first: time, min, max, avg, last.
 
@@ -58,7 +60,9 @@ def read_downsampled(
     return list(read_window(cr, tag_id, start, end, max_points)["points"])
 
 
-def read_window(cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int) -> dict[str, Any]:
+def read_window(
+    cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, max_points: int
+) -> dict[str, Any]:
     """At most ``max_points`` points over [start, end): ``{"bucket_seconds": int, "points": [...]}``.
 
     Windows of at least ``max_points`` minutes are read from the 1-hour or 1-minute rollup (the
@@ -87,7 +91,7 @@ def read_window(cr: Any, tag_id: int, start: datetime, end: datetime, max_points
 
 
 def _read_buckets(
-    cr: Any, tag_id: int, start: datetime, end: datetime, max_points: int, source: int | None
+    cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, max_points: int, source: int | None
 ) -> dict[str, Any]:
     span = (end - start).total_seconds()
     if source is None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from hf_collector.historian import schema
 
 _logger = logging.getLogger(__name__)
 
 
-def drop_expired(cr: Any, days_by_class: dict[str, int] | None = None, now: datetime | None = None) -> list[str]:
+def drop_expired(
+    cr: schema.Cursor, days_by_class: dict[str, int] | None = None, now: datetime | None = None
+) -> list[str]:
     """Drop the raw partitions whose whole day is older than its class's retention; return their names.
 
     Rollups are kept: they are the long-term record. With TimescaleDB, ``drop_chunks`` applies the
@@ -29,8 +30,8 @@ def drop_expired(cr: Any, days_by_class: dict[str, int] | None = None, now: date
     dropped = []
     for code, day in sorted(schema.existing_partitions(cr)):
         name = next(n for n, c in schema.RETENTION_CODES.items() if c == code)
-        cutoff = (now - timedelta(days=days_by_class[name])).date()
-        if day < cutoff:
+        first_kept = (now - timedelta(days=days_by_class[name])).date()
+        if day < first_kept:
             table = schema.partition_name(code, day)
             cr.execute(f"DROP TABLE IF EXISTS {table}")
             dropped.append(table)

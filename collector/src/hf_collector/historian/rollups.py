@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from hf_collector.historian import schema
 
@@ -21,7 +20,7 @@ def _floor_hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def refresh_rollups(cr: Any, start: datetime, end: datetime, tag_ids: list[int] | None = None) -> int:
+def refresh_rollups(cr: schema.Cursor, start: datetime, end: datetime, tag_ids: list[int] | None = None) -> int:
     """Recompute every rollup bucket of [start, end) (widened to whole hours) from the raw samples.
 
     Returns the number of 1-minute buckets written. Buckets whose raw samples retention already
@@ -36,7 +35,7 @@ def refresh_rollups(cr: Any, start: datetime, end: datetime, tag_ids: list[int] 
     tags = "AND tag_id = ANY(%(tags)s)" if tag_ids is not None else ""
     params = {"start": start, "end": end, "tags": list(tag_ids or [])}
     cr.execute(f"SELECT min(time) FROM {schema.SAMPLE_TABLE} WHERE time >= %(start)s AND time < %(end)s {tags}", params)
-    oldest = cr.fetchone()[0]
+    oldest = schema.one_row(cr)[0]
     if oldest is None:
         return 0
     params["start"] = max(start, _floor_hour(oldest))  # never empty hours that only the rollups still hold

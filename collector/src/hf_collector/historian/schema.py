@@ -16,7 +16,9 @@ Retention drops whole day partitions of one class (never deletes rows). The prim
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,9 +46,23 @@ SAMPLE_COLUMNS = """(
 
 
 class Cursor(Protocol):
-    def execute(self, query: Any, params: Any = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> Any: ...
+    """What the historian uses of a cursor: a psycopg2 one, or Odoo's ``env.cr`` (which wraps one)."""
+
+    @property
+    def rowcount(self) -> int: ...
+    def execute(self, query: str, params: Sequence[object] | Mapping[str, object] | None = None, /) -> object: ...
+    def executemany(self, query: str, params: Iterable[Sequence[object]], /) -> object: ...
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+    def copy_expert(self, sql: str, file: io.StringIO | io.BytesIO, /, size: int = 8192) -> object: ...
+
+
+def one_row(cr: Cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (``SELECT EXISTS (…)``, an aggregate, ``RETURNING``)."""
+    row = cr.fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
 
 
 def has_timescale(cr: Cursor) -> bool:
@@ -55,19 +71,19 @@ def has_timescale(cr: Cursor) -> bool:
         "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') "
         "AND to_regclass('timescaledb_information.hypertables') IS NOT NULL"
     )
-    if not cr.fetchone()[0]:
+    if not one_row(cr)[0]:
         return False
     cr.execute(
         "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = %s)",
         (SAMPLE_TABLE,),
     )
-    return bool(cr.fetchone()[0])
+    return bool(one_row(cr)[0])
 
 
 def _try_create_timescale(cr: Cursor) -> bool:
     """Create the extension if it is installed and this role may; a failure leaves the transaction usable."""
     cr.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')")
-    if not cr.fetchone()[0]:
+    if not one_row(cr)[0]:
         return False
     cr.execute("SAVEPOINT hf_timescale")
     try:
@@ -81,7 +97,7 @@ def _try_create_timescale(cr: Cursor) -> bool:
 
 def _table_exists(cr: Cursor, name: str) -> bool:
     cr.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
-    return bool(cr.fetchone()[0])
+    return bool(one_row(cr)[0])
 
 
 # Held (until commit) while the historian's tables or partitions are created: parallel ingest workers and

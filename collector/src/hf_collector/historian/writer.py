@@ -226,7 +226,8 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
     """Format ``samples`` for the exact merge, or (``optimistic``) for a straight binary COPY, with
     their per-minute rollups and latest values."""
     if not optimistic:
-        days = {(retention, time_ms // MS_PER_DAY) for _tag, time_ms, _v, _x, _q, retention in samples}
+        days: set[tuple[int, int]] = {(retention, time_ms // MS_PER_DAY)
+                                      for _tag, time_ms, _v, _x, _q, retention in samples}
         newest = max((sample[1] for sample in samples), default=0)
         return PreparedBatch(samples, _text_rows(samples), None, days, newest, None)
     # Rows grouped by tag, tags in order: the primary key's order, but for the time within a tag, which is
@@ -266,7 +267,7 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
         if time_ms >= run.last_ms:
             run.last = value
             run.last_ms = time_ms
-    days: set[tuple[int, int]] = set()
+    days = set()
     for tag_id, run in runs.items():
         run.close_bucket()
         _tag, newest_ms, value, value_text, quality, retention = run.newest
@@ -332,7 +333,7 @@ class HistorianWriter:
     Works with a psycopg2 connection's cursor and with Odoo's ``env.cr`` (both have ``copy_expert``).
     """
 
-    def __init__(self, cr: Any, *, optimistic: bool = False) -> None:
+    def __init__(self, cr: schema.Cursor, *, optimistic: bool = False) -> None:
         """``optimistic``: try the plain insert first (see the module doc). Only for a psycopg2 cursor:
         Odoo's cursor logs the expected duplicate-key error of a redelivered batch as a bad query."""
         self.cr = cr
@@ -365,14 +366,14 @@ class HistorianWriter:
             wanted = {(code, datetime.fromtimestamp(d * 86400, UTC).date()) for code, d in batch.days}
             if not wanted <= self._partitions:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
-        if self.optimistic and batch.binary is not None and batch.aggregates is not None:
-            if self._insert_optimistically(batch.binary, batch.aggregates):
-                return len(batch.samples)
+        if (self.optimistic and batch.binary is not None and batch.aggregates is not None
+                and self._insert_optimistically(batch.binary, batch.aggregates)):
+            return len(batch.samples)
         cr.execute(STAGE_SQL)  # a temp table dies with its connection; the ingest reconnects
         text = batch.text if batch.text is not None else _text_rows(batch.samples)
         cr.copy_expert("COPY hf_stage FROM STDIN", io.StringIO(text))
         cr.execute(self._merge_sql)
-        inserted = int(cr.fetchone()[0])
+        inserted = int(schema.one_row(cr)[0])
         cr.execute("TRUNCATE hf_stage")
         return inserted
 

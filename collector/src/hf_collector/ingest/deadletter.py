@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from hf_collector.historian.schema import DEAD_LETTER_TABLE
+from hf_collector.historian.schema import DEAD_LETTER_TABLE, Cursor
 
 PAYLOAD_KEEP_BYTES = 4096
 
@@ -24,7 +23,7 @@ def payload_excerpt(payload: bytes) -> str:
     return text
 
 
-def store(cr: Any, letters: list[DeadLetter]) -> None:
+def store(cr: Cursor, letters: list[DeadLetter]) -> None:
     if not letters:
         return
     cr.executemany(

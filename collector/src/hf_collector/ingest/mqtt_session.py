@@ -113,10 +113,12 @@ class MqttSession(asyncio.Protocol):
     async def _expect(self, kind: int, timeout_s: float) -> bytes:
         assert self.closed is not None
         waiter = asyncio.ensure_future(self._replies.get())
-        done, _ = await asyncio.wait({waiter, self.closed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[tuple[int, bytes]] | asyncio.Future[str]] = {waiter, self.closed}
+        done, _ = await asyncio.wait(either, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
-            raise TimeoutError(self.closed.result() if self.closed.done() else f"no answer from the broker in {timeout_s:.0f} s")
+            raise TimeoutError(self.closed.result() if self.closed.done()
+                               else f"no answer from the broker in {timeout_s:.0f} s")
         got, body = waiter.result()
         if got != kind:
             raise wire.ProtocolError(f"expected packet type {kind}, got {got}")

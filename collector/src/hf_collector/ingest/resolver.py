@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg2
 
-from hf_collector.historian.schema import RETENTION_CODES
+from hf_collector.historian.schema import RETENTION_CODES, Cursor, one_row
 from hf_collector.payload import MaybeValue, Value
 from hf_collector.uns import UnsTopic
 
@@ -58,7 +57,7 @@ def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
 class TagResolver:
     """Maps canonical tag topics to hf_uns_tag rows; one query per miss, misses cached briefly."""
 
-    def __init__(self, cr: Any, *, discover: bool = True) -> None:
+    def __init__(self, cr: Cursor, *, discover: bool = True) -> None:
         self.cr = cr
         self.discover = discover
         self._tags: dict[str, TagInfo] = {}
@@ -132,7 +131,7 @@ class TagResolver:
             # e.g. a NOT NULL column Odoo added that this insert does not know: dead-letter, go on
             self._unknown[topic] = time.monotonic() + NEGATIVE_TTL_S
             raise RejectedValue(f"could not create the discovered tag {topic}: {str(exc).strip()[:200]}") from exc
-        tag_id, stored_type = self.cr.fetchone()
+        tag_id, stored_type = one_row(self.cr)
         tag = TagInfo(tag_id, stored_type, RETENTION_CODES["standard"], True)
         self._tags[topic] = tag
         self.discovered += 1

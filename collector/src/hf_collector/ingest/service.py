@@ -159,7 +159,8 @@ class Ingest:
             assert self.session is not None and self.session.closed is not None
             why = await asyncio.shield(self.session.closed)  # cancelling us must not cancel it
             if self.stopping:
-                return
+                # stop() may have run during the await; mypy keeps the loop condition's narrowing across it
+                return  # type: ignore[unreachable]
             _logger.warning("broker connection lost (%s); reconnecting, unacknowledged messages will be "
                             "redelivered", why)
             delay = 1.0
@@ -321,9 +322,10 @@ class Ingest:
         Returns (samples stored, dead letters stored), or (None, …) when asked to stop during an outage."""
         delay = 0.5
         while True:
+            writer = self.writer  # a reconnect replaces it
+            assert writer is not None
             try:
-                assert self.writer is not None
-                stored = self.writer.write_prepared(batch)
+                stored = writer.write_prepared(batch)
                 deadletter.store(self.conn.cursor(), dead)
                 self.conn.commit()
                 return stored, dead
@@ -339,13 +341,13 @@ class Ingest:
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
                 self.conn.rollback()
-                self.writer.refresh_partitions()
+                writer.refresh_partitions()
                 _logger.info("batch met a parallel ingest (%s); storing it again", type(exc).__name__)
             except psycopg2.Error as exc:
                 # Something in this batch the database refuses: store it message by message so only
                 # the guilty ones become dead letters.
                 self.conn.rollback()
-                self.writer.refresh_partitions()  # the rollback undid any partition the batch created
+                writer.refresh_partitions()  # the rollback undid any partition the batch created
                 _logger.warning("batch refused (%s); storing it message by message", str(exc).strip())
                 return self._store_one_by_one(chunks)
 

@@ -12,7 +12,15 @@ from typing import Any
 import yaml
 
 from hf_collector.simulate.machine import Machine
-from hf_collector.simulate.servers import MODBUS_MAP, S7_DB, S7_MAP, ModbusMachine, OpcUaMachine, S7Machine
+from hf_collector.simulate.servers import (
+    MODBUS_MAP,
+    S7_DB,
+    S7_MAP,
+    ModbusMachine,
+    OpcUaMachine,
+    S7Machine,
+    SimulatedServer,
+)
 
 _logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"opcua": 4840, "modbus": 5020, "s7": 1102}
@@ -43,7 +51,8 @@ def site_document(ports: dict[str, int], enterprise: str, host: str = "127.0.0.1
                       for n in TAGS]},
             {"name": "press1-modbus", "protocol": "modbus", "host": host, "port": ports["modbus"], "unit_id": 1,
              "tags": [tag("press1", n, {"unit_id": 1, "table": "holding", "address": a, "type": k,
-                                        "byte_order": "big", "word_order": "big"}) for n, (a, k) in MODBUS_MAP.items()]},
+                                        "byte_order": "big", "word_order": "big"})
+                      for n, (a, k) in MODBUS_MAP.items()]},
             {"name": "robot1-s7", "protocol": "s7", "host": host, "port": ports["s7"], "rack": 0, "slot": 1,
              "tags": [tag("robot1", n, {"area": "DB", "db_number": S7_DB, "offset": o, "bit": 0, "type": k})
                       for n, (o, k) in S7_MAP.items()]},
@@ -56,8 +65,8 @@ async def run_simulator(ports: dict[str, int] | None = None, write_config: Path 
     """Serve until cancelled (or for ``seconds``); write ``write_config`` once every server listens."""
     ports = {**DEFAULT_PORTS, **(ports or {})}
     machines = [Machine(seed=1), Machine(seed=2, cycle_time_s=3.0), Machine(seed=3, cycle_time_s=1.5)]
-    servers = [OpcUaMachine(machines[0], ports["opcua"]), ModbusMachine(machines[1], ports["modbus"]),
-               S7Machine(machines[2], ports["s7"])]
+    servers: list[SimulatedServer] = [OpcUaMachine(machines[0], ports["opcua"]),
+                                      ModbusMachine(machines[1], ports["modbus"]), S7Machine(machines[2], ports["s7"])]
     for server in servers:
         await server.start()
         await server.update()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any
+from typing import Any, Protocol
 
 import snap7
 from asyncua import Server, ua
@@ -26,6 +26,14 @@ S7_MAP = {"temperature": (0, "REAL"), "spindle_speed": (4, "REAL"), "state": (8,
           "scrap_count": (14, "DINT"), "vibration": (18, "REAL"), "running": (22, "BOOL")}
 
 
+class SimulatedServer(Protocol):
+    """A protocol server showing one simulated machine: started, updated after each step, stopped."""
+
+    async def start(self) -> None: ...
+    async def update(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
 def _registers(value: float | int, kind: str) -> list[int]:
     raw = struct.pack({"float32": ">f", "uint16": ">H", "uint32": ">I"}[kind], value)
     return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
@@ -42,13 +50,13 @@ class OpcUaMachine:
         self.server.set_endpoint(f"opc.tcp://127.0.0.1:{self.port}/")
         self.server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         namespace = await self.server.register_namespace(OPCUA_NAMESPACE)
-        cell = await self.server.nodes.objects.add_object(ua.NodeId("cnc1", namespace), "cnc1")
+        cell = await self.server.nodes.objects.add_object(ua.NodeId(ua.String("cnc1"), ua.Int16(namespace)), "cnc1")
         values: dict[str, tuple[Any, ua.VariantType]] = {
             "state": ("running", ua.VariantType.String), "spindle_speed": (0.0, ua.VariantType.Double),
             "temperature": (22.0, ua.VariantType.Double), "good_count": (0, ua.VariantType.Int64),
             "scrap_count": (0, ua.VariantType.Int64), "vibration": (2.0, ua.VariantType.Double)}
         for name, (initial, variant) in values.items():
-            self.nodes[name] = await cell.add_variable(ua.NodeId(f"cnc1.{name}", namespace), name,
+            self.nodes[name] = await cell.add_variable(ua.NodeId(ua.String(f"cnc1.{name}"), ua.Int16(namespace)), name,
                                                        ua.Variant(initial, variant))
         await self.server.start()
         self.namespace = namespace
