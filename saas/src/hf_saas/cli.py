@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from .errors import HfSaasError
 from .k8s import render, tenant_manifests
@@ -21,7 +20,7 @@ from .settings import Settings
 from .spec import Quotas, parse_spec
 
 
-def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+def _print(args: argparse.Namespace, data: object, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
 
 
@@ -37,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--fresh-install", action="store_true", help="odoo -i instead of the template (slow)")
     sub.add_parser("list", help="all tenants and their state")
     for name, text in (("suspend", "refuse logins and edge connections"), ("resume", "undo suspend"),
-                       ("backup", "pg_dump + filestore into the state directory"), ("usage", "tags, samples/day, size")):
+                       ("backup", "pg_dump + filestore into the state directory"),
+                       ("usage", "tags, samples/day, size")):
         sub.add_parser(name, help=text).add_argument("db")
     restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
     restore.add_argument("db")

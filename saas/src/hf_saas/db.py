@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import connection, cursor
 
 from .errors import ProvisionError
 from .settings import Settings
@@ -20,10 +21,18 @@ from .settings import Settings
 _logger = logging.getLogger(__name__)
 
 
-def connect(settings: Settings, db: str = "postgres") -> Any:
-    conn = psycopg2.connect(**settings.dsn(db))
+def connect(settings: Settings, db: str = "postgres") -> connection:
+    conn: connection = psycopg2.connect(**settings.dsn(db))
     conn.autocommit = True
     return conn
+
+
+def one_row(cr: cursor) -> tuple[Any, ...]:
+    """The row of a query that always returns one (an aggregate, ``SELECT EXISTS …``)."""
+    row = cr.fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
 
 
 def exists(settings: Settings, db: str) -> bool:
@@ -41,8 +50,8 @@ def list_databases(settings: Settings, prefix: str) -> list[str]:
 
 def terminate(settings: Settings, db: str) -> None:
     with closing(connect(settings)) as conn, conn.cursor() as cr:
-        cr.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                   (db,))
+        cr.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                   "WHERE datname = %s AND pid <> pg_backend_pid()", (db,))
 
 
 def clone(settings: Settings, template: str, db: str) -> None:

@@ -61,8 +61,10 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                           "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "fsGroup": 101},
                           "containers": [{
                               "name": "odoo", "image": ODOO_IMAGE, "args": ["-c", "/etc/odoo/odoo.conf"],
-                              "ports": [{"containerPort": 8069, "name": "http"}, {"containerPort": 8072, "name": "gevent"}],
-                              "env": [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}}],
+                              "ports": [{"containerPort": 8069, "name": "http"},
+                                        {"containerPort": 8072, "name": "gevent"}],
+                              "env": [{"name": "PGPASSWORD",
+                                       "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}}],
                               "resources": {"requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
                                             "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"}},
                               "readinessProbe": probe, "livenessProbe": {**probe, "initialDelaySeconds": 30},
@@ -72,7 +74,8 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                                       {"name": "filestore", "persistentVolumeClaim": {"claimName": "filestore"}}]}}}},
         {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
          "metadata": {"name": "filestore", "namespace": ns, "labels": labels},
-         "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": f"{max(1, storage_mb // 1024)}Gi"}}}},
+         "spec": {"accessModes": ["ReadWriteMany"],
+                  "resources": {"requests": {"storage": f"{max(1, storage_mb // 1024)}Gi"}}}},
         {"apiVersion": "apps/v1", "kind": "Deployment",
          "metadata": {"name": "ingest", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "ingest"}},
          "spec": {"replicas": 1,
@@ -80,10 +83,12 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                   "template": {"metadata": {"labels": {**labels, "app.kubernetes.io/name": "ingest"}},
                                "spec": {"containers": [{
                                    "name": "ingest", "image": INGEST_IMAGE,
-                                   "args": ["ingest", "--dsn", f"host={db_host} port={db_port} dbname={db} user={db_user}"],
+                                   "args": ["ingest", "--dsn",
+                                            f"host={db_host} port={db_port} dbname={db} user={db_user}"],
                                    "env": [{"name": "HF_COLLECTOR_MQTT_URL", "valueFrom": {"secretKeyRef": {
                                        "name": "ingest-mqtt", "key": "url"}}},
-                                       {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}}],
+                                       {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
+                                           "name": "odoo-db", "key": "password"}}}],
                                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                                                  "limits": {"cpu": "500m", "memory": "512Mi"}}}]}}}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "odoo", "namespace": ns, "labels": labels},

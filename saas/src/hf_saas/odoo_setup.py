@@ -45,8 +45,8 @@ def _tag_values(tag: dict[str, Any], device: Any, workcenter: Any) -> dict[str, 
     if device.protocol == "opcua":
         vals["opcua_node_id"] = address.get("node_id")
     elif device.protocol == "modbus":
-        vals.update({f"modbus_{k}": address[k] for k in ("table", "address", "type", "byte_order", "word_order", "length")
-                     if k in address})
+        vals.update({f"modbus_{k}": address[k]
+                     for k in ("table", "address", "type", "byte_order", "word_order", "length") if k in address})
         vals["modbus_unit_id"] = address.get("unit_id", device.unit_id)
     else:
         vals.update({f"s7_{k}": address[k] for k in ("area", "db_number", "offset", "bit", "type", "length")

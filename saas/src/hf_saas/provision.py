@@ -7,6 +7,7 @@ Every operation is safe to repeat and leaves the tenant record in a clear state:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
+from psycopg2.extensions import cursor
 
 from . import db as pg
 from .bundle import EdgeBundle
@@ -32,7 +34,7 @@ from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
 from .registry import Registry, TenantRecord, TenantState
 from .settings import TENANT_ADDONS_DIR, Settings
 from .spec import Quotas, TenantSpec, segment_from_name
-from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan
+from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
 _logger = logging.getLogger(__name__)
 SOURCE_SUFFIXES = {".py", ".xml", ".csv", ".js", ".scss", ".css"}
@@ -259,7 +261,7 @@ class Provisioner:
         jwt = result.pop("enrollment_jwt")
         return "enrollment pending", result, jwt
 
-    def _ziti_call(self, record: TenantRecord, build: Callable[[str], Any]) -> None:
+    def _ziti_call(self, record: TenantRecord, build: Callable[[str], ZitiRequest]) -> None:
         identity = record.ziti_ids.get("identity_id")
         if not (self.settings.ziti_configured and identity):
             return
@@ -355,7 +357,7 @@ class Provisioner:
         self.broker.remove_tenant(record.slug)
         for key, collection in (("identity_id", "identities"),):
             if record.ziti_ids.get(key):
-                self._ziti_call(record, lambda ident, c=collection: ZitiPlan.delete(c, ident))
+                self._ziti_call(record, functools.partial(ZitiPlan.delete, collection))
         if record.bundle:
             Path(record.bundle).unlink(missing_ok=True)
         record.state = TenantState.DELETED.value
@@ -385,7 +387,8 @@ class Provisioner:
             values[f"hf_uns.retention_days.{cls}"] = str(min(default, quotas.retention_days))
         with self._tenant_cursor(db) as cr:
             for key, value in values.items():
-                cr.execute("INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date) "
+                cr.execute("INSERT INTO ir_config_parameter "
+                           "(key, value, create_uid, write_uid, create_date, write_date) "
                            "VALUES (%s, %s, 1, 1, now() at time zone 'utc', now() at time zone 'utc') "
                            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_date = EXCLUDED.write_date",
                            (key, value))
@@ -406,21 +409,21 @@ class Provisioner:
         self.registry.get(db)
         with self._tenant_cursor(db) as cr:
             cr.execute("SELECT count(*) FROM hf_uns_tag WHERE active")
-            tags = cr.fetchone()[0]
+            tags = pg.one_row(cr)[0]
             cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
             samples = 0
-            if cr.fetchone()[0]:
+            if pg.one_row(cr)[0]:
                 cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
-                samples = cr.fetchone()[0]
+                samples = pg.one_row(cr)[0]
             cr.execute("SELECT pg_database_size(current_database())")
-            size = cr.fetchone()[0]
+            size = pg.one_row(cr)[0]
             cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
             quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
         return {"db": db, "tags": tags, "samples_per_day": samples, "db_size_mb": round(size / 1048576, 1),
                 "quotas": quotas}
 
     @contextmanager
-    def _tenant_cursor(self, db: str) -> Iterator[Any]:
+    def _tenant_cursor(self, db: str) -> Iterator[cursor]:
         if not pg.allows_connections(self.settings, db):
             raise ProvisionError(f"{db} is suspended or missing; resume it first.")
         conn = pg.connect(self.settings, db)

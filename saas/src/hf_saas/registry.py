@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from .errors import TenantNotFoundError
 
 
-class TenantState(str, Enum):
+class TenantState(StrEnum):
     PROVISIONING = "provisioning"
     READY = "ready"
     SUSPENDED = "suspended"

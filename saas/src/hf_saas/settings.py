@@ -114,11 +114,11 @@ class Settings:
     def dsn(self, db: str = "postgres") -> dict[str, Any]:
         return {"host": self.db_host, "port": self.db_port, "user": self.db_user, "dbname": db}
 
-    def with_overrides(self, **values: Any) -> Settings:
+    def with_overrides(self, **values: Any) -> Settings:  # noqa: ANN401  (each value is its field's type)
         return replace(self, **values)
 
     @classmethod
-    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def load(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:  # noqa: ANN401  (as above)
         """Resolve env var → settings file → default; keyword overrides win over all."""
         env = dict(os.environ if environ is None else environ)
         file_values: dict[str, Any] = {}
@@ -128,7 +128,8 @@ class Settings:
                 file_values = json.loads(Path(settings_file).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"The settings file {settings_file} cannot be read.", str(exc)) from exc
-        fallbacks = {"db_host": env.get("HF_DB_HOST"), "db_port": env.get("HF_DB_PORT"), "db_user": env.get("HF_DB_USER")}
+        fallbacks = {"db_host": env.get("HF_DB_HOST"), "db_port": env.get("HF_DB_PORT"),
+                     "db_user": env.get("HF_DB_USER")}
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(_PREFIX + f.name.upper())
@@ -145,7 +146,7 @@ class Settings:
         return cls(**values)
 
 
-def _coerce(name: str, raw: Any) -> Any:
+def _coerce(name: str, raw: Any) -> Any:  # noqa: ANN401  (an env string or a JSON value, to the field's type)
     if name == "db_port":
         try:
             return int(raw)

@@ -26,7 +26,7 @@ import re
 import unicodedata
 import zoneinfo
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import SpecError
@@ -49,7 +49,7 @@ DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     OPCUA = "opcua"
     MODBUS = "modbus"
     S7 = "s7"
@@ -116,8 +116,8 @@ class Quotas:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Quotas:
-        known = {k: data[k] for k in ("tags", "samples_per_day", "retention_days", "storage_mb", "cpu") if k in data}
-        return cls(**{k: (float(v) if k == "cpu" else int(v)) for k, v in known.items()})
+        counts = {k: int(data[k]) for k in ("tags", "samples_per_day", "retention_days", "storage_mb") if k in data}
+        return cls(**counts, cpu=float(data["cpu"])) if "cpu" in data else cls(**counts)
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,13 @@ class _Collector:
         return name
 
 
-def _as_list(value: Any, path: str, col: _Collector, label: str, cap: int) -> list[Any]:
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """``data[key]`` when it is a JSON object, else an empty one (its fields are then reported missing)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: object, path: str, col: _Collector, label: str, cap: int) -> list[Any]:
     if value in (None, ""):
         return []
     if not isinstance(value, list):
@@ -232,12 +238,12 @@ def _as_list(value: Any, path: str, col: _Collector, label: str, cap: int) -> li
     return value
 
 
-def parse_spec(data: Any, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
+def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
     """Validate everything and return the spec, or raise SpecError with every error found."""
     col = _Collector()
     if not isinstance(data, dict):
         raise SpecError({"": "The specification must be a JSON object."})
-    company_data = data.get("company") if isinstance(data.get("company"), dict) else {}
+    company_data = _object(data, "company")
     company_name = col.named(company_data, "company", "Company name")
     if company_name and len(slug_from_name(company_name)) < 2 and "company.name" not in col.errors:
         col.add("company.name", "The company name needs at least two latin letters or digits.")
@@ -252,7 +258,7 @@ def parse_spec(data: Any, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
     if tz not in zoneinfo.available_timezones():
         col.add("company.timezone", "Choose a time zone from the list (e.g. Europe/Berlin).")
 
-    site_data = data.get("site") if isinstance(data.get("site"), dict) else {}
+    site_data = _object(data, "site")
     site_name = col.named(site_data, "site", "Site name")
     areas: list[Area] = []
     workcenter_seen: dict[str, str] = {}
@@ -371,7 +377,7 @@ def parse_spec(data: Any, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
                 col.add(f"{dpath}.tags.{ti}.name", "A tag name may only contain letters, digits, '_' and '-'.")
         devices.append(Device(name, protocol, ip, port, wc, mac, tuple(tags)))
 
-    plan = data.get("plan") if isinstance(data.get("plan"), dict) else {}
+    plan = _object(data, "plan")
     plan_code = plan.get("code") or "starter"
     if not isinstance(plan_code, str) or not SEGMENT_RE.match(plan_code):
         col.add("plan.code", "Choose a plan.")

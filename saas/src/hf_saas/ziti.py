@@ -149,7 +149,8 @@ class ZitiClient:
         ids: dict[str, str] = {}
         for request in plan.provisioning_requests():
             created = self.send(request)
-            ids[str(request.body["name"] if request.body else request.path)] = str(created.get("data", {}).get("id", ""))
+            name = str(request.body["name"] if request.body else request.path)
+            ids[name] = str(created.get("data", {}).get("id", ""))
         identity_id = ids[f"{plan.tenant}-edge"]
         detail = self.send(plan.get_identity(identity_id))
         jwt = detail.get("data", {}).get("enrollment", {}).get("ott", {}).get("jwt", "")
