@@ -350,6 +350,7 @@ class HfScreen(models.Model):
                 "production": current.production_id.name,
                 "product": current.product_id.display_name,
                 "qty_done": current.qty_produced,
+                "qty_counted": current._hf_counted_parts(),
                 "qty_producing": current.qty_producing,
                 "qty_planned": current.qty_production,
                 "uom": current.product_uom_id.name or "",

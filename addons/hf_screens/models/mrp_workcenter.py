@@ -90,27 +90,43 @@ class MrpWorkcenter(models.Model):
         return start_utc, now
 
     def _hf_counter_increase(self, tag, start, end):
-        """Parts counted by a counter tag in [start, end]; a drop is a counter reset (counts from 0 again)."""
+        """Parts counted by a counter tag in (start, end]; a drop is a counter reset (counts from 0 again)."""
+        return self._hf_counter_increase_over(tag, [(start, end)])
+
+    def _hf_counter_increase_over(self, tag, windows):
+        """Parts counted by a counter tag within ``windows`` ((start, end] naive UTC, not overlapping), in one
+        query: each window's increase is measured from the last sample at or before its start, a drop is a
+        counter reset (counts from 0 again). None without a tag or a historian."""
         if not tag or not self.env["hf.machine.state"]._historian_ready():
             return None
+        windows = [(start, end) for start, end in windows if end > start]
+        if not windows:
+            return 0.0
         self.env.cr.execute(
             """
-            WITH s AS (
-                (SELECT time, value FROM hf_historian_sample
-                  WHERE tag_id = %(tag)s AND time < %(start)s AND quality < 2 AND value IS NOT NULL
-                  ORDER BY time DESC LIMIT 1)
-                UNION ALL
-                (SELECT time, value FROM hf_historian_sample
-                  WHERE tag_id = %(tag)s AND time >= %(start)s AND time <= %(end)s AND quality < 2
-                    AND value IS NOT NULL)
-            ), d AS (SELECT value, value - lag(value) OVER (ORDER BY time) AS delta FROM s)
-            SELECT COALESCE(SUM(CASE WHEN delta < 0 THEN value ELSE delta END), 0), COUNT(*) FROM d
-             WHERE delta IS NOT NULL
+            SELECT COALESCE(SUM(w.parts), 0)
+              FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS iv(start_time, end_time)
+             CROSS JOIN LATERAL (
+                SELECT SUM(CASE WHEN d.delta < 0 THEN d.value ELSE d.delta END) AS parts
+                  FROM (SELECT s.value, s.value - lag(s.value) OVER (ORDER BY s.time) AS delta
+                          FROM ((SELECT time, value FROM hf_historian_sample
+                                  WHERE tag_id = %(tag)s AND time <= iv.start_time AND quality < 2
+                                    AND value IS NOT NULL
+                                  ORDER BY time DESC LIMIT 1)
+                                UNION ALL
+                                (SELECT time, value FROM hf_historian_sample
+                                  WHERE tag_id = %(tag)s AND time > iv.start_time AND time <= iv.end_time
+                                    AND quality < 2 AND value IS NOT NULL)) s) d
+                 WHERE d.delta IS NOT NULL
+             ) w
             """,
-            {"tag": tag.id, "start": start.replace(tzinfo=UTC), "end": end.replace(tzinfo=UTC)},
+            {
+                "tag": tag.id,
+                "starts": [start.replace(tzinfo=UTC) for start, _end in windows],
+                "ends": [end.replace(tzinfo=UTC) for _start, end in windows],
+            },
         )
-        total, _count = self.env.cr.fetchone()
-        return float(total)
+        return float(self.env.cr.fetchone()[0])
 
     def _hf_oee(self, now=None):
         """Availability, performance, quality and OEE (0..1 or None when unknown) of the current shift."""

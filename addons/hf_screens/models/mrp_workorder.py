@@ -1,4 +1,4 @@
-from odoo import models
+from odoo import fields, models
 
 
 class MrpWorkorder(models.Model):
@@ -55,3 +55,16 @@ class MrpWorkorder(models.Model):
     def _hf_machine_driven(self):
         self.ensure_one()
         return bool(self.workcenter_id) and self.workcenter_id.sudo()._hf_machine_driven()
+
+    def _hf_counted_parts(self, now=None):
+        """Good parts the machine's counter counted while its running time was booked to this order, or None
+        where no machine counts (no machine-state or no good-part counter tag): what the order has made so
+        far, before the operator reports it at the finish."""
+        self.ensure_one()
+        workcenter = self.workcenter_id.sudo()
+        tag = workcenter and workcenter._hf_role_tag("good_count")
+        if not tag or not self._hf_machine_driven():
+            return None
+        now = now or fields.Datetime.now()
+        records = self.sudo().time_ids.filtered(lambda t: t.hf_source == "machine").sorted("date_start")
+        return workcenter._hf_counter_increase_over(tag, [(r.date_start, r.date_end or now) for r in records])

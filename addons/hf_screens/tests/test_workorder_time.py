@@ -89,6 +89,25 @@ class TestWorkorderTime(HfScreensCommon):
         self.assertEqual(oee["recorded_seconds"], 660)
         self.assertAlmostEqual(oee["availability"], 560 / 660)
 
+    def test_parts_counted_while_booked_to_the_order(self):
+        # Running from -60 s, idle 300..390 s, running again 400..600 s, a part every 10 s while running
+        # (the good counter reads 6 when the order starts at 0, 36 at 300, 56 at 600).
+        self.state_samples(-60, 600, lambda s: 0 if 300 <= s < 400 else 1)
+        self.store(self.tag_good, [(at(s), (min(s, 300) + 60) // 10 + max(0, s - 400) // 10)
+                                   for s in range(-60, 601, 10)])
+        workorder = create_workorder(self.env, self.workcenter)
+        self.assertEqual(workorder._hf_counted_parts(at(0)), 0, "nothing booked to it yet")
+        with freeze_time(at(0)):
+            workorder.button_start()
+        self.process(600)
+        # The order's running time is 0..300 and 400..(open): the 6 parts before it started are not its own.
+        self.assertEqual(workorder._hf_counted_parts(at(600)), 50)
+        with freeze_time(at(600)):
+            workorder.button_finish()
+        self.assertEqual(workorder._hf_counted_parts(at(900)), 50, "finished: its count stays")
+        saw = self.create_workcenter("Saw 7", "saw7")
+        self.assertIsNone(create_workorder(self.env, saw)._hf_counted_parts(), "no machine, no count")
+
     def test_pause_and_resume(self):
         self.state_samples(0, 600, lambda s: 1)
         workorder = create_workorder(self.env, self.workcenter)

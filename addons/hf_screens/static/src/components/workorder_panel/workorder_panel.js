@@ -35,6 +35,14 @@ export class HfWorkorderPanel extends Component {
         }
         return wo.state_label;
     }
+    /** The machine counts the order's good parts while its time is booked to the order (null: no counter). */
+    get counted() {
+        const wo = this.workorder;
+        return Boolean(wo) && typeof wo.qty_counted === "number" && !wo.qty_done;
+    }
+    get produced() {
+        return this.counted ? this.workorder.qty_counted : this.workorder?.qty_done || 0;
+    }
     number(value) {
         return formatNumber(value || 0, 2);
     }
