@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL
 
 from .hf_screen_widget import GRID_COLUMNS
 
@@ -15,6 +16,7 @@ _static_cache = {}  # (dbname, workcenter id) -> (monotonic expiry, payload): OE
 WORKORDER_OPEN_STATES = ("progress", "ready", "waiting", "pending")
 STALE_INTERVALS = 3
 STALE_MIN_SECONDS = 3.0
+TREND_POINTS = 300
 
 
 def _iso(dt):
@@ -453,10 +455,12 @@ class HfScreen(models.Model):
         if not tag:
             raise UserError(_("The tag no longer exists: bind the trend to another tag."))
         minutes = max(1, min(int(minutes or 10), 60 * 24 * 31))
-        end_dt = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else datetime.now(UTC)
+        end_dt = datetime.fromisoformat(end) if end else datetime.now(UTC)
+        end_dt = end_dt.astimezone(UTC) if end_dt.tzinfo else end_dt.replace(tzinfo=UTC)  # naive: UTC, as Odoo's
         start_dt = end_dt - timedelta(minutes=minutes)
         try:
-            history = tag._hf_history(start_dt, end_dt, 300)
+            start_dt = max(start_dt, self._hf_history_begins(tag, start_dt, end_dt) or start_dt)
+            history = tag._hf_history(start_dt, end_dt, TREND_POINTS)
         except ImportError:
             return {"points": [], "bucket_seconds": 0, "unit": tag.unit or ""}
         points = [
@@ -464,6 +468,28 @@ class HfScreen(models.Model):
             for point in history["points"]
         ]
         return {"unit": tag.unit or "", "bucket_seconds": history["bucket_seconds"], "points": points}
+
+    def _hf_history_begins(self, tag, start, end):
+        """When the tag's data in [start, end) begins (aware UTC), or None when it has none there.
+
+        The historian lays a window's buckets from its start: a day's window over a tag a minute old is one
+        5-minute bucket, one point. Read from where the data begins instead, a young tag's trend gets up to
+        ``TREND_POINTS`` points over what it has. The 1-hour rollup outlives the raw samples (retention), so
+        where it begins earlier, the window keeps its older part.
+        """
+        from hf_collector.historian import schema
+
+        self.env.cr.execute(
+            SQL(
+                """SELECT LEAST(
+                       (SELECT time FROM %s WHERE tag_id = %s AND time >= %s AND time < %s ORDER BY time LIMIT 1),
+                       (SELECT bucket FROM %s WHERE tag_id = %s AND bucket >= %s AND bucket < %s
+                         ORDER BY bucket LIMIT 1))""",
+                SQL.identifier(schema.SAMPLE_TABLE), tag.id, start, end,
+                SQL.identifier(schema.ROLLUP_TABLES[3600]), tag.id, start - timedelta(hours=1), end,
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
     # --- operator actions ---------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -109,6 +109,17 @@ class TestScreen(HfScreensCommon):
         self.assertTrue(entry["stale"])
         self.assertEqual(payload["workorder"]["current"], False)
 
+    def test_trend_of_a_young_tag_has_its_points(self):
+        # A tag one minute old, in a day's window: the historian lays buckets from the window's start
+        # (one 5-minute bucket, one point); the trend reads from where the data begins instead.
+        now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+        self.store(self.tag_temperature, [(now - timedelta(seconds=60 - s), 40.0 + s / 10) for s in range(60)])
+        history = self.screen._hf_history(self.tag_temperature.id, 24 * 60)
+        self.assertEqual(len(history["points"]), 60)
+        self.assertEqual(history["points"][-1]["last"], 45.9)
+        past = self.screen._hf_history(self.tag_temperature.id, 10, f"{(now - timedelta(hours=1)).isoformat()}Z")
+        self.assertEqual(past["points"], [], "no data in that window")
+
     def test_line_screen(self):
         screen = self.Screen.create({"name": "Line 1 overview", "line_id": self.line.id, "widget_ids": [
             Command.create({"kind": "value", "tag_id": self.tag_temperature.id}),
@@ -135,7 +146,7 @@ class TestScreen(HfScreensCommon):
     def test_alarm_acknowledgement_holds_until_back_in_limits(self):
         from datetime import datetime, timedelta
 
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         self.store(self.tag_temperature, [(now - timedelta(seconds=10), 95.0)])
         alarms = self.screen._hf_payload()["alarms"]
         self.assertEqual([(a["tag_id"], a["kind"], a["acked_by"]) for a in alarms],

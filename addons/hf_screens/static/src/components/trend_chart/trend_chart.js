@@ -128,7 +128,11 @@ export class HfTrendChart extends Component {
         const fg = style.getPropertyValue("--hf-muted").trim() || "#999";
         const accent = style.getPropertyValue("--hf-accent").trim() || "#00a09d";
         const end = this.state.end || Date.now();
-        const data = { datasets: [{ data: this.points, borderColor: accent, pointRadius: 0, borderWidth: 3, tension: 0.2 }] };
+        // A line needs two points: a lone sample (a young or rarely sampled tag) is drawn as a dot.
+        const pointRadius = this.points.length === 1 ? 5 : 0;
+        const data = {
+            datasets: [{ data: this.points, borderColor: accent, backgroundColor: accent, pointRadius, borderWidth: 3, tension: 0.2 }],
+        };
         if (this.chart) {
             this.chart.data = data;
             this.chart.options.scales.x.min = this.live ? undefined : end - this.state.minutes * 60000;
