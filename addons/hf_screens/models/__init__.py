@@ -1,10 +1,9 @@
-from . import (
-    hf_machine_state,
-    hf_screen,
-    hf_screen_alarm_ack,
-    hf_screen_kiosk,
-    hf_screen_widget,
-    mrp_workcenter,
-    mrp_workcenter_productivity,
-    mrp_workorder,
-)
+from . import hf_machine_state
+from . import hf_screen
+from . import hf_screen_widget
+from . import hf_screen_kiosk
+from . import hf_screen_alarm_ack
+from . import hf_screen_demo
+from . import mrp_workcenter
+from . import mrp_workcenter_productivity
+from . import mrp_workorder

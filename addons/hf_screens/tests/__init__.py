@@ -4,3 +4,4 @@ from . import test_screen
 from . import test_kiosk
 from . import test_tours
 from . import test_workorder_time
+from . import test_demo_production

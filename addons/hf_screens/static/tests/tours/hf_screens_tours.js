@@ -157,3 +157,19 @@ tours.add("hf_screens_engineer_preview", {
         { content: "Saved: live again, in the light theme", trigger: ".o_hf_preview_live .o_hf_screen.o_hf_theme_light" },
     ],
 });
+
+// The kiosk of a workcell as `make demo` leaves it (hf.screen.demo): the order started at the kiosk is
+// running, the machine has counted its parts, and the shift has an OEE (A × P × Q).
+tours.add("hf_screens_kiosk_demo_production", {
+    steps: () => [
+        { content: "The demo's order", trigger: ".o_hf_workorder_product:contains('Mounting bracket')" },
+        { content: "Running on the machine", trigger: ".o_hf_workorder_status.o_hf_wo_running:contains('In progress')" },
+        { content: "Parts the machine counted for it", trigger: ".o_hf_qty_done[data-value='2']" },
+        { trigger: ".o_hf_qty_counted_label:contains('counted by the machine')" },
+        { trigger: ".o_hf_qty_planned:contains('120')" },
+        { content: "The shift's OEE", trigger: ".o_hf_oee_main:not([data-value='']):contains('55 %')" },
+        { trigger: ".o_hf_oee_factor[title='availability'] .o_hf_oee_pct:contains('90 %')" },
+        { trigger: ".o_hf_oee_factor[title='performance'] .o_hf_oee_pct:contains('64.4 %')" },
+        { trigger: ".o_hf_oee_factor[title='quality'] .o_hf_oee_pct:contains('94.8 %')" },
+    ],
+});
