@@ -12,7 +12,8 @@ _logger = logging.getLogger(__name__)
 
 OEE_CACHE_SECONDS = 5
 _oee_cache = {}
-_static_cache = {}  # (dbname, workcenter id) -> (monotonic expiry, payload): OEE costs a few queries, a tile needs it rarely
+# (dbname, workcenter id) -> (monotonic expiry, payload): OEE costs a few queries, a tile needs it rarely
+_static_cache = {}
 WORKORDER_OPEN_STATES = ("progress", "ready", "waiting", "pending")
 STALE_INTERVALS = 3
 STALE_MIN_SECONDS = 3.0
@@ -62,7 +63,8 @@ class HfScreen(models.Model):
     def _check_target(self):
         for screen in self:
             if bool(screen.workcenter_id) == bool(screen.line_id):
-                raise ValidationError(_("Screen %s belongs either to a workcell or to a line: choose one.", screen.name))
+                raise ValidationError(
+                    _("Screen %s belongs either to a workcell or to a line: choose one.", screen.name))
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -101,7 +103,8 @@ class HfScreen(models.Model):
             unmatched += self._hf_copy_to(target)
         message = _("Copied to %(count)s workcells of kind %(kind)s.", count=len(targets), kind=kind)
         if unmatched:
-            message += " " + _("No tag of the same name for: %s — bind those tiles by hand.", ", ".join(sorted(set(unmatched))))
+            message += " " + _("No tag of the same name for: %s — bind those tiles by hand.",
+                               ", ".join(sorted(set(unmatched))))
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

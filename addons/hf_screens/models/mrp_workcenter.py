@@ -20,7 +20,7 @@ class MrpWorkcenter(models.Model):
              "bindings onto their tags of the same name.",
     )
     hf_ideal_cycle_time = fields.Float(
-        string="Ideal cycle time (s)", help="Seconds per part at full speed; performance = parts × this / run time.",
+        string="Ideal cycle time (s)", help="Seconds per part at full speed; performance = parts * this / run time.",
     )
     hf_min_state_seconds = fields.Integer(
         string="Minimum state duration (s)", default=10,
@@ -81,7 +81,8 @@ class MrpWorkcenter(models.Model):
         tz = pytz.timezone(self.resource_calendar_id.tz or self.env.user.tz or "UTC")
         local = pytz.utc.localize(now).astimezone(tz)
         hours = max(1, min(24, self.hf_shift_hours or 8))
-        anchor = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=self.hf_shift_start_hour % 24)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        anchor = midnight + timedelta(hours=self.hf_shift_start_hour % 24)
         while anchor > local:
             anchor -= timedelta(hours=24)
         steps = int((local - anchor).total_seconds() // (hours * 3600))

@@ -32,9 +32,9 @@ class MrpWorkorder(models.Model):
         result = super().button_start(raise_on_invalid_state=raise_on_invalid_state)
         MachineState = self.env["hf.machine.state"]
         for order in self:
-            if order.state == "progress" and order._hf_machine_driven():
-                if order.workcenter_id.sudo().hf_workorder_id != order:
-                    MachineState._switch_workorder(order.workcenter_id, order)
+            if (order.state == "progress" and order._hf_machine_driven()
+                    and order.workcenter_id.sudo().hf_workorder_id != order):
+                MachineState._switch_workorder(order.workcenter_id, order)
         return result
 
     def end_previous(self, doall=False):

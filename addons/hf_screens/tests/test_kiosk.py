@@ -61,8 +61,9 @@ class TestKioskController(HttpCase, HfScreensCommon):
     def test_finished_workorder_gives_clear_message(self):
         workorder = create_workorder(self.env, self.workcenter)
         url = f"/hf/kiosk/{self.kiosk.token}/action"
-        self.assertTrue(self.make_jsonrpc_request(url, {"action": "start", "params": {"workorder_id": workorder.id}})["ok"])
-        self.assertTrue(self.make_jsonrpc_request(url, {"action": "finish", "params": {"workorder_id": workorder.id}})["ok"])
+        params = {"workorder_id": workorder.id}
+        self.assertTrue(self.make_jsonrpc_request(url, {"action": "start", "params": params})["ok"])
+        self.assertTrue(self.make_jsonrpc_request(url, {"action": "finish", "params": params})["ok"])
         self.assertEqual(workorder.state, "done")
         again = self.make_jsonrpc_request(url, {"action": "finish", "params": {"workorder_id": workorder.id}})
         self.assertFalse(again["ok"])

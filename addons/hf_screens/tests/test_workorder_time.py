@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from freezegun import freeze_time
 
@@ -39,7 +40,7 @@ class TestWorkorderTime(HfScreensCommon):
 
     def assert_no_overlap(self, records):
         records = records.sorted(lambda r: (r.date_start, r.id))
-        for before, after in zip(records, records[1:], strict=False):
+        for before, after in pairwise(records):
             self.assertTrue(before.date_end, f"only the last record may be open: {before.date_start}")
             self.assertLessEqual(before.date_end, after.date_start,
                                  f"{before.date_start}-{before.date_end} overlaps {after.date_start}")
