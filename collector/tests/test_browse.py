@@ -28,5 +28,5 @@ async def test_browse_lists_the_machine_variables_as_importable_csv() -> None:
     assert parsed["temperature"]["data_type"] == "float"
     assert parsed["state"]["data_type"] == "string"
     assert parsed["good_count"]["data_type"] == "int"
-    assert list(csv.reader(io.StringIO(out.getvalue())))[0] == ["name", "tag_group", "data_type", "opcua_node_id",
-                                                               "description"]
+    assert next(csv.reader(io.StringIO(out.getvalue()))) == ["name", "tag_group", "data_type", "opcua_node_id",
+                                                             "description"]

@@ -46,8 +46,8 @@ def test_bad_devices_and_tags_are_named_and_the_rest_keeps_running(tmp_path: Pat
     assert site.devices[1].tags == ()
     assert site.errors == (
         "Device press1-plc, tag speed: bad modbus address (address outside 0..65535).",
-        "Device press1-plc, tag temperature: duplicate tag (topic umh/v1/acme/b/l/press1/_historian/temperature "
-        "appears twice).",
+        ("Device press1-plc, tag temperature: duplicate tag (topic umh/v1/acme/b/l/press1/_historian/temperature "
+         "appears twice)."),
         "Device oven: unknown protocol 'profibus' (use opcua, modbus or s7).",
         "Device robot, tag ok: bad s7 address (a DB address needs db_number >= 1).",
     )

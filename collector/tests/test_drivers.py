@@ -13,7 +13,7 @@ from ingest_fixtures import free_port
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.drivers.s7 import S7Driver, plan_ranges
-from hf_collector.model import ModbusAddress, Quality, TagSample, parse_site
+from hf_collector.model import DeviceConfig, ModbusAddress, Quality, TagSample, parse_site
 from hf_collector.simulate import site_document
 from hf_collector.simulate.machine import Machine
 from hf_collector.simulate.servers import ModbusMachine, OpcUaMachine, S7Machine
@@ -37,7 +37,7 @@ async def first_good(samples: AsyncIterator[list[TagSample]], names: int) -> dic
     raise AssertionError("no samples")
 
 
-def device(protocol_index: int, port: int):  # type: ignore[no-untyped-def]
+def device(protocol_index: int, port: int) -> DeviceConfig:
     site = parse_site(site_document({"opcua": port, "modbus": port, "s7": port}, "acme"))
     assert not site.errors
     return site.devices[protocol_index]
@@ -129,7 +129,8 @@ def test_modbus_coalesces_contiguous_registers_within_protocol_limits() -> None:
          "address": {"table": "holding", "address": i * 2, "type": "float32"}} for i in range(1000)
     ] + [{"name": "far", "topic": "umh/v1/a/_historian/far", "address": {"table": "holding", "address": 5000,
                                                                          "type": "int16"}},
-         {"name": "c", "topic": "umh/v1/a/_historian/c", "address": {"table": "coil", "address": 3, "type": "bool"}}]}]})
+         {"name": "c", "topic": "umh/v1/a/_historian/c",
+          "address": {"table": "coil", "address": 3, "type": "bool"}}]}]})
     requests = plan_requests(list(site.devices[0].tags))
     holding = [r for r in requests if r.table == "holding"]
     assert all(r.count <= 125 for r in requests)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2
 import pytest
 from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, historian_database
+from psycopg2.extensions import cursor
 
 from hf_collector.historian import reader, retention, rollups, schema
 from hf_collector.historian.writer import HistorianWriter, Sample
@@ -27,7 +28,7 @@ def ms(moment: datetime) -> int:
 
 
 @pytest.fixture
-def cr() -> Iterator[Any]:
+def cr() -> Iterator[cursor]:
     with historian_database(PG_HOST, PG_PORT) as name:
         conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=name)
         try:
@@ -37,7 +38,7 @@ def cr() -> Iterator[Any]:
 
 
 @pytest.fixture(params=[False, True], ids=["exact", "optimistic"])
-def writer(cr: Any, request: pytest.FixtureRequest) -> HistorianWriter:
+def writer(cr: cursor, request: pytest.FixtureRequest) -> HistorianWriter:
     """Every writer test runs both ways: the exact merge (Odoo's writes) and the ingest's optimistic insert,
     whose batches with a stored sample fall back to the merge."""
     created = HistorianWriter(cr, optimistic=request.param)
@@ -45,12 +46,12 @@ def writer(cr: Any, request: pytest.FixtureRequest) -> HistorianWriter:
     return created
 
 
-def rows(cr: Any, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+def rows(cr: cursor, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
     cr.execute(sql, params)
     return list(cr.fetchall())
 
 
-def test_ensure_schema_is_idempotent_and_plain_without_timescale(cr: Any) -> None:
+def test_ensure_schema_is_idempotent_and_plain_without_timescale(cr: cursor) -> None:
     assert schema.ensure_schema(cr) == "partitioned"
     cr.connection.commit()
     assert schema.ensure_schema(cr) == "partitioned"  # second run: nothing to do, no error
@@ -65,7 +66,7 @@ def test_ensure_schema_is_idempotent_and_plain_without_timescale(cr: Any) -> Non
     assert unique and "(tag_id, \"time\"" in unique[0][0], unique
 
 
-def test_duplicates_are_stored_once_within_and_across_batches(cr: Any, writer: HistorianWriter) -> None:
+def test_duplicates_are_stored_once_within_and_across_batches(cr: cursor, writer: HistorianWriter) -> None:
     t = ms(T0)
     assert writer.write([Sample(1, t, 1.0), Sample(1, t, 1.0), Sample(1, t + 1000, 2.0)]) == 2
     assert writer.write([Sample(1, t, 9.0), Sample(1, t + 2000, 3.0)]) == 1
@@ -75,7 +76,7 @@ def test_duplicates_are_stored_once_within_and_across_batches(cr: Any, writer: H
         (3, 6.0, 1.0, 3.0, 3.0)], "a replayed sample is not counted twice"
 
 
-def test_out_of_order_samples_land_in_place_and_latest_keeps_the_newest(cr: Any, writer: HistorianWriter) -> None:
+def test_out_of_order_samples_land_in_place_and_latest_keeps_the_newest(cr: cursor, writer: HistorianWriter) -> None:
     t = ms(T0)
     writer.write([Sample(1, t + 50_000, 5.0)])
     writer.write([Sample(1, t + 10_000, 1.0), Sample(1, t + 30_000, 3.0)])  # older, arriving later
@@ -90,7 +91,7 @@ def test_out_of_order_samples_land_in_place_and_latest_keeps_the_newest(cr: Any,
         (5, 1.0, 7.0, 7.0, 18.0)]
 
 
-def test_backfill_and_future_days_get_partitions_on_demand(cr: Any, writer: HistorianWriter) -> None:
+def test_backfill_and_future_days_get_partitions_on_demand(cr: cursor, writer: HistorianWriter) -> None:
     old = T0 - timedelta(days=20)
     future = T0 + timedelta(hours=20)
     writer.write([Sample(1, ms(old), 1.0), Sample(1, ms(future), 2.0), Sample(2, ms(old), 3.0, retention=SHORT)])
@@ -103,7 +104,7 @@ def test_backfill_and_future_days_get_partitions_on_demand(cr: Any, writer: Hist
                       (schema.partition_name(SHORT, old.date()), 3.0)]
 
 
-def test_text_bool_and_bad_quality_values(cr: Any, writer: HistorianWriter) -> None:
+def test_text_bool_and_bad_quality_values(cr: cursor, writer: HistorianWriter) -> None:
     t = ms(T0)
     writer.write([Sample(3, t, None, "run\tning\nback\\slash"), Sample(4, t, None, None, 2), Sample(5, t, 1.0),
                   Sample(6, t, None, "Prüfstand ✓ 温度"), Sample(7, t, 1.0, "with both")])
@@ -117,7 +118,7 @@ def test_text_bool_and_bad_quality_values(cr: Any, writer: HistorianWriter) -> N
         "text and gaps: no rollup"
 
 
-def test_read_raw_is_half_open_ordered_and_limited(cr: Any, writer: HistorianWriter) -> None:
+def test_read_raw_is_half_open_ordered_and_limited(cr: cursor, writer: HistorianWriter) -> None:
     writer.write([Sample(1, ms(T0) + s * 1000, float(s)) for s in range(100)])
     cr.connection.commit()
     window = reader.read_raw(cr, 1, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))
@@ -137,7 +138,7 @@ def _expected_buckets(values: list[tuple[datetime, float]], origin: datetime, se
 @pytest.mark.parametrize("span_s, max_points", [(3_000, 500), (86_400, 500), (7_200, 7), (86_400, 1)],
                          ids=["raw-buckets", "day-from-1m", "odd-count", "one-point"])
 def test_read_downsampled_never_exceeds_max_points_and_aggregates_right(
-    cr: Any, writer: HistorianWriter, span_s: int, max_points: int
+    cr: cursor, writer: HistorianWriter, span_s: int, max_points: int
 ) -> None:
     rng = random.Random(span_s)
     start = T0 - timedelta(seconds=span_s) + timedelta(seconds=17)  # not on a bucket boundary
@@ -165,7 +166,7 @@ def test_read_downsampled_never_exceeds_max_points_and_aggregates_right(
         assert point["avg"] == pytest.approx(avg)
 
 
-def test_read_downsampled_short_window_returns_the_raw_values(cr: Any, writer: HistorianWriter) -> None:
+def test_read_downsampled_short_window_returns_the_raw_values(cr: cursor, writer: HistorianWriter) -> None:
     writer.write([Sample(1, ms(T0) + s * 1000, float(s)) for s in range(10)] + [Sample(2, ms(T0), None, "on")])
     cr.connection.commit()
     points = reader.read_downsampled(cr, 1, T0, T0 + timedelta(minutes=1), 500)
@@ -173,7 +174,7 @@ def test_read_downsampled_short_window_returns_the_raw_values(cr: Any, writer: H
     assert reader.read_downsampled(cr, 2, T0, T0 + timedelta(minutes=1), 500)[0]["last"] == "on"
 
 
-def test_thirty_days_are_served_from_the_hourly_rollup(cr: Any, writer: HistorianWriter) -> None:
+def test_thirty_days_are_served_from_the_hourly_rollup(cr: cursor, writer: HistorianWriter) -> None:
     end = T0
     start = end - timedelta(days=30)
     # Rollup rows only (the raw partitions of that month were dropped by retention): the read must
@@ -187,7 +188,7 @@ def test_thirty_days_are_served_from_the_hourly_rollup(cr: Any, writer: Historia
     assert all(p["min"] == 1 and p["max"] == 9 and p["avg"] == 5 and p["last"] == 4 for p in window["points"])
 
 
-def test_refresh_rollups_rebuilds_what_the_writer_keeps(cr: Any, writer: HistorianWriter) -> None:
+def test_refresh_rollups_rebuilds_what_the_writer_keeps(cr: cursor, writer: HistorianWriter) -> None:
     writer.write([Sample(tag, ms(T0) + s * 1500, float((s * tag) % 17)) for tag in (1, 2) for s in range(5000)])
     cr.connection.commit()
     kept = {t: rows(cr, f"SELECT * FROM {t} ORDER BY tag_id, bucket") for t in schema.ROLLUP_TABLES.values()}
@@ -198,7 +199,7 @@ def test_refresh_rollups_rebuilds_what_the_writer_keeps(cr: Any, writer: Histori
         assert rows(cr, f"SELECT * FROM {table} ORDER BY tag_id, bucket") == before, table
 
 
-def test_shuffled_batches_keep_rollups_and_latest_exact(cr: Any, writer: HistorianWriter) -> None:
+def test_shuffled_batches_keep_rollups_and_latest_exact(cr: cursor, writer: HistorianWriter) -> None:
     """Samples out of order, minutes revisited across and within batches, gaps, ints, text, a redelivered
     batch: the rollups the writer keeps equal a rebuild from the raw rows, and the latest value is the
     newest sample of each tag."""
@@ -229,7 +230,7 @@ def test_shuffled_batches_keep_rollups_and_latest_exact(cr: Any, writer: Histori
                       for tag, s in newest.items()}
 
 
-def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: Any, writer: HistorianWriter) -> None:
+def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: cursor, writer: HistorianWriter) -> None:
     now = datetime.now(UTC)
     writer.write([Sample(1, ms(now - timedelta(days=d)), float(d)) for d in (1, 10, 40)]
                  + [Sample(2, ms(now - timedelta(days=d)), float(d), retention=SHORT) for d in (1, 10)])
@@ -250,7 +251,9 @@ def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: An
     assert writer.write([Sample(1, ms(now - timedelta(days=40)) + 1, 4.0)]) == 1
 
 
-def test_writer_recovers_after_a_rolled_back_batch_that_created_a_partition(cr: Any, writer: HistorianWriter) -> None:
+def test_writer_recovers_after_a_rolled_back_batch_that_created_a_partition(
+    cr: cursor, writer: HistorianWriter
+) -> None:
     day = T0 - timedelta(days=50)
     writer.write([Sample(1, ms(day), 1.0)])
     cr.connection.rollback()  # the partition created by that batch is gone again

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,7 @@ def publish_all(client: mqtt.Client, messages: list[tuple[str, bytes]]) -> None:
         info.wait_for_publish(10)
 
 
-def query(db: str, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+def query(db: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
     with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=db) as conn, conn.cursor() as cr:
         cr.execute(sql, params)
         return cr.fetchall()
@@ -92,14 +92,14 @@ def samples_of(db: str, name: str) -> list[tuple[Any, ...]]:
                  (name,))
 
 
-def msg(ts: int, **values: Any) -> bytes:
+def msg(ts: int, **values: object) -> bytes:
     return json.dumps({"timestamp_ms": ts, **values}).encode()
 
 
 NOW = int(time.time() * 1000)
 
 
-def test_one_and_many_tags_per_message_are_stored(broker: int, db: str, ingest: Any) -> None:
+def test_one_and_many_tags_per_message_are_stored(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
     publish_all(client, [
         (TOPIC, msg(NOW, temperature=21.5, state="running", running=True, count=7, axis={"x": 3})),
@@ -117,7 +117,7 @@ def test_one_and_many_tags_per_message_are_stored(broker: int, db: str, ingest: 
     client.loop_stop()
 
 
-def test_duplicates_once_out_of_order_in_place(broker: int, db: str, ingest: Any) -> None:
+def test_duplicates_once_out_of_order_in_place(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
     late, early = NOW + 5000, NOW + 2000
     publish_all(client, [(TOPIC, msg(late, temperature=30.0)), (TOPIC, msg(late, temperature=30.0)),
@@ -148,7 +148,7 @@ BAD_MESSAGES = [
 ]
 
 
-def test_bad_input_is_dead_lettered_and_the_flow_goes_on(broker: int, db: str, ingest: Any) -> None:
+def test_bad_input_is_dead_lettered_and_the_flow_goes_on(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
     publish_all(client, [(topic, payload) for topic, payload, _ in BAD_MESSAGES])
     publish_all(client, [(TOPIC, msg(NOW + 9000, temperature=42.0))])
@@ -163,7 +163,7 @@ def test_bad_input_is_dead_lettered_and_the_flow_goes_on(broker: int, db: str, i
     client.loop_stop()
 
 
-def test_unknown_tag_under_a_known_workcell_is_discovered(broker: int, db: str, ingest: Any) -> None:
+def test_unknown_tag_under_a_known_workcell_is_discovered(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
     publish_all(client, [(f"{TOPIC}/hydraulics", msg(NOW, pressure=180.5))])
     wait_for(lambda: len(samples_of(db, "pressure")) == 1)
@@ -189,33 +189,33 @@ def test_discovery_off_dead_letters_unknown_tags(broker: int, db: str) -> None:
 
 
 def test_database_restart_mid_stream_loses_nothing(broker: int, tmp_path: Path) -> None:
-    with private_postgres(tmp_path) as (port, restart):
-        with historian_database("127.0.0.1", port, user="postgres") as db:
-            process = start_ingest(broker, f"host=127.0.0.1 port={port} dbname={db} user=postgres")
-            try:
-                time.sleep(1.5)
-                client = publisher(broker)
-                total = 3000
-                for i in range(total):
-                    client.publish(TOPIC, msg(NOW + i * 10, temperature=float(i)), qos=1)
-                    if i == total // 3:
-                        restart()
-                    if i % 100 == 0:
-                        time.sleep(0.02)
-                def stored() -> int:
-                    with psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=db) as conn:
-                        with conn.cursor() as cr:
-                            cr.execute("SELECT count(*), count(DISTINCT time) FROM hf_historian_sample")
-                            count, distinct = cr.fetchone()
-                            assert count == distinct
-                            return int(count)
-                wait_for(lambda: stored() == total, timeout=60)
-                client.loop_stop()
-            finally:
-                process.terminate()
-                output = process.communicate(timeout=20)[0]
-            assert "historian database unavailable" in output, output[-2000:]
-            assert "historian database reconnected" in output
+    with (private_postgres(tmp_path) as (port, restart),
+          historian_database("127.0.0.1", port, user="postgres") as db):
+        process = start_ingest(broker, f"host=127.0.0.1 port={port} dbname={db} user=postgres")
+        try:
+            time.sleep(1.5)
+            client = publisher(broker)
+            total = 3000
+            for i in range(total):
+                client.publish(TOPIC, msg(NOW + i * 10, temperature=float(i)), qos=1)
+                if i == total // 3:
+                    restart()
+                if i % 100 == 0:
+                    time.sleep(0.02)
+            def stored() -> int:
+                with (psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=db) as conn,
+                      conn.cursor() as cr):
+                    cr.execute("SELECT count(*), count(DISTINCT time) FROM hf_historian_sample")
+                    count, distinct = cr.fetchone()
+                    assert count == distinct
+                    return int(count)
+            wait_for(lambda: stored() == total, timeout=60)
+            client.loop_stop()
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=20)[0]
+        assert "historian database unavailable" in output, output[-2000:]
+        assert "historian database reconnected" in output
 
 
 def stored_once(db: str) -> int:

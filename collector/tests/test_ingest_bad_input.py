@@ -28,7 +28,7 @@ TOPIC = f"umh/v1/{LOCATION}/_historian"
 NOW = int(time.time() * 1000)
 
 
-def msg(ts: int, **values: Any) -> bytes:
+def msg(ts: int, **values: object) -> bytes:
     return json.dumps({"timestamp_ms": ts, **values}).encode()
 
 

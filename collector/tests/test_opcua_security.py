@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 from asyncua import Server, ua
@@ -16,12 +16,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from ingest_fixtures import free_port
 
 from hf_collector.drivers.opcua import OpcUaDriver
-from hf_collector.model import Quality, parse_site
+from hf_collector.model import DeviceConfig, Quality, parse_site
+
+if TYPE_CHECKING:
+    from asyncua.server.internal_server import InternalServer
 
 
 class OneUser(UserManager):
-    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
-                 certificate: Any = None) -> User | None:
+    def get_user(self, iserver: InternalServer, username: str | None = None, password: str | None = None,
+                 certificate: object = None) -> User | None:
         return User(role=UserRole.User) if (username, password) == ("operator", "s3cret") else None
 
 
@@ -41,13 +44,14 @@ async def secure_server(tmp_path: Path, port: int) -> Server:
     return server
 
 
-def device(port: int, tmp_path: Path, username: str, password: str) -> Any:
+def device(port: int, tmp_path: Path, username: str, password: str) -> DeviceConfig:
     site = parse_site({"devices": [{
         "name": "secure-plc", "protocol": "opcua", "host": "127.0.0.1", "port": port,
         "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
         "certificate": str(tmp_path / "client-cert.der"), "private_key": str(tmp_path / "client-key.pem"),
         "username": username, "password": password,
-        "tags": [{"name": "pressure", "topic": "umh/v1/acme/_historian/pressure", "address": {"node_id": "ns=2;s=pressure"}}],
+        "tags": [{"name": "pressure", "topic": "umh/v1/acme/_historian/pressure",
+                  "address": {"node_id": "ns=2;s=pressure"}}],
     }]})
     return site.devices[0]
 

@@ -91,7 +91,9 @@ def test_enrollment_token_checks(tmp_path: Path) -> None:
         check_enrollment_token(token)
 
 
-def test_cli_refuses_ziti_transport_without_a_usable_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_ziti_transport_without_a_usable_identity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     site = tmp_path / "site.yaml"
     site.write_text("devices: []\n")
     assert main(["run", "--config", str(site), "--transport", "ziti"]) == 2

@@ -49,8 +49,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     (directory / "acl").write_text("")
     conf = directory / "mosquitto.conf"
     # `user`: run as whoever runs the tests (as root, Mosquitto would drop to a user that cannot read tmp)
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {directory / 'passwd'}\n"
-                    f"acl_file {directory / 'acl'}\npid_file {directory / 'mosquitto.pid'}\npersistence false\n")
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+                    f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
+                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
@@ -77,8 +78,8 @@ def provisioner(settings: Settings) -> Provisioner:
 
 def spec_data(company: str = "Pytest Plant", devices: int = 2) -> dict[str, object]:
     return {
-        "company": {"name": company, "contact_name": "Pia Test", "email": f"pia@{company.lower().replace(' ', '-')}.example",
-                    "timezone": "Europe/Berlin"},
+        "company": {"name": company, "contact_name": "Pia Test",
+                    "email": f"pia@{company.lower().replace(' ', '-')}.example", "timezone": "Europe/Berlin"},
         "site": {"name": "Hamburg", "areas": [{"name": "Assembly", "lines": [
             {"name": "Line 1", "workcenters": ["Cell 1", "Cell 2"]}]}]},
         "devices": [{"name": f"plc{i}", "protocol": ["modbus", "opcua", "s7"][i % 3], "ip": f"10.1.0.{i + 1}",

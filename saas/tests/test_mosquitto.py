@@ -8,6 +8,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_saas.mosquitto import MosquittoFiles
 
@@ -18,7 +20,8 @@ def connect(port: int, username: str, password: str) -> tuple[mqtt.Client, int]:
     result: dict[str, int] = {}
     done = threading.Event()
 
-    def on_connect(_c, _u, _f, reason, _p):  # type: ignore[no-untyped-def]
+    def on_connect(_c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode,
+                   _p: Properties | None) -> None:
         result["rc"] = reason.value
         done.set()
 

@@ -80,7 +80,9 @@ def test_clone_is_fast_and_complete(tenants: dict[str, CreateResult]) -> None:
     print("create timings", a.timings)
 
 
-def test_user_logs_in_and_sees_the_form_devices(tenants: dict[str, CreateResult], tenant_server: dict[str, str]) -> None:
+def test_user_logs_in_and_sees_the_form_devices(
+    tenants: dict[str, CreateResult], tenant_server: dict[str, str]
+) -> None:
     a = tenants["a"]
     common = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/common")
     uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})

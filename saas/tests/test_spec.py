@@ -1,3 +1,6 @@
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from hf_saas.errors import SpecError
@@ -66,7 +69,7 @@ def test_valid_spec_round_trip() -> None:
     (lambda d: d.update(devices=[d["devices"][0]] * 10_000), "devices", "At most 200"),
 ], ids=["injection", "company-required", "email", "timezone", "no-area", "dup-workcenter", "dup-device",
         "dup-endpoint", "port", "protocol", "workcenter", "mac", "10000-devices"])
-def test_bad_input_named_by_field(mutate, path: str, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_named_by_field(mutate: Callable[[dict[str, Any]], object], path: str, fragment: str) -> None:
     data = spec_data()
     mutate(data)
     errors = _errors(data)

@@ -54,7 +54,8 @@ def all_requests() -> list[ZitiRequest]:
             plan.delete("edge-router-policies", "e1")]
 
 
-@pytest.mark.parametrize("request_", all_requests(), ids=lambda r: f"{r.method} {r.path} {(r.body or {}).get('name', '')}")
+@pytest.mark.parametrize("request_", all_requests(),
+                         ids=lambda r: f"{r.method} {r.path} {(r.body or {}).get('name', '')}")
 def test_request_matches_published_api(api: dict[str, Any], request_: ZitiRequest) -> None:
     validate(api, request_)
 
