@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,8 +54,9 @@ def create_db(tags: int = TAGS_PER_MESSAGE * WORKCELLS) -> str:
                        (f"cell{w}", f"acme/bench/area/line/cell{w}"))
             wid = cr.fetchone()[0]
             for t in range(tags // WORKCELLS):
-                cr.execute("INSERT INTO hf_uns_tag (name, workcenter_id, company_id, data_type, role, topic, historian, "
-                           "active, retention_class) VALUES (%s, %s, 1, 'float', 'plain', %s, true, true, 'standard')",
+                cr.execute("INSERT INTO hf_uns_tag (name, workcenter_id, company_id, data_type, role, topic, "
+                           "historian, active, retention_class) "
+                           "VALUES (%s, %s, 1, 'float', 'plain', %s, true, true, 'standard')",
                            (f"t{t}", wid, f"umh/v1/acme/bench/area/line/cell{w}/_historian/t{t}"))
         schema.ensure_schema(cr)
     return name
@@ -180,7 +182,8 @@ def bench_ingest(total: int, workers: int = 1) -> tuple[float, float, int]:
             stored, elapsed = wait_stored(db, total, start)
             ingest.terminate()
             ingest.wait(timeout=30)
-            print(f"   (published {len(batch):,} messages in {published:.1f} s; stored {stored:,} of {total:,} samples)")
+            print(f"   (published {len(batch):,} messages in {published:.1f} s; "
+                  f"stored {stored:,} of {total:,} samples)")
             return stored / elapsed, elapsed, peak[0]
     finally:
         drop_db(db)
@@ -217,7 +220,8 @@ def bench_copy(total: int) -> float:
         for i in range(total // TAGS_PER_MESSAGE):
             ts = datetime.fromtimestamp((start_ms + (i // WORKCELLS) * 10) / 1000, UTC).isoformat()
             for t in range(TAGS_PER_MESSAGE):
-                buffer.write(f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n")
+                buffer.write(f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t"
+                             f"{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n")
         buffer.seek(0)
         with connect(db) as conn, conn.cursor() as cr:
             start = time.perf_counter()
@@ -262,7 +266,7 @@ print("ORM_RATE", records / (time.perf_counter() - start))
 
 
 def bench_orm() -> float | None:
-    if subprocess.run([sys.executable, "-c", "import odoo"], capture_output=True).returncode:
+    if subprocess.run([sys.executable, "-c", "import odoo"], capture_output=True, check=False).returncode:
         print("   Odoo is not importable: ORM baseline NOT measured")
         return None
     db = f"hf_bench_orm_{uuid.uuid4().hex[:6]}"
@@ -289,7 +293,8 @@ def bench_reads() -> dict[str, float]:
             day_start = now - timedelta(days=1)
             base = int(day_start.timestamp() * 1000)
             for chunk in range(0, 86_400, 20_000):
-                writer.write([Sample(1, base + s * 1000, float(s % 600)) for s in range(chunk, min(chunk + 20_000, 86_400))])
+                writer.write([Sample(1, base + s * 1000, float(s % 600))
+                              for s in range(chunk, min(chunk + 20_000, 86_400))])
             # 10 tags, 30 days of 1-minute and 1-hour rollups
             for table, step in (("hf_historian_rollup_1m", "1 minute"), ("hf_historian_rollup_1h", "1 hour")):
                 cr.execute(f"""INSERT INTO {table} SELECT tag, b, 1, 9, 300, 60, 5, b FROM generate_series(11, 20) tag,
@@ -301,7 +306,7 @@ def bench_reads() -> dict[str, float]:
             conn.commit()
             cr.execute("ANALYZE")
 
-            def timed(fn, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]
+            def timed(fn: Callable[[], object], repeat: int = 20) -> float:
                 fn()
                 best = []
                 for _ in range(repeat):
@@ -343,7 +348,8 @@ def main() -> None:
     drain1 = bench_drain(args.samples)
     print(f"1c/5 the same backlog drained by {n} workers …")
     drain_n = bench_drain(args.samples, n)
-    print("2/5 raw COPY of the same rows (text, as they arrive; then binary, grouped by tag as the writer sends them) …")
+    print("2/5 raw COPY of the same rows (text, as they arrive; then binary, grouped by tag as the writer "
+          "sends them) …")
     copy_rate = bench_copy(args.samples)
     binary_rate = bench_copy_binary(args.samples)
     print("3/5 Odoo ORM, one create() per sample …")
@@ -357,7 +363,8 @@ def main() -> None:
     for label, (rate, seconds, _rss) in runs:
         print(f"| MQTT → historian, {label} | {rate:,.0f} samples/s ({seconds:.1f} s) | target ≥ 100,000 samples/s |")
     print(f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = "
-          + " / ".join(f"{rate / copy_rate:.0%} ({label})" for label, (rate, _s, _r) in runs) + " of it (target ≥ 50 %) |")
+          + " / ".join(f"{rate / copy_rate:.0%} ({label})" for label, (rate, _s, _r) in runs)
+          + " of it (target ≥ 50 %) |")
     print(f"| raw binary COPY, grouped by tag (the writer's own format) | {binary_rate:,.0f} samples/s | ingest = "
           + " / ".join(f"{rate / binary_rate:.0%} ({label})" for label, (rate, _s, _r) in runs) + " of it |")
     if orm_rate:

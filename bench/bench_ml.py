@@ -13,20 +13,24 @@ import importlib.util
 import resource
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_ml():  # type: ignore[no-untyped-def]
+def _load_ml() -> list[ModuleType]:
     """Import addons/hf_ml/ml as a package without Odoo (its modules import each other relatively)."""
     spec = importlib.util.spec_from_file_location("hf_ml_ml", ROOT / "addons/hf_ml/ml/__init__.py",
                                                   submodule_search_locations=[str(ROOT / "addons/hf_ml/ml")])
-    package = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    assert spec is not None and spec.loader is not None, "addons/hf_ml/ml is missing"
+    package = importlib.util.module_from_spec(spec)
     sys.modules["hf_ml_ml"] = package
-    spec.loader.exec_module(package)  # type: ignore[union-attr]
+    spec.loader.exec_module(package)
     return [importlib.import_module(f"hf_ml_ml.{name}") for name in ("features", "model", "metrics", "synthetic")]
 
 
@@ -36,7 +40,9 @@ HORIZON_S = 2 * 3600
 PDM_SPEC = F.FeatureSpec(300, (1, 6))  # a row every 5 minutes; windows of 5 and 30 minutes
 
 
-def _rows(t, series, spec, tags):  # type: ignore[no-untyped-def]
+def _rows(
+    t: np.ndarray, series: dict[str, np.ndarray], spec: Any, tags: Sequence[str]  # noqa: ANN401  (ml's FeatureSpec)
+) -> tuple[np.ndarray, np.ndarray]:
     ends = spec.grid(t[0], t[-1])
     matrix, complete = F.build([(t, series[tag]) for tag in tags], ends, spec)
     return ends[complete], matrix[complete]
@@ -141,11 +147,11 @@ def speed() -> dict:
     t2, series2, _ = synthetic.plant(25_000, seed=5, dt=1.0)  # 4 x 25,000 = 100,000 samples
     started = time.perf_counter()
     loaded = M.load(data, signature, key)
-    ends2, matrix2 = _rows(t2, series2, spec, tags)
+    _ends, matrix2 = _rows(t2, series2, spec, tags)
     loaded.score(matrix2)
     out["score_pdm_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    ends2, matrix2 = _rows(t2, series2, spec, tags)
+    _ends, matrix2 = _rows(t2, series2, spec, tags)
     anomaly.score(matrix2)
     out["score_anomaly_s"] = time.perf_counter() - started
     return out
@@ -168,14 +174,15 @@ def main() -> None:
     print(f"| mean lead time before failure | {pdm['model']['lead_min']:.0f} min | {pdm['iso']['lead_min']:.0f} min | "
           f"{pdm['tuned']['lead_min']:.0f} min | ≥ 2× fixed alarm ({ratio:.1f}×) |")
     print(f"| failures missed | {pdm['model']['missed']} | {pdm['iso']['missed']} | {pdm['tuned']['missed']} | |")
-    print(f"\nAnomaly detection: isolation forest over 5-minute features of the running time; trained on 2 healthy days, held-out day "
-          f"with {anomaly['episodes']} injected anomalies ({anomaly['rows']} rows)")
+    print("\nAnomaly detection: isolation forest over 5-minute features of the running time; trained on 2 healthy "
+          f"days, held-out day with {anomaly['episodes']} injected anomalies ({anomaly['rows']} rows)")
     print("| figure | isolation forest (hf_ml) | fixed limits mean ± 3σ per tag | target |")
     print("| --- | --- | --- | --- |")
     for label, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1")):
         print(f"| {label} | {anomaly['model'][key]:.2f} | {anomaly['naive'][key]:.2f} | "
               f"{'≥ 0.8' if key == 'f1' else ''} |")
-    print(f"\nSpeed ({timing['rows']} feature rows of {timing['features']} features from {timing['train_samples']:,} samples)")
+    print(f"\nSpeed ({timing['rows']} feature rows of {timing['features']} features "
+          f"from {timing['train_samples']:,} samples)")
     print("| figure | time | target |")
     print("| --- | --- | --- |")
     print(f"| windowed features from 1,000,000 samples | {timing['features_s']:.2f} s | |")

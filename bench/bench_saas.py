@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 
 from hf_saas import db as pg
-from hf_saas.provision import Provisioner
+from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
-from hf_saas.spec import parse_spec
+from hf_saas.spec import TenantSpec, parse_spec
 
 sys.path.insert(0, str(REPO_ROOT / "saas"))
 from tests.conftest import spec_data
@@ -90,10 +90,10 @@ def main() -> None:
     print("(2-core machine shared with other engineers; figures vary with their load)")
 
 
-def _safe_create(prov: Provisioner, spec):  # type: ignore[no-untyped-def]
+def _safe_create(prov: Provisioner, spec: TenantSpec) -> CreateResult | str:
     try:
         return prov.create(spec)
-    except Exception as exc:  # report, never hide
+    except Exception as exc:  # noqa: BLE001  (report every failure of the run, never hide one)
         return f"{spec.company.name}: {exc}"
 
 

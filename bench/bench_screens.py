@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Machine screens: first render, live latency, server cost of many kiosks. Prints figures, asserts none.
 
 What it does, on a throwaway database (``hf_screens_bench``) and a private Odoo on port 18271:
@@ -18,6 +17,8 @@ What it does, on a throwaway database (``hf_screens_bench``) and a private Odoo 
 Targets (issue 5): first render ≤ 1.5 s, live latency p95 ≤ 2 s. Run: ``.venv/bin/python bench/bench_screens.py``.
 """
 
+from __future__ import annotations
+
 import base64
 import json
 import os
@@ -31,13 +32,17 @@ import threading
 import time
 import urllib.request
 import xmlrpc.client
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import psutil
 import psycopg2
 import requests
 import websocket
+from psycopg2.extensions import connection
 
 ROOT = Path(__file__).resolve().parents[1]
 DB = os.environ.get("HF_BENCH_SCREENS_DB", "hf_screens_bench")
@@ -54,25 +59,25 @@ PG = {
 }
 
 
-def say(message):
+def say(message: str) -> None:
     print(f"[bench_screens] {message}", file=sys.stderr, flush=True)
 
 
-def pct(values, q):
+def pct(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def drop_db():
+def drop_db() -> None:
     conn = psycopg2.connect(dbname="postgres", **PG)
     conn.autocommit = True
     conn.cursor().execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
     conn.close()
 
 
-def odoo_args(*args):
+def odoo_args(*args: str) -> list[str]:
     return [str(ROOT / "scripts" / "odoo.sh"), "-d", DB, "--db-filter", f"^{DB}$", "--without-demo=all",
             "--max-cron-threads", "0", "--log-level", "warn", *args]
 
@@ -80,16 +85,16 @@ def odoo_args(*args):
 # --- historian -------------------------------------------------------------------------------------
 
 
-def historian_writer():
+def historian_writer() -> ModuleType:
     from hf_collector.historian import writer
 
     return writer
 
 
-_writers = {}
+_writers: dict[int, Any] = {}
 
 
-def store(conn, rows):
+def store(conn: connection, rows: Sequence[tuple[int, datetime, float]]) -> None:
     """rows: (tag_id, aware datetime, value) → the historian through its writer, committed."""
     writer = historian_writer()
     if id(conn) not in _writers:
@@ -103,12 +108,12 @@ def store(conn, rows):
 # --- seed ----------------------------------------------------------------------------------------------
 
 
-def seed():
+def seed() -> list[dict[str, Any]]:
     common = xmlrpc.client.ServerProxy(f"{URL}/xmlrpc/2/common")
     uid = common.authenticate(DB, "admin", "admin", {})
     models = xmlrpc.client.ServerProxy(f"{URL}/xmlrpc/2/object", allow_none=True)
 
-    def call(model, method, *args, **kwargs):
+    def call(model: str, method: str, *args: object, **kwargs: object) -> Any:  # noqa: ANN401  (an XML-RPC result)
         return models.execute_kw(DB, uid, "admin", model, method, list(args), kwargs)
 
     company_id = call("res.users", "read", [uid], ["company_id"])[0]["company_id"][0]
@@ -129,7 +134,7 @@ def seed():
         vals += [{"name": f"value{n:02d}", "workcenter_id": wc, "unit": "°C", "limit_low": 0, "limit_high": 900}
                  for n in range(TAGS_PER_CELL - len(vals))]
         tag_ids = call("hf.uns.tag", "create", vals)
-        tags = dict(zip([v["name"] for v in vals], tag_ids))
+        tags = dict(zip([v["name"] for v in vals], tag_ids, strict=True))
         plain = [tags[f"value{n:02d}"] for n in range(TAGS_PER_CELL - 4)]
         tiles = [
             {"kind": "state", "tag_id": tags["state"], "x": 0, "y": 0, "w": 3, "h": 2},
@@ -155,7 +160,7 @@ def seed():
     return cells
 
 
-def fill_history(conn, cells):
+def fill_history(conn: connection, cells: list[dict[str, Any]]) -> None:
     now = time.time()
     rows = []
     for cell in cells:
@@ -166,7 +171,7 @@ def fill_history(conn, cells):
     store(conn, rows)
 
 
-def write_all_now(conn, cells, value):
+def write_all_now(conn: connection, cells: list[dict[str, Any]], value: float) -> None:
     now = datetime.now(UTC)
     store(conn, [(tag, now, 1 if name == "state" else value) for cell in cells for name, tag in cell["tags"].items()])
 
@@ -177,7 +182,7 @@ def write_all_now(conn, cells, value):
 class Browser:
     """Headless Chromium driven over the DevTools protocol."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.profile = tempfile.TemporaryDirectory()
         self.proc = subprocess.Popen(
             ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={CDP_PORT}",
@@ -196,7 +201,7 @@ class Browser:
         self.send("Page.enable")
         self.send("Network.enable")
 
-    def send(self, method, **params):
+    def send(self, method: str, **params: object) -> dict[str, Any]:
         self.next_id += 1
         my_id = self.next_id
         self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
@@ -205,11 +210,11 @@ class Browser:
             if message.get("id") == my_id:
                 return message.get("result", {})
 
-    def eval(self, expression):
+    def eval(self, expression: str) -> Any:  # noqa: ANN401  (a JavaScript value, returned by value as JSON)
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         return result.get("result", {}).get("value")
 
-    def timed_load(self, url, condition, timeout=30):
+    def timed_load(self, url: str, condition: str, timeout: float = 30) -> float | None:
         """ms from navigation start until ``condition`` (a JS expression) is true, polled every 10 ms."""
         self.send("Page.navigate", url=url)
         deadline = time.time() + timeout
@@ -221,10 +226,10 @@ class Browser:
             time.sleep(0.01)
         return None
 
-    def clear_cache(self):
+    def clear_cache(self) -> None:
         self.send("Network.clearBrowserCache")
 
-    def close(self):
+    def close(self) -> None:
         try:
             self.ws.close()
         finally:
@@ -250,7 +255,8 @@ const mark = () => {
         if (v && !(v in window.__hfPainted)) { window.__hfPainted[v] = Date.now(); }
     }
 };
-new MutationObserver(mark).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+new MutationObserver(mark).observe(document.body,
+                                   { subtree: true, childList: true, attributes: true, characterData: true });
 true
 """
 
@@ -258,14 +264,15 @@ true
 # --- server cost --------------------------------------------------------------------------------------
 
 
-def kiosk_load(cells, kiosks, seconds, conn):
-    """``kiosks`` clients polling at 1 Hz for ``seconds``; a writer stores every tag of the polled cells each second."""
+def kiosk_load(cells: list[dict[str, Any]], kiosks: int, seconds: float, conn: connection) -> dict[str, float]:
+    """``kiosks`` clients polling at 1 Hz for ``seconds``; a writer stores every tag of the polled cells each
+    second."""
     stop = threading.Event()
     latencies, errors = [], [0]
     lock = threading.Lock()
     body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1})
 
-    def client(token):
+    def client(token: str) -> None:
         session = requests.Session()
         next_at = time.monotonic() + random.random()
         while not stop.is_set():
@@ -284,7 +291,7 @@ def kiosk_load(cells, kiosks, seconds, conn):
                 else:
                     errors[0] += 1
 
-    def writer():
+    def writer() -> None:
         value = 100
         while not stop.is_set():
             write_all_now(conn, cells[:kiosks], value)
@@ -294,7 +301,7 @@ def kiosk_load(cells, kiosks, seconds, conn):
     server = psutil.Process(SERVER.pid)
     procs = [server, *server.children(recursive=True)]
 
-    def cpu():
+    def cpu() -> float:
         total = 0.0
         for proc in procs:
             try:
@@ -335,7 +342,7 @@ def kiosk_load(cells, kiosks, seconds, conn):
 SERVER = None
 
 
-def main():
+def main() -> int:
     global SERVER
     try:
         historian_writer()
