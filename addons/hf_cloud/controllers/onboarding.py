@@ -146,8 +146,10 @@ class HfCloudOnboarding(http.Controller):
     def _render(self, post, errors, status=200):
         plans = request.env["product.template"].sudo().search([("hf_is_plan", "=", True), ("sale_ok", "=", True)],
                                                              order="list_price, id")
-        device_rows = sorted({int(m.group(2)) for key in post if (m := DEVICE_ROW.match(key))})[:MAX_DEVICES] or [0, 1, 2]
-        layout_rows = [r for r in range(LAYOUT_ROWS) if any(post.get(f"{k}_{r}") for k in ("area", "line", "workcenters"))]
+        device_rows = (sorted({int(m.group(2)) for key in post if (m := DEVICE_ROW.match(key))})[:MAX_DEVICES]
+                       or [0, 1, 2])
+        layout_rows = [r for r in range(LAYOUT_ROWS)
+                       if any(post.get(f"{k}_{r}") for k in ("area", "line", "workcenters"))]
         first_step = min((_field_step(field) for field in errors), default=1)
         values = {
             "post": post, "errors": errors, "plans": plans, "protocols": PROTOCOLS,

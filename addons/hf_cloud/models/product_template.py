@@ -14,8 +14,8 @@ class ProductTemplate(models.Model):
 
     _sql_constraints = [
         ("hf_plan_code_unique", "unique(hf_plan_code)", "Two plans cannot share a code."),
-        ("hf_quota_positive", "CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
-                              "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)",
+        ("hf_quota_positive", ("CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
+                               "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)"),
          "Quotas cannot be negative."),
     ]
 

@@ -45,7 +45,8 @@ class TestProvision(HttpCase):
         self.assertEqual(instance.admin_login, "tina@tour-plant.example")
         mail = self.env["mail.mail"].sudo().search([("subject", "ilike", "Tour Plant GmbH is ready")])
         self.assertEqual(len(mail), 1)
-        recipients = mail.recipient_ids.mapped("email") + [mail.email_to or ""] + mail.mail_message_id.partner_ids.mapped("email")
+        recipients = [*mail.recipient_ids.mapped("email"), mail.email_to or "",
+                      *mail.mail_message_id.partner_ids.mapped("email")]
         self.assertTrue(any("tina@tour-plant.example" in r for r in recipients), recipients)
         self.assertIn("tina@tour-plant.example", mail.body_html)  # the login
         self.assertIn("reset_password", mail.body_html)  # a one-time link to choose the password

@@ -158,7 +158,9 @@ def tag_features(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, spec
     return np.column_stack(columns) if columns else np.empty((len(ends), 0))
 
 
-def build(series: list[tuple[np.ndarray, np.ndarray]], ends: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
+def build(
+    series: list[tuple[np.ndarray, np.ndarray]], ends: np.ndarray, spec: FeatureSpec
+) -> tuple[np.ndarray, np.ndarray]:
     """All tags side by side on rows ``ends``: (features [n, k], mask of rows complete for every tag)."""
     if not series:
         return np.empty((len(ends), 0)), np.zeros(len(ends), dtype=bool)

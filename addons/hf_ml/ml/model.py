@@ -62,12 +62,13 @@ class MlModel:
             forest = -self.estimator.score_samples(self.scaler.transform(features)) / self.params["raw_threshold"]
             return np.maximum(forest, self._envelope(features).max(axis=1))
         proba = self.estimator.predict_proba(features)
-        return proba[:, list(self.estimator.classes_).index(1)] if 1 in self.estimator.classes_ else np.zeros(len(features))
+        return (proba[:, list(self.estimator.classes_).index(1)] if 1 in self.estimator.classes_
+                else np.zeros(len(features)))
 
     def _envelope(self, features: np.ndarray) -> np.ndarray:
         """How far each feature lies outside its training range (min to max), in widths of that range
-        (1.0: a whole range beyond it). An isolation forest cannot tell "far outside" from "just outside" (a point beyond
-        every split is isolated at the same depth), so values nobody has ever seen are caught here."""
+        (1.0: a whole range beyond it). An isolation forest cannot tell "far outside" from "just outside" (a point
+        beyond every split is isolated at the same depth), so values nobody has ever seen are caught here."""
         lo, hi = self.params["low"], self.params["high"]
         return np.maximum(np.maximum(features - hi, lo - features), 0.0) / (hi - lo)
 

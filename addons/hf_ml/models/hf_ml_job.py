@@ -63,7 +63,7 @@ class HfMlJob(models.Model):
                                     check_company=True)
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     equipment_id = fields.Many2one(
-        "maintenance.equipment", string="Equipment", check_company=True,
+        "maintenance.equipment", check_company=True,
         help="The machine its failures are recorded on and its maintenance requests raised for. Without "
              "one, an alert becomes an activity on the workcell.",
     )
@@ -308,7 +308,7 @@ class HfMlJob(models.Model):
     def _hf_commit(self):
         """Keep each job's result even if a later job of the same run fails (not inside tests)."""
         if not (modules.module.current_test or getattr(threading.current_thread(), "testing", False)):
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _hf_run_training(self, now):
         """Train one job; any problem with the data ends as a message on the job, with no version saved."""
@@ -348,8 +348,8 @@ class HfMlJob(models.Model):
         self.ensure_one()
         aggregations = tuple(a for a in features.AGGREGATIONS if self[f"agg_{a}"])
         if not aggregations:
-            raise ValidationError(_("Job %s: choose at least one aggregation (mean, std, min, max, slope, last, noise).",
-                                    self.name))
+            raise ValidationError(
+                _("Job %s: choose at least one aggregation (mean, std, min, max, slope, last, noise).", self.name))
         try:
             minutes = [int(part) for part in (self.rolling_windows or "").replace(" ", "").split(",") if part]
         except ValueError:
@@ -497,8 +497,9 @@ class HfMlJob(models.Model):
             labels = (features.label_in_window(ends, events, spec.step_s) if self.kind == "quality"
                       else features.label_within_horizon(ends, events, horizon_s))
         if supervised and not (labels is not None and labels.any()):
-            raise UserError(_("Job %(job)s: no %(what)s between %(start)s and %(end)s UTC, so there is nothing to learn "
-                              "from; lengthen the training period or check where they are recorded.", job=self.name,
+            raise UserError(_("Job %(job)s: no %(what)s between %(start)s and %(end)s UTC, so there is nothing to "
+                              "learn from; lengthen the training period or check where they are recorded.",
+                              job=self.name,
                               what=_("scrap") if self.kind == "quality" else _("failure"),
                               start=start.strftime("%Y-%m-%d %H:%M"), end=now.strftime("%Y-%m-%d %H:%M")))
         split_at = metrics.time_split(ends)

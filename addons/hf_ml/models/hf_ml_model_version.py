@@ -31,13 +31,14 @@ class HfMlModelVersion(models.Model):
     has_labels = fields.Boolean(readonly=True)
     precision = fields.Float(readonly=True, digits=(4, 3))
     recall = fields.Float(readonly=True, digits=(4, 3))
-    f1 = fields.Float(string="F1", readonly=True, digits=(4, 3))
+    f1 = fields.Float(readonly=True, digits=(4, 3))
     roc_auc = fields.Float(string="ROC AUC", readonly=True, digits=(4, 3))
     mae = fields.Float(string="MAE", readonly=True, digits=(4, 3),
                        help="Mean absolute error between the predicted probability and what happened.")
     flagged_share = fields.Float(string="Held-out share over threshold", readonly=True, digits=(4, 3))
-    lead_time_minutes = fields.Float(string="Mean lead time (min)", readonly=True, digits=(16, 1),
-                                     help="How long before each held-out failure the score first crossed the threshold.")
+    lead_time_minutes = fields.Float(
+        string="Mean lead time (min)", readonly=True, digits=(16, 1),
+        help="How long before each held-out failure the score first crossed the threshold.")
     training_seconds = fields.Float(readonly=True, digits=(16, 2))
     chart_scores = fields.Json(readonly=True)
     chart_importance = fields.Json(readonly=True)

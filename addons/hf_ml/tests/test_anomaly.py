@@ -88,7 +88,8 @@ class TestAnomaly(HfMlCommon):
     def test_robust_z_for_one_tag(self):
         self.job.write({"method": "robust_z", "tag_ids": [(6, 0, self.tag_temperature.ids)],
                         "rolling_windows": "5", "agg_std": False, "agg_slope": False, "agg_min": False,
-                        "agg_last": False, "agg_noise": False})  # the idle dips make min and last bimodal: no z-score for them
+                        # the idle dips make min and last bimodal: no z-score for them
+                        "agg_last": False, "agg_noise": False})
         self.train(self.job)
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         self.simulate(self.machine, self.now, 3600, prevent_failures=True, inject=[(1200, 1200, {"temperature": 15.0})])

@@ -33,7 +33,8 @@ class TestBadInput(HfMlCommon):
         self.assertFalse(self.env["hf.ml.model.version"].search([("job_id", "=", job.id)]))
 
     def test_no_data(self):
-        self.assert_refused(self.job(self.tag_vibration), "Tag vibration has no usable data", "Check that the collector")
+        self.assert_refused(self.job(self.tag_vibration), "Tag vibration has no usable data",
+                            "Check that the collector")
 
     def test_only_nan(self):
         self.fill(self.tag_vibration, float("nan"))

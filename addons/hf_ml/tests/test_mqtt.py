@@ -33,7 +33,8 @@ class TestMqtt(HfMlCommon):
         super().setUpClass()
         base = cls.now - timedelta(hours=12)
         HistorianWriter(cls.env.cr).write([
-            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000), 2.0 + (i % 17) / 10)
+            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
+                   2.0 + (i % 17) / 10)
             for i in range(12 * 180 + 90)])  # 30 minutes past now, to score
         cls.job = cls.env["hf.ml.job"].create({
             "name": "Mqtt", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],

@@ -69,7 +69,8 @@ class TestPredictiveMaintenance(HfMlCommon):
         self.job.horizon_hours = 0.5
         self.job.action_train()
         self.assertEqual(self.job.state, "queued", "the button only queues: no training in the HTTP worker")
-        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", self.env.ref("hf_ml.ir_cron_hf_ml_train").id)]))
+        self.assertTrue(self.env["ir.cron.trigger"].search(
+            [("cron_id", "=", self.env.ref("hf_ml.ir_cron_hf_ml_train").id)]))
         self.env["hf.ml.job"]._cron_train()
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         second = self.job.active_version_id

@@ -5,7 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 DEFAULT_PORTS = {"opcua": 4840, "modbus": 502, "s7": 102}
-HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                              r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
 class HfUnsDevice(models.Model):
@@ -37,7 +38,7 @@ class HfUnsDevice(models.Model):
     opcua_username = fields.Char(string="OPC UA user")
     opcua_password = fields.Char(string="OPC UA password", groups="hf_uns.group_hf_admin")
     polling_interval_ms = fields.Integer(string="Polling interval (ms)", default=1000)
-    edge_id = fields.Many2one("hf.uns.edge", string="Edge", index=True, ondelete="restrict")
+    edge_id = fields.Many2one("hf.uns.edge", index=True, ondelete="restrict")
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True)
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     tag_ids = fields.One2many("hf.uns.tag", "device_id", string="Tags")

@@ -24,7 +24,8 @@ def _parse_time(value, label):
         parsed = value
     else:
         try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            # the replace also lets a bare date with a Z through (2026-11-24Z), which fromisoformat refuses
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # noqa: FURB162
         except ValueError:
             raise UserError(_("%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
                               label=label, value=value)) from None
@@ -61,11 +62,11 @@ class HfUnsTag(models.Model):
         required=True, default="plain",
     )
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True, ondelete="cascade")
-    device_id = fields.Many2one("hf.uns.device", string="Device", index=True, ondelete="set null")
+    device_id = fields.Many2one("hf.uns.device", index=True, ondelete="set null")
     protocol = fields.Selection(related="device_id.protocol")
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     topic = fields.Char(compute="_compute_topic", store=True, recursive=True, index=True, string="UNS topic")
-    historian = fields.Boolean(string="Historian", default=True, help="Store this tag's values in the historian.")
+    historian = fields.Boolean(default=True, help="Store this tag's values in the historian.")
     discovered = fields.Boolean(readonly=True, help="Created by the ingest from a message, not by an engineer.")
     retention_class = fields.Selection(
         [("short", "Short (7 days raw)"), ("standard", "Standard (30 days raw)"), ("long", "Long (365 days raw)")],

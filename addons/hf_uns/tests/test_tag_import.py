@@ -2,7 +2,8 @@ from odoo.tests import tagged
 
 from .common import HfUnsCommon
 
-CSV_HEADER = "name,tag_group,workcenter_id,device_id,data_type,unit,modbus_table,modbus_address,modbus_type,modbus_word_order"
+CSV_HEADER = ("name,tag_group,workcenter_id,device_id,data_type,unit,modbus_table,modbus_address,modbus_type,"
+              "modbus_word_order")
 
 
 @tagged("post_install", "-at_install")
