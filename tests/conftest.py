@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -34,10 +33,11 @@ def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600,
     """Run scripts/odoo.sh to completion; fail the test with Odoo's own output when it fails."""
     result = subprocess.run(
         [ODOO, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "HF_ROOT": str(ROOT), **(env or {})},
+        env={**os.environ, "HF_ROOT": str(ROOT), **(env or {})}, check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"odoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        pytest.fail(f"odoo {' '.join(args)} failed ({result.returncode}):\n"
+                    f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
 
 
