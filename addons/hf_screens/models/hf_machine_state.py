@@ -8,8 +8,11 @@ into Odoo's own productivity log, so MRP's OEE figures show what the machine rea
   picks a better reason;
 * a new state replaces the current one only after it held for ``hf_min_state_seconds`` (flapping
   contacts do not fill the log with one-second records); a state that flips back earlier is ignored;
-* a gap longer than ``hf_state_gap_seconds`` between samples, or a bad-quality sample, closes the open
-  record at the last good sample: we never claim time we did not see;
+* a state may be reported only when it changes (an OPC UA subscription, a deadband): its value holds
+  while the machine's device keeps delivering, so every good sample of another tag of the same device
+  (at most one every few seconds) confirms the state in force at that moment, as a sample of it would;
+* a gap longer than ``hf_state_gap_seconds`` without such a sample, or a bad-quality state sample, closes
+  the open record at the last one: we never claim time we did not see;
 * on such a workcell the machine is the only source of time: starting a work order opens no operator
   timer (see mrp_workorder.py); the machine's running records are booked to the started work order
   (``workorder_id``) instead, split at the moment it is started, paused or finished, so the work order's
@@ -31,6 +34,10 @@ TEXT_STATES = {
     DOWN: {"down", "fault", "failure", "error", "alarm", "maintenance", "breakdown", "blocked"},
 }
 BATCH = 5000
+# Samples of the device's other tags confirm the state only this far behind now: the ingest may commit a
+# state change a moment after the other tags' samples of the same instant.
+HEARTBEAT_LAG = timedelta(seconds=5)
+HEARTBEAT_SECONDS = 5
 
 
 def classify_state(value, value_text=None, quality=0):
@@ -91,7 +98,7 @@ class HfMachineState(models.AbstractModel):
 
         Every raw sample in order (the state logic must not see a downsampled window).
         """
-        from hf_collector.historian import reader
+        from hf_historian import reader
 
         tick = timedelta(microseconds=1)  # read_raw is [start, end); we want (after, until]
         rows = reader.read_raw(
@@ -104,9 +111,45 @@ class HfMachineState(models.AbstractModel):
         ]
 
     @api.model
+    def _read_heartbeats(self, tag, after, until, gap_seconds):
+        """Naive UTC moments in (after, until] at which the state tag's device delivered a good sample of
+        another tag, at most one per few seconds (and at least two per ``gap_seconds``), oldest first."""
+        if not tag.device_id or until <= after:
+            return []
+        others = self.env["hf.uns.tag"].sudo().with_context(active_test=False).search(
+            [("device_id", "=", tag.device_id.id), ("id", "!=", tag.id)],
+        )
+        if not others:
+            return []
+        self.env.cr.execute(
+            """SELECT max(time) FROM hf_historian_sample
+                WHERE tag_id = ANY(%s) AND time > %s AND time <= %s AND quality < 2
+                GROUP BY floor(extract(epoch FROM time) / %s) ORDER BY 1""",
+            (others.ids, after.replace(tzinfo=UTC), until.replace(tzinfo=UTC),
+             max(1, min(HEARTBEAT_SECONDS, gap_seconds // 2))),
+        )
+        return [utc_naive(time) for (time,) in self.env.cr.fetchall()]
+
+    @api.model
+    def _with_heartbeats(self, workcenter, samples, heartbeats):
+        """The state samples, and at each heartbeat the state in force then (that of the last state sample,
+        the one the workcell holds before the first): what the state machine applies, oldest first."""
+        in_force = workcenter.hf_state_candidate or workcenter.hf_state_current or None
+        events = sorted([(time, 0, state) for time, state in samples] + [(time, 1, None) for time in heartbeats],
+                        key=lambda event: event[:2])
+        merged = []
+        for time, heartbeat, state in events:
+            if not heartbeat:
+                in_force = state
+                merged.append((time, state))
+            elif in_force is not None:
+                merged.append((time, in_force))
+        return merged
+
+    @api.model
     def _historian_ready(self):
         try:
-            from hf_collector.historian import schema
+            from hf_historian import schema
         except ImportError:
             return False
         self.env.cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))
@@ -132,11 +175,15 @@ class HfMachineState(models.AbstractModel):
             after = workcenter.hf_state_last_seen or (now - timedelta(days=1))
             while True:
                 samples = self._read_samples(tag, after, now)
-                if samples:
-                    self._apply_samples(workcenter, samples)
-                    after = samples[-1][0]
-                if len(samples) < BATCH:
+                full = len(samples) >= BATCH
+                until = samples[-1][0] if full else now - HEARTBEAT_LAG
+                heartbeats = self._read_heartbeats(tag, after, until, workcenter.hf_state_gap_seconds)
+                merged = self._with_heartbeats(workcenter, samples, heartbeats)
+                if merged:
+                    self._apply_samples(workcenter, merged)
+                if not full:
                     break
+                after = samples[-1][0]
             self._close_on_silence(workcenter, now)
 
     @api.model

@@ -28,7 +28,8 @@ class MrpWorkcenter(models.Model):
     )
     hf_state_gap_seconds = fields.Integer(
         string="Data gap (s)", default=60,
-        help="Without a state sample for longer than this, the open time record ends at the last sample.",
+        help="Without a sample from the machine for longer than this (of its state tag, or of any tag of its "
+             "device: a state may be reported only when it changes), the open time record ends at the last one.",
     )
     hf_shift_hours = fields.Integer(string="Shift length (h)", default=8)
     hf_shift_start_hour = fields.Integer(string="First shift starts at (h)", default=6)
@@ -36,7 +37,7 @@ class MrpWorkcenter(models.Model):
     hf_state_since = fields.Datetime(readonly=True, copy=False)
     hf_state_candidate = fields.Selection(STATES, readonly=True, copy=False)
     hf_state_candidate_since = fields.Datetime(readonly=True, copy=False)
-    hf_state_last_seen = fields.Datetime(string="Last state sample", readonly=True, copy=False)
+    hf_state_last_seen = fields.Datetime(string="State seen until", readonly=True, copy=False)
     hf_state_productivity_id = fields.Many2one("mrp.workcenter.productivity", readonly=True, copy=False)
     hf_workorder_id = fields.Many2one(
         "mrp.workorder", string="Work order on the machine", readonly=True, copy=False, ondelete="set null",

@@ -132,3 +132,21 @@ class TestMachineStateFromHistorian(HfScreensCommon):
         with freeze_time(at(200)):
             self.env["mrp.workcenter"]._cron_hf_process_machine_states()
         self.assertEqual(records[2].date_end, at(75))
+
+    def test_state_reported_on_change_holds_while_its_device_delivers(self):
+        # An OPC UA subscription reports the state only when it changes (running at 0, idle at 130); the
+        # device's temperature keeps coming every second until 200, then the device falls silent.
+        self.store(self.tag_state, [(at(0), 1), (at(130), 0)])
+        self.store(self.tag_temperature, [(at(s), 40.0 + s % 7) for s in range(201)])
+        MachineState = self.env["hf.machine.state"]
+        MachineState._process_workcenters(self.workcenter, at(120))
+        record = self.machine_records()
+        self.assertEqual((record.hf_machine_state, record.date_start, record.date_end), ("running", at(0), False))
+        self.assertEqual(self.workcenter.hf_state_last_seen, at(115), "seen until the device's last sample (5 s lag)")
+        MachineState._process_workcenters(self.workcenter, at(200))
+        records = self.machine_records()
+        self.assertEqual([(r.hf_machine_state, r.date_start, r.date_end) for r in records],
+                         [("running", at(0), at(130)), ("idle", at(130), False)],
+                         "the idle state is confirmed by the device's samples after its 10 s minimum")
+        MachineState._process_workcenters(self.workcenter, at(400))
+        self.assertEqual(records[1].date_end, at(200), "the device fell silent: the record ends where its data did")
