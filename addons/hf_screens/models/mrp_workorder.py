@@ -57,9 +57,10 @@ class MrpWorkorder(models.Model):
         return bool(self.workcenter_id) and self.workcenter_id.sudo()._hf_machine_driven()
 
     def _hf_counted_parts(self, now=None):
-        """Good parts the machine's counter counted while its running time was booked to this order, or None
-        where no machine counts (no machine-state or no good-part counter tag): what the order has made so
-        far, before the operator reports it at the finish."""
+        """Good parts the machine's counter counted for this order, or None where no machine counts (no
+        machine-state or no good-part counter tag): what it has made so far, before the operator reports it
+        at the finish. Counted while its running time was booked to it, and since its last run while it is
+        on the machine."""
         self.ensure_one()
         workcenter = self.workcenter_id.sudo()
         tag = workcenter and workcenter._hf_role_tag("good_count")
@@ -67,4 +68,9 @@ class MrpWorkorder(models.Model):
             return None
         now = now or fields.Datetime.now()
         records = self.sudo().time_ids.filtered(lambda t: t.hf_source == "machine").sorted("date_start")
-        return workcenter._hf_counter_increase_over(tag, [(r.date_start, r.date_end or now) for r in records])
+        windows = [(r.date_start, r.date_end or now) for r in records]
+        if windows and workcenter.hf_workorder_id == self:
+            # On the machine now: every part it counts is this order's, also while the state job has not yet
+            # booked the machine's latest run to it (a stop and a restart are confirmed up to a minute later).
+            windows[-1] = (windows[-1][0], now)
+        return workcenter._hf_counter_increase_over(tag, windows)

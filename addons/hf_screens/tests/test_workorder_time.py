@@ -100,6 +100,9 @@ class TestWorkorderTime(HfScreensCommon):
         self.assertEqual(workorder._hf_counted_parts(at(0)), 0, "nothing booked to it yet")
         with freeze_time(at(0)):
             workorder.button_start()
+        self.process(350)
+        self.assertEqual(workorder._hf_counted_parts(at(450)), 35,
+                         "on the machine: its parts count before the state job books the machine's new run")
         self.process(600)
         # The order's running time is 0..300 and 400..(open): the 6 parts before it started are not its own.
         self.assertEqual(workorder._hf_counted_parts(at(600)), 50)
