@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "collector" / "tests"))
 from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, private_mosquitto  # noqa: E402
 
-from hf_collector.historian import reader, schema  # noqa: E402
-from hf_collector.ingest import mqtt_wire as wire  # noqa: E402
+from hf_historian import reader, schema  # noqa: E402
+from hf_historian.ingest import mqtt_wire as wire  # noqa: E402
 
 TAGS_PER_MESSAGE = 10
 WORKCELLS = 100
@@ -138,7 +138,7 @@ def publish_fast(port: int, packets: list[bytes], window: int = 1000) -> float:
 
 
 def ingest_command(port: int, db: str, client_id: str, workers: int) -> list[str]:
-    return [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
+    return [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
             "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--client-id", client_id,
             "--stats-interval", "5", "--workers", str(workers)]
 
@@ -235,7 +235,7 @@ def bench_copy(total: int) -> float:
 
 def bench_copy_binary(total: int) -> float:
     """The same rows as the ingest's writer sends them: binary COPY, grouped by tag (its format's own limit)."""
-    from hf_collector.historian.writer import COPY_SAMPLES_BINARY, Sample, prepare
+    from hf_historian.writer import COPY_SAMPLES_BINARY, Sample, prepare
 
     db = create_db()
     try:
@@ -287,7 +287,7 @@ def bench_reads() -> dict[str, float]:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         with connect(db) as conn, conn.cursor() as cr:
             # one tag, one day at 1 Hz through the writer path (raw + rollups)
-            from hf_collector.historian.writer import HistorianWriter, Sample
+            from hf_historian.writer import HistorianWriter, Sample
 
             writer = HistorianWriter(cr)
             day_start = now - timedelta(days=1)

@@ -86,7 +86,7 @@ def odoo_args(*args: str) -> list[str]:
 
 
 def historian_writer() -> ModuleType:
-    from hf_collector.historian import writer
+    from hf_historian import writer
 
     return writer
 
@@ -347,7 +347,7 @@ def main() -> int:
     try:
         historian_writer()
     except ImportError:
-        say("hf_collector.historian is not installed: nothing to measure")
+        say("hf_historian is not installed: nothing to measure")
         return 2
     say(f"database {DB}: installing hf_screens")
     drop_db()

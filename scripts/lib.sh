@@ -9,7 +9,7 @@ export HF_DB_PORT="${HF_DB_PORT:-5432}"
 export HF_DB_USER="${HF_DB_USER:-hyperfactory}"
 export HF_MQTT_URL="${HF_MQTT_URL:-mqtt://127.0.0.1:1883}"
 # The typed Python packages: mypy strict (make lint) covers each one's sources.
-TYPED_PACKAGES="collector/src saas/src"
+TYPED_PACKAGES="core/src historian/src collector/src saas/src"
 
 say() { printf '\033[1m[hyperfactory]\033[0m %s\n' "$*" >&2; }
 

@@ -11,7 +11,7 @@ passed=0; failed=0; not_run=0
 
 # --- pytest: collector, saas and the cross-component tests -------------------------------
 suites=()
-for dir in collector/tests saas/tests tests; do
+for dir in core/tests historian/tests collector/tests saas/tests tests; do
     compgen -G "$ROOT/$dir/test_*.py" >/dev/null && suites+=("$dir")
 done
 if [ ${#suites[@]} -gt 0 ]; then

@@ -7,7 +7,7 @@ set -euo pipefail
 DEBIAN_PACKAGES=(postgresql mosquitto chromium libpq-dev python3-venv)
 PIP_VERSION="pip==26.3"
 # Our Python packages, installed editable into the venv (each has its own pyproject.toml).
-PROJECT_PACKAGES=(collector saas)
+PROJECT_PACKAGES=(core historian collector saas)
 
 install_debian_packages() {
     local missing=()

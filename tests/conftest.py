@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -13,19 +12,13 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from hf_testing import require_odoo
+from hf_testing import free_port, require_odoo
 
 ROOT = Path(__file__).resolve().parent.parent
 ODOO = str(ROOT / "scripts" / "odoo.sh")
 DB_HOST = os.environ.get("HF_DB_HOST", "127.0.0.1")
 DB_PORT = int(os.environ.get("HF_DB_PORT", "5432"))
 DB_USER = os.environ.get("HF_DB_USER", "hyperfactory")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600,

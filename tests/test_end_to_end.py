@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, free_port, run_odoo
+from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, run_odoo
+from hf_testing import free_port
 
 COLLECTOR = str(Path(sys.executable).with_name("hf-collector"))
+INGEST = str(Path(sys.executable).with_name("hf-ingest"))
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_bro
                  stdin=(ROOT / "scripts" / "demo_seed.py").read_text(), env={"HF_ROOT": str(tmp_path)})
         edge = json.loads((demo / "edge.json").read_text())
         dsn = f"host={DB_HOST} port={DB_PORT} dbname={odoo_db} user={DB_USER}"
-        processes.append(start([COLLECTOR, "ingest", "--mqtt-url", private_broker, "--dsn", dsn],
+        processes.append(start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn],
                                tmp_path / "ingest.log"))
         processes.append(start(
             [COLLECTOR, "run", "--odoo", odoo_url, "--db", odoo_db, "--login", edge["login"],

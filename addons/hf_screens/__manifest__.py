@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["hf_uns", "mrp", "web_tour"],
-    "external_dependencies": {"python": ["hf_collector"]},
+    "external_dependencies": {"python": ["hf_core", "hf_historian"]},
     "data": [
         "security/ir.model.access.csv",
         "security/hf_screens_security.xml",

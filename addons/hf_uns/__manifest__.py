@@ -9,7 +9,7 @@
     "license": "LGPL-3",
     "development_status": "Beta",
     "depends": ["mrp"],
-    "external_dependencies": {"python": ["hf_collector"]},
+    "external_dependencies": {"python": ["hf_core", "hf_historian"]},
     "data": [
         "security/hf_uns_groups.xml",
         "security/ir.model.access.csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ingest_fixtures import free_port
+from hf_testing import free_port
 
 from hf_collector.browse import browse, write_csv
 from hf_collector.simulate.machine import Machine

@@ -8,7 +8,7 @@ import pytest
 
 from hf_collector.cli import main
 from hf_collector.config import load_yaml, setting
-from hf_collector.errors import ConfigError
+from hf_core.errors import ConfigError
 
 SITE = """
 edge: line1-edge

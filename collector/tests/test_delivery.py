@@ -14,12 +14,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from ingest_fixtures import free_port
+from hf_testing import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_collector.delivery.mqtt import MqttSender, MqttSettings
-from hf_collector.payload import encode
+from hf_core.payload import encode
 
 TOPIC = "umh/v1/acme/berlin/press/line1/press1/_historian"
 

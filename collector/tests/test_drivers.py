@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from asyncua import ua
-from ingest_fixtures import free_port
+from hf_testing import free_port
 
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver

@@ -13,7 +13,7 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from ingest_fixtures import free_port
+from hf_testing import free_port
 
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.model import DeviceConfig, Quality, parse_site

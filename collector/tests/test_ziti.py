@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hf_collector.cli import main
-from hf_collector.errors import ConfigError
 from hf_collector.ziti import check_enrollment_token, validate_identity
+from hf_core.errors import ConfigError
 
 
 def certificate(days_valid: int) -> tuple[str, str]:

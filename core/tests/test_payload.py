@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hf_collector.payload import MAX_PAYLOAD_BYTES, DecodedValue, PayloadError, decode, encode
+from hf_core.payload import MAX_PAYLOAD_BYTES, DecodedValue, PayloadError, decode, encode
 
 
 def test_round_trip_with_tag_groups() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hf_collector.uns import TopicError, UnsTopic, build_topic, is_valid_segment
+from hf_core.uns import TopicError, UnsTopic, build_topic, is_valid_segment
 
 VALID = [
     ("umh/v1/acme/_historian/temperature", ("acme",), "_historian", (), "temperature"),

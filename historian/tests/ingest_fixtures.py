@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
+from hf_testing import free_port
 
 PG_HOST = os.environ.get("HF_DB_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("HF_DB_PORT", "5432"))
@@ -24,12 +25,6 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MINIMAL_SCHEMA = Path(__file__).with_name("sql") / "hf_uns_minimal.sql"
 TAGS = [("temperature", "", "float"), ("state", "", "string"), ("running", "", "bool"), ("count", "", "int"),
         ("x", "axis", "float")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:

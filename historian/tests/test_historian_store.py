@@ -14,8 +14,8 @@ import pytest
 from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, historian_database
 from psycopg2.extensions import cursor
 
-from hf_collector.historian import reader, retention, rollups, schema
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian import reader, retention, rollups, schema
+from hf_historian.writer import HistorianWriter, Sample
 
 STANDARD = schema.RETENTION_CODES["standard"]
 SHORT = schema.RETENTION_CODES["short"]

@@ -28,10 +28,10 @@ from ingest_fixtures import (
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hf_collector.historian.writer import Sample
-from hf_collector.ingest.deadletter import DeadLetter
-from hf_collector.ingest.decoder import decode_message
-from hf_collector.ingest.resolver import TagResolver
+from hf_historian.ingest.deadletter import DeadLetter
+from hf_historian.ingest.decoder import decode_message
+from hf_historian.ingest.resolver import TagResolver
+from hf_historian.writer import Sample
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 
@@ -50,7 +50,7 @@ def db() -> Iterator[str]:
 
 def start_ingest(port: int, dsn: str, *extra: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn,
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn,
          "--client-id", f"ingest-{uuid.uuid4().hex[:6]}", "--stats-interval", "1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

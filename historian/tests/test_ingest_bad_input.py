@@ -19,10 +19,10 @@ import pytest
 from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hf_collector.historian.writer import Sample
-from hf_collector.ingest.deadletter import DeadLetter
-from hf_collector.ingest.decoder import decode_message
-from hf_collector.ingest.resolver import TagResolver
+from hf_historian.ingest.deadletter import DeadLetter
+from hf_historian.ingest.decoder import decode_message
+from hf_historian.ingest.resolver import TagResolver
+from hf_historian.writer import Sample
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 NOW = int(time.time() * 1000)
@@ -141,7 +141,7 @@ def test_other_data_contracts_are_ignored_not_dead_lettered(resolver: TagResolve
 
 def _run_ingest(port: int, db: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hf_collector.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn(db),
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn(db),
          "--client-id", f"bad-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -212,7 +212,7 @@ AGREEMENT = [
 def test_the_decoders_fast_path_agrees_with_the_payload_contract(payload: bytes) -> None:
     """The ingest decodes into plain (name, value) pairs, without DecodedValue objects; whatever it takes
     that way must decode exactly as the contract's decoder does, and what that refuses it refuses."""
-    from hf_collector.payload import PayloadError, decode, decode_items
+    from hf_core.payload import PayloadError, decode, decode_items
 
     try:
         fast = decode_items(payload)

@@ -14,8 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hf_collector.ingest import mqtt_wire as wire
-from hf_collector.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
+from hf_historian.ingest import mqtt_wire as wire
+from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
 
 
 def test_packets_split_anywhere_are_reassembled() -> None:

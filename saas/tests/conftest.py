@@ -6,36 +6,18 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hf_testing import require_odoo
+from hf_testing import free_port, require_odoo, wait_port
 
 from hf_saas.provision import Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
 
 STATE_DIR = Path(os.environ.get("HF_CLOUD_TEST_STATE_DIR", REPO_ROOT / "var" / "test" / "saas"))
 TEMPLATE = os.environ.get("HF_CLOUD_TEST_TEMPLATE", "hf_test_tenant_template")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 @pytest.fixture(scope="session")

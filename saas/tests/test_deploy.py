@@ -40,7 +40,7 @@ def test_compose_environment_is_what_the_programs_read() -> None:
     """Every HF_* variable the stack sets is one its program reads (a misnamed one is silently ignored)."""
     services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
     collector = REPO_ROOT / "collector" / "src" / "hf_collector"
-    readers = {"ingest": (collector / "ingest" / "cli.py").read_text(),
+    readers = {"ingest": (REPO_ROOT / "historian" / "src" / "hf_historian" / "ingest" / "cli.py").read_text(),
                "collector": (collector / "config.py").read_text() + (collector / "cli.py").read_text()}
     for name, source in readers.items():
         variables = [key for key in (services[name].get("environment") or {}) if key.startswith("HF_")]
@@ -54,7 +54,8 @@ def test_compose_secrets_come_from_env() -> None:
     example = (DOCKER / ".env.example").read_text()
     declared = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", text))  # $${X} is the container's own
-    assert used <= declared | {"HF_COLLECTOR_IMAGE", "HF_ODOO_IMAGE", "ODOO_DBFILTER"}, used - declared
+    images = {"HF_COLLECTOR_IMAGE", "HF_INGEST_IMAGE", "HF_ODOO_IMAGE"}
+    assert used <= declared | images | {"ODOO_DBFILTER"}, used - declared
     for secret in ("POSTGRES_PASSWORD", "ODOO_ADMIN_PASSWD", "MQTT_INGEST_PASSWORD"):
         assert re.search(r"\$\{" + secret + r":\?", text), f"{secret} must be required, not defaulted"
     assert "change-me" not in text

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from hf_testing import free_port, wait_port
 
 from hf_saas import db as pg
 from hf_saas.errors import ProvisionError, TenantExistsError
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import Quotas, parse_spec
 
-from .conftest import free_port, spec_data, wait_port
+from .conftest import spec_data
 
 
 def _drop(provisioner: Provisioner, db: str) -> None:

@@ -9,12 +9,32 @@ not run (scripts/junit_counts.py), never as passed and never as failed.
 from __future__ import annotations
 
 import functools
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 NEEDS_ODOO = "needs Odoo 18"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    """Wait until something accepts connections on loopback `port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
 
 
 @functools.cache

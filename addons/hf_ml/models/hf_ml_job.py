@@ -11,10 +11,10 @@ import numpy as np
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
-from hf_collector.historian import reader
-from hf_collector.historian.writer import HistorianWriter, Sample
-from hf_collector.payload import encode
-from hf_collector.uns import UnsTopic, is_valid_segment
+from hf_core.payload import encode
+from hf_core.uns import UnsTopic, is_valid_segment
+from hf_historian import reader
+from hf_historian.writer import HistorianWriter, Sample
 
 from ..ml import charts, features, metrics
 from ..ml.model import MlModel, TamperedModel, TrainingError, dump, load, signing_key

@@ -4,7 +4,7 @@ import numpy as np
 
 from odoo.addons.hf_uns.tests.common import HfUnsCommon
 
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian.writer import HistorianWriter, Sample
 
 STEP_S = 10  # simulator step: small enough for the physics, coarse enough for a fast suite
 

@@ -4,7 +4,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfMlCommon
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfMlCommon
 

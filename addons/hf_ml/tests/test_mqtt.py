@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from odoo.tests import tagged
 
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfMlCommon
 

@@ -274,7 +274,7 @@ class HfScreen(models.Model):
             rows = self.env["hf.uns.tag"]._hf_latest_rows(tags.ids)
             historian = True
         except ImportError:
-            _logger.warning("hf_collector.historian is not installed: screens show no values")
+            _logger.warning("hf_historian is not installed: screens show no values")
             rows, historian = {}, False
         values = {}
         for tag in tags:
@@ -480,7 +480,7 @@ class HfScreen(models.Model):
         ``TREND_POINTS`` points over what it has. The 1-hour rollup outlives the raw samples (retention), so
         where it begins earlier, the window keeps its older part.
         """
-        from hf_collector.historian import schema
+        from hf_historian import schema
 
         self.env.cr.execute(
             SQL(

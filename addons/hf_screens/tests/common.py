@@ -4,9 +4,9 @@ from odoo.addons.hf_uns.tests.common import HfUnsCommon
 
 
 def historian_writer():
-    """The historian's writer module, or None while hf_collector.historian has not landed."""
+    """The historian's writer module, or None while hf_historian has not landed."""
     try:
-        from hf_collector.historian import writer
+        from hf_historian import writer
     except ImportError:
         return None
     return writer
@@ -41,7 +41,7 @@ class HfScreensCommon(HfUnsCommon):
         """Write (naive-UTC datetime, value[, quality]) samples through the historian's writer."""
         writer = historian_writer()
         if writer is None:
-            self.skipTest("hf_collector.historian (writer) is not installed yet")
+            self.skipTest("hf_historian (writer) is not installed yet")
         self.env["hf.uns.tag"]._hf_ensure_historian_schema()
         rows = []
         for sample in samples:

@@ -70,7 +70,7 @@ class TestDemoProductionTour(HttpCase, DemoProductionCommon):
     def setUp(self):
         super().setUp()
         if historian_writer() is None:
-            self.skipTest("hf_collector.historian (writer) is not installed yet")
+            self.skipTest("hf_historian (writer) is not installed yet")
         self.env["hf.uns.tag"]._hf_ensure_historian_schema()
 
     def test_kiosk_shows_running_order_parts_and_oee(self):

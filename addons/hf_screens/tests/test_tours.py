@@ -38,7 +38,7 @@ class TestKioskTours(HttpCase, HfScreensCommon):
     def setUp(self):
         super().setUp()
         if historian_writer() is None:
-            self.skipTest("hf_collector.historian (writer) is not installed yet")
+            self.skipTest("hf_historian (writer) is not installed yet")
         self.env["hf.uns.tag"]._hf_ensure_historian_schema()
 
     def now(self):

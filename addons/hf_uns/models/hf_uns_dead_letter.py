@@ -4,8 +4,8 @@ from odoo import fields, models
 class HfUnsDeadLetter(models.Model):
     """A message the ingest could not store, kept with its reason (never silently dropped).
 
-    Rows are written by the ingest with SQL (hf_collector.ingest.deadletter); the table's columns are
-    declared here and in hf_collector.historian.schema, which creates it when the ingest runs first.
+    Rows are written by the ingest with SQL (hf_historian.ingest.deadletter); the table's columns are
+    declared here and in hf_historian.schema, which creates it when the ingest runs first.
     """
 
     _name = "hf.uns.dead.letter"

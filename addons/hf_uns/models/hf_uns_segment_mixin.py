@@ -3,7 +3,7 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from hf_collector.uns import is_valid_segment
+from hf_core.uns import is_valid_segment
 
 
 def segment_from_name(name):

@@ -8,8 +8,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from hf_collector.historian import reader, retention, schema
-from hf_collector.uns import TAG_GROUP_SEPARATOR, build_topic, is_valid_segment
+from hf_core.uns import TAG_GROUP_SEPARATOR, build_topic, is_valid_segment
+from hf_historian import reader, retention, schema
 
 _logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from hf_collector.historian import schema
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian import schema
+from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfUnsCommon
 

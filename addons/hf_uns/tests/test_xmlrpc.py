@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 from odoo.tests import HttpCase, tagged
 
-from hf_collector.historian.writer import HistorianWriter, Sample
+from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfUnsCommon
 

@@ -1,1 +1,1 @@
-"""Hyperfactory edge collector and cloud ingest."""
+"""Hyperfactory edge collector: PLCs (OPC UA, Modbus TCP, S7) into the UNS over MQTT."""

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from asyncua import Client, Node, ua
 
-from hf_collector.errors import SourceError
+from hf_core.errors import SourceError
 
 DATA_TYPES: dict[ua.VariantType | None, str] = {
     ua.VariantType.Boolean: "bool", ua.VariantType.String: "string", ua.VariantType.LocalizedText: "string",

@@ -1,4 +1,6 @@
-"""``hf-collector``: the edge collector (run, simulate, browse, enroll, status) and the cloud ingest."""
+"""``hf-collector``: the edge collector (run, simulate, browse, enroll, status).
+
+The cloud ingest is ``hf-ingest`` (package hf_historian); ``hf-collector ingest`` still runs it for a release."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hf_collector.errors import ConfigError, HfError
+from hf_core.errors import ConfigError, HfError
 
 if TYPE_CHECKING:
     from hf_collector.model import SiteConfig
@@ -169,9 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--state-dir")
     status.set_defaults(handler=cmd_status)
 
-    from hf_collector.ingest import cli as ingest_cli
-
-    ingest_cli.register(sub)
+    try:  # the old name of `hf-ingest`, where the historian is installed beside the collector
+        from hf_historian.ingest import cli as ingest_cli
+    except ImportError:
+        pass
+    else:
+        ingest_cli.register(sub)
     return parser
 
 

@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import yaml
 
-from hf_collector.errors import ConfigError, SourceError
 from hf_collector.model import SiteConfig, parse_site
+from hf_core.errors import ConfigError, SourceError
 
 _logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import Any, Protocol
 
-from hf_collector.errors import ConfigError
-from hf_collector.uns import TopicError, UnsTopic
+from hf_core.errors import ConfigError
+from hf_core.uns import TopicError, UnsTopic
 
 
 class Protocol_(StrEnum):

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
-from hf_collector.errors import ConfigError
+from hf_core.errors import ConfigError
 
 _logger = logging.getLogger(__name__)
 ENROLL_HINT = "Enroll a new one with: hf-collector enroll --jwt <token from Odoo> --out identity.json"

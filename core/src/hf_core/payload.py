@@ -12,8 +12,8 @@ import json
 import math
 from dataclasses import dataclass
 
-from hf_collector.errors import HfError
-from hf_collector.uns import TAG_GROUP_SEPARATOR
+from hf_core.errors import HfError
+from hf_core.uns import TAG_GROUP_SEPARATOR
 
 Value = float | int | bool | str
 # None: no value could be read (bad quality)

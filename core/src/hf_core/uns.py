@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hf_collector.errors import ConfigError
+from hf_core.errors import ConfigError
 
 TOPIC_PREFIX = ("umh", "v1")
 SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")

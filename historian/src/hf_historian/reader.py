@@ -11,7 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from hf_collector.historian import schema
+from hf_historian import schema
 
 RAW_FIELDS = ("time", "value", "value_text", "quality")
 

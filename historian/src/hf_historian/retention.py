@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from hf_collector.historian import schema
+from hf_historian import schema
 
 _logger = logging.getLogger(__name__)
 

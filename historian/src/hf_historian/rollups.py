@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from hf_collector.historian import schema
+from hf_historian import schema
 
 _logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import psycopg2.errors
 
-from hf_collector.historian import schema
+from hf_historian import schema
 
 _logger = logging.getLogger(__name__)
 MS_PER_DAY = 86_400_000

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 ODOO_IMAGE = "ghcr.io/hyperfactory/odoo:18.0"
-INGEST_IMAGE = "ghcr.io/hyperfactory/collector:18.0"
+INGEST_IMAGE = "ghcr.io/hyperfactory/ingest:18.0"
 
 
 def _labels(tenant: str) -> dict[str, str]:
@@ -83,7 +83,7 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                   "template": {"metadata": {"labels": {**labels, "app.kubernetes.io/name": "ingest"}},
                                "spec": {"containers": [{
                                    "name": "ingest", "image": INGEST_IMAGE,
-                                   "args": ["ingest", "--dsn",
+                                   "args": ["--dsn",
                                             f"host={db_host} port={db_port} dbname={db} user={db_user}"],
                                    "env": [{"name": "HF_COLLECTOR_MQTT_URL", "valueFrom": {"secretKeyRef": {
                                        "name": "ingest-mqtt", "key": "url"}}},

@@ -32,7 +32,7 @@ from .errors import ConfigError, HfSaasError, ProvisionError, TenantExistsError,
 from .mosquitto import MosquittoFiles, topic_root
 from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
 from .registry import Registry, TenantRecord, TenantState
-from .settings import TENANT_ADDONS_DIR, Settings
+from .settings import Settings
 from .spec import Quotas, TenantSpec, segment_from_name
 from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
@@ -434,9 +434,4 @@ class Provisioner:
             conn.close()
 
 
-def tenant_addons_dir() -> Path:
-    """Where ``hf_cloud_tenant`` lives (add it to the tenants' Odoo addons path)."""
-    return TENANT_ADDONS_DIR
-
-
-__all__ = ["ConfigError", "CreateResult", "Outcome", "Provisioner", "segment_from_name", "tenant_addons_dir"]
+__all__ = ["ConfigError", "CreateResult", "Outcome", "Provisioner", "segment_from_name"]

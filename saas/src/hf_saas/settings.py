@@ -39,7 +39,6 @@ from .errors import ConfigError
 
 _PREFIX = "HF_SAAS_"
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TENANT_ADDONS_DIR = Path(__file__).resolve().parent / "odoo_addons"
 
 
 def _odoo_community_addons() -> str | None:
@@ -90,9 +89,9 @@ class Settings:
 
     @property
     def full_addons_path(self) -> str:
-        """The addons path with the tenant addon shipped in this package."""
-        base = self.addons_path or _default_addons_path()
-        return ",".join([*filter(None, base.split(",")), str(TENANT_ADDONS_DIR)])
+        """The tenants' addons path: the configured one, else Odoo's own and this repository's `addons/`
+        (where the tenant addon `hf_cloud_tenant` lives)."""
+        return self.addons_path or _default_addons_path()
 
     @property
     def tenant_dbfilter(self) -> str:

@@ -24,7 +24,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_collector.delivery.buffer import DiskQueue
-from hf_collector.errors import ConfigError
+from hf_core.errors import ConfigError
 
 _logger = logging.getLogger(__name__)
 _TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)

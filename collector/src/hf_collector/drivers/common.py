@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
 from hf_collector.model import DeviceConfig, Quality, TagConfig, TagSample
-from hf_collector.payload import Value
+from hf_core.payload import Value
 
 K = TypeVar("K", bound=Hashable)
 

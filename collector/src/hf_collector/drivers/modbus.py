@@ -15,7 +15,7 @@ from pymodbus.exceptions import ModbusException
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DataType, DeviceConfig, ModbusAddress, Quality, TagConfig, TagSample
-from hf_collector.payload import Value
+from hf_core.payload import Value
 
 _logger = logging.getLogger(__name__)
 MAX_REGISTERS = 125  # per read request, by the Modbus spec

@@ -1,5 +1,5 @@
 import sys
 
-from hf_collector.ingest.cli import main
+from hf_historian.ingest.cli import main
 
 sys.exit(main())

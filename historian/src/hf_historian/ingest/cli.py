@@ -1,4 +1,6 @@
-"""``hf-collector ingest``: the cloud-side process that stores the UNS in the historian."""
+"""``hf-ingest``: the cloud-side process that stores the UNS in the historian.
+
+``hf-collector ingest`` is the same command under its old name, kept for one release."""
 
 from __future__ import annotations
 
@@ -7,12 +9,15 @@ import logging
 import os
 import sys
 
-from hf_collector.errors import ConfigError
-from hf_collector.ingest.service import IngestSettings, run_workers
+from hf_core.errors import ConfigError
+from hf_historian.ingest.service import IngestSettings, run_workers
+
+PROG = "hf-ingest"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser("ingest", help="store UNS _historian messages from MQTT in the historian")
+    """`hf-collector ingest`: the old name of `hf-ingest`, for one release."""
+    parser = subparsers.add_parser("ingest", help=f"store UNS _historian messages in the historian (now {PROG})")
     add_arguments(parser)
     parser.set_defaults(handler=main_from_args)
 
@@ -39,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_from_args(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.dsn:
-        print("hf-collector ingest: give --dsn (or HF_INGEST_DSN), e.g. \"host=127.0.0.1 dbname=odoo user=odoo\"",
+        print(f"{PROG}: give --dsn (or HF_INGEST_DSN), e.g. \"host=127.0.0.1 dbname=odoo user=odoo\"",
               file=sys.stderr)
         return 2
     try:
@@ -48,15 +53,15 @@ def main_from_args(args: argparse.Namespace) -> int:
                                   stats_interval_s=args.stats_interval,
                                   start_attempts=args.connect_attempts)
     except ConfigError as exc:
-        print(f"hf-collector ingest: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return 2
     if args.workers < 1:
-        print("hf-collector ingest: --workers must be at least 1", file=sys.stderr)
+        print(f"{PROG}: --workers must be at least 1", file=sys.stderr)
         return 2
     return run_workers(settings, args.workers, args.share_group)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="hf-collector ingest")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description="store UNS _historian messages from MQTT in the historian")
     add_arguments(parser)
-    return main_from_args(parser.parse_args())
+    return main_from_args(parser.parse_args(argv))

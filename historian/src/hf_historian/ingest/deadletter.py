@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hf_collector.historian.schema import DEAD_LETTER_TABLE, Cursor
+from hf_historian.schema import DEAD_LETTER_TABLE, Cursor
 
 PAYLOAD_KEEP_BYTES = 4096
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from hf_collector.errors import HfError
-from hf_collector.historian.writer import Sample, SampleRow
-from hf_collector.ingest.deadletter import DeadLetter
-from hf_collector.ingest.resolver import RejectedValue, TagResolver, to_columns
-from hf_collector.payload import decode_items
-from hf_collector.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
+from hf_core.errors import HfError
+from hf_core.payload import decode_items
+from hf_core.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
+from hf_historian.ingest.deadletter import DeadLetter
+from hf_historian.ingest.resolver import RejectedValue, TagResolver, to_columns
+from hf_historian.writer import Sample, SampleRow
 
 # Samples further in the future than this are a clock or encoding error, not data.
 MAX_FUTURE_MS = 24 * 3600 * 1000

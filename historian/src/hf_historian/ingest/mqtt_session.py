@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hf_collector.ingest import mqtt_wire as wire
+from hf_historian.ingest import mqtt_wire as wire
 
 _logger = logging.getLogger(__name__)
 

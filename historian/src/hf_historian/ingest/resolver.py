@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from hf_collector.historian.schema import RETENTION_CODES, Cursor, one_row
-from hf_collector.payload import MaybeValue, Value
-from hf_collector.uns import UnsTopic
+from hf_core.payload import MaybeValue, Value
+from hf_core.uns import UnsTopic
+from hf_historian.schema import RETENTION_CODES, Cursor, one_row
 
 _logger = logging.getLogger(__name__)
 NEGATIVE_TTL_S = 5.0

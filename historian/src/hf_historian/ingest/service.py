@@ -28,13 +28,13 @@ from urllib.parse import urlparse
 import psycopg2
 import psycopg2.errors
 
-from hf_collector.errors import ConfigError, HfError
-from hf_collector.historian.writer import HistorianWriter, PreparedBatch, SampleRow, prepare
-from hf_collector.ingest import deadletter
-from hf_collector.ingest import mqtt_wire as wire
-from hf_collector.ingest.decoder import decode_message
-from hf_collector.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
-from hf_collector.ingest.resolver import TagResolver
+from hf_core.errors import ConfigError, HfError
+from hf_historian.ingest import deadletter
+from hf_historian.ingest import mqtt_wire as wire
+from hf_historian.ingest.decoder import decode_message
+from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
+from hf_historian.ingest.resolver import TagResolver
+from hf_historian.writer import HistorianWriter, PreparedBatch, SampleRow, prepare
 
 _logger = logging.getLogger(__name__)
 # In flight (unacknowledged) at most: the inbox, the batch being decoded, the one being written.
