@@ -13,10 +13,11 @@ from hf_testing import free_port
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.drivers.s7 import S7Driver, plan_ranges
-from hf_collector.model import DeviceConfig, ModbusAddress, Quality, TagSample, parse_site
+from hf_collector.model import DeviceConfig, ModbusAddress, TagSample, parse_site
 from hf_collector.simulate import site_document
 from hf_collector.simulate.machine import Machine
 from hf_collector.simulate.servers import ModbusMachine, OpcUaMachine, S7Machine
+from hf_core.types import Quality
 
 
 def known_machine() -> Machine:

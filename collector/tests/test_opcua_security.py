@@ -16,7 +16,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from hf_testing import free_port
 
 from hf_collector.drivers.opcua import OpcUaDriver
-from hf_collector.model import DeviceConfig, Quality, parse_site
+from hf_collector.model import DeviceConfig, parse_site
+from hf_core.types import Quality
 
 if TYPE_CHECKING:
     from asyncua.server.internal_server import InternalServer

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hf_core.uns import TopicError, UnsTopic, build_topic, is_valid_segment
+from hf_core.uns import TopicError, UnsTopic, build_topic, is_valid_segment, segment_from_name
 
 VALID = [
     ("umh/v1/acme/_historian/temperature", ("acme",), "_historian", (), "temperature"),
@@ -12,6 +12,8 @@ VALID = [
      "_historian", (), ""),
     ("umh/v1/acme/berlin/_analytics/work-order/start", ("acme", "berlin"), "_analytics", ("work-order",), "start"),
     ("umh/v1/ACME_1/site-2/_historian/a/b/c/d", ("ACME_1", "site-2"), "_historian", ("a", "b", "c"), "d"),
+    # any depth of location, as benthos-umh accepts
+    ("umh/v1/a/b/c/d/e/f/g/_historian/t", ("a", "b", "c", "d", "e", "f", "g"), "_historian", (), "t"),
 ]
 
 
@@ -36,7 +38,7 @@ INVALID = [
     ("umh/v1/acme/site/#", "segment 4 '#'"),
     ("umh/v1/acme//_historian/t", "segment 3 ''"),
     ("umh/v1/acme/site/area", "no data contract"),
-    ("umh/v1/a/b/c/d/e/f/g/_historian/t", "at most 6 location levels"),
+    ("umh/v1/acme/_historian/temperature\n", "segment 4 'temperature\\n'"),
     ("umh/v1/acme/_historian/te$mp", "segment 4 'te$mp'"),
 ]
 
@@ -63,3 +65,15 @@ def test_good_segments(segment: str) -> None:
 @pytest.mark.parametrize("segment", ["", "a b", "a/b", "a+b", "a#", "$SYS", "ü", "a.b"])
 def test_bad_segments(segment: str) -> None:
     assert not is_valid_segment(segment)
+
+
+@pytest.mark.parametrize(
+    ("name", "segment"),
+    [("Press Line 1", "Press_Line_1"), ("Presse Müller", "Presse_Muller"), ("  Ofen 3 / Süd  ", "Ofen_3_Sud"),
+     ("line-1_a", "line-1_a"), ("Żółw", "Zow"), ("§$%", "")],
+    ids=["spaces", "umlaut", "slash-and-padding", "already-a-segment", "polish", "nothing-left"],
+)
+def test_a_name_gives_one_segment_wherever_it_is_typed(name: str, segment: str) -> None:
+    """The same plant typed in Odoo, in the onboarding form or read from a PLC gets one topic."""
+    assert segment_from_name(name) == segment
+    assert segment == "" or is_valid_segment(segment)

@@ -12,6 +12,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
 from hf_core.payload import encode
+from hf_core.types import Quality
 from hf_core.uns import UnsTopic, is_valid_segment
 from hf_historian import reader
 from hf_historian.writer import HistorianWriter, Sample
@@ -22,7 +23,6 @@ from ..ml.model import MlModel, TamperedModel, TrainingError, dump, load, signin
 _logger = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
 MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
-QUALITY_BAD = 2
 KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
 
 
@@ -369,7 +369,7 @@ class HfMlJob(models.Model):
         while True:
             rows = reader.read_raw(self.env.cr, tag.id, cursor, end, CHUNK_ROWS)
             for row in rows:
-                if row["value"] is None or (good_only and row["quality"] == QUALITY_BAD):
+                if row["value"] is None or (good_only and row["quality"] == Quality.BAD):
                     continue
                 times.append(row["time"].timestamp())
                 values.append(row["value"])
@@ -401,7 +401,7 @@ class HfMlJob(models.Model):
         if state_tag:
             state_times, codes = self._hf_read_series(state_tag, read_from, end)
             before = reader.read_last_before(self.env.cr, state_tag.id, read_from)
-            if before and before["value"] is not None and before["quality"] != QUALITY_BAD:
+            if before and before["value"] is not None and before["quality"] != Quality.BAD:
                 state_times = np.concatenate(([before["time"].timestamp()], state_times))
                 codes = np.concatenate(([before["value"]], codes))
             inputs = []

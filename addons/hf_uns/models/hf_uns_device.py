@@ -4,7 +4,8 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-DEFAULT_PORTS = {"opcua": 4840, "modbus": 502, "s7": 102}
+from hf_core.types import DEFAULT_PORTS
+
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
                               r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 

@@ -1,15 +1,8 @@
-import re
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from hf_core.uns import is_valid_segment
-
-
-def segment_from_name(name):
-    """A readable default segment for a display name: 'Press Line 1' -> 'Press_Line_1'."""
-    segment = re.sub(r"[^A-Za-z0-9_-]+", "_", (name or "").strip()).strip("_")
-    return segment or False
+from hf_core.uns import is_valid_segment, segment_from_name
 
 
 class HfUnsSegmentMixin(models.AbstractModel):
@@ -42,7 +35,7 @@ class HfUnsSegmentMixin(models.AbstractModel):
     @api.onchange("name")
     def _onchange_name_segment(self):
         if self.name and not self.segment:
-            self.segment = segment_from_name(self.name)
+            self.segment = segment_from_name(self.name) or False
 
     def _hf_parent_path(self):
         raise NotImplementedError

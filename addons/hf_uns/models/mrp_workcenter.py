@@ -1,9 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from hf_core.uns import is_valid_segment
-
-from .hf_uns_segment_mixin import segment_from_name
+from hf_core.uns import is_valid_segment, segment_from_name
 
 
 class MrpWorkcenter(models.Model):

@@ -58,3 +58,8 @@ class TestHierarchy(HfUnsCommon):
         workcenter = self.env["mrp.workcenter"].create({"name": "Paint Booth #2", "hf_line_id": self.line.id})
         self.assertEqual(workcenter.hf_uns_segment, "Paint_Booth_2")
         self.assertEqual(workcenter.hf_uns_path, "acme/berlin/press/line1/Paint_Booth_2")
+
+    def test_a_name_with_accents_gets_the_segment_the_cloud_onboarding_gives_it(self):
+        """"Presse Müller" typed in Odoo and in hyperfactory-cloud's form must be one topic, not two."""
+        workcenter = self.env["mrp.workcenter"].create({"name": "Presse Müller", "hf_line_id": self.line.id})
+        self.assertEqual(workcenter.hf_uns_segment, "Presse_Muller")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import re
 import sys
 from typing import Any, TextIO
 
 from asyncua import Client, Node, ua
 
 from hf_core.errors import SourceError
+from hf_core.uns import segment_from_name
 
 DATA_TYPES: dict[ua.VariantType | None, str] = {
     ua.VariantType.Boolean: "bool", ua.VariantType.String: "string", ua.VariantType.LocalizedText: "string",
@@ -21,8 +21,8 @@ MAX_VARIABLES = 50_000
 
 
 def segment(text: str) -> str:
-    """A browse name as a UNS segment: 'Spindle Speed' -> 'Spindle_Speed'."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "tag"
+    """A browse name as a UNS segment: 'Spindle Speed' -> 'Spindle_Speed' ('tag' when nothing is left)."""
+    return segment_from_name(text) or "tag"
 
 
 async def _walk(node: Node, groups: list[str], rows: list[dict[str, Any]], depth: int) -> None:

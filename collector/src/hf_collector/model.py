@@ -9,31 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
 from typing import Any, Protocol
 
 from hf_core.errors import ConfigError
+from hf_core.types import DEFAULT_PORTS, DataType, DeviceProtocol, Quality
 from hf_core.uns import TopicError, UnsTopic
-
-
-class Protocol_(StrEnum):
-    OPCUA = "opcua"
-    MODBUS = "modbus"
-    S7 = "s7"
-
-
-class DataType(StrEnum):
-    FLOAT = "float"
-    INT = "int"
-    BOOL = "bool"
-    STRING = "string"
-
-
-class Quality(int, Enum):
-    GOOD = 0
-    UNCERTAIN = 1
-    BAD = 2
-
 
 MODBUS_TABLES = ("holding", "input", "coil", "discrete")
 MODBUS_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "bool": 1, "string": 0}
@@ -115,7 +95,7 @@ class TagConfig:
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:
     name: str
-    protocol: Protocol_
+    protocol: DeviceProtocol
     host: str
     port: int
     tags: tuple[TagConfig, ...]
@@ -173,14 +153,14 @@ class Driver(Protocol):
 # --- parsing and validation ------------------------------------------------------------------
 
 
-def _address(protocol: Protocol_, raw: Mapping[str, Any], where: str) -> Address:
+def _address(protocol: DeviceProtocol, raw: Mapping[str, Any], where: str) -> Address:
     try:
-        if protocol is Protocol_.OPCUA:
+        if protocol is DeviceProtocol.OPCUA:
             node_id = str(raw["node_id"]).strip()
             if not node_id:
                 raise ValueError("empty node_id")
             return OpcUaAddress(node_id)
-        if protocol is Protocol_.MODBUS:
+        if protocol is DeviceProtocol.MODBUS:
             address = ModbusAddress(
                 table=str(raw["table"]), address=int(raw["address"]), type=str(raw["type"]),
                 unit_id=int(raw.get("unit_id", 1)), byte_order=str(raw.get("byte_order") or "big"),
@@ -215,7 +195,7 @@ def _address(protocol: Protocol_, raw: Mapping[str, Any], where: str) -> Address
         raise ConfigError(f"{where}: bad {protocol.value} address ({detail}).") from exc
 
 
-def _parse_tag(protocol: Protocol_, name: str, tag_raw: Mapping[str, Any], seen: set[str]) -> TagConfig:
+def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], seen: set[str]) -> TagConfig:
     tag_name = str(tag_raw.get("name") or "")
     where = f"Device {name}, tag {tag_name or '?'}"
     topic = str(tag_raw.get("topic") or "")
@@ -251,7 +231,7 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
     if not name:
         raise ConfigError("A device has no name.")
     try:
-        protocol = Protocol_(raw.get("protocol") or "")
+        protocol = DeviceProtocol(raw.get("protocol") or "")
     except ValueError:
         raise ConfigError(
             f"Device {name}: unknown protocol {raw.get('protocol')!r} (use opcua, modbus or s7)."
@@ -264,7 +244,7 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
             tags.append(_parse_tag(protocol, name, tag_raw, seen))
         except ConfigError as exc:
             tag_errors.append(str(exc))
-    port = int(raw.get("port") or {"opcua": 4840, "modbus": 502, "s7": 102}[protocol.value])
+    port = int(raw.get("port") or DEFAULT_PORTS[protocol])
     if not 0 < port < 65536:
         raise ConfigError(f"Device {name}: port {port} is not between 1 and 65535.")
     host = str(raw.get("host") or "").strip()

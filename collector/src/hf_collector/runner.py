@@ -14,9 +14,10 @@ from pathlib import Path
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_collector.delivery.mqtt import MqttSender
-from hf_collector.model import DeviceConfig, Quality, SiteConfig, TagSample
+from hf_collector.model import DeviceConfig, SiteConfig, TagSample
 from hf_collector.status import CollectorStatus, DeviceStatus
 from hf_core.payload import MaybeValue, encode
+from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
 STATUS_INTERVAL_S = 2.0

@@ -5,8 +5,9 @@ Grammar::
     umh/v1/<enterprise>[/<site>[/<area>[/<line>[/<workcell>]]]][/<origin>]/<_schema>[/<group>...]/<tag>
 
 Every segment matches ``[A-Za-z0-9_-]+``. The data contract (``_schema``) is the first segment
-that starts with an underscore; what precedes it is the location path (enterprise first, at most
-five levels plus an optional origin), what follows it is the virtual path (tag groups) and the tag.
+that starts with an underscore; what precedes it is the location path (enterprise first, then any
+number of levels, as benthos-umh accepts: site, area, line, workcell, an origin…), what follows it is
+the virtual path (tag groups) and the tag.
 
 Valid::
 
@@ -25,14 +26,13 @@ Invalid::
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from hf_core.errors import ConfigError
 
 TOPIC_PREFIX = ("umh", "v1")
-SEGMENT_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
-# enterprise, site, area, line, workcell and an optional origin (UMH's "originID").
-MAX_LOCATION_LEVELS = 6
+SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # whole segments only: fullmatch, never match
 TAG_GROUP_SEPARATOR = "$"
 KNOWN_SCHEMAS = frozenset({"_historian", "_analytics", "_local"})
 
@@ -43,7 +43,15 @@ class TopicError(ConfigError):
 
 def is_valid_segment(segment: str) -> bool:
     """True when ``segment`` may stand as one level of a UNS topic."""
-    return bool(SEGMENT_PATTERN.match(segment or ""))
+    return bool(SEGMENT_PATTERN.fullmatch(segment or ""))
+
+
+def segment_from_name(name: str) -> str:
+    """The UNS segment for a display name, wherever a name is typed (Odoo, the onboarding form, a PLC's
+    browse names): accents folded, every other run of characters a segment cannot hold becomes one '_'.
+    'Press Line 1' -> 'Press_Line_1', 'Presse Müller' -> 'Presse_Muller'. "" when nothing is left."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_name.strip()).strip("_")
 
 
 def check_segment(segment: str, what: str = "segment") -> str:
@@ -68,11 +76,6 @@ class UnsTopic:
     def __post_init__(self) -> None:
         if not self.location_path:
             raise TopicError("A UNS topic needs at least the enterprise level.")
-        if len(self.location_path) > MAX_LOCATION_LEVELS:
-            raise TopicError(
-                f"A UNS topic has at most {MAX_LOCATION_LEVELS} location levels, "
-                f"got {len(self.location_path)}."
-            )
         for index, segment in enumerate(self.location_path):
             check_segment(segment, f"location level {index}")
             if segment.startswith("_"):

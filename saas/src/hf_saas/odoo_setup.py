@@ -20,7 +20,7 @@ RETENTION_CLASSES = {"short": 7, "standard": 30, "long": 365}
 
 
 def _segment(name: str) -> str:
-    from hf_saas.spec import segment_from_name
+    from hf_core.uns import segment_from_name
 
     return segment_from_name(name)
 

@@ -26,6 +26,8 @@ from typing import Any
 from psycopg2 import sql
 from psycopg2.extensions import cursor
 
+from hf_core.uns import segment_from_name
+
 from . import db as pg
 from .bundle import EdgeBundle
 from .errors import ConfigError, HfSaasError, ProvisionError, TenantExistsError, ZitiError
@@ -33,7 +35,7 @@ from .mosquitto import MosquittoFiles, topic_root
 from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
 from .registry import Registry, TenantRecord, TenantState
 from .settings import Settings
-from .spec import Quotas, TenantSpec, segment_from_name
+from .spec import Quotas, TenantSpec
 from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
 _logger = logging.getLogger(__name__)

@@ -26,8 +26,10 @@ import re
 import unicodedata
 import zoneinfo
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from hf_core.types import DEFAULT_PORTS, DeviceProtocol
+from hf_core.uns import segment_from_name
 
 from .errors import SpecError
 
@@ -37,7 +39,6 @@ MAX_LINES_PER_AREA = 20
 MAX_WORKCENTERS = 100
 MAX_DEVICES = 200
 MAX_TAGS_PER_DEVICE = 500
-DEFAULT_PORTS = {"opcua": 4840, "modbus": 502, "s7": 102}
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -47,18 +48,6 @@ PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{4,32}$")
 NAME_FORBIDDEN = set("<>\"'`{}[]\\|;$")
 DEVICE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$")
 MAC_HEX = re.compile(r"^[0-9a-f]{12}$")
-
-
-class Protocol(StrEnum):
-    OPCUA = "opcua"
-    MODBUS = "modbus"
-    S7 = "s7"
-
-
-def segment_from_name(name: str) -> str:
-    """A UNS segment for a display name, as hf_uns derives it: 'Press Line 1' -> 'Press_Line_1'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", ascii_name.strip()).strip("_")
 
 
 def slug_from_name(name: str, max_len: int = 40) -> str:
@@ -157,7 +146,7 @@ class Site:
 @dataclass(frozen=True)
 class Device:
     name: str
-    protocol: Protocol
+    protocol: DeviceProtocol
     ip: str
     port: int
     workcenter: str
@@ -178,7 +167,7 @@ class TenantSpec:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for device in data["devices"]:
-            device["protocol"] = Protocol(device["protocol"]).value
+            device["protocol"] = DeviceProtocol(device["protocol"]).value
             device["tags"] = list(device["tags"])
         data["plan"] = {"code": self.plan_code, **data.pop("quotas")}
         data.pop("plan_code")
@@ -323,10 +312,10 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
         names.setdefault(name.lower(), di)
         protocol_raw = dev.get("protocol") or ""
         try:
-            protocol = Protocol(protocol_raw)
+            protocol = DeviceProtocol(protocol_raw)
         except ValueError:
             col.add(f"{dpath}.protocol", "Choose OPC UA, Modbus TCP or Siemens S7.")
-            protocol = Protocol.OPCUA
+            protocol = DeviceProtocol.OPCUA
         ip = ""
         raw_ip = dev.get("ip") or ""
         if not isinstance(raw_ip, str) or not raw_ip.strip():
@@ -348,7 +337,7 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
                     col.add(f"{dpath}.mac", f"Device {macs[mac] + 1} already has the MAC address {mac}.")
                 macs.setdefault(mac, di)
         raw_port = dev.get("port")
-        port = DEFAULT_PORTS[protocol.value]
+        port = DEFAULT_PORTS[protocol]
         if raw_port not in (None, ""):
             try:
                 port = int(str(raw_port).strip())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from hf_collector.model import DeviceConfig, Driver, Protocol_
+from hf_collector.model import DeviceConfig, Driver
+from hf_core.types import DeviceProtocol
 
 
 def make_driver(device: DeviceConfig) -> Driver:
-    if device.protocol is Protocol_.OPCUA:
+    if device.protocol is DeviceProtocol.OPCUA:
         from hf_collector.drivers.opcua import OpcUaDriver
 
         return OpcUaDriver(device)
-    if device.protocol is Protocol_.MODBUS:
+    if device.protocol is DeviceProtocol.MODBUS:
         from hf_collector.drivers.modbus import ModbusDriver
 
         return ModbusDriver(device)

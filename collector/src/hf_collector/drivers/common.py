@@ -7,8 +7,9 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TypeVar
 
-from hf_collector.model import DeviceConfig, Quality, TagConfig, TagSample
+from hf_collector.model import DeviceConfig, TagConfig, TagSample
 from hf_core.payload import Value
+from hf_core.types import Quality
 
 K = TypeVar("K", bound=Hashable)
 

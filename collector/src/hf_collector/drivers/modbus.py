@@ -14,8 +14,9 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
-from hf_collector.model import DataType, DeviceConfig, ModbusAddress, Quality, TagConfig, TagSample
+from hf_collector.model import DeviceConfig, ModbusAddress, TagConfig, TagSample
 from hf_core.payload import Value
+from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
 MAX_REGISTERS = 125  # per read request, by the Modbus spec

@@ -16,7 +16,8 @@ from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from hf_collector.drivers.common import Backoff, bad_batch
-from hf_collector.model import DataType, DeviceConfig, OpcUaAddress, Quality, TagConfig, TagSample
+from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
+from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
 MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}

@@ -15,8 +15,9 @@ from snap7.type import Area
 from snap7.util import get_bool, get_dint, get_dword, get_int, get_real, get_string, get_word
 
 from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
-from hf_collector.model import DataType, DeviceConfig, S7Address, TagConfig, TagSample
+from hf_collector.model import DeviceConfig, S7Address, TagConfig, TagSample
 from hf_core.payload import Value
+from hf_core.types import DataType
 
 _logger = logging.getLogger(__name__)
 AREAS = {"DB": Area.DB, "M": Area.MK, "I": Area.PE, "Q": Area.PA}

@@ -6,6 +6,7 @@ import time
 
 from hf_core.errors import HfError
 from hf_core.payload import decode_items
+from hf_core.types import Quality
 from hf_core.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
 from hf_historian.ingest.deadletter import DeadLetter
 from hf_historian.ingest.resolver import RejectedValue, TagResolver, to_columns
@@ -14,7 +15,6 @@ from hf_historian.writer import Sample, SampleRow
 # Samples further in the future than this are a clock or encoding error, not data.
 MAX_FUTURE_MS = 24 * 3600 * 1000
 MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01: older is an epoch-seconds or unset clock
-QUALITY_BAD = 2
 
 
 # Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods.
@@ -79,7 +79,7 @@ def decode_message(
             if not tag.historian:
                 continue
             if value is None:  # the collector could not read it: keep the gap, marked bad
-                samples.append(Sample(tag.tag_id, timestamp_ms, None, None, QUALITY_BAD, tag.retention))
+                samples.append(Sample(tag.tag_id, timestamp_ms, None, None, Quality.BAD, tag.retention))
                 continue
             if tag.data_type == "float" and type(value) in (float, int):  # the hot path; bool is not int here
                 # a plain tuple: NamedTuple's generated __new__ is a Python call per sample (13 % of the CPU)
