@@ -199,11 +199,11 @@ class HfScreen(models.Model):
         """Everything the screen client draws: layout, tag values, work order, machine state, OEE, alarms."""
         self.ensure_one()
         now = now or datetime.now(UTC)
-        layout, tag_ids, role_ids, reasons = self._hf_static_part()
+        layout, tag_ids, role_ids, reasons, device_tag_ids = self._hf_static_part()
         workcenter = self.workcenter_id.sudo()
         role_tags = self.env["hf.uns.tag"].sudo().browse(role_ids)
         tags = self.env["hf.uns.tag"].sudo().browse(sorted(tag_ids)).exists()
-        values, historian = self._hf_values(tags, now)
+        values, historian = self._hf_values(tags, now, self.env["hf.uns.tag"].sudo().browse(device_tag_ids).exists())
         return {
             "screen": {
                 "id": self.id, "name": self.name, "theme": self.theme,
@@ -223,8 +223,9 @@ class HfScreen(models.Model):
         }
 
     def _hf_static_part(self):
-        """Layout, tags to read, role tags and downtime reasons: cached until the screen, its widgets, the
-        workcell's tags or the loss reasons change (one query decides), since every kiosk asks once a second."""
+        """Layout, tags to read, role tags, downtime reasons and the other tags of the shown tags' devices:
+        cached until the screen, its widgets, the workcell's tags or the loss reasons change (one query
+        decides), since every kiosk asks once a second."""
         self.env.cr.execute(
             """
             SELECT s.write_date,
@@ -263,19 +264,36 @@ class HfScreen(models.Model):
             [("manual", "=", True), ("loss_type", "in", ("availability", "performance", "quality"))],
         )
         reasons = [{"id": loss.id, "name": loss.name, "loss_type": loss.loss_type} for loss in losses]
-        result = (layout, sorted(tag_ids), role_ids, reasons)
+        devices = self.env["hf.uns.tag"].sudo().browse(tag_ids).device_id
+        device_tag_ids = self.env["hf.uns.tag"].sudo().search(
+            [("device_id", "in", devices.ids), ("id", "not in", list(tag_ids))],
+        ).ids if devices else []
+        result = (layout, sorted(tag_ids), role_ids, reasons, device_tag_ids)
         if len(_static_cache) > 500:
             _static_cache.clear()
         _static_cache[key] = result
         return result
 
-    def _hf_values(self, tags, now):
+    def _hf_values(self, tags, now, device_tags=None):
+        """The tags' latest values, each stale once older than a few sampling intervals.
+
+        A value may be reported only when it changes (an OPC UA subscription, a deadband): it holds while
+        its device keeps delivering, so its age is that of the newest good sample of its device's tags
+        (``tags`` and ``device_tags``), as the machine-state job reads it too.
+        """
+        device_tags = device_tags if device_tags is not None else self.env["hf.uns.tag"]
         try:
-            rows = self.env["hf.uns.tag"]._hf_latest_rows(tags.ids)
+            rows = self.env["hf.uns.tag"]._hf_latest_rows((tags | device_tags).ids)
             historian = True
         except ImportError:
             _logger.warning("hf_historian is not installed: screens show no values")
             rows, historian = {}, False
+        device_seen = {}
+        for tag in tags | device_tags:
+            row = rows.get(tag.id)
+            if tag.device_id and row and (row["quality"] or 0) < 2:
+                seen = device_seen.get(tag.device_id.id)
+                device_seen[tag.device_id.id] = max(seen, row["time"]) if seen else row["time"]
         values = {}
         for tag in tags:
             row = rows.get(tag.id)
@@ -287,7 +305,8 @@ class HfScreen(models.Model):
                 "stale": True,
             }
             if row:
-                age = max(0.0, (now - row["time"]).total_seconds())
+                seen = device_seen.get(tag.device_id.id) if (row["quality"] or 0) < 2 else None
+                age = max(0.0, (now - max(row["time"], seen or row["time"])).total_seconds())
                 entry.update(value=tag._hf_row_value(row), time=_iso(row["time"]), age=age,
                              quality=row["quality"], stale=age > stale_after)
             values[tag.id] = entry

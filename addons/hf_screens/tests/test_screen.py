@@ -120,6 +120,18 @@ class TestScreen(HfScreensCommon):
         past = self.screen._hf_history(self.tag_temperature.id, 10, f"{(now - timedelta(hours=1)).isoformat()}Z")
         self.assertEqual(past["points"], [], "no data in that window")
 
+    def test_value_reported_on_change_holds_while_its_device_delivers(self):
+        # The machine state came 55 s ago (reported only on change); its device's temperature a second ago.
+        now = datetime.now(UTC).replace(microsecond=0)
+        self.store(self.tag_state, [(now.replace(tzinfo=None) - timedelta(seconds=55), 1)])
+        self.store(self.tag_temperature, [(now.replace(tzinfo=None) - timedelta(seconds=1), 42.0)])
+        state = self.screen._hf_payload(now)["values"][self.tag_state.id]
+        self.assertEqual(state["value"], 1)
+        self.assertEqual(state["time"], (now - timedelta(seconds=55)).isoformat())
+        self.assertEqual((state["age"], state["stale"]), (1.0, False), "the device still delivers: the state holds")
+        state = self.screen._hf_payload(now + timedelta(seconds=30))["values"][self.tag_state.id]
+        self.assertEqual((state["age"], state["stale"]), (31.0, True), "the whole device fell silent")
+
     def test_line_screen(self):
         screen = self.Screen.create({"name": "Line 1 overview", "line_id": self.line.id, "widget_ids": [
             Command.create({"kind": "value", "tag_id": self.tag_temperature.id}),
