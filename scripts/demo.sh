@@ -69,9 +69,13 @@ say "seeding the plant (hierarchy, devices, tags, edge) from the simulator's con
 HF_ROOT="$ROOT" HF_DEMO_URL="http://localhost:$PORT" "$ROOT/scripts/odoo.sh" shell -d "$DB" --no-http --log-level=warn < "$ROOT/scripts/demo_seed.py"
 say "predictive maintenance on the press: two days of its past, a job trained on them (hf_ml)"
 "$ROOT/scripts/odoo.sh" shell -d "$DB" --no-http --log-level=warn < "$ROOT/scripts/demo_ml.py" >&2
+# After the press's past: a started work order gets the running time the machine states show from then on.
+say "production: a product routed over each workcell, orders planned, each machine's first one started at its kiosk"
+HF_ROOT="$ROOT" HF_DEMO_SEED=production "$ROOT/scripts/odoo.sh" shell -d "$DB" --no-http --log-level=warn \
+    < "$ROOT/scripts/demo_seed.py"
 
 say "starting the ingest (MQTT umh/v1/# -> historian)"
-"$collector" ingest --mqtt-url "$HF_MQTT_URL" \
+"$VENV/bin/hf-ingest" --mqtt-url "$HF_MQTT_URL" \
     --dsn "host=$HF_DB_HOST port=$HF_DB_PORT dbname=$DB user=$HF_DB_USER" > "$DEMO/ingest.log" 2>&1 &
 pids+=($!)
 
@@ -107,5 +111,30 @@ say "    http://localhost:$PORT/odoo/action-mail.action_view_mail_mail  (tenants
 for r in json.load(sys.stdin):
     if r["state"] == "ready" and r["db_exists"]:
         print("    %s: %s  (login %s)" % (r["company"], r["url"], r["admin_login"]))' >&2 || true
+# The machine-state job runs every minute (its first run a minute after Odoo starts): once every machine's
+# state is in the historian and has had time to settle, run it once now, as "Run manually" does, so the
+# kiosks show their running order's counted parts and the shift's OEE from the first minute on.
+"$PY" - "$PORT" "$DB" <<'PY' >&2 &
+import sys, time, xmlrpc.client
+
+port, db = sys.argv[1], sys.argv[2]
+url = f"http://127.0.0.1:{port}"
+uid = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common").authenticate(db, "admin", "admin", {})
+models = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/object")
+call = lambda model, method, *args: models.execute_kw(db, uid, "admin", model, method, list(args))  # noqa: E731
+topics = [t["topic"] for t in call("hf.uns.tag", "search_read", [("role", "=", "machine_state")], ["topic"])]
+for _ in range(60):
+    if topics and all(row["time"] for row in call("hf.uns.tag", "read_latest", topics)):
+        break
+    time.sleep(1)
+time.sleep(15)  # past the 10 s minimum state duration
+cron_id = call("ir.model.data", "check_object_reference", "hf_screens", "hf_cron_machine_states")[1]
+try:
+    call("ir.cron", "method_direct_trigger", [cron_id])
+    print("machine states processed: the kiosks show their orders' counted parts and the shift's OEE")
+except xmlrpc.client.Fault as fault:  # e.g. the scheduler is running it right now
+    print(f"the machine-state job could not run now ({fault.faultString.splitlines()[-1]}); it runs within a minute")
+PY
+pids+=($!)
 say "Ctrl-C stops everything"
 wait "$odoo_pid"

@@ -9,8 +9,8 @@ job is left as it is.
 
 from datetime import UTC, datetime, timedelta
 
-from hf_collector.historian.writer import HistorianWriter, Sample
 from hf_collector.simulate.machine import Machine
+from hf_historian.writer import HistorianWriter, Sample
 
 JOB_NAME = "Press 1 bearing"
 HISTORY = timedelta(days=2)
@@ -27,16 +27,19 @@ elif not workcenter:
 else:
     tags = {t.name: t for t in env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)])}
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    # the press's past, from the simulator's physics (the live press is Machine(seed=2, cycle_time_s=3.0))
+    # the press's past, from the simulator's physics (the live press is Machine(seed=2, cycle_time_s=3.0)),
+    # stepped by the second (the simulator steps 0.2 s; a 10 s step makes at most one part), its part
+    # counters with it: the press's OEE over this past then has the parts its running time made
     machine = Machine(seed=20, cycle_time_s=3.0)
     start = now - HISTORY
     samples, failures = [], 0
     for i in range(int(HISTORY.total_seconds()) // STEP_S):
         was_down = machine.state == "down"
-        machine.step(STEP_S)
+        for _ in range(STEP_S):
+            machine.step(1.0)
         failures += machine.state == "down" and not was_down
         ms = int((start + timedelta(seconds=i * STEP_S)).timestamp() * 1000)
-        for name in (*INPUTS, "state"):
+        for name in (*INPUTS, "state", "good_count", "scrap_count"):
             value = machine.state_code if name == "state" else getattr(machine, name)
             samples.append(Sample(tags[name].id, ms, float(value)))
     HistorianWriter(env.cr).write(samples)
