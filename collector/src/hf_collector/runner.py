@@ -17,6 +17,7 @@ from hf_collector.delivery.mqtt import MqttSender
 from hf_collector.model import DeviceConfig, SiteConfig, TagSample
 from hf_collector.status import CollectorStatus, DeviceStatus
 from hf_core.payload import MaybeValue, encode
+from hf_core.retry import Backoff
 from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Collector:
     async def _device_loop(self, device: DeviceConfig) -> None:
         """Run one device's driver for ever; a crash restarts it after a growing delay."""
         state = self.status.devices.setdefault(device.name, DeviceStatus())
-        delay = 1.0
+        backoff = Backoff(cap=RESTART_DELAY_MAX_S)
         while True:
             try:
                 async with self._driver_factory(device) as driver:  # type: ignore[attr-defined]
@@ -85,14 +86,13 @@ class Collector:
                         state.values_read += len(batch)
                         state.last_sample_ms = batch[-1].timestamp_ms
                         self.enqueue(batch)
-                        delay = 1.0
+                        backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 state.state, state.message = "failed", str(exc)
-                _logger.exception("device %s failed; restarting it in %.0f s", device.label, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RESTART_DELAY_MAX_S)
+                _logger.exception("device %s failed; restarting it in %.0f s", device.label, backoff.delay)
+                await backoff.pause()
 
     def apply(self, site: SiteConfig) -> None:
         """Start, stop or restart device tasks so they match ``site`` (unchanged devices keep running)."""

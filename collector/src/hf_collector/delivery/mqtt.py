@@ -25,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_core.errors import ConfigError
+from hf_core.retry import Backoff, tcp_probe
 
 _logger = logging.getLogger(__name__)
 _TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
@@ -182,9 +183,11 @@ class MqttSender:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        delay = 1.0
+        backoff = Backoff()
         url = urlparse(self.settings.url)
         port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        # Through OpenZiti the broker's name is not a TCP address here: wait the whole delay then.
+        probe = None if self.socket_wrapper else tcp_probe(url.hostname or "localhost", port)
         while True:
             client, mids = self._make_client()
             self._connack.clear()
@@ -206,14 +209,13 @@ class MqttSender:
                 self._detach(client, loop)
                 self.connected = False
                 _logger.warning("broker %s:%s unreachable (%s); buffering on disk (%d messages), retrying in %.0f s",
-                                url.hostname, port, exc, len(self.queue), delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+                                url.hostname, port, exc, len(self.queue), backoff.delay)
+                await backoff.pause(probe)
                 continue
             except BaseException:  # cancelled while connecting: leave no socket in the loop
                 self._detach(client, loop)
                 raise
-            delay = 1.0
+            backoff.reset()
             self.connected = True
             _logger.info("connected to broker %s:%s; %d buffered messages to send", url.hostname, port,
                          len(self.queue))

@@ -1,4 +1,4 @@
-"""What the drivers share: backoff, deadband, the batch that marks a gap."""
+"""What the drivers share: deadband, the batch that marks a gap (the backoff is hf_core.retry's)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,6 @@ from hf_core.payload import Value
 from hf_core.types import Quality
 
 K = TypeVar("K", bound=Hashable)
-
-
-class Backoff:
-    """Capped exponential backoff: 1 s, 2 s, 4 s … 30 s."""
-
-    def __init__(self, first: float = 1.0, cap: float = 30.0) -> None:
-        self.first, self.cap, self.failures = first, cap, 0
-
-    def next(self) -> float:
-        self.failures += 1
-        return min(self.cap, self.first * 2.0 ** (self.failures - 1))
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def passes_deadband(tag: TagConfig, last: Value | None, value: Value) -> bool:

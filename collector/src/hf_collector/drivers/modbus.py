@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
+from hf_collector.drivers.common import bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DeviceConfig, ModbusAddress, TagConfig, TagSample
 from hf_core.payload import Value
+from hf_core.retry import Backoff, tcp_probe
 from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
@@ -134,17 +135,17 @@ class ModbusDriver:
 
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
+        probe = tcp_probe(self.device.host, self.device.port)
         while True:
             if not self.client.connected:
                 self.client.close()
                 self.client = self._new_client()
                 if not await self.client.connect():
-                    delay = backoff.next()
-                    _logger.warning("PLC %s does not answer; retrying in %.0f s", self.device.label, delay)
-                    if backoff.failures == 1:
+                    _logger.warning("PLC %s does not answer; retrying in %.0f s", self.device.label, backoff.delay)
+                    if backoff.first_failure:
                         self._last.clear()
                         yield bad_batch(self.device)
-                    await asyncio.sleep(delay)
+                    await backoff.pause(probe)
                     continue
                 if backoff.failures:
                     _logger.info("PLC %s answers again", self.device.label)
@@ -164,10 +165,9 @@ class ModbusDriver:
                     task.cancel()
                 _logger.warning("PLC %s stopped answering (%s); reconnecting", self.device.label, exc)
                 self.client.close()
-                backoff.failures += 1
                 self._last.clear()
                 yield bad_batch(self.device)
-                await asyncio.sleep(backoff.next())
+                await backoff.pause(probe)
             finally:
                 for task in tasks:
                     task.cancel()

@@ -15,8 +15,9 @@ from asyncua.client.ua_session import UaSession
 from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from hf_collector.drivers.common import Backoff, bad_batch
+from hf_collector.drivers.common import bad_batch
 from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
+from hf_core.retry import Backoff, tcp_probe
 from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
@@ -163,6 +164,7 @@ class OpcUaDriver:
 
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
+        probe = tcp_probe(self.device.host, self.device.port)
         while True:
             queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()
             try:
@@ -191,9 +193,9 @@ class OpcUaDriver:
                     if batch:
                         yield batch
             except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
-                delay = backoff.next()
-                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc, delay)
+                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc,
+                                backoff.delay)
                 await self._disconnect()
-                if backoff.failures == 1:
+                if backoff.first_failure:
                     yield bad_batch(self.device)
-                await asyncio.sleep(delay)
+                await backoff.pause(probe)

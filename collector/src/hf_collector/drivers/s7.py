@@ -14,9 +14,10 @@ import snap7
 from snap7.type import Area
 from snap7.util import get_bool, get_dint, get_dword, get_int, get_real, get_string, get_word
 
-from hf_collector.drivers.common import Backoff, bad_batch, coalesce, poll_forever, report_if_changed
+from hf_collector.drivers.common import bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DeviceConfig, S7Address, TagConfig, TagSample
 from hf_core.payload import Value
+from hf_core.retry import Backoff, tcp_probe
 from hf_core.types import DataType
 
 _logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class S7Driver:
 
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
+        probe = tcp_probe(self.device.host, self.device.port)
         while True:
             tasks: list[asyncio.Task[None]] = []
             try:
@@ -131,14 +133,14 @@ class S7Driver:
             except Exception as exc:  # noqa: BLE001  (snap7 raises plain RuntimeError/OSError)
                 for task in tasks:
                     task.cancel()
-                delay = backoff.next()
-                _logger.warning("PLC %s stopped answering (%s); retrying in %.0f s", self.device.label, exc, delay)
+                _logger.warning("PLC %s stopped answering (%s); retrying in %.0f s", self.device.label, exc,
+                                backoff.delay)
                 await asyncio.to_thread(self._disconnect)
                 self.client = snap7.Client()
-                if backoff.failures == 1:
+                if backoff.first_failure:
                     self._last.clear()
                     yield bad_batch(self.device)
-                await asyncio.sleep(delay)
+                await backoff.pause(probe)
             finally:
                 for task in tasks:
                     task.cancel()

@@ -1,0 +1,39 @@
+"""The one reconnect policy: the delays it waits, and a probe that ends a pause when the peer is back."""
+
+import asyncio
+import time
+
+from hf_testing import free_port
+
+from hf_core.retry import Backoff, tcp_probe
+
+
+def test_delays_double_from_one_second_up_to_the_cap() -> None:
+    backoff = Backoff(first=1.0, cap=30.0)
+    delays = []
+    for _ in range(7):
+        delays.append(backoff.delay)
+        backoff.failures += 1  # what pause() counts
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    backoff.reset()
+    assert (backoff.delay, backoff.first_failure) == (1.0, True)
+
+
+async def test_a_failure_counts_once_so_the_first_retry_waits_one_second() -> None:
+    """(Modbus counted a dropped connection twice: its first retry waited 2 s.)"""
+    backoff = Backoff(first=0.01)
+    await backoff.pause()
+    assert (backoff.failures, backoff.first_failure, backoff.delay) == (1, False, 0.02)
+
+
+async def test_a_peer_that_comes_back_ends_the_pause_at_once() -> None:
+    port = free_port()
+    backoff = Backoff(first=30.0)
+    probe = tcp_probe("127.0.0.1", port)
+    assert not await probe(), "nothing listens yet"
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", port)
+    async with server:
+        started = time.monotonic()
+        await backoff.pause(probe)
+        waited = time.monotonic() - started
+    assert waited < 5, f"waited {waited:.1f} s of a 30 s pause although the peer was back"
