@@ -87,7 +87,7 @@ def decode_message(
                 continue
             number, text = to_columns(tag, value)
         except RejectedValue as exc:
-            rejected.append(f"{name[:80]}: {exc}")
+            rejected.append(f"{name[:80]!r}: {exc}")
             continue
         samples.append(Sample(tag.tag_id, timestamp_ms, number, text, 0, tag.retention))
     if rejected:

@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import psycopg2
@@ -46,6 +46,9 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 INBOX_HIGH_WATER = 60_000
 # Tags edited in Odoo (data type, historian off, retention class) are seen within this delay.
 TAG_RELOAD_S = 60.0
+# A batch failing this many times as if the database were away, while it answers again, holds a message
+# that makes it fail: it is then stored message by message, and such a message dead-lettered.
+POISON_REPLAYS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,36 @@ class IngestSettings:
         url = urlparse(self.mqtt_url)
         if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
             raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883.")
+
+
+class Decoded(NamedTuple):
+    """A batch decoded: its samples and dead letters, and per message (in arrival order) its topic and
+    payload and where its samples end in ``samples`` (so a failing batch can be split by message)."""
+
+    samples: list[SampleRow]
+    dead: list[deadletter.DeadLetter]
+    messages: list[tuple[str, bytes]]
+    ends: list[int]
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means the database is away (retry the batch as it is), not that it refused the batch.
+
+    A lost or refused connection (no SQLSTATE, class 08, 57P admin shutdown / crash / cannot connect now)
+    is an outage. "Insufficient resources" (class 53: out of memory, disk full, too many connections…) is
+    not: a batch asking too much must be split, not retried for ever while it hurts the other databases."""
+    if isinstance(exc, psycopg2.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg2.OperationalError):
+        return False
+    code = exc.pgcode or ""
+    return not code or code.startswith(("08", "57P"))
+
+
+def _retry_whole(exc: BaseException) -> bool:
+    """An outage, or parallel ingests meeting on the same rows: nothing any message of the batch did."""
+    return is_outage(exc) or isinstance(exc, (psycopg2.errors.DeadlockDetected,
+                                              psycopg2.errors.SerializationFailure))
 
 
 class FatalIngestError(HfError):
@@ -241,15 +274,22 @@ class Ingest:
                     writing.result()  # a fatal writer error ends the loop now, not at the next batch
                 continue
             chunks = self._take_batch()
-            samples, dead = await self._decode_retrying(chunks)
+            decoded = await self._decode_retrying(chunks)
             # Formatted here, not in the writer thread: the writer's thread then only waits on PostgreSQL.
-            batch = prepare(samples, optimistic=True)
+            # A sample prepare() cannot format is its message's problem: the writer thread isolates it.
+            batch: PreparedBatch | None
+            try:
+                batch = prepare(decoded.samples, optimistic=True)
+            except Exception as exc:  # noqa: BLE001  (anything content makes fail is isolated, see _store)
+                _logger.warning("batch could not be formatted (%s); isolating the guilty messages",
+                                deadletter.one_line(exc))
+                batch = None
             if writing is not None:
                 await writing
             # Handed to the writer thread now, not when this coroutine next yields: the next batch's
             # decoding must run while this one is written (measured: it did not, and took as long).
-            stored = asyncio.get_running_loop().run_in_executor(self._executor, self._store, chunks, batch, dead)
-            writing = asyncio.get_running_loop().create_task(self._acknowledge(chunks, batch, stored))
+            stored = asyncio.get_running_loop().run_in_executor(self._executor, self._store, decoded, batch)
+            writing = asyncio.get_running_loop().create_task(self._acknowledge(chunks, decoded, stored))
         if writing is not None:
             await writing
 
@@ -264,14 +304,14 @@ class Ingest:
             self.session.resume()
         return chunks
 
-    async def _decode_retrying(
-        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
-    ) -> tuple[list[SampleRow], list[deadletter.DeadLetter]]:
+    async def _decode_retrying(self, chunks: list[tuple[MqttSession, list[wire.Publish]]]) -> Decoded:
         delay = 0.5
         while True:
             try:
                 return self._decode(chunks)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                if not is_outage(exc):
+                    raise  # _decode dead-letters these per message; anything left is the tag tables' fault
                 _logger.warning("tag lookup failed (%s); retrying in %.1f s", str(exc).strip() or type(exc).__name__,
                                 delay)
                 await asyncio.sleep(delay)
@@ -279,22 +319,31 @@ class Ingest:
                 with contextlib.suppress(psycopg2.Error):
                     self.connect_resolver()
 
-    def _decode(
-        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
-    ) -> tuple[list[SampleRow], list[deadletter.DeadLetter]]:
+    def _decode(self, chunks: list[tuple[MqttSession, list[wire.Publish]]]) -> Decoded:
         assert self.resolver is not None
-        samples: list[SampleRow] = []
-        dead: list[deadletter.DeadLetter] = []
+        decoded = Decoded([], [], [], [])
+        samples, dead, messages, ends = decoded
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
                 self.resolver.load()
             for _session, publishes in chunks:
                 for topic, payload, _packet_id in publishes:
-                    decode_message(topic, payload, self.resolver, samples, dead)
-        return samples, dead
+                    try:
+                        decode_message(topic, payload, self.resolver, samples, dead)
+                    except Exception as exc:
+                        if isinstance(exc, psycopg2.Error) and (
+                                is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)):
+                            raise  # the database is away (retried) or the tag tables are wrong (fatal)
+                        # decode_message raises nothing a payload can cause; should it, it is the message's
+                        del samples[ends[-1] if ends else 0:]
+                        dead.append(deadletter.DeadLetter(topic, payload, f"could not decode: "
+                                                          f"{deadletter.one_line(exc)}"))
+                    messages.append((topic, payload))
+                    ends.append(len(samples))
+        return decoded
 
     async def _acknowledge(
-        self, chunks: list[tuple[MqttSession, list[wire.Publish]]], batch: PreparedBatch,
+        self, chunks: list[tuple[MqttSession, list[wire.Publish]]], decoded: Decoded,
         storing: asyncio.Future[tuple[int | None, list[deadletter.DeadLetter]]],
     ) -> None:
         """Once the writer thread committed the batch, acknowledge its messages."""
@@ -308,81 +357,147 @@ class Ingest:
         for session, publishes in chunks:
             # Only on the connection they came in on; after a reconnect the broker redelivers them.
             session.ack([packet_id for _topic, _payload, packet_id in publishes if packet_id])
-        self._count(sum(len(p) for _s, p in chunks), len(batch.samples), stored, len(dead), batch.newest_ms)
+        newest = max((sample[1] for sample in decoded.samples), default=0)
+        self._count(len(decoded.messages), len(decoded.samples), stored, len(dead), newest)
 
     def stop(self, *_args: object) -> None:
         self.stopping = True
         if self._arrived is not None:
             self._arrived.set()
 
-    def _store(self, chunks: list[tuple[MqttSession, list[wire.Publish]]], batch: PreparedBatch,
-               dead: list[deadletter.DeadLetter]) -> tuple[int | None, list[deadletter.DeadLetter]]:
-        """Write the batch and commit, retrying through database outages (runs in the writer thread).
+    def _store(self, decoded: Decoded, batch: PreparedBatch | None
+               ) -> tuple[int | None, list[deadletter.DeadLetter]]:
+        """Write the batch and its dead letters and commit (runs in the writer thread).
 
+        Retries through database outages. Anything else that fails (what a message's content can make
+        fail: prepare(), a value PostgreSQL refuses, even "out of memory" for a batch too large to take)
+        splits the batch (:meth:`_store_isolating`). A batch that keeps failing with what looks like an
+        outage while the database answers again is stored message by message (:meth:`_store_serially`).
         Returns (samples stored, dead letters stored), or (None, …) when asked to stop during an outage."""
         delay = 0.5
+        failed_while_up = 0
         while True:
             writer = self.writer  # a reconnect replaces it
             assert writer is not None
+            if failed_while_up >= POISON_REPLAYS:
+                _logger.warning("batch of %d messages failed %d times with the database up; storing it message "
+                                "by message", len(decoded.messages), failed_while_up)
+                return self._store_serially(decoded)
             try:
-                stored = writer.write_prepared(batch)
+                if batch is None:
+                    stored, dead = self._store_isolating(writer, decoded)
+                else:
+                    stored, dead = writer.write_prepared(batch), decoded.dead
                 deadletter.store(self.conn.cursor(), dead)
                 self.conn.commit()
                 return stored, dead
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
-                _logger.warning("historian database unavailable (%s); retrying the batch of %d messages in %.1f s",
-                                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                                sum(len(p) for _s, p in chunks), delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
-                self._reconnect_writer()
-                if self.stopping:
-                    return None, dead
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
-                self.conn.rollback()
-                writer.refresh_partitions()
+                self._rollback(writer)
+                failed_while_up += 1
                 _logger.info("batch met a parallel ingest (%s); storing it again", type(exc).__name__)
-            except psycopg2.Error as exc:
-                # Something in this batch the database refuses: store it message by message so only
-                # the guilty ones become dead letters.
-                self.conn.rollback()
-                writer.refresh_partitions()  # the rollback undid any partition the batch created
-                _logger.warning("batch refused (%s); storing it message by message", str(exc).strip())
-                return self._store_one_by_one(chunks)
+            except Exception as exc:
+                if not is_outage(exc):
+                    if batch is None:
+                        raise  # isolating already failed on something no message caused: stop, say why
+                    self._rollback(writer)
+                    _logger.warning("batch refused (%s); isolating the guilty messages", deadletter.one_line(exc))
+                    batch = None
+                    continue
+                _logger.warning("historian database unavailable (%s); retrying the batch of %d messages in %.1f s",
+                                deadletter.one_line(exc), len(decoded.messages), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+                if self._reconnect_writer():
+                    failed_while_up += 1
+                if self.stopping:
+                    return None, decoded.dead
 
-    def _store_one_by_one(
-        self, chunks: list[tuple[MqttSession, list[wire.Publish]]]
-    ) -> tuple[int, list[deadletter.DeadLetter]]:
-        stored, all_dead = 0, []
-        assert self.writer is not None and self.resolver is not None
-        for _session, publishes in chunks:
-            for topic, payload, _packet_id in publishes:
-                samples: list[SampleRow] = []
-                dead: list[deadletter.DeadLetter] = []
-                with self._resolver_lock:
-                    decode_message(topic, payload, self.resolver, samples, dead)
-                try:
-                    stored += self.writer.write(samples)
+    def _rollback(self, writer: HistorianWriter) -> None:
+        self.conn.rollback()
+        writer.refresh_partitions()  # the rollback undid any partition the batch created
+
+    def _store_isolating(self, writer: HistorianWriter, decoded: Decoded) -> tuple[int, list[deadletter.DeadLetter]]:
+        """Store the batch in halves, each under a savepoint, halving whatever fails again: the good messages
+        are stored in a few statements, each message that fails on its own becomes a dead letter with the
+        exception's reason. Outages propagate (the caller retries the whole batch)."""
+        samples, dead, messages, ends = decoded
+        letters = list(dead)
+        cr = self.conn.cursor()
+
+        def attempt(first: int, last: int) -> int:  # messages [first, last)
+            rows = samples[ends[first - 1] if first else 0:ends[last - 1]]
+            if not rows:
+                return 0
+            cr.execute("SAVEPOINT hf_isolate")
+            try:
+                stored = writer.write_prepared(prepare(rows, optimistic=writer.optimistic))
+            except Exception as exc:
+                if _retry_whole(exc):
+                    raise
+                cr.execute("ROLLBACK TO SAVEPOINT hf_isolate")
+                writer.refresh_partitions()
+                if last - first == 1:
+                    topic, payload = messages[first]
+                    letters.append(deadletter.DeadLetter(topic, payload, f"could not be stored: "
+                                                         f"{deadletter.one_line(exc)}"))
+                    return 0
+                middle = (first + last) // 2
+                return attempt(first, middle) + attempt(middle, last)
+            cr.execute("RELEASE SAVEPOINT hf_isolate")
+            return stored
+
+        stored = attempt(0, len(messages)) if messages else 0
+        _logger.warning("batch isolated: %d samples stored, %d messages dead-lettered", stored,
+                        len(letters) - len(dead))
+        return stored, letters
+
+    def _store_serially(self, decoded: Decoded) -> tuple[int | None, list[deadletter.DeadLetter]]:
+        """The last resort for a batch that keeps failing as if the database were away while it answers:
+        one message per transaction; a message failing POISON_REPLAYS times that way is dead-lettered."""
+        samples, dead, messages, ends = decoded
+        letters = list(dead)
+        stored, index, tries, delay = 0, 0, 0, 0.5
+        while True:
+            writer = self.writer
+            assert writer is not None
+            try:
+                if index == len(messages):  # the messages are in: now their dead letters
+                    deadletter.store(self.conn.cursor(), letters)
                     self.conn.commit()
-                except psycopg2.Error as exc:
-                    self.conn.rollback()
-                    self.writer.refresh_partitions()
-                    dead = [deadletter.DeadLetter(topic, payload, f"refused by the database: {exc}")]
-                deadletter.store(self.conn.cursor(), dead)
+                    return stored, letters
+                stored += writer.write(samples[ends[index - 1] if index else 0:ends[index]])
                 self.conn.commit()
-                all_dead += dead
-        return stored, all_dead
+            except Exception as exc:
+                with contextlib.suppress(psycopg2.Error):
+                    self._rollback(writer)
+                if index == len(messages) and not _retry_whole(exc):
+                    raise  # the dead letters themselves are refused: nothing a message did
+                if _retry_whole(exc) and (tries < POISON_REPLAYS or index == len(messages)):
+                    time.sleep(delay)
+                    delay = min(delay * 2, 10)
+                    if self._reconnect_writer():
+                        tries += 1
+                    if self.stopping:
+                        return None, letters
+                    continue
+                topic, payload = messages[index]
+                letters.append(deadletter.DeadLetter(topic, payload, f"could not be stored: "
+                                                     f"{deadletter.one_line(exc)}"))
+            index, tries, delay = index + 1, 0, 0.5
 
-    def _reconnect_writer(self) -> None:
+    def _reconnect_writer(self) -> bool:
+        """A new writer connection; True when the database answered."""
         with contextlib.suppress(psycopg2.Error):
             if self.conn is not None:
                 self.conn.close()
         try:
             self._open_writer()
-            _logger.info("historian database reconnected")
         except psycopg2.Error as exc:
             _logger.debug("database still away: %s", exc)
+            return False
+        _logger.info("historian database reconnected")
+        return True
 
     # --- observability ---------------------------------------------------------------------------
 

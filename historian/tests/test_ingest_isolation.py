@@ -1,0 +1,217 @@
+"""Poison-message isolation (issue 14): whatever a message's content makes fail — in decoding, in
+``prepare``, in the database — is that message's dead letter, never the process's exit or an endless
+retry. Real ingest processes, real PostgreSQL, a private Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import psycopg2
+import pytest
+from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hf_historian.ingest import deadletter
+
+TOPIC = f"umh/v1/{LOCATION}/_historian"
+
+
+def dsn(db: str) -> str:
+    return f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[int]:
+    with private_mosquitto() as port:
+        yield port
+
+
+@pytest.fixture
+def db() -> Iterator[str]:
+    with historian_database(PG_HOST, PG_PORT) as name:
+        yield name
+
+
+def query(db: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    with psycopg2.connect(dsn(db)) as conn, conn.cursor() as cr:
+        cr.execute(sql, params)
+        return cr.fetchall() if cr.description else []
+
+
+def stored_values(db: str, tag: str) -> list[float]:
+    return [float(v) for (v,) in query(db, "SELECT s.value FROM hf_historian_sample s JOIN hf_uns_tag t ON "
+                                           "t.id = s.tag_id WHERE t.name = %s ORDER BY s.time", (tag,))]
+
+
+def reasons(db: str) -> list[str]:
+    return [str(r) for (r,) in query(db, "SELECT reason FROM hf_uns_dead_letter ORDER BY id")]
+
+
+@pytest.fixture
+def ingest(broker: int, db: str) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{broker}", "--dsn", dsn(db),
+         "--client-id", f"iso-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(1.5)
+    assert process.poll() is None, process.stdout.read() if process.stdout else ""
+    yield process
+    process.terminate()
+    out = process.communicate(timeout=30)[0]
+    assert process.returncode in (0, -15), out
+
+
+def publish(port: int, payloads: list[bytes], topic: str = TOPIC) -> None:
+    """All in one go: the ingest takes them as one batch (or a few)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1) for payload in payloads]
+    for info in infos:
+        info.wait_for_publish(10)
+    client.loop_stop()
+    client.disconnect()
+
+
+def good(count: int, base_ms: int) -> list[bytes]:
+    return [json.dumps({"timestamp_ms": base_ms + i, "temperature": float(i)}).encode() for i in range(count)]
+
+
+def test_a_lone_surrogate_value_is_that_messages_problem(broker: int, db: str,
+                                                          ingest: subprocess.Popen[str]) -> None:
+    """Before: discovered as a string tag, then UnicodeEncodeError in prepare() and the ingest exits."""
+    now = int(time.time() * 1000)
+    publish(broker, [*good(50, now), b'{"timestamp_ms": %d, "note": "\\ud800"}' % now, *good(50, now + 50)])
+    wait_for(lambda: len(stored_values(db, "temperature")) == 100)
+    wait_for(lambda: len(reasons(db)) == 1)
+    [(payload, reason)] = query(db, "SELECT payload, reason FROM hf_uns_dead_letter")
+    assert "note" in str(payload) and reason, reason
+    assert ingest.poll() is None, "the ingest is still running"
+
+
+@pytest.mark.parametrize("payload", [
+    '{"timestamp_ms": %d, "t\\u0000x": 1, "temperature": 2.5}',
+    '{"timestamp_ms": %d, "\\udc80": 1, "temperature": 2.5}',
+    '{"timestamp_ms": %d, "axis": {"\\u0000": 1}, "temperature": 2.5}',
+], ids=["nul-in-key", "surrogate-key", "nul-in-nested-key"])
+def test_a_nul_or_surrogate_in_a_key_keeps_the_good_value(broker: int, db: str, ingest: subprocess.Popen[str],
+                                                          payload: str) -> None:
+    """Before: the dead letter's reason held the raw name, deadletter.store raised (NUL) and the ingest
+    exited 2, losing the message's good temperature with it, at every restart."""
+    now = int(time.time() * 1000)
+    publish(broker, [(payload % now).encode()])
+    wait_for(lambda: stored_values(db, "temperature") == [2.5])
+    wait_for(lambda: len(reasons(db)) == 1)
+    assert ingest.poll() is None
+
+
+def test_the_dead_letter_path_accepts_anything(db: str) -> None:
+    """NUL and lone surrogates in topic, payload and reason; bytes that are not UTF-8."""
+    _write_once(db)
+    conn = psycopg2.connect(dsn(db))
+    try:
+        deadletter.store(conn.cursor(), [
+            deadletter.DeadLetter("umh/v1/a\x00b/\ud800", b"\x00\xff\xed\xa0\x80{\"a\\u0000\": 1}", "bad \x00 \udc80"),
+            deadletter.DeadLetter("t", b"x" * 10_000, "r" * 5000),
+        ])
+        conn.commit()
+    finally:
+        conn.close()
+    rows = query(db, "SELECT topic, payload, reason FROM hf_uns_dead_letter ORDER BY id")
+    assert len(rows) == 2
+    topic, payload, reason = rows[0]
+    assert "\\x00" in str(topic) and "\\ud800" in str(topic)
+    assert "\\x00" in str(payload) and "\\xff" in str(payload)
+    assert "\\udc80" in str(reason)
+
+
+def _trigger(db: str, value: float, errcode: str) -> None:
+    """Make the database itself refuse one value, the way content the decoder cannot foresee would."""
+    query(db, f"""
+        CREATE OR REPLACE FUNCTION hf_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.value = {value} THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '{errcode}'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER hf_test_refuse BEFORE INSERT ON hf_historian_sample
+            FOR EACH ROW EXECUTE FUNCTION hf_test_refuse();""")
+
+
+def _write_once(db: str) -> None:
+    """Let the writer create the historian tables before the trigger goes on them."""
+    from hf_historian.writer import HistorianWriter
+
+    conn = psycopg2.connect(dsn(db))
+    HistorianWriter(conn.cursor())
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("errcode", ["53200", "22P02"], ids=["out-of-memory-53xxx", "data-error"])
+def test_a_message_the_database_refuses_is_split_off_the_batch(broker: int, db: str, errcode: str) -> None:
+    """Before: 53200 (an OperationalError) was taken for an outage and the batch retried for ever, its good
+    messages never stored; any other refusal replayed the whole batch message by message."""
+    _write_once(db)
+    _trigger(db, 666.0, errcode)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{broker}", "--dsn", dsn(db),
+         "--client-id", f"iso-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.5)
+        now = int(time.time() * 1000)
+        publish(broker, [*good(200, now), json.dumps({"timestamp_ms": now + 500, "temperature": 666.0}).encode(),
+                         *good(200, now + 1000)])
+        wait_for(lambda: len(stored_values(db, "temperature")) == 400, timeout=30)
+        wait_for(lambda: len(reasons(db)) == 1)
+        assert "refused by the test" in reasons(db)[0]
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_a_message_that_keeps_failing_after_the_database_came_back_is_dead_lettered(broker: int, db: str) -> None:
+    """A refusal that looks like a lost connection (08006) while the database answers: retried a few times,
+    then dead-lettered, not retried for ever."""
+    _write_once(db)
+    _trigger(db, 667.0, "08006")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{broker}", "--dsn", dsn(db),
+         "--client-id", f"iso-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.5)
+        now = int(time.time() * 1000)
+        publish(broker, [*good(20, now), json.dumps({"timestamp_ms": now + 500, "temperature": 667.0}).encode(),
+                         *good(20, now + 1000)])
+        wait_for(lambda: len(stored_values(db, "temperature")) == 40, timeout=60)
+        wait_for(lambda: len(reasons(db)) == 1, timeout=30)
+        assert "refused by the test" in reasons(db)[0]
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_insufficient_resources_is_never_an_outage(db: str) -> None:
+    from hf_historian.ingest.service import is_outage
+
+    conn = psycopg2.connect(dsn(db))
+    try:
+        for code, outage in (("53200", False), ("53100", False), ("53300", False), ("22P02", False),
+                             ("57P01", True), ("08006", True)):
+            with pytest.raises(psycopg2.Error) as caught:
+                conn.cursor().execute(f"DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{code}'; END $$")
+            conn.rollback()
+            assert is_outage(caught.value) is outage, code
+        assert is_outage(psycopg2.InterfaceError("connection already closed"))
+        assert not is_outage(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
+    finally:
+        conn.close()
