@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import struct
 from collections.abc import AsyncIterator
 
@@ -13,10 +14,10 @@ from hf_testing import free_port
 from hf_collector.drivers.modbus import ModbusDriver, decode_registers, plan_requests
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.drivers.s7 import S7Driver, plan_ranges
-from hf_collector.model import DeviceConfig, ModbusAddress, TagSample, parse_site
+from hf_collector.model import DeviceConfig, ModbusAddress, OpcUaAddress, TagSample, parse_site
 from hf_collector.simulate import site_document
 from hf_collector.simulate.machine import Machine
-from hf_collector.simulate.servers import ModbusMachine, OpcUaMachine, S7Machine
+from hf_collector.simulate.servers import OPCUA_NAMESPACE, ModbusMachine, OpcUaMachine, S7Machine
 from hf_core.types import Quality
 
 
@@ -199,3 +200,25 @@ def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
     [(topic, payload)] = to_messages(batch)
     assert topic == "umh/v1/a/_historian"
     assert json.loads(payload) == {"timestamp_ms": 1000, "nan": None, "inf": None, "good": 21.5}
+
+
+async def test_opcua_tags_addressed_by_namespace_uri_are_read_and_an_unknown_uri_is_left_out() -> None:
+    """`nsu=<uri>;…` (what browse writes) is resolved at connect against the server's namespace table."""
+    port = free_port()
+    server = OpcUaMachine(known_machine(), port)
+    await server.start()
+    await server.update()
+    try:
+        dev = device(0, port)
+        tags = [dataclasses.replace(tag, address=OpcUaAddress(
+                    tag.address.node_id.replace("ns=2;", f"nsu={OPCUA_NAMESPACE};")))  # type: ignore[union-attr]
+                for tag in dev.tags]
+        stranger = dataclasses.replace(tags[0], name="stranger", address=OpcUaAddress("nsu=urn:not:here;s=x"))
+        dev = dataclasses.replace(dev, tags=(*tags, stranger))
+        async with OpcUaDriver(dev) as driver:
+            values = await first_good(driver.samples(), len(tags))
+        assert values["temperature"] == pytest.approx(61.5)
+        assert values["state"] == "running"
+        assert "stranger" not in values
+    finally:
+        await server.stop()

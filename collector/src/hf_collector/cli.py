@@ -110,7 +110,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_browse(args: argparse.Namespace) -> int:
     from hf_collector.browse import main as browse_main
 
-    return int(browse_main(args.url) or 0)
+    return int(browse_main(args.url, args.workcenter, args.device, args.node) or 0)
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     browse = sub.add_parser("browse", help="list an OPC UA server's variables as a CSV for Odoo's tag import")
     browse.add_argument("url", help="opc.tcp://host:4840")
+    browse.add_argument("--workcenter", default="", help="the workcell the tags belong to (its name in Odoo)")
+    browse.add_argument("--device", default="", help="the device that reads them (its name in Odoo)")
+    browse.add_argument("--node", help="the object to browse from, e.g. nsu=urn:vendor:plc;s=Press7 "
+                                       "(default: the server's single machine object, else Objects)")
     browse.set_defaults(handler=cmd_browse)
 
     enroll = sub.add_parser("enroll", help="enroll an OpenZiti identity from a one-time token")

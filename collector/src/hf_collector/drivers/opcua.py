@@ -64,9 +64,10 @@ class _BatchSubscription(Subscription):
     """
 
     def __init__(self, session: UaSession, params: ua.CreateSubscriptionParameters, tags: list[TagConfig],
-                 hand_over: Handover) -> None:
+                 node_ids: list[ua.NodeId], hand_over: Handover) -> None:
         super().__init__(session, params, handler=None, queue_maxsize=1)
         self.tags = tags
+        self.node_ids = node_ids
         self.hand_over = hand_over
 
     async def publish_callback(self, publish_result: ua.PublishResult) -> None:
@@ -86,16 +87,27 @@ class _BatchSubscription(Subscription):
     def item_request(self, handle: int) -> ua.MonitoredItemCreateRequest:
         """The monitored item of ``tags[handle]``, sampled at the tag's own interval."""
         tag = self.tags[handle]
-        assert isinstance(tag.address, OpcUaAddress)
         parameters = ua.MonitoringParameters(ClientHandle=handle, SamplingInterval=float(tag.sampling_interval_ms),
                                              QueueSize=0, DiscardOldest=True)
         if tag.deadband > 0:
             parameters.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue,
                                                     DeadbandType=ABSOLUTE_DEADBAND, DeadbandValue=tag.deadband)
         return ua.MonitoredItemCreateRequest(
-            ItemToMonitor=ua.ReadValueId(NodeId=ua.NodeId.from_string(tag.address.node_id),
+            ItemToMonitor=ua.ReadValueId(NodeId=self.node_ids[handle],
                                          AttributeId=ua.AttributeIds.Value),
             MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=parameters)
+
+
+def resolve_node_id(text: str, namespaces: list[str]) -> ua.NodeId:
+    """A tag's node id as this server knows it now: ``ns=…`` as given; ``nsu=<uri>;…`` (what browse writes,
+    stable when the server's namespace table changes) with the index the server gives that URI."""
+    node_id = ua.NodeId.from_string(text)
+    uri = getattr(node_id, "NamespaceUri", None)
+    if not uri:
+        return node_id
+    if uri not in namespaces:
+        raise ValueError(f"namespace {uri} is not in the server's namespace table {namespaces}")
+    return ua.NodeId(node_id.Identifier, ua.Int16(namespaces.index(uri)), node_id.NodeIdType)
 
 
 class OpcUaDriver:
@@ -138,16 +150,26 @@ class OpcUaDriver:
         by_interval: dict[int, list[TagConfig]] = defaultdict(list)
         for tag in self.device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
+        namespaces = await client.get_namespace_array()
         for interval, tags in by_interval.items():
-            await self._subscribe(client, interval, tags, queue.put_nowait)
+            await self._subscribe(client, interval, tags, namespaces, queue.put_nowait)
 
-    async def _subscribe(self, client: Client, interval: int, tags: list[TagConfig], hand_over: Handover) -> None:
+    async def _subscribe(self, client: Client, interval: int, tags: list[TagConfig], namespaces: list[str],
+                         hand_over: Handover) -> None:
         """One subscription publishing every ``interval`` ms (as asyncua's ``create_subscription`` makes it)."""
+        resolved: list[tuple[TagConfig, ua.NodeId]] = []
+        for tag in tags:
+            try:
+                resolved.append((tag, resolve_node_id(self._node_id(tag), namespaces)))
+            except ValueError as exc:
+                _logger.warning("OPC UA server %s: tag %s left out: %s", self.device.label, tag.name, exc)
+        tags = [tag for tag, _ in resolved]
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=interval, RequestedLifetimeCount=LIFETIME_COUNT,
             RequestedMaxKeepAliveCount=client.get_keepalive_count(interval),
             MaxNotificationsPerPublish=MAX_NOTIFICATIONS_PER_PUBLISH, PublishingEnabled=True, Priority=0)
-        subscription = _BatchSubscription(client.uaclient.session, params, tags, hand_over)
+        subscription = _BatchSubscription(client.uaclient.session, params, tags, [node for _, node in resolved],
+                                          hand_over)
         revised = client.get_subscription_revised_params(params, await subscription.init())
         if revised:
             await subscription.update(revised)
