@@ -82,3 +82,11 @@ def test_unusable_files_exit_2_with_a_sentence(tmp_path: Path, content: str | No
 def test_run_without_any_source_says_what_to_give(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["run", "--state-dir", str(tmp_path)]) == 2
     assert "Give --config site.yaml, or --odoo URL" in capsys.readouterr().err
+
+
+def test_the_mqtt_client_id_is_the_one_given_or_the_edge_name_without_spaces() -> None:
+    from hf_collector.cli import build_parser, mqtt_client_id
+
+    assert mqtt_client_id("", "Line 1 edge") == "hf-collector-Line_1_edge"
+    assert mqtt_client_id("press7-collector", "Line 1 edge") == "press7-collector"
+    assert build_parser().parse_args(["run", "--client-id", "x1"]).client_id == "x1"

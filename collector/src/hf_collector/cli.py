@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hf_core.errors import ConfigError, HfError
+from hf_core.uns import segment_from_name
 
 if TYPE_CHECKING:
     from hf_collector.model import SiteConfig
@@ -60,7 +61,8 @@ async def _run(args: argparse.Namespace) -> None:
 
     state_dir = Path(config.setting("state_dir", file_values, args.state_dir))
     mqtt_settings = MqttSettings(url=config.setting("mqtt_url", file_values, args.mqtt_url),
-                                 client_id=f"hf-collector-{site.edge}"[:64],
+                                 client_id=mqtt_client_id(config.setting("mqtt_client_id", file_values,
+                                                                         args.client_id), site.edge),
                                  ca_file=config.setting("mqtt_ca_file", file_values))
     queue = DiskQueue(state_dir / "outbox.sqlite",
                       max_messages=int(config.setting("buffer_max_messages", file_values)))
@@ -68,6 +70,13 @@ async def _run(args: argparse.Namespace) -> None:
     _logger.info("collector %s: %d devices, config v%s, broker %s", site.edge, len(site.devices), site.version,
                  mqtt_settings.url.split("@")[-1])
     await collector.run(watch, poll_s=float(config.setting("config_poll_s", file_values, args.poll_seconds)))
+
+
+def mqtt_client_id(given: str, edge: str) -> str:
+    """The broker session's id: the one given, else ``hf-collector-<edge>`` with the edge's name made a
+    segment ('Line 1 edge' -> 'Line_1_edge': no spaces, which some brokers refuse); MQTT allows 23 to 65,535
+    bytes, brokers commonly 64."""
+    return (given or f"hf-collector-{segment_from_name(edge) or 'edge'}")[:64]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -144,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--login", help="the edge user's login (Odoo ▸ Edges)")
     run.add_argument("--api-key", help="the edge's API key (better: HF_COLLECTOR_API_KEY)")
     run.add_argument("--mqtt-url", help="mqtt://user:pass@host:1883 (env HF_COLLECTOR_MQTT_URL)")
+    run.add_argument("--client-id", help="MQTT client id (env HF_COLLECTOR_MQTT_CLIENT_ID; "
+                                         "default hf-collector-<edge>, the edge's name as a UNS segment)")
     run.add_argument("--state-dir", help="buffer, config cache and status (env HF_COLLECTOR_STATE_DIR)")
     run.add_argument("--transport", help="direct or ziti (env HF_COLLECTOR_TRANSPORT)")
     run.add_argument("--ziti-identity", help="identity.json from hf-collector enroll")

@@ -25,6 +25,7 @@ _logger = logging.getLogger(__name__)
 SETTINGS: dict[str, tuple[str, str, str]] = {
     "mqtt_url": ("HF_COLLECTOR_MQTT_URL", "mqtt.url", "mqtt://127.0.0.1:1883"),
     "mqtt_ca_file": ("HF_COLLECTOR_MQTT_CA_FILE", "mqtt.ca_file", ""),
+    "mqtt_client_id": ("HF_COLLECTOR_MQTT_CLIENT_ID", "mqtt.client_id", ""),
     "state_dir": ("HF_COLLECTOR_STATE_DIR", "state_dir", "./hf-collector-state"),
     "buffer_max_messages": ("HF_COLLECTOR_BUFFER_MAX_MESSAGES", "buffer.max_messages", "2000000"),
     "transport": ("HF_COLLECTOR_TRANSPORT", "transport.kind", "direct"),
