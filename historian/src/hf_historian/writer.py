@@ -268,11 +268,16 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
             run.last = value
             run.last_ms = time_ms
     days = set()
+    spanning = set()
     for tag_id, run in runs.items():
         run.close_bucket()
         _tag, newest_ms, value, value_text, quality, retention = run.newest
         found.latest[tag_id] = (newest_ms, None if value is None else float(value), value_text, quality)
-        days.update((retention, day) for day in range(run.oldest_ms // MS_PER_DAY, newest_ms // MS_PER_DAY + 1))
+        days.add((retention, newest_ms // MS_PER_DAY))
+        if run.oldest_ms // MS_PER_DAY != newest_ms // MS_PER_DAY:
+            spanning.add(tag_id)
+    if spanning:  # only the days that hold a sample: a range from 2000-01-01 to now was 9,831 partitions
+        days.update((sample[5], sample[1] // MS_PER_DAY) for sample in samples if sample[0] in spanning)
     binary = b"".join([BINARY_HEADER, *(b"".join(runs[tag].rows) for tag in sorted(runs)), BINARY_TRAILER])
     newest = max((run.newest[1] for run in runs.values()), default=0)
     return PreparedBatch(samples, None, binary, days, newest, found)

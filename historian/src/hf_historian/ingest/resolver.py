@@ -29,17 +29,25 @@ class TagInfo:
 
 
 def infer_data_type(value: Value) -> str:
+    """The type a discovered tag gets from its first value: every number is a float (a tag first seen
+    with 21 then sending 21.5 must not have its fractional values dead-lettered)."""
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
+    if isinstance(value, int | float):
         return "float"
     return "string"
 
 
+# float8 holds every integer up to this exactly; an int tag's value beyond it would be stored rounded
+MAX_EXACT_INT = 2**53
+
+
 def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
-    """(value, value_text) for the tag's data type, or :class:`RejectedValue` saying why not."""
+    """(value, value_text) for the tag's data type, or :class:`RejectedValue` saying why not.
+
+    The documented conversions: a string tag stores any value as its text (true/false for booleans); a
+    numeric tag stores a boolean as 1/0; a bool tag takes 0/1. Anything else of another type than the
+    tag's is refused (never a change of the tag's type)."""
     kind = tag.data_type
     if kind == "string":
         return None, value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
@@ -51,6 +59,8 @@ def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
         raise RejectedValue(f"a bool tag got {value!r} (send true/false or 0/1)")
     if kind == "int" and isinstance(value, float) and not value.is_integer():
         raise RejectedValue(f"an int tag got {value!r}")
+    if kind == "int" and not -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+        raise RejectedValue(f"an int tag got {value!r}, beyond 2**53 (float8 would store it rounded)")
     return float(value), None
 
 
