@@ -4,6 +4,7 @@ engine or cluster here)."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import yaml
@@ -97,3 +98,29 @@ def test_edge_bundle_compose(tmp_path: Path) -> None:
     assert set(compose["volumes"]) == {"collector-state", "ziti-identity"}
     assert "KEY" not in bundle.files()["docker-compose.yml"]  # secrets only in .env
     assert "mqtts://acme-edge:PW@m:8883" in bundle.files()[".env"]
+
+
+def test_k8s_odoo_conf_gets_admin_passwd_from_a_secret(tmp_path: Path) -> None:
+    """Issue 15, attack 6: the rendered odoo.conf has no password, yet Odoo runs with the operator's
+    master password (from the ``odoo-admin`` Secret), never Odoo's default; no operator addon on its path."""
+    docs = list(yaml.safe_load_all(render(tenant_manifests(
+        tenant="big_corp", db="hf_t_big_corp", host="hf_t_big_corp.hyperfactory.cloud", db_host="pg1"))))
+    conf = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["odoo.conf"]
+    assert "operator-addons" not in conf and "hf_cloud" not in conf
+    odoo = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "odoo")
+    container = odoo["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ODOO_ADMIN_PASSWD"]["valueFrom"]["secretKeyRef"] == {"name": "odoo-admin", "key": "password"}
+    base = tmp_path / "base.conf"
+    base.write_text(conf)
+    out = tmp_path / "odoo.conf"
+    run_env = {"PATH": "/usr/bin:/bin", "HF_ODOO_BASE_CONF": str(base), "HF_ODOO_CONF": str(out),
+               "HF_ODOO_NEXT": "true", "ODOO_ADMIN_PASSWD": "from-the-secret"}
+    assert env["HF_ODOO_BASE_CONF"]["value"]
+    subprocess.run(["bash", str(DOCKER / "odoo" / "entrypoint.sh")], env=run_env, check=True)
+    written = out.read_text()
+    assert "admin_passwd = from-the-secret" in written
+    assert "dbfilter = ^hf_t_big_corp$" in written
+    missing = subprocess.run(["bash", str(DOCKER / "odoo" / "entrypoint.sh")], check=False, capture_output=True,
+                             env={k: v for k, v in run_env.items() if k != "ODOO_ADMIN_PASSWD"})
+    assert missing.returncode != 0  # never Odoo's default master password

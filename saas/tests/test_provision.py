@@ -244,3 +244,11 @@ def test_cli_exit_codes(provisioner: Provisioner, tmp_path: Path) -> None:
     result = subprocess.run([*cli, "template"], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "up to date" in result.stdout
     assert time.monotonic() - started < 60
+
+
+def test_broker_users_are_keyed_by_database(provisioner: Provisioner, tenants: dict[str, CreateResult]) -> None:
+    """Issue 15, attack 1: a slug re-used under another database prefix never rewrites a tenant's users."""
+    for result in tenants.values():
+        record = provisioner.registry.get(result.db)
+        assert sorted(record.mqtt_users) == [f"{result.db}-edge", f"{result.db}-ingest"]
+        assert provisioner.broker.has_tenant(result.db)

@@ -37,11 +37,13 @@ class HfCloudOnboarding(http.Controller):
     @http.route("/hyperfactory/start", type="http", auth="public", website=True, methods=["POST"], csrf=True,
                 sitemap=False)
     def submit(self, **post):
+        address = self._client_address()
         if post.get("website_hp"):  # honeypot: a field people never see and bots fill in
-            _logger.info("onboarding honeypot filled from %s; nothing created", request.httprequest.remote_addr)
+            _logger.info("onboarding honeypot filled from %s; nothing created", address)
             return self._render(post, {"form": _("Your submission could not be accepted.")})
         attempts = request.env["hf.cloud.onboarding.attempt"].sudo()
-        if not attempts._hf_allowed(request.httprequest.remote_addr or "unknown"):
+        email = (post.get("email") or "").strip().lower()
+        if not attempts._hf_allowed(address, email.rsplit("@", 1)[1] if "@" in email else ""):
             return self._render(post, {"form": _("Too many submissions from your network. Please try again in an "
                                                   "hour, or write to us.")}, status=429)
         data, field_map, errors = self._spec_from_form(post)
@@ -58,10 +60,27 @@ class HfCloudOnboarding(http.Controller):
         if errors:
             return self._render(post, errors)
         try:
-            instance = request.env["hf.cloud.instance"].sudo()._hf_create_from_spec(spec, plan)
+            with request.env.cr.savepoint():  # only this submission's records: the attempt stays counted
+                instance = request.env["hf.cloud.instance"].sudo()._hf_create_from_spec(spec, plan)
         except ValidationError as exc:
-            request.env.cr.rollback()
             return self._render(post, {"company_name": exc.args[0]})
+        return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
+
+    @http.route("/hyperfactory/confirm/<int:instance_id>/<string:token>", type="http", auth="public",
+                website=True, sitemap=False)
+    def confirm(self, instance_id, token, **_kw):
+        """The link mailed to the signup's address: only now is the instance sold and provisioned."""
+        instance = request.env["hf.cloud.instance"].sudo().browse(instance_id).exists()
+        if not instance:
+            return request.not_found()
+        try:
+            with request.env.cr.savepoint():
+                confirmed = instance._hf_confirm_email(token)
+        except ValidationError as exc:
+            return request.render("hf_cloud.onboarding_status",
+                                  {"instance": instance, "refresh": False, "error": exc.args[0]})
+        if not confirmed:
+            return request.not_found()
         return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
 
     @http.route("/hyperfactory/status/<int:instance_id>", type="http", auth="public", website=True, sitemap=False)
@@ -71,9 +90,27 @@ class HfCloudOnboarding(http.Controller):
                 or not consteq(instance.access_token, access_token):
             return request.not_found()
         return request.render("hf_cloud.onboarding_status", {
-            "instance": instance, "refresh": instance.state in ("draft", "queued", "provisioning")})
+            "instance": instance, "refresh": instance.email_confirmed
+            and instance.state in ("draft", "queued", "provisioning")})
 
     # ------------------------------------------------------------------ helpers
+    def _client_address(self):
+        """The visitor's address as the configured number of trusted proxies saw it
+        (``hf_cloud.trusted_proxies``, default 0: the connection's own peer). Each trusted proxy appends
+        the address it saw to X-Forwarded-For; entries before those are the client's to invent."""
+        environ = request.httprequest.environ
+        original = environ.get("werkzeug.proxy_fix.orig") or {}  # before Odoo's proxy_mode rewrote it
+        peer = original.get("REMOTE_ADDR") or environ.get("REMOTE_ADDR") or "unknown"
+        try:
+            hops = int(request.env["ir.config_parameter"].sudo().get_param("hf_cloud.trusted_proxies", 0) or 0)
+        except ValueError:
+            hops = 0
+        if hops <= 0:
+            return peer
+        forwarded = [part.strip() for part in (environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+                     if part.strip()]
+        return forwarded[-hops] if len(forwarded) >= hops else peer
+
     def _plan(self, value):
         try:
             plan = request.env["product.template"].sudo().browse(int(value or 0)).exists()

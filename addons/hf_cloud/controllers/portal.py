@@ -1,7 +1,6 @@
-from pathlib import Path
-
 from odoo import _, http
 from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.fields import Command
 from odoo.http import content_disposition, request
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
@@ -43,14 +42,22 @@ class HfCloudPortal(CustomerPortal):
             instance = self._document_check_access("hf.cloud.instance", instance_id)
         except (AccessError, MissingError):
             return request.redirect("/my")
-        plan = request.env["product.template"].sudo().browse(int(plan_id or 0)).exists()
-        if not plan or not plan.hf_is_plan or instance.state not in ("ready", "suspended"):
-            return request.redirect(f"/my/instances/{instance_id}?message=invalid")
         try:
-            instance.sudo().plan_id = plan
-        except UserError:
-            return request.redirect(f"/my/instances/{instance_id}?message=failed")
-        return request.redirect(f"/my/instances/{instance_id}?message=upgraded")
+            plan = request.env["product.template"].sudo().browse(int(plan_id or 0)).exists()
+        except ValueError:
+            plan = None
+        # only a plan on sale: a hidden, archived or internal plan is never a customer's to pick
+        if not plan or not (plan.active and plan.sale_ok and plan.hf_is_plan) \
+                or instance.state not in ("ready", "suspended") or plan == instance.sudo().plan_id:
+            return request.redirect(f"/my/instances/{instance_id}?message=invalid")
+        # the plan changes once the order is confirmed (sale_order.action_confirm), not on a click
+        order = request.env["sale.order"].sudo().create({
+            "partner_id": instance.sudo().partner_id.id,
+            "client_order_ref": instance.sudo().db_name,
+            "hf_upgrade_instance_id": instance.id,
+            "order_line": [Command.create({"product_id": plan.product_variant_id.id, "product_uom_qty": 1})],
+        })
+        return request.redirect(order.get_portal_url())
 
     @http.route(["/my/instances/<int:instance_id>/bundle"], type="http", auth="user", website=True)
     def portal_bundle(self, instance_id, **_kw):
@@ -58,13 +65,17 @@ class HfCloudPortal(CustomerPortal):
             instance = self._document_check_access("hf.cloud.instance", instance_id)
         except (AccessError, MissingError):
             return request.redirect("/my")
+        # the secrets are the customer's and the cloud managers', not every reader of instances
+        user = request.env.user
+        if not (user.has_group("hf_cloud.group_hf_cloud_manager")
+                or instance.sudo().partner_id.commercial_partner_id == user.partner_id.commercial_partner_id):
+            return request.redirect("/my")
         if instance.state != "ready":
             return request.redirect(f"/my/instances/{instance_id}")
-        record = instance.sudo()._hf_provisioner().registry.find(instance.db_name)
-        path = Path(record.bundle) if record and record.bundle else None
-        if not path or not path.exists():
+        try:
+            data = instance.sudo()._hf_rotate_bundle()
+        except UserError:
             return request.not_found(_("The edge bundle is not available."))
-        data = path.read_bytes()
         return request.make_response(data, headers=[
             ("Content-Type", "application/zip"), ("Content-Length", str(len(data))),
             ("Content-Disposition", content_disposition(f"hyperfactory-edge-{instance.db_name}.zip")),

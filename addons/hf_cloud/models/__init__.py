@@ -1,3 +1,4 @@
 from . import hf_cloud_instance
 from . import hf_cloud_onboarding_attempt
 from . import product_template
+from . import sale_order

@@ -3,8 +3,9 @@ import logging
 from pathlib import Path
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules import module as odoo_module
+from odoo.tools import consteq, hmac
 
 from hf_saas.errors import HfSaasError, SpecError
 from hf_saas.provision import Provisioner
@@ -14,16 +15,12 @@ from hf_saas.ziti import NOT_CONFIGURED
 
 _logger = logging.getLogger(__name__)
 
-# ir.config_parameter → hf_saas setting (everything else from the HF_SAAS_* environment)
-SETTING_PARAMS = {
-    "hf_cloud.saas_state_dir": "state_dir",
-    "hf_cloud.saas_template_db": "template_db",
-    "hf_cloud.saas_db_prefix": "db_prefix",
-    "hf_cloud.saas_base_url": "base_url",
-    "hf_cloud.saas_mqtt_url": "mqtt_url",
-    "hf_cloud.ziti_url": "ziti_url",
-}
 ACTIVE_STATES = ("draft", "queued", "provisioning", "ready", "suspended")
+# What the provisioner acts on and reports: set by this module's own code only, never through the ORM's
+# create/write from a request (an RPC caller could name another tenant's database or fake a state).
+PROVISIONER_FIELDS = frozenset({"db_name", "state", "url", "admin_login", "ziti_status", "email_confirmed"})
+# The context value that unlocks them: an object no JSON/XML-RPC context can carry.
+_PROVISIONER = object()
 
 
 class HfCloudInstance(models.Model):
@@ -58,6 +55,9 @@ class HfCloudInstance(models.Model):
     admin_login = fields.Char(string="Admin login", readonly=True, copy=False)
     ziti_status = fields.Char(string="OpenZiti", readonly=True, copy=False, default=NOT_CONFIGURED)
     sale_order_id = fields.Many2one("sale.order", string="Sale order", readonly=True, copy=False)
+    email_confirmed = fields.Boolean(
+        string="E-mail confirmed", readonly=True, copy=False,
+        help="A signup from the website is provisioned only once its address followed the link we mailed.")
     spec_json = fields.Text(string="Specification", groups="hf_cloud.group_hf_cloud_manager", copy=False)
     provision_seconds = fields.Float(string="Provisioning time (s)", readonly=True, digits=(8, 2))
     device_count = fields.Integer(compute="_compute_spec_counts")
@@ -91,6 +91,10 @@ class HfCloudInstance(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self._hf_is_provisioner():
+            self._hf_refuse_provisioner_fields(
+                {key for vals in vals_list for key in vals}
+                | {key[len("default_"):] for key in self.env.context if key.startswith("default_")})
         for vals in vals_list:
             if vals.get("plan_id"):
                 vals.update(self._hf_quota_values(self.env["product.template"].browse(vals["plan_id"])))
@@ -98,10 +102,12 @@ class HfCloudInstance(models.Model):
                 self._hf_check_company_free(vals["name"])
                 vals.setdefault("db_name", self._hf_settings().db_prefix + slug_from_name(vals["name"]))
         instances = super().create(vals_list)
-        instances._hf_refresh_ziti_status()
+        instances._hf_as_provisioner()._hf_refresh_ziti_status()
         return instances
 
     def write(self, vals):
+        if not self._hf_is_provisioner():
+            self._hf_refuse_provisioner_fields(set(vals))
         result = super().write(vals)
         if "plan_id" in vals:
             for instance in self:
@@ -118,33 +124,47 @@ class HfCloudInstance(models.Model):
                                   name=instance.name, state=instance.state))
             if not instance.sudo().spec_json:
                 raise UserError(_("%s has no specification (site, devices) to provision from.", instance.name))
-        self.write({"state": "queued", "state_message": _("Waiting for a provisioning slot.")})
+        self._hf_as_provisioner().write({"state": "queued", "state_message": _("Waiting for a provisioning slot.")})
         self.env.ref("hf_cloud.ir_cron_hf_cloud_provision").sudo()._trigger()
         return True
 
+    # Every action below changes a tenant outside this database (PostgreSQL, the broker, backups):
+    # access is checked before that, since a later write() refused would roll back only our own row.
     def action_suspend(self):
+        self._hf_check_manager(_("suspend"))
         for instance in self:
             instance._hf_lifecycle("suspend", "suspended", ("ready", "suspended"))
         return True
 
     def action_resume(self):
+        self._hf_check_manager(_("resume"))
         for instance in self:
             instance._hf_lifecycle("resume", "ready", ("ready", "suspended"))
         return True
 
     def action_backup(self):
+        self._hf_check_manager(_("back up"))
         for instance in self:
             try:
                 path = self._hf_provisioner().backup(instance.db_name)
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance.message_post(body=_("Backup taken: %s", Path(path).name))
+            instance.message_post(body=_("Backup taken by %(user)s: %(backup)s",
+                                         user=self.env.user.name, backup=Path(path).name))
         return True
 
-    def action_delete(self):
+    def action_delete(self, confirm=None):
+        """Drop the tenant (a final backup is kept). ``confirm`` (or the context's ``hf_delete_confirm``)
+        must be the instance's database name: deleting is never one click or one RPC call away."""
+        self._hf_check_manager(_("delete"))
+        confirm = confirm or self.env.context.get("hf_delete_confirm")
         for instance in self:
             if instance.state == "deleted":
                 continue
+            if not confirm or confirm != instance.db_name:
+                raise UserError(_("To delete %(name)s, type its database name %(db)s to confirm: its database, "
+                                  "broker users and edge identity are removed (a final backup is kept).",
+                                  name=instance.name, db=instance.db_name))
             if instance.state not in ("ready", "suspended", "failed"):
                 raise UserError(_("%s is being provisioned; delete it when it is ready.", instance.name))
             try:
@@ -152,7 +172,12 @@ class HfCloudInstance(models.Model):
                     if instance.state != "failed" else None
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance.write({"state": "deleted", "state_message": outcome.message if outcome else _("Deleted.")})
+            message = outcome.message if outcome else _("Deleted.")
+            _logger.warning("instance %s (%s) deleted by %s (uid %s): %s", instance.name, instance.db_name,
+                            self.env.user.login, self.env.uid, message)
+            instance._hf_as_provisioner().write({"state": "deleted", "state_message": message})
+            instance.message_post(body=_("Instance deleted by %(user)s. %(outcome)s",
+                                         user=self.env.user.name, outcome=message))
         return True
 
     def action_update_usage(self):
@@ -162,7 +187,7 @@ class HfCloudInstance(models.Model):
             except HfSaasError as exc:
                 _logger.warning("usage of %s not measured: %s", instance.db_name, exc)
                 continue
-            instance.write({"usage_tags": usage["tags"], "usage_samples_per_day": usage["samples_per_day"],
+            instance.sudo().write({"usage_tags": usage["tags"], "usage_samples_per_day": usage["samples_per_day"],
                             "usage_db_size_mb": usage["db_size_mb"], "usage_date": fields.Datetime.now()})
         return True
 
@@ -180,7 +205,7 @@ class HfCloudInstance(models.Model):
             row = self.env.cr.fetchone()
             if not row:
                 return
-            instance = self.browse(row[0])
+            instance = self.browse(row[0])._hf_as_provisioner()
             instance.write({"state": "provisioning", "state_message": _("Creating your database…")})
             self._hf_commit()
             instance._hf_provision()
@@ -198,10 +223,11 @@ class HfCloudInstance(models.Model):
             spec = parse_spec(json.loads(self.sudo().spec_json))
             result = self._hf_provisioner().create(spec)
         except HfSaasError as exc:
+            # the detail (a subprocess's output) is for the operator's log, never for the public status page
             _logger.warning("provisioning %s failed: %s", self.db_name, exc)
-            self.write({"state": "failed", "state_message": str(exc)[-500:]})
+            self._hf_as_provisioner().write({"state": "failed", "state_message": exc.message})
             return False
-        self.write({
+        self._hf_as_provisioner().write({
             "state": "ready", "state_message": _("Ready."), "url": result.url, "admin_login": result.admin_login,
             "db_name": result.db, "ziti_status": result.ziti_status,
             "provision_seconds": sum(result.timings.values()),
@@ -220,7 +246,38 @@ class HfCloudInstance(models.Model):
             outcome = getattr(self._hf_provisioner(), operation)(self.db_name)
         except HfSaasError as exc:
             raise UserError(exc.message) from None
-        self.write({"state": target_state, "state_message": outcome.message})
+        self._hf_as_provisioner().write({"state": target_state, "state_message": outcome.message})
+
+    def _hf_check_manager(self, operation):
+        """Write access to these instances and the cloud manager group, or AccessError (nothing done)."""
+        self.check_access("write")
+        if not (self.env.su or self.env.user.has_group("hf_cloud.group_hf_cloud_manager")):
+            raise AccessError(_("Only a Hyperfactory Cloud administrator can %(operation)s an instance; "
+                                "ask one to do it.", operation=operation))
+
+    def _hf_as_provisioner(self):
+        return self.with_context(hf_cloud_provisioner=_PROVISIONER)
+
+    def _hf_is_provisioner(self):
+        return self.env.context.get("hf_cloud_provisioner") is _PROVISIONER
+
+    @api.model
+    def _hf_refuse_provisioner_fields(self, names):
+        refused = sorted(PROVISIONER_FIELDS.intersection(names))
+        if refused:
+            raise UserError(_("%s are set by the provisioner only: create the instance with its company, "
+                              "customer and plan, then provision it.", ", ".join(refused)))
+
+    def _hf_rotate_bundle(self):
+        """The edge bundle with new secrets (the previous broker password and API key stop working)."""
+        self.ensure_one()
+        try:
+            data = self._hf_provisioner().rotate_bundle(self.db_name)
+        except HfSaasError as exc:
+            raise UserError(exc.message) from None
+        self.sudo().message_post(body=_("Edge bundle downloaded by %s: the previous broker password and API key "
+                                        "no longer work.", self.env.user.name))
+        return data
 
     def _hf_push_quotas(self):
         for instance in self:
@@ -250,15 +307,9 @@ class HfCloudInstance(models.Model):
 
     @api.model
     def _hf_settings(self):
-        params = self.env["ir.config_parameter"].sudo()
-        overrides = {}
-        for param, name in SETTING_PARAMS.items():
-            value = params.get_param(param)
-            if value:
-                overrides[name] = Path(value) if name == "state_dir" else value
-        if "state_dir" in overrides:
-            overrides.setdefault("data_dir", overrides["state_dir"] / "odoo-data")
-        return Settings.load(**overrides)
+        # The operator's configuration only (HF_SAAS_* environment, HF_SAAS_SETTINGS file): never a
+        # database's system parameters, which a database's administrator can set.
+        return Settings.load()
 
     @api.model
     def _hf_provisioner(self):
@@ -273,8 +324,8 @@ class HfCloudInstance(models.Model):
     # ------------------------------------------------------------------ onboarding
     @api.model
     def _hf_create_from_spec(self, spec, plan):
-        """Partner, instance and confirmed sale order for a validated spec; provisioning queued."""
-        self._hf_check_company_free(spec.company.name)
+        """Partner and a pending instance for a validated spec; a link to confirm the address is mailed.
+        Nothing is provisioned, sold or reserved (the company name included) before that confirmation."""
         spec_dict = spec.to_dict()
         spec_dict["plan"] = plan._hf_quotas()
         partner = self.env["res.partner"].sudo().create({
@@ -283,17 +334,46 @@ class HfCloudInstance(models.Model):
             "parent_id": self.env["res.partner"].sudo().create({
                 "name": spec.company.name, "is_company": True, "email": spec.company.email}).id,
         })
-        instance = self.sudo().create({
-            "name": spec.company.name, "partner_id": partner.id, "plan_id": plan.id,
+        instance = self.sudo()._hf_as_provisioner().create({
+            "name": spec.company.name, "partner_id": partner.id, "plan_id": plan.id, "db_name": False,
             "spec_json": json.dumps(spec_dict),
+            "state_message": _("Waiting for the confirmation of %s: follow the link we sent there.",
+                               spec.company.email),
         })
+        instance._portal_ensure_token()
+        template = self.env.ref("hf_cloud.mail_template_hf_cloud_confirm")
+        template.sudo().with_context(hf_confirm_url=instance._hf_confirm_url()).send_mail(
+            instance.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light")
+        return instance
+
+    def _hf_confirm_token(self):
+        self.ensure_one()
+        return hmac(self.env(su=True), "hf_cloud.email_confirm", (self.id, self.sudo().partner_id.email))
+
+    def _hf_confirm_url(self):
+        self.ensure_one()
+        return f"{self.get_base_url()}/hyperfactory/confirm/{self.id}/{self._hf_confirm_token()}"
+
+    def _hf_confirm_email(self, token):
+        """The address is proven: reserve the company's database, sell the plan, queue provisioning.
+        False for a wrong token; ValidationError when another confirmed signup took the company first."""
+        self.ensure_one()
+        instance = self.sudo()._hf_as_provisioner()
+        if not token or not consteq(token, self._hf_confirm_token()):
+            return False
+        if instance.email_confirmed:
+            return True
+        self.env.cr.execute("SELECT id FROM hf_cloud_instance WHERE id = %s FOR UPDATE", (self.id,))
+        instance._hf_check_company_free(instance.name)
+        instance.write({"email_confirmed": True,
+                        "db_name": self._hf_settings().db_prefix + slug_from_name(instance.name)})
         order = self.env["sale.order"].sudo().create({
-            "partner_id": partner.id,
+            "partner_id": instance.partner_id.id,
             "client_order_ref": instance.db_name,
-            "order_line": [fields.Command.create({"product_id": plan.product_variant_id.id, "product_uom_qty": 1})],
+            "order_line": [fields.Command.create({"product_id": instance.plan_id.product_variant_id.id,
+                                                  "product_uom_qty": 1})],
         })
         order.action_confirm()
         instance.sale_order_id = order
-        instance._portal_ensure_token()
         instance.action_provision()
-        return instance
+        return True

@@ -1,5 +1,11 @@
+import getpass
 import json
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from odoo.tests import TransactionCase
@@ -9,6 +15,9 @@ REPO = Path(__file__).resolve().parents[3]
 TEST_STATE_DIR = os.environ.get("HF_CLOUD_TEST_STATE_DIR", str(REPO / "var" / "test" / "saas"))
 TEST_TEMPLATE = os.environ.get("HF_CLOUD_TEST_TEMPLATE", "hf_test_tenant_template")
 TEST_PREFIX = "hf_cloud_t_"
+# The provisioner's configuration is the operator's environment (hf_saas.settings), never a database.
+TEST_ENVIRON = {"HF_SAAS_STATE_DIR": TEST_STATE_DIR, "HF_SAAS_TEMPLATE_DB": TEST_TEMPLATE,
+                "HF_SAAS_DB_PREFIX": TEST_PREFIX}
 
 
 def spec_dict(company="Acme Widgets", devices=None):
@@ -24,19 +33,90 @@ def spec_dict(company="Acme Widgets", devices=None):
     }
 
 
-def configure_saas(env):
-    params = env["ir.config_parameter"].sudo()
-    params.set_param("hf_cloud.saas_state_dir", TEST_STATE_DIR)
-    params.set_param("hf_cloud.saas_template_db", TEST_TEMPLATE)
-    params.set_param("hf_cloud.saas_db_prefix", TEST_PREFIX)
-    params.set_param("hf_cloud.rate_limit_per_hour", "1000")
+def set_environ(case, values):
+    """Set the HF_SAAS_* environment for a test class; restored when the class is done."""
+    saved = {key: os.environ.get(key) for key in values}
+
+    def restore():
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    os.environ.update({k: str(v) for k, v in values.items()})
+    case.addClassCleanup(restore)
+
+
+def configure_saas(case):
+    set_environ(case, TEST_ENVIRON)
+    case.env["ir.config_parameter"].sudo().set_param("hf_cloud.rate_limit_per_hour", "1000")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_mosquitto(case):
+    """A private Mosquitto reading the password and ACL files the provisioner writes."""
+    if not shutil.which("mosquitto"):
+        case.skipTest("mosquitto is not installed")
+    directory = Path(tempfile.mkdtemp(prefix="hf_cloud_mosquitto_"))
+    case.addClassCleanup(shutil.rmtree, directory, ignore_errors=True)
+    port = free_port()
+    (directory / "passwd").write_text("")
+    (directory / "acl").write_text("")
+    conf = directory / "mosquitto.conf"
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+                    f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
+                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def stop():
+        proc.terminate()
+        proc.wait(10)
+
+    case.addClassCleanup(stop)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    return {"dir": directory, "port": port, "pidfile": directory / "mosquitto.pid"}
+
+
+def mqtt_connects(port, username, password):
+    """True when the broker accepts these credentials (CONNACK 0)."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.username_pw_set(username, password)
+    result = {}
+
+    def on_connect(_client, _userdata, _flags, reason, _properties):
+        result["rc"] = reason.value
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    deadline = time.monotonic() + 5
+    while "rc" not in result and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.loop_stop()
+    client.disconnect()
+    return result.get("rc") == 0
 
 
 class HfCloudCommon(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        configure_saas(cls.env)
+        configure_saas(cls)
         cls.plan = cls.env.ref("hf_cloud.product_plan_starter")
         cls.plan_factory = cls.env.ref("hf_cloud.product_plan_factory")
         cls.partner = cls.env["res.partner"].create({"name": "Ada Admin", "email": "ada@acme-widgets.example"})

@@ -1,4 +1,5 @@
 from odoo.tests import HttpCase, tagged
+from odoo.tools import config
 
 from .common import configure_saas
 
@@ -16,7 +17,7 @@ class TestOnboarding(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        configure_saas(cls.env)
+        configure_saas(cls)
         cls.plan = cls.env.ref("hf_cloud.product_plan_starter")
 
     def _counts(self):
@@ -102,26 +103,66 @@ class TestOnboarding(HttpCase):
         self.assertRefused(response, "devices", "At most 200 devices")
         self.assertEqual(self._counts(), before)
 
+    def _instance(self, name="Form Test Works"):
+        return self.env["hf.cloud.instance"].sudo().search([("name", "=", name)], order="id desc", limit=1)
+
+    def _confirm(self, instance):
+        return self.url_open(f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}")
+
     def test_duplicate_company_refused(self):
-        response = self._post()
-        self.assertIn("/hyperfactory/status/", response.url)
+        self._confirm(self._instance_posted())
         before = self._counts()
         response = self._post(company_name="FORM test works", email="other@formtest.example")
         self.assertRefused(response, "company_name", "already exists")
         self.assertEqual(self._counts(), before)
 
-    def test_submission_creates_partner_instance_order_and_queues(self):
+    def _instance_posted(self, **changes):
+        response = self._post(**changes)
+        self.assertIn("/hyperfactory/status/", response.url)
+        return self._instance(changes.get("company_name", "Form Test Works"))
+
+    def test_submission_waits_for_the_email_then_orders_and_queues(self):
+        """Attack 3: nothing is provisioned, sold or reserved before the address is confirmed."""
         response = self._post()
         self.assertIn("/hyperfactory/status/", response.url)
-        instance = self.env["hf.cloud.instance"].sudo().search([("name", "=", "Form Test Works")])
-        self.assertEqual(instance.state, "queued")
+        instance = self._instance()
+        self.assertEqual(instance.state, "draft")
+        self.assertFalse(instance.email_confirmed or instance.db_name or instance.sale_order_id)
         self.assertEqual(instance.partner_id.email, "ada@formtest.example")
+        self.assertEqual(instance.device_count, 1)
+        self.assertIn("Check your mailbox", response.text)
+        self.assertNotIn('http-equiv="refresh"', response.text)
+        mail = self.env["mail.mail"].sudo().search([("subject", "ilike", "Confirm your address"),
+                                                    ("model", "=", "hf.cloud.instance"), ("res_id", "=", instance.id)])
+        self.assertEqual(len(mail), 1)
+        self.assertIn(f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}", mail.body_html)
+        # a forged token confirms nothing
+        self.assertEqual(self.url_open(f"/hyperfactory/confirm/{instance.id}/forged").status_code, 404)
+        self.assertFalse(instance.email_confirmed)
+        response = self._confirm(instance)
+        self.assertIn("/hyperfactory/status/", response.url)
+        instance.invalidate_recordset()
+        self.assertTrue(instance.email_confirmed)
+        self.assertEqual(instance.state, "queued")
+        self.assertEqual(instance.db_name, "hf_cloud_t_form_test_works")
         self.assertEqual(instance.sale_order_id.state, "sale")
         self.assertEqual(instance.sale_order_id.order_line.product_id.product_tmpl_id, self.plan)
-        self.assertEqual(instance.device_count, 1)
         self.assertIn('http-equiv="refresh"', response.text)  # the status page refreshes until ready
         # the status page needs the token
         self.assertEqual(self.url_open(f"/hyperfactory/status/{instance.id}?access_token=wrong").status_code, 404)
+
+    def test_company_name_cannot_be_squatted_without_the_email(self):
+        """Attack 6: an unconfirmed signup reserves nothing; the first confirmed address gets the name."""
+        squatter = self._instance_posted(email="squatter@evil.example")
+        owner = self._instance_posted(email="ada@formtest.example")
+        self.assertNotEqual(squatter, owner)
+        self._confirm(owner)
+        owner.invalidate_recordset()
+        self.assertEqual(owner.db_name, "hf_cloud_t_form_test_works")
+        response = self._confirm(squatter)
+        self.assertIn("already exists", response.text)
+        squatter.invalidate_recordset()
+        self.assertFalse(squatter.email_confirmed or squatter.db_name)
 
     def test_honeypot(self):
         before = self._counts()
@@ -134,6 +175,47 @@ class TestOnboarding(HttpCase):
         response = self.url_open("/hyperfactory/start", data={**GOOD, "plan": str(self.plan.id)})
         self.assertEqual(response.status_code, 400)
         self.assertEqual(self._counts(), before)
+
+    def test_rate_limit_survives_a_refused_submission(self):
+        """Attack 3: a submission refused late (company taken) is still counted."""
+        self._confirm(self._instance_posted())
+        self.env["ir.config_parameter"].sudo().set_param("hf_cloud.rate_limit_per_hour", "3")
+        self._post(company_name="FORM test works", email="x1@other.example")  # refused: already exists
+        self._post(company_name="FORM test works", email="x2@other.example")
+        response = self._post(company_name="Fresh Name Corp", email="x3@other.example")
+        self.assertEqual(response.status_code, 429)
+
+    def test_rate_limit_per_email_domain_and_in_total(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("hf_cloud.rate_limit_domain_per_hour", "1")
+        self._instance_posted(company_name="Domain One", email="a@flood.example")
+        response = self._post(company_name="Domain Two", email="b@FLOOD.example")
+        self.assertEqual(response.status_code, 429)
+        params.set_param("hf_cloud.rate_limit_domain_per_hour", "100")
+        params.set_param("hf_cloud.rate_limit_total_per_hour", "2")  # the one above and this one
+        self._instance_posted(company_name="Total Two", email="c@elsewhere.example")
+        response = self._post(company_name="Total Three", email="d@another.example")
+        self.assertEqual(response.status_code, 429)
+
+    def test_forwarded_for_is_trusted_only_from_configured_proxies(self):
+        """Attack 3: under proxy_mode a client cannot pick its address with X-Forwarded-For."""
+        self.patch(config, "options", {**config.options, "proxy_mode": True})
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("hf_cloud.rate_limit_per_hour", "2")
+
+        def post(forwarded):
+            self.url_open("/hyperfactory/start")
+            data = {**GOOD, "company_name": "", "plan": str(self.plan.id), "csrf_token": self._csrf()}
+            return self.url_open("/hyperfactory/start", data=data, headers={
+                "X-Forwarded-For": forwarded, "X-Forwarded-Host": "127.0.0.1", "X-Forwarded-Proto": "http"})
+
+        for i in range(2):
+            self.assertEqual(post(f"198.51.100.{i}").status_code, 200)
+        self.assertEqual(post("198.51.100.77").status_code, 429)  # same peer, another invented address
+        params.set_param("hf_cloud.trusted_proxies", "1")  # now the last entry is the one our proxy saw
+        self.assertEqual(post("203.0.113.5, 192.0.2.10").status_code, 200)
+        self.assertEqual(post("203.0.113.6, 192.0.2.10").status_code, 200)
+        self.assertEqual(post("203.0.113.7, 192.0.2.10").status_code, 429)
 
     def test_rate_limit_per_address(self):
         self.env["ir.config_parameter"].sudo().set_param("hf_cloud.rate_limit_per_hour", "2")

@@ -18,7 +18,7 @@ class TestProvision(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        configure_saas(cls.env)
+        configure_saas(cls)
         cls.provisioner = cls.env["hf.cloud.instance"]._hf_provisioner()
         cls.provisioner.build_template()  # no-op while the addons are unchanged
         cls.settings = cls.provisioner.settings
@@ -35,6 +35,8 @@ class TestProvision(HttpCase):
         self.addCleanup(self._cleanup, db)
         self.start_tour("/hyperfactory/start", "hf_cloud_onboarding", login=None)
         instance = self.env["hf.cloud.instance"].sudo().search([("name", "=", "Tour Plant GmbH")])
+        self.assertEqual(instance.state, "draft")  # until the address is confirmed
+        self.assertTrue(instance._hf_confirm_email(instance._hf_confirm_token()))
         self.assertEqual(instance.state, "queued")
         self.assertEqual(len(json.loads(instance.spec_json)["devices"]), 3)
         self.assertEqual(instance.ziti_status, "not configured")
@@ -95,7 +97,7 @@ class TestProvision(HttpCase):
         self.assertEqual(instance.state, "ready")
         self.assertTrue(pg.allows_connections(self.settings, db))
 
-        instance.action_delete()
+        instance.action_delete(confirm=db)
         self.assertEqual(instance.state, "deleted")
         self.assertFalse(pg.exists(self.settings, db))
         self.assertIn("final backup", instance.state_message)

@@ -2,10 +2,12 @@
 
 ``hf-saas k8s render`` prints a multi-document YAML: for a dedicated tenant its Namespace,
 ResourceQuota (from the plan), NetworkPolicy (only the ingress controller and the namespace itself
-reach Odoo), ConfigMap (odoo.conf with ``dbfilter`` = the tenant's database, no master password:
-``list_db = False`` and the admin password comes from a Secret that the operator creates, never
-rendered here), Deployment (Odoo 18 image with the Hyperfactory addons, readiness/liveness on
-``/web/health``), Service and Ingress. The database server stays outside (managed PostgreSQL).
+reach Odoo), ConfigMap (odoo.conf with ``dbfilter`` = the tenant's database and only the tenant
+addons on its path, no password: ``list_db = False``), Deployment (Odoo 18 image with the
+Hyperfactory addons, readiness/liveness on ``/web/health``; the image's entrypoint adds
+``admin_passwd`` from the ``odoo-admin`` Secret the operator creates, never rendered here, so
+Odoo's default master password never applies), Service and Ingress. The database server stays
+outside (managed PostgreSQL).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 import yaml
 
 ODOO_IMAGE = "ghcr.io/hyperfactory/odoo:18.0"
+TENANT_ADDONS_PATH = "/usr/lib/python3/dist-packages/odoo/addons,/mnt/hyperfactory/addons"
+BASE_CONF = "/etc/hyperfactory/odoo.conf"
 INGEST_IMAGE = "ghcr.io/hyperfactory/ingest:18.0"
 
 
@@ -34,7 +38,8 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
         "[options]", f"db_host = {db_host}", f"db_port = {db_port}", f"db_user = {db_user}",
         f"dbfilter = ^{db}$", "list_db = False", "proxy_mode = True", "workers = 2", "max_cron_threads = 1",
         "data_dir = /var/lib/odoo",
-        "addons_path = /opt/odoo/addons,/mnt/hyperfactory/addons,/mnt/hyperfactory/tenant-addons", "",
+        # the image keeps the operator's addon (hf_cloud) in /mnt/hyperfactory/operator-addons: not here
+        f"addons_path = {TENANT_ADDONS_PATH}", "",
     ])
     probe = {"httpGet": {"path": "/web/health", "port": 8069}, "periodSeconds": 10, "timeoutSeconds": 5}
     return [
@@ -64,13 +69,18 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                               "ports": [{"containerPort": 8069, "name": "http"},
                                         {"containerPort": 8072, "name": "gevent"}],
                               "env": [{"name": "PGPASSWORD",
-                                       "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}}],
+                                       "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}},
+                                      {"name": "ODOO_ADMIN_PASSWD",
+                                       "valueFrom": {"secretKeyRef": {"name": "odoo-admin", "key": "password"}}},
+                                      {"name": "HF_ODOO_BASE_CONF", "value": BASE_CONF}],
                               "resources": {"requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
                                             "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"}},
                               "readinessProbe": probe, "livenessProbe": {**probe, "initialDelaySeconds": 30},
-                              "volumeMounts": [{"name": "conf", "mountPath": "/etc/odoo"},
+                              "volumeMounts": [{"name": "conf", "mountPath": "/etc/hyperfactory"},
+                                               {"name": "odoo-conf", "mountPath": "/etc/odoo"},
                                                {"name": "filestore", "mountPath": "/var/lib/odoo"}]}],
                           "volumes": [{"name": "conf", "configMap": {"name": "odoo-conf"}},
+                                      {"name": "odoo-conf", "emptyDir": {"medium": "Memory"}},
                                       {"name": "filestore", "persistentVolumeClaim": {"claimName": "filestore"}}]}}}},
         {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
          "metadata": {"name": "filestore", "namespace": ns, "labels": labels},

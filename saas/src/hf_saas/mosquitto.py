@@ -98,6 +98,19 @@ class MosquittoFiles:
         _logger.info("broker users for tenant %s written (topic root %s)", tenant, root)
         return creds
 
+    def rotate_edge(self, tenant: str, enterprise: str) -> BrokerCredentials:
+        """A fresh password for the tenant's edge user; the previous one stops working at the reload.
+        The ingest user is left alone (the cloud ingest keeps running)."""
+        creds = BrokerCredentials(f"{tenant}-edge", secrets.token_urlsafe(24), topic_root(enterprise))
+        with self._locked():
+            lines = [line for line in self._tenant_lines(self.passwd, tenant)
+                     if not line.startswith(f"{creds.username}:")]
+            self._replace_block(self.passwd, tenant, [f"{creds.username}:{hash_password(creds.password)}", *lines],
+                                comment=False)
+        self.reload()
+        _logger.info("broker password of %s rotated", creds.username)
+        return creds
+
     def disable_tenant(self, tenant: str) -> bool:
         """Move the tenant's password hashes aside (``passwd.disabled``): it cannot connect until
         :meth:`enable_tenant`, which restores the same credentials. True when something changed."""

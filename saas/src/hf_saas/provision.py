@@ -77,6 +77,9 @@ class Provisioner:
         """A hash of the template's modules' sources: a changed addon makes the template stale."""
         digest = hashlib.sha256(",".join(self.settings.modules).encode())
         roots = [Path(p) for p in self.settings.full_addons_path.split(",")]
+        # Odoo lists every module on the path in the database: another set of addons, another template.
+        offered = sorted(p.parent.name for root in roots[1:] for p in root.glob("*/__manifest__.py"))
+        digest.update(",".join(offered).encode())
         for module in self.settings.modules:
             for root in roots:
                 folder = root / module
@@ -214,7 +217,7 @@ class Provisioner:
                     "spec": spec.to_dict(), "url": record.url, "slug": spec.company.slug,
                     "enterprise": spec.company.slug, "admin_password": password})
             with step("broker"):
-                creds = self.broker.add_tenant(spec.company.slug, spec.company.slug)
+                creds = self.broker.add_tenant(db, spec.company.slug)
             with step("ziti"):
                 ziti_status, ziti_ids, jwt = self._ziti_provision(spec.company.slug)
             with step("bundle"):
@@ -225,7 +228,7 @@ class Provisioner:
                     topic_root=creds["edge"].topic_root, enrollment_jwt=jwt)
                 bundle_path = bundle.write(self.settings.state_dir / "bundles" / f"{db}.zip")
         except Exception as exc:
-            self._undo_create(db, spec.company.slug)
+            self._undo_create(db)
             message = exc.message if isinstance(exc, HfSaasError) else f"{type(exc).__name__}: {exc}"
             record.state, record.message = TenantState.FAILED.value, message
             self.registry.save(record)
@@ -242,11 +245,11 @@ class Provisioner:
         return CreateResult(db, record.url, setup["admin_login"], password, setup.get("signup_url", ""),
                             str(bundle_path), ziti_status, timings)
 
-    def _undo_create(self, db: str, slug: str) -> None:
+    def _undo_create(self, db: str) -> None:
         try:
             pg.drop(self.settings, db)
             shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
-            self.broker.remove_tenant(slug)
+            self.broker.remove_tenant(db)
         except Exception:  # cleanup must not hide the original error
             _logger.exception("cleanup after a failed create of %s was incomplete", db)
 
@@ -288,7 +291,7 @@ class Provisioner:
         if record.state == TenantState.SUSPENDED.value:
             return Outcome(db, record.state, False, f"{db} is already suspended.")
         self._require(record, TenantState.READY)
-        self.broker.disable_tenant(record.slug)
+        self.broker.disable_tenant(record.db)
         self._ziti_call(record, ZitiPlan.disable_identity)
         pg.set_allow_connections(self.settings, db, False)
         record.state, record.message = TenantState.SUSPENDED.value, "Suspended: logins and edge connections refused."
@@ -301,7 +304,7 @@ class Provisioner:
             return Outcome(db, record.state, False, f"{db} is already running.")
         self._require(record, TenantState.SUSPENDED)
         pg.set_allow_connections(self.settings, db, True)
-        self.broker.enable_tenant(record.slug)
+        self.broker.enable_tenant(record.db)
         self._ziti_call(record, ZitiPlan.enable_identity)
         record.state, record.message = TenantState.READY.value, "Ready."
         self.registry.save(record)
@@ -340,7 +343,7 @@ class Provisioner:
                 raise ProvisionError(f"{db} exists: restoring replaces it; confirm with --yes.")
             pg.drop(self.settings, db)
         pg.restore(self.settings, db, source)
-        creds = self.broker.add_tenant(record.slug, record.slug)
+        creds = self.broker.add_tenant(record.db, record.slug)
         self._rewrite_bundle(record, creds)
         record.state, record.message = TenantState.READY.value, f"Restored from {source.name}."
         record.mqtt_users = [c.username for c in creds.values()]
@@ -356,7 +359,7 @@ class Provisioner:
         final = self.backup(db) if pg.exists(self.settings, db) else None
         pg.drop(self.settings, db)
         shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
-        self.broker.remove_tenant(record.slug)
+        self.broker.remove_tenant(record.db)
         for key, collection in (("identity_id", "identities"),):
             if record.ziti_ids.get(key):
                 self._ziti_call(record, functools.partial(ZitiPlan.delete, collection))
@@ -366,6 +369,18 @@ class Provisioner:
         record.message = f"Deleted; final backup {final}." if final else "Deleted."
         self.registry.save(record)
         return Outcome(db, record.state, True, record.message)
+
+    def rotate_bundle(self, db: str) -> bytes:
+        """A new edge bundle whose secrets replace the previous ones: a new broker password for the
+        edge user (the old one stops working at once) and a new edge API key (the old keys are
+        revoked). The zip is handed back and also kept as the tenant's current bundle."""
+        record = self.registry.get(db)
+        self._require(record, TenantState.READY)
+        edge = self.broker.rotate_edge(record.db, record.slug)
+        self._rewrite_bundle(record, {"edge": edge})
+        self.registry.save(record)
+        _logger.info("edge secrets of %s rotated for a new bundle", db)
+        return Path(record.bundle).read_bytes()
 
     def _require(self, record: TenantRecord, state: TenantState) -> None:
         if record.state != state.value:

@@ -12,7 +12,11 @@ HF_SAAS_TEMPLATE_DB            the prepared template database                  h
 HF_SAAS_DB_PREFIX              prefix of tenant database names                 hf_t_
 HF_SAAS_MODULES                modules installed in the template               hf_uns,hf_screens,
                                                                                 hf_cloud_tenant,auth_signup
-HF_SAAS_ADDONS_PATH            Odoo addons path (our tenant addon is added)     Odoo's + <repo>/addons
+HF_SAAS_TENANT_ADDONS          this repository's addons a tenant may install    hf_uns,hf_screens,hf_ml,
+                               (linked into <state>/tenant-addons; never an     hf_cloud_tenant
+                               operator addon such as hf_cloud)
+HF_SAAS_ADDONS_PATH            the tenants' Odoo addons path (refused when it   Odoo's +
+                               holds an operator addon)                         <state>/tenant-addons
 HF_SAAS_DATA_DIR               Odoo data dir (filestores) of the tenants        <state>/odoo-data
 HF_SAAS_STATE_DIR              tenant records, broker files, backups, bundles  <repo>/var/saas
 HF_SAAS_BASE_URL               tenant URL; ``{db}`` is replaced                 http://{db}.localhost:8069
@@ -39,6 +43,8 @@ from .errors import ConfigError
 
 _PREFIX = "HF_SAAS_"
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# Addons of the operator's own Odoo: with one of them, a tenant administrator could steer the provisioner.
+OPERATOR_ADDONS = frozenset({"hf_cloud"})
 
 
 def _odoo_community_addons() -> str | None:
@@ -50,9 +56,23 @@ def _odoo_community_addons() -> str | None:
     return str(path) if path.is_dir() else None
 
 
-def _default_addons_path() -> str:
-    parts = [p for p in (_odoo_community_addons(), str(REPO_ROOT / "addons")) if p]
-    return ",".join(parts)
+def link_tenant_addons(target: Path, modules: tuple[str, ...], source: Path = REPO_ROOT / "addons") -> Path:
+    """``target`` holds links to exactly ``modules`` of ``source`` (stale links removed): the tenants' addons."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in target.iterdir():
+        if entry.name not in modules and entry.is_symlink():
+            entry.unlink()
+    for module in modules:
+        link = target / module
+        wanted = (source / module).resolve()
+        if link.is_symlink() and link.resolve() == wanted:
+            continue
+        if link.is_symlink():
+            link.unlink()
+        if not (wanted / "__manifest__.py").exists():
+            raise ConfigError(f"The tenant addon {module} is not in {source}.")
+        link.symlink_to(wanted, target_is_directory=True)
+    return target
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,7 @@ class Settings:
     template_db: str = "hf_tenant_template"
     db_prefix: str = "hf_t_"
     modules: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_cloud_tenant", "auth_signup")
+    tenant_addons: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_ml", "hf_cloud_tenant")
     addons_path: str = ""
     data_dir: Path = REPO_ROOT / "var" / "saas" / "odoo-data"
     state_dir: Path = REPO_ROOT / "var" / "saas"
@@ -86,12 +107,30 @@ class Settings:
             raise ConfigError("HF_SAAS_DB_PREFIX may only contain letters, digits and '_'.")
         if "{db}" not in self.base_url:
             raise ConfigError("HF_SAAS_BASE_URL must contain {db}, e.g. https://{db}.hyperfactory.cloud.")
+        operator = OPERATOR_ADDONS.intersection(self.tenant_addons)
+        if operator:
+            raise ConfigError(f"HF_SAAS_TENANT_ADDONS may not contain the operator addon(s) {', '.join(operator)}.")
+
+    @property
+    def tenant_addons_dir(self) -> Path:
+        return self.state_dir / "tenant-addons"
 
     @property
     def full_addons_path(self) -> str:
-        """The tenants' addons path: the configured one, else Odoo's own and this repository's `addons/`
-        (where the tenant addon `hf_cloud_tenant` lives)."""
-        return self.addons_path or _default_addons_path()
+        """The tenants' addons path: the configured one, else Odoo's own and ``<state>/tenant-addons``
+        (links to the tenant addons only). Never a directory with an operator addon: a tenant
+        administrator could install it in their own database."""
+        if self.addons_path:
+            path = self.addons_path
+        else:
+            linked = link_tenant_addons(self.tenant_addons_dir, self.tenant_addons)
+            path = ",".join(p for p in (_odoo_community_addons(), str(linked)) if p)
+        for root in path.split(","):
+            for addon in OPERATOR_ADDONS:
+                if (Path(root.strip()) / addon / "__manifest__.py").exists():
+                    raise ConfigError(f"The tenants' addons path {root} holds the operator addon {addon}; "
+                                      "give the tenants' Odoo a directory with the tenant addons only.")
+        return path
 
     @property
     def tenant_dbfilter(self) -> str:
@@ -151,7 +190,7 @@ def _coerce(name: str, raw: Any) -> Any:  # noqa: ANN401  (an env string or a JS
             return int(raw)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"HF_SAAS_DB_PORT must be a number, not {raw!r}.") from exc
-    if name == "modules":
+    if name in ("modules", "tenant_addons"):
         return tuple(m.strip() for m in (raw.split(",") if isinstance(raw, str) else raw) if m.strip())
     if name in ("data_dir", "state_dir", "mosquitto_dir", "mosquitto_pidfile"):
         return Path(raw)
