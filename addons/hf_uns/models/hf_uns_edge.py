@@ -69,10 +69,12 @@ class HfUnsEdge(models.Model):
         )
 
     def action_generate_api_key(self):
-        """Create an API key for the edge user; shown once, never stored in clear."""
+        """Create the edge user's API key; shown once, never stored in clear. It replaces the previous
+        keys (revoked here): a key handed out again, or leaked, works only until the next one."""
         self.ensure_one()
         if self.state == "revoked":
             raise UserError(_("Edge %s is revoked: create a new edge instead.", self.name))
+        self.user_id.sudo().api_key_ids.unlink()
         key = self.env["res.users.apikeys"].with_user(self.user_id).sudo()._generate(
             "rpc", f"Hyperfactory collector {self.name}", None
         )

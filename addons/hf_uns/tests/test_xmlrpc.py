@@ -31,6 +31,14 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
         with self.assertRaises(xmlrpc.client.Fault):
             self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.tag", "search_read", [[]])
 
+    def test_new_api_key_revokes_the_previous_ones(self):
+        """Issue 15, attack 6: a new key for an edge is its only key."""
+        old = self._api_key(self.edge)
+        new = self._api_key(self.edge)
+        login = self.edge.user_id.login
+        self.assertFalse(self.xmlrpc_common.authenticate(self.env.cr.dbname, login, old, {}))
+        self.assertEqual(self.xmlrpc_common.authenticate(self.env.cr.dbname, login, new, {}), self.edge.user_id.id)
+
     def test_revoked_edge_is_refused(self):
         key = self._api_key(self.edge)
         login = self.edge.user_id.login
@@ -62,3 +70,28 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
             self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
                                           "read_history", [self.tag_temperature.topic, "yesterday", "now", 10])
         self.assertIn("is not an ISO-8601 time", caught.exception.faultString)
+
+    def test_history_of_a_state_across_a_gap_marshals_and_starts_with_the_value_in_force(self):
+        """A string state reported on change, a bad-quality gap between two values: every point crosses
+        XML-RPC (no None), the gap is marked, and a window that starts after the last change opens with the
+        value in force."""
+        state = self.create_tag("state", data_type="string", modbus_address=10, modbus_type="string",
+                                modbus_length=4)
+        engineer = self.create_user("hf_rpc_state", "hf_uns.group_hf_engineer")
+        engineer.password = "hf_rpc_state-pass"
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, engineer.login, "hf_rpc_state-pass", {})
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+        ms = int(t0.timestamp() * 1000)
+        HistorianWriter(self.env.cr).write([
+            Sample(state.id, ms, None, "running"), Sample(state.id, ms + 60_000, None, None, 2),
+            Sample(state.id, ms + 120_000, None, "idle")])
+
+        def history(start, end):
+            return self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_state-pass", "hf.uns.tag",
+                                                 "read_history", [state.topic, start.isoformat(), end.isoformat(), 50])
+
+        points = history(t0, t0 + timedelta(minutes=5))["points"]
+        self.assertEqual([(p["last"], p["gap"], p["quality"]) for p in points],
+                         [("running", False, 0), (False, True, 2), ("idle", False, 0)])
+        later = history(t0 + timedelta(minutes=4), t0 + timedelta(minutes=6))["points"]
+        self.assertEqual([(p["last"], p.get("in_force", False)) for p in later], [("idle", True)])
