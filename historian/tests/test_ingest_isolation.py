@@ -215,3 +215,16 @@ def test_insufficient_resources_is_never_an_outage(db: str) -> None:
         assert not is_outage(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
     finally:
         conn.close()
+
+
+def test_a_publish_over_the_limit_is_dead_lettered_with_its_size(broker: int, db: str,
+                                                                 ingest: subprocess.Popen[str]) -> None:
+    """Skipped as it arrives, never buffered whole (before: buffered whole, eight 100 MB PUBLISHes took the
+    ingest to 1.0 GB, then the 1 MB check); what follows is stored."""
+    now = int(time.time() * 1000)
+    huge = b'{"timestamp_ms": %d, "state": "%s"}' % (now, b"x" * 3_000_000)
+    publish(broker, [huge, *good(3, now + 1)])
+    wait_for(lambda: len(stored_values(db, "temperature")) == 3)
+    wait_for(lambda: len(reasons(db)) == 1)
+    assert "a PUBLISH of 3000" in reasons(db)[0] and "exceeds" in reasons(db)[0], reasons(db)
+    assert ingest.poll() is None

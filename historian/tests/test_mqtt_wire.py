@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -146,3 +147,103 @@ def test_publish_properties_from_a_real_publisher_are_skipped() -> None:
         client.loop_stop()
         got = asyncio.run(receive(port, client_id, 1, ack=True))
     assert [(p.topic, p.payload) for p in got] == [("umh/v1/acme/_historian/x", b'{"timestamp_ms":1,"x":2}')]
+
+
+# --- hostile bytes (issue 14): every parse error is a ProtocolError, never IndexError/struct.error ------
+
+BAD_STREAMS = [
+    b"\x30\x03\x00\x00\x80",  # properties' varint runs past the packet: was a PUBLISH with an empty topic
+    b"\x30\x03\x00\x05\x61",  # topic length past the packet
+    b"\x30\x01\x00",  # not even a topic length
+    b"\x32\x03\x00\x01\x61",  # QoS 1 without a packet id
+    b"\x30\x04\x00\x01\x61\x05",  # properties longer than the packet
+    b"\x30\x02\x00\x00",  # empty topic (we allow no topic alias)
+]
+
+
+@pytest.mark.parametrize("stream", BAD_STREAMS, ids=["varint-past-packet", "topic-past-packet", "no-topic-length",
+                                                     "qos1-no-packet-id", "props-past-packet", "empty-topic"])
+@pytest.mark.parametrize("split", [None, 1, 3], ids=["one-read", "split-1", "split-3"])
+def test_a_malformed_publish_is_a_protocol_error(stream: bytes, split: int | None) -> None:
+    """Before: 30 03 00 00 80 parsed as a PUBLISH with an empty topic (_read_varint's -1 used as a position),
+    a topic running past the packet raised IndexError when split across reads."""
+    reader = wire.PacketReader()
+    with pytest.raises(wire.ProtocolError):
+        if split is None:
+            reader.feed(stream)
+        else:
+            reader.feed(stream[:split])
+            reader.feed(stream[split:])
+
+
+@pytest.mark.parametrize("parse, body", [
+    (wire.parse_disconnect, b"\x00\x03"),
+    (wire.parse_disconnect, b"\x00\x05\x1f"),
+    (wire.parse_disconnect, b"\x00\x03\x1f\x00\x09ab"),
+    (wire.parse_suback, b""),
+    (wire.parse_suback, b"\x00\x01"),
+    (wire.parse_suback, b"\x00\x01\x05"),
+    (wire.parse_connack, b"\x00"),
+    (wire.parse_connack, b"\x00\x00\x05\x1f"),
+], ids=["disconnect-props-missing", "disconnect-reason-cut", "disconnect-string-past", "suback-empty",
+        "suback-no-props", "suback-props-past", "connack-short", "connack-props-cut"])
+def test_malformed_acknowledgements_are_protocol_errors(parse: Callable[[bytes], object], body: bytes) -> None:
+    """Before: IndexError / struct.error (an empty SUBACK during a reconnect killed the reconnect task)."""
+    with pytest.raises(wire.ProtocolError):
+        parse(body)
+
+
+def test_well_formed_acknowledgements_still_parse() -> None:
+    reason = b"\x1f\x00\x03bye"
+    assert wire.parse_disconnect(b"\x8e" + wire.varint(len(reason)) + reason) == (0x8E, "bye")
+    assert wire.parse_disconnect(b"") == (0, "")
+    assert wire.parse_suback(b"\x00\x01\x00\x01") == (1, [1])
+    assert wire.parse_connack(b"\x01\x00\x00") == (True, 0, "")
+
+
+def test_connect_announces_a_maximum_packet_size() -> None:
+    packet = wire.connect_packet("x", keepalive=30, clean_start=False, session_expiry_s=60, receive_maximum=10,
+                                 max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE)
+    assert bytes([wire.PROP_MAXIMUM_PACKET_SIZE]) + wire.ANNOUNCED_MAX_PACKET_SIZE.to_bytes(4, "big") in packet
+
+
+def test_a_publish_over_the_limit_is_skipped_not_buffered() -> None:
+    """Before: a 100 MB PUBLISH was buffered whole (eight of them: 1.0 GB) before the 1 MB check."""
+    limit = 100_000
+    packet = wire.publish_packet("umh/v1/acme/_historian/t", b"7" * 5_000_000, packet_id=9)
+    reader = wire.PacketReader(max_packet_size=limit)
+    got: list[wire.Publish] = []
+    for offset in range(0, len(packet), 65_536):
+        publishes, _ = reader.feed(packet[offset:offset + 65_536])
+        got += publishes
+        assert reader.buffered <= limit + 65_536
+    publishes, _ = reader.feed(wire.publish_packet("next", b"{}", packet_id=10))
+    got += publishes
+    assert [(p.topic, p.packet_id) for p in got] == [("umh/v1/acme/_historian/t", 9), ("next", 10)]
+    assert isinstance(got[0].payload, wire.OversizedPayload) and got[0].payload.size == len(packet)
+    assert len(got[0].payload) <= 4096 and got[1].payload == b"{}"
+
+
+def test_an_empty_suback_is_a_protocol_error_from_open() -> None:
+    """A broker answering CONNACK then an empty SUBACK: open() raises ProtocolError, which the ingest's
+    reconnect loop retries (a struct.error used to end that loop silently)."""
+
+    async def main() -> None:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1024)
+            writer.write(b"\x20\x03\x00\x00\x00")
+            await writer.drain()
+            await reader.read(1024)
+            writer.write(b"\x90\x00")
+            await writer.drain()
+            await asyncio.sleep(1)
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        session = MqttSession(BrokerAddress("127.0.0.1", port), "x", "umh/v1/#", lambda _s, _p: None)
+        with pytest.raises(wire.ProtocolError):
+            await session.open(timeout_s=5)
+        server.close()
+
+    asyncio.run(main())

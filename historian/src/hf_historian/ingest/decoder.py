@@ -9,6 +9,7 @@ from hf_core.payload import decode_values
 from hf_core.types import Quality
 from hf_core.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
 from hf_historian.ingest.deadletter import DeadLetter
+from hf_historian.ingest.mqtt_wire import MAX_PACKET_SIZE, OversizedPayload
 from hf_historian.ingest.resolver import RejectedValue, TagResolver, to_columns
 from hf_historian.writer import Sample, SampleRow
 
@@ -46,6 +47,10 @@ def decode_message(
         return
     if parsed.data_contract != "_historian":
         return  # _analytics and others are not historian samples
+    if type(payload) is OversizedPayload:  # skipped by the MQTT reader, never buffered whole
+        dead.append(DeadLetter(topic, payload, f"bad payload: a PUBLISH of {payload.size} bytes exceeds the "
+                                               f"{MAX_PACKET_SIZE} byte limit (skipped, never buffered whole)"))
+        return
     try:
         # the contract's limits (hf_core.payload: text PostgreSQL can hold, float8's range, nesting, values
         # per message, the timestamps the historian accepts) are checked there, value by value

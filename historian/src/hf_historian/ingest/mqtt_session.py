@@ -50,7 +50,7 @@ class MqttSession(asyncio.Protocol):
         self.session_present = False
         self.closed: asyncio.Future[str] | None = None  # result: why the connection ended
         self._transport: asyncio.Transport | None = None
-        self._reader = wire.PacketReader()
+        self._reader = wire.PacketReader(max_packet_size=wire.MAX_PACKET_SIZE)
         self._replies: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
         self._last_heard = time.monotonic()
         self._pinger: asyncio.Task[None] | None = None
@@ -65,16 +65,18 @@ class MqttSession(asyncio.Protocol):
         self._last_heard = time.monotonic()
         try:
             publishes, others = self._reader.feed(data)
-        except (wire.ProtocolError, IndexError, UnicodeDecodeError) as exc:
+            disconnect = next((body for kind, body in others if kind == wire.DISCONNECT), None)
+            reason = None if disconnect is None else wire.parse_disconnect(disconnect)
+        except (wire.ProtocolError, IndexError, ValueError) as exc:  # ProtocolError; the others are our bugs
             self._drop(f"unparsable data from the broker: {exc}")
             return
         if publishes:
             self.on_messages(self, publishes)
+        if reason is not None:
+            self._drop(f"the broker disconnected us: {wire.reason_text(reason[0])} {reason[1]}".strip())
+            return
         for kind, body in others:
-            if kind == wire.DISCONNECT:
-                code, reason = wire.parse_disconnect(body)
-                self._drop(f"the broker disconnected us: {wire.reason_text(code)} {reason}".strip())
-            elif kind != wire.PINGRESP:
+            if kind != wire.PINGRESP:
                 self._replies.put_nowait((kind, body))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -95,7 +97,8 @@ class MqttSession(asyncio.Protocol):
         try:
             self._send(wire.connect_packet(
                 self.client_id, keepalive=self.keepalive_s, clean_start=False, session_expiry_s=self.session_expiry_s,
-                receive_maximum=self.receive_maximum, username=self.address.username, password=self.address.password))
+                receive_maximum=self.receive_maximum, username=self.address.username, password=self.address.password,
+                max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE))
             body = await self._expect(wire.CONNACK, timeout_s)
             self.session_present, code, reason = wire.parse_connack(body)
             if code >= 0x80:

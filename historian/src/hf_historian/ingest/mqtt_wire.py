@@ -20,6 +20,15 @@ DISCONNECT_PACKET = b"\xe0\x00"  # reason 0, normal disconnection: the session i
 PROP_SESSION_EXPIRY = 0x11
 PROP_RECEIVE_MAXIMUM = 0x21
 PROP_REASON_STRING = 0x1F
+PROP_MAXIMUM_PACKET_SIZE = 0x27
+# The largest packet the reader takes whole: a payload of the contract's 1 MB limit with its topic and headers.
+# A larger PUBLISH is skipped as it arrives (never buffered) and handed on as an OversizedPayload, so the
+# ingest dead-letters it with its size.
+MAX_PACKET_SIZE = 1_000_000 + 65_536
+# Announced in CONNECT (MQTT 5, 3.1.2.11.4): the broker sends nothing larger (it drops it). Above the
+# reader's limit, so that what a broker lets through up to here is a dead letter rather than lost unseen;
+# the broker config we ship refuses a PUBLISH over MAX_PACKET_SIZE from the publisher already.
+ANNOUNCED_MAX_PACKET_SIZE = 16 * 1024 * 1024
 _PUBACK_HEADER = b"\x40\x02"
 _U16 = struct.Struct(">H")
 
@@ -33,6 +42,13 @@ REASONS = {
 
 class ProtocolError(Exception):
     """The broker sent something this subscriber cannot parse; the connection must be dropped."""
+
+
+class OversizedPayload(bytes):
+    """The first bytes of a PUBLISH payload over the Maximum Packet Size, which was skipped, not buffered:
+    ``size`` is the whole packet's."""
+
+    size: int
 
 
 class Publish(NamedTuple):
@@ -64,10 +80,12 @@ def _packet(first_byte: int, body: bytes) -> bytes:
 
 
 def connect_packet(client_id: str, *, keepalive: int, clean_start: bool, session_expiry_s: int,
-                   receive_maximum: int, username: str | None = None, password: str | None = None) -> bytes:
+                   receive_maximum: int, username: str | None = None, password: str | None = None,
+                   max_packet_size: int = ANNOUNCED_MAX_PACKET_SIZE) -> bytes:
     flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
     props = (bytes([PROP_SESSION_EXPIRY]) + struct.pack(">I", session_expiry_s)
-             + bytes([PROP_RECEIVE_MAXIMUM]) + _U16.pack(receive_maximum))
+             + bytes([PROP_RECEIVE_MAXIMUM]) + _U16.pack(receive_maximum)
+             + bytes([PROP_MAXIMUM_PACKET_SIZE]) + struct.pack(">I", max_packet_size))
     body = _string("MQTT") + bytes([5, flags]) + _U16.pack(keepalive) + varint(len(props)) + props + _string(client_id)
     if username is not None:
         body += _string(username)
@@ -105,6 +123,18 @@ def _read_varint(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
     return 0, -1
 
 
+def _varint_within(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int]:
+    """A variable byte integer that must end before ``end`` (inside a packet already received whole)."""
+    value, shift = 0, 0
+    for i in range(pos, min(pos + 4, end)):
+        byte = buf[i]
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, i + 1
+        shift += 7
+    raise ProtocolError("a variable byte integer runs past its packet or is longer than 4 bytes")
+
+
 def parse_connack(body: bytes) -> tuple[bool, int, str]:
     """(session present, reason code, reason string or "")."""
     if len(body) < 2:
@@ -114,10 +144,12 @@ def parse_connack(body: bytes) -> tuple[bool, int, str]:
 
 def parse_suback(body: bytes) -> tuple[int, list[int]]:
     """(packet id, one reason code per topic filter)."""
-    packet_id = _U16.unpack_from(body, 0)[0]
-    props_len, pos = _read_varint(body, 2)
-    if pos < 0:
+    if len(body) < 3:
         raise ProtocolError("SUBACK too short")
+    packet_id = _U16.unpack_from(body, 0)[0]
+    props_len, pos = _varint_within(body, 2, len(body))
+    if pos + props_len >= len(body):
+        raise ProtocolError("SUBACK without a reason code")
     return packet_id, list(body[pos + props_len:])
 
 
@@ -126,28 +158,51 @@ def parse_disconnect(body: bytes) -> tuple[int, str]:
 
 
 def _reason_string(body: bytes, pos: int) -> str:
+    """The Reason String among the properties at ``pos`` (absent: ""); the properties must fit the packet."""
     if len(body) <= pos:
         return ""
-    length, pos = _read_varint(body, pos)
+    length, pos = _varint_within(body, pos, len(body))
+    end = pos + length
+    if end > len(body):
+        raise ProtocolError("properties run past their packet")
     # Only a reason string that comes first is read: a full property parser is not worth it for a log line.
-    if pos < 0 or length < 3 or body[pos] != PROP_REASON_STRING:
+    if length < 3 or body[pos] != PROP_REASON_STRING:
         return ""
     size = _U16.unpack_from(body, pos + 1)[0]
+    if pos + 3 + size > end:
+        raise ProtocolError("reason string runs past its properties")
     return body[pos + 3:pos + 3 + size].decode(errors="replace")
 
 
 class PacketReader:
-    """Cuts a byte stream into packets: PUBLISHes as :class:`Publish`, the rest as (type, body)."""
+    """Cuts a byte stream into packets: PUBLISHes as :class:`Publish`, the rest as (type, body).
 
-    def __init__(self) -> None:
+    A packet over ``max_packet_size`` (0: no limit) is never buffered whole: a PUBLISH is handed on with
+    its topic, packet id and an :class:`OversizedPayload` (its first bytes, its size) and the rest of it
+    skipped as it arrives; any other packet that large is a :class:`ProtocolError`."""
+
+    def __init__(self, max_packet_size: int = 0) -> None:
         self._buffer = bytearray()
+        self.max_packet_size = max_packet_size
+        self._skip = 0  # bytes of an oversized packet still to be discarded
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of their packet."""
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> tuple[list[Publish], list[tuple[int, bytes]]]:
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return [], []
+            data, self._skip = data[self._skip:], 0
         buf = self._buffer
         buf += data
         publishes: list[Publish] = []
         others: list[tuple[int, bytes]] = []
         pos, size = 0, len(buf)
+        limit = self.max_packet_size
         while size - pos >= 2:
             first = buf[pos]
             # the remaining length, inlined for the common 1- and 2-byte cases
@@ -162,23 +217,42 @@ class PacketReader:
                 if start < 0:
                     break
             end = start + length
+            kind = first >> 4
+            if limit and end - pos > limit:
+                oversized = self._oversized(buf, pos, start, end, kind)
+                if oversized is None:
+                    break  # its topic and packet id are not all here yet
+                publishes.append(oversized)
+                if end > size:
+                    self._skip = end - size
+                    pos = size
+                    break
+                pos = end
+                continue
             if end > size:
                 break
-            kind = first >> 4
             if kind == PUBLISH:
+                if length < 3:
+                    raise ProtocolError("PUBLISH shorter than its topic length")
                 topic_len = (buf[start] << 8) | buf[start + 1]
                 cursor = start + 2 + topic_len
+                if not topic_len or cursor > end:
+                    raise ProtocolError("PUBLISH topic empty or longer than its packet")
                 topic = buf[start + 2:cursor].decode(errors="replace")  # a broker checks UTF-8; never crash on it
                 if first & 0x06:
+                    if cursor + 2 > end:
+                        raise ProtocolError("PUBLISH shorter than its packet id")
                     packet_id = (buf[cursor] << 8) | buf[cursor + 1]
                     cursor += 2
                 else:
                     packet_id = 0
+                if cursor >= end:
+                    raise ProtocolError("PUBLISH without its properties length")
                 props_len = buf[cursor]
                 if props_len < 128:
                     cursor += 1 + props_len
                 else:
-                    props_len, cursor = _read_varint(buf, cursor)
+                    props_len, cursor = _varint_within(buf, cursor, end)
                     cursor += props_len
                 if cursor > end:
                     raise ProtocolError("PUBLISH shorter than its headers")
@@ -189,3 +263,21 @@ class PacketReader:
         if pos:
             del buf[:pos]
         return publishes, others
+
+    def _oversized(self, buf: bytearray, pos: int, start: int, end: int, kind: int) -> Publish | None:
+        """The notice of a PUBLISH over the limit, once its headers are in (None until then)."""
+        if kind != PUBLISH:
+            raise ProtocolError(f"a packet of type {kind} and {end - pos} bytes, over the {self.max_packet_size} "
+                                "byte Maximum Packet Size announced")
+        if len(buf) < start + 2:
+            return None
+        topic_len = (buf[start] << 8) | buf[start + 1]
+        cursor = start + 2 + topic_len
+        qos = buf[pos] & 0x06
+        if len(buf) < cursor + (2 if qos else 0) + 1:
+            return None
+        topic = buf[start + 2:cursor].decode(errors="replace")
+        packet_id = ((buf[cursor] << 8) | buf[cursor + 1]) if qos else 0
+        head = OversizedPayload(bytes(buf[cursor + (2 if qos else 0):min(end, cursor + 4096, len(buf))]))
+        head.size = end - pos
+        return Publish(topic, head, packet_id)

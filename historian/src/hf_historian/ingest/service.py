@@ -201,8 +201,8 @@ class Ingest:
                 session = self._new_session()
                 try:
                     await session.open()
-                except (OSError, TimeoutError, wire.ProtocolError, BrokerRefused) as exc:
-                    _logger.warning("broker still away (%s); retrying in %.0f s", exc, delay)
+                except Exception as exc:  # noqa: BLE001  (whatever the broker did, this loop must go on)
+                    _logger.warning("broker still away (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30)
                     continue
