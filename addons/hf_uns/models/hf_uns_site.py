@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from odoo.addons.base.models.res_partner import _tz_get
+
 
 class HfUnsSite(models.Model):
     _name = "hf.uns.site"
@@ -10,15 +12,11 @@ class HfUnsSite(models.Model):
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
     area_ids = fields.One2many("hf.uns.area", "site_id", string="Areas")
     edge_ids = fields.One2many("hf.uns.edge", "site_id", string="Edges")
-    timezone = fields.Selection("_tz_get", string="Time zone", default=lambda self: self.env.user.tz)
+    timezone = fields.Selection(_tz_get, string="Time zone", default=lambda self: self.env.user.tz)
 
     _sql_constraints = [
         ("segment_unique", "unique(company_id, segment)", "Two sites of one company cannot share a UNS segment."),
     ]
-
-    @api.model
-    def _tz_get(self):
-        return self.env["res.partner"]._fields["tz"].selection(self.env["res.partner"])
 
     @api.depends("segment", "company_id.hf_uns_segment", "company_id.name")
     def _compute_uns_path(self):

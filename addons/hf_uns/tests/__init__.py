@@ -5,3 +5,4 @@ from . import test_collector_config
 from . import test_access
 from . import test_xmlrpc
 from . import test_historian
+from . import test_click_everywhere
