@@ -10,6 +10,7 @@ import os
 import sys
 
 from hf_core.errors import ConfigError
+from hf_historian.ingest.resolver import DEFAULT_MAX_NEW_TAGS_PER_MESSAGE, DEFAULT_MAX_TAGS_PER_WORKCELL
 from hf_historian.ingest.service import IngestSettings, run_workers
 
 PROG = "hf-ingest"
@@ -32,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MQTT client id; its persistent session keeps unacknowledged messages")
     parser.add_argument("--no-discover", action="store_true",
                         help="dead-letter unknown tags instead of creating them under their known workcell")
+    parser.add_argument("--max-tags-per-workcell", type=int,
+                        default=int(os.environ.get("HF_INGEST_MAX_TAGS_PER_WORKCELL", DEFAULT_MAX_TAGS_PER_WORKCELL)),
+                        help="discovery stops at this many tags in a workcell (env HF_INGEST_MAX_TAGS_PER_WORKCELL)")
+    parser.add_argument("--max-new-tags-per-message", type=int,
+                        default=int(os.environ.get("HF_INGEST_MAX_NEW_TAGS_PER_MESSAGE",
+                                                   DEFAULT_MAX_NEW_TAGS_PER_MESSAGE)),
+                        help="tags one message may discover; its other new names are dead-lettered "
+                             "(env HF_INGEST_MAX_NEW_TAGS_PER_MESSAGE)")
     parser.add_argument("--connect-attempts", type=int, default=5,
                         help="tries to reach the broker at start before giving up (exit 2)")
     parser.add_argument("--stats-interval", type=float, default=10.0, help="seconds between throughput logs")
@@ -51,7 +60,9 @@ def main_from_args(args: argparse.Namespace) -> int:
         settings = IngestSettings(mqtt_url=args.mqtt_url, dsn=args.dsn, topic=args.topic,
                                   client_id=args.client_id, discover=not args.no_discover,
                                   stats_interval_s=args.stats_interval,
-                                  start_attempts=args.connect_attempts)
+                                  start_attempts=args.connect_attempts,
+                                  max_tags_per_workcell=args.max_tags_per_workcell,
+                                  max_new_tags_per_message=args.max_new_tags_per_message)
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,13 @@ from hf_core.types import Quality
 from hf_core.uns import TAG_GROUP_SEPARATOR, UnsTopic, is_valid_segment
 from hf_historian.ingest.deadletter import DeadLetter
 from hf_historian.ingest.mqtt_wire import MAX_PACKET_SIZE, OversizedPayload
-from hf_historian.ingest.resolver import RejectedValue, TagResolver, to_columns
+from hf_historian.ingest.resolver import (
+    MAX_TAG_NAME_CHARS,
+    UNKNOWN_CACHE_MAX,
+    RejectedValue,
+    TagResolver,
+    to_columns,
+)
 from hf_historian.writer import Sample, SampleRow
 
 # Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods.
@@ -61,14 +67,21 @@ def decode_message(
     rejected = [f"{name[:80]!r}: {why}" for name, why in refused]
     known = resolver.by_message_name.get(topic)
     if known is None:
+        if len(resolver.by_message_name) >= UNKNOWN_CACHE_MAX:  # a flood of topics: start over
+            resolver.by_message_name.clear()
         known = resolver.by_message_name[topic] = {}
+    discovered = 0
     for name, value in values:
         tag = known.get(name)
         try:
             if tag is None:
+                if len(name) > MAX_TAG_NAME_CHARS:
+                    raise RejectedValue(f"a tag name longer than {MAX_TAG_NAME_CHARS} characters")
                 if not all(is_valid_segment(part) for part in name.split(TAG_GROUP_SEPARATOR)):
                     raise RejectedValue("a tag name may only contain letters, digits, '_' and '-'")
-                tag = resolver.resolve(parsed, name, value)
+                before = resolver.discovered
+                tag = resolver.resolve(parsed, name, value, discovered < resolver.max_new_tags_per_message)
+                discovered += resolver.discovered - before
                 known[name] = tag
             if not tag.historian:
                 continue

@@ -14,6 +14,11 @@ from hf_historian.schema import RETENTION_CODES, Cursor, one_row
 
 _logger = logging.getLogger(__name__)
 NEGATIVE_TTL_S = 5.0
+# The bounds of discovery and of what is cached about tags that do not exist (settings in IngestSettings)
+MAX_TAG_NAME_CHARS = 128  # a tag's $-joined name below its topic
+UNKNOWN_CACHE_MAX = 10_000  # unknown tag topics remembered (NEGATIVE_TTL_S each)
+DEFAULT_MAX_TAGS_PER_WORKCELL = 5_000
+DEFAULT_MAX_NEW_TAGS_PER_MESSAGE = 100
 
 
 class RejectedValue(Exception):
@@ -67,11 +72,16 @@ def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
 class TagResolver:
     """Maps canonical tag topics to hf_uns_tag rows; one query per miss, misses cached briefly."""
 
-    def __init__(self, cr: Cursor, *, discover: bool = True) -> None:
+    def __init__(self, cr: Cursor, *, discover: bool = True,
+                 max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL,
+                 max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE) -> None:
         self.cr = cr
         self.discover = discover
+        self.max_tags_per_workcell = max_tags_per_workcell
+        self.max_new_tags_per_message = max_new_tags_per_message
         self._tags: dict[str, TagInfo] = {}
         self._workcells: dict[str, tuple[int, int | None]] = {}
+        self._tags_per_workcell: dict[int, int] = {}
         self._unknown: dict[str, float] = {}
         # message topic → $-joined name in the payload → tag: the decoder's hot-path cache
         self.by_message_name: dict[str, dict[str, TagInfo]] = {}
@@ -90,13 +100,17 @@ class TagResolver:
         }
         self.cr.execute("SELECT hf_uns_path, id, company_id FROM mrp_workcenter WHERE hf_uns_path IS NOT NULL")
         self._workcells = {path: (wid, company) for path, wid, company in self.cr.fetchall()}
+        self.cr.execute("SELECT workcenter_id, count(*) FROM hf_uns_tag GROUP BY workcenter_id")
+        self._tags_per_workcell = {wid: int(count) for wid, count in self.cr.fetchall()}
         self.by_message_name = {}
         self.loaded_at = time.monotonic()
 
-    def resolve(self, topic: UnsTopic, name: str, value: MaybeValue) -> TagInfo:
+    def resolve(self, topic: UnsTopic, name: str, value: MaybeValue, may_discover: bool = True) -> TagInfo:
         """The tag for ``name`` ($-joined below the topic's groups) under ``topic``'s location.
 
-        Raises :class:`RejectedValue` for an unknown location (or tag, with discovery off).
+        Raises :class:`RejectedValue` for an unknown location (or tag, with discovery off or not allowed
+        here: ``may_discover`` False once a message used its share, or its workcell reached its cap), and
+        for an archived tag.
         """
         groups = [*topic.virtual_path, *topic.tag_name.split("$")] if topic.tag_name else list(topic.virtual_path)
         *more_groups, leaf = [*groups, *name.split("$")] if name else groups
@@ -124,10 +138,24 @@ class TagResolver:
             if found:
                 workcell = self._workcells[location] = (found[0], found[1])
         if workcell is None or not self.discover:
-            self._unknown[canonical] = now + NEGATIVE_TTL_S
+            self._remember_unknown(canonical, now)
             what = "location" if workcell is None else "tag (discovery is off)"
             raise RejectedValue(f"unknown {what}: {canonical}")
+        if not may_discover:
+            raise RejectedValue(f"not discovered: more than {self.max_new_tags_per_message} new tags in one message")
+        if self._tags_per_workcell.get(workcell[0], 0) >= self.max_tags_per_workcell:
+            self._remember_unknown(canonical, now)
+            raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
+                                f"{self.max_tags_per_workcell} tags")
         return self._create_discovered(canonical, workcell, more_groups, leaf, value)
+
+    def _remember_unknown(self, canonical: str, now: float) -> None:
+        """Cache a miss for NEGATIVE_TTL_S; at most UNKNOWN_CACHE_MAX of them (a flood of names is forgotten)."""
+        if len(self._unknown) >= UNKNOWN_CACHE_MAX:
+            self._unknown = {topic: until for topic, until in self._unknown.items() if until > now}
+            if len(self._unknown) >= UNKNOWN_CACHE_MAX:
+                self._unknown.clear()
+        self._unknown[canonical] = now + NEGATIVE_TTL_S
 
     def _create_discovered(
         self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, value: MaybeValue
@@ -139,13 +167,18 @@ class TagResolver:
             raise  # the database is away: the caller retries the whole batch
         except psycopg2.Error as exc:
             # e.g. a NOT NULL column Odoo added that this insert does not know: dead-letter, go on
-            self._unknown[topic] = time.monotonic() + NEGATIVE_TTL_S
+            self._remember_unknown(topic, time.monotonic())
             raise RejectedValue(f"could not create the discovered tag {topic}: {str(exc).strip()[:200]}") from exc
-        tag_id, stored_type = one_row(self.cr)
-        tag = TagInfo(tag_id, stored_type, RETENTION_CODES["standard"], True)
+        tag_id, stored_type, active, historian, inserted = one_row(self.cr)
+        if not active:  # archived (over the plan's quota, or by hand): it stays so, and stores nothing
+            self._remember_unknown(topic, time.monotonic())
+            raise RejectedValue(f"tag {topic} is archived: its samples are not stored")
+        tag = TagInfo(tag_id, stored_type, RETENTION_CODES["standard"], bool(historian))
         self._tags[topic] = tag
-        self.discovered += 1
-        _logger.info("discovered tag %s (%s)", topic, data_type)
+        if inserted:
+            self.discovered += 1
+            self._tags_per_workcell[workcell[0]] = self._tags_per_workcell.get(workcell[0], 0) + 1
+            _logger.info("discovered tag %s (%s)", topic, data_type)
         return tag
 
     def _insert_discovered(
@@ -159,8 +192,8 @@ class TagResolver:
                                     modbus_word_order, create_date, write_date)
             VALUES (%s, %s, %s, %s, %s, 'plain', %s, true, true, true, 'standard', 1000, 0, 1, 0, 1, 'big', 'big',
                     now() at time zone 'utc', now() at time zone 'utc')
-            ON CONFLICT (topic) DO UPDATE SET write_date = excluded.write_date
-            RETURNING id, data_type
+            ON CONFLICT (topic) DO UPDATE SET write_date = hf_uns_tag.write_date  -- no change: only for RETURNING
+            RETURNING id, data_type, active, historian, xmax = 0
             """,
             (leaf, "$".join(groups) or None, workcell[0], workcell[1], data_type, topic),
         )

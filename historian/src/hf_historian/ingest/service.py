@@ -33,7 +33,11 @@ from hf_historian.ingest import deadletter
 from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
-from hf_historian.ingest.resolver import TagResolver
+from hf_historian.ingest.resolver import (
+    DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
+    DEFAULT_MAX_TAGS_PER_WORKCELL,
+    TagResolver,
+)
 from hf_historian.writer import HistorianWriter, PreparedBatch, SampleRow, prepare
 
 _logger = logging.getLogger(__name__)
@@ -61,11 +65,16 @@ class IngestSettings:
     discover: bool = True
     stats_interval_s: float = 10.0
     start_attempts: int = 5
+    # discovery's bounds: tags per workcell (discovered or not), new tags one message may create
+    max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL
+    max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE
 
     def __post_init__(self) -> None:
         url = urlparse(self.mqtt_url)
         if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
             raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883.")
+        if self.max_tags_per_workcell < 0 or self.max_new_tags_per_message < 0:
+            raise ConfigError("--max-tags-per-workcell and --max-new-tags-per-message may not be negative.")
 
 
 class Decoded(NamedTuple):
@@ -149,7 +158,9 @@ class Ingest:
                 self.resolver_conn.close()
         self.resolver_conn = psycopg2.connect(self.settings.dsn)
         self.resolver_conn.autocommit = True
-        self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover)
+        self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover,
+                                    max_tags_per_workcell=self.settings.max_tags_per_workcell,
+                                    max_new_tags_per_message=self.settings.max_new_tags_per_message)
 
     def _new_session(self) -> MqttSession:
         return MqttSession(self.address, self.settings.client_id, self.settings.topic, self._on_messages,
