@@ -16,3 +16,7 @@ bench:          ## benchmarks, figures side by side with their baselines
 
 lint:           ## ruff, mypy strict and pylint-odoo; fails on any finding
 	bash scripts/lint.sh
+
+.PHONY: fuzz
+fuzz:           ## property tests of the decoders and the writer with many examples (HF_FUZZ_EXAMPLES, HF_FUZZ_MINUTES)
+	bash scripts/fuzz.sh
