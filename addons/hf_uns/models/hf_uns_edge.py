@@ -74,7 +74,8 @@ class HfUnsEdge(models.Model):
         self.ensure_one()
         if self.state == "revoked":
             raise UserError(_("Edge %s is revoked: create a new edge instead.", self.name))
-        self.user_id.sudo().api_key_ids.unlink()
+        # searched, not read from user_id.api_key_ids: _generate inserts with SQL, the ORM cache may not know
+        self.env["res.users.apikeys"].sudo().search([("user_id", "=", self.user_id.id)]).unlink()
         key = self.env["res.users.apikeys"].with_user(self.user_id).sudo()._generate(
             "rpc", f"Hyperfactory collector {self.name}", None
         )
