@@ -129,7 +129,7 @@ class Ingest:
         self.session: MqttSession | None = None
         self.stopping = False
         self.totals = {"messages": 0, "samples": 0, "stored": 0, "dead_letters": 0, "batches": 0}
-        self._window = {"messages": 0, "samples": 0, "batches": 0, "dead_letters": 0}
+        self._window = {"messages": 0, "samples": 0, "batches": 0, "dead_letters": 0, "stored": 0}
         self._lag_s = 0.0
         self.conn: Any = None
         self.resolver_conn: Any = None
@@ -517,6 +517,7 @@ class Ingest:
             self.totals[key] += value
             self._window[key] += value
         self.totals["stored"] += stored
+        self._window["stored"] += stored
         if newest_ms:
             self._lag_s = max(0.0, time.time() - newest_ms / 1000)
 
@@ -524,9 +525,11 @@ class Ingest:
         w = self._window
         _logger.info(
             "ingest: %.0f samples/s, %.0f messages/s, %.0f messages/batch, lag %.2f s, waiting %d, "
-            "dead letters %d (total %d), discovered tags %d",
+            "dead letters %d (total %d), samples not new %d (total %d), discovered tags %d",
             w["samples"] / elapsed, w["messages"] / elapsed, w["messages"] / max(1, w["batches"]), self._lag_s,
             self._inbox_messages, w["dead_letters"], self.totals["dead_letters"],
+            # a (tag, time) stored already: a redelivery, or the loser of two values at one time (the first stays)
+            w["samples"] - w["stored"], self.totals["samples"] - self.totals["stored"],
             self.resolver.discovered if self.resolver else 0,
         )
         self._window = dict.fromkeys(self._window, 0)
