@@ -39,7 +39,7 @@ class HfScreen(models.Model):
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True, ondelete="cascade")
-    line_id = fields.Many2one("hf.uns.line", string="Line", index=True, ondelete="cascade")
+    line_id = fields.Many2one("hf.uns.line", index=True, ondelete="cascade")
     company_id = fields.Many2one(
         "res.company", compute="_compute_company_id", store=True, index=True, readonly=False, required=True,
         default=lambda self: self.env.company,

@@ -15,7 +15,7 @@ class HfScreenKiosk(models.Model):
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True,
                                     ondelete="cascade")
     screen_id = fields.Many2one(
-        "hf.screen", string="Screen", domain="[('workcenter_id', '=', workcenter_id)]", ondelete="set null",
+        "hf.screen", domain="[('workcenter_id', '=', workcenter_id)]", ondelete="set null",
         help="The workcell's first screen when empty.",
     )
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)

@@ -35,7 +35,7 @@ class HfScreenWidget(models.Model):
     y = fields.Integer(default=0, help="Row of the tile's top edge.")
     w = fields.Integer(string="Width", default=3, help="Columns the tile spans (1-12).")
     h = fields.Integer(string="Height", default=2, help="Rows the tile spans.")
-    tag_id = fields.Many2one("hf.uns.tag", string="Tag", ondelete="set null", index=True)
+    tag_id = fields.Many2one("hf.uns.tag", ondelete="set null", index=True)
     tag_ids = fields.Many2many(
         "hf.uns.tag", string="More tags",
         help="Trend: extra series. Alarms: tags to watch (all tags with limits when empty). "

@@ -156,8 +156,6 @@ class TestScreen(HfScreensCommon):
         self.assertIn("no longer exists", second[tile.id]["problem"])
 
     def test_alarm_acknowledgement_holds_until_back_in_limits(self):
-        from datetime import datetime, timedelta
-
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         self.store(self.tag_temperature, [(now - timedelta(seconds=10), 95.0)])
         alarms = self.screen._hf_payload()["alarms"]
@@ -256,8 +254,6 @@ class TestScreen(HfScreensCommon):
         self.assertEqual(workorder.state, "ready")
 
     def test_downtime_reason_on_machine_stop(self):
-        from datetime import datetime, timedelta
-
         now = datetime.now().replace(microsecond=0)
         self.env["hf.machine.state"]._apply_samples(self.workcenter, [
             (now - timedelta(seconds=40), "running"), (now - timedelta(seconds=20), "down"),
