@@ -248,7 +248,11 @@ class HfUnsTag(models.Model):
         """Samples of one tag between two ISO-8601 times, downsampled to at most ``max_points`` buckets.
 
         :return: dict with path, unit, data_type, bucket_seconds (0 for raw samples) and points, each
-                 ``{"time", "min", "max", "avg", "last"}`` (time ISO-8601 UTC; raw points repeat the value).
+                 ``{"time", "min", "max", "avg", "last", "quality", "gap"}`` (time ISO-8601 UTC; raw points
+                 repeat the value). The first point is the value in force at ``start`` when the window holds no
+                 sample at its start (a state reported on change), marked ``"in_force": True``. A gap (a
+                 bad-quality sample without a value) has ``gap`` True and False for its values: XML-RPC cannot
+                 carry None. ``quality`` is the sample's (0 good, 1 uncertain, 2 bad), 0 for a bucket.
         """
         tag = self.search([("topic", "=", path)], limit=1)
         if not tag:
@@ -263,7 +267,14 @@ class HfUnsTag(models.Model):
         if not 1 <= max_points <= MAX_HISTORY_POINTS:
             raise UserError(_("max_points must be between 1 and %s.", MAX_HISTORY_POINTS))
         history = tag._hf_history(start_dt, end_dt, max_points)
-        points = [{**point, "time": point["time"].astimezone(UTC).isoformat()} for point in history["points"]]
+        points = [tag._hf_marshal_point(point) for point in history["points"]]
+        if not history["points"] or history["points"][0]["time"] > start_dt:
+            before = reader.read_last_before(self.env.cr, tag.id, start_dt)
+            if before:
+                value = before["value"] if before["value"] is not None else before["value_text"]
+                held = {"time": start_dt, "min": value, "max": value, "avg": value, "last": value,
+                        "quality": before["quality"]}
+                points.insert(0, {**tag._hf_marshal_point(held), "in_force": True})
         return {"path": tag.topic, "unit": tag.unit or "", "data_type": tag.data_type,
                 "bucket_seconds": history["bucket_seconds"], "points": points}
 
@@ -318,6 +329,13 @@ class HfUnsTag(models.Model):
     def _hf_history(self, start, end, max_points):
         self.ensure_one()
         return reader.read_window(self.env.cr, self.id, start, end, max_points)
+
+    def _hf_marshal_point(self, point):
+        """One point of read_history as XML-RPC can carry it (no None): ISO time, a gap marker, the quality."""
+        values = {key: point[key] for key in ("min", "max", "avg", "last")}
+        gap = any(value is None for value in values.values())
+        return {"time": point["time"].astimezone(UTC).isoformat(), "quality": int(point.get("quality") or 0),
+                "gap": gap, **{key: False if value is None else value for key, value in values.items()}}
 
     def _hf_row_value(self, row):
         if self.data_type == "string":

@@ -68,10 +68,11 @@ def read_window(
     Windows of at least ``max_points`` minutes are read from the 1-hour or 1-minute rollup (the
     coarsest not coarser than a bucket), so they still answer once retention dropped the raw samples;
     shorter windows give the raw samples when they fit (``bucket_seconds`` 0, min = max = avg = last =
-    the value, text values included), else time buckets computed from the raw samples. A text-only
-    tag has no rollup: its long windows give its first ``max_points`` raw samples. Buckets are laid
-    from ``start`` (from the first whole rollup bucket at or after it when read from a rollup), so
-    there are never more than ``max_points``; a point's time is its bucket's start.
+    the value, text values included, and the sample's ``quality``), else time buckets computed from
+    the raw samples. A text-only tag has no rollup: its long windows give its first ``max_points`` raw
+    samples. Buckets are laid from ``start`` (from the first whole rollup bucket at or after it when
+    read from a rollup), so there are never more than ``max_points``; a point's time is its bucket's
+    start.
     """
     max_points = max(1, int(max_points))
     span = (end - start).total_seconds()
@@ -85,7 +86,8 @@ def read_window(
         points = []
         for row in raw:
             value = row["value"] if row["value"] is not None else row["value_text"]
-            points.append({"time": row["time"], "min": value, "max": value, "avg": value, "last": value})
+            points.append({"time": row["time"], "min": value, "max": value, "avg": value, "last": value,
+                           "quality": row["quality"]})
         return {"bucket_seconds": 0, "points": points}
     return _read_buckets(cr, tag_id, start, end, max_points, None)
 
