@@ -23,7 +23,8 @@ export class HfTagTrend extends Component {
         this.orm = useService("orm");
         this.canvasRef = useRef("canvas");
         this.windows = WINDOWS;
-        this.state = useState({ window: "24h", error: "", empty: false, loading: true });
+        // 1 h first: a new tag has its samples in it (a 24 h window of a minute-old tag is one bucket)
+        this.state = useState({ window: "1h", error: "", empty: false, loading: true });
         this.chart = null;
         onMounted(() => this.load());
         onWillUpdateProps((next) => {
@@ -65,10 +66,12 @@ export class HfTagTrend extends Component {
     draw(history) {
         const labels = history.points.map((p) => new Date(p.time).toLocaleString());
         const series = (key) => history.points.map((p) => (typeof p[key] === "number" ? p[key] : null));
+        // a few points are drawn as dots: a line needs two, and a lone sample must not be invisible
+        const pointRadius = history.points.length < 30 ? 3 : 0;
         const data = {
             labels,
             datasets: [
-                { label: _t("average"), data: series("avg"), borderColor: "#017e84", pointRadius: 0, tension: 0.2 },
+                { label: _t("average"), data: series("avg"), borderColor: "#017e84", pointRadius, tension: 0.2 },
                 { label: _t("min"), data: series("min"), borderColor: "#a0c4c6", pointRadius: 0, borderDash: [4, 4] },
                 { label: _t("max"), data: series("max"), borderColor: "#a0c4c6", pointRadius: 0, borderDash: [4, 4] },
             ],
