@@ -124,17 +124,6 @@ def seed_plant():
             kiosk_urls.append(f"{workcenter.name}: {kiosk.url}")
     with open(os.path.join(ROOT, "var/demo/kiosks.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(kiosk_urls) + "\n")
-    # hyperfactory-cloud: this database is also the operator's Odoo. Its provisioner settings are the demo's
-    # (HF_SAAS_SETTINGS, written by demo.sh), kept in the database so an Odoo started by hand provisions alike.
-    if "hf.cloud.instance" in env:
-        from hf_saas.settings import Settings
-
-        saas = Settings.load()
-        params = env["ir.config_parameter"].sudo()
-        for key, value in (("hf_cloud.saas_state_dir", str(saas.state_dir)),
-                           ("hf_cloud.saas_template_db", saas.template_db),
-                           ("hf_cloud.saas_db_prefix", saas.db_prefix), ("hf_cloud.saas_base_url", saas.base_url)):
-            params.set_param(key, value)
     return devices, edge
 
 
