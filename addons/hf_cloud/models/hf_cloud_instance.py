@@ -149,7 +149,7 @@ class HfCloudInstance(models.Model):
                 path = self._hf_provisioner().backup(instance.db_name)
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance.message_post(body=_("Backup taken by %(user)s: %(backup)s",
+            instance._message_log(body=_("Backup taken by %(user)s: %(backup)s",
                                          user=self.env.user.name, backup=Path(path).name))
         return True
 
@@ -176,7 +176,7 @@ class HfCloudInstance(models.Model):
             _logger.warning("instance %s (%s) deleted by %s (uid %s): %s", instance.name, instance.db_name,
                             self.env.user.login, self.env.uid, message)
             instance._hf_as_provisioner().write({"state": "deleted", "state_message": message})
-            instance.message_post(body=_("Instance deleted by %(user)s. %(outcome)s",
+            instance._message_log(body=_("Instance deleted by %(user)s. %(outcome)s",
                                          user=self.env.user.name, outcome=message))
         return True
 
@@ -275,7 +275,7 @@ class HfCloudInstance(models.Model):
             data = self._hf_provisioner().rotate_bundle(self.db_name)
         except HfSaasError as exc:
             raise UserError(exc.message) from None
-        self.sudo().message_post(body=_("Edge bundle downloaded by %s: the previous broker password and API key "
+        self.sudo()._message_log(body=_("Edge bundle downloaded by %s: the previous broker password and API key "
                                         "no longer work.", self.env.user.name))
         return data
 

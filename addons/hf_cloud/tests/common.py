@@ -50,7 +50,10 @@ def set_environ(case, values):
 
 def configure_saas(case):
     set_environ(case, TEST_ENVIRON)
-    case.env["ir.config_parameter"].sudo().set_param("hf_cloud.rate_limit_per_hour", "1000")
+    params = case.env["ir.config_parameter"].sudo()
+    for key in ("hf_cloud.rate_limit_per_hour", "hf_cloud.rate_limit_domain_per_hour",
+                "hf_cloud.rate_limit_total_per_hour"):
+        params.set_param(key, "1000")
 
 
 def free_port():

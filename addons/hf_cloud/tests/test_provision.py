@@ -78,7 +78,7 @@ class TestProvision(HttpCase):
         self.authenticate(portal.login, "tina-portal-pw")
         page = self.url_open("/my/instances").text
         self.assertIn("Tour Plant GmbH", page)
-        bundle = self.url_open(f"/my/instances/{instance.id}/bundle")
+        bundle = self.url_open(f"/my/instances/{instance.id}/bundle", timeout=120)  # new secrets: an Odoo run
         self.assertEqual(bundle.headers["Content-Type"], "application/zip")
         self.assertGreater(len(bundle.content), 500)
 

@@ -14,7 +14,7 @@ from odoo.tests import HttpCase, tagged
 from hf_saas import db as pg
 from hf_saas.provision import Provisioner
 from hf_saas.settings import Settings
-from hf_saas.spec import parse_spec
+from hf_saas.spec import Quotas, parse_spec
 
 from .common import TEST_PREFIX, configure_saas, mqtt_connects, set_environ, spec_dict, start_mosquitto
 
@@ -150,7 +150,7 @@ class TestBundleAndPlan(HfCloudTenantCase):
 
     def _bundle(self, login):
         self.authenticate(login, f"{login}-pw")
-        return self.url_open(f"/my/instances/{self.instance.id}/bundle", allow_redirects=False)
+        return self.url_open(f"/my/instances/{self.instance.id}/bundle", allow_redirects=False, timeout=120)
 
     def test_read_only_cloud_user_cannot_download_the_bundle(self):
         response = self._bundle("rita-readonly")
@@ -182,16 +182,19 @@ class TestBundleAndPlan(HfCloudTenantCase):
             "sale_ok": False})
         inactive = hidden.copy({"name": "Old plan", "hf_plan_code": "old", "sale_ok": True, "active": False})
         orders = self.env["sale.order"].search_count([])
+        quotas = self.provisioner.usage(self.db)["quotas"]
         for plan in (hidden, inactive):
             self._upgrade(plan)
             self.instance.invalidate_recordset()
             self.assertEqual(self.instance.plan_id, self.plan)
             self.assertEqual(self.instance.quota_tags, self.plan.hf_quota_tags)
         self.assertEqual(self.env["sale.order"].search_count([]), orders)
-        self.assertEqual(self.provisioner.usage(self.db)["quotas"]["tags"], self.plan.hf_quota_tags)
+        self.assertEqual(self.provisioner.usage(self.db)["quotas"], quotas)
 
     def test_upgrade_makes_a_sale_order_and_quotas_follow_its_confirmation(self):
         factory = self.env.ref("hf_cloud.product_plan_factory")
+        # the tenant's quotas live outside this test's transaction: put the plan's back afterwards
+        self.addCleanup(self.provisioner.set_quotas, self.db, Quotas.from_dict(self.plan._hf_quotas()), "starter")
         self._upgrade(factory)
         self.instance.invalidate_recordset()
         self.assertEqual(self.instance.plan_id, self.plan)  # nothing changes before the order is confirmed
