@@ -1,6 +1,8 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from hf_core.uns import TAG_GROUP_SEPARATOR
+
 WIDGET_KINDS = [
     ("value", "Value tile"),
     ("gauge", "Gauge"),
@@ -100,9 +102,10 @@ class HfScreenWidget(models.Model):
             self._hf_remember_tag_name()
         return result
 
-    def _hf_remember_tag_name(self):
+    # super() here is write's, called to skip our own write: nothing to return
+    def _hf_remember_tag_name(self):  # pylint: disable=missing-return
         for widget in self.filtered("tag_id"):
-            full = "$".join(filter(None, [widget.tag_id.tag_group, widget.tag_id.name]))
+            full = TAG_GROUP_SEPARATOR.join(filter(None, [widget.tag_id.tag_group, widget.tag_id.name]))
             if widget.bound_tag_name != full:
                 super(HfScreenWidget, widget).write({"bound_tag_name": full})
 

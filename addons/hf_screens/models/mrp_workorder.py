@@ -14,7 +14,8 @@ class MrpWorkorder(models.Model):
 
     _inherit = "mrp.workorder"
 
-    def _compute_working_users(self):
+    # a compute method returns nothing, its super() included
+    def _compute_working_users(self):  # pylint: disable=missing-return
         super()._compute_working_users()
         for order in self:
             # No user timer is open on a machine-driven workcell: "working" means the machine's time is
