@@ -31,7 +31,8 @@ import psutil
 import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "collector" / "tests"))
+sys.path.insert(0, str(ROOT / "historian" / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # hf_testing, which ingest_fixtures uses
 from ingest_fixtures import PG_HOST, PG_PORT, PG_USER, private_mosquitto  # noqa: E402
 
 from hf_historian import reader, schema  # noqa: E402
@@ -48,7 +49,7 @@ def create_db(tags: int = TAGS_PER_MESSAGE * WORKCELLS) -> str:
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     admin.close()
     with connect(name) as conn, conn.cursor() as cr:
-        cr.execute((ROOT / "collector/tests/sql/hf_uns_minimal.sql").read_text())
+        cr.execute((ROOT / "historian/tests/sql/hf_uns_minimal.sql").read_text())
         for w in range(WORKCELLS):
             cr.execute("INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES (%s, 1, %s) RETURNING id",
                        (f"cell{w}", f"acme/bench/area/line/cell{w}"))
@@ -212,6 +213,84 @@ def bench_drain(total: int, workers: int = 1) -> tuple[float, float, int]:
         drop_db(db)
 
 
+HOSTILE_KINDS = [  # issue 14: each a message with no storable value, each one dead letter
+    ("surrogate-value", lambda ts: b'{"timestamp_ms": %d, "t0": "\\ud800"}' % ts),
+    ("nul-key", lambda ts: b'{"timestamp_ms": %d, "t\\u0000x": 1}' % ts),
+    ("surrogate-key", lambda ts: b'{"timestamp_ms": %d, "\\udc80": 1}' % ts),
+    ("nul-nested-key", lambda ts: b'{"timestamp_ms": %d, "axis": {"\\u0000": 1}}' % ts),
+    ("nul-in-text", lambda ts: b'{"timestamp_ms": %d, "t1": "a\\u0000b"}' % ts),
+    ("1e308", lambda ts: b'{"timestamp_ms": %d, "t2": 1e308}' % ts),
+    ("wrong-type", lambda ts: b'{"timestamp_ms": %d, "t3": "hot"}' % ts),
+    ("deep", lambda ts: b'{"timestamp_ms": %d, "t4": %s1%s}' % (ts, b"[" * 5000, b"]" * 5000)),
+    ("not-json", lambda ts: b"\xff\xfe\x00garbage"),
+    ("epoch-seconds", lambda ts: b'{"timestamp_ms": %d, "t5": 1}' % (ts // 1000)),
+    ("too-many-values", lambda ts: json.dumps({"timestamp_ms": ts, **{f"n{i}": 1 for i in range(1001)}}).encode()),
+]
+
+
+def dead_letters(name: str) -> int:
+    with connect(name) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM hf_uns_dead_letter WHERE reason <> ''")
+        return int(cr.fetchone()[0])
+
+
+def bench_hostile(total: int, share: float) -> tuple[float, float, int, int, int, int, int]:
+    """The backlog of :func:`bench_drain` (one worker) with ``share`` of its messages replaced by hostile
+    ones (every kind of HOSTILE_KINDS, at random): (samples/s, seconds, exits of the ingest, good samples
+    stored, good samples sent, dead letters, hostile messages sent)."""
+    import random
+
+    rng = random.Random(14)
+    good = messages(total, int(time.time() * 1000) - 3_600_000)
+    mixed: list[tuple[str, bytes]] = []
+    hostile = 0
+    for topic, payload in good:
+        if rng.random() < share:
+            _kind, make = rng.choice(HOSTILE_KINDS)
+            mixed.append((topic, make(int(time.time() * 1000))))
+            hostile += 1
+        mixed.append((topic, payload))
+    db = create_db()
+    try:
+        with private_mosquitto() as port:
+            command = ingest_command(port, db, "bench-hostile", 1)
+            first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(3)
+            first.terminate()
+            first.wait(timeout=30)
+            publish_fast(port, encode_publishes(mixed))
+            (ROOT / "var").mkdir(exist_ok=True)
+            log = (ROOT / "var" / "bench_hostile_ingest.log").open("w")  # what the ingest said of them
+            ingest = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            start = time.perf_counter()
+            deadline = time.time() + 600
+            while (progress(db) < total or dead_letters(db) < hostile) and time.time() < deadline \
+                    and ingest.poll() is None:
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - start
+            exits = 0 if ingest.poll() is None else 1
+            stored, letters = count(db), dead_letters(db)
+            ingest.terminate()
+            ingest.wait(timeout=30)
+            log.close()
+            return stored / elapsed, elapsed, exits, stored, total, letters, hostile
+    finally:
+        drop_db(db)
+
+
+def hostile_main(total: int, share: float) -> None:
+    print(f"Ingest with {share:.0%} hostile messages ({len(HOSTILE_KINDS)} kinds, issue 14) beside the clean "
+          f"backlog, one worker, {total:,} good samples each …")
+    clean_rate, clean_s, _rss = bench_drain(total)
+    rate, seconds, exits, stored, sent, letters, hostile = bench_hostile(total, share)
+    print("\n| run | samples/s | process exits | good samples stored | hostile dead-lettered |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| clean backlog | {clean_rate:,.0f} ({clean_s:.1f} s) | 0 | all | – |")
+    print(f"| {share:.0%} hostile | {rate:,.0f} ({seconds:.1f} s) | {exits} | {stored:,} of {sent:,} | "
+          f"{letters:,} of {hostile:,} |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
+
+
 def bench_copy(total: int) -> float:
     db = create_db()
     try:
@@ -334,9 +413,15 @@ def main() -> None:
                         help="ingest processes for the parallel runs (1a, 1c)")
     parser.add_argument("--tags-per-message", type=int, default=10,
                         help="tags of one workcell per message (1,000 tags in all)")
+    parser.add_argument("--hostile", type=float, default=0.0,
+                        help="only the hostile-input run: this share of the messages hostile (0.01: 1 %%), "
+                             "beside a clean run")
     args = parser.parse_args()
     global TAGS_PER_MESSAGE, WORKCELLS
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
+    if args.hostile:
+        hostile_main(args.samples, args.hostile)
+        return
     print(f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
           f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n")
     n = args.workers

@@ -86,15 +86,18 @@ def check_text(text: str) -> str | None:
 
 
 def _flatten(prefix: str, obj: dict[object, object], depth: int, out: list[tuple[str, MaybeValue]],
-             rejected: list[tuple[str, str]]) -> None:
+             rejected: list[tuple[str, str]]) -> int:
+    """Append ``obj``'s values to ``out`` (refused ones to ``rejected``); return how many keys it and the
+    objects below it hold."""
     # type(), not isinstance(): json makes exact types, and the ingest runs this for every value it stores
+    keys = len(obj)
     for key, value in obj.items():
         if key is _DUPLICATES:
             rejected.extend((f"{prefix}{TAG_GROUP_SEPARATOR}{k}" if prefix else str(k),
                              "a duplicate name in the message (the last value is kept)")
                             for k in value)  # type: ignore[attr-defined]
             continue
-        name = f"{prefix}{TAG_GROUP_SEPARATOR}{key}" if prefix else str(key)
+        name: str = f"{prefix}{TAG_GROUP_SEPARATOR}{key}" if prefix else key  # type: ignore[assignment]
         kind = type(value)
         if kind is float or kind is int:
             if not -MAX_ABS_NUMBER <= value <= MAX_ABS_NUMBER:  # type: ignore[operator]
@@ -110,12 +113,13 @@ def _flatten(prefix: str, obj: dict[object, object], depth: int, out: list[tuple
             if depth >= MAX_NESTING_DEPTH:
                 rejected.append((name, f"tag groups nested deeper than {MAX_NESTING_DEPTH} levels"))
                 continue
-            _flatten(name, value, depth + 1, out, rejected)  # type: ignore[arg-type]
+            keys += _flatten(name, value, depth + 1, out, rejected)  # type: ignore[arg-type]
             continue
         elif kind is not bool and value is not None:
             rejected.append((name, f"a {kind.__name__}, not a number, bool or string"))
             continue
         out.append((name, value))  # type: ignore[arg-type]
+    return keys
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict[object, object]:
@@ -132,7 +136,9 @@ def _reject_constant(token: str) -> float:
 
 
 # made once: json.loads with options builds a decoder per call
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_pairs)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# the same, noting duplicate names: a Python call per object, so only when a message may hold one
+_DECODER_NOTING_DUPLICATES = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_pairs)
 
 
 def decode(raw: bytes) -> tuple[int, list[DecodedValue]]:
@@ -162,9 +168,14 @@ def decode_values(raw: bytes, now_ms: int | None = None) -> tuple[int, list[tupl
     MAX_VALUES_PER_MESSAGE values, nothing at all)."""
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise PayloadError(f"payload of {len(raw)} bytes exceeds the {MAX_PAYLOAD_BYTES} byte limit.")
+    return _decode_values(raw, now_ms, _DECODER)
+
+
+def _decode_values(raw: bytes, now_ms: int | None, decoder: json.JSONDecoder) -> tuple[
+        int, list[tuple[str, MaybeValue]], list[tuple[str, str]]]:
     try:
         # what json.loads does with bytes, with the decoder made once
-        body = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
+        body = decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError("payload is not valid JSON.", detail=str(exc)) from exc
     except RecursionError as exc:
@@ -185,7 +196,12 @@ def decode_values(raw: bytes, now_ms: int | None = None) -> tuple[int, list[tupl
         raise PayloadError(f"payload has more than {MAX_VALUES_PER_MESSAGE} values ({len(body)}).")
     values: list[tuple[str, MaybeValue]] = []
     rejected: list[tuple[str, str]] = []
-    _flatten("", body, 0, values, rejected)
+    keys = _flatten("", body, 0, values, rejected)
+    # Every key is followed by a ':'; as many ':' in the message as keys decoded means no key came twice
+    # (json keeps a duplicate's last value silently). Otherwise (a ':' in a text, or a duplicate) decode
+    # again noting duplicates: exact, and rare.
+    if decoder is _DECODER and raw.count(b":") != keys + 1:
+        return _decode_values(raw, now_ms, _DECODER_NOTING_DUPLICATES)
     if len(values) > MAX_VALUES_PER_MESSAGE:
         raise PayloadError(f"payload has more than {MAX_VALUES_PER_MESSAGE} values ({len(values)}).")
     if _SEPARATOR_BYTE in raw and len({name for name, _v in values}) != len(values):
