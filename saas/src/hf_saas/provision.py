@@ -357,6 +357,7 @@ class Provisioner:
         if not yes:
             raise ProvisionError(f"Deleting {db} removes its database; confirm with --yes (a final backup is kept).")
         final = self.backup(db) if pg.exists(self.settings, db) else None
+        record = self.registry.get(db)  # backup() saved the record with the final backup in it: keep that
         pg.drop(self.settings, db)
         shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
         self.broker.remove_tenant(record.db)
