@@ -30,11 +30,16 @@ def test_an_addons_path_with_an_operator_addon_is_refused(settings: Settings) ->
 
 def test_template_lists_no_operator_addon(provisioner: Provisioner) -> None:
     """Odoo lists every module of its path in ir_module_module: installable by the tenant's administrator."""
-    conn = pg.connect(provisioner.settings, provisioner.settings.template_db)
+    settings = provisioner.settings
+    pg.set_allow_connections(settings, settings.template_db, True)  # refused while nobody works in it
     try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT name FROM ir_module_module WHERE name = ANY(%s)", (sorted(OPERATOR_ADDONS),))
-            assert cr.fetchall() == []
+        conn = pg.connect(settings, settings.template_db)
+        try:
+            with conn.cursor() as cr:
+                cr.execute("SELECT name FROM ir_module_module WHERE name = ANY(%s)", (sorted(OPERATOR_ADDONS),))
+                assert cr.fetchall() == []
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        pg.set_allow_connections(settings, settings.template_db, False)
 
