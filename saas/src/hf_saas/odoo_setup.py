@@ -126,7 +126,7 @@ def edge_key(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
     if not edge:
         raise SystemExit("this tenant has no edge")
     # a new bundle replaces the old one: its key must be the edge's only key
-    edge.user_id.sudo().api_key_ids.unlink()
+    env["res.users.apikeys"].sudo().search([("user_id", "=", edge.user_id.id)]).unlink()
     api_key = env["res.users.apikeys"].with_user(edge.user_id).sudo()._generate(
         "rpc", f"Hyperfactory collector {edge.name}", None)
     return {"edge_login": edge.user_id.login, "edge_api_key": api_key}
