@@ -22,8 +22,8 @@ timeout --signal=INT "$half" "$VENV/bin/python" -m pytest -p no:cacheprovider -q
     core/tests/test_payload_properties.py historian/tests/test_ingest_properties.py > var/fuzz.log 2>&1
 hypothesis_status=$?
 grep -E "^(FAILED|ERROR)|Falsifying|[0-9]+ (passed|failed)" var/fuzz.log
-ran=$(grep -oE "[0-9]+ passing examples" var/fuzz.log | awk '{s += $1} END {print s + 0}')
-echo "fuzz: hypothesis ran ${ran} passing examples in $(( $(date +%s) - start )) s (log: var/fuzz.log)"
+ran=$(grep -oE "[0-9]+ passing" var/fuzz.log | awk '{s += $1} END {print s + 0}')
+echo "fuzz: hypothesis: ${ran} inputs passed the properties in $(( $(date +%s) - start )) s (log: var/fuzz.log)"
 [ "$hypothesis_status" = 124 ] && echo "fuzz: (hypothesis stopped at its time budget)"
 left=$(( minutes * 60 - ( $(date +%s) - start ) ))
 [ "$left" -lt 10 ] && left=10
