@@ -83,6 +83,8 @@ class TagResolver:
         self._workcells: dict[str, tuple[int, int | None]] = {}
         self._tags_per_workcell: dict[int, int] = {}
         self._unknown: dict[str, float] = {}
+        # locations that are no workcell, for NEGATIVE_TTL_S: their names are refused without a query each
+        self._unknown_locations: dict[str, float] = {}
         # message topic → $-joined name in the payload → tag: the decoder's hot-path cache
         self.by_message_name: dict[str, dict[str, TagInfo]] = {}
         self.discovered = 0
@@ -121,6 +123,9 @@ class TagResolver:
         now = time.monotonic()
         if self._unknown.get(canonical, 0) > now:
             raise RejectedValue(f"no tag at {canonical} (unknown location or discovery off)")
+        location = "/".join(topic.location_path)
+        if self._unknown_locations.get(location, 0) > now:  # a flood of names to a location that is no workcell
+            raise RejectedValue(f"unknown location: {canonical}")
         self.cr.execute(
             "SELECT id, data_type, retention_class, historian FROM hf_uns_tag WHERE topic = %s AND active",
             (canonical,),
@@ -130,13 +135,16 @@ class TagResolver:
             tag = TagInfo(row[0], row[1], RETENTION_CODES.get(row[2] or "standard", 2), bool(row[3]))
             self._tags[canonical] = tag
             return tag
-        location = "/".join(topic.location_path)
         workcell = self._workcells.get(location)
         if workcell is None:
             self.cr.execute("SELECT id, company_id FROM mrp_workcenter WHERE hf_uns_path = %s", (location,))
             found = self.cr.fetchone()
             if found:
                 workcell = self._workcells[location] = (found[0], found[1])
+        if workcell is None:
+            if len(self._unknown_locations) >= UNKNOWN_CACHE_MAX:
+                self._unknown_locations.clear()
+            self._unknown_locations[location] = now + NEGATIVE_TTL_S
         if workcell is None or not self.discover:
             self._remember_unknown(canonical, now)
             what = "location" if workcell is None else "tag (discovery is off)"
