@@ -48,6 +48,11 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # Messages waiting to be decoded beyond which the ingest stops reading the socket. QoS 1 is already bounded
 # by RECEIVE_MAXIMUM; this bounds a QoS 0 flood too (the broker then queues or drops it by its policy).
 INBOX_HIGH_WATER = 60_000
+# The same in payload bytes: 40,000 messages in flight of up to 1 MB each would be 40 GB (a flood of large
+# messages, each within the limits, must not take the ingest's memory with it).
+INBOX_HIGH_WATER_BYTES = 64 * 1024 * 1024
+# A batch stops at this many payload bytes too (two batches are held at once: one decoded, one written).
+BATCH_MAX_BYTES = 16 * 1024 * 1024
 # Tags edited in Odoo (data type, historian off, retention class) are seen within this delay.
 TAG_RELOAD_S = 60.0
 # A batch failing this many times as if the database were away, while it answers again, holds a message
@@ -125,6 +130,7 @@ class Ingest:
         # What arrived, one chunk per socket read, with the connection to acknowledge it on.
         self._inbox: collections.deque[tuple[MqttSession, list[wire.Publish]]] = collections.deque()
         self._inbox_messages = 0
+        self._inbox_bytes = 0
         self._arrived: asyncio.Event | None = None
         self.session: MqttSession | None = None
         self.stopping = False
@@ -169,7 +175,8 @@ class Ingest:
     def _on_messages(self, session: MqttSession, publishes: list[wire.Publish]) -> None:
         self._inbox.append((session, publishes))
         self._inbox_messages += len(publishes)
-        if self._inbox_messages > INBOX_HIGH_WATER:
+        self._inbox_bytes += sum([len(p[1]) for p in publishes])
+        if self._inbox_messages > INBOX_HIGH_WATER or self._inbox_bytes > INBOX_HIGH_WATER_BYTES:
             session.pause()
         assert self._arrived is not None
         self._arrived.set()
@@ -305,13 +312,16 @@ class Ingest:
             await writing
 
     def _take_batch(self) -> list[tuple[MqttSession, list[wire.Publish]]]:
-        chunks, count = [], 0
-        while self._inbox and count < self.settings.batch_max_messages:
+        chunks, count, size = [], 0, 0
+        while self._inbox and count < self.settings.batch_max_messages and size < BATCH_MAX_BYTES:
             chunk = self._inbox.popleft()
             chunks.append(chunk)
             count += len(chunk[1])
+            size += sum([len(p[1]) for p in chunk[1]])
         self._inbox_messages -= count
-        if self._inbox_messages <= INBOX_HIGH_WATER // 2 and self.session is not None:
+        self._inbox_bytes -= size
+        if (self._inbox_messages <= INBOX_HIGH_WATER // 2 and self._inbox_bytes <= INBOX_HIGH_WATER_BYTES // 2
+                and self.session is not None):
             self.session.resume()
         return chunks
 
