@@ -27,6 +27,11 @@ TAGS = [("temperature", "", "float"), ("state", "", "string"), ("running", "", "
         ("x", "axis", "float")]
 
 
+def dsn(db: str) -> str:
+    """libpq connection string of a throwaway database on the machine's PostgreSQL."""
+    return f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

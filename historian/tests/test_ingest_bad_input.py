@@ -16,7 +16,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg2
 import pytest
-from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
+from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, dsn, historian_database, private_mosquitto, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_historian.ingest.deadletter import DeadLetter
@@ -36,10 +36,6 @@ def msg(ts: int, **values: object) -> bytes:
 def db() -> Iterator[str]:
     with historian_database(PG_HOST, PG_PORT) as name:
         yield name
-
-
-def dsn(db: str) -> str:
-    return f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
 
 
 @pytest.fixture

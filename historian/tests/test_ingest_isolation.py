@@ -14,16 +14,12 @@ from collections.abc import Iterator
 import paho.mqtt.client as mqtt
 import psycopg2
 import pytest
-from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database, private_mosquitto, wait_for
+from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, dsn, historian_database, private_mosquitto, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_historian.ingest import deadletter
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
-
-
-def dsn(db: str) -> str:
-    return f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import psycopg2
 import pytest
-from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, historian_database
+from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, dsn, historian_database
 
 from hf_core import payload as codec
 from hf_historian.ingest.deadletter import DeadLetter
@@ -20,10 +20,6 @@ from hf_historian.writer import MS_PER_DAY, HistorianWriter, Sample, SampleRow, 
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 NOW = int(time.time() * 1000)
-
-
-def dsn(db: str) -> str:
-    return f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}"
 
 
 @pytest.fixture(scope="module")
