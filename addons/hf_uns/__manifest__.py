@@ -22,6 +22,8 @@
         "views/hf_uns_edge_views.xml",
         "views/hf_uns_tag_views.xml",
         "views/hf_uns_dead_letter_views.xml",
+        "views/hf_uns_analytics_event_views.xml",
+        "views/hf_uns_data_contract_views.xml",
         "views/mrp_workcenter_views.xml",
         "views/res_company_views.xml",
         "views/hf_uns_menus.xml",

@@ -8,3 +8,5 @@ from . import hf_uns_edge
 from . import hf_uns_device
 from . import hf_uns_tag
 from . import hf_uns_dead_letter
+from . import hf_uns_analytics_event
+from . import hf_uns_data_contract

@@ -6,3 +6,4 @@ from . import test_access
 from . import test_xmlrpc
 from . import test_historian
 from . import test_click_everywhere
+from . import test_analytics_event

@@ -34,7 +34,10 @@ from hf_core.errors import ConfigError
 TOPIC_PREFIX = ("umh", "v1")
 SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # whole segments only: fullmatch, never match
 TAG_GROUP_SEPARATOR = "$"
-KNOWN_SCHEMAS = frozenset({"_historian", "_analytics", "_local"})
+# UMH's own data contracts: _historian (UMH Classic time series, many tags per message), _analytics (UMH
+# Classic production events), _raw (UMH Core: time series one tag per topic, not yet modelled), _local (UMH
+# Core: never leaves the plant, never stored). Any other contract is a customer's own (e.g. _pump_v1).
+KNOWN_SCHEMAS = frozenset({"_historian", "_analytics", "_raw", "_local"})
 
 
 class TopicError(ConfigError):

@@ -1,0 +1,136 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from hf_core.analytics import EVENT_TYPES, encode_event, event_key, event_topic
+
+_logger = logging.getLogger(__name__)
+
+OUTBOUND_CHANNEL = "hf_uns_outbound"
+EVENT_TYPE_SELECTION = [(event_type, event_type) for event_type in EVENT_TYPES]
+
+
+class HfUnsAnalyticsEvent(models.Model):
+    """A UMH Classic ``_analytics`` production event, either way between the UNS and Odoo.
+
+    Inbound rows are written by the ingest with SQL (``INSERT … ON CONFLICT (event_key) DO NOTHING``, so a
+    redelivery is stored once) and applied by the cron, which the ingest wakes at once. Outbound rows are
+    queued by :meth:`_enqueue_outbound` and published by the ingest's publisher (QoS 1, in id order); when
+    the broker hands our own event back, its key is already here and the ingest drops it: no echo.
+    """
+
+    _name = "hf.uns.analytics.event"
+    _description = "Hyperfactory UNS analytics event"
+    _order = "id desc"
+    _rec_name = "event_type"
+
+    event_key = fields.Char(
+        required=True, readonly=True, index=True, copy=False,
+        help="sha256 of the topic, a newline and the payload bytes (hf_core.analytics.event_key).",
+    )
+    direction = fields.Selection(
+        [("in", "From the UNS"), ("out", "To the UNS")], required=True, readonly=True, index=True,
+    )
+    topic = fields.Char(readonly=True)
+    workcenter_id = fields.Many2one(
+        "mrp.workcenter", string="Workcell", required=True, readonly=True, index=True, ondelete="cascade",
+    )
+    company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
+    event_type = fields.Selection(EVENT_TYPE_SELECTION, required=True, readonly=True)
+    payload = fields.Text(readonly=True, help="The event's JSON, as received or as published.")
+    received_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
+    state = fields.Selection(
+        [("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+        required=True, default="pending", index=True, readonly=True,
+    )
+    error = fields.Text(readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+
+    _sql_constraints = [
+        ("event_key_unique", "unique(event_key)", "This analytics event is stored already."),
+    ]
+
+    def action_retry(self):
+        """A failed event goes back to the queue (after its cause was fixed in Odoo)."""
+        failed = self.filtered(lambda event: event.state == "failed")
+        failed.write({"state": "pending", "error": False, "processed_at": False})
+        if failed.filtered(lambda event: event.direction == "in"):
+            self.env.ref("hf_uns.ir_cron_process_analytics_events")._trigger()
+        if failed.filtered(lambda event: event.direction == "out"):
+            self._notify_outbound()
+        return True
+
+    def _apply(self):
+        """Apply one inbound event in Odoo. True: applied; raise UserError/ValidationError: it does not fit
+        (the event fails with that message); False: nothing here consumes it yet (it stays pending).
+
+        The base implementation consumes nothing: hf_mrp overrides it."""
+        self.ensure_one()
+        return False
+
+    @api.model
+    def _cron_process_pending(self, limit=500):
+        """Apply pending inbound events in arrival order, each under its own savepoint."""
+        self.env.cr.execute(
+            "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending' "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        applied = 0
+        for event in self.browse(ids):
+            event = event.with_context(hf_from_uns=True).with_company(event.company_id)
+            try:
+                with self.env.cr.savepoint():
+                    done = event._apply()
+            except Exception as exc:  # noqa: BLE001  (an event that does not fit must not stop the others)
+                event.write({"state": "failed", "error": str(exc) or type(exc).__name__,
+                             "processed_at": fields.Datetime.now()})
+                _logger.info("analytics event %s (%s) failed: %s", event.id, event.event_type, exc)
+                continue
+            if not done:
+                break  # no consumer installed (or not ready): later events wait behind this one, in order
+            event.write({"state": "done", "error": False, "processed_at": fields.Datetime.now()})
+            applied += 1
+        if len(ids) == limit and applied == limit:
+            self.env.ref("hf_uns.ir_cron_process_analytics_events")._trigger()  # more are waiting
+        return applied
+
+    @api.model
+    def _enqueue_outbound(self, workcenter, event_type, payload):
+        """Queue ``payload`` (a dict, UMH's schema for ``event_type``) for the workcell's UNS topic
+        ``umh/v1/<location…>/<workcell>/_analytics/<event type>``; the ingest's publisher sends it after
+        the transaction committed. The same event twice (same topic and bytes) is queued once."""
+        workcenter.ensure_one()
+        if not workcenter.hf_uns_path:
+            raise UserError(_(
+                "Workcenter %s has no UNS path: give it a UNS line and segment before it publishes to the UNS.",
+                workcenter.display_name,
+            ))
+        if event_type not in EVENT_TYPES:
+            raise UserError(_("%s is no UMH analytics event type.", event_type))
+        topic = event_topic(workcenter.hf_uns_path.split("/"), event_type)
+        body = encode_event(payload)
+        key = event_key(topic, body)
+        events = self.sudo().with_context(active_test=False)
+        existing = events.search([("event_key", "=", key)], limit=1)
+        if existing:
+            return existing
+        event = events.create({
+            "event_key": key,
+            "direction": "out",
+            "topic": topic,
+            "workcenter_id": workcenter.id,
+            "event_type": event_type,
+            "payload": body.decode(),
+            "received_at": fields.Datetime.now(),
+        })
+        self._notify_outbound()
+        return event
+
+    def _notify_outbound(self):
+        """Wake the publisher. NOTIFY is delivered when this transaction commits, never for one rolled
+        back, and several in one transaction arrive as one: what cr.postcommit would do, with no second
+        connection."""
+        self.env.cr.execute("SELECT pg_notify(%s, '')", (OUTBOUND_CHANNEL,))

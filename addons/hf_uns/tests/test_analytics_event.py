@@ -1,0 +1,65 @@
+import json
+
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import tagged
+
+from hf_core.analytics import event_key
+
+from .common import HfUnsCommon
+
+
+@tagged("post_install", "-at_install")
+class TestAnalyticsEvent(HfUnsCommon):
+    """The contract between the ingest, the publisher and hf_mrp: hf.uns.analytics.event."""
+
+    def enqueue(self, event_type="work-order/start", **payload):
+        payload = payload or {"external_work_order_id": "WO-1", "start_time_unix_ms": 1_764_600_000_000}
+        return self.env["hf.uns.analytics.event"]._enqueue_outbound(self.workcenter, event_type, payload)
+
+    def test_outbound_event_is_queued_on_the_workcells_topic_once(self):
+        event = self.enqueue()
+        self.assertEqual(event.topic, "umh/v1/acme/berlin/press/line1/press1/_analytics/work-order/start")
+        self.assertEqual(event.payload, '{"external_work_order_id":"WO-1","start_time_unix_ms":1764600000000}')
+        self.assertEqual(event.event_key, event_key(event.topic, event.payload.encode()),
+                         "the key the ingest computes for the message when the broker hands it back")
+        self.assertEqual((event.direction, event.state, event.company_id), ("out", "pending", self.company))
+        self.assertEqual(self.enqueue(), event, "the same event twice is queued once")
+        other = self.enqueue(external_work_order_id="WO-2", start_time_unix_ms=1_764_600_000_000)
+        self.assertNotEqual(other, event)
+
+    def test_inbound_events_stay_pending_without_a_consumer(self):
+        topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
+        body = json.dumps({"start_time_unix_ms": 1_764_600_000_000, "state": 10000})
+        event = self.env["hf.uns.analytics.event"].create({
+            "event_key": event_key(topic, body.encode()), "direction": "in", "topic": topic,
+            "workcenter_id": self.workcenter.id, "event_type": "state/add", "payload": body,
+        })
+        self.assertEqual(self.env["hf.uns.analytics.event"]._cron_process_pending(), 0)
+        self.assertEqual(event.state, "pending", "hf_uns alone consumes nothing: the event waits for hf_mrp")
+        cron = self.env.ref("hf_uns.ir_cron_process_analytics_events")
+        self.assertTrue(cron.active)
+        self.assertEqual((cron.interval_number, cron.interval_type), (1, "minutes"))
+
+    def test_retry_puts_a_failed_event_back_in_the_queue(self):
+        event = self.enqueue()
+        event.write({"state": "failed", "error": "no such work order"})
+        event.action_retry()
+        self.assertEqual((event.state, event.error), ("pending", False))
+
+    def test_operators_read_only_and_by_company(self):
+        event = self.enqueue()
+        operator = self.create_user("hf_operator_events", "hf_uns.group_hf_operator")
+        self.assertEqual(event.with_user(operator).read(["event_type"])[0]["event_type"], "work-order/start")
+        with self.assertRaises(AccessError):
+            event.with_user(operator).write({"state": "done"})
+        other_company = self.env["res.company"].create({"name": "Other plant"})
+        stranger = self.create_user("hf_admin_other", "hf_uns.group_hf_admin", company=other_company)
+        self.assertFalse(self.env["hf.uns.analytics.event"].with_user(stranger).search([("id", "=", event.id)]))
+
+    def test_data_contract_names_are_underscore_segments(self):
+        contracts = self.env["hf.uns.data.contract"]
+        contract = contracts.create({"name": "_pump_v1"})
+        self.assertEqual((contract.payload_shape, contract.company_id), ("timeseries", self.company))
+        for bad in ("pump_v1", "_pump v1", "_pump/v1", "_historian", "_local"):
+            with self.subTest(name=bad), self.assertRaises(ValidationError):
+                contracts.create({"name": bad})
