@@ -1,0 +1,28 @@
+{
+    "name": "Hyperfactory MRP",
+    "summary": "The production loop: UMH _analytics events and machine counters into Odoo MRP, MRP back to the "
+               "UNS, OEE history per workcell, shift and day",
+    "version": "18.0.1.0.0",
+    "category": "Manufacturing/Manufacturing",
+    "website": "https://github.com/hyperfactory/hyperfactory",
+    "author": "Hyperfactory",
+    "maintainers": ["hyperfactory"],
+    "license": "LGPL-3",
+    "development_status": "Alpha",
+    "depends": ["hf_uns", "hf_screens", "mrp", "stock"],
+    "external_dependencies": {"python": ["hf_core", "hf_historian"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "security/hf_mrp_security.xml",
+        "data/hf_mrp_data.xml",
+        "views/hf_mrp_shift_views.xml",
+        "views/hf_mrp_output_views.xml",
+        "views/hf_mrp_oee_views.xml",
+        "views/mrp_workcenter_views.xml",
+        "views/mrp_production_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/hf_mrp_menus.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,102 @@
+"""UMH Classic state events (``state/add``, ``state/overwrite``) onto the machine states of hf_screens.
+
+hf_screens owns the state logic (running / idle / down, ``classify_state`` for UMH's code ranges, the
+productivity records it opens and closes); a workcell whose states come from the UNS instead of a state tag
+uses the same records, with Odoo's loss reason that UMH's state category names:
+
+=================  ===============================  =================================================
+UMH code range     UMH category                     Odoo loss (mrp.workcenter.productivity.loss)
+=================  ===============================  =================================================
+10000-29999        active (producing)               Fully Productive Time (productive)
+30000-49999        unknown / unspecified stop       Machine idle (performance, hf_screens)
+50000-59999        microstop                        Reduced Speed (performance)
+60000-99999        material issues                  Material Availability (availability)
+100000-139999      process (changeover, cleaning)   Setup and Adjustments (availability)
+140000-159999      operator                         Machine idle (performance, hf_screens)
+160000-179999      planning (planned stop)          Machine idle (performance, hf_screens)
+180000-229999      technical (failures)             Equipment Failure (availability)
+=================  ===============================  =================================================
+
+A UMH state holds until the next one (UMH's model): the record stays open, and the kiosk's OEE counts it
+until now. ``state/overwrite`` replaces what the workcell recorded between its two times.
+"""
+
+from datetime import datetime
+
+from odoo import _, api, models
+from odoo.exceptions import UserError
+
+from odoo.addons.hf_screens.models.hf_machine_state import classify_state
+
+UMH_LOSSES = (  # (first code of the range, xmlid of the loss)
+    (10000, "mrp.block_reason7"),
+    (30000, "hf_screens.hf_loss_machine_idle"),
+    (50000, "mrp.block_reason4"),
+    (60000, "mrp.block_reason0"),
+    (100000, "mrp.block_reason2"),
+    (140000, "hf_screens.hf_loss_machine_idle"),
+    (180000, "mrp.block_reason1"),
+    (230000, None),
+)
+
+
+class HfMachineState(models.AbstractModel):
+    _inherit = "hf.machine.state"
+
+    @api.model
+    def _switch_workorder(self, workcenter, workorder, when=None):
+        # a work order started or stopped from the UNS switches the machine's time at the event's time
+        return super()._switch_workorder(workcenter, workorder, when=when or self.env.context.get("hf_event_time"))
+
+    @api.model
+    def _hf_mrp_umh_loss(self, code):
+        xmlid = None
+        for first, loss in UMH_LOSSES:
+            if code < first:
+                break
+            xmlid = loss
+        if not xmlid:
+            raise UserError(_("%s is no UMH state code (10000 to 229999).", code))
+        return self.env.ref(xmlid)
+
+    @api.model
+    def _hf_mrp_apply_state_event(self, workcenter, code, start, end=None):
+        """Record UMH state ``code`` on ``workcenter`` from ``start`` (to ``end`` for state/overwrite)."""
+        if workcenter._hf_role_tag("machine_state"):
+            raise UserError(_(
+                "%(workcell)s takes its machine state from its tag %(tag)s: a state event from the UNS would "
+                "count its time twice.", workcell=workcenter.name, tag=workcenter._hf_role_tag("machine_state").name,
+            ))
+        state = classify_state(code)
+        loss = self._hf_mrp_umh_loss(code)
+        Productivity = self.env["mrp.workcenter.productivity"].sudo()
+        records = Productivity.search([("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
+                                      order="date_start, id")
+        if end is None:
+            if records.filtered(lambda r: r.date_start == start and r.hf_umh_state == code):
+                return  # applied already
+            later = records.filtered(lambda r: r.date_start > start)
+            end = later[:1].date_start or None
+        horizon = end or datetime.max
+        covered = records.filtered(lambda r: r.date_start < horizon and (not r.date_end or r.date_end > start))
+        for record in covered:
+            if record.date_start >= start and (end and record.date_end and record.date_end <= end):
+                record.unlink()
+            elif record.date_start < start:
+                tail_end = record.date_end
+                record.date_end = start
+                if end and (not tail_end or tail_end > end):
+                    record.copy({"date_start": end, "date_end": tail_end})
+            elif end:
+                record.date_start = end
+            else:
+                record.unlink()
+        record = self._open(workcenter, state, start, loss=loss)
+        record.write({"hf_umh_state": code, "date_end": end or False})
+        current = Productivity.search([("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
+                                      order="date_start desc, id desc", limit=1)
+        workcenter.write({
+            "hf_state_current": current.hf_machine_state if not current.date_end else False,
+            "hf_state_since": current.date_start if not current.date_end else False,
+            "hf_state_productivity_id": current.id if not current.date_end else False,
+        })

@@ -1,0 +1,244 @@
+"""UMH Classic ``_analytics`` events from the UNS applied to Odoo MRP.
+
+The ingest stored the event and checked its shape against UMH's schema (``hf_core.analytics``); here its
+references are checked (the order, the product, the running work order) and it is applied through MRP's
+own flows (``button_start``, ``button_finish``, ``button_mark_done``, scrap orders), so MRP stays the truth.
+
+Every event is idempotent: applying it again (a redelivery under another key, a retried event) finds what
+it did and changes nothing. An event that does not fit raises a UserError saying what is missing; the
+cron marks it failed with that sentence.
+"""
+
+import json
+from datetime import UTC, datetime
+
+from odoo import _, api, models
+from odoo.exceptions import UserError
+
+from hf_core.analytics import product_id as event_product_ref
+
+
+def ms_to_datetime(ms):
+    """UMH's epoch milliseconds to Odoo's naive UTC datetime (None stays None)."""
+    if ms in (None, False):
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, UTC).replace(tzinfo=None)
+
+
+def datetime_to_ms(moment):
+    """Odoo's naive UTC datetime to UMH's epoch milliseconds."""
+    return round(moment.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+class HfUnsAnalyticsEvent(models.Model):
+    _inherit = "hf.uns.analytics.event"
+
+    def _apply(self):
+        self.ensure_one()
+        handler = {
+            "work-order/create": self._hf_apply_work_order_create,
+            "work-order/start": self._hf_apply_work_order_start,
+            "work-order/stop": self._hf_apply_work_order_stop,
+            "product-type/create": self._hf_apply_product_type_create,
+            "product/add": self._hf_apply_product_add,
+            "product/setBadQuantity": self._hf_apply_set_bad_quantity,
+            "state/add": self._hf_apply_state,
+            "state/overwrite": self._hf_apply_state,
+            "shift/add": self._hf_apply_shift_add,
+            "shift/delete": self._hf_apply_shift_delete,
+        }.get(self.event_type)
+        if handler is None:
+            return super()._apply()
+        try:
+            body = json.loads(self.payload or "{}")
+        except ValueError:
+            raise UserError(_("The event's payload is no JSON object.")) from None
+        workcenter = self.workcenter_id.sudo().with_company(self.workcenter_id.company_id)
+        handler(workcenter.with_context(hf_from_uns=True), body)
+        return True
+
+    # --- work orders --------------------------------------------------------------------------
+
+    def _hf_apply_work_order_create(self, workcenter, body):
+        external_id = body["external_work_order_id"]
+        production = self._hf_find_production(workcenter, external_id, required=False)
+        if not production:
+            product_ref = event_product_ref(body)
+            product = self._hf_find_product(workcenter, product_ref, create=True)
+            cycle_time_ms = (body.get("product") or {}).get("cycle_time_ms")
+            bom = workcenter._hf_mrp_bom_for(product, cycle_time_ms)
+            start = ms_to_datetime(body.get("start_time_unix_ms"))
+            values = {
+                "product_id": product.id,
+                "product_qty": float(body["quantity"]),
+                "product_uom_id": product.uom_id.id,
+                "bom_id": bom.id,
+                "hf_external_work_order_id": external_id,
+                "origin": external_id,
+                "company_id": workcenter.company_id.id,
+            }
+            if start:
+                values["date_start"] = start
+            production = self.env["mrp.production"].sudo().with_company(workcenter.company_id).create(values)
+            production.action_confirm()
+        status = int(body.get("status") or 0)
+        if status >= 1:
+            start = ms_to_datetime(body.get("start_time_unix_ms")) or self.received_at
+            self._hf_start(workcenter, production, start)
+        if status == 2:
+            end = ms_to_datetime(body.get("end_time_unix_ms")) or self.received_at
+            self._hf_stop(workcenter, production, end)
+
+    def _hf_apply_work_order_start(self, workcenter, body):
+        production = self._hf_find_production(workcenter, body["external_work_order_id"])
+        self._hf_start(workcenter, production, ms_to_datetime(body["start_time_unix_ms"]))
+
+    def _hf_apply_work_order_stop(self, workcenter, body):
+        production = self._hf_find_production(workcenter, body["external_work_order_id"])
+        self._hf_stop(workcenter, production, ms_to_datetime(body["end_time_unix_ms"]))
+
+    def _hf_start(self, workcenter, production, start):
+        workorder = self._hf_workorder_of(workcenter, production)
+        if workorder.state in ("progress", "done", "cancel"):
+            return  # started once (UMH: a work order starts once); a redelivery changes nothing
+        workorder.with_context(hf_event_time=start)._hf_mrp_start_at(start)
+
+    def _hf_stop(self, workcenter, production, end):
+        workorder = self._hf_workorder_of(workcenter, production)
+        if workorder.state in ("done", "cancel"):
+            return
+        if workorder.state != "progress":
+            raise UserError(_("Work order %(wo)s on %(workcell)s was never started: a work-order/stop needs a "
+                              "work-order/start first.", wo=workorder.display_name, workcell=workcenter.name))
+        workorder.with_context(hf_event_time=end)._hf_mrp_finish_at(end)
+        production = workorder.production_id
+        if all(wo.state in ("done", "cancel") for wo in production.workorder_ids):
+            production._hf_mrp_mark_done()
+            production.with_context(force_date=True).date_finished = end
+
+    # --- products -----------------------------------------------------------------------------
+
+    def _hf_apply_product_type_create(self, workcenter, body):
+        product = self._hf_find_product(workcenter, body["external_product_type_id"], create=True)
+        workcenter._hf_mrp_bom_for(product, body.get("cycle_time_ms"), update_cycle=True)
+
+    def _hf_apply_product_add(self, workcenter, body):
+        product = self._hf_find_product(workcenter, event_product_ref(body), create=False)
+        end = ms_to_datetime(body["end_time_unix_ms"])
+        batch = body.get("product_batch_id") or None
+        Output = self.env["hf.mrp.output"].sudo()
+        if Output.search_count([("workcenter_id", "=", workcenter.id), ("product_id", "=", product.id),
+                                ("date_end", "=", end), ("batch", "=", batch or False)]):
+            return  # reported once already
+        workorder = workcenter._hf_mrp_running_workorder(product, end)
+        if not workorder:
+            raise UserError(_(
+                "No work order for %(product)s is running on %(workcell)s: product/add has nowhere to go "
+                "(a work-order/start must come first).", product=product.display_name, workcell=workcenter.name,
+            ))
+        workcenter._hf_mrp_check_quantity_source(_("product/add"))
+        lot = workorder.production_id._hf_mrp_lot_for(batch)
+        output = Output.create({
+            "workcenter_id": workcenter.id,
+            "workorder_id": workorder.id,
+            "product_id": product.id,
+            "batch": batch,
+            "lot_id": lot.id,
+            "date_start": ms_to_datetime(body.get("start_time_unix_ms")),
+            "date_end": end,
+            "quantity": float(body["quantity"]),
+            "bad_quantity": 0.0,
+            "event_id": self.id,
+        })
+        workorder._hf_mrp_add_produced(float(body["quantity"]))
+        output._hf_set_bad_quantity(float(body.get("bad_quantity") or 0.0))
+
+    def _hf_apply_set_bad_quantity(self, workcenter, body):
+        domain = [("workcenter_id", "=", workcenter.id),
+                  ("date_end", "=", ms_to_datetime(body["end_time_unix_ms"]))]
+        product_ref = event_product_ref(body)
+        if product_ref:
+            domain.append(("product_id", "=", self._hf_find_product(workcenter, product_ref, create=False).id))
+        if body.get("product_batch_id"):
+            domain.append(("batch", "=", body["product_batch_id"]))
+        outputs = self.env["hf.mrp.output"].sudo().search(domain)
+        if not outputs:
+            raise UserError(_("No product/add of %(workcell)s ended at %(end)s: product/setBadQuantity corrects "
+                              "a reported product only.", workcell=workcenter.name,
+                              end=ms_to_datetime(body["end_time_unix_ms"])))
+        if len(outputs) > 1:
+            raise UserError(_("Several products of %s ended at that time: name the product_batch_id.",
+                              workcenter.name))
+        outputs._hf_set_bad_quantity(float(body["bad_quantity"]))
+
+    # --- states and shifts --------------------------------------------------------------------
+
+    def _hf_apply_state(self, workcenter, body):
+        end = ms_to_datetime(body.get("end_time_unix_ms")) if self.event_type == "state/overwrite" else None
+        self.env["hf.machine.state"]._hf_mrp_apply_state_event(
+            workcenter, int(body["state"]), ms_to_datetime(body["start_time_unix_ms"]), end,
+        )
+
+    def _hf_apply_shift_add(self, workcenter, body):
+        start, end = ms_to_datetime(body["start_time_unix_ms"]), ms_to_datetime(body["end_time_unix_ms"])
+        Shift = self.env["hf.mrp.shift"].sudo()
+        shift = Shift.search([("workcenter_id", "=", workcenter.id), ("date_start", "=", start)], limit=1)
+        if shift:
+            if shift.date_end != end:
+                shift.date_end = end
+            return
+        Shift.create({"workcenter_id": workcenter.id, "date_start": start, "date_end": end, "source": "uns"})
+
+    def _hf_apply_shift_delete(self, workcenter, body):
+        self.env["hf.mrp.shift"].sudo().search([
+            ("workcenter_id", "=", workcenter.id), ("date_start", "=", ms_to_datetime(body["start_time_unix_ms"])),
+        ]).unlink()  # none left: deleted already, nothing to do
+
+    # --- references ---------------------------------------------------------------------------
+
+    @api.model
+    def _hf_find_production(self, workcenter, external_id, required=True):
+        production = self.env["mrp.production"].sudo().search([
+            ("hf_external_work_order_id", "=", external_id), ("company_id", "=", workcenter.company_id.id),
+        ], limit=1)
+        if not production and required:
+            raise UserError(_("No manufacturing order of %(company)s has the external work order id %(id)s: "
+                              "a work-order/create must come first.",
+                              company=workcenter.company_id.name, id=external_id))
+        return production
+
+    @api.model
+    def _hf_workorder_of(self, workcenter, production):
+        workorders = production.workorder_ids.filtered(lambda wo: wo.workcenter_id == workcenter)
+        if not workorders:
+            raise UserError(_("Manufacturing order %(mo)s has no work order on %(workcell)s, where the event "
+                              "came from.", mo=production.name, workcell=workcenter.name))
+        return (workorders.filtered(lambda wo: wo.state not in ("done", "cancel")) or workorders)[:1]
+
+    @api.model
+    def _hf_find_product(self, workcenter, reference, create=False):
+        """The product whose internal reference is UMH's external product id; created only when asked and
+        the company allows it."""
+        company = workcenter.company_id
+        Product = self.env["product.product"].sudo().with_company(company)
+        product = Product.search([("default_code", "=", reference), ("company_id", "in", [company.id, False])],
+                                 limit=1)
+        if product:
+            return product
+        if not create or not company.hf_mrp_create_unknown_products:
+            raise UserError(_(
+                "No product has the internal reference %(ref)s: create it in Odoo (Inventory ▸ Products), or "
+                "let the UNS create unknown products (Manufacturing ▸ Settings ▸ Create unknown products from "
+                "the UNS).", ref=reference,
+            ))
+        return Product.create({"name": reference, "default_code": reference, "is_storable": True})
+
+    # --- outbound -----------------------------------------------------------------------------
+
+    @api.model
+    def _hf_mrp_enqueue(self, workcenter, event_type, payload):
+        """Queue an event for the UNS unless it came from there (no echo) or the workcell has no UNS path."""
+        if self.env.context.get("hf_from_uns") or not workcenter or not workcenter.sudo().hf_uns_path:
+            return self.browse()
+        return self.sudo()._enqueue_outbound(workcenter.sudo(), event_type, payload)
+

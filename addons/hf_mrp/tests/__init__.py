@@ -1,0 +1,4 @@
+from . import test_analytics_in
+from . import test_counters
+from . import test_outbound
+from . import test_oee_history

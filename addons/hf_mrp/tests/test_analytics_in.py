@@ -1,0 +1,163 @@
+from psycopg2 import IntegrityError
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import HfMrpCommon, at, ms
+
+
+@tagged("post_install", "-at_install")
+class TestAnalyticsIn(HfMrpCommon):
+    def publish_order(self, external_id="WO-1001"):
+        """A line's publisher: creates a work order of 100 brackets, starts it, 40 good + 2 bad, stops it."""
+        return (
+            self.event("work-order/create", {"external_work_order_id": external_id, "quantity": 100,
+                                             "product": {"external_product_id": "BRK-1", "cycle_time_ms": 6000}})
+            + self.event("work-order/start", {"external_work_order_id": external_id,
+                                              "start_time_unix_ms": ms(at(0))})
+            + self.event("product/add", {"external_product_type_id": "BRK-1", "start_time_unix_ms": ms(at(0)),
+                                         "end_time_unix_ms": ms(at(600)), "quantity": 40, "bad_quantity": 2})
+            + self.event("work-order/stop", {"external_work_order_id": external_id,
+                                             "end_time_unix_ms": ms(at(900))})
+        )
+
+    def production(self, external_id="WO-1001"):
+        return self.env["mrp.production"].search([("hf_external_work_order_id", "=", external_id)])
+
+    def assert_order_as_published(self, production):
+        self.assertEqual(len(production), 1)
+        workorder = production.workorder_ids
+        self.assertEqual(len(workorder), 1)
+        self.assertEqual(workorder.workcenter_id, self.cell, "the work order runs on the topic's workcell")
+        self.assertEqual(workorder.state, "done")
+        self.assertEqual(workorder.qty_produced, 40)
+        self.assertEqual(workorder.date_start, at(0))
+        self.assertEqual(workorder.date_finished, at(900))
+        self.assertEqual(production.state, "done")
+        self.assertEqual(production.product_qty, 100)
+        self.assertEqual(production.qty_produced, 40)
+        scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
+        self.assertEqual(sum(scraps.mapped("scrap_qty")), 2)
+        self.assertEqual(set(scraps.mapped("state")), {"done"})
+        self.assertEqual(scraps.scrap_reason_tag_ids, self.env.ref("hf_mrp.hf_scrap_reason_uns"))
+        self.assertEqual(self.product.with_context(warehouse_id=False).qty_available, 38,
+                         "finishing moved the 40 made into stock, the 2 bad ones were scrapped")
+
+    def test_publisher_sequence(self):
+        events = self.publish_order()
+        self.process()
+        self.assertEqual(events.mapped("state"), ["done"] * 4, events.mapped("error"))
+        production = self.production()
+        self.assert_order_as_published(production)
+        operation = production.workorder_ids.operation_id
+        self.assertAlmostEqual(operation.time_cycle_manual, 0.1, msg="6000 ms per part is 0.1 min per part")
+        self.assertFalse(self.outbound(), "nothing that came from the UNS is echoed back to it")
+
+    def test_sent_twice_changes_nothing(self):
+        self.publish_order()
+        self.process()
+        again = self.publish_order()
+        self.process()
+        self.assertEqual(again.mapped("state"), ["done"] * 4, again.mapped("error"))
+        self.assert_order_as_published(self.production())
+        self.assertEqual(self.env["hf.mrp.output"].search_count([("workcenter_id", "=", self.cell.id)]), 1)
+        # and an event applied once more (a retry) changes nothing either
+        again.write({"state": "pending"})
+        self.process()
+        self.assert_order_as_published(self.production())
+
+    def test_unknown_product_fails_clearly(self):
+        event = self.event("work-order/create", {"external_work_order_id": "WO-7", "quantity": 5,
+                                                 "product": {"external_product_id": "NOPE-9"}})
+        self.process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("NOPE-9", event.error)
+        self.assertIn("internal reference", event.error)
+        self.assertFalse(self.production("WO-7"))
+        # allowed by the company's setting, the same event creates the product
+        self.company.hf_mrp_create_unknown_products = True
+        event.action_retry()
+        self.process()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(self.production("WO-7").product_id.default_code, "NOPE-9")
+
+    def test_unknown_order_fails_clearly(self):
+        event = self.event("work-order/start", {"external_work_order_id": "WO-404", "start_time_unix_ms": ms(at(0))})
+        self.process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("WO-404", event.error)
+
+    def test_external_id_unique_per_company(self):
+        self.publish_order()
+        self.process()
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"), self.cr.savepoint():
+            self.production().copy({"hf_external_work_order_id": "WO-1001"})
+
+    def test_set_bad_quantity_corrects_scrap(self):
+        events = self.publish_order()
+        self.process()
+        self.assertEqual(events.mapped("state"), ["done"] * 4)
+        event = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
+                                                      "end_time_unix_ms": ms(at(600)), "bad_quantity": 5})
+        self.process()
+        self.assertEqual(event.state, "done", event.error)
+        scraps = self.env["stock.scrap"].search([("production_id", "=", self.production().id)])
+        self.assertEqual(sum(scraps.mapped("scrap_qty")), 5)
+
+    def test_lot_from_batch(self):
+        self.product.tracking = "lot"
+        events = [
+            self.event("work-order/create", {"external_work_order_id": "WO-L", "quantity": 10,
+                                             "product": {"external_product_id": "BRK-1"}}),
+            self.event("work-order/start", {"external_work_order_id": "WO-L", "start_time_unix_ms": ms(at(0))}),
+            self.event("product/add", {"external_product_type_id": "BRK-1", "product_batch_id": "B-77",
+                                       "end_time_unix_ms": ms(at(60)), "quantity": 10}),
+            self.event("work-order/stop", {"external_work_order_id": "WO-L", "end_time_unix_ms": ms(at(120))}),
+        ]
+        self.process()
+        self.assertEqual([e.state for e in events], ["done"] * 4, [e.error for e in events])
+        production = self.production("WO-L")
+        self.assertEqual(production.lot_producing_id.name, "B-77")
+        self.assertEqual(production.state, "done")
+
+    def test_product_type_create(self):
+        event = self.event("product-type/create", {"external_product_type_id": "BRK-1", "cycle_time_ms": 12000})
+        self.process()
+        self.assertEqual(event.state, "done", event.error)
+        bom = self.env["mrp.bom"].search([("product_tmpl_id", "=", self.product.product_tmpl_id.id)])
+        self.assertEqual(bom.operation_ids.workcenter_id, self.cell)
+        self.assertAlmostEqual(bom.operation_ids.time_cycle_manual, 0.2)
+
+    def test_states_and_shifts(self):
+        events = [
+            self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))}),
+            self.event("state/add", {"state": 180001, "start_time_unix_ms": ms(at(600))}),
+            self.event("shift/add", {"start_time_unix_ms": ms(at(-3600)), "end_time_unix_ms": ms(at(3600 * 7))}),
+        ]
+        self.process()
+        self.assertEqual([e.state for e in events], ["done"] * 3, [e.error for e in events])
+        records = self.machine_records(self.cell)
+        self.assertEqual(records.mapped("loss_id"),
+                         self.env.ref("mrp.block_reason7") | self.env.ref("mrp.block_reason1"))
+        self.assertEqual(records[0].date_end, at(600))
+        self.assertFalse(records[1].date_end, "a UMH state holds until the next one")
+        self.assertEqual(self.cell.hf_state_current, "down")
+        self.assertEqual(self.cell._hf_shift_window(at(700)), (at(-3600), at(700)), "the kiosk's shift is the line's")
+        # the same state again is applied once; an overwrite replaces what was recorded in its window
+        self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))})
+        self.event("state/overwrite", {"state": 60000, "start_time_unix_ms": ms(at(300)),
+                                       "end_time_unix_ms": ms(at(600))})
+        self.event("shift/delete", {"start_time_unix_ms": ms(at(-3600))})
+        self.process()
+        records = self.machine_records(self.cell)
+        self.assertEqual([(r.date_start, r.loss_id) for r in records], [
+            (at(0), self.env.ref("mrp.block_reason7")), (at(300), self.env.ref("mrp.block_reason0")),
+            (at(600), self.env.ref("mrp.block_reason1")),
+        ])
+        self.assertFalse(self.cell.hf_mrp_shift_ids)
+
+    def test_state_event_refused_where_a_tag_gives_the_state(self):
+        event = self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))}, workcenter=self.workcenter)
+        self.process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn(self.tag_state.name, event.error)

@@ -1,0 +1,35 @@
+from odoo.tests import tagged
+
+from odoo.addons.hf_screens.tests.common import create_workorder
+
+from .common import HfMrpCommon
+
+
+@tagged("post_install", "-at_install")
+class TestOutbound(HfMrpCommon):
+    def test_started_in_odoo_is_announced(self):
+        workorder = create_workorder(self.env, self.cell, qty=5)
+        workorder.production_id.button_plan()
+        created = self.outbound("work-order/create")
+        self.assertEqual(len(created), 1)
+        self.assertEqual(self.body(created)["external_work_order_id"], workorder.production_id.name)
+        self.assertEqual(self.body(created)["quantity"], 5)
+        workorder.button_start()
+        started = self.outbound("work-order/start")
+        self.assertEqual(len(started), 1)
+        self.assertEqual(started.topic, "umh/v1/acme/berlin/press/line1/assembly1/_analytics/work-order/start")
+        self.assertEqual(self.body(started)["external_work_order_id"], workorder.production_id.name)
+        self.assertEqual(started.state, "pending", "the publisher sends it after the commit")
+        workorder.button_finish()
+        stopped = self.outbound("work-order/stop")
+        self.assertEqual(len(stopped), 1)
+        produced = self.outbound("product/add")
+        self.assertEqual(self.body(produced)["quantity"], 5)
+        self.assertLess(produced.id, stopped.id, "in order: the quantity, then the stop")
+
+    def test_from_uns_not_echoed(self):
+        self.event("work-order/create", {"external_work_order_id": "WO-E", "quantity": 3,
+                                         "product": {"external_product_id": "BRK-1"}})
+        self.event("work-order/start", {"external_work_order_id": "WO-E", "start_time_unix_ms": 1795000000000})
+        self.process()
+        self.assertFalse(self.outbound())
