@@ -128,11 +128,15 @@ def test_a_discovery_the_database_refuses_is_a_dead_letter_not_a_crash(db: str) 
             cr.execute("ALTER TABLE hf_uns_tag DROP COLUMN hf_required_by_a_newer_odoo")
 
 
-def test_other_data_contracts_are_ignored_not_dead_lettered(resolver: TagResolver) -> None:
+def test_undeclared_contracts_are_counted_not_dead_lettered_and_bad_events_are(resolver: TagResolver) -> None:
     samples: list[Sample] = []
     dead: list[DeadLetter] = []
-    decode_message(f"umh/v1/{LOCATION}/_analytics/work-order/start", b"not even json", resolver, samples, dead)
+    decode_message(f"umh/v1/{LOCATION}/_pump_v9/motor/current", msg(NOW, value=1.0), resolver, samples, dead)
+    decode_message(f"umh/v1/{LOCATION}/_local/x", msg(NOW, value=1.0), resolver, samples, dead)
     assert (samples, dead) == ([], [])
+    assert (resolver.undeclared["_pump_v9"], resolver.local_skipped) == (1, 1)
+    decode_message(f"umh/v1/{LOCATION}/_analytics/work-order/start", b"not even json", resolver, samples, dead)
+    assert samples == [] and len(dead) == 1 and "bad _analytics event" in dead[0].reason
 
 
 def _run_ingest(port: int, db: str) -> subprocess.Popen[str]:

@@ -8,7 +8,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from hf_core.uns import TAG_GROUP_SEPARATOR, build_topic, is_valid_segment
+from hf_core.uns import TAG_GROUP_SEPARATOR, TopicError, build_topic, is_valid_segment
 from hf_historian import reader, retention, schema
 
 _logger = logging.getLogger(__name__)
@@ -65,6 +65,10 @@ class HfUnsTag(models.Model):
     device_id = fields.Many2one("hf.uns.device", index=True, ondelete="set null")
     protocol = fields.Selection(related="device_id.protocol")
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
+    data_contract = fields.Char(
+        help="The UNS data contract the tag is published under: empty is _historian (UMH Classic); _raw or a "
+             "declared contract for a UMH Core publisher's tags (set by the ingest when it discovers them).",
+    )
     topic = fields.Char(compute="_compute_topic", store=True, recursive=True, index=True, string="UNS topic")
     historian = fields.Boolean(default=True, help="Store this tag's values in the historian.")
     discovered = fields.Boolean(readonly=True, help="Created by the ingest from a message, not by an engineer.")
@@ -117,7 +121,7 @@ class HfUnsTag(models.Model):
         ("deadband_positive", "CHECK(deadband >= 0)", "The deadband cannot be negative."),
     ]
 
-    @api.depends("name", "tag_group", "workcenter_id.hf_uns_path")
+    @api.depends("name", "tag_group", "data_contract", "workcenter_id.hf_uns_path")
     def _compute_topic(self):
         for tag in self:
             path = tag.workcenter_id.hf_uns_path
@@ -125,8 +129,9 @@ class HfUnsTag(models.Model):
                 tag.topic = False
                 continue
             try:
-                tag.topic = build_topic(path.split("/"), tag.name, tag.tag_group or "")
-            except ValueError:
+                tag.topic = build_topic(path.split("/"), tag.name, tag.tag_group or "",
+                                        tag.data_contract or "_historian")
+            except (ValueError, TopicError):
                 tag.topic = False
 
     def _compute_latest(self):

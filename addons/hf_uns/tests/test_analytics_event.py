@@ -1,9 +1,13 @@
 import json
+from datetime import UTC, datetime, timedelta
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from hf_core.analytics import event_key
+from hf_historian.ingest.decoder import decode_message
+from hf_historian.ingest.resolver import TagResolver
+from hf_historian.writer import HistorianWriter
 
 from .common import HfUnsCommon
 
@@ -63,3 +67,30 @@ class TestAnalyticsEvent(HfUnsCommon):
         for bad in ("pump_v1", "_pump v1", "_pump/v1", "_historian", "_local"):
             with self.subTest(name=bad), self.assertRaises(ValidationError):
                 contracts.create({"name": bad})
+
+
+@tagged("post_install", "-at_install")
+class TestUmhCoreTimeSeries(HfUnsCommon):
+    """A UMH Core publisher's values, decoded and stored by the ingest's own code on this database."""
+
+    def test_raw_value_is_stored_under_its_contract_and_read_through_read_history(self):
+        now = datetime.now(UTC).replace(microsecond=0)
+        topic = "umh/v1/acme/berlin/press/line1/press1/_raw/pump/pressure"
+        samples, dead = [], []
+        resolver = TagResolver(self.env.cr)
+        for seconds, value in ((0, 2.5), (1, 2.75)):
+            payload = json.dumps({"timestamp_ms": int((now + timedelta(seconds=seconds)).timestamp() * 1000),
+                                  "value": value}).encode()
+            decode_message(topic, payload, resolver, samples, dead)
+        self.assertEqual(dead, [])
+        HistorianWriter(self.env.cr).write(samples)
+        self.env.invalidate_all()
+        tag = self.env["hf.uns.tag"].search([("topic", "=", topic)])
+        self.assertEqual((tag.name, tag.tag_group, tag.data_contract, tag.discovered),
+                         ("pressure", "pump", "_raw", True))
+        history = self.env["hf.uns.tag"].read_history(topic, (now - timedelta(minutes=1)).isoformat(),
+                                                      (now + timedelta(minutes=1)).isoformat(), 100)
+        self.assertEqual([point["last"] for point in history["points"]], [2.5, 2.75])
+        tag.name = "pressure_in"
+        self.assertEqual(tag.topic, "umh/v1/acme/berlin/press/line1/press1/_raw/pump/pressure_in",
+                         "the tag stays under its UMH Core contract when Odoo recomputes its topic")

@@ -48,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes sharing the subscription (MQTT 5 $share/GROUP/…), about one per core "
                              "(env HF_INGEST_WORKERS); each keeps its own session, CLIENT_ID-1…N")
     parser.add_argument("--share-group", default="hf-ingest", help="the shared subscription's group name")
+    parser.add_argument("--no-publish", action="store_true",
+                        help="do not publish Odoo's outbound _analytics events (another process does)")
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -62,7 +64,8 @@ def main_from_args(args: argparse.Namespace) -> int:
                                   stats_interval_s=args.stats_interval,
                                   start_attempts=args.connect_attempts,
                                   max_tags_per_workcell=args.max_tags_per_workcell,
-                                  max_new_tags_per_message=args.max_new_tags_per_message)
+                                  max_new_tags_per_message=args.max_new_tags_per_message,
+                                  publish=not args.no_publish)
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -55,6 +55,7 @@ class MqttSession(asyncio.Protocol):
         self._last_heard = time.monotonic()
         self._pinger: asyncio.Task[None] | None = None
         self._paused = False
+        self._packet_id = 0
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -103,11 +104,12 @@ class MqttSession(asyncio.Protocol):
             self.session_present, code, reason = wire.parse_connack(body)
             if code >= 0x80:
                 raise BrokerRefused(f"the broker refused the connection: {wire.reason_text(code)} {reason}".strip())
-            self._send(wire.subscribe_packet(1, self.topic_filter, qos=1))
-            _packet_id, codes = wire.parse_suback(await self._expect(wire.SUBACK, timeout_s))
-            if not codes or codes[0] >= 0x80:
-                raise BrokerRefused(f"the broker refused the subscription to {self.topic_filter}: "
-                                    f"{wire.reason_text(codes[0] if codes else 0x80)}")
+            if self.topic_filter:  # a publisher subscribes to nothing
+                self._send(wire.subscribe_packet(1, self.topic_filter, qos=1))
+                _packet_id, codes = wire.parse_suback(await self._expect(wire.SUBACK, timeout_s))
+                if not codes or codes[0] >= 0x80:
+                    raise BrokerRefused(f"the broker refused the subscription to {self.topic_filter}: "
+                                        f"{wire.reason_text(codes[0] if codes else 0x80)}")
         except BaseException:
             self.abort()
             raise
@@ -146,6 +148,19 @@ class MqttSession(asyncio.Protocol):
             return False
         self._send(wire.puback_packets(packet_ids))
         return True
+
+    async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> int:
+        """PUBLISH at QoS 1 (retain off) and wait for its PUBACK; returns the PUBACK's reason code (>= 0x80:
+        refused). One at a time: what is acknowledged is all that was sent, in order. Raises OSError /
+        TimeoutError when the connection goes (the caller publishes again on the next one)."""
+        if not self.is_open:
+            raise ConnectionError("the broker connection is closed")
+        self._packet_id = self._packet_id % 0xFFFF + 1
+        self._send(wire.publish_packet(topic, payload, qos=1, packet_id=self._packet_id))
+        packet_id, reason = wire.parse_puback(await self._expect(wire.PUBACK, timeout_s))
+        if packet_id != self._packet_id:
+            raise wire.ProtocolError(f"PUBACK for packet {packet_id}, expected {self._packet_id}")
+        return reason
 
     def pause(self) -> None:
         """Stop reading (TCP pushes back to the broker, which queues): the consumer is behind."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from dataclasses import dataclass
 
 import psycopg2
+import psycopg2.errors
 
 from hf_core.payload import MaybeValue, Value
 from hf_core.uns import UnsTopic
@@ -31,6 +33,12 @@ class TagInfo:
     data_type: str
     retention: int
     historian: bool
+    role: str = "plain"  # hf_uns_tag.role: plain, machine_state, good_count, scrap_count, derived
+
+
+# the roles whose samples a work order counts (hf_mrp's counters-to-work-orders job is woken for them)
+COUNTER_ROLES = frozenset({"good_count", "scrap_count"})
+HISTORIAN_CONTRACT = "_historian"
 
 
 def infer_data_type(value: Value) -> str:
@@ -89,23 +97,72 @@ class TagResolver:
         self.by_message_name: dict[str, dict[str, TagInfo]] = {}
         self.discovered = 0
         self.loaded_at = 0.0
+        # tags whose samples are machine counters (COUNTER_ROLES): a batch storing one wakes hf_mrp
+        self.counter_tags: set[int] = set()
+        # UMH Core data contracts declared in Odoo (hf_uns_data_contract): name -> the companies declaring it
+        self.contracts: dict[str, set[int | None]] = {}
+        # messages not stored because of their contract, by contract: undeclared ones, and _local (UMH's rule)
+        self.undeclared: collections.Counter[str] = collections.Counter()
+        self.local_skipped = 0
         self.load()
 
     def load(self) -> None:
         self.cr.execute(
-            "SELECT topic, id, data_type, retention_class, historian FROM hf_uns_tag "
+            "SELECT topic, id, data_type, retention_class, historian, role FROM hf_uns_tag "
             "WHERE topic IS NOT NULL AND active"
         )
         self._tags = {
-            topic: TagInfo(tag_id, data_type, RETENTION_CODES.get(rclass or "standard", 2), bool(historian))
-            for topic, tag_id, data_type, rclass, historian in self.cr.fetchall()
+            topic: TagInfo(tag_id, data_type, RETENTION_CODES.get(rclass or "standard", 2), bool(historian),
+                           role or "plain")
+            for topic, tag_id, data_type, rclass, historian, role in self.cr.fetchall()
         }
+        self.counter_tags = {tag.tag_id for tag in self._tags.values() if tag.role in COUNTER_ROLES}
+        self.contracts = self._load_contracts()
         self.cr.execute("SELECT hf_uns_path, id, company_id FROM mrp_workcenter WHERE hf_uns_path IS NOT NULL")
         self._workcells = {path: (wid, company) for path, wid, company in self.cr.fetchall()}
         self.cr.execute("SELECT workcenter_id, count(*) FROM hf_uns_tag GROUP BY workcenter_id")
         self._tags_per_workcell = {wid: int(count) for wid, count in self.cr.fetchall()}
         self.by_message_name = {}
         self.loaded_at = time.monotonic()
+
+    def _load_contracts(self) -> dict[str, set[int | None]]:
+        try:
+            self.cr.execute("SELECT name, company_id FROM hf_uns_data_contract WHERE active")
+        except psycopg2.errors.UndefinedTable:  # hf_uns older than its data contracts: none declared
+            return {}
+        contracts: dict[str, set[int | None]] = {}
+        for name, company in self.cr.fetchall():
+            contracts.setdefault(name, set()).add(company)
+        return contracts
+
+    def workcell(self, location_path: tuple[str, ...]) -> tuple[int, int | None] | None:
+        """(workcenter id, company id) of the workcell at ``location_path``, or None: the same cache (and
+        the same brief memory of locations that are none) as tag discovery."""
+        location = "/".join(location_path)
+        workcell = self._workcells.get(location)
+        if workcell is not None:
+            return workcell
+        now = time.monotonic()
+        if self._unknown_locations.get(location, 0) > now:
+            return None
+        self.cr.execute("SELECT id, company_id FROM mrp_workcenter WHERE hf_uns_path = %s", (location,))
+        found = self.cr.fetchone()
+        if found:
+            workcell = self._workcells[location] = (found[0], found[1])
+            return workcell
+        if len(self._unknown_locations) >= UNKNOWN_CACHE_MAX:
+            self._unknown_locations.clear()
+        self._unknown_locations[location] = now + NEGATIVE_TTL_S
+        return None
+
+    def declared(self, contract: str, location_path: tuple[str, ...]) -> bool:
+        """True when ``contract`` is declared by the company of the workcell at ``location_path`` (or when
+        that location is no workcell: the message is then dead-lettered as an unknown location)."""
+        companies = self.contracts.get(contract)
+        if not companies:
+            return False
+        workcell = self.workcell(location_path)
+        return workcell is None or workcell[1] in companies or None in companies
 
     def resolve(self, topic: UnsTopic, name: str, value: MaybeValue, may_discover: bool = True) -> TagInfo:
         """The tag for ``name`` ($-joined below the topic's groups) under ``topic``'s location.
@@ -127,24 +184,17 @@ class TagResolver:
         if self._unknown_locations.get(location, 0) > now:  # a flood of names to a location that is no workcell
             raise RejectedValue(f"unknown location: {canonical}")
         self.cr.execute(
-            "SELECT id, data_type, retention_class, historian FROM hf_uns_tag WHERE topic = %s AND active",
+            "SELECT id, data_type, retention_class, historian, role FROM hf_uns_tag WHERE topic = %s AND active",
             (canonical,),
         )
         row = self.cr.fetchone()
         if row:
-            tag = TagInfo(row[0], row[1], RETENTION_CODES.get(row[2] or "standard", 2), bool(row[3]))
+            tag = TagInfo(row[0], row[1], RETENTION_CODES.get(row[2] or "standard", 2), bool(row[3]), row[4] or "plain")
             self._tags[canonical] = tag
+            if tag.role in COUNTER_ROLES:
+                self.counter_tags.add(tag.tag_id)
             return tag
-        workcell = self._workcells.get(location)
-        if workcell is None:
-            self.cr.execute("SELECT id, company_id FROM mrp_workcenter WHERE hf_uns_path = %s", (location,))
-            found = self.cr.fetchone()
-            if found:
-                workcell = self._workcells[location] = (found[0], found[1])
-        if workcell is None:
-            if len(self._unknown_locations) >= UNKNOWN_CACHE_MAX:
-                self._unknown_locations.clear()
-            self._unknown_locations[location] = now + NEGATIVE_TTL_S
+        workcell = self.workcell(topic.location_path)
         if workcell is None or not self.discover:
             self._remember_unknown(canonical, now)
             what = "location" if workcell is None else "tag (discovery is off)"
@@ -155,7 +205,7 @@ class TagResolver:
             self._remember_unknown(canonical, now)
             raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
                                 f"{self.max_tags_per_workcell} tags")
-        return self._create_discovered(canonical, workcell, more_groups, leaf, value)
+        return self._create_discovered(canonical, workcell, more_groups, leaf, value, topic.data_contract)
 
     def _remember_unknown(self, canonical: str, now: float) -> None:
         """Cache a miss for NEGATIVE_TTL_S; at most UNKNOWN_CACHE_MAX of them (a flood of names is forgotten)."""
@@ -166,11 +216,12 @@ class TagResolver:
         self._unknown[canonical] = now + NEGATIVE_TTL_S
 
     def _create_discovered(
-        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, value: MaybeValue
+        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, value: MaybeValue,
+        contract: str = HISTORIAN_CONTRACT,
     ) -> TagInfo:
         data_type = "float" if value is None else infer_data_type(value)
         try:
-            self._insert_discovered(topic, workcell, groups, leaf, data_type)
+            self._insert_discovered(topic, workcell, groups, leaf, data_type, contract)
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             raise  # the database is away: the caller retries the whole batch
         except psycopg2.Error as exc:
@@ -190,18 +241,23 @@ class TagResolver:
         return tag
 
     def _insert_discovered(
-        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, data_type: str
+        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, data_type: str,
+        contract: str = HISTORIAN_CONTRACT,
     ) -> None:
+        # data_contract is written for UMH Core's contracts only (NULL is _historian): the ingest keeps
+        # discovering _historian tags in a database whose hf_uns predates that column
+        column, value = (", data_contract", ", %s") if contract != HISTORIAN_CONTRACT else ("", "")
         self.cr.execute(
-            """
+            f"""
             INSERT INTO hf_uns_tag (name, tag_group, workcenter_id, company_id, data_type, role, topic, historian,
                                     active, discovered, retention_class, sampling_interval_ms, deadband,
                                     scale_gain, scale_offset, modbus_unit_id, modbus_byte_order,
-                                    modbus_word_order, create_date, write_date)
+                                    modbus_word_order, create_date, write_date{column})
             VALUES (%s, %s, %s, %s, %s, 'plain', %s, true, true, true, 'standard', 1000, 0, 1, 0, 1, 'big', 'big',
-                    now() at time zone 'utc', now() at time zone 'utc')
+                    now() at time zone 'utc', now() at time zone 'utc'{value})
             ON CONFLICT (topic) DO UPDATE SET write_date = hf_uns_tag.write_date  -- no change: only for RETURNING
             RETURNING id, data_type, active, historian, xmax = 0
             """,
-            (leaf, "$".join(groups) or None, workcell[0], workcell[1], data_type, topic),
+            (leaf, "$".join(groups) or None, workcell[0], workcell[1], data_type, topic,
+             *((contract,) if column else ())),
         )

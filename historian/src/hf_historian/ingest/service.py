@@ -31,6 +31,7 @@ import psycopg2.errors
 from hf_core.errors import ConfigError, HfError
 from hf_historian.ingest import deadletter
 from hf_historian.ingest import mqtt_wire as wire
+from hf_historian.ingest.analytics import COUNTERS_CRON, EVENTS_CRON, AnalyticsRow, CronWaker, write_events
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
 from hf_historian.ingest.resolver import (
@@ -70,6 +71,8 @@ class IngestSettings:
     discover: bool = True
     stats_interval_s: float = 10.0
     start_attempts: int = 5
+    # publish Odoo's outbound analytics events (one publisher per database holds an advisory lock)
+    publish: bool = True
     # discovery's bounds: tags per workcell (discovered or not), new tags one message may create
     max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL
     max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE
@@ -84,12 +87,15 @@ class IngestSettings:
 
 class Decoded(NamedTuple):
     """A batch decoded: its samples and dead letters, and per message (in arrival order) its topic and
-    payload and where its samples end in ``samples`` (so a failing batch can be split by message)."""
+    payload and where its samples end in ``samples`` (so a failing batch can be split by message); its
+    analytics events, and whether it holds samples of machine counters (hf_mrp books them)."""
 
     samples: list[SampleRow]
     dead: list[deadletter.DeadLetter]
     messages: list[tuple[str, bytes]]
     ends: list[int]
+    events: list[AnalyticsRow]
+    counters: bool = False
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -134,8 +140,12 @@ class Ingest:
         self._arrived: asyncio.Event | None = None
         self.session: MqttSession | None = None
         self.stopping = False
-        self.totals = {"messages": 0, "samples": 0, "stored": 0, "dead_letters": 0, "batches": 0}
-        self._window = {"messages": 0, "samples": 0, "batches": 0, "dead_letters": 0, "stored": 0}
+        self.totals = {"messages": 0, "samples": 0, "stored": 0, "dead_letters": 0, "batches": 0, "events": 0}
+        self._window = {"messages": 0, "samples": 0, "batches": 0, "dead_letters": 0, "stored": 0, "events": 0}
+        self._events_stored = 0  # by the writer thread, counted by the loop with its batch
+        self.waker = CronWaker(settings.dsn)
+        self._undeclared_logged: dict[str, int] = {}
+        self._local_logged = 0
         self._lag_s = 0.0
         self.conn: Any = None
         self.resolver_conn: Any = None
@@ -257,6 +267,11 @@ class Ingest:
             loop.add_signal_handler(sig, self.stop)
         await self.connect_broker()
         keeper = loop.create_task(self._stay_connected())
+        publisher = None
+        if self.settings.publish:
+            from hf_historian.ingest.publisher import OutboundPublisher
+
+            publisher = loop.create_task(OutboundPublisher(self.address, self.settings).run())
         try:
             await self._pipeline()
         except psycopg2.Error as exc:  # not an outage (those are retried): the tag tables refuse us
@@ -269,8 +284,13 @@ class Ingest:
         finally:
             self.stopping = True
             keeper.cancel()
+            if publisher is not None:
+                publisher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await publisher
             if self.session is not None:
                 await self.session.close()
+            self.waker.close()
 
     async def _pipeline(self) -> None:
         """Decode batch n+1 on the event loop while the writer thread stores and acknowledges batch n.
@@ -287,9 +307,11 @@ class Ingest:
             if not self._inbox:
                 self._arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), 0.5)
+                    await asyncio.wait_for(self._arrived.wait(), 0.2 if self.waker.pending else 0.5)
                 if writing is not None and writing.done():
                     writing.result()  # a fatal writer error ends the loop now, not at the next batch
+                if self.waker.pending and not self._inbox:  # a trigger held back by TRIGGER_INTERVAL_S
+                    await asyncio.get_running_loop().run_in_executor(self._executor, self._flush_triggers)
                 continue
             chunks = self._take_batch()
             decoded = await self._decode_retrying(chunks)
@@ -342,26 +364,33 @@ class Ingest:
 
     def _decode(self, chunks: list[tuple[MqttSession, list[wire.Publish]]]) -> Decoded:
         assert self.resolver is not None
-        decoded = Decoded([], [], [], [])
-        samples, dead, messages, ends = decoded
+        samples: list[SampleRow] = []
+        dead: list[deadletter.DeadLetter] = []
+        messages: list[tuple[str, bytes]] = []
+        ends: list[int] = []
+        events: list[AnalyticsRow] = []
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
                 self.resolver.load()
             for _session, publishes in chunks:
                 for topic, payload, _packet_id in publishes:
+                    before_events = len(events)
                     try:
-                        decode_message(topic, payload, self.resolver, samples, dead)
+                        decode_message(topic, payload, self.resolver, samples, dead, events)
                     except Exception as exc:
                         if isinstance(exc, psycopg2.Error) and (
                                 is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)):
                             raise  # the database is away (retried) or the tag tables are wrong (fatal)
                         # decode_message raises nothing a payload can cause; should it, it is the message's
                         del samples[ends[-1] if ends else 0:]
+                        del events[before_events:]
                         dead.append(deadletter.DeadLetter(topic, payload, f"could not decode: "
                                                           f"{deadletter.one_line(exc)}"))
                     messages.append((topic, payload))
                     ends.append(len(samples))
-        return decoded
+            counter_tags = self.resolver.counter_tags
+            counters = bool(counter_tags) and not counter_tags.isdisjoint([sample[0] for sample in samples])
+        return Decoded(samples, dead, messages, ends, events, counters)
 
     async def _acknowledge(
         self, chunks: list[tuple[MqttSession, list[wire.Publish]]], decoded: Decoded,
@@ -379,7 +408,8 @@ class Ingest:
             # Only on the connection they came in on; after a reconnect the broker redelivers them.
             session.ack([packet_id for _topic, _payload, packet_id in publishes if packet_id])
         newest = max((sample[1] for sample in decoded.samples), default=0)
-        self._count(len(decoded.messages), len(decoded.samples), stored, len(dead), newest)
+        events, self._events_stored = self._events_stored, 0
+        self._count(len(decoded.messages), len(decoded.samples), stored, len(dead), newest, events)
 
     def stop(self, *_args: object) -> None:
         self.stopping = True
@@ -409,8 +439,11 @@ class Ingest:
                     stored, dead = self._store_isolating(writer, decoded)
                 else:
                     stored, dead = writer.write_prepared(batch), decoded.dead
+                dead = self._store_events(decoded, dead)
                 deadletter.store(self.conn.cursor(), dead)
+                triggered = self.waker.flush(self.conn.cursor())
                 self.conn.commit()
+                self._after_commit(triggered)
                 return stored, dead
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
@@ -442,7 +475,7 @@ class Ingest:
         """Store the batch in halves, each under a savepoint, halving whatever fails again: the good messages
         are stored in a few statements, each message that fails on its own becomes a dead letter with the
         exception's reason. Outages propagate (the caller retries the whole batch)."""
-        samples, dead, messages, ends = decoded
+        samples, dead, messages, ends = decoded.samples, decoded.dead, decoded.messages, decoded.ends
         letters = list(dead)
         cr = self.conn.cursor()
 
@@ -476,17 +509,20 @@ class Ingest:
     def _store_serially(self, decoded: Decoded) -> tuple[int | None, list[deadletter.DeadLetter]]:
         """The last resort for a batch that keeps failing as if the database were away while it answers:
         one message per transaction; a message failing POISON_REPLAYS times that way is dead-lettered."""
-        samples, dead, messages, ends = decoded
+        samples, dead, messages, ends = decoded.samples, decoded.dead, decoded.messages, decoded.ends
         letters = list(dead)
         stored, index, tries, delay = 0, 0, 0, 0.5
         while True:
             writer = self.writer
             assert writer is not None
             try:
-                if index == len(messages):  # the messages are in: now their dead letters
-                    deadletter.store(self.conn.cursor(), letters)
+                if index == len(messages):  # the messages are in: now their events and dead letters
+                    all_letters = self._store_events(decoded, letters)
+                    deadletter.store(self.conn.cursor(), all_letters)
+                    triggered = self.waker.flush(self.conn.cursor())
                     self.conn.commit()
-                    return stored, letters
+                    self._after_commit(triggered)
+                    return stored, all_letters
                 stored += writer.write(samples[ends[index - 1] if index else 0:ends[index]])
                 self.conn.commit()
             except Exception as exc:
@@ -507,6 +543,33 @@ class Ingest:
                                                      f"{deadletter.one_line(exc)}"))
             index, tries, delay = index + 1, 0, 0.5
 
+    def _store_events(self, decoded: Decoded, dead: list[deadletter.DeadLetter]) -> list[deadletter.DeadLetter]:
+        """Insert the batch's analytics events (in its transaction); ask for the crons that consume them
+        and the batch's counter samples. Returns the dead letters with any event PostgreSQL refused."""
+        inserted, refused = write_events(self.conn.cursor(), decoded.events, _retry_whole)
+        self._events_stored = inserted
+        if inserted:
+            self.waker.want(EVENTS_CRON)
+        if decoded.counters:
+            self.waker.want(COUNTERS_CRON)
+        return [*dead, *refused] if refused else dead
+
+    def _after_commit(self, triggered: bool) -> None:
+        if triggered:
+            self.waker.notify(self.conn.info.dbname)
+
+    def _flush_triggers(self) -> None:
+        """The triggers TRIGGER_INTERVAL_S held back, once the flow pauses (writer thread)."""
+        try:
+            triggered = self.waker.flush(self.conn.cursor())
+            self.conn.commit()
+        except psycopg2.Error as exc:
+            with contextlib.suppress(psycopg2.Error):
+                self.conn.rollback()
+            _logger.warning("could not wake Odoo's cron jobs (%s); retrying", deadletter.one_line(exc))
+            return
+        self._after_commit(triggered)
+
     def _reconnect_writer(self) -> bool:
         """A new writer connection; True when the database answered."""
         with contextlib.suppress(psycopg2.Error):
@@ -522,8 +585,9 @@ class Ingest:
 
     # --- observability ---------------------------------------------------------------------------
 
-    def _count(self, messages: int, samples: int, stored: int, dead: int, newest_ms: int) -> None:
-        for key, value in (("messages", messages), ("samples", samples), ("dead_letters", dead), ("batches", 1)):
+    def _count(self, messages: int, samples: int, stored: int, dead: int, newest_ms: int, events: int = 0) -> None:
+        for key, value in (("messages", messages), ("samples", samples), ("dead_letters", dead), ("batches", 1),
+                           ("events", events)):
             self.totals[key] += value
             self._window[key] += value
         self.totals["stored"] += stored
@@ -542,14 +606,40 @@ class Ingest:
             w["samples"] - w["stored"], self.totals["samples"] - self.totals["stored"],
             self.resolver.discovered if self.resolver else 0,
         )
+        if w["events"]:
+            _logger.info("analytics events: %d new (total %d), Odoo's cron woken %d times", w["events"],
+                         self.totals["events"], self.waker.triggered)
         self._window = dict.fromkeys(self._window, 0)
+        self._log_contracts()
+
+    def _log_contracts(self) -> None:
+        """Messages under contracts that are not stored: undeclared ones as a warning (declare them or stop
+        sending them), _local as information (UMH's rule). Only what changed since the last stats line."""
+        if self.resolver is None:
+            return
+        undeclared = self.resolver.undeclared
+        new = {name: count - self._undeclared_logged.get(name, 0) for name, count in undeclared.items()
+               if count != self._undeclared_logged.get(name, 0)}
+        if new:
+            _logger.warning(
+                "messages under undeclared data contracts, not stored (declare them in Hyperfactory > Data "
+                "contracts): %s", ", ".join(f"{name} {count} (total {undeclared[name]})"
+                                            for name, count in sorted(new.items())[:20]))
+            self._undeclared_logged = dict(undeclared)
+        local = self.resolver.local_skipped
+        if local != self._local_logged:
+            _logger.info("_local messages not stored (UMH: _local stays in the plant): %d (total %d)",
+                         local - self._local_logged, local)
+            self._local_logged = local
 
 
 def shared(settings: IngestSettings, index: int, group: str) -> IngestSettings:
     """Worker ``index`` of a group: its own persistent session, and the broker's MQTT 5 shared subscription
     hands each message to one worker of the group only."""
     topic = settings.topic if settings.topic.startswith("$share/") else f"$share/{group}/{settings.topic}"
-    return replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}")
+    # one publisher is enough (and keeps the order): the first worker's; the advisory lock guards the rest
+    return replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}",
+                   publish=settings.publish and index == 1)
 
 
 def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest") -> int:
