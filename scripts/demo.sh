@@ -3,7 +3,8 @@
 # Modbus TCP and S7, the collector reading it into the UNS, the ingest storing it, and Odoo on :8069.
 # hyperfactory-cloud: the demo database is also the operator's Odoo (hf_cloud, onboarding form at
 # /hyperfactory/start); a signup is provisioned by its cron with hf_saas into a database of its own, cloned
-# from a template, and served by a second Odoo (the tenants' Odoo) on :8070 at http://<db>.localhost:8070.
+# from a template, owned by a database role of its own, and served by its own Odoo process (connected as
+# that role) behind `hf-saas serve` on :8070 at http://<db>.localhost:8070.
 # Idempotent: re-running reuses the database (updating the addons) and restarts the processes.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -12,6 +13,12 @@ PORT="${HF_DEMO_PORT:-8069}"
 TENANT_PORT="${HF_DEMO_TENANT_PORT:-$((PORT + 1))}"
 DEMO="$ROOT/var/demo"
 mkdir -p "$DEMO"
+# hf_ml signs its models with a key the deployment keeps outside the database: a file of the demo's own,
+# made once (Odoo reads it from its environment, never from the database).
+export HF_ML_SIGNING_KEY_FILE="${HF_ML_SIGNING_KEY_FILE:-$DEMO/ml-signing.key}"
+if [ ! -s "$HF_ML_SIGNING_KEY_FILE" ]; then
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$HF_ML_SIGNING_KEY_FILE")
+fi
 # The provisioner's settings for the demo (hf_saas.settings: HF_SAAS_* variables still win), seen by the
 # operator's Odoo, by `hf-saas` and by the tenants' Odoo alike.
 export HF_SAAS_SETTINGS="$DEMO/saas-settings.json"
@@ -36,8 +43,7 @@ eval "$("$PY" - <<'PY'
 import shlex
 from hf_saas.settings import Settings
 s = Settings.load()
-for name, value in (("saas_addons", s.full_addons_path), ("saas_data", s.data_dir), ("saas_filter", s.tenant_dbfilter),
-                    ("saas_modules", ",".join(s.modules)), ("saas_template", s.template_db)):
+for name, value in (("saas_template", s.template_db),):
     print(f"{name}={shlex.quote(str(value))}")
 PY
 )"
@@ -47,9 +53,8 @@ if "$PY" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["change
     # New addons in the template: bring the demo's existing tenants to the same code.
     for tenant in $("$saas" --json list | "$PY" -c 'import json,sys; print(" ".join(
             r["db"] for r in json.load(sys.stdin) if r["state"] == "ready" and r["db_exists"]))'); do
-        say "updating tenant $tenant"
-        "$ROOT/scripts/odoo.sh" -d "$tenant" -u "$saas_modules" --addons-path "$saas_addons" --data-dir "$saas_data" \
-            --stop-after-init --no-http --max-cron-threads 0 --log-level=warn
+        say "updating tenant $tenant (as its own database role)"
+        "$saas" upgrade "$tenant"
     done
 fi
 
@@ -84,13 +89,11 @@ say "starting Odoo on http://localhost:$PORT (database $DB, admin / admin)"
 odoo_pid=$!
 pids+=($odoo_pid)
 
-say "starting the tenants' Odoo on http://<database>.localhost:$TENANT_PORT (db filter $saas_filter)"
-"$ROOT/scripts/odoo.sh" --addons-path "$saas_addons" --data-dir "$saas_data" --db-filter "$saas_filter" \
-    --no-database-list --http-port "$TENANT_PORT" --max-cron-threads 1 --log-level=warn > "$DEMO/tenants.log" 2>&1 &
+say "starting the tenants' router on http://<database>.localhost:$TENANT_PORT (each tenant's Odoo on demand)"
+"$saas" -v serve --listen "127.0.0.1:$TENANT_PORT" > "$DEMO/tenants.log" 2>&1 &
 pids+=($!)
-for port in "$PORT" "$TENANT_PORT"; do
-    for _ in $(seq 120); do curl -fs "http://127.0.0.1:$port/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
-done
+for _ in $(seq 120); do curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
+for _ in $(seq 60); do (exec 3<>"/dev/tcp/127.0.0.1/$TENANT_PORT") 2>/dev/null && break; sleep 0.5; done
 
 say "starting the collector: configuration pulled from Odoo as the demo edge"
 login="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["login"])' "$DEMO/edge.json")"

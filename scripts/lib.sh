@@ -7,6 +7,8 @@ export HF_DB_HOST="${HF_DB_HOST:-127.0.0.1}"
 export HF_DB_PORT="${HF_DB_PORT:-5432}"
 # Odoo refuses to run as the postgres superuser: it gets a role of its own.
 export HF_DB_USER="${HF_DB_USER:-hyperfactory}"
+# hyperfactory-cloud's provisioner has a role of its own (CREATEDB, CREATEROLE; each tenant then gets one).
+export HF_SAAS_DB_USER="${HF_SAAS_DB_USER:-hf_provisioner}"
 export HF_MQTT_URL="${HF_MQTT_URL:-mqtt://127.0.0.1:1883}"
 # The typed Python packages: mypy strict (make lint) covers each one's sources.
 TYPED_PACKAGES="core/src historian/src collector/src saas/src"

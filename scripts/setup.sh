@@ -43,11 +43,15 @@ start_mosquitto() {
     say "Mosquitto did not come up on 127.0.0.1:1883"; return 1
 }
 
-create_database_role() {
-    # A non-superuser role that may create databases (Odoo's own, the test ones, tenants).
+create_database_roles() {
+    # Non-superuser roles: Odoo's own (it may create databases: the operator's, the test ones) and the
+    # provisioner's, which also creates each tenant's role (CREATEROLE) and is never a superuser.
     pg_superuser_psql -tAc "DO \$\$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$HF_DB_USER') THEN
             CREATE ROLE \"$HF_DB_USER\" LOGIN CREATEDB NOSUPERUSER;
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$HF_SAAS_DB_USER') THEN
+            CREATE ROLE \"$HF_SAAS_DB_USER\" LOGIN CREATEDB CREATEROLE NOSUPERUSER;
         END IF; END \$\$;" >/dev/null
 }
 
@@ -74,7 +78,7 @@ create_venv() {
 install_debian_packages
 start_postgresql
 start_mosquitto
-create_database_role
+create_database_roles
 create_venv
 "$ROOT/scripts/odoo.sh" --ensure || say "no Odoo 18 found: make test runs only the suites that need no Odoo (README: Where Odoo 18 comes from)"
 say "setup done"

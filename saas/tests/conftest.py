@@ -3,18 +3,24 @@ one template database per session (reused while the addons are unchanged)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import os
 import shutil
 import subprocess
+import threading
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hf_testing import free_port, require_odoo, wait_port
 
 from hf_saas.provision import Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
+from hf_saas.tenant_router import serve
 
 STATE_DIR = Path(os.environ.get("HF_CLOUD_TEST_STATE_DIR", REPO_ROOT / "var" / "test" / "saas"))
 TEMPLATE = os.environ.get("HF_CLOUD_TEST_TEMPLATE", "hf_test_tenant_template")
@@ -71,3 +77,50 @@ def spec_data(company: str = "Pytest Plant", devices: int = 2) -> dict[str, obje
                     for i in range(devices)],
         "plan": {"code": "starter", "tags": 3, "samples_per_day": 1000, "retention_days": 14, "storage_mb": 1024},
     }
+
+
+@pytest.fixture(scope="module")
+def tenant_server(provisioner: Provisioner) -> Iterator[dict[str, str]]:
+    """``hf-saas serve`` as production runs it: one router, each tenant's Odoo started on its first request,
+    connected as the tenant's own role (the router's code in a thread of this process)."""
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    task: list[asyncio.Task[None]] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        task.append(loop.create_task(serve(provisioner.settings, "127.0.0.1", port)))
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task[0])
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_port(port, 30)
+        yield {"url": f"http://127.0.0.1:{port}", "port": str(port)}
+    finally:
+        loop.call_soon_threadsafe(task[0].cancel)
+        thread.join(60)
+
+
+class HostTransport(xmlrpc.client.Transport):
+    """XML-RPC to the router with a tenant's host name (Python's resolver here knows no ``*.localhost``)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.virtual_host = host
+
+    def send_request(self, host: Any, handler: str, request_body: bytes, debug: bool) -> Any:  # noqa: ANN401
+        connection = self.make_connection(host)
+        connection.putrequest("POST", handler, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", self.virtual_host)
+        self.send_headers(connection, [*self._headers, *self._extra_headers, ("Content-Type", "text/xml"),
+                                       ("User-Agent", self.user_agent)])
+        self.send_content(connection, request_body)
+        return connection
+
+
+def tenant_rpc(server: dict[str, str], db: str, service: str) -> xmlrpc.client.ServerProxy:
+    """An XML-RPC proxy to ``service`` (common, object, db) of tenant ``db`` through the router."""
+    return xmlrpc.client.ServerProxy(f"{server['url']}/xmlrpc/2/{service}",
+                                     transport=HostTransport(f"{db}.localhost:{server['port']}"))

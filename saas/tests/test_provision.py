@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -13,16 +12,19 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.sql
 import pytest
 import requests
-from hf_testing import free_port, wait_port
 
 from hf_saas import db as pg
 from hf_saas.errors import ProvisionError, TenantExistsError
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import Quotas, parse_spec
 
-from .conftest import spec_data
+from .conftest import spec_data, tenant_rpc
 
 
 def _drop(provisioner: Provisioner, db: str) -> None:
@@ -44,29 +46,6 @@ def tenants(provisioner: Provisioner) -> Iterator[dict[str, CreateResult]]:
         _drop(provisioner, result.db)
 
 
-@pytest.fixture(scope="module")
-def tenant_server(provisioner: Provisioner, tenants: dict[str, CreateResult],
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The tenants' Odoo, as production runs it: dbfilter per host, no database list, a master password."""
-    s = provisioner.settings
-    port = free_port()
-    master = "master-" + secrets.token_hex(8)
-    log = tmp_path_factory.mktemp("odoo") / "odoo.log"
-    conf = log.parent / "odoo.conf"
-    conf.write_text(f"[options]\nadmin_passwd = {master}\nlist_db = False\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys, odoo; sys.exit(odoo.cli.main())", "-c", str(conf),
-         "--addons-path", s.full_addons_path, "--db_host", s.db_host, "--db_port", str(s.db_port),
-         "--db_user", s.db_user, "--data-dir", str(s.data_dir), "--http-port", str(port),
-         "--db-filter", s.tenant_dbfilter, "--max-cron-threads", "0", "--logfile", str(log)])
-    try:
-        wait_port(port, 60)
-        yield {"url": f"http://127.0.0.1:{port}", "master": master, "log": str(log), "port": str(port)}
-    finally:
-        proc.terminate()
-        proc.wait(20)
-
-
 def test_template_is_fresh_after_a_build(provisioner: Provisioner) -> None:
     status = provisioner.template_status()  # the session fixture built it (or found it up to date)
     assert status["fresh"] and status["built_fingerprint"] == status["fingerprint"], status
@@ -85,10 +64,10 @@ def test_user_logs_in_and_sees_the_form_devices(
     tenants: dict[str, CreateResult], tenant_server: dict[str, str]
 ) -> None:
     a = tenants["a"]
-    common = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/common")
+    common = tenant_rpc(tenant_server, a.db, "common")
     uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})
     assert uid
-    models = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/object")
+    models = tenant_rpc(tenant_server, a.db, "object")
     devices = models.execute_kw(a.db, uid, a.admin_password, "hf.uns.device", "search_read", [[]],
                                 {"fields": ["name", "protocol", "host", "port"], "order": "name"})
     assert [(d["name"], d["protocol"], d["host"], d["port"]) for d in devices] == [
@@ -110,12 +89,15 @@ def test_user_logs_in_and_sees_the_form_devices(
 def test_isolation_between_tenants(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
                                    provisioner: Provisioner) -> None:
     a, b = tenants["a"], tenants["b"]
-    common = xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/common")
+    common = tenant_rpc(tenant_server, b.db, "common")
     assert not common.authenticate(b.db, a.admin_login, a.admin_password, {})  # A's user in B's database
     assert common.authenticate(b.db, b.admin_login, b.admin_password, {})
+    # B's Odoo runs as B's role: A's database name sent to B's host name is refused by PostgreSQL itself
+    with pytest.raises(xmlrpc.client.Fault, match="permission denied for database"):
+        common.authenticate(a.db, a.admin_login, a.admin_password, {})
     # the database list is closed
     with pytest.raises(xmlrpc.client.Fault):
-        xmlrpc.client.ServerProxy(f"{tenant_server['url']}/xmlrpc/2/db").list()
+        tenant_rpc(tenant_server, a.db, "db").list()
     # sessions are signed with each tenant's own secret, not the template's
     secrets_ = set()
     for db in (a.db, b.db):
@@ -171,7 +153,6 @@ def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[s
     import urllib.request
 
     a = tenants["a"]
-    master = tenant_server["master"]
     import http.cookiejar
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -182,10 +163,13 @@ def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[s
     with zipfile.ZipFile(a.bundle_path) as archive:
         bundle = "".join(archive.read(n).decode() for n in archive.namelist())
     records = "".join(p.read_text() for p in (provisioner.settings.state_dir / "tenants").glob("*.json"))
-    log = Path(tenant_server["log"]).read_text()
+    runtime = provisioner.settings.state_dir / "runtime" / a.db
+    log = (runtime / "odoo.log").read_text()
+    conf = dict(line.split(" = ", 1) for line in (runtime / "odoo.conf").read_text().splitlines()[1:])
+    assert (runtime / "odoo.conf").stat().st_mode & 0o077 == 0  # the role's password: the owner's eyes only
     for text in [*pages, bundle, records, log]:
-        assert master not in text
-        assert a.admin_password not in text
+        for secret in (conf["admin_passwd"], conf["db_password"], a.admin_password):
+            assert secret not in text
     assert tenants["b"].admin_password not in bundle
     assert "HF_COLLECTOR_API_KEY=" in bundle and "umh/v1/pytest_alpha" in bundle
 
@@ -252,3 +236,64 @@ def test_broker_users_are_keyed_by_database(provisioner: Provisioner, tenants: d
         record = provisioner.registry.get(result.db)
         assert sorted(record.mqtt_users) == [f"{result.db}-edge", f"{result.db}-ingest"]
         assert provisioner.broker.has_tenant(result.db)
+
+
+def _connect_as(provisioner: Provisioner, role: str, db: str) -> psycopg2.extensions.connection:
+    s = provisioner.settings
+    conn = psycopg2.connect(host=s.db_host, port=s.db_port, user=role, dbname=db,
+                            password=provisioner.registry.read_secret(role, "db_password"))
+    conn.autocommit = True
+    return conn
+
+
+def test_each_tenant_has_a_role_that_reaches_its_own_database_only(
+    provisioner: Provisioner, tenants: dict[str, CreateResult]
+) -> None:
+    """Issue 15, attack 4: no role reaches two tenants; neither a tenant nor the provisioner is a superuser."""
+    a, b = tenants["a"], tenants["b"]
+    with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+        _connect_as(provisioner, a.db, b.db)
+    witness = _connect_as(provisioner, b.db, b.db)
+    with witness.cursor() as cr:
+        cr.execute("SELECT 'a query of tenant b'")
+    conn = _connect_as(provisioner, a.db, a.db)
+    try:
+        with conn.cursor() as cr:
+            cr.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            assert cr.fetchone() == (False, False, False)
+            cr.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'res_users'")
+            assert cr.fetchone() == (a.db,)  # Odoo can still upgrade its own modules
+            cr.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (provisioner.settings.db_user,))
+            assert cr.fetchone() == (False,)
+            cr.execute("SELECT query FROM pg_stat_activity WHERE usename = %s", (b.db,))
+            assert [row[0] for row in cr.fetchall()] == ["<insufficient privilege>"]
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="must be owner"):
+                cr.execute(psycopg2.sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 0").format(
+                    psycopg2.sql.Identifier(b.db)))
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cr.execute("COPY (SELECT 1) TO PROGRAM 'true'")
+    finally:
+        conn.close()
+        witness.close()
+
+
+def test_a_tenant_administrators_server_action_runs_as_the_tenants_role(
+    tenants: dict[str, CreateResult], tenant_server: dict[str, str]
+) -> None:
+    """Issue 15, attack 4: SQL in a server action (``env.cr.execute``) cannot alter another tenant's database."""
+    a, b = tenants["a"], tenants["b"]
+    common = tenant_rpc(tenant_server, a.db, "common")
+    uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})
+    models = tenant_rpc(tenant_server, a.db, "object")
+    model_id = models.execute_kw(a.db, uid, a.admin_password, "ir.model", "search", [[("model", "=", "res.partner")]])
+    who, attack = models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "create", [[
+        {"name": "who", "model_id": model_id[0], "state": "code",
+         "code": 'env.cr.execute("SELECT current_user")\nraise UserError(env.cr.fetchone()[0])'},
+        {"name": "attack", "model_id": model_id[0], "state": "code",
+         "code": f'env.cr.execute(\'ALTER DATABASE "{b.db}" WITH ALLOW_CONNECTIONS false\')'}]])
+    with pytest.raises(xmlrpc.client.Fault) as seen:
+        models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "run", [[who]])
+    assert a.db in seen.value.faultString
+    with pytest.raises(xmlrpc.client.Fault, match="must be owner of database"):
+        models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "run", [[attack]])
+    assert tenant_rpc(tenant_server, b.db, "common").authenticate(b.db, b.admin_login, b.admin_password, {})

@@ -8,6 +8,8 @@ exists, 5 unknown tenant, 6 provisioning step failed, 7 OpenZiti. Output is huma
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -18,6 +20,7 @@ from .k8s import render, tenant_manifests
 from .provision import Provisioner
 from .settings import Settings
 from .spec import Quotas, parse_spec
+from .tenant_router import serve
 
 
 def _print(args: argparse.Namespace, data: object, text: str) -> None:
@@ -37,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="all tenants and their state")
     for name, text in (("suspend", "refuse logins and edge connections"), ("resume", "undo suspend"),
                        ("backup", "pg_dump + filestore into the state directory"),
-                       ("usage", "tags, samples/day, size")):
+                       ("usage", "tags, samples/day, size"),
+                       ("upgrade", "update the tenant's modules to this code, as the tenant's own role")):
         sub.add_parser(name, help=text).add_argument("db")
     restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
     restore.add_argument("db")
@@ -51,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     quotas.add_argument("--plan")
     for key in ("tags", "samples-per-day", "retention-days", "storage-mb"):
         quotas.add_argument(f"--{key}", type=int, required=True)
+    server = sub.add_parser("serve", help="serve every tenant at http://<db>.<host>:<port>, each by its own Odoo")
+    server.add_argument("--listen", default="127.0.0.1:8070", help="address:port of the router (default %(default)s)")
+    server.add_argument("--idle-stop", type=float, default=0.0, metavar="SECONDS",
+                        help="stop a tenant's Odoo after this long without a request (0: never; it starts again "
+                             "with the next request)")
     k8s = sub.add_parser("k8s", help="Kubernetes manifests")
     k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True)
     k8s_render = k8s_sub.add_parser("render", help="print the manifests of a tenant (namespace per tenant)")
@@ -81,7 +90,7 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         lines = [f"{'database':32} {'state':12} {'plan':10} company"]
         lines += [f"{r['db']:32} {r['state']:12} {r['plan']:10} {r['company']}" for r in rows]
         _print(args, rows, "\n".join(lines))
-    elif cmd in ("suspend", "resume"):
+    elif cmd in ("suspend", "resume", "upgrade"):
         outcome = getattr(provisioner, cmd)(args.db)
         _print(args, outcome.__dict__, outcome.message)
     elif cmd == "backup":
@@ -101,6 +110,10 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
                         storage_mb=args.storage_mb)
         outcome = provisioner.set_quotas(args.db, quotas, args.plan)
         _print(args, outcome.__dict__, outcome.message)
+    elif cmd == "serve":
+        host, _, port = args.listen.rpartition(":")
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(serve(provisioner.settings, host or "127.0.0.1", int(port), args.idle_stop))
     elif cmd == "k8s":
         record = provisioner.registry.get(args.db)
         host = args.host or record.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]

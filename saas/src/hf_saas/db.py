@@ -116,6 +116,8 @@ def copy_filestore(settings: Settings, source: str, target: str) -> None:
 def _pg_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"PGHOST": settings.db_host, "PGPORT": str(settings.db_port), "PGUSER": settings.db_user})
+    if settings.db_password:
+        env["PGPASSWORD"] = settings.db_password
     return env
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from . import roles
+
 ODOO_IMAGE = "ghcr.io/hyperfactory/odoo:18.0"
 TENANT_ADDONS_PATH = "/usr/lib/python3/dist-packages/odoo/addons,/mnt/hyperfactory/addons"
 BASE_CONF = "/etc/hyperfactory/odoo.conf"
@@ -27,9 +29,10 @@ def _labels(tenant: str) -> dict[str, str]:
 
 
 def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: int = 5432,
-                     db_user: str = "hyperfactory", quotas: dict[str, Any] | None = None,
+                     db_user: str | None = None, quotas: dict[str, Any] | None = None,
                      mqtt_host: str = "mqtt.hyperfactory.svc", replicas: int = 1) -> list[dict[str, Any]]:
     quotas = quotas or {}
+    db_user = db_user or roles.tenant_role(db)  # the tenant's own role, never the operator's or the provisioner's
     ns = f"hf-{tenant.replace('_', '-')}"[:63]
     labels = _labels(tenant)
     cpu = float(quotas.get("cpu", 1.0))

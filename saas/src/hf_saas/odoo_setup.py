@@ -156,6 +156,7 @@ def main() -> int:
         "--db_port", str(request["db_port"]), "--db_user", request["db_user"],
         "--data-dir", request["data_dir"], "--log-level", "warn", "--without-demo", "all",
     ])
+    config["db_password"] = request.get("db_password") or False  # on stdin, never on the command line
     registry = Registry(request["db"])
     with registry.cursor() as cr:
         env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})

@@ -29,6 +29,7 @@ from psycopg2.extensions import cursor
 from hf_core.uns import segment_from_name
 
 from . import db as pg
+from . import roles
 from .bundle import EdgeBundle
 from .errors import ConfigError, HfSaasError, ProvisionError, TenantExistsError, ZitiError
 from .mosquitto import MosquittoFiles, topic_root
@@ -36,6 +37,7 @@ from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
 from .registry import Registry, TenantRecord, TenantState
 from .settings import Settings
 from .spec import Quotas, TenantSpec
+from .tenant_odoo import odoo_command, odoo_environment, odoo_launcher, write_config
 from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
 _logger = logging.getLogger(__name__)
@@ -136,6 +138,14 @@ class Provisioner:
         _logger.info("template %s built in %.1f s", self.settings.template_db, seconds)
         return {**self.template_status(), "changed": True}
 
+    def upgrade(self, db: str) -> Outcome:
+        """``odoo -u <modules>`` in a tenant's database, as the tenant's own role (what Odoo creates is theirs)."""
+        self._require(self.registry.get(db), TenantState.READY)
+        config = write_config(self.settings, db, self.registry.read_secret(db, "db_password"), 0)
+        pg.run([*odoo_command(self.settings, config), "-u", ",".join(self.settings.modules), "--stop-after-init",
+                "--no-http", "--max-cron-threads", "0"], env=odoo_environment())
+        return Outcome(db, TenantState.READY.value, True, f"{db}: {', '.join(self.settings.modules)} updated.")
+
     def odoo_install(self, db: str) -> None:
         """``odoo -i <modules>`` on a new database ``db`` (the template build, and the benchmark's baseline)."""
         pg.run([*self._odoo_command(), "-d", db, "-i", ",".join(self.settings.modules), "--without-demo=all",
@@ -143,8 +153,7 @@ class Provisioner:
                env=self._odoo_env())
 
     def _odoo_command(self) -> list[str]:
-        python = self.settings.python or sys.executable
-        return [python, "-c", "import sys, odoo; sys.exit(odoo.cli.main())", "--addons-path",
+        return [*odoo_launcher(self.settings), "--addons-path",
                 self.settings.full_addons_path, "--db_host", self.settings.db_host, "--db_port",
                 str(self.settings.db_port), "--db_user", self.settings.db_user, "--data-dir",
                 str(self.settings.data_dir)]
@@ -155,9 +164,11 @@ class Provisioner:
         return env
 
     def run_in_odoo(self, db: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        # As the tenant's own role: what the setup creates belongs to the tenant, like the rest of its database.
         request = {"db": db, "action": action, "payload": payload, "addons_path": self.settings.full_addons_path,
                    "db_host": self.settings.db_host, "db_port": self.settings.db_port,
-                   "db_user": self.settings.db_user, "data_dir": str(self.settings.data_dir)}
+                   "db_user": roles.tenant_role(db), "db_password": self.registry.read_secret(db, "db_password"),
+                   "data_dir": str(self.settings.data_dir)}
         python = self.settings.python or sys.executable
         out = pg.run([python, "-m", "hf_saas.odoo_setup"], env=self._odoo_env(), input_text=json.dumps(request),
                      timeout=600)
@@ -211,6 +222,8 @@ class Provisioner:
                     pg.clone(self.settings, self.settings.template_db, db)
                     pg.set_allow_connections(self.settings, db, True)
                     pg.copy_filestore(self.settings, self.settings.template_db, db)
+            with step("role"):
+                self.registry.write_secret(db, "db_password", roles.create(self.settings, db))
             password = secrets.token_urlsafe(18)
             with step("setup"):
                 setup = self.run_in_odoo(db, "setup", {
@@ -248,6 +261,7 @@ class Provisioner:
     def _undo_create(self, db: str) -> None:
         try:
             pg.drop(self.settings, db)
+            roles.drop(self.settings, db)
             shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
             self.broker.remove_tenant(db)
         except Exception:  # cleanup must not hide the original error
@@ -293,6 +307,7 @@ class Provisioner:
         self._require(record, TenantState.READY)
         self.broker.disable_tenant(record.db)
         self._ziti_call(record, ZitiPlan.disable_identity)
+        roles.allow_login(self.settings, db, False)
         pg.set_allow_connections(self.settings, db, False)
         record.state, record.message = TenantState.SUSPENDED.value, "Suspended: logins and edge connections refused."
         self.registry.save(record)
@@ -304,6 +319,7 @@ class Provisioner:
             return Outcome(db, record.state, False, f"{db} is already running.")
         self._require(record, TenantState.SUSPENDED)
         pg.set_allow_connections(self.settings, db, True)
+        roles.allow_login(self.settings, db, True)
         self.broker.enable_tenant(record.db)
         self._ziti_call(record, ZitiPlan.enable_identity)
         record.state, record.message = TenantState.READY.value, "Ready."
@@ -343,6 +359,7 @@ class Provisioner:
                 raise ProvisionError(f"{db} exists: restoring replaces it; confirm with --yes.")
             pg.drop(self.settings, db)
         pg.restore(self.settings, db, source)
+        self.registry.write_secret(db, "db_password", roles.create(self.settings, db))
         creds = self.broker.add_tenant(record.db, record.slug)
         self._rewrite_bundle(record, creds)
         record.state, record.message = TenantState.READY.value, f"Restored from {source.name}."
@@ -359,6 +376,7 @@ class Provisioner:
         final = self.backup(db) if pg.exists(self.settings, db) else None
         record = self.registry.get(db)  # backup() saved the record with the final backup in it: keep that
         pg.drop(self.settings, db)
+        roles.drop(self.settings, db)
         shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
         self.broker.remove_tenant(record.db)
         for key, collection in (("identity_id", "identities"),):

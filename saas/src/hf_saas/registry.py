@@ -2,7 +2,8 @@
 
 The database itself stays the truth for "does it exist"; the record adds what PostgreSQL does not
 know (company, plan, quotas, state and its message, broker users, Ziti ids, backups). Never a clear
-password.
+password in a record: the few secrets the provisioner must keep (the tenant's database role password,
+which its Odoo and its ingest connect with) are files of their own, mode 0600, under ``<state>/secrets``.
 """
 
 from __future__ import annotations
@@ -106,3 +107,24 @@ class Registry:
 
     def forget(self, db: str) -> None:
         self.path(db).unlink(missing_ok=True)
+        for secret in (self.secrets / db).glob("*") if (self.secrets / db).is_dir() else ():
+            secret.unlink()
+
+    @property
+    def secrets(self) -> Path:
+        return self.directory.parent / "secrets"
+
+    def write_secret(self, db: str, name: str, value: str) -> None:
+        folder = self.secrets / db
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = folder / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value)
+        os.replace(tmp, folder / name)
+
+    def read_secret(self, db: str, name: str) -> str:
+        try:
+            return (self.secrets / db / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TenantNotFoundError(f"The tenant {db} has no {name} on record.") from None

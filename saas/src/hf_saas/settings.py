@@ -7,7 +7,10 @@ HF_SAAS_SETTINGS               JSON file with the same keys (lower case,        
                                without the prefix)
 HF_SAAS_DB_HOST / _PORT        PostgreSQL server of the tenants                 HF_DB_HOST / 127.0.0.1,
                                                                                 HF_DB_PORT / 5432
-HF_SAAS_DB_USER                role that owns tenant databases (CREATEDB)       HF_DB_USER / hyperfactory
+HF_SAAS_DB_USER                the provisioner's own role (CREATEDB,            hf_provisioner
+                               CREATEROLE, never SUPERUSER; not the operator's
+                               Odoo's); each tenant gets a role of its own
+HF_SAAS_DB_PASSWORD            its password (or a ~/.pgpass line)               (none)
 HF_SAAS_TEMPLATE_DB            the prepared template database                  hf_tenant_template
 HF_SAAS_DB_PREFIX              prefix of tenant database names                 hf_t_
 HF_SAAS_MODULES                modules installed in the template               hf_uns,hf_screens,
@@ -81,7 +84,8 @@ class Settings:
 
     db_host: str = "127.0.0.1"
     db_port: int = 5432
-    db_user: str = "hyperfactory"
+    db_user: str = "hf_provisioner"
+    db_password: str = field(default="", repr=False)
     template_db: str = "hf_tenant_template"
     db_prefix: str = "hf_t_"
     modules: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_cloud_tenant", "auth_signup")
@@ -150,7 +154,10 @@ class Settings:
         return self.base_url.replace("{db}", db)
 
     def dsn(self, db: str = "postgres") -> dict[str, Any]:
-        return {"host": self.db_host, "port": self.db_port, "user": self.db_user, "dbname": db}
+        dsn: dict[str, Any] = {"host": self.db_host, "port": self.db_port, "user": self.db_user, "dbname": db}
+        if self.db_password:
+            dsn["password"] = self.db_password
+        return dsn
 
     def with_overrides(self, **values: Any) -> Settings:  # noqa: ANN401  (each value is its field's type)
         return replace(self, **values)
@@ -166,8 +173,7 @@ class Settings:
                 file_values = json.loads(Path(settings_file).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"The settings file {settings_file} cannot be read.", str(exc)) from exc
-        fallbacks = {"db_host": env.get("HF_DB_HOST"), "db_port": env.get("HF_DB_PORT"),
-                     "db_user": env.get("HF_DB_USER")}
+        fallbacks = {"db_host": env.get("HF_DB_HOST"), "db_port": env.get("HF_DB_PORT")}
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(_PREFIX + f.name.upper())
