@@ -9,10 +9,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import psycopg2
 import pytest
-from ingest_fixtures import LOCATION, dsn, wait_for
+from ingest_fixtures import LOCATION, dsn, historian_database, private_postgres, restartable_mosquitto, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 from test_ingest import publish_all, publisher, query, samples_of, start_ingest
 
@@ -217,3 +219,65 @@ def test_counter_samples_wake_hf_mrp_when_it_is_installed(broker: int, db: str) 
         client.loop_stop()
     finally:
         stop(process)
+
+
+class Subscriber:
+    """A line's system subscribed to its workcell's _analytics (a PLC, a UMH instance)."""
+
+    def __init__(self, port: int) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sub-{time.monotonic_ns()}")
+        self.client.on_message = lambda _c, _u, message: self.received.append((message.topic, message.payload))
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"umh/v1/{LOCATION}/_analytics/#", qos=1)
+        self.client.loop_start()
+        time.sleep(0.3)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def shift_events(first: int, count: int) -> list[tuple[str, bytes]]:
+    location = tuple(LOCATION.split("/"))
+    return [(event_topic(location, "shift/add"), encode_event({"start_time_unix_ms": NOW + i * 1000,
+                                                               "end_time_unix_ms": NOW + i * 1000 + 500}))
+            for i in range(first, first + count)]
+
+
+def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> None:
+    with (restartable_mosquitto() as (port, restart_broker), private_postgres(tmp_path) as (pg_port, restart_db),
+          historian_database("127.0.0.1", pg_port, user="postgres") as db):
+        database = f"host=127.0.0.1 port={pg_port} dbname={db} user=postgres"
+
+        def run(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+            with psycopg2.connect(database) as conn, conn.cursor() as cr:
+                cr.execute(sql, params)
+                return cr.fetchall() if cr.description else []
+
+        def queue(events: list[tuple[str, bytes]]) -> None:
+            for topic, body in events:
+                run("WITH e AS (INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, "
+                    "company_id, event_type, payload, state) VALUES (%s, 'out', %s, 1, 1, 'shift/add', %s, "
+                    "'pending') RETURNING id) SELECT pg_notify('hf_uns_outbound', '') FROM e",
+                    (event_key(topic, body), topic, body.decode()))
+
+        process = start_ingest(port, database)
+        subscriber = Subscriber(port)
+        try:
+            queue(shift_events(0, 5))
+            wait_for(lambda: len(subscriber.received) == 5)
+            subscriber.close()
+            restart_broker()
+            subscriber = Subscriber(port)
+            queue(shift_events(5, 5))  # queued while the publisher reconnects: sent once it is back
+            wait_for(lambda: len(subscriber.received) == 5, timeout=40)
+            restart_db()
+            queue(shift_events(10, 5))
+            wait_for(lambda: len(subscriber.received) == 10, timeout=40)
+            assert subscriber.received == shift_events(5, 10), "in order, each once the broker took it"
+            wait_for(lambda: run("SELECT count(*) FROM hf_uns_analytics_event WHERE state = 'done'")[0][0] == 15)
+        finally:
+            subscriber.close()
+            output = stop(process)
+        assert "analytics publisher" in output and "retrying" in output, output[-3000:]

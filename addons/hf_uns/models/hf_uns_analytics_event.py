@@ -78,7 +78,8 @@ class HfUnsAnalyticsEvent(models.Model):
             (limit,),
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
-        applied = 0
+        applied = handled = 0
+        blocked = False
         for event in self.browse(ids):
             event = event.with_context(hf_from_uns=True).with_company(event.company_id)
             try:
@@ -88,13 +89,23 @@ class HfUnsAnalyticsEvent(models.Model):
                 event.write({"state": "failed", "error": str(exc) or type(exc).__name__,
                              "processed_at": fields.Datetime.now()})
                 _logger.info("analytics event %s (%s) failed: %s", event.id, event.event_type, exc)
+                handled += 1
                 continue
             if not done:
-                break  # no consumer installed (or not ready): later events wait behind this one, in order
+                blocked = True  # no consumer installed (or not ready): later events wait behind it, in order
+                break
             event.write({"state": "done", "error": False, "processed_at": fields.Datetime.now()})
             applied += 1
-        if len(ids) == limit and applied == limit:
-            self.env.ref("hf_uns.ir_cron_process_analytics_events")._trigger()  # more are waiting
+            handled += 1
+        remaining = 0
+        if not blocked:
+            # Events the ingest stored while this ran: Odoo runs the job again at once for them (ir.cron's
+            # progress API) rather than at its next minute, as their trigger is cleared when this run ends.
+            self.env.cr.execute(
+                "SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
+            )
+            remaining = self.env.cr.fetchone()[0]
+        self.env["ir.cron"]._notify_progress(done=handled, remaining=remaining)
         return applied
 
     @api.model

@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
 from hf_core.analytics import event_key
+from hf_historian.ingest.analytics import COUNTERS_CRON, EVENTS_CRON, AnalyticsRow, CronWaker, write_events
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.resolver import TagResolver
 from hf_historian.writer import HistorianWriter
@@ -43,6 +44,28 @@ class TestAnalyticsEvent(HfUnsCommon):
         cron = self.env.ref("hf_uns.ir_cron_process_analytics_events")
         self.assertTrue(cron.active)
         self.assertEqual((cron.interval_number, cron.interval_type), (1, "minutes"))
+
+    def test_the_ingests_insert_fits_this_table_and_wakes_this_cron(self):
+        """What hf-ingest writes (hf_historian.ingest.analytics) against Odoo's own tables."""
+        topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
+        body = '{"start_time_unix_ms": 1764600000000, "state": 20000}'
+        row = AnalyticsRow(event_key(topic, body.encode()), topic, self.workcenter.id, self.company.id, "state/add",
+                           body)
+        self.assertEqual(write_events(self.env.cr, [row, row], lambda _exc: False), (1, []))
+        self.assertEqual(write_events(self.env.cr, [row], lambda _exc: False), (0, []), "a redelivery: nothing")
+        event = self.env["hf.uns.analytics.event"].search([("event_key", "=", row.event_key)])
+        self.assertEqual((event.direction, event.state, event.workcenter_id, event.company_id, event.payload),
+                         ("in", "pending", self.workcenter, self.company, body))
+        waker = CronWaker("")
+        waker.want(EVENTS_CRON)
+        waker.want(COUNTERS_CRON)
+        self.assertTrue(waker.flush(self.env.cr))
+        cron = self.env.ref("hf_uns.ir_cron_process_analytics_events")
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
+        counters = self.env.ref("hf_mrp.ir_cron_counters_to_workorders", raise_if_not_found=False)
+        self.assertEqual(waker.cron_id(self.env.cr, COUNTERS_CRON), counters.id if counters else None,
+                         "hf_mrp's job is woken when it is installed, skipped quietly otherwise")
+        self.assertFalse(waker.pending)
 
     def test_retry_puts_a_failed_event_back_in_the_queue(self):
         event = self.enqueue()

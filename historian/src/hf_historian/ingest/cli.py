@@ -76,6 +76,9 @@ def main_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description="store UNS _historian messages from MQTT in the historian")
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="store UNS messages from MQTT in the historian and Odoo; publish Odoo's analytics events",
+    )
     add_arguments(parser)
     return main_from_args(parser.parse_args(argv))
