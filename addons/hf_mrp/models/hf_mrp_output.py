@@ -34,19 +34,36 @@ class HfMrpOutput(models.Model):
 
     def _hf_set_bad_quantity(self, bad_quantity):
         """Scrap what the line reported bad (UMH bad_quantity), corrected to ``bad_quantity``: more is scrapped
-        at once; less cannot be: a validated scrap order is stock already moved."""
+        as a new scrap order; fewer moves the difference back from the scrap location (a validated scrap
+        order cannot be undone)."""
         self.ensure_one()
         delta = bad_quantity - self.bad_quantity
         if abs(delta) < 1e-9:
             return
-        if delta < 0:
-            raise UserError(_(
-                "%(workcell)s reported %(new)s bad parts for %(product)s where %(old)s are scrapped already: "
-                "Odoo cannot unscrap validated parts; move them back from the scrap location by hand.",
-                workcell=self.workcenter_id.name, new=bad_quantity, old=self.bad_quantity,
-                product=self.product_id.display_name,
-            ))
         if not self.workorder_id:
-            raise UserError(_("The reported product has no work order any more: its scrap cannot be booked."))
-        scrap = self.workorder_id._hf_mrp_scrap(delta, self.env.ref("hf_mrp.hf_scrap_reason_uns"), self.lot_id)
-        self.write({"bad_quantity": bad_quantity, "scrap_ids": [Command.link(scrap.id)]})
+            raise UserError(_("The reported product has no work order any more: its scrap cannot be corrected."))
+        if delta > 0:
+            scrap = self.workorder_id._hf_mrp_scrap(delta, self.env.ref("hf_mrp.hf_scrap_reason_uns"), self.lot_id)
+            self.write({"bad_quantity": bad_quantity, "scrap_ids": [Command.link(scrap.id)]})
+            return
+        self._hf_unscrap(-delta)
+        self.bad_quantity = bad_quantity
+
+    def _hf_unscrap(self, quantity):
+        """Move ``quantity`` parts of this output's scrap orders back where they were scrapped from."""
+        scrap = self.scrap_ids.filtered(lambda s: s.state == "done")[-1:]
+        if not scrap:
+            raise UserError(_("No validated scrap order of this product to correct."))
+        values = {
+            "product_id": scrap.product_id.id, "location_id": scrap.scrap_location_id.id,
+            "location_dest_id": scrap.location_id.id, "company_id": scrap.company_id.id,
+        }
+        move = self.env["stock.move"].sudo().create(dict(
+            values, name=_("%s: fewer bad parts reported by the line", scrap.name), origin=scrap.name,
+            product_uom=scrap.product_uom_id.id, product_uom_qty=quantity,
+            move_line_ids=[Command.create(dict(values, product_uom_id=scrap.product_uom_id.id, quantity=quantity,
+                                                lot_id=scrap.lot_id.id))],
+        ))
+        move.picked = True
+        move._action_done()
+        return move

@@ -103,6 +103,14 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual(event.state, "done", event.error)
         scraps = self.env["stock.scrap"].search([("production_id", "=", self.production().id)])
         self.assertEqual(sum(scraps.mapped("scrap_qty")), 5)
+        self.assertEqual(self.product.qty_available, 35)
+        # fewer bad parts than scrapped: the difference goes back to stock
+        event = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
+                                                      "end_time_unix_ms": ms(at(600)), "bad_quantity": 1})
+        self.process()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(self.product.qty_available, 39)
+        self.assertEqual(self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)]).bad_quantity, 1)
 
     def test_lot_from_batch(self):
         self.product.tracking = "lot"
