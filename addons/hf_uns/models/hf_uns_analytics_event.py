@@ -3,7 +3,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from hf_core.analytics import EVENT_TYPES, encode_event, event_key, event_topic
+from hf_core.analytics import EVENT_TYPES, AnalyticsError, encode_event, event_key, event_topic, validate_event
 
 _logger = logging.getLogger(__name__)
 
@@ -53,12 +53,23 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def action_retry(self):
         """A failed event goes back to the queue (after its cause was fixed in Odoo)."""
-        failed = self.filtered(lambda event: event.state == "failed")
+        failed = self.filtered(lambda event: event.state == "failed" and event._fits_umh())
         failed.write({"state": "pending", "error": False, "processed_at": False})
         if failed.filtered(lambda event: event.direction == "in"):
             self.env.ref("hf_uns.ir_cron_process_analytics_events")._trigger()
         if failed.filtered(lambda event: event.direction == "out"):
             self._notify_outbound()
+        return True
+
+    def _fits_umh(self):
+        """An outbound event is sent only when UMH's schema takes it (an inbound one was checked on arrival)."""
+        self.ensure_one()
+        if self.direction != "out":
+            return True
+        try:
+            validate_event(self.event_type, (self.payload or "").encode())
+        except AnalyticsError:
+            return False
         return True
 
     def _apply(self):
@@ -128,6 +139,14 @@ class HfUnsAnalyticsEvent(models.Model):
         existing = events.search([("event_key", "=", key)], limit=1)
         if existing:
             return existing
+        try:
+            validate_event(event_type, body)
+            error = False
+        except AnalyticsError as exc:
+            # never sent (a UMH subscriber would refuse it too): kept as failed with the reason, and the
+            # MRP operation that queued it goes on
+            error = _("Not published: it does not follow UMH's schema (%s).", exc)
+            _logger.warning("outbound analytics event refused: %s", exc)
         event = events.create({
             "event_key": key,
             "direction": "out",
@@ -136,8 +155,11 @@ class HfUnsAnalyticsEvent(models.Model):
             "event_type": event_type,
             "payload": body.decode(),
             "received_at": fields.Datetime.now(),
+            "state": "failed" if error else "pending",
+            "error": error,
         })
-        self._notify_outbound()
+        if not error:
+            self._notify_outbound()
         return event
 
     def _notify_outbound(self):

@@ -32,6 +32,13 @@ class TestAnalyticsEvent(HfUnsCommon):
         other = self.enqueue(external_work_order_id="WO-2", start_time_unix_ms=1_764_600_000_000)
         self.assertNotEqual(other, event)
 
+    def test_an_outbound_event_outside_umhs_schema_is_kept_failed_not_sent(self):
+        event = self.enqueue("work-order/stop", external_work_order_id="WO-1")  # no end_time_unix_ms
+        self.assertEqual(event.state, "failed")
+        self.assertIn("end_time_unix_ms is required", event.error)
+        event.action_retry()
+        self.assertEqual(event.state, "failed", "Retry does not send what UMH's schema refuses")
+
     def test_inbound_events_stay_pending_without_a_consumer(self):
         topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
         body = json.dumps({"start_time_unix_ms": 1_764_600_000_000, "state": 10000})
