@@ -8,9 +8,11 @@
 Anomaly scores are scaled so that 1.0 is the model's own threshold; classifiers give probabilities.
 
 Storage: the artefact is a pickle of plain scikit-learn / numpy objects, signed with HMAC-SHA256 under a
-key only this server knows (derived from the database secret). :func:`load` checks the signature before
-anything is unpickled, then unpickles with an allow-list of classes (scikit-learn, numpy, a few
-builtins) as a second fence: a file uploaded or edited by hand is refused, never executed.
+key the deployment provides outside the database (:func:`deployment_key`: ``HF_ML_SIGNING_KEY_FILE`` or
+``HF_ML_SIGNING_KEY``), so neither a database dump nor a system administrator of Odoo can sign a model.
+:func:`load` checks the signature before anything is unpickled, then unpickles with an exact allow-list
+of the globals our models contain (:data:`ALLOWED_GLOBALS`) as a second fence: a file uploaded or edited
+by hand is refused, never executed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import os
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,27 +146,77 @@ def _checked(features: np.ndarray) -> np.ndarray:
 
 # --- safe storage ---------------------------------------------------------------------------------
 
-_ALLOWED_MODULES = ("sklearn.", "numpy", "scipy.")
-_ALLOWED_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "slice", "range", "complex", "float", "int",
-                     "bytearray", "object"}
+# Every global a pickle of :func:`dump` refers to, for the three methods above with the pinned numpy and
+# scikit-learn (requirements.txt), and nothing else: a model is dicts, lists, strings and numbers (no global
+# needed) plus these. numpy.* as a whole would admit numpy.testing's runstring (exec), scipy.* and sklearn.*
+# hold loaders and callables just as bad. A version upgrade that pickles a new global makes training fail
+# loudly in the tests (tests/test_model_storage.py loads a model of each method), never silently.
+ALLOWED_GLOBALS = frozenset({
+    # numpy arrays and scalars: dtype, contiguous buffers (protocol 5), and the older form a
+    # non-contiguous array takes (an empty array, then its state: shape, dtype and raw bytes)
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy._core.numeric", "_frombuffer"),
+    # isolation_forest: the scaler, the forest and its trees
+    ("sklearn.preprocessing._data", "RobustScaler"),
+    ("sklearn.ensemble._iforest", "IsolationForest"),
+    ("sklearn.tree._classes", "ExtraTreeRegressor"),
+    # random_forest
+    ("sklearn.ensemble._forest", "RandomForestClassifier"),
+    ("sklearn.tree._classes", "DecisionTreeClassifier"),
+    # both forests' fitted trees
+    ("sklearn.tree._tree", "Tree"),
+})
+
+KEY_ENV = "HF_ML_SIGNING_KEY"
+KEY_FILE_ENV = "HF_ML_SIGNING_KEY_FILE"
+MIN_KEY_CHARS = 32
 
 
 class _AllowListUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):  # type: ignore[no-untyped-def]
-        if module == "builtins" and name in _ALLOWED_BUILTINS:
-            return super().find_class(module, name)
-        if module in ("copyreg", "_codecs") and name in ("_reconstructor", "encode"):
-            return super().find_class(module, name)
-        if module.startswith(_ALLOWED_MODULES) or module == "numpy":
+        if (module, name) in ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise TamperedModel(f"the model file refers to {module}.{name}, which a model never holds")
 
 
-def signing_key(secret: str) -> bytes:
-    """The signing key, derived from the database secret (never the secret itself)."""
+class MissingSigningKey(Exception):
+    """The deployment gave this server no usable model signing key; the message says what to set."""
+
+
+def deployment_key(scope: str = "", environ: Mapping[str, str] | None = None) -> bytes:
+    """The model signing key from the secret the deployment provides: the file named by ``HF_ML_SIGNING_KEY_FILE``
+    (a Docker or Kubernetes secret), else ``HF_ML_SIGNING_KEY``; at least 32 characters, never read from the
+    database. ``scope`` (the database's name) gives each database of a server its own key: tenants sharing one
+    deployment cannot move a model from one to another."""
+    environ = os.environ if environ is None else environ
+    path = environ.get(KEY_FILE_ENV)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                secret = handle.read().strip()
+        except OSError as exc:
+            raise MissingSigningKey(f"{KEY_FILE_ENV} names {path}, which cannot be read ({exc.strerror})") from None
+        where = KEY_FILE_ENV
+    else:
+        secret, where = (environ.get(KEY_ENV) or "").strip(), KEY_ENV
     if not secret:
-        raise TamperedModel("the database has no secret to sign models with")
-    return hmac.new(secret.encode(), b"hyperfactory hf_ml model signing v1", hashlib.sha256).digest()
+        raise MissingSigningKey(f"the server has no model signing key: set {KEY_FILE_ENV} (a file holding at "
+                                f"least {MIN_KEY_CHARS} random characters) or {KEY_ENV} in Odoo's environment")
+    if len(secret) < MIN_KEY_CHARS:
+        raise MissingSigningKey(f"the model signing key in {where} is too short: give it at least {MIN_KEY_CHARS} "
+                                "random characters (e.g. the output of `openssl rand -hex 32`)")
+    return signing_key(secret, scope)
+
+
+def signing_key(secret: str, scope: str = "") -> bytes:
+    """The signing key derived from the deployment's secret (never the secret itself) for ``scope``."""
+    if not secret:
+        raise MissingSigningKey("no secret to sign models with")
+    return hmac.new(secret.encode(), b"hyperfactory hf_ml model signing v2\0" + scope.encode(),
+                    hashlib.sha256).digest()
 
 
 def sign(data: bytes, key: bytes) -> str:

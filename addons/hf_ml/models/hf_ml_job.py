@@ -18,7 +18,7 @@ from hf_historian import reader
 from hf_historian.writer import HistorianWriter, Sample
 
 from ..ml import charts, features, metrics
-from ..ml.model import MlModel, TamperedModel, TrainingError, dump, load, signing_key
+from ..ml.model import MissingSigningKey, MlModel, TamperedModel, TrainingError, deployment_key, dump, load
 
 _logger = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
@@ -47,6 +47,7 @@ class HfMlJob(models.Model):
     _description = "Hyperfactory ML job"
     _inherit = ["mail.thread"]
     _order = "workcenter_id, name"
+    _check_company_auto = True  # the check_company fields below, enforced on create and write
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True)
@@ -69,7 +70,7 @@ class HfMlJob(models.Model):
     )
     user_id = fields.Many2one("res.users", string="Responsible", default=lambda self: self.env.user,
                               help="Gets the activity when there is no equipment to raise a request for.")
-    tag_ids = fields.Many2many("hf.uns.tag", string="Input tags",
+    tag_ids = fields.Many2many("hf.uns.tag", string="Input tags", check_company=True,
                                domain="[('workcenter_id', '=', workcenter_id), ('data_type', '!=', 'string')]")
     # features
     window_minutes = fields.Integer(string="Feature step (min)", default=5, required=True,
@@ -107,7 +108,7 @@ class HfMlJob(models.Model):
         help="Where past failures come from: the labels of predictive maintenance (and, for anomaly jobs, "
              "what the held-out figures are measured against).",
     )
-    failure_tag_id = fields.Many2one("hf.uns.tag", string="Failure tag",
+    failure_tag_id = fields.Many2one("hf.uns.tag", string="Failure tag", check_company=True,
                                      domain="[('workcenter_id', '=', workcenter_id)]")
     failure_value = fields.Float(default=1.0, help="The failure tag's value while the machine is failed "
                                                    "(e.g. 2 for the 'down' state code).")
@@ -115,7 +116,8 @@ class HfMlJob(models.Model):
         [("tag", "Scrap tag"), ("workorder", "Work-order scrap")], default="tag", required=True,
         help="Quality labels: a scrap counter or flag tag, or the scrap recorded on this workcell's work orders.",
     )
-    scrap_tag_id = fields.Many2one("hf.uns.tag", string="Scrap tag", domain="[('workcenter_id', '=', workcenter_id)]")
+    scrap_tag_id = fields.Many2one("hf.uns.tag", string="Scrap tag", check_company=True,
+                                   domain="[('workcenter_id', '=', workcenter_id)]")
     horizon_hours = fields.Float(string="Horizon (h)", default=1.0,
                                  help="Predictive maintenance: the probability of a failure within this time.")
     # scoring
@@ -208,9 +210,17 @@ class HfMlJob(models.Model):
         for job in self:
             job.version_count = len(job.version_ids)
 
-    @api.constrains("tag_ids", "kind", "method", "failure_tag_id", "scrap_tag_id")
+    @api.constrains("tag_ids", "kind", "method", "failure_tag_id", "scrap_tag_id", "workcenter_id")
     def _check_tags(self):
         for job in self:
+            # Odoo's check_company passes a many2many when any one of its records fits: each tag is checked here
+            foreign = (job.tag_ids | job.failure_tag_id | job.scrap_tag_id).sudo().filtered(
+                lambda t, company=job.company_id: t.company_id and t.company_id != company)
+            if foreign:
+                raise ValidationError(_("Job %(job)s: tag %(tag)s belongs to another company than workcell "
+                                        "%(workcell)s: choose tags of %(company)s.", job=job.name,
+                                        tag=foreign[0].name, workcell=job.workcenter_id.name,
+                                        company=job.company_id.name))
             text = job.tag_ids.filtered(lambda t: t.data_type == "string")
             if text:
                 raise ValidationError(_("Job %(job)s: tag %(tag)s holds text; choose numeric tags.",
@@ -247,6 +257,7 @@ class HfMlJob(models.Model):
 
     def action_train(self):
         """Queue training: the ``hf_ml`` training cron does it in the background, never this request."""
+        self._hf_key()  # say it now, not in the job's error an hour later
         self.write({"state": "queued", "last_error": False})
         self.env.ref("hf_ml.ir_cron_hf_ml_train")._trigger()
         return True
@@ -459,12 +470,18 @@ class HfMlJob(models.Model):
         return Equipment
 
     def _hf_key(self):
-        return signing_key(self.env["ir.config_parameter"].sudo().get_param("database.secret"))
+        """The deployment's model signing key (never from the database); a clear error when it has none."""
+        try:
+            return deployment_key(self.env.cr.dbname)
+        except MissingSigningKey as exc:
+            raise UserError(_("Models cannot be saved or loaded: %s. Ask whoever runs this server to set it, "
+                              "then restart Odoo.", self._hf_message(exc))) from None
 
     # --- training -----------------------------------------------------------------------------
 
     def _hf_train(self, now):
         self.ensure_one()
+        self._hf_key()  # before minutes of fitting a model that could not be saved
         started = time.monotonic()
         spec = self._hf_spec()
         start = now - timedelta(days=self.training_days)
@@ -568,8 +585,9 @@ class HfMlJob(models.Model):
         if not version:
             raise UserError(_("Job %s has no trained model yet: train it first.", self.name))
         version = version.sudo()
+        key = self._hf_key()
         try:
-            return version, load(base64.b64decode(version.artefact or b""), version.signature, self._hf_key())
+            return version, load(base64.b64decode(version.artefact or b""), version.signature, key)
         except (TamperedModel, binascii.Error) as exc:
             raise UserError(_("The active model of job %(job)s was refused: %(reason)s. Train the job again or roll "
                               "back to an earlier version.", job=self.name, reason=self._hf_message(exc))) from None

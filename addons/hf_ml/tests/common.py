@@ -1,4 +1,6 @@
+import os
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 import numpy as np
 
@@ -7,6 +9,20 @@ from odoo.addons.hf_uns.tests.common import HfUnsCommon
 from hf_historian.writer import HistorianWriter, Sample
 
 STEP_S = 10  # simulator step: small enough for the physics, coarse enough for a fast suite
+# The deployment's model signing key (hf_ml.ml.model.deployment_key) as a real server gets it: Odoo's
+# environment. Set here for every hf_ml test, so `make test` needs nothing from the shell.
+TEST_SIGNING_KEY = "hf-ml-tests-signing-key-0123456789abcdef"
+
+
+def signing_environ(key=TEST_SIGNING_KEY, key_file=None):
+    """os.environ with exactly this signing key (or key file), nothing inherited from the shell."""
+    environ = {name: value for name, value in os.environ.items()
+               if name not in ("HF_ML_SIGNING_KEY", "HF_ML_SIGNING_KEY_FILE")}
+    if key is not None:
+        environ["HF_ML_SIGNING_KEY"] = key
+    if key_file is not None:
+        environ["HF_ML_SIGNING_KEY_FILE"] = key_file
+    return patch.dict(os.environ, environ, clear=True)
 
 
 class HfMlCommon(HfUnsCommon):
@@ -16,6 +32,7 @@ class HfMlCommon(HfUnsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.startClassPatcher(signing_environ())
         # on the hour: the feature windows sit on the epoch's grid, so the seeded plant data falls into the same
         # windows on every run (a minute-aligned "now" shifts them, and with them the scores)
         cls.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -63,3 +63,22 @@ class TestAccess(HfMlCommon):
         engineer.write({"company_ids": [Command.link(self.company.id)]})
         self.assertEqual(self.env["hf.ml.job"].with_user(engineer).with_context(
             allowed_company_ids=[other.id, self.company.id]).search([]), self.job)
+
+    def test_a_job_cannot_read_another_companys_tags_or_equipment(self):
+        """The job's check_company fields are enforced by the model, not only by the form's domains."""
+        other = self.env["res.company"].create({"name": "Rival plant", "hf_uns_segment": "rival"})
+        site = self.env["hf.uns.site"].create({"name": "Rival site", "segment": "rsite", "company_id": other.id})
+        area = self.env["hf.uns.area"].create({"name": "Rival area", "segment": "rarea", "site_id": site.id})
+        line = self.env["hf.uns.line"].create({"name": "Rival line", "segment": "rline", "area_id": area.id})
+        workcenter = self.env["mrp.workcenter"].create({"name": "Rival press", "hf_uns_segment": "rpress",
+                                                       "hf_line_id": line.id, "company_id": other.id})
+        secret = self.env["hf.uns.tag"].create({"name": "recipe", "workcenter_id": workcenter.id})
+        self.assertEqual(secret.company_id, other)
+        equipment = self.env["maintenance.equipment"].create({"name": "Rival spindle", "company_id": other.id})
+        for field, value in (("tag_ids", [Command.link(secret.id)]), ("failure_tag_id", secret.id),
+                             ("scrap_tag_id", secret.id), ("equipment_id", equipment.id)):
+            with self.subTest(field=field), self.assertRaises(UserError), self.env.cr.savepoint():
+                self.job.write({field: value})
+            with self.subTest(field=field, create=True), self.assertRaises(UserError), self.env.cr.savepoint():
+                self.env["hf.ml.job"].create({"name": "Spy", "workcenter_id": self.workcenter.id, field: value})
+        self.assertNotIn(secret, self.job.tag_ids)
