@@ -118,9 +118,9 @@ def seed_plant():
                 workcenter.hf_ideal_cycle_time = PRODUCTION[workcenter.hf_uns_segment][0]
             kiosk = env["hf.screen.kiosk"].search([("workcenter_id", "=", workcenter.id), ("state", "=", "active")],
                                                   limit=1)
+            # no user: the kiosk acts as the company's kiosk operator (Operator group only, no password)
             kiosk = kiosk or env["hf.screen.kiosk"].create({"name": f"Demo tablet {workcenter.name}",
-                                                            "workcenter_id": workcenter.id,
-                                                            "user_id": env.ref("base.user_admin").id})
+                                                            "workcenter_id": workcenter.id})
             kiosk_urls.append(f"{workcenter.name}: {kiosk.url}")
     with open(os.path.join(ROOT, "var/demo/kiosks.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(kiosk_urls) + "\n")

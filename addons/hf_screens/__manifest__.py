@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/hf_screens_security.xml",
         "data/hf_screens_data.xml",
+        "data/hf_screens_users.xml",
         "views/hf_screen_views.xml",
         "views/hf_screen_kiosk_views.xml",
         "views/mrp_workcenter_views.xml",

@@ -7,3 +7,5 @@ from . import hf_screen_demo
 from . import mrp_workcenter
 from . import mrp_workcenter_productivity
 from . import mrp_workorder
+from . import res_company
+from . import res_users

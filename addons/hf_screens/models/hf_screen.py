@@ -1,10 +1,15 @@
 import logging
+import math
 import time as monotonic_time
 from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
+
+from odoo.addons.hf_uns.models.hf_uns_tag import _parse_time
+
+from hf_core.payload import MIN_TIMESTAMP_MS
 
 from .hf_screen_widget import GRID_COLUMNS
 
@@ -18,6 +23,20 @@ WORKORDER_OPEN_STATES = ("progress", "ready", "waiting", "pending")
 STALE_INTERVALS = 3
 STALE_MIN_SECONDS = 3.0
 TREND_POINTS = 300
+MAX_RECORD_ID = 2**31 - 1
+MAX_TREND_MINUTES = 60 * 24 * 31
+# the historian holds nothing older (hf_core.payload.MIN_TIMESTAMP_MS); a window ending before it is a mistake
+EARLIEST_TREND_END = datetime.fromtimestamp(MIN_TIMESTAMP_MS / 1000, UTC)
+
+
+def record_id(value, what):
+    """A record id a screen client sent: a whole number within PostgreSQL's integer (a larger one is an error
+    of the database, not "not found"), else a UserError naming ``what``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
+        raise UserError(_("%s is not a valid record id: reload the screen.", what))
+    return value
 
 
 def _iso(dt):
@@ -66,8 +85,20 @@ class HfScreen(models.Model):
                 raise ValidationError(
                     _("Screen %s belongs either to a workcell or to a line: choose one.", screen.name))
 
+    @api.constrains("company_id")
+    def _check_widget_tags_company(self):
+        self.widget_ids._check_tag_company()
+
     @api.model_create_multi
     def create(self, vals_list):
+        for vals in vals_list:
+            # the workcell's (or line's) company, not the default one: the compute does not run over a default,
+            # and the screen of another company's workcell would then refuse that workcell's own tags
+            if not vals.get("company_id"):
+                target = self.env["mrp.workcenter"].browse(vals.get("workcenter_id") or []) or \
+                    self.env["hf.uns.line"].browse(vals.get("line_id") or [])
+                if target.sudo().company_id:
+                    vals["company_id"] = target.sudo().company_id.id
         screens = super().create(vals_list)
         screens._check_target()  # also when neither field was given (constrains only sees written fields)
         return screens
@@ -200,10 +231,12 @@ class HfScreen(models.Model):
         self.ensure_one()
         now = now or datetime.now(UTC)
         layout, tag_ids, role_ids, reasons, device_tag_ids = self._hf_static_part()
-        workcenter = self.workcenter_id.sudo()
-        role_tags = self.env["hf.uns.tag"].sudo().browse(role_ids)
-        tags = self.env["hf.uns.tag"].sudo().browse(sorted(tag_ids)).exists()
-        values, historian = self._hf_values(tags, now, self.env["hf.uns.tag"].sudo().browse(device_tag_ids).exists())
+        workcenter = self.workcenter_id.sudo()  # its name and state; operators have no MRP rights of their own
+        # tags as this user reads them (a kiosk's: its operator's), record rules applied
+        Tag = self.env["hf.uns.tag"]
+        role_tags = Tag.browse(role_ids)._filtered_access("read")
+        tags = Tag.browse(sorted(tag_ids)).exists()._filtered_access("read")
+        values, historian = self._hf_values(tags, now, Tag.browse(device_tag_ids).exists()._filtered_access("read"))
         return {
             "screen": {
                 "id": self.id, "name": self.name, "theme": self.theme,
@@ -242,7 +275,7 @@ class HfScreen(models.Model):
             """,
             (self.id,),
         )
-        key = (self.env.cr.dbname, self.id, self.env.lang, self.env.cr.fetchone())
+        key = (self.env.cr.dbname, self.id, self.env.uid, self.env.su, self.env.lang, self.env.cr.fetchone())
         cached = _static_cache.get(key)
         if cached:
             return cached
@@ -254,7 +287,7 @@ class HfScreen(models.Model):
             tag_ids.update(tile["tag_ids"])
         role_ids = []
         if self.workcenter_id:
-            role_ids = self.env["hf.uns.tag"].sudo().search([
+            role_ids = self.env["hf.uns.tag"].search([
                 ("workcenter_id", "=", self.workcenter_id.id),
                 "|", ("role", "in", ("machine_state", "good_count", "scrap_count")),
                 "&", ("limit_high", "!=", 0), ("data_type", "in", ("float", "int")),
@@ -264,8 +297,8 @@ class HfScreen(models.Model):
             [("manual", "=", True), ("loss_type", "in", ("availability", "performance", "quality"))],
         )
         reasons = [{"id": loss.id, "name": loss.name, "loss_type": loss.loss_type} for loss in losses]
-        devices = self.env["hf.uns.tag"].sudo().browse(tag_ids).device_id
-        device_tag_ids = self.env["hf.uns.tag"].sudo().search(
+        devices = self.env["hf.uns.tag"].browse(tag_ids)._filtered_access("read").device_id
+        device_tag_ids = self.env["hf.uns.tag"].search(
             [("device_id", "in", devices.ids), ("id", "not in", list(tag_ids))],
         ).ids if devices else []
         result = (layout, sorted(tag_ids), role_ids, reasons, device_tag_ids)
@@ -458,10 +491,10 @@ class HfScreen(models.Model):
                 alarm["acked_by"] = ack.user_id.name
 
     def _hf_acknowledge(self, env_user, params):
-        tag_id = int(params.get("tag_id") or 0)
+        tag_id = record_id(params.get("tag_id"), _("The alarm's tag"))
         kind = params.get("kind")
-        tags = self.env["hf.uns.tag"].sudo().browse(self._hf_static_part()[1])
-        tag = tags.filtered(lambda t: t.id == tag_id)
+        tags = self.env["hf.uns.tag"].browse(self._hf_static_part()[1])
+        tag = tags.filtered(lambda t: t.id == tag_id)._filtered_access("read")
         if not tag or kind not in ("high", "low"):
             raise UserError(_("This alarm is not on this screen any more: reload the screen."))
         value = (self.env["hf.uns.tag"]._hf_latest_rows(tag.ids).get(tag.id) or {}).get("value")
@@ -473,12 +506,12 @@ class HfScreen(models.Model):
         allowed = set(self.widget_ids.tag_id.ids) | set(self.widget_ids.tag_ids.ids)
         if tag_id not in allowed:
             raise AccessError(_("This screen does not show that tag."))
-        tag = self.env["hf.uns.tag"].sudo().browse(tag_id).exists()
+        tag = self.env["hf.uns.tag"].browse(tag_id).exists()
         if not tag:
             raise UserError(_("The tag no longer exists: bind the trend to another tag."))
-        minutes = max(1, min(int(minutes or 10), 60 * 24 * 31))
-        end_dt = datetime.fromisoformat(end) if end else datetime.now(UTC)
-        end_dt = end_dt.astimezone(UTC) if end_dt.tzinfo else end_dt.replace(tzinfo=UTC)  # naive: UTC, as Odoo's
+        if not tag._filtered_access("read"):
+            raise AccessError(_("This screen does not show that tag."))
+        minutes, end_dt = self._hf_history_window(minutes, end)
         start_dt = end_dt - timedelta(minutes=minutes)
         try:
             start_dt = max(start_dt, self._hf_history_begins(tag, start_dt, end_dt) or start_dt)
@@ -490,6 +523,31 @@ class HfScreen(models.Model):
             for point in history["points"]
         ]
         return {"unit": tag.unit or "", "bucket_seconds": history["bucket_seconds"], "points": points}
+
+    @api.model
+    def _hf_history_window(self, minutes, end, now=None):
+        """(minutes, aware UTC end) of a trend request, checked: the screen client sends them, but so may anyone
+        who holds a kiosk link, so a bad value is a clear UserError (the route's 400), never a traceback."""
+        now = now or datetime.now(UTC)
+        if minutes in (None, "", False):
+            minutes = 10
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float | str) or \
+                (isinstance(minutes, str) and not minutes.strip().isdigit()) or \
+                (isinstance(minutes, float) and not minutes.is_integer()):
+            raise UserError(_("The trend's window must be a whole number of minutes."))
+        minutes = max(1, min(int(minutes), MAX_TREND_MINUTES))
+        if end in (None, "", False):
+            return minutes, now
+        if not isinstance(end, str) or len(end) > 64:
+            raise UserError(_("The trend's end must be a time such as 2026-11-24T08:00:00Z."))
+        try:
+            end_dt = _parse_time(end, _("The trend's end")).astimezone(UTC)
+        except OverflowError:
+            end_dt = None
+        if end_dt is None or not EARLIEST_TREND_END <= end_dt <= now + timedelta(days=1):
+            raise UserError(_("The trend's end %(end)s lies outside %(first)s to tomorrow: pick a time in that range.",
+                              end=end, first=EARLIEST_TREND_END.date().isoformat()))
+        return minutes, end_dt
 
     def _hf_history_begins(self, tag, start, end):
         """When the tag's data in [start, end) begins (aware UTC), or None when it has none there.
@@ -526,12 +584,15 @@ class HfScreen(models.Model):
         if not self.workcenter_id and action != "ack":
             raise UserError(_("Work orders and downtime are handled on a workcell's screen, not on a line's."))
         env_user = self.with_user(user).sudo().env
+        screen = self.with_env(env_user)  # the workcell's names and orders: operators have no MRP rights
         params = params or {}
+        if not isinstance(params, dict):
+            raise UserError(_("This screen action is malformed: reload the screen."))
         if action in ("start", "pause", "finish", "scrap"):
-            workorder = self._hf_current_workorder(int(params.get("workorder_id") or 0)).with_env(env_user)
+            workorder = screen._hf_current_workorder(record_id(params.get("workorder_id"), _("The work order")))
             if not workorder:
                 raise UserError(_("This work order is no longer planned on %s: reload the screen.",
-                                  self.workcenter_id.name))
+                                  screen.workcenter_id.name))
             if workorder.state in ("done", "cancel"):
                 raise UserError(_("Work order %(wo)s is already %(state)s: pick the next one.",
                                   wo=workorder.display_name, state=(workorder.state == "done" and _("finished"))
@@ -543,18 +604,18 @@ class HfScreen(models.Model):
             elif action == "finish":
                 workorder.button_finish()
             else:
-                self._hf_record_scrap(workorder, params.get("qty"))
+                screen._hf_record_scrap(workorder, params.get("qty"))
         elif action == "reason":
-            self._hf_set_downtime_reason(env_user, int(params.get("loss_id") or 0), user)
+            screen._hf_set_downtime_reason(env_user, record_id(params.get("loss_id"), _("The downtime reason")), user)
         elif action == "ack":
-            self._hf_acknowledge(env_user, params)
+            self._hf_acknowledge(env_user, params)  # as the user: only tags the user may read
         elif action == "resume":
             records = env_user["mrp.workcenter.productivity"].search([
                 ("workcenter_id", "=", self.workcenter_id.id), ("date_end", "=", False),
                 ("hf_source", "=", "operator"),
             ])
             if not records:
-                raise UserError(_("No declared downtime is open on %s.", self.workcenter_id.name))
+                raise UserError(_("No declared downtime is open on %s.", screen.workcenter_id.name))
             records.write({"date_end": fields.Datetime.now()})
         else:
             raise UserError(_("Unknown screen action '%s'.", action))
@@ -562,13 +623,19 @@ class HfScreen(models.Model):
         return True
 
     def _hf_record_scrap(self, workorder, qty):
-        try:
-            qty = float(qty)
-        except (TypeError, ValueError):
-            qty = 0.0
-        if qty <= 0:
-            raise UserError(_("Enter how many parts to scrap (more than 0)."))
         production = workorder.production_id
+        if isinstance(qty, str):
+            try:
+                qty = float(qty.strip().replace(",", "."))
+            except ValueError:
+                qty = None
+        # NaN and infinity are floats too, and NaN <= 0 is False: a number is checked for being one first
+        if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty <= 0:
+            raise UserError(_("Enter how many parts to scrap (a number more than 0)."))
+        if qty > production.product_qty:
+            raise UserError(_("%(qty)s parts cannot be scrapped: order %(order)s makes %(total)s. Enter how many of "
+                              "its parts were scrapped.", qty=f"{qty:g}", order=production.name,
+                              total=f"{production.product_qty:g}"))
         scrap = workorder.env["stock.scrap"].create({
             "product_id": production.product_id.id,
             "product_uom_id": production.product_uom_id.id,

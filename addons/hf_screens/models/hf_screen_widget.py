@@ -37,9 +37,9 @@ class HfScreenWidget(models.Model):
     y = fields.Integer(default=0, help="Row of the tile's top edge.")
     w = fields.Integer(string="Width", default=3, help="Columns the tile spans (1-12).")
     h = fields.Integer(string="Height", default=2, help="Rows the tile spans.")
-    tag_id = fields.Many2one("hf.uns.tag", ondelete="set null", index=True)
+    tag_id = fields.Many2one("hf.uns.tag", ondelete="set null", index=True, check_company=True)
     tag_ids = fields.Many2many(
-        "hf.uns.tag", string="More tags",
+        "hf.uns.tag", string="More tags", check_company=True,
         help="Trend: extra series. Alarms: tags to watch (all tags with limits when empty). "
              "Counters: good and scrap counters (the workcell's when empty).",
     )
@@ -78,17 +78,23 @@ class HfScreenWidget(models.Model):
             if widget.value_max <= widget.value_min:
                 raise ValidationError(_("Gauge '%s': the scale max must be above the scale min.", widget.display_name))
 
-    @api.constrains("tag_id", "screen_id")
+    @api.constrains("tag_id", "tag_ids", "screen_id")
     def _check_tag_company(self):
-        for widget in self.filtered("tag_id"):
-            if widget.tag_id.company_id and widget.tag_id.company_id != widget.screen_id.company_id:
-                raise ValidationError(_("Tag %s belongs to another company than the screen.", widget.tag_id.name))
+        """Every tag a tile shows (its tag and its extra tags) is of the screen's company: a kiosk reads them for
+        whoever holds its link."""
+        for widget in self:
+            for tag in (widget.tag_id | widget.tag_ids).sudo():
+                if tag.company_id and tag.company_id != widget.screen_id.company_id:
+                    raise ValidationError(_("Tag %(tag)s belongs to another company than screen %(screen)s: choose "
+                                            "a tag of %(company)s.", tag=tag.name, screen=widget.screen_id.name,
+                                            company=widget.screen_id.company_id.name))
 
     @api.depends("name", "kind", "tag_id")
     def _compute_display_name(self):
         kinds = dict(WIDGET_KINDS)
         for widget in self:
-            widget.display_name = widget.name or widget.tag_id.name or widget.bound_tag_name or kinds.get(widget.kind)
+            tag = widget.tag_id._filtered_access("read")
+            widget.display_name = widget.name or tag.name or widget.bound_tag_name or kinds.get(widget.kind)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -112,8 +118,9 @@ class HfScreenWidget(models.Model):
     def _hf_layout(self):
         """The static part of the tile for the screen client."""
         self.ensure_one()
-        tag = self.tag_id if self.tag_id.active else self.env["hf.uns.tag"]
-        extra = self.tag_ids.filtered("active")
+        # only the tags this user (a kiosk's operator) may read, whatever the tile was bound to
+        tag = self.tag_id._filtered_access("read").filtered("active")
+        extra = self.tag_ids._filtered_access("read").filtered("active")
         problem = ""
         if self.kind in WORKCELL_KINDS and not self.screen_id.workcenter_id:
             problem = _("This tile shows one workcell's production: put it on a workcell's screen, not a line's.")

@@ -31,6 +31,19 @@ class HfScreensCommon(HfUnsCommon):
         cls.Productivity = cls.env["mrp.workcenter.productivity"]
 
     @classmethod
+    def create_other_company_plant(cls, name="Rival plant", segment="rival"):
+        """Another company with a site, area, line, workcell and one tag of its own: (company, workcell, tag)."""
+        company = cls.env["res.company"].create({"name": name, "hf_uns_segment": segment})
+        site = cls.env["hf.uns.site"].create({"name": f"{name} site", "segment": "rsite", "company_id": company.id})
+        area = cls.env["hf.uns.area"].create({"name": f"{name} area", "segment": "rarea", "site_id": site.id})
+        line = cls.env["hf.uns.line"].create({"name": f"{name} line", "segment": "rline", "area_id": area.id})
+        workcenter = cls.env["mrp.workcenter"].create({"name": f"{name} press", "hf_uns_segment": "rpress",
+                                                       "hf_line_id": line.id, "company_id": company.id})
+        tag = cls.env["hf.uns.tag"].create({"name": "recipe", "workcenter_id": workcenter.id,
+                                            "limit_low": 0.0, "limit_high": 10.0})
+        return company, workcenter, tag
+
+    @classmethod
     def machine_records(cls, workcenter=None):
         return cls.Productivity.search(
             [("workcenter_id", "=", (workcenter or cls.workcenter).id), ("hf_source", "=", "machine")],

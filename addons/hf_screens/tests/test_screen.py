@@ -280,3 +280,49 @@ class TestScreen(HfScreensCommon):
         screen._hf_operator_action("resume", {}, self.operator)
         self.assertTrue(record.date_end)
         self.assertEqual(saw.working_state, "normal")
+
+
+@tagged("post_install", "-at_install")
+class TestScreenCompanies(HfScreensCommon):
+    """A screen, its tiles and a kiosk reach only their own company's tags and screens (checked by the models,
+    not only by the forms' domains): a kiosk serves them to whoever holds its link."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other, cls.rival_press, cls.secret = cls.create_other_company_plant()
+        cls.screen = cls.env["hf.screen"]._hf_generate_for_workcenter(cls.workcenter)
+
+    def test_widget_extra_tags_of_another_company_are_refused(self):
+        Widget = self.env["hf.screen.widget"]
+        with self.assertRaisesRegex(ValidationError, "belongs to another company"):
+            Widget.create({"screen_id": self.screen.id, "kind": "trend", "tag_id": self.tag_temperature.id,
+                           "tag_ids": [Command.set(self.secret.ids)], "y": 40})
+        trend = Widget.create({"screen_id": self.screen.id, "kind": "trend", "tag_id": self.tag_temperature.id,
+                               "y": 40})
+        with self.assertRaisesRegex(ValidationError, "belongs to another company"), self.env.cr.savepoint():
+            trend.write({"tag_ids": [Command.link(self.secret.id)]})
+        with self.assertRaisesRegex(ValidationError, "belongs to another company"), self.env.cr.savepoint():
+            trend.write({"tag_id": self.secret.id})
+        self.assertFalse(trend.tag_ids)
+        self.assertEqual(trend.tag_id, self.tag_temperature)
+
+    def test_another_companys_workcell_gets_a_screen_of_its_company(self):
+        """Its screen is that company's (not the current one), so its own tags are accepted on it."""
+        screen = self.env["hf.screen"]._hf_generate_for_workcenter(self.rival_press)
+        self.assertEqual(screen.company_id, self.other)
+        self.assertIn(self.secret, screen.widget_ids.tag_id)
+
+    def test_kiosk_screen_of_another_workcell_or_company_is_refused(self):
+        rival_screen = self.env["hf.screen"]._hf_generate_for_workcenter(self.rival_press)
+        saw = self.create_workcenter("Saw 4", "saw4")
+        saw_screen = self.env["hf.screen"]._hf_generate_for_workcenter(saw)
+        Kiosk = self.env["hf.screen.kiosk"]
+        for screen in (rival_screen, saw_screen):
+            with self.subTest(screen=screen.name), self.assertRaisesRegex(ValidationError, "is not a screen of"):
+                Kiosk.create({"workcenter_id": self.workcenter.id, "user_id": self.operator.id,
+                              "screen_id": screen.id})
+        kiosk = Kiosk.create({"workcenter_id": self.workcenter.id, "user_id": self.operator.id,
+                              "screen_id": self.screen.id})
+        with self.assertRaisesRegex(ValidationError, "is not a screen of"):
+            kiosk.write({"screen_id": rival_screen.id})

@@ -25,6 +25,17 @@ def _unlimited_address_space():
     resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
+class _AccessLog(logging.Handler):
+    """The server's access log lines (werkzeug's), as they would be written."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
 @tagged("post_install", "-at_install")
 class TestKioskTours(HttpCase, HfScreensCommon):
     """Real Chromium against the real server: what an operator sees and does at the kiosk."""
@@ -110,7 +121,19 @@ class TestKioskTours(HttpCase, HfScreensCommon):
 
     def test_kiosk_workorder_start_finish(self):
         workorder = create_workorder(self.env, self.workcenter)
-        self.start_tour(f"/hf/kiosk/{self.kiosk.token}", "hf_screens_kiosk_workorder")
+        token = self.kiosk.token
+        access_log = _AccessLog()
+        logging.getLogger("werkzeug").addHandler(access_log)
+        try:
+            self.start_tour(f"/hf/kiosk/{token}", "hf_screens_kiosk_workorder")
+        finally:
+            logging.getLogger("werkzeug").removeHandler(access_log)
+        # the access log holds the token only where the tablet opened its link, never in the polls and actions
+        requests = [line for line in access_log.lines if "/hf/kiosk" in line]
+        self.assertTrue([line for line in requests if "POST /hf/kiosk/data " in line], requests)
+        self.assertTrue([line for line in requests if "POST /hf/kiosk/action " in line], requests)
+        with_token = [line for line in access_log.lines if token in line]
+        self.assertTrue(with_token and all(f"GET /hf/kiosk/{token} " in line for line in with_token), with_token)
         self.assertEqual(workorder.state, "done")
         self.assertFalse(workorder.time_ids.filtered(lambda t: t.hf_source != "machine"),
                          "the press is machine-driven: its machine is the only clock, no operator timer")

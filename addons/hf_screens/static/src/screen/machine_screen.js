@@ -26,17 +26,21 @@ export class HfMachineScreen extends Component {
 
     setup() {
         this.state = useState({ data: null, refused: "", failures: 0, lastOk: 0, tick: Date.now(), painted: 0 });
-        const base = this.props.token
-            ? `/hf/kiosk/${encodeURIComponent(this.props.token)}`
-            : `/hf/screen/${this.props.screenId}`;
+        // A kiosk's token travels in a header, not in the URL: it is not written to the server's access log
+        // on every poll (the kiosk page's own URL holds it once).
+        const base = this.props.token ? "/hf/kiosk" : `/hf/screen/${this.props.screenId}`;
         this.urls = { data: `${base}/data`, action: `${base}/action`, history: `${base}/history` };
+        this.rpcSettings = { silent: true };
+        if (this.props.token) {
+            this.rpcSettings.headers = { "X-HF-Kiosk-Token": this.props.token };
+        }
         this.api = {
             action: async (action, params) => {
-                const result = await rpc(this.urls.action, { action, params }, { silent: true });
+                const result = await this.call(this.urls.action, { action, params });
                 this.pollNow();
                 return result;
             },
-            history: (tagId, minutes, end) => rpc(this.urls.history, { tag_id: tagId, minutes, end }, { silent: true }),
+            history: (tagId, minutes, end) => this.call(this.urls.history, { tag_id: tagId, minutes, end }),
         };
         this.tiles = registry.category("hf_screens.tiles");
         onMounted(() => {
@@ -81,6 +85,11 @@ export class HfMachineScreen extends Component {
         return widget.tag_id ? this.data.values[widget.tag_id] : undefined;
     }
 
+    call(url, params) {
+        // a fresh settings object per call: rpc adds its Content-Type to the headers it is given
+        return rpc(url, params, { ...this.rpcSettings, headers: { ...this.rpcSettings.headers } });
+    }
+
     pollNow() {
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.poll(), 0);
@@ -93,7 +102,7 @@ export class HfMachineScreen extends Component {
         const started = Date.now();
         let delay = POLL_MS;
         try {
-            const result = await rpc(this.urls.data, {}, { silent: true });
+            const result = await this.call(this.urls.data, {});
             if (!result.ok) {
                 // Revoked link or lost access: say so plainly; look again later in case it is restored.
                 this.state.refused = result.message;
