@@ -81,7 +81,7 @@ def test_unusable_files_exit_2_with_a_sentence(tmp_path: Path, content: str | No
 
 def test_run_without_any_source_says_what_to_give(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["run", "--state-dir", str(tmp_path)]) == 2
-    assert "Give --config site.yaml, or --odoo URL" in capsys.readouterr().err
+    assert "Give --bundle DIR, --config site.yaml, or --odoo URL" in capsys.readouterr().err
 
 
 def test_the_mqtt_client_id_is_the_one_given_or_the_edge_name_without_spaces() -> None:

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hf_core.errors import ConfigError, HfError
 from hf_core.uns import segment_from_name
@@ -30,25 +30,45 @@ def _setup_logging(verbose: bool) -> None:
 
 # --- run ---------------------------------------------------------------------------------------
 
-async def _run(args: argparse.Namespace) -> None:
+def _local_settings(args: argparse.Namespace) -> tuple[dict[str, Any], SiteConfig | None]:
+    """The settings file's values and its devices; no devices (None) when they come from Odoo: with --bundle,
+    with --odoo, or with a --config file that has an ``odoo:`` section and no devices."""
+    from hf_collector import config
+
+    if args.bundle and args.config:
+        raise ConfigError("Give --bundle DIR or --config FILE, not both "
+                          "(a bundle's settings are its hf-collector.yaml).")
+    if args.bundle:
+        document, env = config.load_bundle(Path(args.bundle))
+        for name, value in env.items():  # the process's own environment wins, as with Compose's env_file
+            os.environ.setdefault(name, value)
+        return document, None
+    if not args.config:
+        return {}, None
+    site, document = config.load_yaml(Path(args.config))
+    if args.odoo and site.devices:
+        _logger.warning("--odoo given: the devices of %s are not used, this edge's devices come from Odoo",
+                        args.config)
+    return document, None if args.odoo or config.pulls_from_odoo(document) else site
+
+
+async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: SiteConfig | None) -> None:
     from hf_collector import config
     from hf_collector.delivery.buffer import DiskQueue
     from hf_collector.delivery.mqtt import MqttSender, MqttSettings
     from hf_collector.runner import Collector
 
-    file_values: dict[str, object] = {}
+    state_dir = Path(config.setting("state_dir", file_values, args.state_dir))
+    root = config.setting("topic_root", file_values)
     watch = None
-    if args.config:
-        site, file_values = config.load_yaml(Path(args.config))
-    else:
-        state_dir = Path(config.setting("state_dir", None, args.state_dir))
-        api_key = config.setting("api_key")
-        if not (args.odoo and args.db and args.login and api_key):
-            raise ConfigError("Give --config site.yaml, or --odoo URL --db DB --login LOGIN with the API key in "
-                              "HF_COLLECTOR_API_KEY (or --api-key).")
-        source = config.OdooSource(args.odoo.rstrip("/"), args.db, args.login, api_key,
-                                   state_dir / "config-cache.json")
-        site = await source.fetch()
+    if site is None:
+        url, db, login, api_key = (config.setting(name, file_values, flag) for name, flag in (
+            ("odoo_url", args.odoo), ("odoo_db", args.db), ("odoo_login", args.login), ("api_key", None)))
+        if not (url and db and login and api_key):
+            raise ConfigError("Give --bundle DIR, --config site.yaml, or --odoo URL --db DB --login LOGIN with the "
+                              "API key in HF_COLLECTOR_API_KEY (or --api-key).")
+        source = config.OdooSource(url.rstrip("/"), db, login, api_key, state_dir / "config-cache.json")
+        site = config.within_topic_root(await source.fetch(), root)
         current = {"hash": site.hash}
 
         async def watch() -> SiteConfig | None:
@@ -57,9 +77,10 @@ async def _run(args: argparse.Namespace) -> None:
                 return None
             new_site = await source.fetch()
             current["hash"] = new_site.hash
-            return new_site
+            return config.within_topic_root(new_site, root)
+    else:
+        site = config.within_topic_root(site, root)
 
-    state_dir = Path(config.setting("state_dir", file_values, args.state_dir))
     mqtt_settings = MqttSettings(url=config.setting("mqtt_url", file_values, args.mqtt_url),
                                  client_id=mqtt_client_id(config.setting("mqtt_client_id", file_values,
                                                                          args.client_id), site.edge),
@@ -85,8 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("asyncua").setLevel(logging.WARNING)
     if args.api_key:
         os.environ["HF_COLLECTOR_API_KEY"] = args.api_key
-    transport = config.setting("transport", None, args.transport)
-    identity = config.setting("ziti_identity", None, args.ziti_identity)
+    file_values, site = _local_settings(args)
+    transport = config.setting("transport", file_values, args.transport)
+    identity = config.setting("ziti_identity", file_values, args.ziti_identity)
     if transport not in ("direct", "ziti"):
         raise ConfigError(f"transport {transport!r}: use direct or ziti.")
     context: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
@@ -94,11 +116,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         from hf_collector.ziti import zitified
 
         if not identity:
-            raise ConfigError("transport ziti needs an identity: --ziti-identity identity.json "
-                              "(hf-collector enroll makes one).")
+            raise ConfigError("transport ziti needs an identity: --ziti-identity identity.json, or transport.identity "
+                              "in the settings file (hf-collector enroll makes one).")
+        if args.bundle and not Path(identity).exists():
+            token = Path(args.bundle).resolve() / "enrollment.jwt"
+            raise ConfigError(f"Ziti identity {identity} does not exist: enroll this edge once with "
+                              f"hf-collector enroll --jwt {token} --out {identity} (the bundle's one-time token).")
         context = zitified(Path(identity))
     with context, contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args))
+        asyncio.run(_run(args, file_values, site))
     return EXIT_OK
 
 
@@ -147,8 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="read the PLCs and publish to the UNS")
-    run.add_argument("--config", help="site.yaml (devices, mqtt, buffer, transport)")
-    run.add_argument("--odoo", help="Odoo URL to pull this edge's configuration from")
+    run.add_argument("--bundle", help="an unpacked edge bundle (hf-collector.yaml, .env, enrollment.jwt): "
+                                      "devices and tags pulled from its tenant's Odoo")
+    run.add_argument("--config", help="site.yaml (devices, mqtt, buffer, transport; with --odoo or an odoo: "
+                                      "section and no devices, the devices come from Odoo)")
+    run.add_argument("--odoo", help="Odoo URL to pull this edge's configuration from (env HF_COLLECTOR_ODOO_URL)")
     run.add_argument("--db", help="Odoo database")
     run.add_argument("--login", help="the edge user's login (Odoo ▸ Edges)")
     run.add_argument("--api-key", help="the edge's API key (better: HF_COLLECTOR_API_KEY)")

@@ -1,23 +1,33 @@
-"""Where the collector's configuration comes from: a site.yaml, or Odoo over XML-RPC with a local cache.
+"""Where the collector's configuration comes from: a site.yaml, an edge bundle, or Odoo over XML-RPC with a
+local cache.
 
-Settings resolve environment variable → file → default; every one is listed in :data:`SETTINGS`.
+Settings resolve flag → environment variable → file → default; every one is listed in :data:`SETTINGS`.
+An edge bundle (what hyperfactory-cloud hands a customer, unpacked) is a directory with ``hf-collector.yaml``
+(the settings, an ``odoo:`` section and no devices: they are pulled from Odoo) and ``.env`` (the edge's own
+secrets, as environment variables that the process's environment overrides).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import http.client
 import json
 import logging
 import os
 import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from hf_collector.model import SiteConfig, parse_site
 from hf_core.errors import ConfigError, SourceError
+from hf_core.net import create_connection
+
+if TYPE_CHECKING:
+    from xmlrpc.client import _HostType
 
 _logger = logging.getLogger(__name__)
 
@@ -31,6 +41,10 @@ SETTINGS: dict[str, tuple[str, str, str]] = {
     "transport": ("HF_COLLECTOR_TRANSPORT", "transport.kind", "direct"),
     "ziti_identity": ("HF_COLLECTOR_ZITI_IDENTITY", "transport.identity", ""),
     "api_key": ("HF_COLLECTOR_API_KEY", "odoo.api_key", ""),
+    "odoo_url": ("HF_COLLECTOR_ODOO_URL", "odoo.url", ""),
+    "odoo_db": ("HF_COLLECTOR_ODOO_DB", "odoo.db", ""),
+    "odoo_login": ("HF_COLLECTOR_ODOO_LOGIN", "odoo.login", ""),
+    "topic_root": ("HF_COLLECTOR_TOPIC_ROOT", "mqtt.topic_root", ""),
     "config_poll_s": ("HF_COLLECTOR_CONFIG_POLL_S", "odoo.poll_seconds", "60"),
 }
 
@@ -61,6 +75,132 @@ def load_yaml(path: Path) -> tuple[SiteConfig, dict[str, Any]]:
     return parse_site(document), document
 
 
+def pulls_from_odoo(document: dict[str, Any]) -> bool:
+    """A file with an ``odoo:`` section and no devices means: pull the devices from that Odoo."""
+    return isinstance(document.get("odoo"), dict) and not document.get("devices")
+
+
+BUNDLE_CONFIG, BUNDLE_ENV = "hf-collector.yaml", ".env"
+# (setting, what it is) the bundle must give, in its YAML or (the secrets) its .env
+_BUNDLE_NEEDS = (("odoo_url", "the tenant's Odoo URL"), ("odoo_db", "its database"),
+                 ("odoo_login", "the edge's login"), ("api_key", "the edge's API key"),
+                 ("mqtt_url", "the broker URL with the edge's broker user"))
+# settings that are files: relative to the bundle's directory when relative
+_BUNDLE_PATHS = (("state_dir",), ("transport", "identity"), ("mqtt", "ca_file"))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments and blank lines skipped, one pair of quotes taken off), as
+    Docker Compose's ``env_file`` reads them."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, equals, value = line.removeprefix("export ").partition("=")
+        if not equals or not key.strip().isidentifier():
+            raise ConfigError(f"{path}, line {number}: expected KEY=VALUE.")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_bundle(directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """An unpacked edge bundle: its settings (relative file paths made the bundle's) and its ``.env``.
+
+    :class:`ConfigError` naming the file and the key when the bundle cannot run; the process's environment
+    may stand in for the ``.env`` (a value set there wins, as with Compose)."""
+    if not directory.is_dir():
+        raise ConfigError(f"Edge bundle {directory} is not a directory: unpack the bundle's zip and give its folder.")
+    config_path = directory / BUNDLE_CONFIG
+    if not config_path.is_file():
+        raise ConfigError(f"Edge bundle {directory} has no {BUNDLE_CONFIG}: download the bundle again "
+                          "(Hyperfactory ▸ Edges, or the instance's page).")
+    _, document = load_yaml(config_path)
+    env_path = directory / BUNDLE_ENV
+    env = read_env_file(env_path) if env_path.is_file() else {}
+    missing = []
+    for name, what in _BUNDLE_NEEDS:
+        env_name, key, _ = SETTINGS[name]
+        in_file = name != "mqtt_url" and setting(name, document) != SETTINGS[name][2]
+        if not (os.environ.get(env_name) or env.get(env_name) or in_file):
+            where = f"{BUNDLE_ENV} has no {env_name}" if name in ("api_key", "mqtt_url") else \
+                f"{BUNDLE_CONFIG} has no {key}"
+            missing.append(f"{where} ({what})")
+    if missing:
+        absent = "" if env_path.is_file() else f" ({env_path} is missing)"
+        raise ConfigError(f"Edge bundle {directory} is incomplete{absent}: " + "; ".join(missing) +
+                          ". Download the bundle again.")
+    for keys in _BUNDLE_PATHS:
+        node: Any = document
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and node.get(keys[-1]) and not Path(str(node[keys[-1]])).is_absolute():
+            node[keys[-1]] = str(directory.resolve() / str(node[keys[-1]]))
+    return document, env
+
+
+def within_topic_root(site: SiteConfig, root: str) -> SiteConfig:
+    """``site`` without the tags whose topic lies outside ``root`` (the edge's broker user may publish only
+    under ``<root>/#``: the broker would drop their values unseen), each named in ``errors``."""
+    if not root:
+        return site
+    prefix = root.rstrip("/") + "/"
+    errors = list(site.errors)
+    devices = []
+    for device in site.devices:
+        outside = [tag for tag in device.tags if not tag.topic.startswith(prefix)]
+        errors.extend(f"Device {device.name}, tag {tag.name}: topic {tag.topic} is outside this edge's topic root "
+                      f"{root}; the broker accepts nothing else from this edge." for tag in outside)
+        devices.append(dataclasses.replace(device, tags=tuple(t for t in device.tags if t not in outside))
+                       if outside else device)
+    return dataclasses.replace(site, devices=tuple(devices), errors=tuple(errors))
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    """Dials ``*.localhost`` at loopback (hf_core.net); the Host header keeps the name the URL gives."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self._create_connection = create_connection
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    """As :class:`_HTTPConnection`, over TLS (the server name checked is the URL's)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(host)
+        self._create_connection = create_connection
+
+
+class _Transport(xmlrpc.client.Transport):
+    def make_connection(self, host: _HostType) -> http.client.HTTPConnection:
+        connection = self._connection[1]
+        if connection is None or host != self._connection[0]:
+            chost, self._extra_headers, _ = self.get_host_info(host)
+            connection = _HTTPConnection(chost)
+            self._connection = host, connection
+        return connection
+
+
+class _SafeTransport(xmlrpc.client.SafeTransport):
+    def make_connection(self, host: _HostType) -> http.client.HTTPSConnection:
+        connection = self._connection[1]
+        if not isinstance(connection, http.client.HTTPSConnection) or host != self._connection[0]:
+            chost, self._extra_headers, _ = self.get_host_info(host)
+            connection = _HTTPSConnection(chost)  # the default context: certificates and name checked
+            self._connection = host, connection
+        return connection
+
+
+def server_proxy(url: str) -> xmlrpc.client.ServerProxy:
+    """An XML-RPC proxy that reaches ``http://<db>.localhost:8070`` too (the Host header naming the tenant)."""
+    transport = _SafeTransport() if url.startswith("https:") else _Transport()
+    return xmlrpc.client.ServerProxy(url, transport=transport, allow_none=True)
+
+
 @dataclass(frozen=True, slots=True)
 class OdooSource:
     """The edge's configuration from hf_uns, as the edge's own user (login + API key)."""
@@ -73,14 +213,14 @@ class OdooSource:
 
     def _call(self, method: str) -> dict[str, Any]:
         """``hf.uns.edge``'s ``method`` over XML-RPC: its result, a struct (the document or its version)."""
-        common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common", allow_none=True)
+        common = server_proxy(f"{self.url}/xmlrpc/2/common")
         uid = common.authenticate(self.db, self.login, self.api_key, {})
         if not uid:
             raise ConfigError(
                 f"Odoo at {self.url} refused edge {self.login!r}: the API key is wrong or the edge was revoked. "
                 "Generate a new key on the edge in Odoo (Manufacturing ▸ Hyperfactory ▸ Edges)."
             )
-        models = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object", allow_none=True)
+        models = server_proxy(f"{self.url}/xmlrpc/2/object")
         try:
             # both methods return a struct; XML-RPC's own type is any marshallable value
             return cast(dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method, []))

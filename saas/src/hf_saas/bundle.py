@@ -1,4 +1,9 @@
-"""The collector install bundle a customer downloads: config, enrollment token, edge Compose file.
+"""The collector install bundle a customer downloads: config, enrollment token, edge Compose file, run.sh.
+
+Unpacked, the bundle is a directory ``hf-collector run --bundle DIR`` runs as it is: ``hf-collector.yaml``
+(settings and the tenant's Odoo; no devices, they are pulled from Odoo), ``.env`` (the edge's secrets),
+``enrollment.jwt``; ``run.sh`` does that on a plain Linux box, ``docker-compose.yml`` in Docker (the bundle
+mounted read-only at ``/bundle``). File paths in the YAML are relative to the bundle.
 
 The bundle holds the edge's own credentials only (its Odoo API key and its broker user, both scoped
 to this tenant and revocable); never the tenant admin's password, never the Odoo master password,
@@ -18,6 +23,28 @@ import yaml
 
 COLLECTOR_IMAGE = "ghcr.io/hyperfactory/collector:18.0"
 PLACEHOLDER = "ZITI-NOT-CONFIGURED"
+IDENTITY = "identity.json"  # beside the bundle's files on a plain box; in Docker on the ziti-identity volume
+DOCKER_IDENTITY = "/identity/identity.json"
+# Whether the archive's members are private or run (unzip restores these modes)
+MODES = {".env": 0o600, "run.sh": 0o755}
+
+RUN_SH = """#!/bin/sh
+# This edge's collector on a plain Linux box, without Docker: sh run.sh (README.md says how to install it).
+# It pulls its devices and tags from the tenant's Odoo and publishes to the tenant's broker (hf-collector.yaml,
+# .env); the buffer and the configuration cache stay in ./state.
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+collector="${HF_COLLECTOR:-$(command -v hf-collector || echo "$HOME/.hyperfactory/bin/hf-collector")}"
+if [ ! -x "$collector" ]; then
+    echo "run.sh: hf-collector is not installed (see $here/README.md), or set HF_COLLECTOR=/path/to/hf-collector" >&2
+    exit 2
+fi
+if grep -q '^  kind: ziti' "$here/hf-collector.yaml" && [ ! -f "$here/identity.json" ]; then
+    # once: the one-time token becomes this edge's OpenZiti identity
+    "$collector" enroll --jwt "$here/enrollment.jwt" --out "$here/identity.json"
+fi
+exec "$collector" run --bundle "$here" "$@"
+"""
 
 
 @dataclass(frozen=True)
@@ -37,29 +64,27 @@ class EdgeBundle:
         return f"EdgeBundle(tenant={self.tenant!r}, db={self.db!r})"
 
     def collector_config(self) -> dict[str, Any]:
-        """hf-collector's site.yaml sections (devices come from Odoo, not from this file)."""
+        """hf-collector's site.yaml sections (devices come from Odoo, not from this file); paths are relative
+        to the bundle (Compose gives the container's own with --state-dir and HF_COLLECTOR_ZITI_IDENTITY)."""
         transport: dict[str, Any] = {"kind": "ziti" if self.enrollment_jwt else "direct"}
         if self.enrollment_jwt:
-            transport["identity"] = "/identity/identity.json"
+            transport["identity"] = IDENTITY
         return {
             "odoo": {"url": self.odoo_url, "db": self.db, "login": self.edge_login, "poll_seconds": 60},
             "mqtt": {"url": self.mqtt_url, "username": self.mqtt_username, "topic_root": self.topic_root},
             "transport": transport,
             "buffer": {"max_messages": 2_000_000},
-            "state_dir": "/state",
+            "state_dir": "state",
         }
 
     def compose(self) -> dict[str, Any]:
-        command = ["run", "--config", "/config/hf-collector.yaml", "--odoo", self.odoo_url, "--db", self.db,
-                   "--login", self.edge_login, "--state-dir", "/state"]
         services: dict[str, Any] = {
             "collector": {
                 "image": COLLECTOR_IMAGE,
                 "restart": "unless-stopped",
-                "command": command,
-                "env_file": [".env"],
-                "volumes": ["./hf-collector.yaml:/config/hf-collector.yaml:ro", "collector-state:/state",
-                            "ziti-identity:/identity"],
+                # the bundle's .env is read by the collector itself, from the read-only bundle
+                "command": ["run", "--bundle", "/bundle", "--state-dir", "/state"],
+                "volumes": ["./:/bundle:ro", "collector-state:/state", "ziti-identity:/identity"],
                 "network_mode": "host",  # the PLCs are on the plant network, not behind Docker's NAT
                 "healthcheck": {"test": ["CMD", "hf-collector", "status", "--state-dir", "/state"],
                                 "interval": "30s", "timeout": "10s", "retries": 3},
@@ -68,10 +93,11 @@ class EdgeBundle:
         if self.enrollment_jwt:
             services["enroll"] = {
                 "image": COLLECTOR_IMAGE,
-                "command": ["enroll", "--jwt", "/config/enrollment.jwt", "--out", "/identity/identity.json"],
-                "volumes": ["./enrollment.jwt:/config/enrollment.jwt:ro", "ziti-identity:/identity"],
+                "command": ["enroll", "--jwt", "/bundle/enrollment.jwt", "--out", DOCKER_IDENTITY],
+                "volumes": ["./:/bundle:ro", "ziti-identity:/identity"],
                 "restart": "no",
             }
+            services["collector"]["environment"] = {"HF_COLLECTOR_ZITI_IDENTITY": DOCKER_IDENTITY}
             services["collector"]["depends_on"] = {"enroll": {"condition": "service_completed_successfully"}}
         return {"name": f"hyperfactory-edge-{self.tenant}", "services": services,
                 "volumes": {"collector-state": {}, "ziti-identity": {}}}
@@ -84,20 +110,40 @@ class EdgeBundle:
                 f"HF_COLLECTOR_TRANSPORT={'ziti' if self.enrollment_jwt else 'direct'}\n")
 
     def readme(self) -> str:
-        ziti = ("1. `docker compose run --rm enroll` once: it turns the one-time token into the edge's\n"
-                "   OpenZiti identity (the token is then spent; ask for a new bundle if it expired).\n"
-                if self.enrollment_jwt else
-                "1. OpenZiti is not configured for this instance: the collector connects to the broker\n"
-                "   directly over TLS. `enrollment.jwt` holds a placeholder, not a token.\n")
+        docker_ziti = ("1. `docker compose run --rm enroll` once: it turns the one-time token into the edge's\n"
+                       "   OpenZiti identity (the token is then spent; ask for a new bundle if it expired).\n"
+                       if self.enrollment_jwt else
+                       "1. OpenZiti is not configured for this instance: the collector connects to the broker\n"
+                       "   directly. `enrollment.jwt` holds a placeholder, not a token.\n")
+        plain_ziti = ("   The first start enrolls the edge's OpenZiti identity from `enrollment.jwt` into\n"
+                      f"   `{IDENTITY}` (by hand: `hf-collector enroll --jwt enrollment.jwt --out {IDENTITY}`).\n"
+                      if self.enrollment_jwt else "")
         return (f"# Hyperfactory edge for {self.tenant}\n\n"
-                "On a Linux box in the plant network with Docker:\n\n"
-                f"{ziti}2. `docker compose up -d` starts the collector; it pulls its devices and tags from\n"
-                f"   {self.odoo_url} (database {self.db}) and publishes under `{self.topic_root}/…`.\n"
-                "3. `docker compose logs -f collector` shows what it reads.\n")
+                "The collector in this folder pulls its devices and tags from "
+                f"{self.odoo_url} (database {self.db}),\n"
+                f"reads the PLCs and publishes their values under `{self.topic_root}/…`. Run it on a Linux box in\n"
+                "the plant network, one of two ways. `.env` holds this edge's own secrets (its Odoo API key and\n"
+                "broker password, revocable in Odoo): keep it private.\n\n"
+                "## Without Docker\n\n"
+                "1. Python 3.11 or newer, and hf-collector from a clone of the Hyperfactory repository:\n"
+                "   ```sh\n"
+                "   python3 -m venv ~/.hyperfactory\n"
+                "   ~/.hyperfactory/bin/pip install ./core ./collector   # in the repository's folder\n"
+                "   ```\n"
+                "2. `sh run.sh` in this folder (it runs `hf-collector run --bundle <this folder>`; run it\n"
+                "   as a systemd service to keep it up). The buffer and configuration cache are in `state/`.\n"
+                f"{plain_ziti}\n"
+                "## With Docker\n\n"
+                f"{docker_ziti}2. `docker compose up -d` starts the collector (this folder is mounted read-only\n"
+                "   at /bundle).\n"
+                "3. `docker compose logs -f collector` shows what it reads.\n\n"
+                "`hf-collector status --state-dir state` (or `docker compose exec collector hf-collector status\n"
+                "--state-dir /state`) shows its devices and counters.\n")
 
     def files(self) -> dict[str, str]:
         return {
             "README.md": self.readme(),
+            "run.sh": RUN_SH,
             "hf-collector.yaml": yaml.safe_dump(self.collector_config(), sort_keys=False),
             "docker-compose.yml": yaml.safe_dump(self.compose(), sort_keys=False),
             ".env": self.env_file(),
@@ -108,7 +154,10 @@ class EdgeBundle:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, text in self.files().items():
-                archive.writestr(f"hyperfactory-edge-{self.tenant}/{name}", text)
+                member = zipfile.ZipInfo(f"hyperfactory-edge-{self.tenant}/{name}")
+                member.external_attr = (0o100000 | MODES.get(name, 0o644)) << 16  # a regular file and its mode
+                member.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(member, text)
         return buffer.getvalue()
 
     def write(self, path: Path) -> Path:

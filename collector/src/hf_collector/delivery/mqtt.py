@@ -25,6 +25,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_core.errors import ConfigError
+from hf_core.net import create_connection, dial_host
 from hf_core.retry import Backoff, tcp_probe
 
 _logger = logging.getLogger(__name__)
@@ -45,6 +46,16 @@ class MqttSettings:
         parsed = urlparse(self.url)
         if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
             raise ConfigError(f"MQTT url {self.url!r} must look like mqtt://host:1883 or mqtts://user:pass@host:8883.")
+
+
+class _Client(mqtt.Client):
+    """paho's client, dialling a ``*.localhost`` broker at loopback (hf_core.net); TLS still sends and checks
+    the broker's own name."""
+
+    def _create_socket_connection(self) -> socket.socket:
+        if dial_host(self.host) == self.host:
+            return super()._create_socket_connection()
+        return create_connection((self.host, self.port), self._connect_timeout, (self._bind_address, self._bind_port))
 
 
 def _reads(client: mqtt.Client) -> Callable[[], None]:
@@ -113,7 +124,7 @@ class MqttSender:
 
     def _make_client(self) -> tuple[mqtt.Client, dict[int, int]]:
         url = urlparse(self.settings.url)
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.settings.client_id)
+        client = _Client(CallbackAPIVersion.VERSION2, client_id=self.settings.client_id)
         # 0 = no limit of paho's own: the sender keeps the window, and with a limit paho rescans every
         # message in flight on each acknowledgement
         client.max_inflight_messages_set(0)
@@ -187,7 +198,7 @@ class MqttSender:
         url = urlparse(self.settings.url)
         port = url.port or (8883 if url.scheme == "mqtts" else 1883)
         # Through OpenZiti the broker's name is not a TCP address here: wait the whole delay then.
-        probe = None if self.socket_wrapper else tcp_probe(url.hostname or "localhost", port)
+        probe = None if self.socket_wrapper else tcp_probe(dial_host(url.hostname or "localhost"), port)
         while True:
             client, mids = self._make_client()
             self._connack.clear()
