@@ -22,6 +22,7 @@ from hf_saas.settings import REPO_ROOT, Settings
 from hf_saas.spec import TenantSpec, parse_spec
 
 sys.path.insert(0, str(REPO_ROOT / "saas"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))  # hf_testing, which the conftest imports
 from tests.conftest import spec_data
 
 

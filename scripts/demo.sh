@@ -21,9 +21,15 @@ if [ ! -s "$HF_ML_SIGNING_KEY_FILE" ]; then
 fi
 # The provisioner's settings for the demo (hf_saas.settings: HF_SAAS_* variables still win), seen by the
 # operator's Odoo, by `hf-saas` and by the tenants' Odoo alike.
+# The cloud's own broker (not the plant's on 1883): TLS for the edges, plain MQTT on loopback for the ingests.
+CLOUD_MQTT_PORT="${HF_DEMO_CLOUD_MQTT_PORT:-1884}"
+CLOUD_MQTTS_PORT="${HF_DEMO_CLOUD_MQTTS_PORT:-8883}"
 export HF_SAAS_SETTINGS="$DEMO/saas-settings.json"
-printf '{"state_dir": "%s", "template_db": "hf_demo_tenant_template", "base_url": "http://{db}.localhost:%s"}\n' \
-    "$DEMO/saas" "$TENANT_PORT" > "$HF_SAAS_SETTINGS"
+cat > "$HF_SAAS_SETTINGS" <<JSON
+{"state_dir": "$DEMO/saas", "template_db": "hf_demo_tenant_template", "base_url": "http://{db}.localhost:$TENANT_PORT",
+ "mqtt_url": "mqtts://mqtt.localhost:$CLOUD_MQTTS_PORT", "ingest_mqtt_url": "mqtt://127.0.0.1:$CLOUD_MQTT_PORT",
+ "mosquitto_pidfile": "$DEMO/saas/mosquitto/mosquitto.pid"}
+JSON
 
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/odoo.sh" --ensure || { say "make demo needs Odoo 18 (see README: Where Odoo 18 comes from)"; exit 3; }
@@ -89,6 +95,12 @@ say "starting Odoo on http://localhost:$PORT (database $DB, admin / admin)"
 odoo_pid=$!
 pids+=($odoo_pid)
 
+say "starting the cloud broker: mqtts://mqtt.localhost:$CLOUD_MQTTS_PORT for the edges (development CA in"
+say "    $DEMO/saas/mosquitto/certs/ca.crt), mqtt://127.0.0.1:$CLOUD_MQTT_PORT for the tenants' ingests"
+broker_conf="$("$saas" broker-config --plain-port "$CLOUD_MQTT_PORT" --tls-port "$CLOUD_MQTTS_PORT" \
+    --dev-certs mqtt.localhost,localhost,127.0.0.1 --user "$(id -un)")"
+mosquitto -c "$broker_conf" > "$DEMO/cloud-broker.log" 2>&1 &
+pids+=($!)
 say "starting the tenants' router on http://<database>.localhost:$TENANT_PORT (each tenant's Odoo on demand)"
 "$saas" -v serve --listen "127.0.0.1:$TENANT_PORT" > "$DEMO/tenants.log" 2>&1 &
 pids+=($!)

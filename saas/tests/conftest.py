@@ -53,7 +53,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
 def settings(broker: dict[str, object]) -> Settings:
     return Settings.load(state_dir=STATE_DIR, data_dir=STATE_DIR / "odoo-data", template_db=TEMPLATE,
                          db_prefix="hf_pt_", mosquitto_dir=broker["dir"], mosquitto_pidfile=broker["pidfile"],
-                         mqtt_url=f"mqtt://127.0.0.1:{broker['port']}", ziti_url="")
+                         mqtt_url=f"mqtt://127.0.0.1:{broker['port']}",
+                         ingest_mqtt_url=f"mqtt://127.0.0.1:{broker['port']}", ziti_url="")
 
 
 @pytest.fixture(scope="session")

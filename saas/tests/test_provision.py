@@ -263,6 +263,10 @@ def test_each_tenant_has_a_role_that_reaches_its_own_database_only(
             assert cr.fetchone() == (False, False, False)
             cr.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'res_users'")
             assert cr.fetchone() == (a.db,)  # Odoo can still upgrade its own modules
+            cr.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
+                       (a.db,))
+            assert cr.fetchall() == []  # the historian's partitioned tables included: the tenant's ingest writes them
             cr.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (provisioner.settings.db_user,))
             assert cr.fetchone() == (False,)
             cr.execute("SELECT query FROM pg_stat_activity WHERE usename = %s", (b.db,))

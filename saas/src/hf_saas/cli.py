@@ -15,7 +15,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import HfSaasError
+from .dev_certs import make_dev_certs
+from .errors import ConfigError, HfSaasError
 from .k8s import render, tenant_manifests
 from .provision import Provisioner
 from .settings import Settings
@@ -60,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--idle-stop", type=float, default=0.0, metavar="SECONDS",
                         help="stop a tenant's Odoo after this long without a request (0: never; it starts again "
                              "with the next request)")
+    broker = sub.add_parser("broker-config", help="write the cloud broker's mosquitto.conf (TLS for the edges, "
+                                                  "plain MQTT on loopback for the ingests)")
+    broker.add_argument("--plain-port", type=int, default=1884)
+    broker.add_argument("--tls-port", type=int, default=8883)
+    broker.add_argument("--cert", help="the broker's certificate (PEM)")
+    broker.add_argument("--key", help="its private key (PEM)")
+    broker.add_argument("--dev-certs", metavar="HOST,…",
+                        help="instead of --cert/--key: a development CA and certificate for these host names, "
+                             "kept in <mosquitto dir>/certs (the edges trust its ca.crt)")
+    broker.add_argument("--user", default="", help="the OS user Mosquitto runs as (when started as root)")
     k8s = sub.add_parser("k8s", help="Kubernetes manifests")
     k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True)
     k8s_render = k8s_sub.add_parser("render", help="print the manifests of a tenant (namespace per tenant)")
@@ -114,6 +125,19 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         host, _, port = args.listen.rpartition(":")
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
             asyncio.run(serve(provisioner.settings, host or "127.0.0.1", int(port), args.idle_stop))
+    elif cmd == "broker-config":
+        files = provisioner.broker
+        if args.dev_certs:
+            hosts = [h.strip() for h in args.dev_certs.split(",") if h.strip()]
+            certs = make_dev_certs(files.directory / "certs", hosts)
+            cert, key = certs["cert"], certs["key"]
+        elif args.cert and args.key:
+            cert, key = Path(args.cert), Path(args.key)
+        else:
+            raise ConfigError("broker-config needs --cert and --key, or --dev-certs HOST,….")
+        path = files.write_broker_config(plain_port=args.plain_port, tls_port=args.tls_port, certfile=cert,
+                                         keyfile=key, user=args.user)
+        _print(args, {"config": str(path)}, str(path))
     elif cmd == "k8s":
         record = provisioner.registry.get(args.db)
         host = args.host or record.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]

@@ -89,7 +89,8 @@ class MosquittoFiles:
             f"topic readwrite {root}/#",
             "",
             f"user {creds['ingest'].username}",
-            f"topic read {root}/#",
+            # read: the plant's data; write: Odoo's own _analytics events, which the ingest publishes
+            f"topic readwrite {root}/#",
         ]
         with self._locked():
             self._replace_block(self.passwd, tenant, passwd_lines, comment=False)
@@ -150,6 +151,42 @@ class MosquittoFiles:
         if changed:
             self.reload()
         return changed
+
+    def write_broker_config(self, *, plain_port: int, tls_port: int, certfile: Path, keyfile: Path,
+                            user: str = "") -> Path:
+        """The cloud broker's ``mosquitto.conf``: the users and ACL this class writes, reloaded on SIGHUP
+        through ``pid_file``; TLS for the edges on every interface, plain MQTT on loopback only (for the
+        tenants' ingests on the same server: an edge can never send a password in clear text)."""
+        self.ensure_files()
+        pid_file = self.pidfile or self.directory / "mosquitto.pid"
+        lines = [
+            "# Written by hf-saas broker-config; every client authenticates, each tenant's users reach their",
+            "# own topic root only (acl). hf-saas rewrites passwd and acl and signals a reload (pid_file).",
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"password_file {self.passwd}",
+            f"acl_file {self.acl}",
+            f"pid_file {pid_file}",
+            "persistence true",
+            f"persistence_location {self.directory / 'data'}/",
+            # hf_core.payload.MAX_PAYLOAD_BYTES plus topic and headers; the ingest announces the same limit
+            "max_packet_size 1065536",
+            *([f"user {user}"] if user else []),
+            "",
+            "# the cloud side: loopback only",
+            f"listener {plain_port} 127.0.0.1",
+            "",
+            "# the edges: TLS only",
+            f"listener {tls_port}",
+            f"certfile {certfile}",
+            f"keyfile {keyfile}",
+            "tls_version tlsv1.2",
+            "",
+        ]
+        (self.directory / "data").mkdir(parents=True, exist_ok=True)
+        path = self.directory / "mosquitto.conf"
+        self._write(path, "\n".join(lines))
+        return path
 
     def has_tenant(self, tenant: str) -> bool:
         return self.passwd.exists() and f"{tenant}-edge:" in self.passwd.read_text(encoding="utf-8")

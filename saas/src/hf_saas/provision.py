@@ -231,6 +231,7 @@ class Provisioner:
                     "enterprise": spec.company.slug, "admin_password": password})
             with step("broker"):
                 creds = self.broker.add_tenant(db, spec.company.slug)
+                self.registry.write_secret(db, "mqtt_ingest_password", creds["ingest"].password)
             with step("ziti"):
                 ziti_status, ziti_ids, jwt = self._ziti_provision(spec.company.slug)
             with step("bundle"):
@@ -361,6 +362,7 @@ class Provisioner:
         pg.restore(self.settings, db, source)
         self.registry.write_secret(db, "db_password", roles.create(self.settings, db))
         creds = self.broker.add_tenant(record.db, record.slug)
+        self.registry.write_secret(db, "mqtt_ingest_password", creds["ingest"].password)
         self._rewrite_bundle(record, creds)
         record.state, record.message = TenantState.READY.value, f"Restored from {source.name}."
         record.mqtt_users = [c.username for c in creds.values()]

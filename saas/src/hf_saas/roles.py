@@ -58,8 +58,9 @@ def _hand_over_objects(settings: Settings, db: str, role: str) -> None:
              WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
                AND c.relkind = ANY(%s)
                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                               AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+               AND (c.relkind <> 'S' OR NOT EXISTS (  -- a serial's or identity's sequence follows its table
+                    SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                       AND d.refobjid <> c.oid AND d.deptype IN ('a', 'i')))
                AND NOT c.relispartition""", (list(_RELATION_KINDS),))
         statements = [sql.SQL("ALTER {} {} OWNER TO {}").format(
             sql.SQL(_RELATION_KINDS[kind]), sql.SQL(name), sql.Identifier(role)) for kind, name in cr.fetchall()]
@@ -91,7 +92,8 @@ def _hand_over_objects(settings: Settings, db: str, role: str) -> None:
         cr.execute("""
             SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relispartition AND c.relkind IN ('r', 'p') AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)""")
+             WHERE c.relispartition AND c.relkind IN ('r', 'p')
+               AND c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)""")
         partitions = [sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.SQL(name), sql.Identifier(role))
                       for (name,) in cr.fetchall()]
         if partitions:

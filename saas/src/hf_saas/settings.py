@@ -24,6 +24,8 @@ HF_SAAS_DATA_DIR               Odoo data dir (filestores) of the tenants        
 HF_SAAS_STATE_DIR              tenant records, broker files, backups, bundles  <repo>/var/saas
 HF_SAAS_BASE_URL               tenant URL; ``{db}`` is replaced                 http://{db}.localhost:8069
 HF_SAAS_MQTT_URL               broker URL the edges use                         mqtts://mqtt.localhost:8883
+HF_SAAS_INGEST_MQTT_URL        broker URL the tenants' ingests use (the cloud   mqtt://127.0.0.1:1883
+                               side, a listener the edges cannot reach)
 HF_SAAS_MOSQUITTO_DIR          where ``passwd`` and ``acl`` are written         <state>/mosquitto
 HF_SAAS_MOSQUITTO_PIDFILE      broker pid file: SIGHUP after each change        (none: reload yourself)
 HF_SAAS_ZITI_URL               controller management API, e.g.                  (none: Ziti not configured)
@@ -95,6 +97,7 @@ class Settings:
     state_dir: Path = REPO_ROOT / "var" / "saas"
     base_url: str = "http://{db}.localhost:8069"
     mqtt_url: str = "mqtts://mqtt.localhost:8883"
+    ingest_mqtt_url: str = "mqtt://127.0.0.1:1883"
     mosquitto_dir: Path | None = None
     mosquitto_pidfile: Path | None = None
     ziti_url: str = ""

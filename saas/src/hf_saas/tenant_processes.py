@@ -1,25 +1,28 @@
-"""The tenants' process manager: one Odoo per tenant, started on demand, stopped when idle or suspended.
+"""The tenants' process manager: per tenant an Odoo, started on demand, and an ingest, always running.
 
 A tenant's Odoo is started by the first request for it (``ensure``), on a free loopback port, and is
 stopped when its tenant is no longer ready (suspended, deleted) or, with ``idle_stop_s``, after that
-long without a request. A process that dies is started again by the next request.
+long without a request. A process that dies is started again by the next request. A tenant's ingest
+runs while the tenant is ready, whether its Odoo runs or not (the plant's data never waits for a page
+view), is restarted with backoff when it dies, and is stopped when the tenant is suspended or deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
 import socket
 import time
 from dataclasses import dataclass, field
 
-from hf_core.retry import tcp_probe
+from hf_core.retry import Backoff, tcp_probe
 
-from .errors import ProvisionError
+from .errors import HfSaasError, ProvisionError
 from .registry import Registry, TenantState
 from .settings import Settings
-from .tenant_odoo import odoo_command, odoo_environment, write_config
+from .tenant_ingest import ingest_command, ingest_environment
+from .tenant_odoo import odoo_command, odoo_environment, runtime_dir, write_config
 
 _logger = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0
@@ -53,6 +56,9 @@ class TenantProcesses:
         self.idle_stop_s = idle_stop_s
         self.processes: dict[str, TenantProcess] = {}
         self._starting: dict[str, asyncio.Lock] = {}
+        self.ingests: dict[str, asyncio.subprocess.Process] = {}
+        # db → (its restart policy, when it last started, not before when to start it again)
+        self._ingest_backoff: dict[str, tuple[Backoff, float, float]] = {}
 
     def is_ready(self, db: str) -> bool:
         record = self.registry.find(db)
@@ -104,11 +110,65 @@ class TenantProcesses:
         _logger.info("Odoo of %s stopped", db)
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(self.stop(db) for db in list(self.processes)))
+        await asyncio.gather(*(self.stop(db) for db in list(self.processes)),
+                             *(self.stop_ingest(db) for db in list(self.ingests)))
+
+    async def start_ingest(self, db: str) -> None:
+        record = self.registry.get(db)
+        folder = runtime_dir(self.settings, db)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log = os.open(folder / "ingest.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            self.ingests[db] = await asyncio.create_subprocess_exec(
+                *ingest_command(self.settings, record), env=ingest_environment(self.settings, self.registry, record),
+                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
+        finally:
+            os.close(log)
+        _logger.info("ingest of %s started (pid %d)", db, self.ingests[db].pid)
+
+    async def stop_ingest(self, db: str) -> None:
+        process = self.ingests.pop(db, None)
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        _logger.info("ingest of %s stopped", db)
+
+    async def _keep_ingests(self, ready: set[str]) -> None:
+        now = time.monotonic()
+        for db in set(self.ingests) - ready:
+            await self.stop_ingest(db)
+        for db in ready:
+            process = self.ingests.get(db)
+            if process is not None and process.returncode is None:
+                continue
+            backoff, started, not_before = self._ingest_backoff.get(db, (Backoff(), 0.0, 0.0))
+            if process is not None:  # it died: start it again after a capped, growing pause
+                self.ingests.pop(db)
+                if now - started > 60:  # it had been running well: a first failure again
+                    backoff.reset()
+                not_before = now + backoff.delay
+                backoff.failures += 1
+                _logger.warning("ingest of %s exited (%s); starting it again in %.0f s", db, process.returncode,
+                                not_before - now)
+            if now >= not_before:
+                try:
+                    await self.start_ingest(db)
+                except HfSaasError as exc:  # e.g. a tenant made before ingests were kept: say so, go on
+                    not_before = now + 300
+                    _logger.warning("ingest of %s cannot start: %s", db, exc)
+                started = now
+            self._ingest_backoff[db] = (backoff, started, not_before)
 
     async def sweep(self) -> None:
-        """Stop what no longer should run: tenants that are not ready, idle ones, and forget dead processes."""
+        """Stop what no longer should run (tenants that are not ready, idle Odoo processes), forget dead
+        Odoo processes, and keep one ingest per ready tenant."""
         now = time.monotonic()
+        await self._keep_ingests({r.db for r in self.registry.all() if r.state == TenantState.READY.value})
         for db, tenant in list(self.processes.items()):
             if not tenant.running:
                 self.processes.pop(db, None)
@@ -120,6 +180,8 @@ class TenantProcesses:
 
     async def sweep_forever(self, interval_s: float = 2.0) -> None:
         while True:
-            with contextlib.suppress(OSError, ValueError):  # an unreadable record is retried next round
+            try:
                 await self.sweep()
+            except Exception:  # one tenant's trouble must not stop the supervisor of all
+                _logger.exception("supervising the tenants failed; trying again in %.0f s", interval_s)
             await asyncio.sleep(interval_s)
