@@ -14,7 +14,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from hf_testing import free_port
+from hf_testing import free_port, wait_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_collector.delivery.buffer import DiskQueue
@@ -126,3 +126,86 @@ async def test_broker_outage_loses_nothing_and_keeps_order(broker: Broker, tmp_p
     assert first_seen == sent, "every message arrives, in the order it was read"
     duplicates = len(subscriber.received) - len(first_seen)
     assert duplicates <= sender.settings.window, "only messages in flight at the cut can arrive twice"
+
+
+def tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key): a private CA and a certificate for ``name`` only."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hf test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
+          .not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+              .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    for path in paths:
+        path.chmod(0o644)  # read by mosquitto, which may run as its own user
+    return paths
+
+
+@pytest.fixture
+def tls_broker() -> Iterator[tuple[int, Path]]:
+    """A private Mosquitto with a TLS listener whose certificate names ``mqtt.localhost`` only: (port, CA file)."""
+    import getpass
+
+    folder = Path(tempfile.mkdtemp(prefix="hf-mosquitto-tls-"))
+    folder.chmod(0o755)
+    ca, cert, key = tls_files(folder, "mqtt.localhost")
+    port = free_port()
+    (folder / "mosquitto.conf").write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
+        "allow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
+                                str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, 10)
+        yield port, ca
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_broker_at_a_localhost_name_is_reached_over_tls_checked_against_that_name(
+        tls_broker: tuple[int, Path], tmp_path: Path) -> None:
+    """The collector dials ``mqtt.localhost`` at loopback (Debian's resolver knows no such name) and its TLS
+    checks the certificate against ``mqtt.localhost``: a certificate naming only it is accepted."""
+    port, ca = tls_broker
+    received: list[bytes | bytearray] = []
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="hf-test-tls-watch")
+    watcher.tls_set(ca_certs=str(ca))
+    watcher.tls_insecure_set(True)  # the test's own observer dials 127.0.0.1: not what is under test
+    watcher.on_connect = lambda c, *_: c.subscribe(TOPIC, qos=1)
+    watcher.on_message = lambda _c, _u, m: received.append(m.payload)
+    watcher.connect("127.0.0.1", port)
+    watcher.loop_start()
+    try:
+        queue = DiskQueue(tmp_path / "outbox.sqlite")
+        queue.put_many([(TOPIC, encode(1_800_000_000_000, {"temperature": 61.5}))])
+        sender = MqttSender(MqttSettings(url=f"mqtts://mqtt.localhost:{port}", client_id="hf-test-tls",
+                                         ca_file=str(ca)), queue)
+        sending = asyncio.create_task(sender.run())
+        deadline = time.monotonic() + 15
+        while not (received and len(queue) == 0) and time.monotonic() < deadline:  # noqa: ASYNC110  (paho's thread)
+            await asyncio.sleep(0.1)
+        sending.cancel()
+        assert received and json.loads(received[0])["temperature"] == 61.5
+        assert len(queue) == 0, "the broker acknowledged it"
+    finally:
+        watcher.loop_stop()

@@ -35,6 +35,18 @@ class _Handler(xmlrpc.server.SimpleXMLRPCRequestHandler):
         return super().decode_request_content(data)
 
 
+class _EdgeApi:
+    """What the tenant's Odoo answers its edge: common.authenticate, object.execute_kw of hf.uns.edge."""
+
+    def authenticate(self, _db: str, _login: str, key: str, _context: dict[str, Any]) -> int | bool:
+        return 7 if key == "EDGE-KEY" else False
+
+    def execute_kw(self, _db: str, _uid: int, _key: str, model: str, method: str,
+                   _args: list[Any]) -> dict[str, Any]:
+        assert (model, method) == ("hf.uns.edge", "get_collector_config")
+        return DOCUMENT
+
+
 @pytest.fixture
 def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
     """A tiny real XML-RPC server answering as a tenant's Odoo does for its edge (authenticate, the document),
@@ -45,12 +57,7 @@ def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
     hosts: list[str] = []
     _Handler.hosts = hosts
 
-    def execute_kw(_db: str, _uid: int, _key: str, model: str, method: str, _args: list[Any]) -> dict[str, Any]:
-        assert (model, method) == ("hf.uns.edge", "get_collector_config")
-        return DOCUMENT
-
-    server.register_function(lambda _db, _login, key, _ctx: 7 if key == "EDGE-KEY" else False, "authenticate")
-    server.register_function(execute_kw, "execute_kw")
+    server.register_instance(_EdgeApi())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
