@@ -175,7 +175,7 @@ def wait_for_value(url: str, root: str, tag: str, timeout: float = 90) -> tuple[
     return received[0]
 
 
-@pytest.mark.parametrize("how", ["run.sh", "--config --odoo"])
+@pytest.mark.parametrize("how", ["run.sh", "--config", "--config --odoo"])
 def test_the_bundle_delivers_the_simulators_values_under_the_tenants_root(
         tenant: CreateResult, tmp_path: Path, how: str) -> None:
     folder = unpack(Path(tenant.bundle_path), tmp_path)
@@ -187,10 +187,11 @@ def test_the_bundle_delivers_the_simulators_values_under_the_tenants_root(
     env = collector_env()
     if how == "run.sh":  # it reads .env itself
         command = ["sh", str(folder / "run.sh")]
-    else:  # the settings file, with the devices of the Odoo named on the command line, the secrets in the environment
-        odoo = settings["odoo"]
-        command = [COLLECTOR, "run", "--config", str(folder / "hf-collector.yaml"), "--odoo", odoo["url"],
-                   "--db", odoo["db"], "--login", odoo["login"], "--state-dir", str(tmp_path / "state")]
+    else:  # the settings file (an odoo: section and no devices: pull them), the secrets in the environment
+        command = [COLLECTOR, "run", "--config", str(folder / "hf-collector.yaml")]
+        if how == "--config --odoo":  # the Odoo named on the command line
+            odoo = settings["odoo"]
+            command += ["--odoo", odoo["url"], "--db", odoo["db"], "--login", odoo["login"]]
         env.update(secrets)
     log = tmp_path / "collector.log"
     with log.open("w") as out:
