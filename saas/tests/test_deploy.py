@@ -124,3 +124,23 @@ def test_k8s_odoo_conf_gets_admin_passwd_from_a_secret(tmp_path: Path) -> None:
     missing = subprocess.run(["bash", str(DOCKER / "odoo" / "entrypoint.sh")], check=False, capture_output=True,
                              env={k: v for k, v in run_env.items() if k != "ODOO_ADMIN_PASSWD"})
     assert missing.returncode != 0  # never Odoo's default master password
+
+
+def test_compose_runs_nothing_as_a_superuser_and_serves_tenants_apart() -> None:
+    """Issue 15: attack 4 and transport, as the Compose stack ships them."""
+    compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
+    services = compose["services"]
+    superuser = services["postgres"]["environment"]["POSTGRES_USER"]
+    assert services["odoo"]["environment"]["USER"] != superuser
+    assert f"user={superuser}" not in " ".join(services["ingest"]["command"])
+    roles = (DOCKER / "postgres" / "roles.sh").read_text()
+    assert "NOSUPERUSER" in roles and "SUPERUSER " not in roles.replace("NOSUPERUSER", "")
+    for name in ("odoo", "tenants"):
+        env = services[name]["environment"]
+        assert env["HF_SAAS_DB_USER"] == "hf_provisioner" and env["HF_SAAS_DB_USER"] != superuser
+        assert services[name]["pid"] == "service:mosquitto"  # so hf-saas can tell the broker to reload
+    assert services["tenants"]["command"][1:3] == ["serve", "--listen"]
+    assert [p for p in services["mosquitto"]["ports"] if p.endswith(":1883")] == ["127.0.0.1:${MQTT_PORT:-1883}:1883"]
+    broker = (DOCKER / "mosquitto" / "mosquitto.conf").read_text()
+    assert "listener 8883" in broker and "certfile /mosquitto/certs/server.crt" in broker
+    assert "pid_file /mosquitto/auth/mosquitto.pid" in broker

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="instead of --cert/--key: a development CA and certificate for these host names, "
                              "kept in <mosquitto dir>/certs (the edges trust its ca.crt)")
     broker.add_argument("--user", default="", help="the OS user Mosquitto runs as (when started as root)")
+    certs = sub.add_parser("dev-certs", help="a development CA and broker certificate (ca.crt, server.crt, server.key)")
+    certs.add_argument("directory")
+    certs.add_argument("--hosts", default="mqtt.localhost,localhost,127.0.0.1", help="names in the certificate")
     k8s = sub.add_parser("k8s", help="Kubernetes manifests")
     k8s_sub = k8s.add_subparsers(dest="k8s_command", required=True)
     k8s_render = k8s_sub.add_parser("render", help="print the manifests of a tenant (namespace per tenant)")
@@ -138,6 +141,9 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         path = files.write_broker_config(plain_port=args.plain_port, tls_port=args.tls_port, certfile=cert,
                                          keyfile=key, user=args.user)
         _print(args, {"config": str(path)}, str(path))
+    elif cmd == "dev-certs":
+        made = make_dev_certs(Path(args.directory), [h.strip() for h in args.hosts.split(",") if h.strip()])
+        _print(args, {k: str(v) for k, v in made.items()}, "\n".join(f"{k}: {v}" for k, v in made.items()))
     elif cmd == "k8s":
         record = provisioner.registry.get(args.db)
         host = args.host or record.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
