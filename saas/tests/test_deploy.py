@@ -111,6 +111,8 @@ def test_k8s_odoo_conf_gets_admin_passwd_from_a_secret(tmp_path: Path) -> None:
     container = odoo["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     assert env["ODOO_ADMIN_PASSWD"]["valueFrom"]["secretKeyRef"] == {"name": "odoo-admin", "key": "password"}
+    assert env["HF_ML_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "odoo-ml-key"  # never in the database
+    assert "db_user = hf_t_big_corp" in conf  # the tenant's own role
     base = tmp_path / "base.conf"
     base.write_text(conf)
     out = tmp_path / "odoo.conf"

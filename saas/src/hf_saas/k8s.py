@@ -75,6 +75,9 @@ def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: 
                                        "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}},
                                       {"name": "ODOO_ADMIN_PASSWD",
                                        "valueFrom": {"secretKeyRef": {"name": "odoo-admin", "key": "password"}}},
+                                      # hf_ml signs its models with a key kept out of the database
+                                      {"name": "HF_ML_SIGNING_KEY",
+                                       "valueFrom": {"secretKeyRef": {"name": "odoo-ml-key", "key": "key"}}},
                                       {"name": "HF_ODOO_BASE_CONF", "value": BASE_CONF}],
                               "resources": {"requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
                                             "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"}},
