@@ -3,6 +3,8 @@ tenant's Odoo at ``http://<db>.localhost:<port>`` (reached at loopback, the Host
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import threading
 import xmlrpc.server
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from hf_testing import free_port
+from test_delivery import tls_files
 
 from hf_collector.cli import main
 from hf_collector.config import OdooSource, load_bundle, read_env_file, within_topic_root
@@ -47,16 +50,17 @@ class _EdgeApi:
         return DOCUMENT
 
 
-@pytest.fixture
-def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
-    """A tiny real XML-RPC server answering as a tenant's Odoo does for its edge (authenticate, the document),
-    recording the Host header of every request."""
+@contextlib.contextmanager
+def edge_api(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, list[str]]]:
+    """A tiny real XML-RPC server (over TLS with ``tls``) answering as a tenant's Odoo does for its edge
+    (authenticate, the document), recording the Host header of every request: (port, the headers)."""
     port = free_port()
     server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", port), requestHandler=_Handler, logRequests=False,
                                               allow_none=True)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     hosts: list[str] = []
     _Handler.hosts = hosts
-
     server.register_instance(_EdgeApi())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -65,6 +69,12 @@ def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
+    with edge_api() as served:
+        yield served
 
 
 async def test_a_tenant_at_a_localhost_name_is_reached_with_its_host_header(
@@ -76,6 +86,22 @@ async def test_a_tenant_at_a_localhost_name_is_reached_with_its_host_header(
     assert [d.name for d in site.devices] == ["press1-modbus"]
     assert hosts == [f"hf_t_acme.localhost:{port}"] * 2  # authenticate, then the document
     assert source.cached() == site
+
+
+async def test_a_tenant_over_https_at_a_localhost_name_is_checked_against_that_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS to a ``*.localhost`` tenant dials loopback and checks the certificate against the tenant's name
+    (the certificate names only it; its CA is trusted here through OpenSSL's SSL_CERT_FILE)."""
+    ca, cert, key = tls_files(tmp_path, "tenant.localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+    with edge_api(context) as (port, hosts):
+        source = OdooSource(f"https://tenant.localhost:{port}", "hf_t_acme", "edge-1", "EDGE-KEY",
+                            tmp_path / "config-cache.json")
+        site = await source.fetch()
+    assert [d.name for d in site.devices] == ["press1-modbus"]
+    assert hosts == [f"tenant.localhost:{port}"] * 2
 
 
 def test_tags_outside_the_edges_topic_root_are_left_out_and_named() -> None:

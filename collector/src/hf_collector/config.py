@@ -85,6 +85,7 @@ BUNDLE_CONFIG, BUNDLE_ENV = "hf-collector.yaml", ".env"
 _BUNDLE_NEEDS = (("odoo_url", "the tenant's Odoo URL"), ("odoo_db", "its database"),
                  ("odoo_login", "the edge's login"), ("api_key", "the edge's API key"),
                  ("mqtt_url", "the broker URL with the edge's broker user"))
+_BUNDLE_SECRETS = ("api_key", "mqtt_url")
 # settings that are files: relative to the bundle's directory when relative
 _BUNDLE_PATHS = (("state_dir",), ("transport", "identity"), ("mqtt", "ca_file"))
 
@@ -124,10 +125,10 @@ def load_bundle(directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
     missing = []
     for name, what in _BUNDLE_NEEDS:
         env_name, key, _ = SETTINGS[name]
-        in_file = name != "mqtt_url" and setting(name, document) != SETTINGS[name][2]
-        if not (os.environ.get(env_name) or env.get(env_name) or in_file):
-            where = f"{BUNDLE_ENV} has no {env_name}" if name in ("api_key", "mqtt_url") else \
-                f"{BUNDLE_CONFIG} has no {key}"
+        # the YAML's broker URL carries no password: the edge's broker user comes from .env (or the environment)
+        given = env.get(env_name) or (os.environ.get(env_name) if name == "mqtt_url" else setting(name, document))
+        if not given:
+            where = f"{BUNDLE_ENV} has no {env_name}" if name in _BUNDLE_SECRETS else f"{BUNDLE_CONFIG} has no {key}"
             missing.append(f"{where} ({what})")
     if missing:
         absent = "" if env_path.is_file() else f" ({env_path} is missing)"
@@ -176,29 +177,25 @@ class _HTTPSConnection(http.client.HTTPSConnection):
 
 
 class _Transport(xmlrpc.client.Transport):
+    """xmlrpc's transport (plain or TLS: SafeTransport differs only in its connection) with those connections."""
+
+    def __init__(self, tls: bool) -> None:
+        super().__init__()
+        self._tls = tls
+
     def make_connection(self, host: _HostType) -> http.client.HTTPConnection:
         connection = self._connection[1]
         if connection is None or host != self._connection[0]:
             chost, self._extra_headers, _ = self.get_host_info(host)
-            connection = _HTTPConnection(chost)
-            self._connection = host, connection
-        return connection
-
-
-class _SafeTransport(xmlrpc.client.SafeTransport):
-    def make_connection(self, host: _HostType) -> http.client.HTTPSConnection:
-        connection = self._connection[1]
-        if not isinstance(connection, http.client.HTTPSConnection) or host != self._connection[0]:
-            chost, self._extra_headers, _ = self.get_host_info(host)
-            connection = _HTTPSConnection(chost)  # the default context: certificates and name checked
+            # TLS with the default context: the server's certificate and name are checked
+            connection = _HTTPSConnection(chost) if self._tls else _HTTPConnection(chost)
             self._connection = host, connection
         return connection
 
 
 def server_proxy(url: str) -> xmlrpc.client.ServerProxy:
     """An XML-RPC proxy that reaches ``http://<db>.localhost:8070`` too (the Host header naming the tenant)."""
-    transport = _SafeTransport() if url.startswith("https:") else _Transport()
-    return xmlrpc.client.ServerProxy(url, transport=transport, allow_none=True)
+    return xmlrpc.client.ServerProxy(url, transport=_Transport(tls=url.startswith("https:")), allow_none=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ class _Client(mqtt.Client):
     """paho's client, dialling a ``*.localhost`` broker at loopback (hf_core.net); TLS still sends and checks
     the broker's own name."""
 
+    # paho 2's one place that dials the broker (it has no public hook for it); proxies stay paho's
     def _create_socket_connection(self) -> socket.socket:
         if dial_host(self.host) == self.host:
             return super()._create_socket_connection()
