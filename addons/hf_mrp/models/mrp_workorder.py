@@ -81,10 +81,7 @@ class MrpWorkorder(models.Model):
         started = self.filtered(lambda wo: wo.state not in ("progress", "done", "cancel"))
         result = super().button_start(raise_on_invalid_state=raise_on_invalid_state)
         for workorder in started.filtered(lambda wo: wo.state == "progress"):
-            workorder._hf_mrp_publish("work-order/start", {
-                "external_work_order_id": workorder._hf_mrp_external_id(),
-                "start_time_unix_ms": datetime_to_ms(workorder.date_start or fields.Datetime.now()),
-            })
+            workorder._hf_mrp_publish_order("work-order/start", "start_time_unix_ms", workorder.date_start)
         return result
 
     def button_pending(self):
@@ -105,10 +102,7 @@ class MrpWorkorder(models.Model):
         finishing = self.filtered(lambda wo: wo.state not in ("done", "cancel"))
         result = super(MrpWorkorder, self.with_context(hf_mrp_finishing=True)).button_finish()
         for workorder in finishing.filtered(lambda wo: wo.state == "done"):
-            workorder._hf_mrp_publish("work-order/stop", {
-                "external_work_order_id": workorder._hf_mrp_external_id(),
-                "end_time_unix_ms": datetime_to_ms(workorder.date_finished or fields.Datetime.now()),
-            })
+            workorder._hf_mrp_publish_order("work-order/stop", "end_time_unix_ms", workorder.date_finished)
         return result
 
     def _hf_mrp_publish_create(self):
@@ -134,6 +128,12 @@ class MrpWorkorder(models.Model):
             self._hf_mrp_publish("state/add", {
                 "state": UMH_UNSPECIFIED_STOP, "start_time_unix_ms": datetime_to_ms(fields.Datetime.now()),
             })
+
+    def _hf_mrp_publish_order(self, event_type, time_field, moment):
+        self._hf_mrp_publish(event_type, {
+            "external_work_order_id": self._hf_mrp_external_id(),
+            time_field: datetime_to_ms(moment or fields.Datetime.now()),
+        })
 
     def _hf_mrp_publish(self, event_type, payload):
         self.ensure_one()
