@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from hf_saas import db as pg
+from hf_saas import roles
 from hf_saas.errors import ProvisionError, TenantExistsError
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import Quotas, parse_spec
@@ -301,3 +302,48 @@ def test_a_tenant_administrators_server_action_runs_as_the_tenants_role(
     with pytest.raises(xmlrpc.client.Fault, match="must be owner of database"):
         models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "run", [[attack]])
     assert tenant_rpc(tenant_server, b.db, "common").authenticate(b.db, b.admin_login, b.admin_password, {})
+
+
+def test_a_tenant_of_an_earlier_release_is_migrated(provisioner: Provisioner) -> None:
+    """Issue 15: tenants made before per-tenant roles (the database the provisioner's, broker users named by
+    the company slug) get their own role and database-named broker users; a second run changes nothing."""
+    spec = parse_spec(spec_data("Pytest Legacy"))
+    db = provisioner.db_name(spec)
+    _drop(provisioner, db)
+    provisioner.create(spec)
+    s = provisioner.settings
+    try:
+        # what an earlier release left: no role of its own, no kept secrets, slug-named broker users
+        conn = pg.connect(s, db)
+        with conn.cursor() as cr:
+            cr.execute(psycopg2.sql.SQL("REASSIGN OWNED BY {} TO {}; DROP OWNED BY {}").format(
+                psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user), psycopg2.sql.Identifier(db)))
+        conn.close()
+        with pg.connect(s) as admin, admin.cursor() as cr:
+            cr.execute(psycopg2.sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user)))
+        admin.close()
+        roles.drop(s, db)
+        for secret in (s.state_dir / "secrets" / db).iterdir():
+            secret.unlink()
+        provisioner.broker.remove_tenant(db)
+        legacy = provisioner.broker.add_tenant("pytest_legacy", "pytest_legacy")
+        record = provisioner.registry.get(db)
+        record.mqtt_users = [c.username for c in legacy.values()]
+        provisioner.registry.save(record)
+
+        outcome = provisioner.migrate(db)
+        assert outcome.changed and "own database role" in outcome.message
+        conn = _connect_as(provisioner, db, db)
+        with conn.cursor() as cr:
+            cr.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                       "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
+                       (db,))
+            assert cr.fetchone() == (0,)
+        conn.close()
+        assert provisioner.broker.has_tenant(db) and not provisioner.broker.has_tenant("pytest_legacy")
+        assert sorted(provisioner.registry.get(db).mqtt_users) == [f"{db}-edge", f"{db}-ingest"]
+        assert provisioner.registry.read_secret(db, "mqtt_ingest_password")
+        assert not provisioner.migrate(db).changed
+    finally:
+        _drop(provisioner, db)

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("suspend", "refuse logins and edge connections"), ("resume", "undo suspend"),
                        ("backup", "pg_dump + filestore into the state directory"),
                        ("usage", "tags, samples/day, size"),
-                       ("upgrade", "update the tenant's modules to this code, as the tenant's own role")):
+                       ("upgrade", "update the tenant's modules to this code, as the tenant's own role"),
+                       ("migrate", "give an earlier release's tenant its own role and database-named users")):
         sub.add_parser(name, help=text).add_argument("db")
     restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
     restore.add_argument("db")
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         lines = [f"{'database':32} {'state':12} {'plan':10} company"]
         lines += [f"{r['db']:32} {r['state']:12} {r['plan']:10} {r['company']}" for r in rows]
         _print(args, rows, "\n".join(lines))
-    elif cmd in ("suspend", "resume", "upgrade"):
+    elif cmd in ("suspend", "resume", "upgrade", "migrate"):
         outcome = getattr(provisioner, cmd)(args.db)
         _print(args, outcome.__dict__, outcome.message)
     elif cmd == "backup":

@@ -189,7 +189,8 @@ class MosquittoFiles:
         return path
 
     def has_tenant(self, tenant: str) -> bool:
-        return self.passwd.exists() and f"{tenant}-edge:" in self.passwd.read_text(encoding="utf-8")
+        # a whole user name: "acme-edge" is not "hf_t_acme-edge"
+        return any(line.startswith(f"{tenant}-edge:") for line in self._tenant_lines(self.passwd, tenant))
 
     def reload(self) -> None:
         if not self.pidfile or not self.pidfile.exists():

@@ -391,6 +391,37 @@ class Provisioner:
         self.registry.save(record)
         return Outcome(db, record.state, True, record.message)
 
+    def migrate(self, db: str) -> Outcome:
+        """Bring a tenant made by an earlier release up to this one: its own database role (the database
+        and everything in it handed over), broker users named by its database (``<db>-edge``, not the
+        company slug, which another prefix could reuse), and the ingest's password kept. A changed broker
+        user means a new edge bundle: the previous one stops working (say so to the customer)."""
+        record = self.registry.get(db)
+        self._require(record, TenantState.READY)
+        done: list[str] = []
+        try:
+            self.registry.read_secret(db, "db_password")
+        except HfSaasError:
+            self.registry.write_secret(db, "db_password", roles.create(self.settings, db))
+            done.append("own database role")
+        expected = [f"{db}-edge", f"{db}-ingest"]
+        try:
+            self.registry.read_secret(db, "mqtt_ingest_password")
+            ingest_kept = True
+        except HfSaasError:
+            ingest_kept = False
+        if sorted(record.mqtt_users) != expected or not self.broker.has_tenant(db) or not ingest_kept:
+            for legacy in {u.rsplit("-", 1)[0] for u in record.mqtt_users} - {db}:
+                self.broker.remove_tenant(legacy)
+            creds = self.broker.add_tenant(db, record.slug)
+            self.registry.write_secret(db, "mqtt_ingest_password", creds["ingest"].password)
+            self._rewrite_bundle(record, creds)
+            record.mqtt_users = [c.username for c in creds.values()]
+            done.append("broker users named by the database (a new edge bundle)")
+        self.registry.save(record)
+        message = f"{db}: {', '.join(done)}." if done else f"{db} is up to date."
+        return Outcome(db, record.state, bool(done), message)
+
     def rotate_bundle(self, db: str) -> bytes:
         """A new edge bundle whose secrets replace the previous ones: a new broker password for the
         edge user (the old one stops working at once) and a new edge API key (the old keys are
