@@ -264,6 +264,7 @@ def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> 
 
         process = start_ingest(port, database)
         subscriber = Subscriber(port)
+        output = ""
         try:
             queue(shift_events(0, 5))
             wait_for(lambda: len(subscriber.received) == 5)
@@ -277,7 +278,11 @@ def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> 
             wait_for(lambda: len(subscriber.received) == 10, timeout=40)
             assert subscriber.received == shift_events(5, 10), "in order, each once the broker took it"
             wait_for(lambda: run("SELECT count(*) FROM hf_uns_analytics_event WHERE state = 'done'")[0][0] == 15)
+        except AssertionError:
+            subscriber.close()
+            raise AssertionError(stop(process)[-4000:]) from None
         finally:
             subscriber.close()
-            output = stop(process)
+            if process.poll() is None:
+                output = stop(process)
         assert "analytics publisher" in output and "retrying" in output, output[-3000:]

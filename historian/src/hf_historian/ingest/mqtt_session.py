@@ -9,6 +9,7 @@ broker redelivers those messages with their original packet ids, and they are ac
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -149,18 +150,36 @@ class MqttSession(asyncio.Protocol):
         self._send(wire.puback_packets(packet_ids))
         return True
 
-    async def publish(self, topic: str, payload: bytes, timeout_s: float = 10.0) -> int:
-        """PUBLISH at QoS 1 (retain off) and wait for its PUBACK; returns the PUBACK's reason code (>= 0x80:
-        refused). One at a time: what is acknowledged is all that was sent, in order. Raises OSError /
-        TimeoutError when the connection goes (the caller publishes again on the next one)."""
+    async def publish(self, messages: list[tuple[str, bytes]], acked: list[int], *, window: int = 16,
+                      timeout_s: float = 10.0) -> None:
+        """PUBLISH ``messages`` at QoS 1 (retain off), at most ``window`` unacknowledged at a time (keep it within
+        the broker's Receive Maximum), appending each PUBACK's reason code (>= 0x80: refused) to ``acked`` as
+        it comes. A receiver acknowledges QoS 1 in the order it received (MQTT 5, 4.6), so ``acked`` is always
+        a prefix of ``messages``: what a lost connection leaves out is published again on the next one. The
+        window slides (a PUBLISH goes out per PUBACK in): our data carries the TCP ACKs a broker without
+        TCP_NODELAY waits for before it sends the next PUBACKs. Raises OSError / TimeoutError when the
+        connection goes."""
         if not self.is_open:
             raise ConnectionError("the broker connection is closed")
-        self._packet_id = self._packet_id % 0xFFFF + 1
-        self._send(wire.publish_packet(topic, payload, qos=1, packet_id=self._packet_id))
-        packet_id, reason = wire.parse_puback(await self._expect(wire.PUBACK, timeout_s))
-        if packet_id != self._packet_id:
-            raise wire.ProtocolError(f"PUBACK for packet {packet_id}, expected {self._packet_id}")
-        return reason
+        in_flight: collections.deque[int] = collections.deque()
+        following = iter(messages)
+
+        def send_next() -> None:
+            message = next(following, None)
+            if message is not None:
+                self._packet_id = self._packet_id % 0xFFFF + 1
+                in_flight.append(self._packet_id)
+                self._send(wire.publish_packet(message[0], message[1], qos=1, packet_id=self._packet_id))
+
+        for _ in range(window):
+            send_next()
+        while in_flight:
+            packet_id, reason = wire.parse_puback(await self._expect(wire.PUBACK, timeout_s))
+            want = in_flight.popleft()
+            if packet_id != want:
+                raise wire.ProtocolError(f"PUBACK for packet {packet_id}, expected {want}")
+            acked.append(reason)
+            send_next()
 
     def pause(self) -> None:
         """Stop reading (TCP pushes back to the broker, which queues): the consumer is behind."""

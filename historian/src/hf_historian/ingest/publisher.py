@@ -3,7 +3,7 @@
 Odoo queues them (``hf.uns.analytics.event._enqueue_outbound``: direction ``out``, state ``pending``) and
 NOTIFYs ``hf_uns_outbound`` when its transaction commits. The publisher, started by ``hf-ingest`` with its
 own broker connection (the ingest's MQTT 5 code, ``mqtt_session``), sends the pending events in id order
-at QoS 1 (retain off), one at a time, and marks each done once the broker's PUBACK is in: after a crash
+at QoS 1 (retain off), WINDOW in flight, and marks each done once the broker's PUBACK is in: after a crash
 between the two the event is sent again (at least once), never out of order. It wakes on the NOTIFY and
 polls every POLL_S besides, so a lost notification delays an event by seconds, not for ever. Broker and
 database outages are waited out with hf_core's Backoff.
@@ -24,8 +24,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg2
+import psycopg2.errors
 
-from hf_core.retry import Backoff
+from hf_core.retry import Backoff, tcp_probe
 from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import EVENT_TABLE
 from hf_historian.ingest.deadletter import one_line
@@ -36,6 +37,9 @@ _logger = logging.getLogger(__name__)
 CHANNEL = "hf_uns_outbound"  # hf_uns: models/hf_uns_analytics_event.py, OUTBOUND_CHANNEL
 POLL_S = 2.0
 BATCH = 200
+# PUBLISHes in flight at once: within any broker's Receive Maximum (Mosquitto's max_inflight_messages is 20)
+WINDOW = 16
+UPGRADE_WAIT_S = 60.0
 # pg_try_advisory_lock's key: the one publisher of a database
 LOCK_KEY = 0x6866_7562  # "hfub"
 T = TypeVar("T")
@@ -73,15 +77,23 @@ class OutboundPublisher:
                     await self._open_session()
                     backoff.reset()
                     await self._drain()
-                except (psycopg2.OperationalError, psycopg2.InterfaceError, OSError, TimeoutError,
-                        wire.ProtocolError, BrokerRefused) as exc:
+                except psycopg2.errors.UndefinedTable as exc:  # hf_uns older than its analytics events
+                    _logger.warning("analytics publisher: %s; upgrade hf_uns in this database. Retrying in %.0f s",
+                                    one_line(exc), UPGRADE_WAIT_S)
+                    await self._db(self._close_db)
+                    await asyncio.sleep(UPGRADE_WAIT_S)
+                except Exception as exc:  # whatever happened, Odoo's events must go out later
+                    expected = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError, OSError,
+                                                TimeoutError, wire.ProtocolError, BrokerRefused))
                     _logger.warning("analytics publisher: %s; retrying in %.0f s",
                                     one_line(exc) if isinstance(exc, psycopg2.Error) else f"{type(exc).__name__}: "
-                                    f"{exc}", backoff.delay)
+                                    f"{exc}", backoff.delay, exc_info=not expected)
                     await self._close_session()
-                    if isinstance(exc, psycopg2.Error):
+                    if isinstance(exc, psycopg2.Error) or not expected:
                         await self._db(self._close_db)
-                    await backoff.pause()
+                        await backoff.pause()
+                    else:  # the broker: back to it as soon as it listens again
+                        await backoff.pause(tcp_probe(self.address.host, self.address.port))
         finally:
             await self._close_session()
             with contextlib.suppress(Exception):
@@ -150,12 +162,23 @@ class OutboundPublisher:
                 await self._db(self._wait, POLL_S)
                 continue
             assert self.session is not None
-            for event_id, topic, payload in rows:
-                reason = await self.session.publish(topic, payload.encode())
-                if reason >= 0x80:  # refused (an ACL): kept with the reason, Retry in Odoo sends it again
-                    why = f"the broker refused it: {wire.reason_text(reason)}"
-                    _logger.warning("analytics event %d to %s: %s", event_id, topic, why)
-                    await self._db(self._mark, event_id, "failed", why)
-                    continue
-                await self._db(self._mark, event_id, "done", None)
-                self.published += 1
+            acked: list[int] = []
+            try:
+                await self.session.publish([(topic, payload.encode()) for _id, topic, payload in rows], acked,
+                                           window=WINDOW)
+            finally:  # what the broker took is done, even when the connection went before the rest
+                if acked:
+                    await self._db(self._settle, [row[0] for row in rows[:len(acked)]], acked)
+
+    def _settle(self, ids: list[int], reasons: list[int]) -> None:
+        done = [event_id for event_id, reason in zip(ids, reasons, strict=True) if reason < 0x80]
+        if done:
+            self.conn.cursor().execute(
+                f"UPDATE {EVENT_TABLE} SET state = 'done', error = NULL, processed_at = now() at time zone 'utc', "
+                "write_date = now() at time zone 'utc' WHERE id = ANY(%s)", (done,))
+            self.published += len(done)
+        for event_id, reason in zip(ids, reasons, strict=True):
+            if reason >= 0x80:  # refused (an ACL): kept with the reason, Retry in Odoo sends it again
+                why = f"the broker refused it: {wire.reason_text(reason)}"
+                _logger.warning("analytics event %d: %s", event_id, why)
+                self._mark(event_id, "failed", why)
