@@ -43,13 +43,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _open_login(port: int, db: str, timeout: float = 180) -> float:
+def _open_login(port: int, db: str, timeout: float = 180, query: str = "") -> float:
     """Seconds until the tenant's login page answers through ``port`` for the host name ``<db>.localhost``."""
     started = time.monotonic()
     while True:
         try:
-            page = requests.get(f"http://127.0.0.1:{port}/web/login", headers={"Host": f"{db}.localhost:{port}"},
-                                timeout=timeout)
+            page = requests.get(f"http://127.0.0.1:{port}/web/login{query}",
+                                headers={"Host": f"{db}.localhost:{port}"}, timeout=timeout)
             if page.status_code == 200 and 'name="csrf_token"' in page.text:
                 return time.monotonic() - started
         except requests.ConnectionError:
@@ -109,23 +109,29 @@ def main() -> None:
         me = psutil.Process()
         children = [c for c in me.children() if "odoo" in " ".join(c.cmdline())]
         per_tenant = [_rss_mb(c) for c in children]
+        ingests = [_rss_mb(c) for c in me.children() if "hf_historian.ingest" in c.cmdline()]
         loop.call_soon_threadsafe(task[0].cancel)
         thread.join(60)
         print(f"one Odoo per tenant : {len(per_tenant)} processes, idle RSS per tenant median "
               f"{statistics.median(per_tenant):.0f} MB (min {min(per_tenant):.0f}, max {max(per_tenant):.0f}), "
               f"all tenants {sum(per_tenant):.0f} MB; cold start through the router "
               f"{statistics.median(cold):.1f} s, a warm page {statistics.median(warm) * 1000:.0f} ms")
+        if ingests:
+            both = statistics.median(per_tenant) + statistics.median(ingests)
+            print(f"each tenant's ingest : {len(ingests)} processes, idle RSS median "
+                  f"{statistics.median(ingests):.0f} MB; per idle tenant, all its processes: {both:.0f} MB")
 
-        # --- baseline: one shared Odoo for every tenant (dbfilter), connected as the provisioner's role
+        # --- baseline: one shared Odoo for every tenant, connected as the provisioner's role (a member of each
+        # tenant's); the database list is given, since Odoo lists only the databases its role owns
         port = _free_port()
         shared = subprocess.Popen(
             [*odoo_launcher(settings), "--addons-path", settings.full_addons_path, "--db_host", settings.db_host,
              "--db_port", str(settings.db_port), "--db_user", settings.db_user, "--data-dir", str(settings.data_dir),
-             "--http-port", str(port), "--db-filter", settings.tenant_dbfilter, "--max-cron-threads", "1",
+             "--http-port", str(port), "--database", ",".join(c.db for c in created), "--max-cron-threads", "1",
              "--http-interface", "127.0.0.1", "--log-level", "warn", "--logfile", str(state / "shared-odoo.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            cold_shared = [_open_login(port, c.db) for c in created]
+            cold_shared = [_open_login(port, c.db, query=f"?db={c.db}") for c in created]
             time.sleep(IDLE_S)
             rss_shared = _rss_mb(psutil.Process(shared.pid))
         finally:
