@@ -1,27 +1,28 @@
-"""One exception family for the provisioner.
+"""The provisioner's errors, in Hyperfactory's one exception family (``hf_core.errors.HfError``).
 
-Messages have two layers, as in the collector: a plain sentence for the operator and, in
-``detail``, the technical cause (never a secret).
+Messages have two layers, as in the collector and the ingest: a plain sentence for the operator and, in
+``detail``, the technical cause (never a secret). Each kind also says its ``hf-saas`` exit code.
 """
 
 from __future__ import annotations
 
+from hf_core import errors as core
 
-class HfSaasError(Exception):
+
+class HfSaasError(core.HfError):
     """Base of every error the provisioner raises on purpose."""
 
     exit_code = 1
 
     def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
+        super().__init__(message, detail=detail)
         self.message = message
-        self.detail = detail
 
     def __str__(self) -> str:
         return f"{self.message} ({self.detail})" if self.detail else self.message
 
 
-class ConfigError(HfSaasError):
+class ConfigError(HfSaasError, core.ConfigError):
     """The provisioner's own settings are wrong or incomplete."""
 
     exit_code = 2
