@@ -21,7 +21,6 @@ from ingest_fixtures import (
     PG_USER,
     free_port,
     historian_database,
-    private_mosquitto,
     private_postgres,
     restartable_mosquitto,
     wait_for,
@@ -34,18 +33,6 @@ from hf_historian.ingest.resolver import TagResolver
 from hf_historian.writer import Sample
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[int]:
-    with private_mosquitto() as port:
-        yield port
-
-
-@pytest.fixture
-def db() -> Iterator[str]:
-    with historian_database(PG_HOST, PG_PORT) as name:
-        yield name
 
 
 def start_ingest(port: int, dsn: str, *extra: str) -> subprocess.Popen[str]:

@@ -14,24 +14,12 @@ from collections.abc import Iterator
 import paho.mqtt.client as mqtt
 import psycopg2
 import pytest
-from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, dsn, historian_database, private_mosquitto, wait_for
+from ingest_fixtures import LOCATION, dsn, wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_historian.ingest import deadletter
 
 TOPIC = f"umh/v1/{LOCATION}/_historian"
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[int]:
-    with private_mosquitto() as port:
-        yield port
-
-
-@pytest.fixture
-def db() -> Iterator[str]:
-    with historian_database(PG_HOST, PG_PORT) as name:
-        yield name
 
 
 def query(db: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
