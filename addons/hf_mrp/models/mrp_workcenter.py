@@ -1,5 +1,5 @@
 import logging
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
@@ -133,7 +133,9 @@ class MrpWorkcenter(models.Model):
         a reset (or a rollover): counting goes on from the new value (hf_screens' counter logic)."""
         from hf_historian import reader
 
-        now = now or fields.Datetime.now()
+        # to the microsecond (fields.Datetime.now() stops at the second): a sample stored a moment ago, in the
+        # second this job runs, is counted now, not at the next sample
+        now = now or datetime.now(UTC).replace(tzinfo=None)
         for workcenter in self:
             for role in ("good_count", "scrap_count"):
                 tag = workcenter._hf_role_tag(role)

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from odoo import fields
 from odoo.tests import tagged
@@ -48,6 +48,14 @@ class TestCounters(HfMrpCommon):
         self.assertEqual(production.state, "done")
         self.assertEqual(production.qty_produced, 9)
         self.assertEqual(production.product_id.qty_available, 8, "9 made, 1 scrapped")
+
+    def test_a_value_stored_this_second_counts_at_once(self):
+        self.store(self.tag_good, [(self.ago(60), 100)])
+        self.count()
+        just_now = datetime.now(UTC).replace(tzinfo=None) - timedelta(milliseconds=1)
+        self.store(self.tag_good, [(just_now, 103)])
+        self.count()  # the ingest wakes the job as soon as it stored the value
+        self.assertEqual(self.workorder.qty_produced, 3)
 
     def test_operator_source_ignores_counters(self):
         self.workcenter.hf_quantity_source = "operator"
