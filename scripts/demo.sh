@@ -28,7 +28,8 @@ export HF_SAAS_SETTINGS="$DEMO/saas-settings.json"
 cat > "$HF_SAAS_SETTINGS" <<JSON
 {"state_dir": "$DEMO/saas", "template_db": "hf_demo_tenant_template", "base_url": "http://{db}.localhost:$TENANT_PORT",
  "mqtt_url": "mqtts://mqtt.localhost:$CLOUD_MQTTS_PORT", "ingest_mqtt_url": "mqtt://127.0.0.1:$CLOUD_MQTT_PORT",
- "mosquitto_pidfile": "$DEMO/saas/mosquitto/mosquitto.pid"}
+ "mosquitto_pidfile": "$DEMO/saas/mosquitto/mosquitto.pid",
+ "mqtt_ca_file": "$DEMO/saas/mosquitto/certs/ca.crt"}
 JSON
 
 "$ROOT/scripts/setup.sh"
@@ -107,6 +108,21 @@ pids+=($!)
 for _ in $(seq 120); do curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
 for _ in $(seq 60); do (exec 3<>"/dev/tcp/127.0.0.1/$TENANT_PORT") 2>/dev/null && break; sleep 0.5; done
 
+say "hyperfactory-cloud's second plant: its own simulated machines, provisioned, its edge bundle run as a customer"
+say "    would run it on a plain Linux box (sh run.sh), over TLS to the cloud broker"
+rm -f "$DEMO/plant2.yaml"
+"$collector" simulate --write-config "$DEMO/plant2.yaml" --opcua-port "${HF_DEMO_PLANT2_OPCUA_PORT:-4841}" \
+    --modbus-port "${HF_DEMO_PLANT2_MODBUS_PORT:-5021}" --s7-port "${HF_DEMO_PLANT2_S7_PORT:-1103}" \
+    --enterprise second_plant_gmbh > "$DEMO/plant2-simulate.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 60); do [ -s "$DEMO/plant2.yaml" ] && break; sleep 0.5; done
+if plant2_edge="$("$PY" "$ROOT/scripts/demo_cloud.py" "$DEMO/plant2.yaml" "$DEMO/plant2-edge" "$DEMO/plant2.txt")"; then
+    HF_COLLECTOR="$collector" sh "$plant2_edge/run.sh" > "$DEMO/plant2-collector.log" 2>&1 &
+    pids+=($!)
+else
+    say "the second plant did not start (see above); the rest of the demo runs on"
+fi
+
 say "starting the collector: configuration pulled from Odoo as the demo edge"
 login="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["login"])' "$DEMO/edge.json")"
 HF_COLLECTOR_API_KEY="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_key"])' "$DEMO/edge.json")" \
@@ -117,6 +133,8 @@ pids+=($!)
 say "live: http://localhost:$PORT/odoo/action-hf_uns.hf_uns_tag_action  (admin / admin; logs in $DEMO)"
 [ -s "$DEMO/kiosks.txt" ] && say "machine screens (kiosk links, no login):" && sed 's/^/    /' "$DEMO/kiosks.txt" >&2
 say "predictive maintenance: http://localhost:$PORT/odoo/action-hf_ml.hf_ml_job_action  (its score on press1's screen)"
+[ -s "$DEMO/plant2.txt" ] && say "the second plant on hyperfactory-cloud (its kiosks show its live values):" \
+    && sed 's/^/    /' "$DEMO/plant2.txt" >&2
 say "hyperfactory-cloud: sign up a plant at http://localhost:$PORT/hyperfactory/start"
 say "    its status page updates until the new database is ready at http://<database>.localhost:$TENANT_PORT"
 say "    instances (operator): http://localhost:$PORT/odoo/action-hf_cloud.hf_cloud_instance_action"

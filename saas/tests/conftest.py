@@ -13,11 +13,12 @@ import threading
 import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hf_testing import free_port, require_odoo, wait_port
 
+from hf_collector.config import server_proxy
+from hf_saas.dev_certs import make_dev_certs
 from hf_saas.provision import Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
 from hf_saas.tenant_router import serve
@@ -32,18 +33,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     if not shutil.which("mosquitto"):
         pytest.skip("mosquitto is not installed")
     directory = tmp_path_factory.mktemp("mosquitto")
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     (directory / "passwd").write_text("")
     (directory / "acl").write_text("")
+    certs = make_dev_certs(directory / "certs", ["mqtt.localhost", "localhost", "127.0.0.1"])
     conf = directory / "mosquitto.conf"
     # `user`: run as whoever runs the tests (as root, Mosquitto would drop to a user that cannot read tmp)
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+    conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
                     f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
-                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n")
+                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n"
+                    f"listener {port} 127.0.0.1\n"
+                    f"listener {tls_port} 127.0.0.1\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n")
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_port(port)
-        yield {"dir": directory, "port": port, "pidfile": directory / "mosquitto.pid"}
+        wait_port(tls_port)
+        yield {"dir": directory, "port": port, "tls_port": tls_port, "ca": certs["ca"],
+               "pidfile": directory / "mosquitto.pid"}
     finally:
         proc.terminate()
         proc.wait(10)
@@ -104,24 +110,7 @@ def tenant_server(provisioner: Provisioner) -> Iterator[dict[str, str]]:
         thread.join(60)
 
 
-class HostTransport(xmlrpc.client.Transport):
-    """XML-RPC to the router with a tenant's host name (Python's resolver here knows no ``*.localhost``)."""
-
-    def __init__(self, host: str) -> None:
-        super().__init__()
-        self.virtual_host = host
-
-    def send_request(self, host: Any, handler: str, request_body: bytes, debug: bool) -> Any:  # noqa: ANN401
-        connection = self.make_connection(host)
-        connection.putrequest("POST", handler, skip_host=True, skip_accept_encoding=True)
-        connection.putheader("Host", self.virtual_host)
-        self.send_headers(connection, [*self._headers, *self._extra_headers, ("Content-Type", "text/xml"),
-                                       ("User-Agent", self.user_agent)])
-        self.send_content(connection, request_body)
-        return connection
-
-
 def tenant_rpc(server: dict[str, str], db: str, service: str) -> xmlrpc.client.ServerProxy:
-    """An XML-RPC proxy to ``service`` (common, object, db) of tenant ``db`` through the router."""
-    return xmlrpc.client.ServerProxy(f"{server['url']}/xmlrpc/2/{service}",
-                                     transport=HostTransport(f"{db}.localhost:{server['port']}"))
+    """An XML-RPC proxy to ``service`` (common, object, db) of tenant ``db`` through the router, at the
+    address a customer uses (``http://<db>.localhost:<port>``, as the edge dials it)."""
+    return server_proxy(f"http://{db}.localhost:{server['port']}/xmlrpc/2/{service}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import stat
 import subprocess
 import sys
@@ -148,7 +149,8 @@ def tenant(provisioner: Provisioner, tenant_server: dict[str, str], broker: dict
         _drop(cloud, result.db)
 
 
-def wait_for_value(url: str, root: str, tag: str, timeout: float = 90) -> tuple[str, dict[str, object]]:
+def wait_for_value(url: str, root: str, tag: str, timeout: float = 90,
+                   ca: Path | None = None) -> tuple[str, dict[str, object]]:
     """The first message under ``root`` carrying ``tag``, as the edge's broker user reads it."""
     broker = urlparse(url)
     received: list[tuple[str, dict[str, object]]] = []
@@ -161,6 +163,8 @@ def wait_for_value(url: str, root: str, tag: str, timeout: float = 90) -> tuple[
             received.append((message.topic, payload))
 
     client.on_message = on_message
+    if ca is not None:  # over TLS, checked against the development CA (its certificate names 127.0.0.1 too)
+        client.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
     client.connect("127.0.0.1", broker.port or 1883)
     client.subscribe(f"{root}/#", qos=1)
     client.loop_start()
@@ -209,3 +213,51 @@ def test_the_bundle_delivers_the_simulators_values_under_the_tenants_root(
     assert "1 devices, config v" in output and " 0 devices" not in output, output
     cache = (folder / "state" if how == "run.sh" else tmp_path / "state") / "config-cache.json"
     assert [d["name"] for d in json.loads(cache.read_text())["devices"]] == ["press1-modbus"]
+
+
+@pytest.fixture(scope="module")
+def tls_tenant(provisioner: Provisioner, tenant_server: dict[str, str], broker: dict[str, object],
+               simulator: dict[str, int]) -> Iterator[CreateResult]:
+    """A tenant whose edge reaches the broker over TLS only, trusting the CA its bundle carries."""
+    settings = provisioner.settings.with_overrides(
+        base_url=f"http://{{db}}.localhost:{tenant_server['port']}",
+        mqtt_url=f"mqtts://mqtt.localhost:{broker['tls_port']}", mqtt_ca_file=broker["ca"])
+    cloud = Provisioner(settings)
+    data = spec_data("Pytest Bundle Tls")
+    data["devices"] = [{"name": "press1-modbus", "protocol": "modbus", "ip": "127.0.0.1", "port": simulator["modbus"],
+                        "workcenter": "Cell 1", "tags": [
+                            {"name": "temperature", "data_type": "float",
+                             "address": {"table": "holding", "address": 0, "type": "float32"}}]}]
+    spec = parse_spec(data)
+    _drop(cloud, cloud.db_name(spec))
+    result = cloud.create(spec)
+    try:
+        tenant_rpc(tenant_server, result.db, "common").version()
+        yield result
+    finally:
+        _drop(cloud, result.db)
+
+
+def test_the_bundle_carries_the_brokers_ca_and_delivers_over_tls(
+        tls_tenant: CreateResult, broker: dict[str, object], tmp_path: Path) -> None:
+    """Issue 15 (transport) and 17: the bundle of a broker with a private CA carries ``ca.crt``; its collector
+    publishes over TLS, checking the broker's name, with nothing but the bundle."""
+    folder = unpack(Path(tls_tenant.bundle_path), tmp_path)
+    assert (folder / "ca.crt").read_text() == Path(broker["ca"]).read_text()  # type: ignore[arg-type]
+    settings = yaml.safe_load((folder / "hf-collector.yaml").read_text())
+    assert settings["mqtt"]["ca_file"] == "ca.crt"
+    secrets = dict(line.split("=", 1) for line in (folder / ".env").read_text().splitlines() if "=" in line)
+    assert secrets["HF_COLLECTOR_MQTT_URL"].startswith("mqtts://")
+    log = tmp_path / "collector.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(["sh", str(folder / "run.sh")], stdout=out, stderr=subprocess.STDOUT,
+                                   env=collector_env(), cwd=tmp_path)
+    try:
+        _topic, payload = wait_for_value(secrets["HF_COLLECTOR_MQTT_URL"], settings["mqtt"]["topic_root"],
+                                        "temperature", ca=folder / "ca.crt")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from None
+    finally:
+        process.terminate()
+        process.wait(15)
+    assert isinstance(payload["temperature"], float), payload

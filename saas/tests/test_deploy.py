@@ -146,3 +146,25 @@ def test_compose_runs_nothing_as_a_superuser_and_serves_tenants_apart() -> None:
     broker = (DOCKER / "mosquitto" / "mosquitto.conf").read_text()
     assert "listener 8883" in broker and "certfile /mosquitto/certs/server.crt" in broker
     assert "pid_file /mosquitto/auth/mosquitto.pid" in broker
+
+
+def test_systemd_units_supervise_what_we_ship() -> None:
+    """Issue 14: on bare metal the ingest (and the cloud's tenants) run under systemd, restarted whatever
+    stopped them, never as root, their secrets in an environment file rather than on the command line."""
+    import configparser
+    import tomllib
+
+    scripts = {}
+    for package in ("historian", "saas"):
+        scripts.update(tomllib.loads((REPO_ROOT / package / "pyproject.toml").read_text())["project"]["scripts"])
+    for unit in ("hf-ingest.service", "hf-tenants.service"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read_string((DOCKER / "systemd" / unit).read_text())
+        service = parser["Service"]
+        assert service["Restart"] == "always" and service["StartLimitIntervalSec"] == "0", unit
+        assert service["User"] not in ("root", "postgres") and service["EnvironmentFile"].startswith("/etc/"), unit
+        program = Path(service["ExecStart"].split()[0]).name
+        assert program in scripts, f"{unit}: {program} is no console script of ours"
+        assert "PASSWORD" not in service["ExecStart"].upper() and "://" not in service["ExecStart"], unit
+        assert parser["Install"]["WantedBy"] == "multi-user.target"

@@ -47,6 +47,9 @@ exec "$collector" run --bundle "$here" "$@"
 """
 
 
+CA_FILE = "ca.crt"
+
+
 @dataclass(frozen=True)
 class EdgeBundle:
     tenant: str
@@ -59,6 +62,7 @@ class EdgeBundle:
     mqtt_password: str
     topic_root: str
     enrollment_jwt: str = ""
+    mqtt_ca: str = ""  # PEM of the CA the broker's certificate comes from, when the edge cannot know it
 
     def __repr__(self) -> str:
         return f"EdgeBundle(tenant={self.tenant!r}, db={self.db!r})"
@@ -71,7 +75,8 @@ class EdgeBundle:
             transport["identity"] = IDENTITY
         return {
             "odoo": {"url": self.odoo_url, "db": self.db, "login": self.edge_login, "poll_seconds": 60},
-            "mqtt": {"url": self.mqtt_url, "username": self.mqtt_username, "topic_root": self.topic_root},
+            "mqtt": {"url": self.mqtt_url, "username": self.mqtt_username, "topic_root": self.topic_root,
+                     **({"ca_file": CA_FILE} if self.mqtt_ca else {})},
             "transport": transport,
             "buffer": {"max_messages": 2_000_000},
             "state_dir": "state",
@@ -148,6 +153,7 @@ class EdgeBundle:
             "docker-compose.yml": yaml.safe_dump(self.compose(), sort_keys=False),
             ".env": self.env_file(),
             "enrollment.jwt": self.enrollment_jwt or f"{PLACEHOLDER}\n",
+            **({CA_FILE: self.mqtt_ca} if self.mqtt_ca else {}),
         }
 
     def zip_bytes(self) -> bytes:

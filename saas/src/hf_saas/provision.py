@@ -239,7 +239,7 @@ class Provisioner:
                     tenant=spec.company.slug, odoo_url=record.url, db=db, edge_login=setup["edge_login"],
                     edge_api_key=setup["edge_api_key"], mqtt_url=self.settings.mqtt_url,
                     mqtt_username=creds["edge"].username, mqtt_password=creds["edge"].password,
-                    topic_root=creds["edge"].topic_root, enrollment_jwt=jwt)
+                    topic_root=creds["edge"].topic_root, enrollment_jwt=jwt, mqtt_ca=self._mqtt_ca())
                 bundle_path = bundle.write(self.settings.state_dir / "bundles" / f"{db}.zip")
         except Exception as exc:
             self._undo_create(db)
@@ -438,12 +438,22 @@ class Provisioner:
         if record.state != state.value:
             raise ProvisionError(f"{record.db} is {record.state}; this needs it {state.value}.")
 
+    def _mqtt_ca(self) -> str:
+        """The CA the edges must trust for the broker (a private or development one), or "" for a public CA."""
+        if self.settings.mqtt_ca_file is None:
+            return ""
+        try:
+            return self.settings.mqtt_ca_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"HF_SAAS_MQTT_CA_FILE {self.settings.mqtt_ca_file} cannot be read.", str(exc)) from exc
+
     def _rewrite_bundle(self, record: TenantRecord, creds: dict[str, Any]) -> None:
         """A new bundle with a fresh edge API key (made inside the tenant's Odoo) and the new broker user."""
         edge = self.run_in_odoo(record.db, "edge_key", {})
         path = Path(record.bundle) if record.bundle else self.settings.state_dir / "bundles" / f"{record.db}.zip"
         EdgeBundle(record.slug, record.url, record.db, edge["edge_login"], edge["edge_api_key"], self.settings.mqtt_url,
-                   creds["edge"].username, creds["edge"].password, creds["edge"].topic_root).write(path)
+                   creds["edge"].username, creds["edge"].password, creds["edge"].topic_root,
+                   mqtt_ca=self._mqtt_ca()).write(path)
         record.bundle = str(path)
 
     # ---------------------------------------------------------------- quotas and usage

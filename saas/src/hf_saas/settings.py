@@ -26,6 +26,8 @@ HF_SAAS_BASE_URL               tenant URL; ``{db}`` is replaced                 
 HF_SAAS_MQTT_URL               broker URL the edges use                         mqtts://mqtt.localhost:8883
 HF_SAAS_INGEST_MQTT_URL        broker URL the tenants' ingests use (the cloud   mqtt://127.0.0.1:1883
                                side, a listener the edges cannot reach)
+HF_SAAS_MQTT_CA_FILE           CA certificate the edges check the broker with,  (none: a public CA)
+                               put in every bundle (a private or dev CA)
 HF_SAAS_MOSQUITTO_DIR          where ``passwd`` and ``acl`` are written         <state>/mosquitto
 HF_SAAS_MOSQUITTO_PIDFILE      broker pid file: SIGHUP after each change        (none: reload yourself)
 HF_SAAS_ZITI_URL               controller management API, e.g.                  (none: Ziti not configured)
@@ -98,6 +100,7 @@ class Settings:
     base_url: str = "http://{db}.localhost:8069"
     mqtt_url: str = "mqtts://mqtt.localhost:8883"
     ingest_mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_ca_file: Path | None = None
     mosquitto_dir: Path | None = None
     mosquitto_pidfile: Path | None = None
     ziti_url: str = ""
@@ -201,6 +204,6 @@ def _coerce(name: str, raw: Any) -> Any:  # noqa: ANN401  (an env string or a JS
             raise ConfigError(f"HF_SAAS_DB_PORT must be a number, not {raw!r}.") from exc
     if name in ("modules", "tenant_addons"):
         return tuple(m.strip() for m in (raw.split(",") if isinstance(raw, str) else raw) if m.strip())
-    if name in ("data_dir", "state_dir", "mosquitto_dir", "mosquitto_pidfile"):
+    if name in ("data_dir", "state_dir", "mosquitto_dir", "mosquitto_pidfile", "mqtt_ca_file"):
         return Path(raw)
     return str(raw)
