@@ -1,7 +1,7 @@
 {
     "name": "Hyperfactory UNS",
     "summary": "Unified namespace on MRP workcenters: ISA-95 hierarchy, tags, devices, edges, historian",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Manufacturing/Manufacturing",
     "website": "https://github.com/hyperfactory/hyperfactory",
     "author": "Hyperfactory",

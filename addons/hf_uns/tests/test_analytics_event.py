@@ -91,8 +91,12 @@ class TestAnalyticsEvent(HfUnsCommon):
         self.assertFalse(self.env["hf.uns.analytics.event"].with_user(stranger).search([("id", "=", event.id)]))
 
     def test_data_contract_names_are_underscore_segments(self):
-        contracts = self.env["hf.uns.data.contract"]
+        engineer = self.create_user("hf_engineer_contracts", "hf_uns.group_hf_engineer")
+        operator = self.create_user("hf_operator_contracts", "hf_uns.group_hf_operator")
+        contracts = self.env["hf.uns.data.contract"].with_user(engineer)
         contract = contracts.create({"name": "_pump_v1"})
+        with self.assertRaises(AccessError):
+            self.env["hf.uns.data.contract"].with_user(operator).create({"name": "_valve_v1"})
         self.assertEqual((contract.payload_shape, contract.company_id), ("timeseries", self.company))
         for bad in ("pump_v1", "_pump v1", "_pump/v1", "_historian", "_local"):
             with self.subTest(name=bad), self.assertRaises(ValidationError):
