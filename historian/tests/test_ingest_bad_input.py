@@ -20,7 +20,7 @@ from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, dsn, historian_
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hf_historian.ingest.deadletter import DeadLetter
-from hf_historian.ingest.decoder import decode_message
+from hf_historian.ingest.decoder import UNDECLARED_NAMES_MAX, decode_message
 from hf_historian.ingest.resolver import TagResolver
 from hf_historian.writer import Sample
 
@@ -135,6 +135,10 @@ def test_undeclared_contracts_are_counted_not_dead_lettered_and_bad_events_are(r
     decode_message(f"umh/v1/{LOCATION}/_local/x", msg(NOW, value=1.0), resolver, samples, dead)
     assert (samples, dead) == ([], [])
     assert (resolver.undeclared["_pump_v9"], resolver.local_skipped) == (1, 1)
+    for i in range(UNDECLARED_NAMES_MAX + 10):  # a flood of contract names is counted, in bounded memory
+        decode_message(f"umh/v1/{LOCATION}/_c{i}/x", msg(NOW, value=1.0), resolver, samples, dead)
+    assert len(resolver.undeclared) == UNDECLARED_NAMES_MAX + 1
+    assert sum(resolver.undeclared.values()) == UNDECLARED_NAMES_MAX + 11
     decode_message(f"umh/v1/{LOCATION}/_analytics/work-order/start", b"not even json", resolver, samples, dead)
     assert samples == [] and len(dead) == 1 and "bad _analytics event" in dead[0].reason
 

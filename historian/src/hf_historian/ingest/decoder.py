@@ -41,6 +41,7 @@ _topics: dict[str, UnsTopic | str] = {}
 RAW_CONTRACT = "_raw"
 LOCAL_CONTRACT = "_local"
 CORE_VALUE = "value"  # UMH Core's time-series payload: {"timestamp_ms": …, "value": …}
+UNDECLARED_NAMES_MAX = 1_000  # undeclared contracts counted by name; more are counted together
 
 
 def _parse_topic(topic: str) -> UnsTopic | str:
@@ -79,7 +80,11 @@ def decode_message(
     core = contract != HISTORIAN_CONTRACT
     if core and contract not in (RAW_CONTRACT, ANALYTICS_CONTRACT) and not resolver.declared(
             contract, parsed.location_path):
-        resolver.undeclared[contract[:80]] += 1  # counted and logged by the ingest, never stored silently
+        # counted and logged by the ingest, never dropped silently; a flood of names counts under one key
+        name = contract[:80]
+        if name not in resolver.undeclared and len(resolver.undeclared) >= UNDECLARED_NAMES_MAX:
+            name = "(other contracts)"
+        resolver.undeclared[name] += 1
         return
     if type(payload) is OversizedPayload:  # skipped by the MQTT reader, never buffered whole
         dead.append(DeadLetter(topic, payload, f"bad payload: a PUBLISH of {payload.size} bytes exceeds the "
