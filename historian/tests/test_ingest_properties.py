@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ingest_fixtures import LOCATION, PG_HOST, PG_PORT, PG_USER, TAGS, historian_database
 
+from hf_core.analytics import EVENT_TYPES
 from hf_historian.ingest import mqtt_wire as wire
+from hf_historian.ingest.analytics import AnalyticsRow, write_events
 from hf_historian.ingest.deadletter import DeadLetter
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.resolver import TagResolver
@@ -144,3 +146,38 @@ def test_whatever_decode_takes_is_stored_and_read_back_the_same(
                (sorted({k[0] for k in rows}), min(k[1] for k in rows), max(k[1] for k in rows)))
     back = {(tag, ms): (value, text, quality) for tag, ms, value, text, quality in cr.fetchall() if (tag, ms) in rows}
     assert back == {key: (s.value, s.value_text, s.quality) for key, s in rows.items()}
+
+
+# --- _analytics events and UMH Core time series: an event, a sample, a count or a reason -------------------
+
+CONTRACT_TOPICS = st.sampled_from(
+    [f"umh/v1/{LOCATION}/_analytics/{event_type}" for event_type in EVENT_TYPES]
+    + [f"umh/v1/{LOCATION}/{rest}" for rest in ("_analytics/work-order", "_analytics/x/y/z", "_raw/pump/p", "_raw",
+                                                 "_historian/weather/hum", "_local/a", "_undeclared_v1/a")]
+    + ["umh/v1/acme/nowhere/_analytics/shift/add", "umh/v1/acme/nowhere/_raw/p"])
+EVENT_FIELDS = st.sampled_from(["external_work_order_id", "product", "quantity", "status", "start_time_unix_ms",
+                                "end_time_unix_ms", "external_product_type_id", "external_product_id",
+                                "product_batch_id", "bad_quantity", "cycle_time_ms", "state", "value",
+                                "timestamp_ms"])
+
+
+@PROFILE
+@given(CONTRACT_TOPICS, st.dictionaries(EVENT_FIELDS, VALUES | st.integers(0, 2**64), max_size=7)
+       | st.binary(max_size=60))
+def test_whatever_another_contract_carries_is_stored_counted_or_dead_lettered(
+        store: tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection], topic: str,
+        body: dict[str, object] | bytes) -> None:
+    resolver, writer, conn = store
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    samples: list[SampleRow] = []
+    dead: list[DeadLetter] = []
+    events: list[AnalyticsRow] = []
+    counted = sum(resolver.undeclared.values()) + resolver.local_skipped
+    decode_message(topic, raw, resolver, samples, dead, events)
+    assert all(letter.reason for letter in dead)
+    if sum(resolver.undeclared.values()) + resolver.local_skipped == counted:
+        assert samples or dead or events, "nothing a publisher sends vanishes unseen"
+    inserted, refused = write_events(conn.cursor(), events, lambda _exc: False)
+    writer.write(samples)
+    conn.commit()
+    assert refused == [] and inserted <= len(events)
