@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 
 import psycopg2
-import psycopg2.errors
 
 from hf_core.payload import MaybeValue, Value
 from hf_core.uns import UnsTopic
@@ -126,10 +125,11 @@ class TagResolver:
         self.loaded_at = time.monotonic()
 
     def _load_contracts(self) -> dict[str, set[int | None]]:
-        try:
-            self.cr.execute("SELECT name, company_id FROM hf_uns_data_contract WHERE active")
-        except psycopg2.errors.UndefinedTable:  # hf_uns older than its data contracts: none declared
+        # asked first, not caught: on a cursor inside a transaction (Odoo's) an error would abort it
+        self.cr.execute("SELECT to_regclass('hf_uns_data_contract') IS NOT NULL")
+        if not one_row(self.cr)[0]:  # hf_uns older than its data contracts: none declared
             return {}
+        self.cr.execute("SELECT name, company_id FROM hf_uns_data_contract WHERE active")
         contracts: dict[str, set[int | None]] = {}
         for name, company in self.cr.fetchall():
             contracts.setdefault(name, set()).add(company)
