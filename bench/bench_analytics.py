@@ -1,0 +1,337 @@
+"""UMH ``_analytics`` events into Odoo MRP: events/s applied by the cron, beside an integrator's RPC path.
+
+What it does, on a throwaway database (``hf_analytics_bench``) and a private Odoo on port 18184:
+
+1. seeds 10 workcells, each with a product of its own (internal reference = UMH's external product id);
+2. **ours**: the events of 5 orders per workcell (work-order/create, work-order/start, 5 product/add with
+   bad parts, work-order/stop: 8 events an order) are stored as the ingest stores them (one SQL INSERT per
+   batch, pending) and committed; then the cron that applies them (``_cron_process_pending``, started over
+   XML-RPC with ir.cron's "Run manually", as the ingest's wake-up starts it) runs until none is pending;
+3. **counter lag**: Odoo restarted with one cron worker; a workcell with a good-part counter runs a work order;
+   each new counter value is stored through the historian's writer and the counters job woken as the ingest
+   wakes it (``hf_historian.ingest.analytics.CronWaker``: a trigger and Postgres' NOTIFY); the time until the
+   work order's produced quantity shows it, p50/p95, beside the cron worker's own wake-up (a trigger of a job
+   that does nothing);
+4. **baseline**: the same operations for as many other orders done one RPC at a time over XML-RPC, as an
+   integrator would without hf_mrp (find the product, create and confirm the MO, start its work order, write
+   the quantities and validate a scrap order per product/add, finish the work order, mark the MO done).
+
+Targets (issue 18): ≥ 200 events/s, counter to work order p95 ≤ 5 s. Run:
+``.venv/bin/python bench/bench_analytics.py``. Prints figures, asserts none.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from pathlib import Path
+from typing import Any
+
+import requests
+from bench_historian import connect, drop_db  # the historian bench's throwaway-database helpers
+from bench_screens import pct
+
+from hf_core.analytics import encode_event, event_key, event_topic
+from hf_historian.ingest.analytics import COUNTERS_CRON, CronWaker
+from hf_historian.writer import HistorianWriter, Sample
+
+ROOT = Path(__file__).resolve().parents[1]
+DB = os.environ.get("HF_BENCH_ANALYTICS_DB", "hf_analytics_bench")
+PORT = int(os.environ.get("HF_BENCH_ANALYTICS_PORT", "18184"))
+URL = f"http://127.0.0.1:{PORT}"
+WORKCELLS = int(os.environ.get("HF_BENCH_ANALYTICS_WORKCELLS", "10"))
+ORDERS = int(os.environ.get("HF_BENCH_ANALYTICS_ORDERS", "5"))  # per workcell
+ADDS = 5  # product/add events per order
+T0_MS = 1_795_000_000_000
+
+
+def say(message: str) -> None:
+    print(f"[bench_analytics] {message}", file=sys.stderr, flush=True)
+
+
+def odoo_args(*args: str) -> list[str]:
+    return [str(ROOT / "scripts" / "odoo.sh"), "-d", DB, "--db-filter", f"^{DB}$", "--without-demo=all",
+            "--max-cron-threads", "0", "--log-level", "warn", *args]
+
+
+class Rpc:
+    """Odoo's external API, one call a request, as an integrator uses it."""
+
+    def __init__(self) -> None:
+        self.uid = xmlrpc.client.ServerProxy(f"{URL}/xmlrpc/2/common").authenticate(DB, "admin", "admin", {})
+        self.models = xmlrpc.client.ServerProxy(f"{URL}/xmlrpc/2/object", allow_none=True)
+        self.calls = 0
+
+    def __call__(self, model: str, method: str, *args: object, **kwargs: object) -> Any:  # noqa: ANN401  (an XML-RPC result)
+        self.calls += 1
+        try:
+            return self.models.execute_kw(DB, self.uid, "admin", model, method, list(args), kwargs)
+        except xmlrpc.client.Fault as fault:
+            # a button that returns nothing (button_start): done and committed, only its None is refused
+            if "cannot marshal None" in fault.faultString:
+                return None
+            raise
+
+
+def seed(rpc: Rpc) -> list[dict[str, Any]]:
+    company_id = rpc("res.users", "read", [rpc.uid], ["company_id"])[0]["company_id"][0]
+    rpc("res.company", "write", [company_id], {"hf_uns_segment": "bench"})
+    site = rpc("hf.uns.site", "create", {"name": "Bench", "segment": "bench"})
+    area = rpc("hf.uns.area", "create", {"name": "Hall", "segment": "hall", "site_id": site})
+    line = rpc("hf.uns.line", "create", {"name": "Line", "segment": "line", "area_id": area})
+    cells = []
+    for i in range(WORKCELLS):
+        segment = f"cell{i + 1:02d}"
+        wc = rpc("mrp.workcenter", "create", {"name": f"Cell {i + 1:02d}", "hf_uns_segment": segment,
+                                              "hf_line_id": line})
+        path = rpc("mrp.workcenter", "read", [wc], ["hf_uns_path"])[0]["hf_uns_path"]
+        code = f"P-{i + 1:02d}"
+        product = rpc("product.product", "create", {"name": f"Part {i + 1:02d}", "default_code": code,
+                                                    "is_storable": True})
+        tmpl = rpc("product.product", "read", [product], ["product_tmpl_id"])[0]["product_tmpl_id"][0]
+        # the integrator's path needs a routing on the workcell, as hf_mrp makes one for its first order
+        bom = rpc("mrp.bom", "create", {"product_tmpl_id": tmpl, "product_qty": 1, "operation_ids": [
+            (0, 0, {"name": f"Cell {i + 1:02d}", "workcenter_id": wc, "time_cycle_manual": 0.1})]})
+        cells.append({"workcenter": wc, "path": path, "code": code, "product": product, "bom": bom})
+    return cells
+
+
+def order_events(cell: dict[str, Any], external_id: str, t0_ms: int) -> list[tuple[str, dict[str, Any]]]:
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("work-order/create", {"external_work_order_id": external_id, "quantity": 100,
+                               "product": {"external_product_id": cell["code"]}}),
+        ("work-order/start", {"external_work_order_id": external_id, "start_time_unix_ms": t0_ms}),
+    ]
+    for n in range(ADDS):
+        events.append(("product/add", {"external_product_type_id": cell["code"],
+                                       "start_time_unix_ms": t0_ms + n * 60_000,
+                                       "end_time_unix_ms": t0_ms + (n + 1) * 60_000, "quantity": 8,
+                                       "bad_quantity": 1}))
+    events.append(("work-order/stop", {"external_work_order_id": external_id,
+                                       "end_time_unix_ms": t0_ms + (ADDS + 1) * 60_000}))
+    return events
+
+
+def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]]) -> dict[str, float]:  # noqa: ANN401  (a psycopg2 connection)
+    rows = []
+    for o in range(ORDERS):
+        for cell in cells:
+            for event_type, payload in order_events(cell, f"UNS-{cell['code']}-{o}", T0_MS + o * 3_600_000):
+                topic = event_topic(cell["path"].split("/"), event_type)
+                body = encode_event(payload)
+                rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
+    with conn.cursor() as cr:
+        cr.executemany(
+            "INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, event_type,"
+            " payload, received_at, state, create_date, write_date)"
+            " SELECT %s, 'in', %s, w.id, w.company_id, %s, %s, now() at time zone 'utc', 'pending',"
+            " now() at time zone 'utc', now() at time zone 'utc' FROM mrp_workcenter w WHERE w.id = %s",
+            [(key, topic, event_type, body, wc) for key, topic, wc, event_type, body in rows],
+        )
+    conn.commit()
+    cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
+    t0 = time.perf_counter()
+    runs = 0
+    while True:
+        rpc("ir.cron", "method_direct_trigger", [cron])
+        runs += 1
+        with conn.cursor() as cr:
+            cr.execute("SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'failed')"
+                       " FROM hf_uns_analytics_event WHERE direction = 'in'")
+            pending, failed = cr.fetchone()
+        conn.commit()
+        if not pending or runs > 1000:
+            break
+    elapsed = time.perf_counter() - t0
+    if failed:
+        with conn.cursor() as cr:
+            cr.execute("SELECT event_type, error FROM hf_uns_analytics_event WHERE state = 'failed' LIMIT 3")
+            say(f"{failed} events failed, e.g. {cr.fetchall()}")
+        conn.commit()
+    return {"events": len(rows), "seconds": elapsed, "failed": failed, "runs": runs}
+
+
+def baseline(rpc: Rpc, cells: list[dict[str, Any]], orders: int) -> dict[str, float]:
+    """The same operations one RPC at a time: what an integrator's bridge does for each event."""
+    events = 0
+    calls0 = rpc.calls
+    t0 = time.perf_counter()
+    done = 0
+    for o in range(orders):
+        cell = cells[o % len(cells)]
+        # work-order/create
+        product = rpc("product.product", "search", [("default_code", "=", cell["code"])], limit=1)[0]
+        mo = rpc("mrp.production", "create", {"product_id": product, "product_qty": 100, "bom_id": cell["bom"],
+                                              "origin": f"RPC-{o}"})
+        rpc("mrp.production", "action_confirm", [mo])
+        events += 1
+        # work-order/start
+        wo = rpc("mrp.workorder", "search", [("production_id", "=", mo), ("workcenter_id", "=", cell["workcenter"])],
+                 limit=1)[0]
+        rpc("mrp.workorder", "button_start", [wo])
+        events += 1
+        # product/add, ADDS times: produced quantity, and a scrap order for the bad part
+        produced = 0
+        for _n in range(ADDS):
+            produced += 8
+            rpc("mrp.workorder", "write", [wo], {"qty_produced": produced})
+            rpc("mrp.production", "write", [mo], {"qty_producing": produced})
+            scrap = rpc("stock.scrap", "create", {"product_id": product, "scrap_qty": 1, "production_id": mo,
+                                                  "workorder_id": wo})
+            rpc("stock.scrap", "do_scrap", [scrap])
+            events += 1
+        # work-order/stop
+        rpc("mrp.workorder", "button_finish", [wo])
+        rpc("mrp.production", "button_mark_done", [mo], context={"skip_backorder": True, "mo_ids_to_backorder": [],
+                                                                  "skip_consumption": True})
+        events += 1
+        done += rpc("mrp.production", "read", [mo], ["state"])[0]["state"] == "done"
+    elapsed = time.perf_counter() - t0
+    return {"events": events, "seconds": elapsed, "calls": rpc.calls - calls0, "done": done, "orders": orders}
+
+
+def counter_lag(conn: Any, rpc: Rpc, line_cell: dict[str, Any], samples: int = 20) -> dict[str, Any]:  # noqa: ANN401  (a psycopg2 connection)
+    """Stored counter value → the running work order's qty_produced, through the cron worker."""
+    wc = line_cell["workcenter"]
+    tag = rpc("hf.uns.tag", "create", {"name": "good", "workcenter_id": wc, "data_type": "int", "role": "good_count"})
+    mo = rpc("mrp.production", "create", {"product_id": line_cell["product"], "product_qty": 1000,
+                                          "bom_id": line_cell["bom"]})
+    rpc("mrp.production", "action_confirm", [mo])
+    wo = rpc("mrp.workorder", "search", [("production_id", "=", mo)], limit=1)[0]
+    rpc("mrp.workorder", "button_start", [wo])
+    writer = HistorianWriter(conn.cursor())
+    waker = CronWaker(conn.dsn)
+
+    def store(value: int) -> float:
+        writer.write([Sample(tag_id=tag, time_ms=round(time.time() * 1000), value=float(value))])
+        waker.want(COUNTERS_CRON)
+        with conn.cursor() as cr:
+            waker.flush(cr)
+        conn.commit()
+        waker.notify(DB)
+        return time.perf_counter()
+
+    def wait(sql: str, args: tuple[Any, ...], timeout: float = 30.0) -> float | None:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with conn.cursor() as cr:
+                cr.execute(sql, args)
+                done = cr.fetchone()[0]
+            conn.commit()
+            if done:
+                return time.perf_counter()
+            time.sleep(0.02)
+        return None
+
+    store(0)  # the counter's first value: counting starts there
+    wait("SELECT hf_mrp_counted_until IS NOT NULL FROM hf_uns_tag WHERE id = %s", (tag,), 120.0)
+    lags, missed = [], 0
+    for value in range(1, samples + 1):
+        time.sleep(0.6)  # the ingest wakes a job at most every 0.5 s
+        t0 = store(value)
+        t1 = wait("SELECT qty_produced >= %s FROM mrp_workorder WHERE id = %s", (value, wo))
+        if t1 is None:
+            missed += 1
+        else:
+            lags.append(t1 - t0)
+    # the cron worker's own wake-up: the same trigger for a job that finds nothing new
+    wakeups = []
+    for _n in range(5):
+        time.sleep(0.6)
+        with conn.cursor() as cr:
+            cr.execute("SELECT now()")
+        conn.commit()
+        before = time.perf_counter()
+        waker.want(COUNTERS_CRON)
+        with conn.cursor() as cr:
+            waker.flush(cr)
+        conn.commit()
+        waker.notify(DB)
+        done = wait("SELECT count(*) = 0 FROM ir_cron_trigger t JOIN ir_model_data d ON d.res_id = t.cron_id"
+                    " AND d.model = 'ir.cron' AND d.module = %s AND d.name = %s", COUNTERS_CRON)
+        if done is not None:
+            wakeups.append(done - before)
+    return {"lags": lags, "missed": missed, "wakeups": wakeups}
+
+
+SERVER: subprocess.Popen[bytes] | None = None
+
+
+def start_server(*args: str) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(odoo_args("--http-port", str(PORT), *args), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(240):
+        try:
+            if requests.get(f"{URL}/web/login", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    return server
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(30)
+
+
+def main() -> int:
+    global SERVER
+    say(f"database {DB}: installing hf_mrp")
+    drop_db(DB)
+    subprocess.run(odoo_args("-i", "hf_mrp", "--stop-after-init", "--http-port", str(PORT)), check=True,
+                   stdout=subprocess.DEVNULL)
+    SERVER = start_server()
+    conn = connect(DB)
+    try:
+        rpc = Rpc()
+        say(f"seeding {WORKCELLS} workcells with a product and its routing each")
+        cells = seed(rpc)
+        say(f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied")
+        mine = ours(conn, rpc, cells)
+        say(f"ours: {mine}")
+        orders = max(1, WORKCELLS * ORDERS // 5)
+        say(f"baseline: {orders} orders, the same operations one XML-RPC call at a time")
+        base = baseline(rpc, cells, orders)
+        say(f"baseline: {base}")
+        say("counter lag: Odoo again, with one cron worker")
+        stop_server(SERVER)
+        SERVER = None
+        SERVER = start_server("--max-cron-threads", "1")
+        rpc = Rpc()
+        lag = counter_lag(conn, rpc, cells[0])
+        with conn.cursor() as cr:
+            cr.execute("SELECT count(*), sum(qty_producing) FROM mrp_production "
+                       "WHERE hf_external_work_order_id IS NOT NULL AND state = 'done'")
+            done_orders, produced = cr.fetchone()
+        conn.commit()
+        ours_rate = mine["events"] / mine["seconds"]
+        base_rate = base["events"] / base["seconds"]
+        print()
+        print("_analytics events into MRP (hf_mrp)                     figure          baseline / target")
+        print(f"applied by the cron (_cron_process_pending)      {ours_rate:8.1f} events/s   target ≥ 200 events/s "
+              f"({mine['events']} events in {mine['seconds']:.1f} s, {mine['runs']} cron runs, "
+              f"{mine['failed']} failed)")
+        print(f"one XML-RPC call at a time (an integrator)       {base_rate:8.1f} events/s   "
+              f"({base['events']} events, {base['calls']} calls in {base['seconds']:.1f} s)")
+        print(f"ratio                                            {ours_rate / base_rate:8.1f} ×")
+        print(f"counter value stored → WO quantity p50          {pct(lag['lags'], 50) * 1000:8.0f} ms       "
+              f"cron worker's wake-up alone p50 {pct(lag['wakeups'], 50) * 1000:.0f} ms")
+        print(f"counter value stored → WO quantity p95          {pct(lag['lags'], 95) * 1000:8.0f} ms       "
+              f"target ≤ 5000 ms ({len(lag['lags'])} samples, {lag['missed']} not seen within 30 s)")
+        print(f"orders closed from the UNS                       {done_orders:8d}          of {WORKCELLS * ORDERS}, "
+              f"{produced or 0:.0f} parts produced (expected {WORKCELLS * ORDERS * ADDS * 8}); "
+              f"baseline closed {base['done']} of {base['orders']}")
+        return 0
+    finally:
+        conn.close()
+        if SERVER is not None:
+            stop_server(SERVER)
+        drop_db(DB)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
