@@ -33,3 +33,14 @@ class TestOutbound(HfMrpCommon):
         self.event("work-order/start", {"external_work_order_id": "WO-E", "start_time_unix_ms": 1795000000000})
         self.process()
         self.assertFalse(self.outbound())
+
+    def test_kiosk_start_and_pause_are_announced(self):
+        workorder = create_workorder(self.env, self.cell, qty=5)
+        screen = self.env["hf.screen"]._hf_generate_for_workcenter(self.cell)
+        screen._hf_operator_action("start", {"workorder_id": workorder.id}, self.operator)
+        started = self.outbound("work-order/start")
+        self.assertEqual(len(started), 1, "the operator's Start at the kiosk reaches the UNS")
+        self.assertEqual(self.body(started)["external_work_order_id"], workorder.production_id.name)
+        screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
+        paused = self.outbound("state/add")
+        self.assertEqual(self.body(paused)["state"], 40000, "a paused order: UMH's unspecified stop")
