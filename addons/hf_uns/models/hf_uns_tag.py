@@ -147,6 +147,16 @@ class HfUnsTag(models.Model):
             tag.latest_time = time.astimezone(UTC).replace(tzinfo=None)
             tag.latest_age = self._hf_format_age((now - time).total_seconds())
 
+    @api.constrains("data_contract")
+    def _check_data_contract(self):
+        for tag in self.filtered("data_contract"):
+            if (not tag.data_contract.startswith("_") or not is_valid_segment(tag.data_contract)
+                    or tag.data_contract in ("_analytics", "_local")):
+                raise ValidationError(_(
+                    "Data contract %s of a tag must start with '_' and contain only letters, digits, '_' and '-' "
+                    "(e.g. _raw); _analytics and _local carry no tag values.", tag.data_contract,
+                ))
+
     @api.constrains("name", "tag_group")
     def _check_segments(self):
         for tag in self:

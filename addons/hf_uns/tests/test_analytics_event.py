@@ -128,3 +128,6 @@ class TestUmhCoreTimeSeries(HfUnsCommon):
         tag.name = "pressure_in"
         self.assertEqual(tag.topic, "umh/v1/acme/berlin/press/line1/press1/_raw/pump/pressure_in",
                          "the tag stays under its UMH Core contract when Odoo recomputes its topic")
+        for bad in ("raw", "_raw v2", "_local", "_analytics"):
+            with self.subTest(contract=bad), self.assertRaises(ValidationError):
+                tag.data_contract = bad
