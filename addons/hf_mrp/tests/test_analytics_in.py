@@ -81,6 +81,22 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(self.production("WO-7").product_id.default_code, "NOPE-9")
 
+    def test_create_honours_status_and_times(self):
+        running = self.event("work-order/create", {"external_work_order_id": "WO-R", "quantity": 10, "status": 1,
+                                                   "start_time_unix_ms": ms(at(60)),
+                                                   "product": {"external_product_id": "BRK-1"}})
+        completed = self.event("work-order/create", {"external_work_order_id": "WO-C", "quantity": 10, "status": 2,
+                                                     "start_time_unix_ms": ms(at(0)), "end_time_unix_ms": ms(at(30)),
+                                                     "product": {"external_product_id": "BRK-1"}})
+        self.process()
+        self.assertEqual((running.state, completed.state), ("done", "done"), (running.error, completed.error))
+        workorder = self.production("WO-R").workorder_ids
+        self.assertEqual((workorder.state, workorder.date_start), ("progress", at(60)))
+        production = self.production("WO-C")
+        self.assertEqual(production.state, "done")
+        self.assertEqual((production.workorder_ids.date_start, production.workorder_ids.date_finished),
+                         (at(0), at(30)))
+
     def test_unknown_order_fails_clearly(self):
         event = self.event("work-order/start", {"external_work_order_id": "WO-404", "start_time_unix_ms": ms(at(0))})
         self.process()
