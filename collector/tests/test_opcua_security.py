@@ -17,6 +17,7 @@ from hf_testing import free_port
 
 from hf_collector.drivers.opcua import OpcUaDriver
 from hf_collector.model import DeviceConfig, parse_site
+from hf_core.certs import certificate_fingerprint
 from hf_core.types import Quality
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ async def secure_server(tmp_path: Path, port: int) -> Server:
     return server
 
 
-def device(port: int, tmp_path: Path, username: str, password: str) -> DeviceConfig:
+def device(port: int, tmp_path: Path, username: str, password: str, pin: str = "") -> DeviceConfig:
     site = parse_site({"devices": [{
+        "server_certificate_sha256": pin,
         "name": "secure-plc", "protocol": "opcua", "host": "127.0.0.1", "port": port,
         "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
         "certificate": str(tmp_path / "client-cert.der"), "private_key": str(tmp_path / "client-key.pem"),
@@ -88,5 +90,31 @@ async def test_a_wrong_password_is_a_gap_not_a_crash(tmp_path: Path, client_cert
                 batch = await samples.__anext__()
             await samples.aclose()
         assert {s.quality for s in batch} == {Quality.BAD}
+    finally:
+        await server.stop()
+
+
+async def test_a_pinned_server_certificate_is_required(tmp_path: Path, client_certificate: None,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 15 (transport): a device pinned to its server's certificate reads from that server only; another
+    certificate (a replaced PLC, someone in between) is refused before any password is sent."""
+    port = free_port()
+    server = await secure_server(tmp_path, port)
+    right = certificate_fingerprint((tmp_path / "server-cert.der").read_bytes())
+    wrong = certificate_fingerprint(b"another server")
+    try:
+        async with OpcUaDriver(device(port, tmp_path, "operator", "s3cret", pin=right.upper())) as driver:
+            samples = driver.samples()
+            async with asyncio.timeout(20):
+                batch = await samples.__anext__()
+            await samples.aclose()
+        assert [(s.value, s.quality) for s in batch] == [(180.5, Quality.GOOD)]
+        async with OpcUaDriver(device(port, tmp_path, "operator", "s3cret", pin=wrong)) as driver:
+            samples = driver.samples()
+            async with asyncio.timeout(20):
+                batch = await samples.__anext__()
+            await samples.aclose()
+        assert {s.quality for s in batch} == {Quality.BAD}
+        assert f"server certificate {right} is not the pinned {wrong}: refused" in caplog.text
     finally:
         await server.stop()

@@ -4,6 +4,8 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
+from hf_core.certs import normalize_fingerprint
+from hf_core.errors import ConfigError
 from hf_core.types import DEFAULT_PORTS
 
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
@@ -38,6 +40,12 @@ class HfUnsDevice(models.Model):
     )
     opcua_username = fields.Char(string="OPC UA user")
     opcua_password = fields.Char(string="OPC UA password", groups="hf_uns.group_hf_admin")
+    opcua_server_certificate_sha256 = fields.Char(
+        string="Pinned server certificate (SHA-256)",
+        help="The SHA-256 fingerprint of the certificate this OPC UA server must present, e.g. as "
+             "`openssl x509 -noout -fingerprint -sha256 -inform der -in server.der` prints it. The edge refuses "
+             "a server that presents another one (a replaced PLC, or someone in between) before it sends any "
+             "password. Empty: any certificate.")
     polling_interval_ms = fields.Integer(string="Polling interval (ms)", default=1000)
     edge_id = fields.Many2one("hf.uns.edge", index=True, ondelete="restrict")
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True)
@@ -76,6 +84,25 @@ class HfUnsDevice(models.Model):
                           device=device.name, host=device.host)
                     ) from None
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._hf_normalize_fingerprint(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._hf_normalize_fingerprint(vals)
+        return super().write(vals)
+
+    @api.model
+    def _hf_normalize_fingerprint(self, vals):
+        """One spelling of a pinned fingerprint (hf_core.certs): 64 lower-case hex digits, or a clear error."""
+        if vals.get("opcua_server_certificate_sha256"):
+            try:
+                vals["opcua_server_certificate_sha256"] = normalize_fingerprint(vals["opcua_server_certificate_sha256"])
+            except ConfigError as exc:
+                raise ValidationError(str(exc)) from None
+
     @api.constrains("protocol", "opcua_security_policy", "opcua_security_mode")
     def _check_opcua_security(self):
         for device in self.filtered(lambda d: d.protocol == "opcua"):
@@ -112,5 +139,6 @@ class HfUnsDevice(models.Model):
             "username": self.opcua_username or "",
             "password": self.sudo().opcua_password or "",
             "polling_interval_ms": self.polling_interval_ms,
+            "server_certificate_sha256": self.opcua_server_certificate_sha256 or "",
             "tags": [tag._hf_config_document() for tag in self.tag_ids.sorted("id")],
         }

@@ -3,7 +3,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.exceptions import AccessDenied
+from odoo.exceptions import AccessDenied, ValidationError
 from odoo.tests import tagged
 
 from .common import HfUnsCommon
@@ -67,3 +67,15 @@ class TestCollectorConfig(HfUnsCommon):
             self.assertEqual(self.edge.state, "offline")
             self.config()
             self.assertEqual(self.edge.state, "online")
+
+    def test_a_pinned_opc_ua_certificate_reaches_the_edge_in_one_spelling(self):
+        """Issue 15 (transport): the fingerprint an engineer pastes (colons, capitals) is what the edge compares."""
+        digest = "ab" * 32
+        cnc = self.env["hf.uns.device"].create({
+            "name": "cnc1-opcua", "protocol": "opcua", "host": "10.0.0.7", "edge_id": self.edge.id,
+            "opcua_server_certificate_sha256": ":".join(["AB"] * 32)})
+        self.assertEqual(cnc.opcua_server_certificate_sha256, digest)
+        sent = next(d for d in self.config()["devices"] if d["name"] == "cnc1-opcua")
+        self.assertEqual(sent["server_certificate_sha256"], digest)
+        with self.assertRaisesRegex(ValidationError, "no SHA-256 fingerprint"):
+            cnc.opcua_server_certificate_sha256 = "md5:1234"

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hf_core.certs import normalize_fingerprint
 from hf_core.errors import ConfigError
 from hf_core.types import DEFAULT_PORTS, DataType, DeviceProtocol, Quality
 from hf_core.uns import TopicError, UnsTopic
@@ -109,6 +110,8 @@ class DeviceConfig:
     certificate: str = ""
     private_key: str = field(default="", repr=False)
     polling_interval_ms: int = 1000
+    # OPC UA: the SHA-256 of the server certificate this device must present (hf_core.certs); "" pins none
+    server_certificate_sha256: str = ""
 
     @property
     def label(self) -> str:
@@ -258,6 +261,7 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
         username=str(raw.get("username") or ""), password=str(raw.get("password") or ""),
         certificate=str(raw.get("certificate") or ""), private_key=str(raw.get("private_key") or ""),
         polling_interval_ms=int(raw.get("polling_interval_ms") or 1000),
+        server_certificate_sha256=normalize_fingerprint(str(raw.get("server_certificate_sha256") or "")),
     )
     return device, tag_errors
 

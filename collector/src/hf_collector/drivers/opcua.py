@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from asyncua import Client, ua
+from asyncua.client.client import _first_cert_from_chain as first_certificate  # as set_security() reads one
 from asyncua.client.ua_session import UaSession
 from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from hf_collector.drivers.common import bad_batch
 from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
+from hf_core.certs import certificate_fingerprint
 from hf_core.retry import Backoff, tcp_probe
 from hf_core.types import DataType, Quality
 
@@ -133,9 +135,11 @@ class OpcUaDriver:
 
     async def _connect(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
         client = Client(url=self.url, timeout=self.timeout)
+        pinned = await self._pinned_certificate() if self.device.server_certificate_sha256 else None
         if self.device.security_policy == "Basic256Sha256":
+            # with a pin, the secure channel is encrypted to the very certificate checked, never another
             await client.set_security(SecurityPolicyBasic256Sha256, certificate=self.device.certificate,
-                                      private_key=self.device.private_key,
+                                      private_key=self.device.private_key, server_certificate=pinned,
                                       mode=MODES.get(self.device.security_mode, ua.MessageSecurityMode.SignAndEncrypt))
         if self.device.username:
             client.set_user(self.device.username)
@@ -153,6 +157,20 @@ class OpcUaDriver:
         namespaces = await client.get_namespace_array()
         for interval, tags in by_interval.items():
             await self._subscribe(client, interval, tags, namespaces, queue.put_nowait)
+
+    async def _pinned_certificate(self) -> bytes:
+        """The server's certificate when it is the pinned one; ConnectionRefusedError (nothing sent, no
+        password) when the server presents another: a replaced PLC, or someone in between."""
+        endpoints = await Client(url=self.url, timeout=self.timeout).connect_and_get_server_endpoints()
+        presented = {certificate_fingerprint(first_certificate(e.ServerCertificate)): e.ServerCertificate
+                     for e in endpoints if e.ServerCertificate}
+        der = presented.get(self.device.server_certificate_sha256)
+        if der is None:
+            raise ConnectionRefusedError(
+                f"server certificate {', '.join(sorted(presented)) or '(none)'} is not the pinned "
+                f"{self.device.server_certificate_sha256}: refused (Odoo ▸ Devices ▸ {self.device.name} says "
+                "which certificate to expect)")
+        return first_certificate(der)
 
     async def _subscribe(self, client: Client, interval: int, tags: list[TagConfig], namespaces: list[str],
                          hand_over: Handover) -> None:
