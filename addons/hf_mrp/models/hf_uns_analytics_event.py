@@ -35,17 +35,19 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def _apply(self):
         self.ensure_one()
+        # whoever applies it (the cron, a retry, a test), what came from the UNS is not announced back to it
+        event = self.with_context(hf_from_uns=True)
         handler = {
-            "work-order/create": self._hf_apply_work_order_create,
-            "work-order/start": self._hf_apply_work_order_start,
-            "work-order/stop": self._hf_apply_work_order_stop,
-            "product-type/create": self._hf_apply_product_type_create,
-            "product/add": self._hf_apply_product_add,
-            "product/setBadQuantity": self._hf_apply_set_bad_quantity,
-            "state/add": self._hf_apply_state,
-            "state/overwrite": self._hf_apply_state,
-            "shift/add": self._hf_apply_shift_add,
-            "shift/delete": self._hf_apply_shift_delete,
+            "work-order/create": event._hf_apply_work_order_create,
+            "work-order/start": event._hf_apply_work_order_start,
+            "work-order/stop": event._hf_apply_work_order_stop,
+            "product-type/create": event._hf_apply_product_type_create,
+            "product/add": event._hf_apply_product_add,
+            "product/setBadQuantity": event._hf_apply_set_bad_quantity,
+            "state/add": event._hf_apply_state,
+            "state/overwrite": event._hf_apply_state,
+            "shift/add": event._hf_apply_shift_add,
+            "shift/delete": event._hf_apply_shift_delete,
         }.get(self.event_type)
         if handler is None:
             return super()._apply()
@@ -53,8 +55,7 @@ class HfUnsAnalyticsEvent(models.Model):
             body = json.loads(self.payload or "{}")
         except ValueError:
             raise UserError(_("The event's payload is no JSON object.")) from None
-        workcenter = self.workcenter_id.sudo().with_company(self.workcenter_id.company_id)
-        handler(workcenter.with_context(hf_from_uns=True), body)
+        handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), body)
         return True
 
     # --- work orders --------------------------------------------------------------------------

@@ -44,3 +44,14 @@ class TestOutbound(HfMrpCommon):
         screen._hf_operator_action("pause", {"workorder_id": workorder.id}, self.operator)
         paused = self.outbound("state/add")
         self.assertEqual(self.body(paused)["state"], 40000, "a paused order: UMH's unspecified stop")
+
+    def test_applied_by_hand_not_echoed_either(self):
+        events = (self.event("work-order/create", {"external_work_order_id": "WO-H", "quantity": 3,
+                                                   "product": {"external_product_id": "BRK-1"}})
+                  + self.event("work-order/start", {"external_work_order_id": "WO-H",
+                                                    "start_time_unix_ms": 1795000000000}))
+        for event in events:
+            event._apply()  # not through the cron (a shell, a script): still from the UNS
+        self.assertEqual(self.env["mrp.production"].search([("hf_external_work_order_id", "=", "WO-H")]).state,
+                         "progress")
+        self.assertFalse(self.outbound())
