@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
                        ("backup", "pg_dump + filestore into the state directory"),
                        ("usage", "tags, samples/day, size"),
                        ("upgrade", "update the tenant's modules to this code, as the tenant's own role"),
-                       ("migrate", "give an earlier release's tenant its own role and database-named users")):
+                       ("migrate", "give an earlier release's tenant its own role and database-named users"),
+                       ("ziti-reissue", "a new OpenZiti enrollment token for the tenant's edge (the old one stops)")):
         sub.add_parser(name, help=text).add_argument("db")
     restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
     restore.add_argument("db")
@@ -105,8 +106,8 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         lines = [f"{'database':32} {'state':12} {'plan':10} company"]
         lines += [f"{r['db']:32} {r['state']:12} {r['plan']:10} {r['company']}" for r in rows]
         _print(args, rows, "\n".join(lines))
-    elif cmd in ("suspend", "resume", "upgrade", "migrate"):
-        outcome = getattr(provisioner, cmd)(args.db)
+    elif cmd in ("suspend", "resume", "upgrade", "migrate", "ziti-reissue"):
+        outcome = getattr(provisioner, cmd.replace("-", "_"))(args.db)
         _print(args, outcome.__dict__, outcome.message)
     elif cmd == "backup":
         path = provisioner.backup(args.db)

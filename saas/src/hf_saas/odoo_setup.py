@@ -116,6 +116,7 @@ def setup(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
     admin.write({"groups_id": [Command.link(env.ref("hf_uns.group_hf_admin").id)]})
     return {
         "admin_login": admin.login, "signup_url": signup_url, "edge_login": edge.user_id.login,
+        "edge_name": edge.name,
         "edge_api_key": api_key, "site": site.segment,
         "counts": {"workcenters": len(workcenters), "devices": len(spec["devices"]), "tags": tag_count},
     }

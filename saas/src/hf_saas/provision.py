@@ -233,11 +233,15 @@ class Provisioner:
                 creds = self.broker.add_tenant(db, spec.company.slug)
                 self.registry.write_secret(db, "mqtt_ingest_password", creds["ingest"].password)
             with step("ziti"):
-                ziti_status, ziti_ids, jwt = self._ziti_provision(spec.company.slug)
+                ziti_status, ziti_ids, jwt = self._ziti_provision(
+                    ZitiPlan(spec.company.slug, db=db), segment_from_name(str(setup.get("edge_name") or "edge")))
+            # with OpenZiti the edge reaches both through its tunnel, by their intercept addresses
+            ziti = ZitiPlan(spec.company.slug, db=db) if jwt else None
             with step("bundle"):
                 bundle = EdgeBundle(
-                    tenant=spec.company.slug, odoo_url=record.url, db=db, edge_login=setup["edge_login"],
-                    edge_api_key=setup["edge_api_key"], mqtt_url=self.settings.mqtt_url,
+                    tenant=spec.company.slug, odoo_url=ziti.odoo_url if ziti else record.url, db=db,
+                    edge_login=setup["edge_login"], edge_api_key=setup["edge_api_key"],
+                    mqtt_url=ziti.mqtt_url if ziti else self.settings.mqtt_url,
                     mqtt_username=creds["edge"].username, mqtt_password=creds["edge"].password,
                     topic_root=creds["edge"].topic_root, enrollment_jwt=jwt, mqtt_ca=self._mqtt_ca())
                 bundle_path = bundle.write(self.settings.state_dir / "bundles" / f"{db}.zip")
@@ -268,15 +272,15 @@ class Provisioner:
         except Exception:  # cleanup must not hide the original error
             _logger.exception("cleanup after a failed create of %s was incomplete", db)
 
-    def _ziti_provision(self, slug: str) -> tuple[str, dict[str, str], str]:
+    def _ziti_provision(self, plan: ZitiPlan, edge: str) -> tuple[str, dict[str, str], str]:
         if not self.settings.ziti_configured:
             return NOT_CONFIGURED, {}, ""
         client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
                             self.settings.ziti_ca)
         try:
-            result = client.provision(ZitiPlan(slug))
+            result = client.provision(plan, edge)
         except ZitiError as exc:
-            _logger.warning("OpenZiti provisioning for %s failed: %s", slug, exc)
+            _logger.warning("OpenZiti provisioning for %s failed: %s", plan.tenant, exc)
             return f"failed: {exc.message}", {}, ""
         jwt = result.pop("enrollment_jwt")
         return "enrollment pending", result, jwt
@@ -447,13 +451,32 @@ class Provisioner:
         except OSError as exc:
             raise ConfigError(f"HF_SAAS_MQTT_CA_FILE {self.settings.mqtt_ca_file} cannot be read.", str(exc)) from exc
 
-    def _rewrite_bundle(self, record: TenantRecord, creds: dict[str, Any]) -> None:
+    def ziti_reissue(self, db: str) -> Outcome:
+        """A new one-time OpenZiti enrollment token for the tenant's edge, in a new bundle; the certificate the
+        edge enrolled with stops working at once (a lost or stolen edge box)."""
+        record = self.registry.get(db)
+        self._require(record, TenantState.READY)
+        identity = record.ziti_ids.get("identity_id")
+        if not (self.settings.ziti_configured and identity):
+            raise ProvisionError(f"{db} has no OpenZiti identity (OpenZiti is {record.ziti_status}).")
+        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
+                            self.settings.ziti_ca)
+        jwt = client.reissue(identity)
+        self._rewrite_bundle(record, {"edge": self.broker.rotate_edge(record.db, record.slug)}, jwt)
+        record.ziti_status = "enrollment pending"
+        self.registry.save(record)
+        return Outcome(db, record.state, True, f"{db}: a new enrollment token is in its bundle; the old "
+                                               "identity certificate no longer connects.")
+
+    def _rewrite_bundle(self, record: TenantRecord, creds: dict[str, Any], enrollment_jwt: str = "") -> None:
         """A new bundle with a fresh edge API key (made inside the tenant's Odoo) and the new broker user."""
         edge = self.run_in_odoo(record.db, "edge_key", {})
         path = Path(record.bundle) if record.bundle else self.settings.state_dir / "bundles" / f"{record.db}.zip"
-        EdgeBundle(record.slug, record.url, record.db, edge["edge_login"], edge["edge_api_key"], self.settings.mqtt_url,
+        ziti = ZitiPlan(record.slug, db=record.db) if enrollment_jwt else None
+        EdgeBundle(record.slug, ziti.odoo_url if ziti else record.url, record.db, edge["edge_login"],
+                   edge["edge_api_key"], ziti.mqtt_url if ziti else self.settings.mqtt_url,
                    creds["edge"].username, creds["edge"].password, creds["edge"].topic_root,
-                   mqtt_ca=self._mqtt_ca()).write(path)
+                   enrollment_jwt=enrollment_jwt, mqtt_ca=self._mqtt_ca()).write(path)
         record.bundle = str(path)
 
     # ---------------------------------------------------------------- quotas and usage
