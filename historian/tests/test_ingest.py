@@ -35,9 +35,9 @@ from hf_historian.writer import Sample
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 
 
-def start_ingest(port: int, dsn: str, *extra: str) -> subprocess.Popen[str]:
+def start_ingest(port: int, dsn: str, *extra: str, host: str = "127.0.0.1") -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn,
+        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://{host}:{port}", "--dsn", dsn,
          "--client-id", f"ingest-{uuid.uuid4().hex[:6]}", "--stats-interval", "1", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -310,3 +310,18 @@ def test_parallel_workers_store_every_message_once(broker: int, db: str) -> None
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output
     assert "2 ingest workers share $share/" in output
+
+
+def test_a_broker_at_a_localhost_name_is_reached(broker: int, db: str) -> None:
+    """As the cloud's own settings name it (``mqtt.localhost``), which Python's resolver here does not know."""
+    process = start_ingest(broker, f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", host="mqtt.localhost")
+    try:
+        time.sleep(1.5)
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        client = publisher(broker)
+        publish_all(client, [(TOPIC, msg(NOW, temperature=19.5))])
+        wait_for(lambda: samples_of(db, "temperature") == [(NOW, 19.5, None)])
+        client.loop_stop()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -18,6 +18,10 @@ MODBUS_REGISTER_COUNT = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "floa
 MAX_HISTORY_POINTS = 10_000
 
 
+# The historian holds nothing before 2000 (hf_core.payload); a window may still start or end well outside.
+MIN_QUERY_YEAR, MAX_QUERY_YEAR = 1970, 9000
+
+
 def _parse_time(value, label):
     """ISO-8601 (with or without zone; naive means UTC) to an aware UTC datetime."""
     if isinstance(value, datetime):
@@ -28,8 +32,16 @@ def _parse_time(value, label):
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # noqa: FURB162
         except ValueError:
             raise UserError(_("%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
-                              label=label, value=value)) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+                              label=label, value=str(value)[:64])) from None
+    try:
+        # in UTC here: PostgreSQL refuses offsets Python accepts (-23:59), and the edges of the calendar overflow
+        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        parsed = None
+    if parsed is None or not MIN_QUERY_YEAR <= parsed.year <= MAX_QUERY_YEAR:
+        raise UserError(_("%(label)s '%(value)s' is outside the years %(first)s to %(last)s.", label=label,
+                          value=str(value)[:64], first=MIN_QUERY_YEAR, last=MAX_QUERY_YEAR))
+    return parsed
 
 
 class HfUnsTag(models.Model):

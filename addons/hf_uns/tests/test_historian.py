@@ -66,6 +66,11 @@ class TestHistorianReadApi(HfUnsCommon):
             tags.read_history(self.tag_temperature.topic, "2026-01-01", "2026-01-02", 0)
         with self.assertRaisesRegex(UserError, "No tag you can read"):
             tags.read_history("umh/v1/nope/_historian/x", "2026-01-01", "2026-01-02")
+        # the edges of the calendar and offsets PostgreSQL refuses: a clear error, never a traceback (issue 14)
+        for start, end in (("0001-01-01T00:00:00+14:00", "2026-01-02"), ("2026-01-01", "9999-12-31T23:59:59-23:59"),
+                           ("2026-01-01", "9999-12-31T23:59:59"), (12, "2026-01-02")):
+            with self.assertRaisesRegex(UserError, "outside the years|not an ISO-8601 time"):
+                tags.read_history(self.tag_temperature.topic, start, end)
 
     def test_retention_drops_whole_old_partitions_only(self):
         old = self.now - timedelta(days=40)

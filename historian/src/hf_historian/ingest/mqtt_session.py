@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hf_core.net import dial_host
 from hf_historian.ingest import mqtt_wire as wire
 
 _logger = logging.getLogger(__name__)
@@ -94,8 +95,10 @@ class MqttSession(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.closed = loop.create_future()
         context = ssl.create_default_context() if self.address.tls else None
+        # a *.localhost broker is dialled at loopback (hf_core.net); TLS still checks the broker's own name
         await asyncio.wait_for(
-            loop.create_connection(lambda: self, self.address.host, self.address.port, ssl=context), timeout_s)
+            loop.create_connection(lambda: self, dial_host(self.address.host), self.address.port, ssl=context,
+                                   server_hostname=self.address.host if context else None), timeout_s)
         try:
             self._send(wire.connect_packet(
                 self.client_id, keepalive=self.keepalive_s, clean_start=False, session_expiry_s=self.session_expiry_s,

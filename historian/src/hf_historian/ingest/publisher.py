@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import psycopg2
 import psycopg2.errors
 
+from hf_core.net import dial_host
 from hf_core.retry import Backoff, tcp_probe
 from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import EVENT_TABLE
@@ -93,7 +94,7 @@ class OutboundPublisher:
                         await self._db(self._close_db)
                         await backoff.pause()
                     else:  # the broker: back to it as soon as it listens again
-                        await backoff.pause(tcp_probe(self.address.host, self.address.port))
+                        await backoff.pause(tcp_probe(dial_host(self.address.host), self.address.port))
         finally:
             await self._close_session()
             with contextlib.suppress(Exception):
