@@ -20,6 +20,9 @@ MODBUS_TABLES = ("holding", "input", "coil", "discrete")
 MODBUS_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "bool": 1, "string": 0}
 S7_AREAS = ("DB", "M", "I", "Q")
 S7_TYPES = {"BOOL": 1, "INT": 2, "DINT": 4, "REAL": 4, "WORD": 2, "DWORD": 4, "STRING": 0}
+# The longest a tag's last good value goes unsent (hf_collector.heartbeat), unless the document says otherwise.
+DEFAULT_HEARTBEAT_S = 60.0
+MIN_HEARTBEAT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class TagConfig:
     deadband: float = 0.0
     scale_gain: float = 1.0
     scale_offset: float = 0.0
+    # the longest this tag's last good value goes unsent: it is sent again, stamped with the time it holds
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
     @property
     def message_slot(self) -> tuple[str, str]:
@@ -198,7 +203,18 @@ def _address(protocol: DeviceProtocol, raw: Mapping[str, Any], where: str) -> Ad
         raise ConfigError(f"{where}: bad {protocol.value} address ({detail}).") from exc
 
 
-def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], seen: set[str]) -> TagConfig:
+def _heartbeat_s(raw: object, where: str) -> float:
+    try:
+        value = float(str(raw))  # whatever the document holds: a number, or text that reads as one
+    except ValueError:
+        raise ConfigError(f"{where}: heartbeat_s {raw!r} is not a number of seconds.") from None
+    if not value >= MIN_HEARTBEAT_S:  # NaN too
+        raise ConfigError(f"{where}: heartbeat_s must be at least {MIN_HEARTBEAT_S:g} s (it is {raw!r}).")
+    return value
+
+
+def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], seen: set[str],
+               heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> TagConfig:
     tag_name = str(tag_raw.get("name") or "")
     where = f"Device {name}, tag {tag_name or '?'}"
     topic = str(tag_raw.get("topic") or "")
@@ -218,16 +234,20 @@ def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], 
     interval = int(tag_raw.get("sampling_interval_ms") or 1000)
     if interval < 10:
         raise ConfigError(f"{where}: sampling_interval_ms must be at least 10.")
+    if tag_raw.get("heartbeat_s") not in (None, ""):  # the tag's own, else the edge's
+        heartbeat_s = _heartbeat_s(tag_raw["heartbeat_s"], where)
     return TagConfig(
         name=tag_name, topic=topic, address=_address(protocol, tag_raw.get("address") or {}, where),
         data_type=data_type, tag_group=str(tag_raw.get("tag_group") or ""), sampling_interval_ms=interval,
         deadband=float(tag_raw.get("deadband") or 0.0), scale_gain=float(tag_raw.get("scale_gain", 1.0)),
         scale_offset=float(tag_raw.get("scale_offset") or 0.0),
+        heartbeat_s=heartbeat_s,
     )
 
 
-def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
-    """One device of the document and the reasons its bad tags were left out.
+def parse_device(raw: Mapping[str, Any], heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> tuple[DeviceConfig, list[str]]:
+    """One device of the document and the reasons its bad tags were left out; ``heartbeat_s`` is the edge's,
+    for the tags that give none.
 
     :class:`ConfigError` (naming the device) when the device itself cannot work."""
     name = str(raw.get("name") or "").strip()
@@ -244,7 +264,7 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
     seen: set[str] = set()
     for tag_raw in raw.get("tags") or []:
         try:
-            tags.append(_parse_tag(protocol, name, tag_raw, seen))
+            tags.append(_parse_tag(protocol, name, tag_raw, seen, heartbeat_s))
         except ConfigError as exc:
             tag_errors.append(str(exc))
     port = int(raw.get("port") or DEFAULT_PORTS[protocol])
@@ -268,13 +288,20 @@ def parse_device(raw: Mapping[str, Any]) -> tuple[DeviceConfig, list[str]]:
 
 def parse_site(document: Mapping[str, Any]) -> SiteConfig:
     """The whole document. A device or tag that does not validate is left out with its reason (in
-    ``errors``) so everything else keeps running; two devices with one name are an error."""
+    ``errors``) so everything else keeps running; two devices with one name are an error. A bad edge-wide
+    ``heartbeat_s`` is reported and the default used."""
     devices: list[DeviceConfig] = []
     errors: list[str] = []
     names: set[str] = set()
+    heartbeat_s = DEFAULT_HEARTBEAT_S
+    if document.get("heartbeat_s") not in (None, ""):
+        try:
+            heartbeat_s = _heartbeat_s(document["heartbeat_s"], f"Edge {document.get('edge') or 'local'}")
+        except ConfigError as exc:
+            errors.append(f"{exc} Using {DEFAULT_HEARTBEAT_S:g} s.")
     for raw in document.get("devices") or []:
         try:
-            device, tag_errors = parse_device(raw)
+            device, tag_errors = parse_device(raw, heartbeat_s)
         except ConfigError as exc:
             errors.append(str(exc))
             continue

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hf_collector.delivery.buffer import DiskQueue
 from hf_collector.delivery.mqtt import MqttSender
+from hf_collector.heartbeat import Heartbeat, with_heartbeat
 from hf_collector.model import DeviceConfig, SiteConfig, TagSample
 from hf_collector.status import CollectorStatus, DeviceStatus
 from hf_core.payload import MaybeValue, encode
@@ -76,9 +77,10 @@ class Collector:
         backoff = Backoff(cap=RESTART_DELAY_MAX_S)
         while True:
             try:
-                async with self._driver_factory(device) as driver:  # type: ignore[attr-defined]
+                async with (self._driver_factory(device) as driver,  # type: ignore[attr-defined]
+                            contextlib.aclosing(with_heartbeat(driver.samples(), Heartbeat(device.tags))) as batches):
                     state.state, state.message = "connected", ""
-                    async for batch in driver.samples():
+                    async for batch in batches:
                         if not batch:
                             continue
                         bad = batch[0].quality is Quality.BAD
