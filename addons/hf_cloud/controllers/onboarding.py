@@ -116,7 +116,7 @@ class HfCloudOnboarding(http.Controller):
             plan = request.env["product.template"].sudo().browse(int(value or 0)).exists()
         except (TypeError, ValueError):
             return None
-        return plan if plan and plan.hf_is_plan and plan.sale_ok and plan.active else None
+        return plan if plan and plan._hf_on_sale("plan") else None
 
     def _spec_from_form(self, post):
         """The spec dict (hf_saas shape), where each spec path came from on the form, and early errors."""

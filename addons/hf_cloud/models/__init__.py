@@ -1,4 +1,5 @@
 from . import hf_cloud_instance
 from . import hf_cloud_onboarding_attempt
+from . import hf_cloud_usage
 from . import product_template
 from . import sale_order

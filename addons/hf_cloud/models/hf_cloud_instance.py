@@ -13,12 +13,17 @@ from hf_saas.settings import Settings
 from hf_saas.spec import Quotas, parse_spec, slug_from_name
 from hf_saas.ziti import NOT_CONFIGURED
 
+from .product_template import QUOTA_FIELDS
+
 _logger = logging.getLogger(__name__)
 
+# How many units of one add-on a single order may hold (a typing slip, not a business limit).
+MAX_ADDON_QUANTITY = 100
 ACTIVE_STATES = ("draft", "queued", "provisioning", "ready", "suspended")
 # What the provisioner acts on and reports: set by this module's own code only, never through the ORM's
 # create/write from a request (an RPC caller could name another tenant's database or fake a state).
-PROVISIONER_FIELDS = frozenset({"db_name", "state", "url", "admin_login", "ziti_status", "email_confirmed"})
+PROVISIONER_FIELDS = frozenset({"db_name", "state", "url", "admin_login", "ziti_status", "email_confirmed",
+                                "suspended_unpaid"})
 # The context value that unlocks them: an object no JSON/XML-RPC context can carry.
 _PROVISIONER = object()
 
@@ -47,14 +52,21 @@ class HfCloudInstance(models.Model):
     quota_samples_per_day = fields.Integer(string="Samples/day quota", readonly=True)
     quota_retention_days = fields.Integer(string="Retention (days)", readonly=True)
     quota_storage_mb = fields.Integer(string="Storage quota (MB)", readonly=True)
+    quota_cpu = fields.Float(string="Compute quota (vCPU)", readonly=True, digits=(6, 2))
     usage_tags = fields.Integer(string="Tags used", readonly=True)
     usage_samples_per_day = fields.Integer(string="Samples (last 24 h)", readonly=True)
     usage_db_size_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(12, 1))
     usage_date = fields.Datetime(string="Usage measured", readonly=True)
+    usage_ids = fields.One2many("hf.cloud.usage", "instance_id", string="Usage history", readonly=True)
+    suspended_unpaid = fields.Boolean(
+        string="Suspended for an unpaid invoice", readonly=True, copy=False,
+        help="Suspended by the payment check because an invoice is past its due date; resumed once it is paid.")
     url = fields.Char(string="URL", readonly=True, copy=False)
     admin_login = fields.Char(string="Admin login", readonly=True, copy=False)
     ziti_status = fields.Char(string="OpenZiti", readonly=True, copy=False, default=NOT_CONFIGURED)
     sale_order_id = fields.Many2one("sale.order", string="Sale order", readonly=True, copy=False)
+    order_ids = fields.One2many("sale.order", "hf_upgrade_instance_id", string="Plan changes and add-ons",
+                                readonly=True, copy=False)
     email_confirmed = fields.Boolean(
         string="E-mail confirmed", readonly=True, copy=False,
         help="A signup from the website is provisioned only once its address followed the link we mailed.")
@@ -110,9 +122,7 @@ class HfCloudInstance(models.Model):
             self._hf_refuse_provisioner_fields(set(vals))
         result = super().write(vals)
         if "plan_id" in vals:
-            for instance in self:
-                super(HfCloudInstance, instance).write(self._hf_quota_values(instance.plan_id))
-            self.filtered(lambda i: i.state in ("ready", "suspended"))._hf_push_quotas()
+            self._hf_apply_quotas()
         return result
 
     # ------------------------------------------------------------------ actions (also XML-RPC)
@@ -140,6 +150,8 @@ class HfCloudInstance(models.Model):
         self._hf_check_manager(_("resume"))
         for instance in self:
             instance._hf_lifecycle("resume", "ready", ("ready", "suspended"))
+            instance._hf_as_provisioner().suspended_unpaid = False
+            instance._hf_push_quotas()  # what was bought while it was suspended
         return True
 
     def action_backup(self):
@@ -187,8 +199,12 @@ class HfCloudInstance(models.Model):
             except HfSaasError as exc:
                 _logger.warning("usage of %s not measured: %s", instance.db_name, exc)
                 continue
+            now = fields.Datetime.now()
             instance.sudo().write({"usage_tags": usage["tags"], "usage_samples_per_day": usage["samples_per_day"],
-                            "usage_db_size_mb": usage["db_size_mb"], "usage_date": fields.Datetime.now()})
+                                   "usage_db_size_mb": usage["db_size_mb"], "usage_date": now})
+            self.env["hf.cloud.usage"].sudo().create({
+                "instance_id": instance.id, "date": now, "tags": usage["tags"],
+                "samples_per_day": usage["samples_per_day"], "db_size_mb": usage["db_size_mb"]})
         return True
 
     def action_download_bundle(self):
@@ -215,6 +231,31 @@ class HfCloudInstance(models.Model):
     def _cron_update_usage(self):
         self.search([("state", "=", "ready")]).action_update_usage()
 
+    @api.model
+    def _cron_check_payments(self):
+        """Suspend a ready instance with an invoice past its due date (its data is kept); resume an instance
+        this check suspended once its invoices are paid. One instance at a time, each committed."""
+        today = fields.Date.context_today(self)
+        for instance in self.search([("state", "in", ("ready", "suspended"))])._hf_as_provisioner():
+            overdue = instance._hf_overdue_invoices(today)
+            try:
+                if overdue and instance.state == "ready":
+                    instance._hf_lifecycle("suspend", "suspended", ("ready",))
+                    instance.write({"suspended_unpaid": True, "state_message": _(
+                        "Suspended: invoice %s is past its due date. Your data is kept; the instance resumes "
+                        "once it is paid.", ", ".join(overdue.mapped("name")))})
+                elif not overdue and instance.state == "suspended" and instance.suspended_unpaid:
+                    instance._hf_lifecycle("resume", "ready", ("suspended",))
+                    instance.write({"suspended_unpaid": False})
+                    instance._hf_push_quotas()
+                else:
+                    continue
+            except UserError as exc:
+                _logger.warning("payment check of %s: %s", instance.db_name, exc)
+                continue
+            instance.message_post(body=instance.state_message)
+            self._hf_commit()
+
     # ------------------------------------------------------------------ helpers
     def _hf_provision(self):
         """Create the tenant with hf_saas and mail the login; errors leave the instance failed."""
@@ -232,8 +273,9 @@ class HfCloudInstance(models.Model):
             "db_name": result.db, "ziti_status": result.ziti_status,
             "provision_seconds": sum(result.timings.values()),
         })
+        portal_url = self._hf_grant_portal_access()
         template = self.env.ref("hf_cloud.mail_template_hf_cloud_ready")
-        template.with_context(hf_signup_url=result.signup_url or result.url).send_mail(
+        template.with_context(hf_signup_url=result.signup_url or result.url, hf_portal_url=portal_url).send_mail(
             self.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light")
         self.action_update_usage()
         return True
@@ -280,18 +322,104 @@ class HfCloudInstance(models.Model):
         return data
 
     def _hf_push_quotas(self):
-        for instance in self:
-            quotas = instance.plan_id._hf_quotas()
+        """Write the instance's quotas (plan and confirmed add-ons) into its tenant; only a ready tenant can
+        take them (a suspended one gets them when it is resumed)."""
+        for instance in self.filtered(lambda i: i.state == "ready"):
+            quotas = {"tags": instance.quota_tags, "samples_per_day": instance.quota_samples_per_day,
+                      "retention_days": instance.quota_retention_days, "storage_mb": instance.quota_storage_mb,
+                      "cpu": instance.quota_cpu}
             try:
-                self._hf_provisioner().set_quotas(instance.db_name, Quotas.from_dict(quotas), quotas["code"])
+                self._hf_provisioner().set_quotas(instance.db_name, Quotas.from_dict(quotas),
+                                                  instance.plan_id.hf_plan_code or "custom")
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance.message_post(body=_("Plan %s applied: quotas changed at once.", instance.plan_id.name))
+            instance.message_post(body=_(
+                "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s messages a day, %(storage)s MB "
+                "of storage, %(cpu)s vCPU.", plan=instance.plan_id.name, tags=quotas["tags"],
+                samples=quotas["samples_per_day"], storage=quotas["storage_mb"], cpu=quotas["cpu"]))
+
+    def _hf_apply_quotas(self):
+        """Quotas = the plan's + those of the confirmed add-on orders; recorded here and pushed into the tenant.
+        The only writer of the quota fields after creation: called when the plan changes and when an
+        instance's order is confirmed or cancelled."""
+        for instance in self:
+            values = self._hf_quota_values(instance.plan_id, instance._hf_confirmed_addon_lines())
+            super(HfCloudInstance, instance).write(values)
+        self._hf_push_quotas()
+        return True
 
     @api.model
-    def _hf_quota_values(self, plan):
-        return {"quota_tags": plan.hf_quota_tags, "quota_samples_per_day": plan.hf_quota_samples_per_day,
-                "quota_retention_days": plan.hf_quota_retention_days, "quota_storage_mb": plan.hf_quota_storage_mb}
+    def _hf_quota_values(self, plan, addon_lines=()):
+        values = {field: plan[plan_field] for field, plan_field, _addon in QUOTA_FIELDS}
+        for line in addon_lines:
+            for field, _plan, addon_field in QUOTA_FIELDS:
+                if addon_field:
+                    values[field] += line.product_uom_qty * line.product_id[addon_field]
+        return {field: value if field == "quota_cpu" else int(value) for field, value in values.items()}
+
+    def _hf_confirmed_addon_lines(self):
+        self.ensure_one()
+        orders = self.sudo().order_ids.filtered(lambda o: o.state == "sale")
+        return orders.order_line.filtered(lambda line: line.product_id.hf_is_addon)
+
+    def _hf_portal_invoices(self):
+        """The posted invoices and credit notes of this instance's orders (the plan's and those bought later)."""
+        self.ensure_one()
+        orders = self.sudo().sale_order_id | self.sudo().order_ids
+        return orders.invoice_ids.filtered(lambda m: m.state == "posted").sorted("id", reverse=True)
+
+    def _hf_overdue_invoices(self, today):
+        self.ensure_one()
+        return self._hf_portal_invoices().filtered(
+            lambda m: m.move_type == "out_invoice" and m.payment_state in ("not_paid", "partial")
+            and m.invoice_date_due and m.invoice_date_due < today)
+
+    def _hf_create_order(self, product, quantity=1):
+        """A quotation for a plan change or an add-on of this instance, paid in the portal. Nothing changes
+        before the order is confirmed (sale_order.action_confirm), which the payment does."""
+        self.ensure_one()
+        kind = "plan" if product.hf_is_plan else "addon"
+        if not product or not product._hf_on_sale(kind):
+            raise UserError(_("This product is not on sale; choose one of the plans or add-ons offered."))
+        if self.state not in ("ready", "suspended"):
+            raise UserError(_("%(name)s is %(state)s; plans and add-ons can be bought once it is ready.",
+                              name=self.name, state=self.state))
+        if kind == "plan" and product == self.plan_id:
+            raise UserError(_("%s is already this instance's plan.", product.name))
+        if kind == "plan":
+            quantity = 1
+        if not 1 <= quantity <= MAX_ADDON_QUANTITY:
+            raise UserError(_("Order between 1 and %s units at a time.", MAX_ADDON_QUANTITY))
+        instance = self.sudo()
+        return self.env["sale.order"].sudo().create({
+            "partner_id": instance.partner_id.id,
+            "client_order_ref": instance.db_name,
+            "hf_upgrade_instance_id": instance.id,
+            # paid in full online before it is confirmed: that payment is what changes the quotas
+            "require_payment": True, "require_signature": False, "prepayment_percent": 1.0,
+            "order_line": [fields.Command.create({"product_id": product.product_variant_id.id,
+                                                  "product_uom_qty": quantity})],
+        })
+
+    def _hf_grant_portal_access(self):
+        """The customer's portal user on this (the operator's) Odoo, made as Odoo's portal wizard grants
+        access (its welcome e-mail replaced by our "ready" mail). Returns the link that mail carries: a
+        one-time link to choose a password that lands on the instance page, or that page for an existing user."""
+        self.ensure_one()
+        partner = self.sudo().partner_id
+        page = f"/my/instances/{self.id}"
+        if partner.user_ids:  # a returning customer (or an employee) logs in as usual
+            return f"{self.get_base_url()}{page}"
+        wizard = self.env["portal.wizard"].sudo().create({"partner_ids": [fields.Command.set(partner.ids)]})
+        try:
+            with self.env.cr.savepoint():
+                wizard.user_ids.with_context(hf_cloud_invited_by_ready_mail=True).action_grant_access()
+        except UserError as exc:  # e.g. another user already has this e-mail as login
+            _logger.warning("no portal user for %s (%s): %s", partner.email, self.db_name, exc)
+            self.sudo()._message_log(body=_("No portal account made for %(email)s: %(error)s",
+                                            email=partner.email, error=exc.args[0]))
+            return f"{self.get_base_url()}{page}"
+        return partner._get_signup_url_for_action(url=page)[partner.id]
 
     @api.model
     def _hf_check_company_free(self, company_name):

@@ -1,5 +1,14 @@
 from odoo import fields, models
 
+# What an add-on adds, by quota: the instance's field, the plan's field, the add-on's field.
+QUOTA_FIELDS = (
+    ("quota_tags", "hf_quota_tags", "hf_addon_tags"),
+    ("quota_samples_per_day", "hf_quota_samples_per_day", "hf_addon_samples_per_day"),
+    ("quota_retention_days", "hf_quota_retention_days", None),
+    ("quota_storage_mb", "hf_quota_storage_mb", "hf_addon_storage_mb"),
+    ("quota_cpu", "hf_quota_cpu", "hf_addon_cpu"),
+)
+
 
 class ProductTemplate(models.Model):
     _inherit = "product.template"
@@ -11,12 +20,24 @@ class ProductTemplate(models.Model):
     hf_quota_retention_days = fields.Integer(string="Raw retention (days)", default=30)
     hf_quota_storage_mb = fields.Integer(string="Storage (MB)", default=5_120)
     hf_quota_cpu = fields.Float(string="Compute (vCPU)", default=1.0)
+    hf_is_addon = fields.Boolean(
+        string="Hyperfactory add-on",
+        help="Sold to customers on their instance's portal page; each unit adds the quantities below to the "
+             "instance's plan once its order is confirmed (paid).")
+    hf_addon_tags = fields.Integer(string="Extra tags")
+    hf_addon_samples_per_day = fields.Integer(string="Extra messages per day")
+    hf_addon_storage_mb = fields.Integer(string="Extra storage (MB)")
+    hf_addon_cpu = fields.Float(string="Extra compute (vCPU)")
 
     _sql_constraints = [
         ("hf_plan_code_unique", "unique(hf_plan_code)", "Two plans cannot share a code."),
         ("hf_quota_positive", ("CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
                                "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)"),
          "Quotas cannot be negative."),
+        ("hf_addon_positive", ("CHECK(COALESCE(hf_addon_tags, 0) >= 0 AND COALESCE(hf_addon_samples_per_day, 0) >= 0 "
+                               "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0)"),
+         "An add-on cannot take quota away."),
+        ("hf_plan_or_addon", "CHECK(NOT (hf_is_plan AND hf_is_addon))", "A product is a plan or an add-on, not both."),
     ]
 
     def _hf_quotas(self):
@@ -24,3 +45,9 @@ class ProductTemplate(models.Model):
         return {"code": self.hf_plan_code or "custom", "tags": self.hf_quota_tags,
                 "samples_per_day": self.hf_quota_samples_per_day, "retention_days": self.hf_quota_retention_days,
                 "storage_mb": self.hf_quota_storage_mb, "cpu": self.hf_quota_cpu}
+
+    def _hf_on_sale(self, kind):
+        """True when this is a plan (``kind="plan"``) or an add-on (``"addon"``) a customer may buy now:
+        a hidden, archived or internal product is never a customer's to pick."""
+        self.ensure_one()
+        return bool(self.active and self.sale_ok and self[f"hf_is_{kind}"])

@@ -4,15 +4,27 @@ from odoo import fields, models
 class SaleOrder(models.Model):
     _inherit = "sale.order"
 
+    # One field for every order of an instance after its signup: a plan change or add-ons.
     hf_upgrade_instance_id = fields.Many2one(
-        "hf.cloud.instance", string="Hyperfactory plan change", readonly=True, copy=False, index="btree_not_null",
-        help="The instance whose plan becomes this order's plan once the order is confirmed.")
+        "hf.cloud.instance", string="Hyperfactory instance", readonly=True, copy=False, index="btree_not_null",
+        help="The instance this order changes: its plan becomes this order's plan and its add-ons are added to "
+             "the instance's quotas once the order is confirmed (paid), not before.")
 
     def action_confirm(self):
         result = super().action_confirm()
         for order in self.filtered("hf_upgrade_instance_id"):
+            instance = order.hf_upgrade_instance_id.sudo()
             plans = order.order_line.product_id.product_tmpl_id.filtered("hf_is_plan")[:1]
             if plans:
                 # the customer bought it: the quotas follow at once (pushed into the tenant by write())
-                order.hf_upgrade_instance_id.sudo().plan_id = plans
+                instance.plan_id = plans
+            else:
+                instance._hf_apply_quotas()
+        return result
+
+    def _action_cancel(self):
+        confirmed = self.filtered(lambda o: o.hf_upgrade_instance_id and o.state == "sale")
+        result = super()._action_cancel()
+        # a cancelled add-on gives its quota back
+        confirmed.hf_upgrade_instance_id.sudo()._hf_apply_quotas()
         return result

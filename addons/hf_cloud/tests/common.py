@@ -8,7 +8,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from odoo.tests import TransactionCase
+from odoo.tests import HttpCase, TransactionCase
+
+from hf_saas import db as pg
 
 REPO = Path(__file__).resolve().parents[3]
 # One template and state directory shared with saas/tests: built once, reused while the addons are unchanged.
@@ -129,3 +131,26 @@ class HfCloudCommon(TransactionCase):
             "name": company, "partner_id": self.partner.id, "plan_id": self.plan.id,
             "spec_json": json.dumps(spec_dict(company, **spec_kw)),
         })
+
+
+def drop_tenant(provisioner, db):
+    """Remove a tenant a test made (its registry entry, broker users and database), whatever its state."""
+    record = provisioner.registry.find(db)
+    if record and record.state != "deleted":
+        provisioner.delete(db, yes=True)
+    pg.drop(provisioner.settings, db)
+
+
+class HfCloudProvisionCase(HttpCase):
+    """Tests that provision real tenants with hf_saas, cloned from the shared template."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        configure_saas(cls)
+        cls.provisioner = cls.env["hf.cloud.instance"]._hf_provisioner()
+        cls.provisioner.build_template()  # no-op while the addons are unchanged
+        cls.settings = cls.provisioner.settings
+
+    def _cleanup(self, db):
+        drop_tenant(self.provisioner, db)

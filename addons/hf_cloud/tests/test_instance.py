@@ -68,3 +68,9 @@ class TestInstance(HfCloudCommon):
         # the specification (contact data, addresses) is for managers only
         with self.assertRaises(AccessError):
             mine.with_user(portal_user).read(["spec_json"])
+
+    def test_demo_payment_provider_is_installed_disabled(self):
+        # payment_demo accepts any card: hf_cloud depends on it for its tests, never offers it by itself
+        demo = self.env.ref("payment.payment_provider_demo")
+        self.assertEqual(demo.state, "disabled")
+        self.assertFalse(demo.is_published)

@@ -4,30 +4,16 @@ from contextlib import closing
 
 import psycopg2
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
 from hf_saas import db as pg
 
-from .common import configure_saas
+from .common import HfCloudProvisionCase
 
 
 @tagged("post_install", "-at_install")
-class TestProvision(HttpCase):
+class TestProvision(HfCloudProvisionCase):
     """The form, filled in Chromium by a visitor, provisions a real tenant database."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        configure_saas(cls)
-        cls.provisioner = cls.env["hf.cloud.instance"]._hf_provisioner()
-        cls.provisioner.build_template()  # no-op while the addons are unchanged
-        cls.settings = cls.provisioner.settings
-
-    def _cleanup(self, db):
-        record = self.provisioner.registry.find(db)
-        if record and record.state != "deleted":
-            self.provisioner.delete(db, yes=True)
-        pg.drop(self.settings, db)
 
     def test_tour_submit_then_provision(self):
         db = "hf_cloud_t_tour_plant_gmbh"

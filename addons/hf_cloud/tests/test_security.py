@@ -16,7 +16,7 @@ from hf_saas.provision import Provisioner
 from hf_saas.settings import Settings
 from hf_saas.spec import Quotas, parse_spec
 
-from .common import TEST_PREFIX, configure_saas, mqtt_connects, set_environ, spec_dict, start_mosquitto
+from .common import TEST_PREFIX, configure_saas, drop_tenant, mqtt_connects, set_environ, spec_dict, start_mosquitto
 
 _TEMPLATE_BUILT = []
 
@@ -78,10 +78,7 @@ class HfCloudTenantCase(HttpCase):
 
     @classmethod
     def _drop_tenant(cls, db):
-        record = cls.provisioner.registry.find(db)
-        if record and record.state != "deleted":
-            cls.provisioner.delete(db, yes=True)
-        pg.drop(cls.settings, db)
+        drop_tenant(cls.provisioner, db)
 
     def backups(self):
         return list(self.provisioner.registry.get(self.db).backups)
