@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from asyncua import Client, ua
@@ -17,6 +17,7 @@ from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
 from hf_collector.drivers.common import bad_batch
+from hf_collector.drivers.decimate import Decimator
 from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
 from hf_core.certs import certificate_fingerprint
 from hf_core.retry import Backoff, tcp_probe
@@ -28,6 +29,8 @@ MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecuri
 LIFETIME_COUNT = 10_000
 MAX_NOTIFICATIONS_PER_PUBLISH = 10_000
 ABSOLUTE_DEADBAND = 1
+# a server that has sent nothing for this long is asked for its state (a dead connection shows)
+QUIET_CHECK_S = 5.0
 
 Handover = Callable[[list[TagSample] | Exception], None]
 
@@ -89,8 +92,9 @@ class _BatchSubscription(Subscription):
     def item_request(self, handle: int) -> ua.MonitoredItemCreateRequest:
         """The monitored item of ``tags[handle]``, sampled at the tag's own interval."""
         tag = self.tags[handle]
+        # a queue of one, the oldest discarded: a server keeps the newest value per publish, not every change
         parameters = ua.MonitoringParameters(ClientHandle=handle, SamplingInterval=float(tag.sampling_interval_ms),
-                                             QueueSize=0, DiscardOldest=True)
+                                             QueueSize=1, DiscardOldest=True)
         if tag.deadband > 0:
             parameters.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue,
                                                     DeadbandType=ABSOLUTE_DEADBAND, DeadbandValue=tag.deadband)
@@ -212,25 +216,8 @@ class OpcUaDriver:
                 if backoff.failures:
                     _logger.info("OPC UA server %s answers again", self.device.label)
                 backoff.reset()
-                while True:
-                    try:
-                        item = await asyncio.wait_for(queue.get(), timeout=5)
-                    except TimeoutError:
-                        assert self.client is not None
-                        state = self.client.get_node(ua.ObjectIds.Server_ServerStatus_State)
-                        await asyncio.wait_for(state.read_value(), timeout=self.timeout)
-                        continue
-                    # what the publish responses received so far brought goes out as one batch, without waiting
-                    # for more (a wait is added latency)
-                    batch: list[TagSample] = []
-                    while True:
-                        if isinstance(item, Exception):
-                            raise item
-                        batch.extend(item)
-                        if queue.empty():
-                            break
-                        item = queue.get_nowait()
-                    if batch:
+                async with contextlib.aclosing(self._received(queue)) as received:
+                    async for batch in received:
                         yield batch
             except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
                 _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc,
@@ -239,3 +226,41 @@ class OpcUaDriver:
                 if backoff.first_failure:
                     yield bad_batch(self.device)
                 await backoff.pause(probe)
+
+    async def _received(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> AsyncGenerator[
+            list[TagSample], None]:
+        """One connection's samples, at most one per tag per its interval (the newest: :class:`Decimator`, for a
+        server that publishes faster than asked); a quiet server is asked for its state every QUIET_CHECK_S."""
+        decimator = Decimator()
+        heard_at = time.monotonic()
+        while True:
+            now = time.monotonic()
+            held = decimator.wait_s(now)
+            wait = heard_at + QUIET_CHECK_S - now
+            if held is not None:
+                wait = min(wait, held)
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=max(0.0, wait))
+            except TimeoutError:
+                now = time.monotonic()
+                if due := decimator.due(now):
+                    yield due
+                if now - heard_at >= QUIET_CHECK_S:
+                    assert self.client is not None
+                    state = self.client.get_node(ua.ObjectIds.Server_ServerStatus_State)
+                    await asyncio.wait_for(state.read_value(), timeout=self.timeout)
+                    heard_at = time.monotonic()
+                continue
+            heard_at = time.monotonic()
+            # what the publish responses received so far brought goes out as one batch, without waiting
+            # for more (a wait is added latency)
+            batch: list[TagSample] = []
+            while True:
+                if isinstance(item, Exception):
+                    raise item
+                batch.extend(item)
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            if batch := decimator.offer(batch, heard_at):
+                yield batch
