@@ -23,6 +23,11 @@
         "views/res_config_settings_views.xml",
         "views/hf_mrp_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": ["hf_mrp/static/src/components/**/*"],
+        "hf_screens.assets_kiosk": ["hf_mrp/static/src/components/**/*"],
+        "web.assets_tests": ["hf_mrp/static/tests/tours/**/*"],
+    },
     "installable": True,
     "application": False,
 }

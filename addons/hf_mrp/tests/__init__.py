@@ -2,3 +2,4 @@ from . import test_analytics_in
 from . import test_counters
 from . import test_outbound
 from . import test_oee_history
+from . import test_kiosk
