@@ -44,11 +44,20 @@ def start_ingest(port: int, dsn: str, *extra: str, host: str = "127.0.0.1") -> s
     return process
 
 
+def ready(process: subprocess.Popen[str], db: str) -> None:
+    """Once the ingest made the historian's tables and had a moment to subscribe (a loaded machine is slow)."""
+    deadline = time.monotonic() + 30
+    while query(db, "SELECT to_regclass('hf_historian_sample')") == [(None,)] and time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        time.sleep(0.2)
+    time.sleep(1.0)
+    assert process.poll() is None, process.stdout.read() if process.stdout else ""
+
+
 @pytest.fixture
 def ingest(broker: int, db: str) -> Iterator[subprocess.Popen[str]]:
     process = start_ingest(broker, f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}")
-    time.sleep(1.5)
-    assert process.poll() is None, process.stdout.read() if process.stdout else ""
+    ready(process, db)
     yield process
     process.terminate()
     process.wait(timeout=20)
@@ -316,8 +325,7 @@ def test_a_broker_at_a_localhost_name_is_reached(broker: int, db: str) -> None:
     """As the cloud's own settings name it (``mqtt.localhost``), which Python's resolver here does not know."""
     process = start_ingest(broker, f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", host="mqtt.localhost")
     try:
-        time.sleep(1.5)
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        ready(process, db)
         client = publisher(broker)
         publish_all(client, [(TOPIC, msg(NOW, temperature=19.5))])
         wait_for(lambda: samples_of(db, "temperature") == [(NOW, 19.5, None)])

@@ -517,12 +517,18 @@ class Provisioner:
             if pg.one_row(cr)[0]:
                 cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
                 samples = pg.one_row(cr)[0]
+            parked = 0
+            cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
+            if pg.one_row(cr)[0]:  # what the tenant's ingest parked today, over the plan's samples per day
+                cr.execute("SELECT coalesce(sum(parked), 0) FROM hf_historian_daily_usage "
+                           "WHERE day = (now() at time zone 'utc')::date")
+                parked = int(pg.one_row(cr)[0])
             cr.execute("SELECT pg_database_size(current_database())")
             size = pg.one_row(cr)[0]
             cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
             quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
-        return {"db": db, "tags": tags, "samples_per_day": samples, "db_size_mb": round(size / 1048576, 1),
-                "quotas": quotas}
+        return {"db": db, "tags": tags, "samples_per_day": samples, "samples_parked_today": parked,
+                "db_size_mb": round(size / 1048576, 1), "quotas": quotas}
 
     @contextmanager
     def _tenant_cursor(self, db: str) -> Iterator[cursor]:

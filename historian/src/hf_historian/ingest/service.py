@@ -34,6 +34,7 @@ from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import COUNTERS_CRON, EVENTS_CRON, AnalyticsRow, CronWaker, write_events
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
+from hf_historian.ingest.quota import SampleQuota, park, release, take_parked
 from hf_historian.ingest.resolver import (
     DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
     DEFAULT_MAX_TAGS_PER_WORKCELL,
@@ -56,6 +57,8 @@ INBOX_HIGH_WATER_BYTES = 64 * 1024 * 1024
 BATCH_MAX_BYTES = 16 * 1024 * 1024
 # Tags edited in Odoo (data type, historian off, retention class) are seen within this delay.
 TAG_RELOAD_S = 60.0
+# How often parked samples (over a tenant's samples-per-day quota) are retried while any wait
+REPLAY_EVERY_S = 2.0
 # A batch failing this many times as if the database were away, while it answers again, holds a message
 # that makes it fail: it is then stored message by message, and such a message dead-lettered.
 POISON_REPLAYS = 3
@@ -96,6 +99,8 @@ class Decoded(NamedTuple):
     ends: list[int]
     events: list[AnalyticsRow]
     counters: bool = False
+    parked: list[tuple[str, bytes, int]] = []  # noqa: RUF012  (a NamedTuple default; never mutated)
+    admitted: int = 0  # samples counted against today's quota
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -152,6 +157,7 @@ class Ingest:
         self._resolver_lock = threading.Lock()  # the writer thread's rare one-by-one fallback decodes too
         self.writer: HistorianWriter | None = None
         self.resolver: TagResolver | None = None
+        self.quota = SampleQuota()
         # One writer thread: PostgreSQL work (which releases the GIL) overlaps the next batch's decoding.
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="historian-writer")
 
@@ -177,6 +183,7 @@ class Ingest:
         self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover,
                                     max_tags_per_workcell=self.settings.max_tags_per_workcell,
                                     max_new_tags_per_message=self.settings.max_new_tags_per_message)
+        self.quota.load(self.resolver_conn.cursor())
 
     def _new_session(self) -> MqttSession:
         return MqttSession(self.address, self.settings.client_id, self.settings.topic, self._on_messages,
@@ -299,11 +306,14 @@ class Ingest:
         (capped), so a quiet line is stored within milliseconds and a flood in large batches."""
         assert self._arrived is not None
         writing: asyncio.Task[None] | None = None
-        last_stats = time.monotonic()
+        last_stats = last_replay = time.monotonic()
         while not self.stopping:
             if time.monotonic() - last_stats >= self.settings.stats_interval_s:
                 self._log_stats(time.monotonic() - last_stats)
                 last_stats = time.monotonic()
+            if self.quota.parked_waiting and self.quota.room() != 0 and time.monotonic() - last_replay > REPLAY_EVERY_S:
+                last_replay = time.monotonic()  # parked samples the quota has room for again, oldest first
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._replay_parked)
             if not self._inbox:
                 self._arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -369,14 +379,25 @@ class Ingest:
         messages: list[tuple[str, bytes]] = []
         ends: list[int] = []
         events: list[AnalyticsRow] = []
+        parked: list[tuple[str, bytes, int]] = []
+        admitted = 0
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
                 self.resolver.load()
+            if self.quota.due():
+                self.quota.load(self.resolver.cr)
             for _session, publishes in chunks:
                 for topic, payload, _packet_id in publishes:
                     before_events = len(events)
+                    before_samples = len(samples)
                     try:
                         decode_message(topic, payload, self.resolver, samples, dead, events)
+                        count = len(samples) - before_samples
+                        if count and not self.quota.admit(count):  # over the plan's samples per day: kept aside
+                            del samples[before_samples:]
+                            parked.append((topic, bytes(payload), count))
+                        else:
+                            admitted += count
                     except Exception as exc:
                         if isinstance(exc, psycopg2.Error) and (
                                 is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)):
@@ -390,7 +411,7 @@ class Ingest:
                     ends.append(len(samples))
             counter_tags = self.resolver.counter_tags
             counters = bool(counter_tags) and not counter_tags.isdisjoint([sample[0] for sample in samples])
-        return Decoded(samples, dead, messages, ends, events, counters)
+        return Decoded(samples, dead, messages, ends, events, counters, parked, admitted)
 
     async def _acknowledge(
         self, chunks: list[tuple[MqttSession, list[wire.Publish]]], decoded: Decoded,
@@ -548,11 +569,42 @@ class Ingest:
         and the batch's counter samples. Returns the dead letters with any event PostgreSQL refused."""
         inserted, refused = write_events(self.conn.cursor(), decoded.events, _retry_whole)
         self._events_stored = inserted
+        if decoded.parked or (decoded.admitted and self.quota.limit is not None):
+            park(self.conn.cursor(), decoded.parked, decoded.admitted, self.quota.limit)
         if inserted:
             self.waker.want(EVENTS_CRON)
         if decoded.counters:
             self.waker.want(COUNTERS_CRON)
         return [*dead, *refused] if refused else dead
+
+    def _replay_parked(self) -> None:
+        """Store parked messages the quota has room for again (writer thread), in arrival order. Their dead
+        letters and events were stored when they arrived; only their samples waited."""
+        assert self.resolver is not None and self.writer is not None
+        cr = self.conn.cursor()
+        reserved = 0
+        try:
+            with self._resolver_lock:
+                taken = take_parked(cr, self.quota.room())
+                samples: list[SampleRow] = []
+                for _row_id, topic, payload, _count in taken:
+                    decode_message(topic, payload, self.resolver, samples, [], [])
+                reserved = len(samples)
+                self.quota.used += reserved
+            if not taken:
+                self.conn.rollback()
+                return
+            stored = self.writer.write(samples)
+            waiting = release(cr, taken, len(samples))
+            self.conn.commit()
+            self.quota.parked_waiting = waiting
+            _logger.info("%d parked messages stored (%d samples); %d still parked", len(taken), stored, waiting)
+        except psycopg2.Error as exc:
+            with self._resolver_lock:
+                self.quota.used -= reserved
+            with contextlib.suppress(psycopg2.Error):
+                self._rollback(self.writer)
+            _logger.warning("parked samples not stored yet (%s); trying again", deadletter.one_line(exc))
 
     def _after_commit(self, triggered: bool) -> None:
         if triggered:
