@@ -48,8 +48,19 @@ async def test_one_changed_device_restarts_alone(run_collector: RunCollector) ->
             assert all(len(ids) == 1 for ids in subscriptions.values()), subscriptions
             driver_a = next(d for d in running.drivers if d.device.name == "a")
 
+            at_once: list[int] = []  # how many sessions server b holds, every 5 ms through the change
+
+            async def count_sessions() -> None:
+                while True:
+                    # asyncua keeps no public count of its sessions
+                    at_once.append(len(servers["b"].server.iserver._external_sessions))
+                    await asyncio.sleep(0.005)
+
+            counting = asyncio.create_task(count_sessions())
             running.collector.apply(two_cells(ports, gain_b=2.0, version=2))  # b's tag changed, a as it was
             await running.outbox.until(temperature("b", 40.0))  # b reads with its new scaling
+            counting.cancel()
+            assert max(at_once) == 1, "b's new session opened once its old one was closed (one PLC, one session)"
             machines["a"].temperature = 21.0
             await servers["a"].update()
             await running.outbox.until(temperature("a", 21.0))  # a reads on

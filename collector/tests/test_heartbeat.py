@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from asyncua import ua
 from conftest import Message, RunCollector
 from hf_testing import free_port
 
@@ -90,3 +92,35 @@ def test_a_bad_heartbeat_is_named_and_the_rest_keeps_running() -> None:
     assert any("cnc1-opcua, tag state" in e and "at least 1 s" in e for e in site.errors), site.errors
     assert len(site.devices) == 3
     assert {t.heartbeat_s for d in site.devices for t in d.tags} == {DEFAULT_HEARTBEAT_S}
+
+
+async def test_a_state_stamped_hours_ago_by_its_plc_is_sent_as_holding_now_and_again_after_a_reconnect(
+        run_collector: RunCollector) -> None:
+    """A PLC stamps a value with the time it changed: the heartbeat says it holds now (once at connect, once
+    after the gap of a reconnect), not only at a time long before the screen's window."""
+    port = free_port()
+    changed = datetime.now(UTC) - timedelta(hours=2)
+
+    async def start() -> OpcUaMachine:
+        server = OpcUaMachine(Machine(seed=7), port)
+        await server.start()
+        await server.nodes["state"].write_value(ua.DataValue(ua.Variant("running", ua.VariantType.String),
+                                                             SourceTimestamp=changed, ServerTimestamp=changed))
+        return server
+
+    server = await start()
+    try:
+        async with run_collector(state_site(port)) as running:  # the default heartbeat, 60 s
+            at_change = await running.outbox.until(is_state)
+            assert at_change.payload["timestamp_ms"] == int(changed.timestamp() * 1000), "the PLC's own time"
+            now = await running.outbox.until(is_state, within=2)
+            assert abs(now.payload["timestamp_ms"] - time.time() * 1000) < 2000, "and at once: it holds now"
+
+            await server.stop()
+            gap = await running.outbox.until(lambda m: m.topic == STATE and m.payload.get("state", "") is None)
+            server = await start()
+            await running.outbox.until(is_state)  # its old time again, before the gap
+            back = await running.outbox.until(is_state, within=2)
+            assert back.payload["timestamp_ms"] > gap.payload["timestamp_ms"], "holding after the gap, not before"
+    finally:
+        await server.stop()
