@@ -7,7 +7,7 @@
 2. raw COPY of the same rows into the same table (the physical limit)
 3. the Odoo-ORM way: one create() per sample (as OCA's iot modules store inputs)
 4. reads through the read API (downsampled day, 30 days from rollups, latest of 1,000 tags)
-5. peak RSS of the ingest process
+5. peak RSS of the ingest process (and, with --unknown-flood SECONDS, while every message names unknown tags)
 """
 
 from __future__ import annotations
@@ -291,6 +291,52 @@ def hostile_main(total: int, share: float) -> None:
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
 
 
+def unknown_flood_main(seconds: float) -> None:
+    """Issue 14: peak RSS of the ingest while every message, for ``seconds``, names tags nobody knows (new names
+    each time, half to known workcells, where discovery caps them, half to a location that is no workcell),
+    beside the peak of the clean live run of the same length as the baseline. Bounded means: the last part
+    of the flood holds no more than its first part."""
+    import random
+
+    rng = random.Random(14)
+    db = create_db()
+    try:
+        with private_mosquitto() as port:
+            ingest = subprocess.Popen(ingest_command(port, db, "bench-unknown", 1), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            time.sleep(3)
+            proc = psutil.Process(ingest.pid)
+            baseline = proc.memory_info().rss
+            per_phase: list[int] = []
+            started = time.monotonic()
+            sent = 0
+            while time.monotonic() - started < seconds and ingest.poll() is None:
+                batch = []
+                for _ in range(2000):
+                    names = {f"n{rng.getrandbits(40):x}": 1.0 for _ in range(TAGS_PER_MESSAGE)}
+                    where = f"cell{rng.randrange(WORKCELLS)}" if rng.random() < 0.5 else f"ghost{rng.getrandbits(20)}"
+                    body = {"timestamp_ms": int(time.time() * 1000), **names}
+                    batch.append((f"umh/v1/acme/bench/area/line/{where}/_historian", json.dumps(body).encode()))
+                publish_fast(port, encode_publishes(batch))
+                sent += len(batch)
+                per_phase.append(proc.memory_info().rss)
+            exits = 0 if ingest.poll() is None else 1
+            ingest.terminate()
+            ingest.wait(timeout=30)
+        third = max(1, len(per_phase) // 3)
+        first, last = max(per_phase[:third]), max(per_phase[-third:])
+        print("\n| figure | measured | baseline / target |")
+        print("| --- | --- | --- |")
+        print(f"| unknown-tag flood, {seconds:.0f} s, {sent:,} messages | peak RSS {max(per_phase) / 2**20:.0f} MB; "
+              f"first third {first / 2**20:.0f} MB, last third {last / 2**20:.0f} MB | idle before the flood "
+              f"{baseline / 2**20:.0f} MB; target: bounded (last ≤ first + 10 %) → "
+              f"{'bounded' if last <= first * 1.1 else 'GROWING'} |")
+        print(f"| ingest exits during the flood | {exits} | target 0 |")
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share this machine's cores)")
+    finally:
+        drop_db(db)
+
+
 def bench_copy(total: int) -> float:
     db = create_db()
     try:
@@ -416,9 +462,14 @@ def main() -> None:
     parser.add_argument("--hostile", type=float, default=0.0,
                         help="only the hostile-input run: this share of the messages hostile (0.01: 1 %%), "
                              "beside a clean run")
+    parser.add_argument("--unknown-flood", type=float, default=0.0, metavar="SECONDS",
+                        help="only the unknown-tag flood: peak RSS while every message names unknown tags")
     args = parser.parse_args()
     global TAGS_PER_MESSAGE, WORKCELLS
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
+    if args.unknown_flood:
+        unknown_flood_main(args.unknown_flood)
+        return
     if args.hostile:
         hostile_main(args.samples, args.hostile)
         return

@@ -67,12 +67,18 @@ class HfCloudOnboarding(http.Controller):
         return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
 
     @http.route("/hyperfactory/confirm/<int:instance_id>/<string:token>", type="http", auth="public",
-                website=True, sitemap=False)
+                website=True, sitemap=False, methods=["GET", "POST"])
     def confirm(self, instance_id, token, **_kw):
-        """The link mailed to the signup's address: only now is the instance sold and provisioned."""
+        """The link mailed to the signup's address: only now is the instance sold and provisioned. Opening
+        the link shows a button; only pressing it (a POST) confirms, so a mail scanner or a link preview
+        that fetches every link of a mail confirms nothing."""
         instance = request.env["hf.cloud.instance"].sudo().browse(instance_id).exists()
-        if not instance:
+        if not instance or not token or not consteq(token, instance._hf_confirm_token()):
             return request.not_found()
+        if request.httprequest.method != "POST":
+            if instance.email_confirmed:
+                return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
+            return request.render("hf_cloud.onboarding_confirm", {"instance": instance, "token": token})
         try:
             with request.env.cr.savepoint():
                 confirmed = instance._hf_confirm_email(token)

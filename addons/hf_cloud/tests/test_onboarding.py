@@ -1,3 +1,5 @@
+import re
+
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
@@ -107,7 +109,24 @@ class TestOnboarding(HttpCase):
         return self.env["hf.cloud.instance"].sudo().search([("name", "=", name)], order="id desc", limit=1)
 
     def _confirm(self, instance):
-        return self.url_open(f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}")
+        """As the customer does it: open the mailed link, press its button."""
+        url = f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}"
+        page = self.url_open(url)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        self.assertTrue(csrf, page.text[:500])
+        return self.url_open(url, data={"csrf_token": csrf.group(1)})
+
+    def test_opening_the_link_alone_confirms_nothing(self):
+        """Issue 15: a mail scanner or link preview fetches every link of a mail; only the button confirms."""
+        instance = self._instance_posted()
+        page = self.url_open(f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("o_hf_confirm_button", page.text)
+        instance.invalidate_recordset()
+        self.assertFalse(instance.email_confirmed or instance.db_name or instance.sale_order_id)
+        self._confirm(instance)
+        instance.invalidate_recordset()
+        self.assertTrue(instance.email_confirmed)
 
     def test_duplicate_company_refused(self):
         self._confirm(self._instance_posted())

@@ -40,6 +40,8 @@ class TestAnalyticsEvent(HfUnsCommon):
         self.assertEqual(event.state, "failed", "Retry does not send what UMH's schema refuses")
 
     def test_inbound_events_stay_pending_without_a_consumer(self):
+        if self.env["ir.module.module"]._get("hf_mrp").state == "installed":
+            self.skipTest("hf_mrp consumes the events here (its own tests cover that)")
         topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
         body = json.dumps({"start_time_unix_ms": 1_764_600_000_000, "state": 10000})
         event = self.env["hf.uns.analytics.event"].create({
