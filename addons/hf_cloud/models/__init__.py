@@ -1,3 +1,4 @@
+from . import account_move
 from . import hf_cloud_instance
 from . import hf_cloud_onboarding_attempt
 from . import hf_cloud_usage

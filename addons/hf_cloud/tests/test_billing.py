@@ -164,9 +164,13 @@ class TestAddonPurchase(HfCloudBillingCase):
             instances._cron_check_payments()  # still unpaid: stays suspended
         self.assertEqual(self.instance.state, "suspended")
 
+        cron = self.env.ref("hf_cloud.ir_cron_hf_cloud_payments")
+        triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
         self.env["account.payment.register"].with_context(
             active_model="account.move", active_ids=invoice.ids).create({})._create_payments()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        # the payment asks for the check at once, rather than at the next hour
+        self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
         with freeze_time(later):
             instances._cron_check_payments()
         self.assertEqual(self.instance.state, "ready")
