@@ -17,16 +17,19 @@ class Decimator:
         self._held: dict[str, TagSample] = {}  # topic -> the newest sample held back
 
     def offer(self, samples: list[TagSample], now: float) -> list[TagSample]:
-        """What of ``samples`` (in the order received) goes out now; the rest is held back."""
-        newest = {sample.tag.topic: sample for sample in samples}  # a burst of one tag: its last value
+        """What of ``samples`` (in the order received) goes out now; the rest is held back (a tag's later
+        sample replacing its earlier one)."""
+        next_at, held = self._next_at, self._held
         out = []
-        for topic, sample in newest.items():
-            if now >= self._next_at.get(topic, 0.0):
-                self._held.pop(topic, None)
-                self._next_at[topic] = now + sample.tag.sampling_interval_ms / 1000
+        for sample in samples:  # one pass, no more: this runs for every value the server sends
+            topic = sample.tag.topic
+            if now >= next_at.get(topic, 0.0):
+                next_at[topic] = now + sample.tag.sampling_interval_ms / 1000
+                if held:
+                    held.pop(topic, None)
                 out.append(sample)
             else:
-                self._held[topic] = sample
+                held[topic] = sample
         return out
 
     def due(self, now: float) -> list[TagSample]:
