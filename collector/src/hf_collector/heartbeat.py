@@ -36,10 +36,14 @@ class _Held:
 
 
 class Heartbeat:
-    """What each tag last sent, and the beats that are due. Times are epoch milliseconds."""
+    """What each tag last sent, and the beats that are due. Times are epoch milliseconds.
+
+    ``observe`` runs for every value read, so it and ``wait_s`` cost no walk over all tags: the next beat's
+    time is kept (never later than the true one; a wake-up that finds nothing due only recomputes it)."""
 
     def __init__(self, tags: Iterable[TagConfig]) -> None:
         self._held = {tag.topic: _Held(tag) for tag in tags}
+        self._next_ms: float | None = None  # None while no tag holds a value
 
     def observe(self, batch: list[TagSample]) -> None:
         """Take note of a batch the driver read (and that is sent as it is)."""
@@ -51,13 +55,18 @@ class Heartbeat:
             if sample.quality is Quality.GOOD and sample.value is not None:
                 entry.value = sample.value
                 entry.now = sample.timestamp_ms <= entry.stamp_ms
+                entry.stamp_ms = max(entry.stamp_ms, sample.timestamp_ms)
+                due_ms = 0 if entry.now else entry.stamp_ms + entry.tag.heartbeat_s * 1000
+                if self._next_ms is None or due_ms < self._next_ms:
+                    self._next_ms = due_ms
             else:
                 entry.value, entry.now = None, False
-            entry.stamp_ms = max(entry.stamp_ms, sample.timestamp_ms)
+                entry.stamp_ms = max(entry.stamp_ms, sample.timestamp_ms)
 
     def due(self, now_ms: int) -> list[TagSample]:
         """The beats due at ``now_ms`` (each tag's last good value, stamped ``now_ms``), noted as sent."""
         beats = []
+        next_ms: float | None = None
         for entry in self._held.values():
             if entry.value is None:
                 continue
@@ -65,13 +74,14 @@ class Heartbeat:
             if entry.now or now_ms >= entry.stamp_ms + period_ms * (1 - COALESCE_SHARE):
                 beats.append(TagSample(entry.tag, entry.value, now_ms))
                 entry.stamp_ms, entry.now = max(entry.stamp_ms, now_ms), False
+            if next_ms is None or entry.stamp_ms + period_ms < next_ms:
+                next_ms = entry.stamp_ms + period_ms
+        self._next_ms = next_ms
         return beats
 
     def wait_s(self, now_ms: int) -> float | None:
-        """Seconds until the next beat is due (0: one is due now); None while no tag holds a value."""
-        waits = [0.0 if entry.now else (entry.stamp_ms + entry.tag.heartbeat_s * 1000 - now_ms) / 1000
-                 for entry in self._held.values() if entry.value is not None]
-        return max(0.0, min(waits)) if waits else None
+        """Seconds until the next beat may be due (0: now); None while no tag holds a value."""
+        return None if self._next_ms is None else max(0.0, (self._next_ms - now_ms) / 1000)
 
 
 def _now_ms() -> int:
