@@ -35,8 +35,10 @@ from hf_historian.ingest.resolver import (
 )
 from hf_historian.writer import Sample, SampleRow
 
-# Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods.
-_TOPIC_CACHE_MAX = 100_000
+# Topics repeat (one per workcell and tag group): parse each once. Bounded against topic floods: about 590 bytes
+# an entry (measured), so 20,000 topics (far more than a plant's workcells and tag groups) hold ~11 MB; at
+# 100,000 a flood of invented locations kept ~56 MB (bench_historian.py --unknown-flood).
+_TOPIC_CACHE_MAX = 20_000
 _topics: dict[str, UnsTopic | str] = {}
 RAW_CONTRACT = "_raw"
 LOCAL_CONTRACT = "_local"
