@@ -143,6 +143,11 @@ if STEP == "production":
     seed_production()
 else:
     devices, edge = seed_plant()
+    # hyperfactory-cloud's customers pay add-ons with Odoo's demo provider here (hf_cloud installs it disabled:
+    # it accepts any card); a real deployment enables a real provider instead (README)
+    demo_provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
+    if demo_provider and demo_provider.state == "disabled":
+        demo_provider.write({"state": "test", "is_published": True})
     print(f"seeded {len(devices)} devices, {env['hf.uns.tag'].search_count([])} tags, edge {edge.user_id.login}",
           file=sys.stderr)
 env.cr.commit()
