@@ -55,6 +55,7 @@ class SampleQuota:
         self.used = 0  # samples stored (or on their way) today
         self.parked_waiting = 0  # messages parked and not stored yet
         self.loaded_at = 0.0
+        self.loaded_before = False
 
     def load(self, cr: Cursor) -> None:
         """The quota, today's use and what waits parked, from the database (at start and every RELOAD_S)."""
@@ -69,7 +70,9 @@ class SampleQuota:
                 self.limit = max(0, int(raw)) if raw not in (None, "") else None
             except ValueError:
                 _logger.warning("%s is %r, not a number: no samples-per-day quota applied", QUOTA_PARAM, raw)
-        cr.execute(QUOTA_DDL)
+        if not self.loaded_before:  # once per process: the tables then exist
+            cr.execute(QUOTA_DDL)
+            self.loaded_before = True
         day = today()
         cr.execute(f"SELECT samples FROM {USAGE_TABLE} WHERE day = %s", (day,))
         row = cr.fetchone()
