@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from conftest import Message, RunCollector
+from collector_fixtures import Message, RunCollector
 from hf_testing import free_port
 
 from hf_collector.model import SiteConfig, parse_site

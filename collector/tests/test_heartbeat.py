@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from asyncua import ua
-from conftest import Message, RunCollector
+from collector_fixtures import Message, RunCollector
 from hf_testing import free_port
 
 from hf_collector.model import DEFAULT_HEARTBEAT_S, SiteConfig, parse_site

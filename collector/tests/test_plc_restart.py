@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import Message, RunCollector
+from collector_fixtures import Message, RunCollector
 from hf_testing import free_port
 
 from hf_collector.model import parse_site

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from asyncua import Server, ua
-from conftest import RunCollector
+from collector_fixtures import RunCollector
 from hf_testing import free_port
 
 from hf_collector.model import parse_site
