@@ -5,7 +5,7 @@ import time
 
 from hf_testing import free_port
 
-from hf_core.retry import Backoff, tcp_probe
+from hf_core.retry import Backoff, attempts, tcp_probe
 
 
 def test_delays_double_from_one_second_up_to_the_cap() -> None:
@@ -35,5 +35,45 @@ async def test_a_peer_that_comes_back_ends_the_pause_at_once() -> None:
     async with server:
         started = time.monotonic()
         await backoff.pause(probe)
+        waited = time.monotonic() - started
+    assert waited < 5, f"waited {waited:.1f} s of a 30 s pause although the peer was back"
+
+
+async def test_attempts_start_at_once_then_pause_with_the_backoff_between_two() -> None:
+    backoff = Backoff(first=0.05, cap=0.2)
+    started = time.monotonic()
+    seen: list[tuple[int, int, float]] = []
+    async for attempt in attempts(backoff):
+        seen.append((attempt, backoff.failures, round(time.monotonic() - started, 2)))
+        if attempt == 1:
+            assert time.monotonic() - started < 0.04, "the first attempt does not wait"
+        if attempt == 4:
+            break
+    assert [(a, f) for a, f, _ in seen] == [(1, 0), (2, 1), (3, 2), (4, 3)]
+    # 0.05 + 0.1 + 0.2 s of pauses before the fourth attempt
+    assert time.monotonic() - started >= 0.35
+
+
+async def test_attempts_after_a_reset_pause_the_first_delay_again() -> None:
+    backoff = Backoff(first=0.01, cap=10.0)
+    failures = []
+    async for attempt in attempts(backoff):
+        failures.append(backoff.failures)
+        if attempt == 3:
+            backoff.reset()  # connected; the connection then drops
+        if attempt == 5:
+            break
+    assert failures == [0, 1, 2, 1, 2], "the pause before the fourth attempt was the first delay again"
+
+
+async def test_attempts_end_a_pause_when_the_probe_finds_the_peer_back() -> None:
+    port = free_port()
+    backoff = Backoff(first=30.0)
+    server = await asyncio.start_server(lambda _r, w: w.close(), "127.0.0.1", port)
+    async with server:
+        started = time.monotonic()
+        async for attempt in attempts(backoff, tcp_probe("127.0.0.1", port)):
+            if attempt == 2:
+                break
         waited = time.monotonic() - started
     assert waited < 5, f"waited {waited:.1f} s of a 30 s pause although the peer was back"

@@ -12,6 +12,21 @@ Every reconnect loop of the edge and the cloud uses it the same way::
         except OSError as exc:
             log("…; retrying in %.0f s", backoff.delay)
             await backoff.pause(tcp_probe(host, port))
+
+or, the same loop without the bookkeeping, with ``attempts``::
+
+    backoff = Backoff()
+    async for _ in attempts(backoff, tcp_probe(host, port)):
+        try:
+            ...connect...
+            backoff.reset()                       # once connected
+            ...work; return or break when done...
+        except OSError as exc:
+            log("…; retrying in %.0f s", backoff.delay)
+            # the next iteration pauses first
+
+``attempts`` yields at once for the first attempt and pauses (``backoff.pause(probe)``) before each later one;
+the loop ends only when its body returns, breaks or raises.
 """
 
 from __future__ import annotations
@@ -19,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 # How often a probe asks during a pause: a returning PLC is read within about this long.
 PROBE_INTERVAL_S = 0.5
@@ -54,6 +69,18 @@ class Backoff:
             await asyncio.sleep(min(PROBE_INTERVAL_S, left) if ready else left)
             if ready is not None and await ready():
                 return
+
+
+async def attempts(backoff: Backoff, probe: Probe | None = None) -> AsyncIterator[int]:
+    """Yield before each attempt (1, 2, 3 …), pausing ``backoff`` (ended early by ``probe``) between two.
+
+    The caller calls ``backoff.reset()`` once connected, so the pause after a long good connection is short.
+    """
+    attempt = 1
+    while True:
+        yield attempt
+        await backoff.pause(probe)
+        attempt += 1
 
 
 def tcp_probe(host: str, port: int, timeout: float = PROBE_INTERVAL_S) -> Probe:
