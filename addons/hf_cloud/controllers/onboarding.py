@@ -87,6 +87,8 @@ class HfCloudOnboarding(http.Controller):
                                   {"instance": instance, "refresh": False, "error": exc.args[0]})
         if not confirmed:
             return request.not_found()
+        if payment_url := instance._hf_payment_url():
+            return request.redirect(payment_url)
         return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
 
     @http.route("/hyperfactory/status/<int:instance_id>", type="http", auth="public", website=True, sitemap=False)
@@ -95,9 +97,10 @@ class HfCloudOnboarding(http.Controller):
         if not instance or not access_token or not instance.access_token \
                 or not consteq(instance.access_token, access_token):
             return request.not_found()
+        payment_url = instance._hf_payment_url() if instance.state == "draft" else False
         return request.render("hf_cloud.onboarding_status", {
-            "instance": instance, "refresh": instance.email_confirmed
-            and instance.state in ("draft", "queued", "provisioning")})
+            "instance": instance, "payment_url": payment_url, "refresh": instance.email_confirmed
+            and not payment_url and instance.state in ("draft", "queued", "provisioning")})
 
     # ------------------------------------------------------------------ helpers
     def _client_address(self):

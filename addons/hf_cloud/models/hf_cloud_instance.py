@@ -495,13 +495,41 @@ class HfCloudInstance(models.Model):
         instance._hf_check_company_free(instance.name)
         instance.write({"email_confirmed": True,
                         "db_name": self._hf_settings().db_prefix + slug_from_name(instance.name)})
+        online = self._hf_signup_pays_online()
         order = self.env["sale.order"].sudo().create({
             "partner_id": instance.partner_id.id,
             "client_order_ref": instance.db_name,
+            # online: the first period is paid before anything is set up (the payment confirms the order);
+            # by invoice: confirmed now, invoiced with the company's payment terms (an overdue one suspends)
+            "require_payment": online, "require_signature": False, "prepayment_percent": 1.0,
             "order_line": [fields.Command.create({"product_id": instance.plan_id.product_variant_id.id,
                                                   "product_uom_qty": 1})],
         })
-        order.action_confirm()
         instance.sale_order_id = order
-        instance.action_provision()
+        if online:
+            instance.state_message = _("Waiting for the payment of order %s.", order.name)
+            return True
+        if term := self.env.ref("account.account_payment_term_30days", raise_if_not_found=False):
+            order.payment_term_id = term
+        order.action_confirm()  # provisions it (sale_order.action_confirm)
+        order._create_invoices().action_post()
         return True
+
+    def _hf_signup_pays_online(self):
+        """How a signup pays its plan (system parameter ``hf_cloud.signup_payment``): ``online`` before it is
+        provisioned, ``invoice`` after; unset, online whenever a payment provider is published."""
+        mode = self.env["ir.config_parameter"].sudo().get_param("hf_cloud.signup_payment") or "auto"
+        if mode not in ("auto", "online", "invoice"):
+            _logger.warning("hf_cloud.signup_payment is %r; expected online, invoice or auto: using auto", mode)
+            mode = "auto"
+        if mode != "auto":
+            return mode == "online"
+        return bool(self.env["payment.provider"].sudo().search_count([
+            ("state", "in", ("enabled", "test")), ("is_published", "=", True),
+            ("company_id", "in", (False, self.env.company.id))], limit=1))
+
+    def _hf_payment_url(self):
+        """Where the customer pays the signup's order (its portal page, with its own access token)."""
+        self.ensure_one()
+        order = self.sudo().sale_order_id
+        return order.get_portal_url() if order and order.state in ("draft", "sent") else False

@@ -12,6 +12,11 @@ class SaleOrder(models.Model):
 
     def action_confirm(self):
         result = super().action_confirm()
+        # a signup's first order, confirmed by its payment (or at once when it is paid by invoice): now the
+        # instance is provisioned, never before
+        self.env["hf.cloud.instance"].sudo().search([
+            ("sale_order_id", "in", self.ids), ("state", "=", "draft"), ("email_confirmed", "=", True),
+        ]).action_provision()
         for order in self.filtered("hf_upgrade_instance_id"):
             instance = order.hf_upgrade_instance_id.sudo()
             plans = order.order_line.product_id.product_tmpl_id.filtered("hf_is_plan")[:1]

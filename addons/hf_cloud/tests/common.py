@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from odoo import Command
 from odoo.tests import HttpCase, TransactionCase
 
 from hf_saas import db as pg
@@ -33,6 +34,23 @@ def spec_dict(company="Acme Widgets", devices=None):
              "port": 502, "workcenter": "Press 1"},
             {"name": "press2-opc", "protocol": "opcua", "ip": "fd00::10", "workcenter": "Press 2"}],
     }
+
+
+def pay_with_demo_provider(env, provider, order):
+    """Pay ``order`` in full with Odoo's demo provider, as its payment form and status page do."""
+    transactions = env["payment.transaction"].sudo()
+    tx = transactions.create({
+        "provider_id": provider.id,
+        "payment_method_id": env.ref("payment_demo.payment_method_demo").id,
+        "reference": transactions._compute_reference("demo", sale_order_ids=[Command.set(order.ids)]),
+        "amount": order.amount_total, "currency_id": order.currency_id.id, "partner_id": order.partner_id.id,
+        "operation": "online_direct", "sale_order_ids": [Command.set(order.ids)],
+    })
+    # what /payment/demo/simulate_payment does, then what the status page's poll does
+    transactions._handle_notification_data("demo", {
+        "reference": tx.reference, "payment_details": "4242", "simulated_state": "done"})
+    tx._post_process()
+    return tx
 
 
 def set_environ(case, values):

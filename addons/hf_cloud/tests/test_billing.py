@@ -4,13 +4,14 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import Command, http
+from odoo import http
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from hf_saas import db as pg
 from hf_saas.spec import Quotas
 
+from .common import pay_with_demo_provider
 from .test_security import HfCloudTenantCase
 
 STORAGE_MB = 10240
@@ -48,19 +49,8 @@ class TestAddonPurchase(HfCloudBillingCase):
     company = "Addon Buyer"
 
     def pay_with_demo_provider(self, order):
-        transactions = self.env["payment.transaction"].sudo()
-        tx = transactions.create({
-            "provider_id": self.provider.id,
-            "payment_method_id": self.env.ref("payment_demo.payment_method_demo").id,
-            "reference": transactions._compute_reference("demo", sale_order_ids=[Command.set(order.ids)]),
-            "amount": order.amount_total, "currency_id": order.currency_id.id, "partner_id": order.partner_id.id,
-            "operation": "online_direct", "sale_order_ids": [Command.set(order.ids)],
-        })
-        # what /payment/demo/simulate_payment does, then what the status page's poll does
-        transactions._handle_notification_data("demo", {
-            "reference": tx.reference, "payment_details": "4242", "simulated_state": "done"})
+        tx = pay_with_demo_provider(self.env, self.provider, order)
         self.assertEqual(tx.state, "done")
-        tx._post_process()
         return tx
 
     def test_storage_addon_raises_the_quota_only_once_paid(self):

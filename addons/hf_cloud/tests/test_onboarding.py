@@ -14,8 +14,9 @@ GOOD = {
 }
 
 
-@tagged("post_install", "-at_install")
-class TestOnboarding(HttpCase):
+class HfCloudFormCase(HttpCase):
+    """A visitor's form posts and the mailed confirmation, for the onboarding tests."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -45,6 +46,25 @@ class TestOnboarding(HttpCase):
         self.assertIn(f'data-field="{field}"', body, f"no error shown next to {field}")
         self.assertIn(fragment, body)
 
+    def _instance(self, name="Form Test Works"):
+        return self.env["hf.cloud.instance"].sudo().search([("name", "=", name)], order="id desc", limit=1)
+
+    def _confirm(self, instance):
+        """As the customer does it: open the mailed link, press its button."""
+        url = f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}"
+        page = self.url_open(url)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        self.assertTrue(csrf, page.text[:500])
+        return self.url_open(url, data={"csrf_token": csrf.group(1)})
+
+    def _instance_posted(self, **changes):
+        response = self._post(**changes)
+        self.assertIn("/hyperfactory/status/", response.url)
+        return self._instance(changes.get("company_name", "Form Test Works"))
+
+
+@tagged("post_install", "-at_install")
+class TestOnboarding(HfCloudFormCase):
     def test_form_renders(self):
         response = self.url_open("/hyperfactory/start")
         self.assertEqual(response.status_code, 200)
@@ -105,17 +125,6 @@ class TestOnboarding(HttpCase):
         self.assertRefused(response, "devices", "At most 200 devices")
         self.assertEqual(self._counts(), before)
 
-    def _instance(self, name="Form Test Works"):
-        return self.env["hf.cloud.instance"].sudo().search([("name", "=", name)], order="id desc", limit=1)
-
-    def _confirm(self, instance):
-        """As the customer does it: open the mailed link, press its button."""
-        url = f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}"
-        page = self.url_open(url)
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        self.assertTrue(csrf, page.text[:500])
-        return self.url_open(url, data={"csrf_token": csrf.group(1)})
-
     def test_opening_the_link_alone_confirms_nothing(self):
         """Issue 15: a mail scanner or link preview fetches every link of a mail; only the button confirms."""
         instance = self._instance_posted()
@@ -134,11 +143,6 @@ class TestOnboarding(HttpCase):
         response = self._post(company_name="FORM test works", email="other@formtest.example")
         self.assertRefused(response, "company_name", "already exists")
         self.assertEqual(self._counts(), before)
-
-    def _instance_posted(self, **changes):
-        response = self._post(**changes)
-        self.assertIn("/hyperfactory/status/", response.url)
-        return self._instance(changes.get("company_name", "Form Test Works"))
 
     def test_submission_waits_for_the_email_then_orders_and_queues(self):
         """Attack 3: nothing is provisioned, sold or reserved before the address is confirmed."""
