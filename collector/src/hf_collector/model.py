@@ -13,13 +13,18 @@ from typing import Any, Protocol
 
 from hf_core.certs import normalize_fingerprint
 from hf_core.errors import ConfigError
-from hf_core.types import DEFAULT_PORTS, DataType, DeviceProtocol, Quality
+from hf_core.types import (
+    DEFAULT_PORTS,
+    MODBUS_TABLES,
+    MODBUS_TYPES,
+    S7_AREAS,
+    S7_TYPES,
+    DataType,
+    DeviceProtocol,
+    Quality,
+)
 from hf_core.uns import TopicError, UnsTopic
 
-MODBUS_TABLES = ("holding", "input", "coil", "discrete")
-MODBUS_TYPES = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "float64": 4, "bool": 1, "string": 0}
-S7_AREAS = ("DB", "M", "I", "Q")
-S7_TYPES = {"BOOL": 1, "INT": 2, "DINT": 4, "REAL": 4, "WORD": 2, "DWORD": 4, "STRING": 0}
 # The longest a tag's last good value goes unsent (hf_collector.heartbeat), unless the document says otherwise.
 DEFAULT_HEARTBEAT_S = 60.0
 MIN_HEARTBEAT_S = 1.0
@@ -67,7 +72,7 @@ Address = OpcUaAddress | ModbusAddress | S7Address
 def _split_topic(topic: str) -> tuple[str, str]:
     """(workcell topic, payload name) of a tag topic: parsed once per tag, not once per value read."""
     parsed = UnsTopic.parse(topic)
-    return str(UnsTopic(parsed.location_path, parsed.data_contract)), parsed.full_tag_name
+    return str(parsed.workcell_topic), str(parsed.tag_key())
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +93,8 @@ class TagConfig:
 
     @property
     def message_slot(self) -> tuple[str, str]:
-        """(the ``.../_historian`` topic of this tag's workcell, the tag's key in that message: groups and
-        name ``$``-joined, ``axis$x``): tags read together share one message."""
+        """(the ``.../_historian`` topic of this tag's workcell, the tag's key in that message: its
+        :class:`~hf_core.uns.TagKey`, ``axis$x``): tags read together share one message."""
         return _split_topic(self.topic)
 
     def scale(self, raw: float | int | bool | str) -> float | int | bool | str:
