@@ -5,6 +5,7 @@ import json
 import pytest
 
 from hf_core.payload import MAX_PAYLOAD_BYTES, DecodedValue, PayloadError, decode, encode
+from hf_core.uns import TagKey
 
 
 def test_round_trip_with_tag_groups() -> None:
@@ -15,6 +16,14 @@ def test_round_trip_with_tag_groups() -> None:
     assert timestamp == 1_700_000_000_123
     assert values == [DecodedValue("temperature", 21.5), DecodedValue("axis$x", 3), DecodedValue("axis$y", -1),
                       DecodedValue("state", "running"), DecodedValue("door_open", False)]
+
+
+def test_a_nested_name_is_the_tag_key_of_its_groups() -> None:
+    """The payload's nesting and the $-name are one grammar (hf_core.uns.TagKey), both ways."""
+    key = TagKey(groups=("spindle", "motor"), name="current")
+    raw = encode(1_700_000_000_000, {str(key): 1.5})
+    assert json.loads(raw)["spindle"] == {"motor": {"current": 1.5}}
+    assert [TagKey.parse(v.name) for v in decode(raw)[1]] == [key]
 
 
 BAD = [

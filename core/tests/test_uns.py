@@ -2,7 +2,7 @@
 
 import pytest
 
-from hf_core.uns import TopicError, UnsTopic, build_topic, is_valid_segment, segment_from_name
+from hf_core.uns import TagKey, TopicError, UnsTopic, build_topic, is_valid_segment, segment_from_name
 
 VALID = [
     ("umh/v1/acme/_historian/temperature", ("acme",), "_historian", (), "temperature"),
@@ -77,3 +77,72 @@ def test_a_name_gives_one_segment_wherever_it_is_typed(name: str, segment: str) 
     """The same plant typed in Odoo, in the onboarding form or read from a PLC gets one topic."""
     assert segment_from_name(name) == segment
     assert segment == "" or is_valid_segment(segment)
+
+
+KEYS = [
+    ("x", (), "x"),
+    ("axis$x", ("axis",), "x"),
+    ("axis$motor$x", ("axis", "motor"), "x"),
+    ("Spindle_1$speed-rpm", ("Spindle_1",), "speed-rpm"),
+]
+
+
+@pytest.mark.parametrize(("text", "groups", "name"), KEYS, ids=[k[0] for k in KEYS])
+def test_tag_keys_split_into_groups_and_name_and_join_back(text: str, groups: tuple[str, ...], name: str) -> None:
+    key = TagKey.parse(text)
+    assert (key.groups, key.name) == (groups, name)
+    assert key == TagKey(groups=groups, name=name)
+    assert str(key) == text
+    assert key.tag_group == "$".join(groups)
+    assert TagKey.from_group(key.tag_group, name) == key
+
+
+BAD_KEYS = [
+    ("", "tag ''"),
+    ("axis$", "tag ''"),
+    ("$x", "tag group ''"),
+    ("axis$$x", "tag group ''"),
+    ("axis/x", "tag 'axis/x'"),
+    ("bad name", "tag 'bad name'"),
+    ("a+b$x", "tag group 'a+b'"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), BAD_KEYS, ids=[k[0] or "empty" for k in BAD_KEYS])
+def test_bad_tag_keys_are_refused_naming_the_part(text: str, reason: str) -> None:
+    with pytest.raises(TopicError) as caught:
+        TagKey.parse(text)
+    assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("tag_group", "key"),
+    [("", "x"), ("axis", "axis$x"), ("axis$motor", "axis$motor$x"), ("axis/motor", "axis$motor$x"),
+     ("/axis//motor$", "axis$motor$x")],
+    ids=["none", "one", "dollar", "slash", "stray-separators"],
+)
+def test_a_typed_tag_group_takes_dollar_or_slash(tag_group: str, key: str) -> None:
+    assert str(TagKey.from_group(tag_group, "x")) == key
+
+
+TOPIC_KEYS = [
+    ("umh/v1/acme/_historian/axis/x", "", "axis$x"),
+    ("umh/v1/acme/_historian/axis", "x", "axis$x"),
+    ("umh/v1/acme/_historian", "axis$x", "axis$x"),
+    ("umh/v1/acme/_historian/a/b", "c$d", "a$b$c$d"),
+]
+
+
+@pytest.mark.parametrize(("topic", "name", "key"), TOPIC_KEYS, ids=[f"{t[0]}+{t[1]}" for t in TOPIC_KEYS])
+def test_a_topic_and_a_payload_name_make_one_tag_key(topic: str, name: str, key: str) -> None:
+    parsed = UnsTopic.parse(topic)
+    tag_key = parsed.tag_key(name)
+    assert str(tag_key) == key
+    assert str(tag_key.topic(parsed.location_path)) == "umh/v1/acme/_historian/" + key.replace("$", "/")
+    assert str(parsed.workcell_topic) == "umh/v1/acme/_historian"
+
+
+def test_a_topic_without_tag_has_no_key() -> None:
+    with pytest.raises(TopicError, match="names no tag"):
+        UnsTopic.parse("umh/v1/acme/_historian").tag_key()
+    assert UnsTopic.parse("umh/v1/acme/_historian").full_tag_name == ""

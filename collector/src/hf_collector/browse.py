@@ -12,7 +12,7 @@ from typing import Any, TextIO
 from asyncua import Client, Node, ua
 
 from hf_core.errors import SourceError
-from hf_core.uns import segment_from_name
+from hf_core.uns import TagKey, segment_from_name
 
 DATA_TYPES: dict[ua.VariantType | None, str] = {
     ua.VariantType.Boolean: "bool", ua.VariantType.String: "string", ua.VariantType.LocalizedText: "string",
@@ -82,7 +82,8 @@ class Browse:
             kind = None
         data_type = DATA_TYPES.get(kind, "int" if kind and "Int" in kind.name else "float")
         key = "_".join(segment(part) for part in (self.workcenter or "tags", *groups, name))
-        return {"id": f"hf_browse_{key}", "name": segment(name), "tag_group": "$".join(groups),
+        tag_key = TagKey(groups=tuple(groups), name=segment(name))
+        return {"id": f"hf_browse_{key}", "name": tag_key.name, "tag_group": tag_key.tag_group,
                 "workcenter_id": self.workcenter, "device_id": self.device, "data_type": data_type,
                 "role": guess_role(name, data_type), "opcua_node_id": portable_node_id(child.nodeid, self.namespaces),
                 "description": name}

@@ -8,11 +8,12 @@ sample of bad quality. Used by the collector (encode) and the ingest (decode).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
 from hf_core.errors import HfError
-from hf_core.uns import TAG_GROUP_SEPARATOR
+from hf_core.uns import TAG_GROUP_SEPARATOR, TagKey
 
 Value = float | int | bool | str
 # None: no value could be read (bad quality)
@@ -60,15 +61,21 @@ def encode(timestamp_ms: int, values: dict[str, MaybeValue]) -> bytes:
     return _ENCODER.encode(body).encode()
 
 
+@functools.lru_cache(maxsize=65_536)
+def _key(name: str) -> TagKey:
+    """A tag's key, parsed once per name, not once per value sent."""
+    return TagKey.parse(name)
+
+
 def _nest(body: dict[str, object], name: str, value: MaybeValue) -> None:
-    *groups, leaf = name.split(TAG_GROUP_SEPARATOR)
+    key = _key(name)
     node = body
-    for group in groups:
+    for group in key.groups:
         child = node.setdefault(group, {})
         if not isinstance(child, dict):
             raise PayloadError(f"tag {group!r} is both a value and a tag group.")
         node = child
-    node[leaf] = value
+    node[key.name] = value
 
 
 def check_text(text: str) -> str | None:
@@ -89,7 +96,9 @@ def _flatten(prefix: str, obj: dict[object, object], depth: int, out: list[tuple
              rejected: list[tuple[str, str]]) -> int:
     """Append ``obj``'s values to ``out`` (refused ones to ``rejected``); return how many keys it and the
     objects below it hold."""
-    # type(), not isinstance(): json makes exact types, and the ingest runs this for every value it stores
+    # type(), not isinstance(): json makes exact types, and the ingest runs this for every value it stores.
+    # A nested object's name is its TagKey (``group$name``), joined inline here for the same reason; the
+    # ingest checks the parts before it resolves a new name.
     keys = len(obj)
     for key, value in obj.items():
         if key is _DUPLICATES:

@@ -21,6 +21,18 @@ Invalid::
     umh/v1/_historian/t               (no enterprise)
     umh/v1/acme/bad seg/_historian/t  (space in a segment)
     umh/v1/acme/site/area             (no data contract)
+
+The tag key (:class:`TagKey`) is a tag's name inside its workcell's message: its tag groups and its name
+joined with ``$``, each part a segment as above::
+
+    x              (no tag group)
+    axis$x         (tag group "axis", tag "x")
+    axis$motor$x   (tag groups "axis", "motor", tag "x")
+
+and not ``""``, ``axis$`` / ``$x`` / ``axis$$x`` (an empty part) or ``axis/x`` (a part with '/'). A tag group
+is typed ``$``- or ``/``-separated (``axis$motor`` or ``axis/motor``, :meth:`TagKey.from_group`); in a topic
+the groups are levels (``.../_historian/axis/motor/x``); in a payload they are nested objects
+(``{"axis": {"motor": {"x": 1}}}``).
 """
 
 from __future__ import annotations
@@ -34,6 +46,8 @@ from hf_core.errors import ConfigError
 TOPIC_PREFIX = ("umh", "v1")
 SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_-]+")  # whole segments only: fullmatch, never match
 TAG_GROUP_SEPARATOR = "$"
+# how a tag group may be typed (Odoo's tag form, a CSV import): "axis$motor" or "axis/motor"
+_TYPED_GROUP_SEPARATORS = re.compile(r"[$/]")
 # UMH's own data contracts: _historian (UMH Classic time series, many tags per message), _analytics (UMH
 # Classic production events), _raw (UMH Core: time series one tag per topic, not yet modelled), _local (UMH
 # Core: never leaves the plant, never stored). Any other contract is a customer's own (e.g. _pump_v1).
@@ -65,6 +79,61 @@ def check_segment(segment: str, what: str = "segment") -> str:
             "(no spaces, '/', '+', '#' or '$')."
         )
     return segment
+
+
+def split_tag_group(tag_group: str) -> tuple[str, ...]:
+    """The groups of a typed tag group, ``$``- or ``/``-separated, empty parts dropped (not validated:
+    :meth:`TagKey.from_group` validates)."""
+    return tuple(g for g in _TYPED_GROUP_SEPARATORS.split(tag_group) if g) if tag_group else ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TagKey:
+    """A tag's name inside its workcell's message: tag groups and tag name, ``$``-joined (``axis$x``).
+
+    ``TagKey(groups=("axis",), name="x")``, ``TagKey.parse("axis$x")``, ``TagKey.from_group("axis/motor", "x")``;
+    ``str(key)`` is the ``$``-joined name. Every part is checked as a segment (:class:`TopicError` otherwise).
+    """
+
+    name: str
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for group in self.groups:
+            check_segment(group, "tag group")
+        check_segment(self.name, "tag")
+
+    @classmethod
+    def parse(cls, key: str) -> TagKey:
+        """``axis$x`` -> ``TagKey(groups=("axis",), name="x")``."""
+        *groups, name = key.split(TAG_GROUP_SEPARATOR)
+        return cls(name=name, groups=tuple(groups))
+
+    @classmethod
+    def from_group(cls, tag_group: str, name: str) -> TagKey:
+        """The key of tag ``name`` under a typed tag group (``$``- or ``/``-separated, may be empty)."""
+        return cls(name=name, groups=split_tag_group(tag_group))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """Groups then name: the topic levels after the data contract."""
+        return (*self.groups, self.name)
+
+    @property
+    def tag_group(self) -> str:
+        """The groups ``$``-joined (``axis$motor``), ``""`` without groups: Odoo's ``tag_group`` field."""
+        return TAG_GROUP_SEPARATOR.join(self.groups)
+
+    def below(self, key: str) -> TagKey:
+        """The key ``key`` (``$``-joined) names below this one: a payload name under a topic's tag."""
+        return TagKey.parse(TAG_GROUP_SEPARATOR.join((*self.parts, key)))
+
+    def topic(self, location_path: tuple[str, ...], data_contract: str = "_historian") -> UnsTopic:
+        """The one-tag topic of this key under a location: groups become levels."""
+        return UnsTopic(location_path, data_contract, self.groups, self.name)
+
+    def __str__(self) -> str:
+        return TAG_GROUP_SEPARATOR.join(self.parts) if self.groups else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +189,25 @@ class UnsTopic:
         return ".".join(self.location_path)
 
     @property
+    def workcell_topic(self) -> UnsTopic:
+        """The topic of the whole message this topic's tag travels in: location and data contract only."""
+        return UnsTopic(self.location_path, self.data_contract)
+
+    def tag_key(self, name: str = "") -> TagKey:
+        """The key of the tag this topic names (``.../_historian/axis/x`` -> ``axis$x``), with ``name``
+        (``$``-joined, from the payload) below it. :class:`TopicError` when neither names a tag."""
+        parts = (*self.virtual_path, self.tag_name) if self.tag_name else self.virtual_path
+        if not parts:
+            if not name:
+                raise TopicError(f"topic {self} names no tag.")
+            return TagKey.parse(name)
+        key = TagKey(name=parts[-1], groups=parts[:-1])
+        return key.below(name) if name else key
+
+    @property
     def full_tag_name(self) -> str:
         """Tag groups and tag joined with ``$`` (``axis$x``), or ``""`` for a multi-tag topic."""
-        return TAG_GROUP_SEPARATOR.join((*self.virtual_path, self.tag_name)) if self.tag_name else ""
+        return str(self.tag_key()) if self.tag_name else ""
 
     def __str__(self) -> str:
         parts = [*TOPIC_PREFIX, *self.location_path, self.data_contract, *self.virtual_path]
@@ -138,12 +223,11 @@ def build_topic(
     data_contract: str = "_historian",
 ) -> str:
     """Topic for one tag: tag groups may be given ``$``- or ``/``-separated (``axis$x``)."""
-    groups = tuple(g for g in re.split(r"[$/]", tag_group) if g) if tag_group else ()
     return str(
         UnsTopic(
             location_path=tuple(location_path),
             data_contract=data_contract,
-            virtual_path=groups,
+            virtual_path=split_tag_group(tag_group),
             tag_name=tag_name,
         )
     )

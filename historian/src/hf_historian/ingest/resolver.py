@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import psycopg2
 
 from hf_core.payload import MaybeValue, Value
-from hf_core.uns import UnsTopic
+from hf_core.uns import TagKey, UnsTopic
 from hf_historian.schema import RETENTION_CODES, Cursor, one_row
 
 _logger = logging.getLogger(__name__)
@@ -171,9 +171,8 @@ class TagResolver:
         here: ``may_discover`` False once a message used its share, or its workcell reached its cap), and
         for an archived tag.
         """
-        groups = [*topic.virtual_path, *topic.tag_name.split("$")] if topic.tag_name else list(topic.virtual_path)
-        *more_groups, leaf = [*groups, *name.split("$")] if name else groups
-        canonical = "/".join(["umh", "v1", *topic.location_path, topic.data_contract, *more_groups, leaf])
+        key = topic.tag_key(name)
+        canonical = str(key.topic(topic.location_path, topic.data_contract))
         tag = self._tags.get(canonical)
         if tag is not None:
             return tag
@@ -205,7 +204,7 @@ class TagResolver:
             self._remember_unknown(canonical, now)
             raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
                                 f"{self.max_tags_per_workcell} tags")
-        return self._create_discovered(canonical, workcell, more_groups, leaf, value, topic.data_contract)
+        return self._create_discovered(canonical, workcell, key, value, topic.data_contract)
 
     def _remember_unknown(self, canonical: str, now: float) -> None:
         """Cache a miss for NEGATIVE_TTL_S; at most UNKNOWN_CACHE_MAX of them (a flood of names is forgotten)."""
@@ -216,12 +215,12 @@ class TagResolver:
         self._unknown[canonical] = now + NEGATIVE_TTL_S
 
     def _create_discovered(
-        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, value: MaybeValue,
+        self, topic: str, workcell: tuple[int, int | None], key: TagKey, value: MaybeValue,
         contract: str = HISTORIAN_CONTRACT,
     ) -> TagInfo:
         data_type = "float" if value is None else infer_data_type(value)
         try:
-            self._insert_discovered(topic, workcell, groups, leaf, data_type, contract)
+            self._insert_discovered(topic, workcell, key, data_type, contract)
         except (psycopg2.OperationalError, psycopg2.InterfaceError):
             raise  # the database is away: the caller retries the whole batch
         except psycopg2.Error as exc:
@@ -241,7 +240,7 @@ class TagResolver:
         return tag
 
     def _insert_discovered(
-        self, topic: str, workcell: tuple[int, int | None], groups: list[str], leaf: str, data_type: str,
+        self, topic: str, workcell: tuple[int, int | None], key: TagKey, data_type: str,
         contract: str = HISTORIAN_CONTRACT,
     ) -> None:
         # data_contract is written for UMH Core's contracts only (NULL is _historian): the ingest keeps
@@ -258,6 +257,6 @@ class TagResolver:
             ON CONFLICT (topic) DO UPDATE SET write_date = hf_uns_tag.write_date  -- no change: only for RETURNING
             RETURNING id, data_type, active, historian, xmax = 0
             """,
-            (leaf, "$".join(groups) or None, workcell[0], workcell[1], data_type, topic,
+            (key.name, key.tag_group or None, workcell[0], workcell[1], data_type, topic,
              *((contract,) if column else ())),
         )
