@@ -172,3 +172,14 @@ class EdgeBundle:
         with os.fdopen(fd, "wb") as fh:
             fh.write(self.zip_bytes())
         return path
+
+
+def unpack(archive: Path | bytes, into: Path) -> Path:
+    """The bundle's folder, as `unzip` leaves it under ``into`` (with the file modes the archive gives:
+    ``run.sh`` executable, ``.env`` readable by its owner only)."""
+    with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as zipped:
+        zipped.extractall(into)
+        for member in zipped.infolist():
+            (into / member.filename).chmod(member.external_attr >> 16 & 0o777)
+        (folder,) = {Path(name).parts[0] for name in zipped.namelist()}
+    return into / folder
