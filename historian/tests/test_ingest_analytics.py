@@ -245,8 +245,11 @@ def shift_events(first: int, count: int) -> list[tuple[str, bytes]]:
             for i in range(first, first + count)]
 
 
-@pytest.mark.skip(reason="known bug, open (issue 18): after a database restart the publisher reconnects and "
-                         "then publishes nothing in about half the runs; reproduced, not yet fixed")
+def _without_rates(output: str) -> str:
+    """The ingest's log without its once-a-second rate lines, which would push what matters out of sight."""
+    return "\n".join(line for line in output.splitlines() if " samples/s, " not in line)
+
+
 def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> None:
     with (restartable_mosquitto() as (port, restart_broker), private_postgres(tmp_path) as (pg_port, restart_db),
           historian_database("127.0.0.1", pg_port, user="postgres") as db):
@@ -275,14 +278,19 @@ def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> 
             subscriber = Subscriber(port)
             queue(shift_events(5, 5))  # queued while the publisher reconnects: sent once it is back
             wait_for(lambda: len(subscriber.received) == 5, timeout=40)
+            # Restarted the moment the subscriber has them: often before the publisher has marked them done
+            # (issue 18: those marks were lost and the five sent again after the restart).
             restart_db()
             queue(shift_events(10, 5))
-            wait_for(lambda: len(subscriber.received) == 10, timeout=40)
+            wait_for(lambda: len(subscriber.received) >= 10, timeout=40)  # a resent event comes before the new
             assert subscriber.received == shift_events(5, 10), "in order, each once the broker took it"
             wait_for(lambda: run("SELECT count(*) FROM hf_uns_analytics_event WHERE state = 'done'")[0][0] == 15)
         except AssertionError:
             subscriber.close()
-            raise AssertionError(stop(process)[-4000:]) from None
+            got = [int(json.loads(body)["start_time_unix_ms"] - NOW) // 1000 for _topic, body in subscriber.received]
+            states = run("SELECT state, count(*) FROM hf_uns_analytics_event GROUP BY state ORDER BY state")
+            raise AssertionError(f"received events {got}, states {states}\n"
+                                 + _without_rates(stop(process))[-6000:]) from None
         finally:
             subscriber.close()
             if process.poll() is None:

@@ -3,8 +3,10 @@
 Odoo queues them (``hf.uns.analytics.event._enqueue_outbound``: direction ``out``, state ``pending``) and
 NOTIFYs ``hf_uns_outbound`` when its transaction commits. The publisher, started by ``hf-ingest`` with its
 own broker connection (the ingest's MQTT 5 code, ``mqtt_session``), sends the pending events in id order
-at QoS 1 (retain off), WINDOW in flight, and marks each done once the broker's PUBACK is in: after a crash
-between the two the event is sent again (at least once), never out of order. It wakes on the NOTIFY and
+at QoS 1 (retain off), WINDOW in flight, and marks each done once the broker's PUBACK is in. A database that
+goes away between the two loses no mark: the acknowledgements are kept and recorded first once it is back, so a
+database restart sends nothing twice; only a crash of the ingest itself between the two sends an event again
+(at least once), never out of order. It wakes on the NOTIFY and
 polls every POLL_S besides, so a lost notification delays an event by seconds, not for ever. Broker and
 database outages are waited out with hf_core's Backoff.
 
@@ -57,6 +59,9 @@ class OutboundPublisher:
         # psycopg2 blocks: its calls run in this thread, the MQTT side on the event loop
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="analytics-publisher")
         self._lock_waiting_logged = False
+        # event id -> PUBACK reason: taken by the broker, not yet marked in the database (it went away between
+        # the two); marked first thing once the database is back, so a database restart sends nothing twice
+        self._unsettled: dict[int, int] = {}
 
     async def _db(self, call: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
@@ -156,7 +161,16 @@ class OutboundPublisher:
                 await self.session.close()
             self.session = None
 
+    async def _record_unsettled(self) -> None:
+        """Mark what the broker took; kept for the next try if the database goes meanwhile."""
+        if self._unsettled:
+            kept = dict(self._unsettled)
+            await self._db(self._settle, list(kept), list(kept.values()))
+            for event_id in kept:
+                del self._unsettled[event_id]
+
     async def _drain(self) -> None:
+        await self._record_unsettled()  # before reading what is pending: these were sent already
         while True:
             rows = await self._db(self._pending)
             if not rows:
@@ -168,8 +182,8 @@ class OutboundPublisher:
                 await self.session.publish([(topic, payload.encode()) for _id, topic, payload in rows], acked,
                                            window=WINDOW)
             finally:  # what the broker took is done, even when the connection went before the rest
-                if acked:
-                    await self._db(self._settle, [row[0] for row in rows[:len(acked)]], acked)
+                self._unsettled.update(zip([row[0] for row in rows[:len(acked)]], acked, strict=True))
+                await self._record_unsettled()
 
     def _settle(self, ids: list[int], reasons: list[int]) -> None:
         done = [event_id for event_id, reason in zip(ids, reasons, strict=True) if reason < 0x80]
