@@ -177,7 +177,7 @@ class HfMachineState(models.AbstractModel):
                 samples = self._read_samples(tag, after, now)
                 full = len(samples) >= BATCH
                 until = samples[-1][0] if full else now - HEARTBEAT_LAG
-                heartbeats = self._read_heartbeats(tag, after, until, workcenter.hf_state_gap_seconds)
+                heartbeats = self._read_heartbeats(tag, after, until, workcenter._hf_state_gap().total_seconds())
                 merged = self._with_heartbeats(workcenter, samples, heartbeats)
                 if merged:
                     self._apply_samples(workcenter, merged)
@@ -190,7 +190,7 @@ class HfMachineState(models.AbstractModel):
     def _apply_samples(self, workcenter, samples):
         """The state machine itself: ``samples`` are (naive UTC time, state or None), oldest first."""
         min_duration = timedelta(seconds=max(0, workcenter.hf_min_state_seconds))
-        gap = timedelta(seconds=max(1, workcenter.hf_state_gap_seconds))
+        gap = workcenter._hf_state_gap()
         current = workcenter.hf_state_current or None
         candidate = workcenter.hf_state_candidate or None
         candidate_since = workcenter.hf_state_candidate_since
@@ -235,7 +235,7 @@ class HfMachineState(models.AbstractModel):
     def _close_on_silence(self, workcenter, now):
         """No sample for longer than the gap: end the open record where the data ended."""
         last = workcenter.hf_state_last_seen
-        gap = timedelta(seconds=max(1, workcenter.hf_state_gap_seconds))
+        gap = workcenter._hf_state_gap()
         if workcenter.hf_state_current and last and now - last > gap:
             self._close(workcenter.hf_state_productivity_id, last)
             workcenter.write({

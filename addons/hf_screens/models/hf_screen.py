@@ -12,6 +12,7 @@ from odoo.addons.hf_uns.models.hf_uns_tag import _parse_time
 from hf_core.payload import MIN_TIMESTAMP_MS
 
 from .hf_screen_widget import GRID_COLUMNS
+from .mrp_workcenter import HEARTBEAT_MARGIN
 
 _logger = logging.getLogger(__name__)
 
@@ -308,11 +309,14 @@ class HfScreen(models.Model):
         return result
 
     def _hf_values(self, tags, now, device_tags=None):
-        """The tags' latest values, each stale once older than a few sampling intervals.
+        """The tags' latest values, each stale once nothing came for it for longer than its heartbeat and a margin.
 
-        A value may be reported only when it changes (an OPC UA subscription, a deadband): it holds while
-        its device keeps delivering, so its age is that of the newest good sample of its device's tags
-        (``tags`` and ``device_tags``), as the machine-state job reads it too.
+        A value holds until the next one or a bad-quality sample, not until a timer runs out: it may be
+        reported only when it changes (an OPC UA subscription, a deadband), and the edge sends an unchanged
+        value again every heartbeat (``hf.uns.tag._hf_heartbeat_seconds``). So a value is stale only when
+        neither a value nor a beat came within one and a half heartbeats (a few sampling intervals for a tag
+        no edge beats); and it holds while its device keeps delivering, so its age is that of the newest good
+        sample of its device's tags (``tags`` and ``device_tags``), as the machine-state job reads it too.
         """
         device_tags = device_tags if device_tags is not None else self.env["hf.uns.tag"]
         try:
@@ -330,7 +334,8 @@ class HfScreen(models.Model):
         values = {}
         for tag in tags:
             row = rows.get(tag.id)
-            stale_after = max(STALE_MIN_SECONDS, STALE_INTERVALS * (tag.sampling_interval_ms or 1000) / 1000.0)
+            stale_after = max(STALE_MIN_SECONDS, STALE_INTERVALS * (tag.sampling_interval_ms or 1000) / 1000.0,
+                              HEARTBEAT_MARGIN * tag._hf_heartbeat_seconds())
             entry = {
                 "id": tag.id, "name": tag.name, "unit": tag.unit or "", "data_type": tag.data_type,
                 "role": tag.role, "limit_low": tag.limit_low, "limit_high": tag.limit_high,

@@ -6,6 +6,11 @@ from odoo import api, fields, models
 
 from .hf_machine_state import STATES
 
+# A value holds until the next one or a bad-quality sample; the edge repeats it every heartbeat, so only a
+# silence longer than the heartbeat and this margin means the edge or its link is gone (MQTT's keep-alive
+# uses the same one and a half intervals).
+HEARTBEAT_MARGIN = 1.5
+
 
 class MrpWorkcenter(models.Model):
     """Screens, kiosks, machine-state tracking and OEE settings of a workcell."""
@@ -29,7 +34,9 @@ class MrpWorkcenter(models.Model):
     hf_state_gap_seconds = fields.Integer(
         string="Data gap (s)", default=60,
         help="Without a sample from the machine for longer than this (of its state tag, or of any tag of its "
-             "device: a state may be reported only when it changes), the open time record ends at the last one.",
+             "device: a state may be reported only when it changes), the open time record ends at the last one. "
+             "Never less than one and a half heartbeats of the state tag: the edge repeats an unchanged state "
+             "every heartbeat.",
     )
     hf_shift_hours = fields.Integer(string="Shift length (h)", default=8)
     hf_shift_start_hour = fields.Integer(string="First shift starts at (h)", default=6)
@@ -55,6 +62,15 @@ class MrpWorkcenter(models.Model):
         self.ensure_one()
         screen = self.hf_screen_ids[:1] or self.env["hf.screen"].sudo()._hf_generate_for_workcenter(self)
         return screen.with_env(self.env).action_open()
+
+    def _hf_state_gap(self):
+        """The data gap after which the machine's state is no longer known: ``hf_state_gap_seconds``, and never
+        less than a heartbeat and its margin of the state tag (the edge sends an unchanged state again every
+        heartbeat: a machine that keeps its state for hours still says so, and only silence beyond that ends it)."""
+        self.ensure_one()
+        tag = self._hf_role_tag("machine_state")
+        heartbeat = tag._hf_heartbeat_seconds() if tag else 0.0
+        return timedelta(seconds=max(1, self.hf_state_gap_seconds, HEARTBEAT_MARGIN * heartbeat))
 
     def _hf_machine_driven(self):
         """True when a machine-state tag drives this workcell's time records: the machine is then the only

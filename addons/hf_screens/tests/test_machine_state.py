@@ -107,6 +107,19 @@ class TestMachineState(HfScreensCommon):
         self.env["hf.machine.state"]._close_on_silence(self.workcenter, at(60))
         self.assertFalse(self.machine_records().date_end)
 
+    def test_steady_state_repeated_by_the_heartbeat_stays_current(self):
+        """Issue 16, point 1: the edge sends an unchanged state again every heartbeat (60 s, a little later
+        than 60 s once sent); the state holds between beats instead of ending at the 60 s data gap."""
+        self.apply([(0, "running"), (60.4, "running"), (120.8, "running"), (181.2, "running")])
+        record = self.machine_records()
+        self.assertEqual(len(record), 1, "one running record: a beat is not a gap")
+        self.assertEqual((record.date_start, record.date_end), (at(0), False))
+        self.env["hf.machine.state"]._close_on_silence(self.workcenter, at(181.2 + 80))
+        self.assertEqual(self.workcenter.hf_state_current, "running", "the next beat is not late yet")
+        self.env["hf.machine.state"]._close_on_silence(self.workcenter, at(181.2 + 91))
+        self.assertFalse(self.workcenter.hf_state_current, "1.5 beats of silence: the state is no longer known")
+        self.assertEqual(record.date_end, at(181.2))
+
     def test_zero_minimum_follows_every_change(self):
         self.workcenter.hf_min_state_seconds = 0
         self.apply([(0, "running"), (1, "down"), (2, "running")])
@@ -150,3 +163,18 @@ class TestMachineStateFromHistorian(HfScreensCommon):
                          "the idle state is confirmed by the device's samples after its 10 s minimum")
         MachineState._process_workcenters(self.workcenter, at(400))
         self.assertEqual(records[1].date_end, at(200), "the device fell silent: the record ends where its data did")
+
+    def test_machine_running_unchanged_for_five_minutes_stays_current_and_has_oee(self):
+        """Issue 16, point 1: a PLC that publishes its state only on change; the edge's heartbeat repeats it
+        every 60 s (no other tag of the device delivers). The state stays current and availability computes."""
+        beats = [at(round(s * 60.3, 1)) for s in range(6)]  # 0 .. 301.5 s
+        self.store(self.tag_state, [(time, 1) for time in beats])
+        MachineState = self.env["hf.machine.state"]
+        for now in (at(65), at(130), at(200), at(250), at(310)):
+            MachineState._process_workcenters(self.workcenter, now)
+            self.assertEqual(self.workcenter.hf_state_current, "running", f"at {now}")
+        record = self.machine_records()
+        self.assertEqual(len(record), 1, "one running record: a beat is not a gap")
+        self.assertEqual((record.date_start, record.date_end), (at(0), False))
+        self.workcenter.resource_calendar_id.tz = "UTC"
+        self.assertAlmostEqual(self.workcenter._hf_oee(at(310))["availability"], 1.0)

@@ -130,7 +130,25 @@ class TestScreen(HfScreensCommon):
         self.assertEqual(state["time"], (now - timedelta(seconds=55)).isoformat())
         self.assertEqual((state["age"], state["stale"]), (1.0, False), "the device still delivers: the state holds")
         state = self.screen._hf_payload(now + timedelta(seconds=30))["values"][self.tag_state.id]
-        self.assertEqual((state["age"], state["stale"]), (31.0, True), "the whole device fell silent")
+        self.assertEqual((state["age"], state["stale"]), (31.0, False), "within a heartbeat (60 s): it still holds")
+        state = self.screen._hf_payload(now + timedelta(seconds=100))["values"][self.tag_state.id]
+        self.assertEqual((state["age"], state["stale"]), (101.0, True), "the whole device fell silent past 1.5 beats")
+
+    def test_steady_value_holds_until_its_heartbeat_lapses(self):
+        """Issue 16, point 1: a state that does not change is repeated by the edge every heartbeat; between two
+        beats it is the value, not "Stale · 50 s ago". Only silence beyond 1.5 heartbeats makes it stale."""
+        now = datetime.now(UTC).replace(microsecond=0)
+        self.store(self.tag_state, [(now.replace(tzinfo=None) - timedelta(seconds=50), 1)])
+        state = self.screen._hf_payload(now)["values"][self.tag_state.id]
+        self.assertEqual((state["value"], state["stale"], state["stale_after"]), (1, False, 90.0))
+        self.assertTrue(self.screen._hf_payload(now + timedelta(seconds=41))["values"][self.tag_state.id]["stale"],
+                        "91 s without a value or a beat: the edge or its link is gone")
+        self.edge.heartbeat_s = 10.0
+        state = self.screen._hf_payload(now)["values"][self.tag_state.id]
+        self.assertEqual((state["stale"], state["stale_after"]), (True, 15.0), "a short heartbeat, a short wait")
+        self.store(self.tag_state, [(now.replace(tzinfo=None) - timedelta(seconds=5), 1, 2)])
+        state = self.screen._hf_payload(now)["values"][self.tag_state.id]
+        self.assertEqual(state["quality"], 2, "a bad-quality sample ends the value at once")
 
     def test_line_screen(self):
         screen = self.Screen.create({"name": "Line 1 overview", "line_id": self.line.id, "widget_ids": [

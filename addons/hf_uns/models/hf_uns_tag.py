@@ -11,6 +11,8 @@ from odoo.tools import SQL
 from hf_core.uns import TAG_GROUP_SEPARATOR, TopicError, build_topic, is_valid_segment
 from hf_historian import reader, retention, schema
 
+from .hf_uns_edge import DEFAULT_HEARTBEAT_S
+
 _logger = logging.getLogger(__name__)
 
 OPCUA_NODE_ID = re.compile(r"^(ns=\d+;|nsu=[^;]+;)?[isgb]=.+$")
@@ -90,6 +92,15 @@ class HfUnsTag(models.Model):
     )
     sampling_interval_ms = fields.Integer(string="Sampling interval (ms)", default=1000)
     deadband = fields.Float(help="Absolute change below which a new value is not reported (OPC UA, Modbus).")
+    heartbeat_s = fields.Float(
+        string="Heartbeat (s)", digits=(16, 1),
+        help="The longest this tag's last good value goes unsent (the collector repeats an unchanged value). "
+             "Empty: the edge's heartbeat.")
+    collector_error = fields.Char(
+        readonly=True, copy=False,
+        help="Why the collector cannot read this tag, as its device's server said it (e.g. BadNodeIdUnknown), "
+             "from the edge's last report; empty while it reads.")
+    collector_error_date = fields.Datetime(readonly=True, copy=False, string="Refused since")
     scale_gain = fields.Float(string="Gain", default=1.0, digits=(16, 6))
     scale_offset = fields.Float(string="Offset", default=0.0, digits=(16, 6))
     limit_low = fields.Float(string="Low limit")
@@ -131,6 +142,8 @@ class HfUnsTag(models.Model):
         ("topic_unique", "unique(topic)", "Another tag already publishes on this UNS topic."),
         ("sampling_positive", "CHECK(sampling_interval_ms >= 10)", "Sample at most every 10 ms."),
         ("deadband_positive", "CHECK(deadband >= 0)", "The deadband cannot be negative."),
+        ("heartbeat_positive", "CHECK(heartbeat_s IS NULL OR heartbeat_s = 0 OR heartbeat_s >= 1)",
+         "A tag's heartbeat is at least 1 s (or empty: the edge's)."),
     ]
 
     @api.depends("name", "tag_group", "data_contract", "workcenter_id.hf_uns_path")
@@ -364,6 +377,15 @@ class HfUnsTag(models.Model):
         return {"time": point["time"].astimezone(UTC).isoformat(), "quality": int(point.get("quality") or 0),
                 "gap": gap, **{key: False if value is None else value for key, value in values.items()}}
 
+    def _hf_heartbeat_seconds(self):
+        """How often the edge sends this tag's value at the least (its own heartbeat, else its edge's), or 0 for
+        a tag no collector reads (no device: a derived or discovered tag)."""
+        self.ensure_one()
+        device = self.sudo().device_id
+        if not device:
+            return 0.0
+        return self.heartbeat_s or device.edge_id.heartbeat_s or DEFAULT_HEARTBEAT_S
+
     def _hf_row_value(self, row):
         if self.data_type == "string":
             return row["value_text"]
@@ -422,4 +444,6 @@ class HfUnsTag(models.Model):
             "scale_gain": self.scale_gain,
             "scale_offset": self.scale_offset,
             "address": address,
+            # only when set: the edge's applies otherwise (and the documents of other tags stay as they were)
+            **({"heartbeat_s": self.heartbeat_s} if self.heartbeat_s else {}),
         }

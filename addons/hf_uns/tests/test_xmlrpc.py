@@ -1,7 +1,7 @@
 import xmlrpc.client
 from datetime import UTC, datetime, timedelta
 
-from odoo.tests import HttpCase, tagged
+from odoo.tests import Form, HttpCase, tagged
 
 from hf_historian.writer import HistorianWriter, Sample
 
@@ -14,7 +14,26 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
 
     def _api_key(self, edge):
         action = edge.action_generate_api_key()
-        return self.env["hf.uns.edge.key"].browse(action["res_id"]).key
+        return action["context"]["default_key"]
+
+    def test_api_key_is_shown_once_and_kept_nowhere(self):
+        """Issue 16, point 10: the key's dialog shows it, and no record keeps it readable afterwards."""
+        action = self.edge.action_generate_api_key()
+        wizard = Form(self.env["hf.uns.edge.key"].with_context(action["context"]))
+        key = wizard.key
+        self.assertTrue(key)
+        self.assertEqual(wizard.login, self.edge.user_id.login)
+        self.assertFalse(self.env["hf.uns.edge.key"].search([("key", "=", key)]), "no record holds the key")
+        self.assertFalse(action.get("res_id"))
+        uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, self.edge.user_id.login, key, {})
+        self.assertEqual(uid, self.edge.user_id.id)
+        # the refused tags of its devices, reported as the collector does (XML-RPC ints are signed 32-bit)
+        result = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, key, "hf.uns.edge", "report_collector_status",
+            [{"refused_tags": [{"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown",
+                                "code": 0x80340000 - 2**32}]}])
+        self.assertEqual(result, {"refused": 1, "unknown": 0})
+        self.assertEqual(self.tag_speed.collector_error, "BadNodeIdUnknown (0x80340000)")
 
     def test_edge_pulls_its_config_with_an_api_key(self):
         key = self._api_key(self.edge)

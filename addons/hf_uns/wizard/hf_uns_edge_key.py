@@ -2,7 +2,8 @@ from odoo import fields, models
 
 
 class HfUnsEdgeKey(models.TransientModel):
-    """Shows a freshly generated edge API key once; transient records are vacuumed soon after."""
+    """Shows a freshly generated edge API key once. The dialog is opened on a new, never saved record whose
+    key is a default of the action's context: nothing in the database keeps the key after the dialog closes."""
 
     _name = "hf.uns.edge.key"
     _description = "Hyperfactory edge API key (shown once)"
