@@ -128,6 +128,23 @@ async def test_broker_outage_loses_nothing_and_keeps_order(broker: Broker, tmp_p
     assert duplicates <= sender.settings.window, "only messages in flight at the cut can arrive twice"
 
 
+async def test_the_sender_sends_while_its_async_with_block_runs_and_stops_at_its_end(tmp_path: Path) -> None:
+    """``async with MqttSender(...)``: the queue drains to the broker inside the block; after it, the connection
+    is closed and nothing more is sent."""
+    queue = DiskQueue(tmp_path / "outbox.sqlite")
+    queue.put_many([(TOPIC, encode(1_800_000_000_000, {"temperature": 61.5}))])
+    async with MqttSender(MqttSettings(url="mqtt://127.0.0.1:1883", client_id="hf-test-with"), queue) as sender:
+        async with asyncio.timeout(15):
+            while len(queue) or not sender.connected:  # noqa: ASYNC110  (paho's acknowledgement, on the loop)
+                await asyncio.sleep(0.05)
+        assert sender.published == 1
+    assert not sender.connected, "leaving the block closed the connection"
+    queue.put_many([(TOPIC, encode(1_800_000_000_001, {"temperature": 62.0}))])
+    sender.wake()
+    await asyncio.sleep(0.5)
+    assert len(queue) == 1 and sender.published == 1, "nothing is sent once the block is left"
+
+
 def tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
     """(CA certificate, server certificate, server key): a private CA and a certificate for ``name`` only."""
     from datetime import UTC, datetime, timedelta

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import struct
 from collections.abc import AsyncIterator
 
@@ -97,6 +98,37 @@ async def test_plc_that_vanishes_is_marked_bad_and_reconnects(protocol: str) -> 
         assert values["good_count"] == 200_000, "it resumed (OPC UA: subscribed again) by itself with fresh values"
         await samples.aclose()
     await server.stop()
+
+
+async def test_a_modbus_plc_gone_is_tried_again_at_once_then_after_1_s(caplog: pytest.LogCaptureFixture) -> None:
+    """A dropped connection is one failure: the driver reconnects at once, and only that failed attempt starts
+    the backoff (1 s, then 2 s …). It used to pause 1 s for the drop and count the failed reconnect again, so its
+    first retry waited 2 s."""
+    port = free_port()
+    server = ModbusMachine(known_machine(), port)
+    await server.start()
+    await server.update()
+    dev = device(1, port)
+    driver = ModbusDriver(dev, timeout=0.5)
+    caplog.set_level(logging.WARNING, logger="hf_collector.drivers.modbus")
+    async with driver:
+        samples = driver.samples()
+        await first_good(samples, len(dev.tags))
+        await server.stop()
+        async with asyncio.timeout(20):
+            async for batch in samples:
+                if batch[0].quality is Quality.BAD:
+                    break
+        caplog.clear()
+        reconnecting = asyncio.ensure_future(anext(samples))  # nothing comes while the PLC is away
+        await asyncio.sleep(2.5)
+        reconnecting.cancel()
+        await asyncio.gather(reconnecting, return_exceptions=True)
+        await samples.aclose()
+    failed = [r for r in caplog.records if "does not answer" in r.getMessage()]
+    assert failed, "no reconnect attempt within 2.5 s of the drop"
+    assert "retrying in 1 s" in failed[0].getMessage(), failed[0].getMessage()
+    assert len(failed) >= 2 and failed[1].created - failed[0].created < 1.6, [r.getMessage() for r in failed]
 
 
 async def test_s7_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:

@@ -18,7 +18,7 @@ from hf_collector.heartbeat import Heartbeat, with_heartbeat
 from hf_collector.model import DeviceConfig, SiteConfig, TagSample
 from hf_collector.status import CollectorStatus, DeviceStatus
 from hf_core.payload import MaybeValue, encode
-from hf_core.retry import Backoff
+from hf_core.retry import Backoff, attempts
 from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Collector:
         """Run one device's driver for ever; a crash restarts it after a growing delay."""
         state = self.status.devices.setdefault(device.name, DeviceStatus())
         backoff = Backoff(cap=RESTART_DELAY_MAX_S)
-        while True:
+        async for _ in attempts(backoff):
             try:
                 async with (self._driver_factory(device) as driver,  # type: ignore[attr-defined]
                             contextlib.aclosing(with_heartbeat(driver.samples(), Heartbeat(device.tags))) as batches):
@@ -94,7 +94,7 @@ class Collector:
             except Exception as exc:
                 state.state, state.message = "failed", str(exc)
                 _logger.exception("device %s failed; restarting it in %.0f s", device.label, backoff.delay)
-                await backoff.pause()
+                # the next attempt pauses first
 
     def apply(self, site: SiteConfig) -> None:
         """Start, stop or restart device tasks so they match ``site`` (unchanged devices keep running)."""
@@ -129,8 +129,11 @@ class Collector:
                   poll_s: float = 60.0) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.apply(self.site)
-        helpers = [asyncio.create_task(self.sender.run(), name="mqtt"),
-                   asyncio.create_task(self._write_status(), name="status")]
+        async with self.sender:
+            await self._run(watch_config, poll_s)
+
+    async def _run(self, watch_config: Callable[[], Awaitable[SiteConfig | None]] | None, poll_s: float) -> None:
+        helpers = [asyncio.create_task(self._write_status(), name="status")]
         asyncio.get_running_loop().call_later(SETTLE_AFTER_START_S, settle_heap)
         try:
             while True:

@@ -1,6 +1,7 @@
 """The MQTT sender: publishes the disk queue in order with QoS 1, removing what the broker acknowledged.
 
-One connection loop with capped exponential backoff (1 s doubling to 30 s, as aiomqtt documents).
+One connection loop (hf_core.retry's ``attempts``) with capped exponential backoff (1 s doubling to 30 s, as
+aiomqtt documents); ``async with MqttSender(...)`` sends in the background while the block runs.
 After a disconnect a fresh paho client is made and sending restarts at the oldest unacknowledged
 message, so order is kept and nothing is lost; what the broker received but could not acknowledge
 before it went away is sent again (at-least-once; the historian's (tag, time) uniqueness absorbs it).
@@ -24,9 +25,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hf_collector.delivery.buffer import DiskQueue
-from hf_core.errors import ConfigError
+from hf_core.errors import ConfigError, SinkError
 from hf_core.net import create_connection, dial_host
-from hf_core.retry import Backoff, tcp_probe
+from hf_core.retry import Backoff, Probe, attempts, tcp_probe
 
 _logger = logging.getLogger(__name__)
 _TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
@@ -119,6 +120,7 @@ class MqttSender:
         self._acked: list[int] = []
         self._connack = asyncio.Event()
         self._lost = asyncio.Event()
+        self._running: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -193,44 +195,32 @@ class MqttSender:
             loop.remove_writer(sock)
             sock.close()
 
+    async def __aenter__(self) -> MqttSender:
+        """Start sending in the background (:meth:`run`); leaving stops it and closes the connection."""
+        self._running = asyncio.create_task(self.run(), name="mqtt")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+
     async def run(self) -> None:
+        """Send for ever: connect (capped exponential backoff between failed attempts), drain the queue until
+        the connection is lost, then reconnect at once."""
         loop = asyncio.get_running_loop()
         backoff = Backoff()
         url = urlparse(self.settings.url)
-        port = url.port or (8883 if url.scheme == "mqtts" else 1883)
+        host, port = url.hostname or "localhost", url.port or (8883 if url.scheme == "mqtts" else 1883)
         # Through OpenZiti the broker's name is not a TCP address here: wait the whole delay then.
-        probe = None if self.socket_wrapper else tcp_probe(dial_host(url.hostname or "localhost"), port)
+        probe = None if self.socket_wrapper else tcp_probe(dial_host(host), port)
         while True:
-            client, mids = self._make_client()
-            self._connack.clear()
-            self._lost.clear()
-            try:
-                if self.socket_wrapper:
-                    self.socket_wrapper(client)
-                # a thread: resolving and reaching a far broker must not stop the loop
-                await asyncio.to_thread(client.connect, url.hostname or "localhost", port, self.settings.keepalive)
-                self._attach(client, loop)
-                try:
-                    async with asyncio.timeout(10):
-                        await self._connack.wait()
-                except TimeoutError:
-                    raise OSError("no CONNACK") from None
-                if self._lost.is_set():
-                    raise OSError("refused")
-            except OSError as exc:
-                self._detach(client, loop)
-                self.connected = False
-                _logger.warning("broker %s:%s unreachable (%s); buffering on disk (%d messages), retrying in %.0f s",
-                                url.hostname, port, exc, len(self.queue), backoff.delay)
-                await backoff.pause(probe)
-                continue
-            except BaseException:  # cancelled while connecting: leave no socket in the loop
-                self._detach(client, loop)
-                raise
+            client, mids = await self._connect(loop, host, port, backoff, probe)
             backoff.reset()
             self.connected = True
-            _logger.info("connected to broker %s:%s; %d buffered messages to send", url.hostname, port,
-                         len(self.queue))
+            _logger.info("connected to broker %s:%s; %d buffered messages to send", host, port, len(self.queue))
             try:
                 await self._send_until_lost(client, mids)
             finally:
@@ -239,6 +229,44 @@ class MqttSender:
                 mids.clear()
                 self._acked.clear()  # not yet removed: sent again on the next connection (at-least-once)
             _logger.warning("broker connection lost; buffering on disk and reconnecting")
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, host: str, port: int, backoff: Backoff,
+                       probe: Probe | None) -> tuple[mqtt.Client, dict[int, int]]:
+        """A connected client: tried at once, then again after each backoff pause."""
+        async for _ in attempts(backoff, probe):
+            try:
+                return await self._connect_once(loop, host, port)
+            except SinkError as exc:
+                self.connected = False
+                _logger.warning("%s (%s); buffering on disk (%d messages), retrying in %.0f s", exc, exc.detail,
+                                len(self.queue), backoff.delay)
+        raise AssertionError("attempts() never ends")
+
+    async def _connect_once(self, loop: asyncio.AbstractEventLoop, host: str,
+                            port: int) -> tuple[mqtt.Client, dict[int, int]]:
+        client, mids = self._make_client()
+        self._connack.clear()
+        self._lost.clear()
+        try:
+            if self.socket_wrapper:
+                self.socket_wrapper(client)
+            # a thread: resolving and reaching a far broker must not stop the loop
+            await asyncio.to_thread(client.connect, host, port, self.settings.keepalive)
+            self._attach(client, loop)
+            try:
+                async with asyncio.timeout(10):
+                    await self._connack.wait()
+            except TimeoutError:
+                raise OSError("no CONNACK") from None
+            if self._lost.is_set():
+                raise OSError("refused")
+        except OSError as exc:
+            self._detach(client, loop)
+            raise SinkError(f"broker {host}:{port} unreachable", detail=str(exc)) from exc
+        except BaseException:  # cancelled while connecting: leave no socket in the loop
+            self._detach(client, loop)
+            raise
+        return client, mids
 
     async def _send_until_lost(self, client: mqtt.Client, mids: dict[int, int]) -> None:
         last_sent = 0

@@ -1,17 +1,30 @@
-"""What the drivers share: deadband, the batch that marks a gap (the backoff is hf_core.retry's)."""
+"""What the drivers share: deadband, the batch that marks a gap, the translation of a protocol library's
+exceptions into :class:`SourceError` (the backoff is hf_core.retry's)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from typing import TypeVar
 
 from hf_collector.model import DeviceConfig, TagConfig, TagSample
+from hf_core.errors import SourceError
 from hf_core.payload import Value
 from hf_core.types import Quality
 
 K = TypeVar("K", bound=Hashable)
+
+
+@contextlib.contextmanager
+def source_errors(message: str, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """The driver's boundary: ``errors`` raised inside become :class:`SourceError` (``message``, the library's
+    own words as its detail), ``raise … from`` the original."""
+    try:
+        yield
+    except errors as exc:
+        raise SourceError(message, detail=str(exc) or type(exc).__name__) from exc
 
 
 def passes_deadband(tag: TagConfig, last: Value | None, value: Value) -> bool:

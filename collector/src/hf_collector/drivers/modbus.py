@@ -15,8 +15,9 @@ from pymodbus.exceptions import ModbusException
 
 from hf_collector.drivers.common import bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DeviceConfig, ModbusAddress, TagConfig, TagSample
+from hf_core.errors import SourceError
 from hf_core.payload import Value
-from hf_core.retry import Backoff, tcp_probe
+from hf_core.retry import Backoff, attempts, tcp_probe
 from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
@@ -102,7 +103,13 @@ class ModbusDriver:
         self.client.close()
 
     async def read(self, requests: list[ReadRequest]) -> list[TagSample]:
-        """One poll: every request, decoded into samples (raises on a transport error)."""
+        """One poll: every request, decoded into samples (:class:`SourceError` on a transport error)."""
+        try:
+            return await self._read(requests)
+        except (ModbusException, OSError) as exc:
+            raise SourceError(f"PLC {self.device.label} stopped answering", detail=str(exc)) from exc
+
+    async def _read(self, requests: list[ReadRequest]) -> list[TagSample]:
         now = int(time.time() * 1000)
         samples = []
         for request in requests:
@@ -133,23 +140,32 @@ class ModbusDriver:
                 report_if_changed(self._last, tag, value, now, samples)
         return samples
 
+    async def _connect(self) -> None:
+        self.client.close()
+        self.client = self._new_client()
+        if not await self.client.connect():
+            raise SourceError(f"PLC {self.device.label} does not answer", detail="TCP connection refused or timed out")
+
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
         probe = tcp_probe(self.device.host, self.device.port)
+        gap_marked = False  # the batch of BAD samples for this outage is out
         while True:
-            if not self.client.connected:
-                self.client.close()
-                self.client = self._new_client()
-                if not await self.client.connect():
-                    _logger.warning("PLC %s does not answer; retrying in %.0f s", self.device.label, backoff.delay)
-                    if backoff.first_failure:
+            # A dropped connection is tried again at once; only a failed attempt starts the backoff (1 s, 2 s …).
+            async for _ in attempts(backoff, probe):
+                try:
+                    await self._connect()
+                    break
+                except SourceError as exc:
+                    _logger.warning("%s; retrying in %.0f s", exc, backoff.delay)
+                    if not gap_marked:
                         self._last.clear()
+                        gap_marked = True
                         yield bad_batch(self.device)
-                    await backoff.pause(probe)
-                    continue
-                if backoff.failures:
-                    _logger.info("PLC %s answers again", self.device.label)
-                backoff.reset()
+            if backoff.failures:
+                _logger.info("PLC %s answers again", self.device.label)
+            backoff.reset()
+            gap_marked = delivered = False
             queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()  # one per connection
             tasks = [asyncio.create_task(self._poll(interval, requests, queue))
                      for interval, requests in self.plans.items()]
@@ -159,15 +175,19 @@ class ModbusDriver:
                     item = await queue.get()
                     if isinstance(item, Exception):
                         raise item
+                    delivered = True
                     yield item
-            except (ModbusException, OSError, TimeoutError) as exc:
+            except (SourceError, TimeoutError) as exc:
                 for task in tasks:
                     task.cancel()
-                _logger.warning("PLC %s stopped answering (%s); reconnecting", self.device.label, exc)
+                _logger.warning("PLC %s stopped answering (%s); reconnecting", self.device.label,
+                                getattr(exc, "detail", "") or str(exc) or "no answer in time")
                 self.client.close()
                 self._last.clear()
+                gap_marked = True
                 yield bad_batch(self.device)
-                await backoff.pause(probe)
+                if not delivered:  # it accepts connections but reads nothing: not at once again
+                    await backoff.pause(probe)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -177,9 +197,9 @@ class ModbusDriver:
         # changes when a drop is noticed, so it is left to a change of its own.
         while self.client.connected:  # noqa: ASYNC110
             await asyncio.sleep(0.2)
-        queue.put_nowait(ConnectionResetError("connection closed"))
+        queue.put_nowait(SourceError(f"PLC {self.device.label} stopped answering", detail="connection closed"))
 
     async def _poll(self, interval_ms: int, requests: list[ReadRequest],
                     queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
         await poll_forever(lambda: self.read(requests), interval_ms, self.timeout * 2, queue,
-                           (ModbusException, OSError, TimeoutError))
+                           (SourceError, TimeoutError))

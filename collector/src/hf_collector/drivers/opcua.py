@@ -16,11 +16,12 @@ from asyncua.client.ua_session import UaSession
 from asyncua.common.subscription import Subscription
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from hf_collector.drivers.common import bad_batch
+from hf_collector.drivers.common import bad_batch, source_errors
 from hf_collector.drivers.decimate import Decimator
 from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
 from hf_core.certs import certificate_fingerprint
-from hf_core.retry import Backoff, tcp_probe
+from hf_core.errors import SourceError
+from hf_core.retry import Backoff, attempts, tcp_probe
 from hf_core.types import DataType, Quality
 
 _logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ MAX_NOTIFICATIONS_PER_PUBLISH = 10_000
 ABSOLUTE_DEADBAND = 1
 # a server that has sent nothing for this long is asked for its state (a dead connection shows)
 QUIET_CHECK_S = 5.0
+# what asyncua raises for a server that is away, refuses or stops answering
+OPCUA_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError, ua.UaError)
 
 Handover = Callable[[list[TagSample] | Exception], None]
 
@@ -208,24 +211,24 @@ class OpcUaDriver:
 
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
-        probe = tcp_probe(self.device.host, self.device.port)
-        while True:
+        async for _ in attempts(backoff, tcp_probe(self.device.host, self.device.port)):
             queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()
             try:
-                await self._connect(queue)
-                if backoff.failures:
-                    _logger.info("OPC UA server %s answers again", self.device.label)
-                backoff.reset()
-                async with contextlib.aclosing(self._received(queue)) as received:
-                    async for batch in received:
-                        yield batch
-            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
-                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label, exc,
-                                backoff.delay)
+                with source_errors(f"OPC UA server {self.device.label} unavailable", OPCUA_ERRORS):
+                    await self._connect(queue)
+                    if backoff.failures:
+                        _logger.info("OPC UA server %s answers again", self.device.label)
+                    backoff.reset()
+                    async with contextlib.aclosing(self._received(queue)) as received:
+                        async for batch in received:
+                            yield batch
+            except SourceError as exc:
+                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label,
+                                exc.detail, backoff.delay)
                 await self._disconnect()
                 if backoff.first_failure:
                     yield bad_batch(self.device)
-                await backoff.pause(probe)
+                # the next attempt pauses first (ended early once the server accepts connections again)
 
     async def _received(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> AsyncGenerator[
             list[TagSample], None]:

@@ -16,8 +16,9 @@ from snap7.util import get_bool, get_dint, get_dword, get_int, get_real, get_str
 
 from hf_collector.drivers.common import bad_batch, coalesce, poll_forever, report_if_changed
 from hf_collector.model import DeviceConfig, S7Address, TagConfig, TagSample
+from hf_core.errors import SourceError
 from hf_core.payload import Value
-from hf_core.retry import Backoff, tcp_probe
+from hf_core.retry import Backoff, attempts, tcp_probe
 from hf_core.types import DataType
 
 _logger = logging.getLogger(__name__)
@@ -98,7 +99,10 @@ class S7Driver:
 
     async def read(self, ranges: list[ByteRange]) -> list[TagSample]:
         async with self._lock:
-            results = await asyncio.to_thread(self._read_ranges, ranges)
+            try:
+                results = await asyncio.to_thread(self._read_ranges, ranges)
+            except Exception as exc:  # snap7 raises plain RuntimeError/OSError
+                raise SourceError(f"PLC {self.device.label} stopped answering", detail=str(exc)) from exc
         now = int(time.time() * 1000)
         samples: list[TagSample] = []
         for byte_range, data in results:
@@ -111,14 +115,19 @@ class S7Driver:
                 report_if_changed(self._last, tag, value, now, samples)
         return samples
 
+    async def _connect(self) -> None:
+        try:
+            await asyncio.to_thread(self.client.connect, self.device.host, self.device.rack, self.device.slot,
+                                    self.device.port)
+        except Exception as exc:  # snap7 raises plain RuntimeError/OSError
+            raise SourceError(f"PLC {self.device.label} does not answer", detail=str(exc)) from exc
+
     async def samples(self) -> AsyncIterator[list[TagSample]]:
         backoff = Backoff()
-        probe = tcp_probe(self.device.host, self.device.port)
-        while True:
+        async for _ in attempts(backoff, tcp_probe(self.device.host, self.device.port)):
             tasks: list[asyncio.Task[None]] = []
             try:
-                await asyncio.to_thread(self.client.connect, self.device.host, self.device.rack, self.device.slot,
-                                        self.device.port)
+                await self._connect()
                 if backoff.failures:
                     _logger.info("PLC %s answers again", self.device.label)
                 backoff.reset()
@@ -130,17 +139,17 @@ class S7Driver:
                     if isinstance(item, Exception):
                         raise item
                     yield item
-            except Exception as exc:  # noqa: BLE001  (snap7 raises plain RuntimeError/OSError)
+            except Exception as exc:  # noqa: BLE001  (SourceError, a read timeout, or whatever snap7 decoded)
                 for task in tasks:
                     task.cancel()
-                _logger.warning("PLC %s stopped answering (%s); retrying in %.0f s", self.device.label, exc,
-                                backoff.delay)
+                _logger.warning("PLC %s stopped answering (%s); retrying in %.0f s", self.device.label,
+                                getattr(exc, "detail", "") or exc, backoff.delay)
                 await asyncio.to_thread(self._disconnect)
                 self.client = snap7.Client()
                 if backoff.first_failure:
                     self._last.clear()
                     yield bad_batch(self.device)
-                await backoff.pause(probe)
+                # the next attempt pauses first (ended early once the PLC accepts connections again)
             finally:
                 for task in tasks:
                     task.cancel()
