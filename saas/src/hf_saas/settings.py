@@ -21,7 +21,13 @@ HF_SAAS_TENANT_ADDONS          this repository's addons a tenant may install    
 HF_SAAS_ADDONS_PATH            the tenants' Odoo addons path (refused when it   Odoo's +
                                holds an operator addon)                         <state>/tenant-addons
 HF_SAAS_DATA_DIR               Odoo data dir (filestores) of the tenants        <state>/odoo-data
-HF_SAAS_STATE_DIR              tenant records, broker files, backups, bundles  <repo>/var/saas
+HF_SAAS_ROOT                   the Hyperfactory tree (the folder holding        found from this file or
+                               ``addons/``): where the tenant addons come from  the working directory
+                               (none for a package installed alone: then set
+                               it, or HF_SAAS_ADDONS_PATH)
+HF_SAAS_STATE_DIR              tenant records, broker files, backups, bundles  <root>/var/saas, without a
+                                                                                root ~/.local/state/
+                                                                                hyperfactory/saas
 HF_SAAS_BASE_URL               tenant URL; ``{db}`` is replaced                 http://{db}.localhost:8069
 HF_SAAS_MQTT_URL               broker URL the edges use                         mqtts://mqtt.localhost:8883
 HF_SAAS_INGEST_MQTT_URL        broker URL the tenants' ingests use (the cloud   mqtt://127.0.0.1:1883
@@ -49,7 +55,26 @@ from typing import Any
 from .errors import ConfigError
 
 _PREFIX = "HF_SAAS_"
-REPO_ROOT = Path(__file__).resolve().parents[3]
+# what marks the Hyperfactory tree: its addons folder with hf_uns in it
+_ROOT_MARK = Path("addons") / "hf_uns" / "__manifest__.py"
+
+
+def find_root(environ: dict[str, str] | None = None, start: Path | None = None, cwd: Path | None = None) -> Path | None:
+    """The Hyperfactory tree (the folder holding ``addons/``): ``HF_SAAS_ROOT`` when set, else the nearest folder
+    above ``start`` (this file: a checkout, an editable install) or the working directory that holds
+    ``addons/hf_uns``; None for a package installed alone, away from the tree."""
+    env = os.environ if environ is None else environ
+    if env.get(f"{_PREFIX}ROOT"):
+        return Path(env[f"{_PREFIX}ROOT"]).expanduser().resolve()
+    for origin in (start or Path(__file__).resolve(), cwd or Path.cwd()):
+        for folder in (origin, *origin.parents):
+            if (folder / _ROOT_MARK).is_file():
+                return folder
+    return None
+
+
+REPO_ROOT = find_root()
+_DEFAULT_STATE_DIR = (REPO_ROOT / "var" / "saas") if REPO_ROOT else Path.home() / ".local/state/hyperfactory/saas"
 # Addons of the operator's own Odoo: with one of them, a tenant administrator could steer the provisioner.
 OPERATOR_ADDONS = frozenset({"hf_cloud"})
 
@@ -63,7 +88,7 @@ def _odoo_community_addons() -> str | None:
     return str(path) if path.is_dir() else None
 
 
-def link_tenant_addons(target: Path, modules: tuple[str, ...], source: Path = REPO_ROOT / "addons") -> Path:
+def link_tenant_addons(target: Path, modules: tuple[str, ...], source: Path) -> Path:
     """``target`` holds links to exactly ``modules`` of ``source`` (stale links removed): the tenants' addons."""
     target.mkdir(parents=True, exist_ok=True)
     for entry in target.iterdir():
@@ -95,8 +120,9 @@ class Settings:
     modules: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_cloud_tenant", "auth_signup")
     tenant_addons: tuple[str, ...] = ("hf_uns", "hf_screens", "hf_ml", "hf_cloud_tenant")
     addons_path: str = ""
-    data_dir: Path = REPO_ROOT / "var" / "saas" / "odoo-data"
-    state_dir: Path = REPO_ROOT / "var" / "saas"
+    data_dir: Path = _DEFAULT_STATE_DIR / "odoo-data"
+    state_dir: Path = _DEFAULT_STATE_DIR
+    root: Path | None = REPO_ROOT
     base_url: str = "http://{db}.localhost:8069"
     mqtt_url: str = "mqtts://mqtt.localhost:8883"
     ingest_mqtt_url: str = "mqtt://127.0.0.1:1883"
@@ -133,7 +159,10 @@ class Settings:
         if self.addons_path:
             path = self.addons_path
         else:
-            linked = link_tenant_addons(self.tenant_addons_dir, self.tenant_addons)
+            if self.root is None:
+                raise ConfigError("The tenant addons were not found: set HF_SAAS_ROOT to the Hyperfactory folder that "
+                                  "holds addons/, or HF_SAAS_ADDONS_PATH to the tenants' addons path.")
+            linked = link_tenant_addons(self.tenant_addons_dir, self.tenant_addons, self.root / "addons")
             path = ",".join(p for p in (_odoo_community_addons(), str(linked)) if p)
         for root in path.split(","):
             for addon in OPERATOR_ADDONS:
@@ -190,6 +219,8 @@ class Settings:
             if raw is None:
                 continue
             values[f.name] = _coerce(f.name, raw)
+        if "root" in values and "state_dir" not in values:
+            values["state_dir"] = Path(values["root"]) / "var" / "saas"
         if "state_dir" in values and "data_dir" not in values:
             values["data_dir"] = Path(values["state_dir"]) / "odoo-data"
         values.update(overrides)
@@ -206,4 +237,6 @@ def _coerce(name: str, raw: Any) -> Any:  # noqa: ANN401  (an env string or a JS
         return tuple(m.strip() for m in (raw.split(",") if isinstance(raw, str) else raw) if m.strip())
     if name in ("data_dir", "state_dir", "mosquitto_dir", "mosquitto_pidfile", "mqtt_ca_file"):
         return Path(raw)
+    if name == "root":
+        return Path(raw).expanduser().resolve()
     return str(raw)
