@@ -19,6 +19,7 @@
         "views/hf_mrp_output_views.xml",
         "views/hf_mrp_oee_views.xml",
         "views/mrp_workcenter_views.xml",
+        "views/hf_uns_tag_views.xml",
         "views/mrp_production_views.xml",
         "views/res_config_settings_views.xml",
         "views/hf_mrp_menus.xml",

@@ -8,8 +8,8 @@ uses the same records, with Odoo's loss reason that UMH's state category names:
 UMH code range     UMH category                     Odoo loss (mrp.workcenter.productivity.loss)
 =================  ===============================  =================================================
 10000-29999        active (producing)               Fully Productive Time (productive)
-30000-49999        unknown / unspecified stop       Machine idle (performance, hf_screens)
-50000-59999        microstop                        Reduced Speed (performance)
+30000-59999        unknown (unknown state,          Machine idle (performance, hf_screens)
+                   unspecified stop, microstop)
 60000-99999        material issues                  Material Availability (availability)
 100000-139999      process (changeover, cleaning)   Setup and Adjustments (availability)
 140000-159999      operator                         Machine idle (performance, hf_screens)
@@ -31,7 +31,6 @@ from odoo.addons.hf_screens.models.hf_machine_state import classify_state
 UMH_LOSSES = (  # (first code of the range, xmlid of the loss)
     (10000, "mrp.block_reason7"),
     (30000, "hf_screens.hf_loss_machine_idle"),
-    (50000, "mrp.block_reason4"),
     (60000, "mrp.block_reason0"),
     (100000, "mrp.block_reason2"),
     (140000, "hf_screens.hf_loss_machine_idle"),
@@ -92,7 +91,8 @@ class HfMachineState(models.AbstractModel):
             else:
                 record.unlink()
         record = self._open(workcenter, state, start, loss=loss)
-        record.write({"hf_umh_state": code, "date_end": end or False})
+        record.write({"hf_umh_state": code, "date_end": end or False,
+                      "description": _("UMH state %(code)s (state event)", code=code)})
         current = Productivity.search([("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
                                       order="date_start desc, id desc", limit=1)
         workcenter.write({

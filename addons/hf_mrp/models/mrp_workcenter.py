@@ -118,7 +118,23 @@ class MrpWorkcenter(models.Model):
             raise UserError(_("%(workcell)s counts its parts with its tag %(tag)s: %(what)s would count them "
                               "twice.", workcell=self.name, tag=counter.name, what=what))
 
+    # --- where the workcell's time comes from ------------------------------------------------------
+
+    def _hf_machine_driven(self):
+        """Also machine-driven: a workcell whose states come from the line's UMH state events (no state tag).
+        Its machine records are then the only clock, as with a state tag: starting a work order opens no
+        operator timer beside them (hf_screens' mrp_workorder.py), its running time is booked to the order."""
+        return super()._hf_machine_driven() or bool(self.env["mrp.workcenter.productivity"].sudo().search_count(
+            [("workcenter_id", "=", self.id), ("hf_source", "=", "machine"), ("hf_umh_state", ">", 0)], limit=1,
+        ))
+
     # --- machine counters into work orders --------------------------------------------------------
+
+    def _hf_counter_modulus(self, tag):
+        # a configured rollover (a counter that wraps before its register type does) wins over the type's
+        if tag.role in ("good_count", "scrap_count") and tag.hf_counter_max > 0:
+            return tag.hf_counter_max + 1
+        return super()._hf_counter_modulus(tag)
 
     @api.model
     def _cron_hf_mrp_counters_to_workorders(self):

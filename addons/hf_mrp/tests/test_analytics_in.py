@@ -185,3 +185,30 @@ class TestAnalyticsIn(HfMrpCommon):
         self.process()
         self.assertEqual(event.state, "failed")
         self.assertIn(self.tag_state.name, event.error)
+
+    def test_microstop_is_an_unknown_stop(self):
+        # UMH's categories: 30000-59999 is "unknown" (unknown state, unspecified stop, microstop), no
+        # specified stop: the machine is idle, not down
+        event = self.event("state/add", {"state": 50000, "start_time_unix_ms": ms(at(0))})
+        self.process()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(self.cell.hf_state_current, "idle")
+        self.assertEqual(self.machine_records(self.cell).loss_id, self.env.ref("hf_screens.hf_loss_machine_idle"))
+
+    def test_state_events_make_the_machine_the_clock(self):
+        events = [
+            self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))}),
+            self.event("work-order/create", {"external_work_order_id": "WO-M", "quantity": 10,
+                                             "product": {"external_product_id": "BRK-1"}}),
+            self.event("work-order/start", {"external_work_order_id": "WO-M", "start_time_unix_ms": ms(at(60))}),
+        ]
+        self.process()
+        self.assertEqual([e.state for e in events], ["done"] * 3, [e.error for e in events])
+        workorder = self.production("WO-M").workorder_ids
+        self.assertEqual(workorder.state, "progress")
+        records = self.Productivity.search([("workcenter_id", "=", self.cell.id)], order="date_start, id")
+        self.assertEqual(records.mapped("hf_source"), ["machine", "machine"],
+                         "no operator timer beside the machine's states: the same minutes would count twice")
+        self.assertEqual([(r.date_start, r.date_end, r.workorder_id) for r in records],
+                         [(at(0), at(60), self.env["mrp.workorder"]), (at(60), False, workorder)],
+                         "the machine's running time from the start on is the work order's")

@@ -72,3 +72,23 @@ class TestCounters(HfMrpCommon):
         self.process()
         self.assertEqual(event.state, "failed")
         self.assertIn(self.tag_good.name, event.error)
+
+    def test_rollover_counts_the_parts_across_the_wrap(self):
+        self.tag_good.modbus_type = "uint16"  # a 16-bit register: 65535, then 0
+        self.store(self.tag_good, [(self.ago(60), 65534)])
+        self.count()
+        self.store(self.tag_good, [(self.ago(40), 65535), (self.ago(30), 0), (self.ago(20), 2)])
+        self.count()
+        self.assertEqual(self.workorder.qty_produced, 4, "65534 → 65535 → 0 → 2 is 4 parts, not a reset")
+        # a drop far from the top is still a reset: counting goes on from the new value
+        self.store(self.tag_good, [(self.ago(15), 3), (self.ago(10), 1)])  # 2 → 3, then a reset to 1
+        self.count()
+        self.assertEqual(self.workorder.qty_produced, 6)
+        # a counter that rolls over before its register does: the rollover configured on its tag
+        self.tag_scrap.hf_counter_max = 999  # a three-digit counter: 999, then 0
+        self.store(self.tag_scrap, [(self.ago(60), 998)])
+        self.count()
+        self.store(self.tag_scrap, [(self.ago(40), 999), (self.ago(30), 1)])
+        self.count()
+        scraps = self.env["stock.scrap"].search([("workorder_id", "=", self.workorder.id)])
+        self.assertEqual(sum(scraps.mapped("scrap_qty")), 3, "998 → 999 → 1 on a counter that rolls over after 999")

@@ -43,9 +43,10 @@ HEARTBEAT_SECONDS = 5
 def classify_state(value, value_text=None, quality=0):
     """running / idle / down for one historian sample, or None when the sample says nothing usable.
 
-    Numbers: 1 running, 0 idle, 2..9999 or negative down; UMH v1 state codes (≥ 10000): 10000-29999
-    producing → running, 30000-49999 (unknown/unspecified stop) → idle, ≥ 50000 (maintenance, changeover,
-    failures…) → down. Text: the usual PackML/UMH words (see TEXT_STATES). Quality 2 (bad) → None.
+    Numbers: 1 running, 0 idle, 2..9999 or negative down; UMH v1 state codes (≥ 10000) by UMH's categories:
+    10000-29999 producing → running, 30000-59999 unknown (unknown state, unspecified stop, microstop: no
+    reason known) → idle, ≥ 60000 (material, process, operator, planning, technical: a specified stop) →
+    down. Text: the usual PackML/UMH words (see TEXT_STATES). Quality 2 (bad) → None.
     """
     if quality is not None and quality >= 2:
         return None
@@ -64,7 +65,7 @@ def classify_state(value, value_text=None, quality=0):
     if value >= 10000:
         if value < 30000:
             return RUNNING
-        return IDLE if value < 50000 else DOWN
+        return IDLE if value < 60000 else DOWN
     if value == 1:
         return RUNNING
     if value == 0:

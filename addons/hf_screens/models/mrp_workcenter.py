@@ -4,7 +4,13 @@ import pytz
 
 from odoo import api, fields, models
 
+from hf_core.types import MODBUS_TYPES, S7_TYPES
+
 from .hf_machine_state import STATES
+
+# the bits of a PLC integer type a counter may have (hf_core.types: Modbus widths in registers, S7 in bytes)
+COUNTER_BITS = {**{kind: 16 * MODBUS_TYPES[kind] for kind in ("int16", "uint16", "int32", "uint32")},
+                **{kind: 8 * S7_TYPES[kind] for kind in ("INT", "WORD", "DINT", "DWORD")}}
 
 # A value holds until the next one or a bad-quality sample; the edge repeats it every heartbeat, so only a
 # silence longer than the heartbeat and this margin means the edge or its link is gone (MQTT's keep-alive
@@ -108,13 +114,23 @@ class MrpWorkcenter(models.Model):
         return start_utc, now
 
     def _hf_counter_increase(self, tag, start, end):
-        """Parts counted by a counter tag in (start, end]; a drop is a counter reset (counts from 0 again)."""
+        """Parts counted by a counter tag in (start, end]; a drop is a counter reset (counts from 0 again),
+        or a rollover when it wraps at the counter's size (see ``_hf_counter_modulus``)."""
         return self._hf_counter_increase_over(tag, [(start, end)])
+
+    def _hf_counter_modulus(self, tag):
+        """How many values a counter tag takes before it wraps (2**16 for a 16-bit register), or None when
+        unknown: its PLC type's size, for a tag stored unscaled."""
+        if tag.scale_gain != 1.0 or tag.scale_offset:
+            return None
+        bits = COUNTER_BITS.get(tag.modbus_type or tag.s7_type)
+        return 2**bits if bits else None
 
     def _hf_counter_increase_over(self, tag, windows):
         """Parts counted by a counter tag within ``windows`` ((start, end] naive UTC, not overlapping), in one
         query: each window's increase is measured from the last sample at or before its start, a drop is a
-        counter reset (counts from 0 again). None without a tag or a historian."""
+        counter reset (counts from 0 again) unless it is a rollover: a wrap at the counter's modulus M (a drop
+        of more than 90 % of M) counts the parts across it, M + the drop. None without a tag or a historian."""
         if not tag or not self.env["hf.machine.state"]._historian_ready():
             return None
         windows = [(start, end) for start, end in windows if end > start]
@@ -125,7 +141,10 @@ class MrpWorkcenter(models.Model):
             SELECT COALESCE(SUM(w.parts), 0)
               FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS iv(start_time, end_time)
              CROSS JOIN LATERAL (
-                SELECT SUM(CASE WHEN d.delta < 0 THEN d.value ELSE d.delta END) AS parts
+                SELECT SUM(CASE WHEN d.delta >= 0 THEN d.delta
+                                WHEN d.delta + %(modulus)s::float8 <= %(modulus)s::float8 / 10
+                                THEN d.delta + %(modulus)s::float8
+                                ELSE d.value END) AS parts
                   FROM (SELECT s.value, s.value - lag(s.value) OVER (ORDER BY s.time) AS delta
                           FROM ((SELECT time, value FROM hf_historian_sample
                                   WHERE tag_id = %(tag)s AND time <= iv.start_time AND quality < 2
@@ -140,6 +159,7 @@ class MrpWorkcenter(models.Model):
             """,
             {
                 "tag": tag.id,
+                "modulus": self._hf_counter_modulus(tag),
                 "starts": [start.replace(tzinfo=UTC) for start, _end in windows],
                 "ends": [end.replace(tzinfo=UTC) for _start, end in windows],
             },
