@@ -11,10 +11,11 @@ from odoo.tools import consteq
 
 from hf_saas.errors import SpecError
 from hf_saas.spec import MAX_DEVICES, parse_spec
+from hf_saas.tag_list import parse_tag_list
 
 _logger = logging.getLogger(__name__)
 LAYOUT_ROWS = 30
-DEVICE_ROW = re.compile(r"^device_(name|protocol|ip|mac|port|workcenter)_(\d{1,6})$")
+DEVICE_ROW = re.compile(r"^device_(name|protocol|ip|mac|port|workcenter|tags)_(\d{1,6})$")
 COMPANY_FIELDS = {"company.name": "company_name", "company.contact_name": "contact_name", "company.email": "email",
                   "company.phone": "phone", "company.timezone": "timezone", "site.name": "site_name"}
 STEP_OF_FIELD = (("company_name", 1), ("contact_name", 1), ("email", 1), ("phone", 1), ("timezone", 1),
@@ -155,9 +156,14 @@ class HfCloudOnboarding(http.Controller):
         devices = []
         for row in rows:
             values = {key: (post.get(f"device_{key}_{row}") or "").strip()
-                      for key in ("name", "protocol", "ip", "mac", "port", "workcenter")}
-            if not any(values[k] for k in ("name", "ip", "mac", "port")):
+                      for key in ("name", "protocol", "ip", "mac", "port", "workcenter", "tags")}
+            if not any(values[k] for k in ("name", "ip", "mac", "port", "tags")):
                 continue  # an empty row
+            try:  # pasted in the columns of the tag import (what `hf-collector browse` writes)
+                values["tags"] = parse_tag_list(values["tags"], values["protocol"])
+            except SpecError as exc:
+                errors[f"device_tags_{row}"] = exc.errors["tags"]
+                values["tags"] = []
             field_map[f"devices.{len(devices)}"] = row
             devices.append(values)
         data = {

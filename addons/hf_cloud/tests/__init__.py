@@ -5,3 +5,4 @@ from . import test_portal_account
 from . import test_provision
 from . import test_security
 from . import test_signup_payment
+from . import test_journey

@@ -76,6 +76,17 @@ def configure_saas(case):
         params.set_param(key, "1000")
 
 
+def wait_until(probe, timeout, failure):
+    """``probe()``'s first truthy value within ``timeout`` seconds; else an AssertionError with ``failure``
+    (a text, or a callable that says what was seen)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(0.5)
+    raise AssertionError(failure() if callable(failure) else failure)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

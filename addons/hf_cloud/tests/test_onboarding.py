@@ -1,3 +1,4 @@
+import json
 import re
 
 from odoo.tests import HttpCase, tagged
@@ -113,6 +114,22 @@ class TestOnboarding(HfCloudFormCase):
         response = self._post(company_name=payload, site_name=payload, device_name_0=payload, area_0=payload)
         self.assertNotIn(payload, response.text)
         self.assertIn("&lt;script&gt;", response.text)
+
+    def test_a_devices_tags_are_pasted_in_the_columns_of_the_tag_import(self):
+        """Issue 17, point 7: a tag list per device, checked on the form, provisioned with the device."""
+        tags = ("name,data_type,role,modbus_table,modbus_address,modbus_type\n"
+                "temperature,float,,holding,0,float32\nstate,int,machine_state,holding,4,uint16\n")
+        before = self._counts()
+        response = self._post(device_tags_0="name,data_type,modbus_table,modbus_address,modbus_type\n"
+                                            "temperature,float,holding,zero,float32\n")
+        self.assertRefused(response, "device_tags_0", "line 2: modbus_address")
+        self.assertIn("temperature,float,holding,zero", response.text)  # kept for the visitor to correct
+        self.assertEqual(self._counts(), before)
+        instance = self._instance_posted(device_tags_0=tags)
+        (device,) = json.loads(instance.spec_json)["devices"]
+        self.assertEqual([(t["name"], t.get("role"), t["address"]) for t in device["tags"]], [
+            ("temperature", None, {"table": "holding", "address": 0, "type": "float32"}),
+            ("state", "machine_state", {"table": "holding", "address": 4, "type": "uint16"})])
 
     def test_ten_thousand_devices_refused_clearly(self):
         before = self._counts()

@@ -10,6 +10,7 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
         "click .o_hf_next": "_onNext",
         "click .o_hf_back": "_onBack",
         "click .o_hf_add_device_row": "_onAddDevice",
+        "change .o_hf_device_tags_file": "_onTagFile",
         "click .o_hf_add_layout_row": "_onAddLayout",
         "click .o_hf_steps li": "_onStepClick",
     },
@@ -60,7 +61,7 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
         const clone = last.cloneNode(true);
         clone.dataset.row = String(next);
         clone.querySelectorAll(".o_hf_error").forEach((e) => e.remove());
-        clone.querySelectorAll("input, select, label").forEach((el) => {
+        clone.querySelectorAll("input, select, textarea, label").forEach((el) => {
             for (const attr of ["name", "id", "for"]) {
                 const value = el.getAttribute(attr);
                 if (value) {
@@ -68,7 +69,7 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
                 }
             }
             el.classList.remove("is-invalid");
-            if (el.tagName === "INPUT") {
+            if (el.tagName === "INPUT" || el.tagName === "TEXTAREA") {
                 el.value = "";
             }
         });
@@ -77,6 +78,13 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
     },
     _onAddDevice() {
         this._cloneRow(".o_hf_device_rows", ".o_hf_device_row");
+    },
+    async _onTagFile(ev) {
+        // a CSV file is read here into its row's text field: the server validates one thing, the text
+        const file = ev.target.files[0];
+        if (file) {
+            ev.target.closest(".o_hf_device_row").querySelector(".o_hf_device_tags").value = await file.text();
+        }
     },
     _onAddLayout() {
         this._cloneRow(".o_hf_layout_rows", ".o_hf_layout_row");
