@@ -70,9 +70,9 @@ ADDRESS_COLUMNS: dict[str, dict[str, tuple[str, Parse]]] = {
         "s7_length": ("length", _count),
     },
 }
-REQUIRED_ADDRESS = {DeviceProtocol.OPCUA: ("opcua_node_id",),
-                    DeviceProtocol.MODBUS: ("modbus_table", "modbus_address", "modbus_type"),
-                    DeviceProtocol.S7: ("s7_area", "s7_offset", "s7_type")}
+REQUIRED_ADDRESS: dict[str, tuple[str, ...]] = {DeviceProtocol.OPCUA: ("opcua_node_id",),
+                                              DeviceProtocol.MODBUS: ("modbus_table", "modbus_address", "modbus_type"),
+                                              DeviceProtocol.S7: ("s7_area", "s7_offset", "s7_type")}
 
 
 def parse_tag_list(text: str, protocol: str, path: str = "tags") -> list[dict[str, Any]]:
