@@ -16,6 +16,7 @@ from typing import Any
 
 RESULT_MARKER = "HF_SAAS_RESULT "
 QUOTA_PREFIX = "hf_cloud.quota."
+QUOTA_KEYS = ("tags", "samples_per_day", "retention_days", "storage_mb")
 RETENTION_CLASSES = {"short": 7, "standard": 30, "long": 365}
 
 
@@ -26,8 +27,10 @@ def _segment(name: str) -> str:
 
 
 def apply_quotas(env: Any, quotas: dict[str, Any]) -> None:
+    """The one way a tenant's quotas are written (at setup, and at each plan change): Odoo's parameters, and
+    each retention class's days capped at the plan's."""
     params = env["ir.config_parameter"].sudo()
-    for key in ("tags", "samples_per_day", "retention_days", "storage_mb"):
+    for key in QUOTA_KEYS:
         if key in quotas:
             params.set_param(QUOTA_PREFIX + key, str(int(quotas[key])))
     if "retention_days" in quotas:
@@ -133,19 +136,6 @@ def edge_key(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"edge_login": edge.user_id.login, "edge_api_key": api_key}
 
 
-def usage(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    cr = env.cr
-    cr.execute("SELECT count(*) FROM hf_uns_tag WHERE active")
-    tags = cr.fetchone()[0]
-    samples = 0
-    cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
-    if cr.fetchone()[0]:
-        cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
-        samples = cr.fetchone()[0]
-    cr.execute("SELECT pg_database_size(current_database())")
-    return {"tags": tags, "samples_per_day": samples, "db_size_bytes": cr.fetchone()[0]}
-
-
 def main() -> int:
     request = json.loads(sys.stdin.read())
     import odoo
@@ -169,10 +159,9 @@ def main() -> int:
             result = {"ok": True}
         elif action == "edge_key":
             result = edge_key(env, request["payload"])
-        elif action == "usage":
-            result = usage(env, request["payload"])
         else:
             raise SystemExit(f"unknown action {action}")
+    registry.signal_changes()  # the tenant's running workers reload what changed (the quotas' parameters)
     sys.stdout.write("\n" + RESULT_MARKER + json.dumps(result) + "\n")
     sys.stdout.flush()
     return 0

@@ -8,23 +8,17 @@ Every operation is safe to repeat and leaves the tenant record in a clear state:
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
-import os
 import secrets
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from psycopg2 import sql
-from psycopg2.extensions import cursor
 
 from hf_core.uns import segment_from_name
 
@@ -33,15 +27,17 @@ from . import roles
 from .bundle import EdgeBundle
 from .errors import ConfigError, HfSaasError, ProvisionError, TenantExistsError, ZitiError
 from .mosquitto import MosquittoFiles, topic_root
-from .odoo_setup import QUOTA_PREFIX, RESULT_MARKER, RETENTION_CLASSES
+from .odoo_runner import OdooRunner
+from .odoo_setup import QUOTA_KEYS
+from .quotas import require_connections, usage
 from .registry import Registry, TenantRecord, TenantState
 from .settings import Settings
 from .spec import Quotas, TenantSpec
-from .tenant_odoo import odoo_command, odoo_environment, odoo_launcher, write_config
+from .template import Template
+from .tenant_odoo import odoo_command, odoo_environment, write_config
 from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
 _logger = logging.getLogger(__name__)
-SOURCE_SUFFIXES = {".py", ".xml", ".csv", ".js", ".scss", ".css"}
 
 
 @dataclass(frozen=True)
@@ -73,70 +69,19 @@ class Provisioner:
         self.settings = settings or Settings.load()
         self.registry = Registry(self.settings.state_dir)
         self.broker = MosquittoFiles(self.settings.mosquitto_path, self.settings.mosquitto_pidfile)
+        self.odoo = OdooRunner(self.settings)
+        self.template = Template(self.settings, self.odoo)
 
-    # ---------------------------------------------------------------- template
+    # ---------------------------------------------------------------- template (hf_saas.template)
     def template_fingerprint(self) -> str:
-        """A hash of the template's modules' sources: a changed addon makes the template stale."""
-        digest = hashlib.sha256(",".join(self.settings.modules).encode())
-        roots = [Path(p) for p in self.settings.full_addons_path.split(",")]
-        # Odoo lists every module on the path in the database: another set of addons, another template.
-        offered = sorted(p.parent.name for root in roots[1:] for p in root.glob("*/__manifest__.py"))
-        digest.update(",".join(offered).encode())
-        for module in self.settings.modules:
-            for root in roots:
-                folder = root / module
-                if (folder / "__manifest__.py").exists():
-                    if root == roots[0] and module == "auth_signup":
-                        digest.update(b"community")
-                        break
-                    for path in sorted(folder.rglob("*")):
-                        if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts:
-                            digest.update(str(path.relative_to(root)).encode())
-                            digest.update(path.read_bytes())
-                    break
-        return digest.hexdigest()[:16]
-
-    def _template_info_path(self) -> Path:
-        return self.settings.state_dir / "template.json"
+        return self.template.fingerprint()
 
     def template_status(self) -> dict[str, Any]:
-        info: dict[str, Any] = {}
-        if self._template_info_path().exists():
-            info = json.loads(self._template_info_path().read_text(encoding="utf-8"))
-        exists = pg.exists(self.settings, self.settings.template_db)
-        current = self.template_fingerprint()
-        # ``fingerprint`` is the sources' now; the one the template was built from is ``built_fingerprint``
-        # (a rebuild must record the current one, or the template would look stale for ever).
-        return {**info, "built_fingerprint": info.get("fingerprint"), "db": self.settings.template_db,
-                "exists": exists, "fresh": exists and info.get("fingerprint") == current, "fingerprint": current}
+        return self.template.status()
 
     def build_template(self, *, force: bool = False) -> dict[str, Any]:
         """Build (or rebuild when stale) the template: ``odoo -i`` into a scratch database, then swap."""
-        status = self.template_status()
-        if status["fresh"] and not force:
-            return {**status, "changed": False}
-        scratch = f"{self.settings.template_db}_build"
-        pg.drop(self.settings, scratch)
-        shutil.rmtree(pg.filestore(self.settings, scratch), ignore_errors=True)
-        started = time.monotonic()
-        self.odoo_install(scratch)
-        seconds = round(time.monotonic() - started, 1)
-        pg.drop(self.settings, self.settings.template_db)
-        with closing(pg.connect(self.settings)) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(scratch), sql.Identifier(self.settings.template_db)))
-        target = pg.filestore(self.settings, self.settings.template_db)
-        shutil.rmtree(target, ignore_errors=True)
-        if pg.filestore(self.settings, scratch).exists():
-            pg.filestore(self.settings, scratch).rename(target)
-        # Nobody works in the template: refusing connections keeps CREATE DATABASE … TEMPLATE possible.
-        pg.set_allow_connections(self.settings, self.settings.template_db, False)
-        info = {"fingerprint": status["fingerprint"], "built_at": datetime.now(UTC).isoformat(),
-                "build_seconds": seconds, "modules": list(self.settings.modules)}
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self._template_info_path().write_text(json.dumps(info, indent=2), encoding="utf-8")
-        _logger.info("template %s built in %.1f s", self.settings.template_db, seconds)
-        return {**self.template_status(), "changed": True}
+        return self.template.build(force=force)
 
     def upgrade(self, db: str) -> Outcome:
         """``odoo -u <modules>`` in a tenant's database, as the tenant's own role (what Odoo creates is theirs)."""
@@ -148,35 +93,12 @@ class Provisioner:
 
     def odoo_install(self, db: str) -> None:
         """``odoo -i <modules>`` on a new database ``db`` (the template build, and the benchmark's baseline)."""
-        pg.run([*self._odoo_command(), "-d", db, "-i", ",".join(self.settings.modules), "--without-demo=all",
-                "--stop-after-init", "--no-http", "--max-cron-threads", "0", "--log-level", "warn"],
-               env=self._odoo_env())
-
-    def _odoo_command(self) -> list[str]:
-        return [*odoo_launcher(self.settings), "--addons-path",
-                self.settings.full_addons_path, "--db_host", self.settings.db_host, "--db_port",
-                str(self.settings.db_port), "--db_user", self.settings.db_user, "--data-dir",
-                str(self.settings.data_dir)]
-
-    def _odoo_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_SAAS_ZITI", "PGPASSWORD"))}
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        return env
+        self.odoo.install(db)
 
     def run_in_odoo(self, db: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         # As the tenant's own role: what the setup creates belongs to the tenant, like the rest of its database.
-        request = {"db": db, "action": action, "payload": payload, "addons_path": self.settings.full_addons_path,
-                   "db_host": self.settings.db_host, "db_port": self.settings.db_port,
-                   "db_user": roles.tenant_role(db), "db_password": self.registry.read_secret(db, "db_password"),
-                   "data_dir": str(self.settings.data_dir)}
-        python = self.settings.python or sys.executable
-        out = pg.run([python, "-m", "hf_saas.odoo_setup"], env=self._odoo_env(), input_text=json.dumps(request),
-                     timeout=600)
-        for line in reversed(out.splitlines()):
-            if line.startswith(RESULT_MARKER):
-                result: dict[str, Any] = json.loads(line[len(RESULT_MARKER):])
-                return result
-        raise ProvisionError(f"The tenant setup in {db} returned no result.", out[-500:])
+        return self.odoo.run_setup(db, action, payload, db_user=roles.tenant_role(db),
+                                   db_password=self.registry.read_secret(db, "db_password"))
 
     # ---------------------------------------------------------------- create
     def db_name(self, spec: TenantSpec) -> str:
@@ -479,27 +401,14 @@ class Provisioner:
                    enrollment_jwt=enrollment_jwt, mqtt_ca=self._mqtt_ca()).write(path)
         record.bundle = str(path)
 
-    # ---------------------------------------------------------------- quotas and usage
+    # ---------------------------------------------------------------- quotas and usage (hf_saas.quotas)
     def set_quotas(self, db: str, quotas: Quotas, plan: str | None = None) -> Outcome:
-        """Write the plan's quotas into the tenant at once (and tell its Odoo workers to reload)."""
+        """Write the plan's quotas into the tenant at once, through its Odoo (its running workers reload them)."""
         record = self.registry.get(db)
-        values = {QUOTA_PREFIX + k: str(getattr(quotas, k)) for k in ("tags", "samples_per_day",
-                                                                        "retention_days", "storage_mb")}
-        for cls, default in RETENTION_CLASSES.items():
-            values[f"hf_uns.retention_days.{cls}"] = str(min(default, quotas.retention_days))
-        with self._tenant_cursor(db) as cr:
-            for key, value in values.items():
-                cr.execute("INSERT INTO ir_config_parameter "
-                           "(key, value, create_uid, write_uid, create_date, write_date) "
-                           "VALUES (%s, %s, 1, 1, now() at time zone 'utc', now() at time zone 'utc') "
-                           "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_date = EXCLUDED.write_date",
-                           (key, value))
-            cr.execute("SELECT sequence_name FROM information_schema.sequences "
-                       "WHERE sequence_name LIKE 'base\\_cache\\_signaling%%'")
-            for (sequence,) in cr.fetchall():
-                cr.execute(sql.SQL("SELECT nextval({})").format(sql.Literal(sequence)))
-        record.quotas = {**record.quotas, **{k: getattr(quotas, k) for k in ("tags", "samples_per_day",
-                                                                            "retention_days", "storage_mb")}}
+        require_connections(self.settings, db)
+        values = {k: getattr(quotas, k) for k in QUOTA_KEYS}
+        self.run_in_odoo(db, "quotas", values)
+        record.quotas = {**record.quotas, **values}
         if plan:
             record.plan = plan
             record.quotas["code"] = plan
@@ -509,37 +418,7 @@ class Provisioner:
     def usage(self, db: str) -> dict[str, Any]:
         """Tags, samples of the last 24 hours and database size, read from the tenant's database."""
         self.registry.get(db)
-        with self._tenant_cursor(db) as cr:
-            cr.execute("SELECT count(*) FROM hf_uns_tag WHERE active")
-            tags = pg.one_row(cr)[0]
-            cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
-            samples = 0
-            if pg.one_row(cr)[0]:
-                cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
-                samples = pg.one_row(cr)[0]
-            parked = 0
-            cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
-            if pg.one_row(cr)[0]:  # what the tenant's ingest parked today, over the plan's samples per day
-                cr.execute("SELECT coalesce(sum(parked), 0) FROM hf_historian_daily_usage "
-                           "WHERE day = (now() at time zone 'utc')::date")
-                parked = int(pg.one_row(cr)[0])
-            cr.execute("SELECT pg_database_size(current_database())")
-            size = pg.one_row(cr)[0]
-            cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
-            quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
-        return {"db": db, "tags": tags, "samples_per_day": samples, "samples_parked_today": parked,
-                "db_size_mb": round(size / 1048576, 1), "quotas": quotas}
-
-    @contextmanager
-    def _tenant_cursor(self, db: str) -> Iterator[cursor]:
-        if not pg.allows_connections(self.settings, db):
-            raise ProvisionError(f"{db} is suspended or missing; resume it first.")
-        conn = pg.connect(self.settings, db)
-        try:
-            with conn.cursor() as cr:
-                yield cr
-        finally:
-            conn.close()
+        return usage(self.settings, db)
 
 
 __all__ = ["ConfigError", "CreateResult", "Outcome", "Provisioner", "segment_from_name"]

@@ -232,7 +232,16 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
     col = _Collector()
     if not isinstance(data, dict):
         raise SpecError({"": "The specification must be a JSON object."})
-    company_data = _object(data, "company")
+    company = _parse_company(_object(data, "company"), col)
+    site, workcenters = _parse_site(_object(data, "site"), col)
+    devices = _parse_devices(data.get("devices"), col, workcenters, max_devices)
+    plan_code, quotas = _parse_plan(_object(data, "plan"), col, devices)
+    if col.errors:
+        raise SpecError(col.errors)
+    return TenantSpec(company=company, site=site, devices=tuple(devices), plan_code=plan_code, quotas=quotas)
+
+
+def _parse_company(company_data: dict[str, Any], col: _Collector) -> Company:
     company_name = col.named(company_data, "company", "Company name")
     if company_name and len(slug_from_name(company_name)) < 2 and "company.name" not in col.errors:
         col.add("company.name", "The company name needs at least two latin letters or digits.")
@@ -246,8 +255,11 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
     tz = col.text(company_data, "timezone", "company.timezone", "Time zone", required=False) or "UTC"
     if tz not in zoneinfo.available_timezones():
         col.add("company.timezone", "Choose a time zone from the list (e.g. Europe/Berlin).")
+    return Company(company_name, contact, email, phone, tz)
 
-    site_data = _object(data, "site")
+
+def _parse_site(site_data: dict[str, Any], col: _Collector) -> tuple[Site, dict[str, str]]:
+    """The site and its layout, and its workcenters by their lower-case segment (for the devices)."""
     site_name = col.named(site_data, "site", "Site name")
     areas: list[Area] = []
     workcenter_seen: dict[str, str] = {}
@@ -275,98 +287,117 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
             if line_name and segment_from_name(line_name).lower() in line_seen:
                 col.add(f"{lpath}.name", f"Another line of this area is already called {line_name}.")
             line_seen.add(segment_from_name(line_name).lower())
-            wcs: list[str] = []
-            wc_list = _as_list(line_data.get("workcenters"), f"{lpath}.workcenters", col, "Workcenters",
-                               MAX_WORKCENTERS)
-            if not wc_list and f"{lpath}.workcenters" not in col.errors:
-                col.add(f"{lpath}.workcenters", "Add at least one workcenter to this line.")
-            for wi, wc in enumerate(wc_list):
-                wpath = f"{lpath}.workcenters.{wi}"
-                total_wc += 1
-                wc_name = col.named({"name": wc}, wpath, "Workcenter name")
-                key = segment_from_name(wc_name).lower()
-                if wc_name and key in workcenter_seen:
-                    col.add(f"{wpath}.name", f"Workcenter {wc_name} is already in the layout; names must be unique.")
-                elif wc_name:
-                    workcenter_seen[key] = wc_name
-                wcs.append(wc_name)
+            wcs = _parse_workcenters(line_data.get("workcenters"), lpath, col, workcenter_seen)
+            total_wc += len(wcs)
             lines.append(Line(line_name, tuple(wcs)))
         areas.append(Area(area_name, tuple(lines)))
     if total_wc > MAX_WORKCENTERS:
         col.add("site.areas", f"At most {MAX_WORKCENTERS} workcenters can be entered here ({total_wc} given).")
+    return Site(site_name, tuple(areas)), workcenter_seen
 
-    devices: list[Device] = []
-    device_list = _as_list(data.get("devices"), "devices", col, "Devices", max_devices)
-    names: dict[str, int] = {}
-    endpoints: dict[tuple[str, int], int] = {}
-    macs: dict[str, int] = {}
-    for di, dev in enumerate(device_list):
-        dpath = f"devices.{di}"
-        dev = dev if isinstance(dev, dict) else {}
-        name = col.text(dev, "name", f"{dpath}.name", "Device name")
-        if name and f"{dpath}.name" not in col.errors and not DEVICE_NAME_RE.match(name):
-            col.add(f"{dpath}.name", "A device name starts with a letter or digit and contains only "
-                                     "letters, digits, spaces, '_', '.' and '-'.")
-        if name and name.lower() in names:
-            col.add(f"{dpath}.name", f"Device {names[name.lower()] + 1} already has the name {name}.")
-        names.setdefault(name.lower(), di)
-        protocol_raw = dev.get("protocol") or ""
+
+def _parse_workcenters(value: object, lpath: str, col: _Collector, workcenter_seen: dict[str, str]) -> list[str]:
+    """One line's workcenters; each name is added to ``workcenter_seen`` (unique over the whole site)."""
+    wcs: list[str] = []
+    wc_list = _as_list(value, f"{lpath}.workcenters", col, "Workcenters", MAX_WORKCENTERS)
+    if not wc_list and f"{lpath}.workcenters" not in col.errors:
+        col.add(f"{lpath}.workcenters", "Add at least one workcenter to this line.")
+    for wi, wc in enumerate(wc_list):
+        wpath = f"{lpath}.workcenters.{wi}"
+        wc_name = col.named({"name": wc}, wpath, "Workcenter name")
+        key = segment_from_name(wc_name).lower()
+        if wc_name and key in workcenter_seen:
+            col.add(f"{wpath}.name", f"Workcenter {wc_name} is already in the layout; names must be unique.")
+        elif wc_name:
+            workcenter_seen[key] = wc_name
+        wcs.append(wc_name)
+    return wcs
+
+
+@dataclass
+class _DevicesSeen:
+    """What the devices parsed so far use, to refuse a second one with the same name, endpoint or MAC."""
+
+    names: dict[str, int] = field(default_factory=dict)
+    endpoints: dict[tuple[str, int], int] = field(default_factory=dict)
+    macs: dict[str, int] = field(default_factory=dict)
+
+
+def _parse_devices(value: object, col: _Collector, workcenters: dict[str, str], max_devices: int) -> list[Device]:
+    seen = _DevicesSeen()
+    device_list = _as_list(value, "devices", col, "Devices", max_devices)
+    return [_parse_device(dev if isinstance(dev, dict) else {}, di, col, workcenters, seen)
+            for di, dev in enumerate(device_list)]
+
+
+def _parse_device(dev: dict[str, Any], di: int, col: _Collector, workcenter_seen: dict[str, str],
+                  seen: _DevicesSeen) -> Device:
+    dpath = f"devices.{di}"
+    name = col.text(dev, "name", f"{dpath}.name", "Device name")
+    if name and f"{dpath}.name" not in col.errors and not DEVICE_NAME_RE.match(name):
+        col.add(f"{dpath}.name", "A device name starts with a letter or digit and contains only "
+                                 "letters, digits, spaces, '_', '.' and '-'.")
+    if name and name.lower() in seen.names:
+        col.add(f"{dpath}.name", f"Device {seen.names[name.lower()] + 1} already has the name {name}.")
+    seen.names.setdefault(name.lower(), di)
+    protocol_raw = dev.get("protocol") or ""
+    try:
+        protocol = DeviceProtocol(protocol_raw)
+    except ValueError:
+        col.add(f"{dpath}.protocol", "Choose OPC UA, Modbus TCP or Siemens S7.")
+        protocol = DeviceProtocol.OPCUA
+    ip = ""
+    raw_ip = dev.get("ip") or ""
+    if not isinstance(raw_ip, str) or not raw_ip.strip():
+        col.add(f"{dpath}.ip", "The IP address is required.")
+    else:
         try:
-            protocol = DeviceProtocol(protocol_raw)
+            ip = normalize_ip(raw_ip)
+        except ValueError as exc:
+            col.add(f"{dpath}.ip", str(exc))
+    mac = ""
+    raw_mac = dev.get("mac") or ""
+    if raw_mac:
+        try:
+            mac = normalize_mac(str(raw_mac))
+        except ValueError as exc:
+            col.add(f"{dpath}.mac", str(exc))
+        else:
+            if mac in seen.macs:
+                col.add(f"{dpath}.mac", f"Device {seen.macs[mac] + 1} already has the MAC address {mac}.")
+            seen.macs.setdefault(mac, di)
+    raw_port = dev.get("port")
+    port = DEFAULT_PORTS[protocol]
+    if raw_port not in (None, ""):
+        try:
+            port = int(str(raw_port).strip())
+            if not 1 <= port <= 65535:
+                raise ValueError
         except ValueError:
-            col.add(f"{dpath}.protocol", "Choose OPC UA, Modbus TCP or Siemens S7.")
-            protocol = DeviceProtocol.OPCUA
-        ip = ""
-        raw_ip = dev.get("ip") or ""
-        if not isinstance(raw_ip, str) or not raw_ip.strip():
-            col.add(f"{dpath}.ip", "The IP address is required.")
-        else:
-            try:
-                ip = normalize_ip(raw_ip)
-            except ValueError as exc:
-                col.add(f"{dpath}.ip", str(exc))
-        mac = ""
-        raw_mac = dev.get("mac") or ""
-        if raw_mac:
-            try:
-                mac = normalize_mac(str(raw_mac))
-            except ValueError as exc:
-                col.add(f"{dpath}.mac", str(exc))
-            else:
-                if mac in macs:
-                    col.add(f"{dpath}.mac", f"Device {macs[mac] + 1} already has the MAC address {mac}.")
-                macs.setdefault(mac, di)
-        raw_port = dev.get("port")
-        port = DEFAULT_PORTS[protocol]
-        if raw_port not in (None, ""):
-            try:
-                port = int(str(raw_port).strip())
-                if not 1 <= port <= 65535:
-                    raise ValueError
-            except ValueError:
-                col.add(f"{dpath}.port", "The port is a whole number from 1 to 65535.")
-        if ip and f"{dpath}.port" not in col.errors:
-            if (ip, port) in endpoints:
-                col.add(f"{dpath}.ip", f"Device {endpoints[(ip, port)] + 1} already uses {ip} port {port}.")
-            endpoints.setdefault((ip, port), di)
-        wc = dev.get("workcenter") or ""
-        if not isinstance(wc, str) or not wc.strip():
-            col.add(f"{dpath}.workcenter", "Choose the workcenter this device belongs to.")
-            wc = ""
-        elif segment_from_name(wc).lower() not in workcenter_seen:
-            col.add(f"{dpath}.workcenter", "Choose a workcenter of the site layout.")
-        else:
-            wc = workcenter_seen[segment_from_name(wc).lower()]
-        tags = dev.get("tags") or []
-        if not isinstance(tags, list) or len(tags) > MAX_TAGS_PER_DEVICE or not all(isinstance(t, dict) for t in tags):
-            col.add(f"{dpath}.tags", f"Tags are a list of at most {MAX_TAGS_PER_DEVICE} objects.")
-            tags = []
-        for ti, tag in enumerate(tags):
-            if not isinstance(tag.get("name"), str) or not SEGMENT_RE.match(tag["name"]):
-                col.add(f"{dpath}.tags.{ti}.name", "A tag name may only contain letters, digits, '_' and '-'.")
-        devices.append(Device(name, protocol, ip, port, wc, mac, tuple(tags)))
+            col.add(f"{dpath}.port", "The port is a whole number from 1 to 65535.")
+    if ip and f"{dpath}.port" not in col.errors:
+        if (ip, port) in seen.endpoints:
+            col.add(f"{dpath}.ip", f"Device {seen.endpoints[(ip, port)] + 1} already uses {ip} port {port}.")
+        seen.endpoints.setdefault((ip, port), di)
+    wc = dev.get("workcenter") or ""
+    if not isinstance(wc, str) or not wc.strip():
+        col.add(f"{dpath}.workcenter", "Choose the workcenter this device belongs to.")
+        wc = ""
+    elif segment_from_name(wc).lower() not in workcenter_seen:
+        col.add(f"{dpath}.workcenter", "Choose a workcenter of the site layout.")
+    else:
+        wc = workcenter_seen[segment_from_name(wc).lower()]
+    tags = dev.get("tags") or []
+    if not isinstance(tags, list) or len(tags) > MAX_TAGS_PER_DEVICE or not all(isinstance(t, dict) for t in tags):
+        col.add(f"{dpath}.tags", f"Tags are a list of at most {MAX_TAGS_PER_DEVICE} objects.")
+        tags = []
+    for ti, tag in enumerate(tags):
+        if not isinstance(tag.get("name"), str) or not SEGMENT_RE.match(tag["name"]):
+            col.add(f"{dpath}.tags.{ti}.name", "A tag name may only contain letters, digits, '_' and '-'.")
+    return Device(name, protocol, ip, port, wc, mac, tuple(tags))
 
-    plan = _object(data, "plan")
+
+def _parse_plan(plan: dict[str, Any], col: _Collector, devices: list[Device]) -> tuple[str, Quotas]:
     plan_code = plan.get("code") or "starter"
     if not isinstance(plan_code, str) or not SEGMENT_RE.match(plan_code):
         col.add("plan.code", "Choose a plan.")
@@ -378,13 +409,4 @@ def parse_spec(data: object, *, max_devices: int = MAX_DEVICES) -> TenantSpec:
         quotas = Quotas()
     if quotas and sum(len(d.tags) for d in devices) > quotas.tags:
         col.add("devices", f"The plan includes {quotas.tags} tags; remove tags or choose a larger plan.")
-
-    if col.errors:
-        raise SpecError(col.errors)
-    return TenantSpec(
-        company=Company(company_name, contact, email, phone, tz),
-        site=Site(site_name, tuple(areas)),
-        devices=tuple(devices),
-        plan_code=plan_code,
-        quotas=quotas,
-    )
+    return plan_code, quotas
