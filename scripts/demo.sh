@@ -72,7 +72,7 @@ collector="$VENV/bin/hf-collector"
 
 say "starting the simulated machine (OPC UA, Modbus TCP, S7 servers)"
 rm -f "$DEMO/site.yaml"
-"$collector" simulate --write-config "$DEMO/site.yaml" > "$DEMO/simulate.log" 2>&1 &
+"$collector" simulate --write-config "$DEMO/site.yaml" --analytics-mqtt-url "$HF_MQTT_URL" > "$DEMO/simulate.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 60); do [ -s "$DEMO/site.yaml" ] && break; sleep 0.5; done
 [ -s "$DEMO/site.yaml" ] || { say "the simulator did not start: see $DEMO/simulate.log"; exit 1; }

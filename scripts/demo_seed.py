@@ -127,6 +127,18 @@ def seed_plant():
     return devices, edge
 
 
+def seed_analytics_cell(enterprise):
+    """The workcell whose own MES (the simulator's) publishes UMH _analytics: no tags, its orders, parts and
+    states come from the line (hf_mrp); Odoo knows what it makes by the product's internal reference."""
+    from hf_collector.simulate import LINE
+    from hf_collector.simulate.analytics import ANALYTICS_WORKCELL, PRODUCT_CODE, PRODUCT_NAME
+
+    workcenter = workcell_for((enterprise, *LINE, ANALYTICS_WORKCELL))
+    if not env["product.product"].search([("default_code", "=", PRODUCT_CODE)], limit=1):
+        env["product.product"].create({"name": PRODUCT_NAME, "default_code": PRODUCT_CODE, "is_storable": True})
+    return workcenter
+
+
 def seed_production():
     """Something to make on every demo workcell, each machine's first order started at its kiosk."""
     Demo = env["hf.screen.demo"]
@@ -143,6 +155,9 @@ if STEP == "production":
     seed_production()
 else:
     devices, edge = seed_plant()
+    if "hf.mrp.output" in env:
+        analytics_cell = seed_analytics_cell(company.hf_uns_segment)
+        print(f"{analytics_cell.name}: orders, parts and states from the line's _analytics events", file=sys.stderr)
     # hyperfactory-cloud's customers pay add-ons with Odoo's demo provider here (hf_cloud installs it disabled:
     # it accepts any card); a real deployment enables a real provider instead (README)
     demo_provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)

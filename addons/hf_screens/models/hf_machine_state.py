@@ -122,14 +122,11 @@ class HfMachineState(models.AbstractModel):
         )
         if not others:
             return []
-        self.env.cr.execute(
-            """SELECT max(time) FROM hf_historian_sample
-                WHERE tag_id = ANY(%s) AND time > %s AND time <= %s AND quality < 2
-                GROUP BY floor(extract(epoch FROM time) / %s) ORDER BY 1""",
-            (others.ids, after.replace(tzinfo=UTC), until.replace(tzinfo=UTC),
-             max(1, min(HEARTBEAT_SECONDS, gap_seconds // 2))),
-        )
-        return [utc_naive(time) for (time,) in self.env.cr.fetchall()]
+        from hf_historian import reader
+
+        moments = reader.read_activity(self.env.cr, others.ids, after.replace(tzinfo=UTC), until.replace(tzinfo=UTC),
+                                       max(1, min(HEARTBEAT_SECONDS, gap_seconds // 2)))
+        return [utc_naive(time) for time in moments]
 
     @api.model
     def _with_heartbeats(self, workcenter, samples, heartbeats):
@@ -150,11 +147,10 @@ class HfMachineState(models.AbstractModel):
     @api.model
     def _historian_ready(self):
         try:
-            from hf_historian import schema
+            from hf_historian import reader
         except ImportError:
             return False
-        self.env.cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))
-        return self.env.cr.fetchone()[0]
+        return reader.historian_ready(self.env.cr)
 
     @api.model
     def _process_workcenters(self, workcenters, now=None):

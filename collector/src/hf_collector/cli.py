@@ -138,7 +138,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     ports = {"opcua": args.opcua_port, "modbus": args.modbus_port, "s7": args.s7_port}
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_simulator(ports=ports, write_config=Path(args.write_config) if args.write_config else None,
-                                  enterprise=args.enterprise))
+                                  enterprise=args.enterprise, analytics_mqtt_url=args.analytics_mqtt_url))
     return EXIT_OK
 
 
@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--modbus-port", type=int, default=5020)
     simulate.add_argument("--s7-port", type=int, default=1102)
     simulate.add_argument("--enterprise", default="acme")
+    simulate.add_argument("--analytics-mqtt-url", help="also run a workcell whose MES publishes UMH _analytics "
+                                                       "events (orders, parts, states) to this broker")
     simulate.set_defaults(handler=cmd_simulate)
 
     browse = sub.add_parser("browse", help="list an OPC UA server's variables as a CSV for Odoo's tag import")
