@@ -99,7 +99,7 @@ class HfScreensController(http.Controller):
         if not screen:
             return self._refused(kiosk, refusal)
         try:
-            return {"ok": True, **screen._hf_history(record_id(tag_id, _("The tag")), minutes, end)}
+            return {"ok": True, **screen._hf_trend(record_id(tag_id, _("The tag")), minutes, end)}
         except USER_ERRORS as error:
             return _error(error)
 
@@ -140,6 +140,6 @@ class HfScreensController(http.Controller):
     def screen_history(self, screen_id, tag_id=None, minutes=10, end=None, **kwargs):
         try:
             screen = self._screen(screen_id)
-            return {"ok": True, **screen._hf_history(record_id(tag_id, _("The tag")), minutes, end)}
+            return {"ok": True, **screen._hf_trend(record_id(tag_id, _("The tag")), minutes, end)}
         except USER_ERRORS as error:
             return _error(error)

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
 
 from odoo.addons.hf_uns.models.hf_uns_tag import _parse_time
 
 from hf_core.payload import MIN_TIMESTAMP_MS
+from hf_historian import reader
 
 from .hf_screen_widget import GRID_COLUMNS
 from .mrp_workcenter import HEARTBEAT_MARGIN
@@ -24,6 +24,8 @@ WORKORDER_OPEN_STATES = ("progress", "ready", "waiting", "pending")
 STALE_INTERVALS = 3
 STALE_MIN_SECONDS = 3.0
 TREND_POINTS = 300
+# where the current state's run began is searched among this many of the newest samples
+STATE_RUN_SAMPLES = 600
 MAX_RECORD_ID = 2**31 - 1
 MAX_TREND_MINUTES = 60 * 24 * 31
 # the historian holds nothing older (hf_core.payload.MIN_TIMESTAMP_MS); a window ending before it is a mistake
@@ -374,15 +376,11 @@ class HfScreen(models.Model):
         from .hf_machine_state import classify_state
 
         after = (after or datetime(1970, 1, 1)).replace(tzinfo=UTC)
-        self.env.cr.execute(
-            """SELECT time, value, value_text, quality FROM hf_historian_sample
-                WHERE tag_id = %s AND time > %s ORDER BY time DESC LIMIT 600""", (tag.id, after),
-        )
         start = None
-        for time, value, value_text, quality in self.env.cr.fetchall():
-            if classify_state(value, value_text, quality) != state:
+        for row in reader.read_newest(self.env.cr, tag.id, after, STATE_RUN_SAMPLES):
+            if classify_state(row["value"], row["value_text"], row["quality"]) != state:
                 break
-            start = time
+            start = row["time"]
         return start
 
     def _hf_current_workorder(self, workorder_id=None):
@@ -487,12 +485,8 @@ class HfScreen(models.Model):
             if not ack:
                 continue
             tag = ack.tag_id
-            self.env.cr.execute(
-                """SELECT EXISTS (SELECT 1 FROM hf_historian_sample
-                                   WHERE tag_id = %s AND time > %s AND quality < 2 AND value BETWEEN %s AND %s)""",
-                (tag.id, ack.date.replace(tzinfo=UTC), tag.limit_low, tag.limit_high),
-            )
-            if not self.env.cr.fetchone()[0]:
+            if not reader.had_good_value_within(self.env.cr, tag.id, ack.date.replace(tzinfo=UTC), tag.limit_low,
+                                                tag.limit_high):
                 alarm["acked_by"] = ack.user_id.name
 
     def _hf_acknowledge(self, env_user, params):
@@ -505,8 +499,11 @@ class HfScreen(models.Model):
         value = (self.env["hf.uns.tag"]._hf_latest_rows(tag.ids).get(tag.id) or {}).get("value")
         return env_user["hf.screen.alarm.ack"].create({"tag_id": tag.id, "kind": kind, "value": value or 0.0})
 
-    def _hf_history(self, tag_id, minutes, end=None):
-        """A trend's window: ``minutes`` up to ``end`` (now when empty) of a tag shown on this screen."""
+    def _hf_trend(self, tag_id, minutes, end=None):
+        """A trend's window: ``minutes`` up to ``end`` (now when empty) of a tag shown on this screen.
+
+        Access is checked here (the screen shows the tag, the user may read it); the window is then read as
+        ``hf.uns.tag.read_history`` reads it (``_hf_read_window``), from where the tag's data begins."""
         self.ensure_one()
         allowed = set(self.widget_ids.tag_id.ids) | set(self.widget_ids.tag_ids.ids)
         if tag_id not in allowed:
@@ -520,7 +517,7 @@ class HfScreen(models.Model):
         start_dt = end_dt - timedelta(minutes=minutes)
         try:
             start_dt = max(start_dt, self._hf_history_begins(tag, start_dt, end_dt) or start_dt)
-            history = tag._hf_history(start_dt, end_dt, TREND_POINTS)
+            history = tag._hf_read_window(start_dt, end_dt, TREND_POINTS)
         except ImportError:
             return {"points": [], "bucket_seconds": 0, "unit": tag.unit or ""}
         points = [
@@ -562,19 +559,7 @@ class HfScreen(models.Model):
         ``TREND_POINTS`` points over what it has. The 1-hour rollup outlives the raw samples (retention), so
         where it begins earlier, the window keeps its older part.
         """
-        from hf_historian import schema
-
-        self.env.cr.execute(
-            SQL(
-                """SELECT LEAST(
-                       (SELECT time FROM %s WHERE tag_id = %s AND time >= %s AND time < %s ORDER BY time LIMIT 1),
-                       (SELECT bucket FROM %s WHERE tag_id = %s AND bucket >= %s AND bucket < %s
-                         ORDER BY bucket LIMIT 1))""",
-                SQL.identifier(schema.SAMPLE_TABLE), tag.id, start, end,
-                SQL.identifier(schema.ROLLUP_TABLES[3600]), tag.id, start - timedelta(hours=1), end,
-            )
-        )
-        return self.env.cr.fetchone()[0]
+        return reader.data_begins(self.env.cr, tag.id, start, end)
 
     # --- operator actions ---------------------------------------------------------------------
 

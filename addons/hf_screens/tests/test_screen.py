@@ -114,10 +114,10 @@ class TestScreen(HfScreensCommon):
         # (one 5-minute bucket, one point); the trend reads from where the data begins instead.
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         self.store(self.tag_temperature, [(now - timedelta(seconds=60 - s), 40.0 + s / 10) for s in range(60)])
-        history = self.screen._hf_history(self.tag_temperature.id, 24 * 60)
+        history = self.screen._hf_trend(self.tag_temperature.id, 24 * 60)
         self.assertEqual(len(history["points"]), 60)
         self.assertEqual(history["points"][-1]["last"], 45.9)
-        past = self.screen._hf_history(self.tag_temperature.id, 10, f"{(now - timedelta(hours=1)).isoformat()}Z")
+        past = self.screen._hf_trend(self.tag_temperature.id, 10, f"{(now - timedelta(hours=1)).isoformat()}Z")
         self.assertEqual(past["points"], [], "no data in that window")
 
     def test_value_reported_on_change_holds_while_its_device_delivers(self):

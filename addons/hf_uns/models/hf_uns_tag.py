@@ -306,7 +306,7 @@ class HfUnsTag(models.Model):
             raise UserError(_("max_points must be a whole number.")) from None
         if not 1 <= max_points <= MAX_HISTORY_POINTS:
             raise UserError(_("max_points must be between 1 and %s.", MAX_HISTORY_POINTS))
-        history = tag._hf_history(start_dt, end_dt, max_points)
+        history = tag._hf_read_window(start_dt, end_dt, max_points)
         points = [tag._hf_marshal_point(point) for point in history["points"]]
         if not history["points"] or history["points"][0]["time"] > start_dt:
             before = reader.read_last_before(self.env.cr, tag.id, start_dt)
@@ -366,7 +366,9 @@ class HfUnsTag(models.Model):
             return {}
         return {row["tag_id"]: row for row in reader.read_latest(self.env.cr, list(tag_ids))}
 
-    def _hf_history(self, start, end, max_points):
+    def _hf_read_window(self, start, end, max_points):
+        """This tag's window [start, end) of at most ``max_points`` points (aware UTC datetimes): the one read
+        path of read_history, the screens' trends and ML (``hf_historian.reader.read_window``)."""
         self.ensure_one()
         return reader.read_window(self.env.cr, self.id, start, end, max_points)
 

@@ -11,6 +11,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from hf_core.types import Quality
 from hf_historian import schema
 
 RAW_FIELDS = ("time", "value", "value_text", "quality")
@@ -120,3 +121,62 @@ def _read_buckets(
     )
     points = [{"time": t, "min": lo, "max": hi, "avg": avg, "last": last} for t, lo, hi, avg, last in cr.fetchall()]
     return {"bucket_seconds": bucket, "points": points}
+
+
+def read_newest(cr: schema.Cursor, tag_id: int, after: datetime, limit: int) -> list[dict[str, Any]]:
+    """The newest raw samples of one tag after ``after``, newest first, at most ``limit`` (where a run of one
+    state began, read backwards from now)."""
+    cr.execute(
+        f"SELECT time, value, value_text, quality FROM {schema.SAMPLE_TABLE} "
+        "WHERE tag_id = %s AND time > %s ORDER BY time DESC LIMIT %s",
+        (tag_id, after, limit),
+    )
+    return [dict(zip(RAW_FIELDS, row, strict=True)) for row in cr.fetchall()]
+
+
+def data_begins(cr: schema.Cursor, tag_id: int, start: datetime, end: datetime) -> datetime | None:
+    """When one tag's data in [start, end) begins, or None when it has none there: its first raw sample, or
+    the first 1-hour rollup bucket overlapping the window when that is earlier (the rollup outlives the raw
+    samples, see retention)."""
+    cr.execute(
+        f"""SELECT LEAST(
+               (SELECT time FROM {schema.SAMPLE_TABLE} WHERE tag_id = %(tag)s AND time >= %(start)s
+                   AND time < %(end)s ORDER BY time LIMIT 1),
+               (SELECT bucket FROM {schema.ROLLUP_TABLES[3600]} WHERE tag_id = %(tag)s
+                   AND bucket >= %(start)s - interval '1 hour' AND bucket < %(end)s ORDER BY bucket LIMIT 1))""",
+        {"tag": tag_id, "start": start, "end": end},
+    )
+    begins = schema.one_row(cr)[0]
+    return begins if isinstance(begins, datetime) else None
+
+
+def had_good_value_within(cr: schema.Cursor, tag_id: int, after: datetime, low: float, high: float) -> bool:
+    """Whether one tag had a sample after ``after`` that is not bad and whose value lies in [low, high]."""
+    cr.execute(
+        f"SELECT EXISTS (SELECT 1 FROM {schema.SAMPLE_TABLE} WHERE tag_id = %s AND time > %s "
+        "AND quality < %s AND value BETWEEN %s AND %s)",
+        (tag_id, after, int(Quality.BAD), low, high),
+    )
+    return bool(schema.one_row(cr)[0])
+
+
+def read_activity(
+    cr: schema.Cursor, tag_ids: list[int], after: datetime, until: datetime, bucket_seconds: float
+) -> list[datetime]:
+    """Moments in (after, until] at which any of the tags had a sample that is not bad, at most one per
+    ``bucket_seconds`` (the newest of each), oldest first: when a device was heard."""
+    if not tag_ids:
+        return []
+    cr.execute(
+        f"""SELECT max(time) FROM {schema.SAMPLE_TABLE}
+             WHERE tag_id = ANY(%s) AND time > %s AND time <= %s AND quality < %s
+             GROUP BY floor(extract(epoch FROM time) / %s) ORDER BY 1""",
+        (list(tag_ids), after, until, int(Quality.BAD), max(1.0, float(bucket_seconds))),
+    )
+    return [time for (time,) in cr.fetchall()]
+
+
+def historian_ready(cr: schema.Cursor) -> bool:
+    """Whether the samples table exists (the schema is created at install, or by the ingest)."""
+    cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))
+    return bool(schema.one_row(cr)[0])
