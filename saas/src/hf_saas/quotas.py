@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 from psycopg2.extensions import cursor
@@ -57,3 +58,15 @@ def usage(settings: Settings, db: str) -> dict[str, Any]:
         quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
     return {"db": db, "tags": tags, "samples_per_day": samples, "samples_parked_today": parked,
             "db_size_mb": round(size / 1048576, 1), "quotas": quotas}
+
+
+def daily_samples(settings: Settings, db: str, first: date, last: date) -> dict[date, int]:
+    """Samples the tenant's ingest stored each UTC day from ``first`` to ``last`` (both included), as its
+    ``hf_historian_daily_usage`` counts them (parked samples count on the day they are stored)."""
+    with tenant_cursor(settings, db) as cr:
+        cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
+        if not pg.one_row(cr)[0]:
+            return {}
+        cr.execute("SELECT day, samples FROM hf_historian_daily_usage WHERE day BETWEEN %s AND %s ORDER BY day",
+                   (first, last))
+        return {day: int(samples) for day, samples in cr.fetchall()}
