@@ -9,57 +9,43 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
+from saas_bench import bench_provisioner, drop_tenant, spec_data
 
-from hf_saas import db as pg
 from hf_saas.provision import CreateResult, Provisioner
-from hf_saas.settings import REPO_ROOT, Settings
 from hf_saas.spec import TenantSpec, parse_spec
-
-sys.path.insert(0, str(REPO_ROOT / "saas"))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))  # hf_testing, which the conftest imports
-from tests.conftest import spec_data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--concurrent", type=int, default=10)
     args = parser.parse_args()
-    state = REPO_ROOT / "var" / "bench" / "saas"
-    settings = Settings.load(state_dir=state, data_dir=state / "odoo-data", template_db="hf_bench_tenant_template",
-                             db_prefix="hf_bench_t_", mqtt_url="mqtt://127.0.0.1:1883")
-    prov = Provisioner(settings)
+    prov = bench_provisioner("saas", "hf_bench_t_")
+    settings = prov.settings
     started = time.monotonic()
     status = prov.build_template()
     print(f"template: {'built' if status['changed'] else 'reused'} in {time.monotonic() - started:.1f} s "
           f"(modules {','.join(settings.modules)})")
 
-    def cleanup(db: str) -> None:
-        if prov.registry.find(db) and pg.exists(settings, db):
-            prov.delete(db, yes=True)
-        pg.drop(settings, db)
-        prov.registry.forget(db)
-
     results = {}
     for label, fresh in (("clone", False), ("fresh odoo -i", True)):
         spec = parse_spec(spec_data(f"Bench {label.split()[0]}", devices=20))
-        cleanup(prov.db_name(spec))
+        drop_tenant(prov, prov.db_name(spec))
         t0 = time.monotonic()
         result = prov.create(spec, fresh_install=fresh)
         results[label] = time.monotonic() - t0
         print(f"{label:14}: tenant ready in {results[label]:6.2f} s   steps {json.dumps(result.timings)}")
-        cleanup(result.db)
+        drop_tenant(prov, result.db)
     print(f"speed-up clone vs fresh install: {results['fresh odoo -i'] / results['clone']:.1f}x "
           f"(target for clone: <= 20 s)")
 
     specs = [parse_spec(spec_data(f"Bench Many {i}", devices=10)) for i in range(args.concurrent)]
     for spec in specs:
-        cleanup(prov.db_name(spec))
+        drop_tenant(prov, prov.db_name(spec))
     peak = {"rss": 0}
     stop = threading.Event()
 
@@ -87,7 +73,7 @@ def main() -> None:
         if isinstance(o, str):
             print("  failure:", o)
     for spec in specs:
-        cleanup(prov.db_name(spec))
+        drop_tenant(prov, prov.db_name(spec))
     print("(2-core machine shared with other engineers; figures vary with their load)")
 
 

@@ -13,34 +13,18 @@ import asyncio
 import contextlib
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
 import psutil
 import requests
+from saas_bench import bench_provisioner, drop_tenant, free_port, spec_data
 
-from hf_saas import db as pg
-from hf_saas import roles
-from hf_saas.provision import Provisioner
-from hf_saas.settings import REPO_ROOT, Settings
 from hf_saas.spec import parse_spec
 from hf_saas.tenant_odoo import odoo_launcher
 from hf_saas.tenant_router import serve
 
-sys.path.insert(0, str(REPO_ROOT / "saas"))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))  # hf_testing, which the conftest imports
-from tests.conftest import spec_data
-
 IDLE_S = 10.0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _open_login(port: int, db: str, timeout: float = 180, query: str = "") -> float:
@@ -67,22 +51,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=4)
     args = parser.parse_args()
-    state = REPO_ROOT / "var" / "bench" / "tenants"
-    settings = Settings.load(state_dir=state, data_dir=state / "odoo-data", template_db="hf_bench_tenant_template",
-                             db_prefix="hf_bench_m_", mqtt_url="mqtt://127.0.0.1:1883")
-    prov = Provisioner(settings)
+    prov = bench_provisioner("tenants", "hf_bench_m_")
+    settings = prov.settings
     prov.build_template()
-
-    def cleanup(db: str) -> None:
-        if prov.registry.find(db) and pg.exists(settings, db):
-            prov.delete(db, yes=True)
-        pg.drop(settings, db)
-        roles.drop(settings, db)
-        prov.registry.forget(db)
 
     specs = [parse_spec(spec_data(f"Bench Memory {i}", devices=2)) for i in range(args.tenants)]
     for spec in specs:
-        cleanup(prov.db_name(spec))
+        drop_tenant(prov, prov.db_name(spec))
     created = [prov.create(spec) for spec in specs]
     role_s = [c.timings["role"] for c in created]
     total_s = [sum(c.timings.values()) for c in created]
@@ -90,7 +65,7 @@ def main() -> None:
           f"of which the tenant's own role {statistics.median(role_s):.2f} s")
     try:
         # --- per tenant: the router and one Odoo per tenant, as `hf-saas serve` runs them
-        port = _free_port()
+        port = free_port()
         loop = asyncio.new_event_loop()
         task: list[asyncio.Task[None]] = []
 
@@ -123,12 +98,13 @@ def main() -> None:
 
         # --- baseline: one shared Odoo for every tenant, connected as the provisioner's role (a member of each
         # tenant's); the database list is given, since Odoo lists only the databases its role owns
-        port = _free_port()
+        port = free_port()
         shared = subprocess.Popen(
             [*odoo_launcher(settings), "--addons-path", settings.full_addons_path, "--db_host", settings.db_host,
              "--db_port", str(settings.db_port), "--db_user", settings.db_user, "--data-dir", str(settings.data_dir),
              "--http-port", str(port), "--database", ",".join(c.db for c in created), "--max-cron-threads", "1",
-             "--http-interface", "127.0.0.1", "--log-level", "warn", "--logfile", str(state / "shared-odoo.log")],
+             "--http-interface", "127.0.0.1", "--log-level", "warn",
+             "--logfile", str(settings.state_dir / "shared-odoo.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             cold_shared = [_open_login(port, c.db, query=f"?db={c.db}") for c in created]
@@ -144,7 +120,7 @@ def main() -> None:
               f"tenants (target of issue 17: <= 150 MB per idle tenant, all processes counted)")
     finally:
         for c in created:
-            cleanup(c.db)
+            drop_tenant(prov, c.db)
     print("(2-core machine shared with other engineers; figures vary with their load)")
 
 

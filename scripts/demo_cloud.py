@@ -14,13 +14,13 @@ import os
 import shutil
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hf_collector.config import server_proxy
+from hf_saas.bundle import unpack
 from hf_saas.errors import HfSaasError
 from hf_saas.provision import Provisioner
 from hf_saas.registry import TenantState
@@ -49,16 +49,6 @@ def spec_from_site(site: dict[str, Any]) -> dict[str, Any]:
         "plan": {"code": "starter", "tags": 500, "samples_per_day": 5_000_000, "retention_days": 30,
                  "storage_mb": 5120},
     }
-
-
-def unpack(bundle: Path, into: Path) -> Path:
-    shutil.rmtree(into, ignore_errors=True)
-    with zipfile.ZipFile(bundle) as archive:
-        archive.extractall(into)
-        for member in archive.infolist():
-            (into / member.filename).chmod(member.external_attr >> 16 & 0o777)
-        (folder,) = {Path(name).parts[0] for name in archive.namelist()}
-    return into / folder
 
 
 def kiosk_links(url: str, db: str, login: str, password: str) -> list[str]:
@@ -100,6 +90,7 @@ def main() -> int:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         record = provisioner.registry.get(db)
+    shutil.rmtree(edge_dir, ignore_errors=True)
     folder = unpack(Path(record.bundle), edge_dir)
     print(folder)
     return 0

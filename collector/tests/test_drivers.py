@@ -40,6 +40,24 @@ async def first_good(samples: AsyncIterator[list[TagSample]], names: int) -> dic
     raise AssertionError("no samples")
 
 
+async def first_bad(samples: AsyncIterator[list[TagSample]]) -> list[TagSample]:
+    """The batch that marks the device's gap (BAD quality on every tag)."""
+    async with asyncio.timeout(30):
+        async for batch in samples:
+            if batch[0].quality is Quality.BAD:
+                return batch
+    raise AssertionError("no batch of bad quality")
+
+
+async def serving(server_class: type[ModbusMachine | OpcUaMachine | S7Machine], machine: Machine,
+                  port: int) -> ModbusMachine | OpcUaMachine | S7Machine:
+    """A simulated PLC listening on ``port`` with ``machine``'s values."""
+    server = server_class(machine, port)
+    await server.start()
+    await server.update()
+    return server
+
+
 def device(protocol_index: int, port: int) -> DeviceConfig:
     site = parse_site(site_document({"opcua": port, "modbus": port, "s7": port}, "acme"))
     assert not site.errors
@@ -54,9 +72,7 @@ EXPECTED = {"temperature": 61.5, "spindle_speed": 11_990.0, "vibration": 3.25, "
 async def test_driver_reads_every_type_from_a_real_server(protocol: str) -> None:
     port = free_port()
     server_class, index = {"opcua": (OpcUaMachine, 0), "modbus": (ModbusMachine, 1), "s7": (S7Machine, 2)}[protocol]
-    server = server_class(known_machine(), port)
-    await server.start()
-    await server.update()
+    server = await serving(server_class, known_machine(), port)
     try:
         dev = device(index, port)
         driver = {"opcua": OpcUaDriver, "modbus": ModbusDriver, "s7": S7Driver}[protocol](dev)
@@ -76,24 +92,17 @@ async def test_plc_that_vanishes_is_marked_bad_and_reconnects(protocol: str) -> 
     port = free_port()
     machine = known_machine()
     server_class, index = {"opcua": (OpcUaMachine, 0), "modbus": (ModbusMachine, 1)}[protocol]
-    server = server_class(machine, port)
-    await server.start()
-    await server.update()
+    server = await serving(server_class, machine, port)
     dev = device(index, port)
     driver = ModbusDriver(dev, timeout=0.5) if protocol == "modbus" else OpcUaDriver(dev, timeout=1.0)
     async with driver:
         samples = driver.samples()
         await first_good(samples, len(dev.tags))
         await server.stop()
-        async with asyncio.timeout(30):
-            async for batch in samples:
-                if batch[0].quality is Quality.BAD:
-                    break
+        batch = await first_bad(samples)
         assert {s.tag.name for s in batch} == {t.name for t in dev.tags}, "the gap is marked on every tag"
         machine.good_count = 200_000
-        server = server_class(machine, port)
-        await server.start()
-        await server.update()
+        server = await serving(server_class, machine, port)
         values = await first_good(samples, len(dev.tags))
         assert values["good_count"] == 200_000, "it resumed (OPC UA: subscribed again) by itself with fresh values"
         await samples.aclose()
@@ -105,9 +114,7 @@ async def test_a_modbus_plc_gone_is_tried_again_at_once_then_after_1_s(caplog: p
     the backoff (1 s, then 2 s …). It used to pause 1 s for the drop and count the failed reconnect again, so its
     first retry waited 2 s."""
     port = free_port()
-    server = ModbusMachine(known_machine(), port)
-    await server.start()
-    await server.update()
+    server = await serving(ModbusMachine, known_machine(), port)
     dev = device(1, port)
     driver = ModbusDriver(dev, timeout=0.5)
     caplog.set_level(logging.WARNING, logger="hf_collector.drivers.modbus")
@@ -115,10 +122,7 @@ async def test_a_modbus_plc_gone_is_tried_again_at_once_then_after_1_s(caplog: p
         samples = driver.samples()
         await first_good(samples, len(dev.tags))
         await server.stop()
-        async with asyncio.timeout(20):
-            async for batch in samples:
-                if batch[0].quality is Quality.BAD:
-                    break
+        await first_bad(samples)
         caplog.clear()
         reconnecting = asyncio.ensure_future(anext(samples))  # nothing comes while the PLC is away
         await asyncio.sleep(2.5)
@@ -134,23 +138,16 @@ async def test_a_modbus_plc_gone_is_tried_again_at_once_then_after_1_s(caplog: p
 async def test_s7_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:
     port = free_port()
     machine = known_machine()
-    server = S7Machine(machine, port)
-    await server.start()
-    await server.update()
+    server = await serving(S7Machine, machine, port)
     dev = device(2, port)
     driver = S7Driver(dev)
     async with driver:
         samples = driver.samples()
         await first_good(samples, len(dev.tags))
         await server.stop()
-        async with asyncio.timeout(20):
-            async for batch in samples:
-                if batch[0].quality is Quality.BAD:
-                    break
+        await first_bad(samples)
         machine.scrap_count = 1000
-        server = S7Machine(machine, port)
-        await server.start()
-        await server.update()
+        server = await serving(S7Machine, machine, port)
         values = await first_good(samples, len(dev.tags))
         assert values["scrap_count"] == 1000
         await samples.aclose()
@@ -192,9 +189,7 @@ def test_s7_reads_variables_of_one_db_in_one_request() -> None:
 
 async def test_opcua_bad_status_is_bad_quality() -> None:
     port = free_port()
-    server = OpcUaMachine(known_machine(), port)
-    await server.start()
-    await server.update()
+    server = await serving(OpcUaMachine, known_machine(), port)
     try:
         dev = device(0, port)
         async with OpcUaDriver(dev) as driver:
@@ -237,9 +232,7 @@ def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
 async def test_opcua_tags_addressed_by_namespace_uri_are_read_and_an_unknown_uri_is_left_out() -> None:
     """`nsu=<uri>;…` (what browse writes) is resolved at connect against the server's namespace table."""
     port = free_port()
-    server = OpcUaMachine(known_machine(), port)
-    await server.start()
-    await server.update()
+    server = await serving(OpcUaMachine, known_machine(), port)
     try:
         dev = device(0, port)
         tags = [dataclasses.replace(tag, address=OpcUaAddress(

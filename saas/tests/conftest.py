@@ -19,9 +19,12 @@ import pytest
 from hf_testing import free_port, require_odoo, wait_port
 
 from hf_collector.config import server_proxy
+from hf_saas import db as pg
+from hf_saas import roles
 from hf_saas.dev_certs import make_dev_certs
-from hf_saas.provision import Provisioner
+from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.settings import REPO_ROOT, Settings
+from hf_saas.spec import TenantSpec
 from hf_saas.tenant_router import serve
 
 STATE_DIR = Path(os.environ.get("HF_CLOUD_TEST_STATE_DIR", REPO_ROOT / "var" / "test" / "saas"))
@@ -91,6 +94,30 @@ def provisioner(settings: Settings) -> Provisioner:
     prov = Provisioner(settings)
     prov.build_template()
     return prov
+
+
+def drop_tenant(provisioner: Provisioner, db: str) -> None:
+    """Whatever a tenant left (a record, a database, a role): gone, so it can be created again."""
+    if provisioner.registry.find(db) and pg.exists(provisioner.settings, db):
+        provisioner.delete(db, yes=True)
+    pg.drop(provisioner.settings, db)
+    roles.drop(provisioner.settings, db)
+    provisioner.registry.forget(db)
+
+
+@contextlib.contextmanager
+def created_tenants(provisioner: Provisioner, specs: dict[str, TenantSpec]) -> Iterator[dict[str, CreateResult]]:
+    """These tenants, created afresh (what an earlier run left is dropped first) and dropped afterwards."""
+    for spec in specs.values():
+        drop_tenant(provisioner, provisioner.db_name(spec))
+    created: dict[str, CreateResult] = {}
+    try:
+        for key, spec in specs.items():
+            created[key] = provisioner.create(spec)
+        yield created
+    finally:
+        for result in created.values():
+            drop_tenant(provisioner, result.db)
 
 
 def spec_data(company: str = "Pytest Plant", devices: int = 2) -> dict[str, object]:

@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -22,25 +21,14 @@ import yaml
 from hf_testing import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hf_saas.bundle import EdgeBundle
+from hf_saas.bundle import EdgeBundle, unpack
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import parse_spec
 
-from .conftest import spec_data, tenant_rpc
-from .test_provision import _drop
+from .conftest import created_tenants, spec_data, tenant_rpc
 
 BIN = Path(sys.executable).parent
 COLLECTOR = str(BIN / "hf-collector")
-
-
-def unpack(archive: Path, into: Path) -> Path:
-    """The bundle's folder, as `unzip` leaves it (with the modes the archive gives)."""
-    with zipfile.ZipFile(archive) as zipped:
-        zipped.extractall(into)
-        for member in zipped.infolist():
-            (into / member.filename).chmod(member.external_attr >> 16 & 0o777)
-        (folder,) = {Path(name).parts[0] for name in zipped.namelist()}
-    return into / folder
 
 
 def collector_env() -> dict[str, str]:
@@ -139,14 +127,10 @@ def tenant(provisioner: Provisioner, tenant_server: dict[str, str], broker: dict
                              "address": {"table": "holding", "address": 0, "type": "float32"}},
                             {"name": "spindle_speed", "data_type": "float",
                              "address": {"table": "holding", "address": 2, "type": "float32"}}]}]
-    spec = parse_spec(data)
-    _drop(cloud, cloud.db_name(spec))
-    result = cloud.create(spec)
-    try:  # the router starts the tenant's Odoo on its first request: not the collector's to wait for
-        tenant_rpc(tenant_server, result.db, "common").version()
-        yield result
-    finally:
-        _drop(cloud, result.db)
+    # the router starts the tenant's Odoo on its first request: not the collector's to wait for
+    with created_tenants(cloud, {"edge": parse_spec(data)}) as created:
+        tenant_rpc(tenant_server, created["edge"].db, "common").version()
+        yield created["edge"]
 
 
 def wait_for_value(url: str, root: str, tag: str, timeout: float = 90,
@@ -228,14 +212,9 @@ def tls_tenant(provisioner: Provisioner, tenant_server: dict[str, str], broker: 
                         "workcenter": "Cell 1", "tags": [
                             {"name": "temperature", "data_type": "float",
                              "address": {"table": "holding", "address": 0, "type": "float32"}}]}]
-    spec = parse_spec(data)
-    _drop(cloud, cloud.db_name(spec))
-    result = cloud.create(spec)
-    try:
-        tenant_rpc(tenant_server, result.db, "common").version()
-        yield result
-    finally:
-        _drop(cloud, result.db)
+    with created_tenants(cloud, {"edge": parse_spec(data)}) as created:
+        tenant_rpc(tenant_server, created["edge"].db, "common").version()
+        yield created["edge"]
 
 
 def test_the_bundle_carries_the_brokers_ca_and_delivers_over_tls(

@@ -25,26 +25,14 @@ from hf_saas.errors import ProvisionError, TenantExistsError
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import Quotas, parse_spec
 
-from .conftest import spec_data, tenant_rpc
-
-
-def _drop(provisioner: Provisioner, db: str) -> None:
-    record = provisioner.registry.find(db)
-    if record and pg.exists(provisioner.settings, db):
-        provisioner.delete(db, yes=True)
-    pg.drop(provisioner.settings, db)
-    provisioner.registry.forget(db)
+from .conftest import created_tenants, drop_tenant, spec_data, tenant_rpc
 
 
 @pytest.fixture(scope="module")
 def tenants(provisioner: Provisioner) -> Iterator[dict[str, CreateResult]]:
     specs = {"a": parse_spec(spec_data("Pytest Alpha")), "b": parse_spec(spec_data("Pytest Beta", devices=3))}
-    for spec in specs.values():
-        _drop(provisioner, provisioner.db_name(spec))
-    created = {key: provisioner.create(spec) for key, spec in specs.items()}
-    yield created
-    for result in created.values():
-        _drop(provisioner, result.db)
+    with created_tenants(provisioner, specs) as created:
+        yield created
 
 
 def test_template_is_fresh_after_a_build(provisioner: Provisioner) -> None:
@@ -310,7 +298,7 @@ def test_a_tenant_of_an_earlier_release_is_migrated(provisioner: Provisioner) ->
     the company slug) get their own role and database-named broker users; a second run changes nothing."""
     spec = parse_spec(spec_data("Pytest Legacy"))
     db = provisioner.db_name(spec)
-    _drop(provisioner, db)
+    drop_tenant(provisioner, db)
     provisioner.create(spec)
     s = provisioner.settings
     try:
@@ -347,4 +335,4 @@ def test_a_tenant_of_an_earlier_release_is_migrated(provisioner: Provisioner) ->
         assert provisioner.registry.read_secret(db, "mqtt_ingest_password")
         assert not provisioner.migrate(db).changed
     finally:
-        _drop(provisioner, db)
+        drop_tenant(provisioner, db)

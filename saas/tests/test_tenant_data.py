@@ -18,8 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hf_saas.provision import CreateResult, Provisioner
 from hf_saas.spec import parse_spec
 
-from .conftest import spec_data, tenant_rpc
-from .test_provision import _drop
+from .conftest import created_tenants, spec_data, tenant_rpc
 
 CELL = "Hamburg/Assembly/Line_1/Cell_1"
 
@@ -27,12 +26,8 @@ CELL = "Hamburg/Assembly/Line_1/Cell_1"
 @pytest.fixture(scope="module")
 def plants(provisioner: Provisioner) -> Iterator[dict[str, CreateResult]]:
     specs = {"gamma": parse_spec(spec_data("Pytest Gamma")), "delta": parse_spec(spec_data("Pytest Delta"))}
-    for spec in specs.values():
-        _drop(provisioner, provisioner.db_name(spec))
-    created = {key: provisioner.create(spec) for key, spec in specs.items()}
-    yield created
-    for result in created.values():
-        _drop(provisioner, result.db)
+    with created_tenants(provisioner, specs) as created:
+        yield created
 
 
 def _edge_credentials(result: CreateResult) -> tuple[str, str]:

@@ -13,16 +13,16 @@ once to the caller and never written or logged here. Files are rewritten atomica
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import logging
 import os
 import secrets
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .locks import folder_lock
 
 _logger = logging.getLogger(__name__)
 ITERATIONS = 101
@@ -60,15 +60,8 @@ class MosquittoFiles:
         self.acl = directory / "acl"
         self.pidfile = pidfile
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return folder_lock(self.directory)
 
     def ensure_files(self) -> None:
         with self._locked():

@@ -8,11 +8,9 @@ which its Odoo and its ingest connect with) are files of their own, mode 0600, u
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TenantNotFoundError
+from .locks import folder_lock
 
 
 class TenantState(StrEnum):
@@ -62,19 +61,16 @@ class TenantRecord:
 class Registry:
     def __init__(self, state_dir: Path) -> None:
         self.directory = state_dir / "tenants"
+        # path -> (the file's identity when read, the tenant's db and state): see states()
+        self._states: dict[str, tuple[tuple[int, int, int], str, str]] = {}
+        self.reads = 0  # records parsed by states() and state(): what the cache saves is visible
 
     def path(self, db: str) -> Path:
         return self.directory / f"{db}.json"
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def lock(self) -> AbstractContextManager[None]:
+        """The registry's lock, across processes (hf_saas.locks)."""
+        return folder_lock(self.directory)
 
     def get(self, db: str) -> TenantRecord:
         try:
@@ -104,6 +100,45 @@ class Registry:
             return []
         return [TenantRecord(**json.loads(p.read_text(encoding="utf-8")))
                 for p in sorted(self.directory.glob("*.json"))]
+
+    def states(self) -> dict[str, str]:
+        """Every tenant's state by database. A record is read again only when its file changed (a save
+        replaces the file: another inode, mtime and size), so a supervisor may ask every few seconds."""
+        if not self.directory.exists():
+            self._states = {}
+            return {}
+        current: dict[str, tuple[tuple[int, int, int], str, str]] = {}
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.endswith(".json"):
+                    cached = self._cached(entry.path)
+                    if cached is not None:
+                        current[entry.path] = cached
+        self._states = current
+        return {db: state for _key, db, state in current.values()}
+
+    def state(self, db: str) -> str | None:
+        """One tenant's state (None when unknown), its record read again only when its file changed."""
+        cached = self._cached(str(self.path(db)))
+        return cached[2] if cached is not None else None
+
+    def _cached(self, path: str) -> tuple[tuple[int, int, int], str, str] | None:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._states.pop(path, None)
+            return None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._states.get(path)
+        if cached is None or cached[0] != key:
+            try:
+                data = json.loads(Path(path).read_text(encoding="utf-8"))
+            except FileNotFoundError:  # forgotten meanwhile
+                self._states.pop(path, None)
+                return None
+            self.reads += 1
+            cached = self._states[path] = (key, str(data["db"]), str(data.get("state", TenantState.PROVISIONING.value)))
+        return cached
 
     def forget(self, db: str) -> None:
         self.path(db).unlink(missing_ok=True)

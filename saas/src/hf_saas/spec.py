@@ -208,6 +208,17 @@ class _Collector:
         return name
 
 
+    def unique_name(self, data: dict[str, Any], path: str, label: str, seen: set[str], taken: str) -> str:
+        """:meth:`named`, refused with ``taken`` (``{}`` is the name) when its segment, case folded, is in
+        ``seen`` (which it joins)."""
+        name = self.named(data, path, label)
+        key = segment_from_name(name).lower()
+        if name and key in seen:
+            self.add(f"{path}.name", taken.format(name))
+        seen.add(key)
+        return name
+
+
 def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
     """``data[key]`` when it is a JSON object, else an empty one (its fields are then reported missing)."""
     value = data.get(key)
@@ -271,10 +282,7 @@ def _parse_site(site_data: dict[str, Any], col: _Collector) -> tuple[Site, dict[
     for ai, area_data in enumerate(area_list):
         apath = f"site.areas.{ai}"
         area_data = area_data if isinstance(area_data, dict) else {}
-        area_name = col.named(area_data, apath, "Area name")
-        if area_name and segment_from_name(area_name).lower() in area_seen:
-            col.add(f"{apath}.name", f"Another area is already called {area_name}.")
-        area_seen.add(segment_from_name(area_name).lower())
+        area_name = col.unique_name(area_data, apath, "Area name", area_seen, "Another area is already called {}.")
         lines: list[Line] = []
         line_seen: set[str] = set()
         line_list = _as_list(area_data.get("lines"), f"{apath}.lines", col, "Lines", MAX_LINES_PER_AREA)
@@ -283,10 +291,8 @@ def _parse_site(site_data: dict[str, Any], col: _Collector) -> tuple[Site, dict[
         for li, line_data in enumerate(line_list):
             lpath = f"{apath}.lines.{li}"
             line_data = line_data if isinstance(line_data, dict) else {}
-            line_name = col.named(line_data, lpath, "Line name")
-            if line_name and segment_from_name(line_name).lower() in line_seen:
-                col.add(f"{lpath}.name", f"Another line of this area is already called {line_name}.")
-            line_seen.add(segment_from_name(line_name).lower())
+            line_name = col.unique_name(line_data, lpath, "Line name", line_seen,
+                                        "Another line of this area is already called {}.")
             wcs = _parse_workcenters(line_data.get("workcenters"), lpath, col, workcenter_seen)
             total_wc += len(wcs)
             lines.append(Line(line_name, tuple(wcs)))

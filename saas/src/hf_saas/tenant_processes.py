@@ -61,8 +61,7 @@ class TenantProcesses:
         self._ingest_backoff: dict[str, tuple[Backoff, float, float]] = {}
 
     def is_ready(self, db: str) -> bool:
-        record = self.registry.find(db)
-        return record is not None and record.state == TenantState.READY.value
+        return self.registry.state(db) == TenantState.READY.value
 
     async def ensure(self, db: str) -> TenantProcess:
         """The running, answering Odoo of ``db`` (started now if needed); ProvisionError when it cannot be."""
@@ -168,7 +167,9 @@ class TenantProcesses:
         """Stop what no longer should run (tenants that are not ready, idle Odoo processes), forget dead
         Odoo processes, and keep one ingest per ready tenant."""
         now = time.monotonic()
-        await self._keep_ingests({r.db for r in self.registry.all() if r.state == TenantState.READY.value})
+        # every 2 s: the registry re-reads only the records whose files changed since
+        await self._keep_ingests({db for db, state in self.registry.states().items()
+                                  if state == TenantState.READY.value})
         for db, tenant in list(self.processes.items()):
             if not tenant.running:
                 self.processes.pop(db, None)
