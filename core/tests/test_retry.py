@@ -77,3 +77,12 @@ async def test_attempts_end_a_pause_when_the_probe_finds_the_peer_back() -> None
                 break
         waited = time.monotonic() - started
     assert waited < 5, f"waited {waited:.1f} s of a 30 s pause although the peer was back"
+
+
+def test_the_blocking_sleep_waits_the_delay_and_counts_like_a_pause() -> None:
+    backoff = Backoff(first=0.05, cap=0.1)
+    started = time.monotonic()
+    backoff.sleep()
+    backoff.sleep()
+    assert time.monotonic() - started >= 0.15
+    assert (backoff.failures, backoff.delay) == (2, 0.1)

@@ -188,7 +188,7 @@ def test_a_message_that_keeps_failing_after_the_database_came_back_is_dead_lette
 
 
 def test_insufficient_resources_is_never_an_outage(db: str) -> None:
-    from hf_historian.ingest.service import is_outage
+    from hf_historian.ingest.store import is_outage
 
     conn = psycopg2.connect(dsn(db))
     try:

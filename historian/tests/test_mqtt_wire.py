@@ -85,13 +85,27 @@ async def receive(port: int, client_id: str, count: int, *, ack: bool,
         if len(got) >= count:
             arrived.set()
 
-    session = MqttSession(BrokerAddress("127.0.0.1", port), client_id, "umh/v1/#", on_messages)
-    await session.open()
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(arrived.wait(), timeout)
-    await asyncio.sleep(0.3)  # anything beyond ``count`` would show up now
-    await session.close()
+    async with MqttSession(BrokerAddress("127.0.0.1", port), client_id, "umh/v1/#", on_messages):
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(arrived.wait(), timeout)
+        await asyncio.sleep(0.3)  # anything beyond ``count`` would show up now
     return got
+
+
+def test_a_session_closes_its_connection_when_its_block_ends_even_by_an_error() -> None:
+    async def main(port: int) -> tuple[MqttSession, MqttSession]:
+        async with MqttSession(BrokerAddress("127.0.0.1", port), "hf-ctx-1", "umh/v1/#", lambda _s, _p: None) as ok:
+            assert ok.is_open
+        failing = MqttSession(BrokerAddress("127.0.0.1", port), "hf-ctx-2", "umh/v1/#", lambda _s, _p: None)
+        with pytest.raises(RuntimeError, match="in the block"):
+            async with failing:
+                raise RuntimeError("in the block")
+        return ok, failing
+
+    with private_mosquitto() as port:
+        for session in asyncio.run(main(port)):
+            assert not session.is_open
+            assert session.closed is not None and session.closed.done(), "the broker saw the connection end"
 
 
 def test_unacknowledged_messages_come_again_acknowledged_ones_do_not() -> None:

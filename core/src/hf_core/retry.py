@@ -70,6 +70,12 @@ class Backoff:
             if ready is not None and await ready():
                 return
 
+    def sleep(self) -> None:
+        """``pause()`` for a thread that blocks (a psycopg2 writer): wait ``delay`` seconds, no probe."""
+        delay = self.delay
+        self.failures += 1
+        time.sleep(delay)
+
 
 async def attempts(backoff: Backoff, probe: Probe | None = None) -> AsyncIterator[int]:
     """Yield before each attempt (1, 2, 3 …), pausing ``backoff`` (ended early by ``probe``) between two.

@@ -11,7 +11,8 @@ import sys
 
 from hf_core.errors import ConfigError
 from hf_historian.ingest.resolver import DEFAULT_MAX_NEW_TAGS_PER_MESSAGE, DEFAULT_MAX_TAGS_PER_WORKCELL
-from hf_historian.ingest.service import IngestSettings, run_workers
+from hf_historian.ingest.settings import IngestSettings
+from hf_historian.ingest.workers import run_workers
 
 PROG = "hf-ingest"
 

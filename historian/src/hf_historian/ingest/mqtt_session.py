@@ -37,7 +37,9 @@ class BrokerAddress:
 
 
 class MqttSession(asyncio.Protocol):
-    """Use :meth:`open`; ``on_messages`` is called on the event loop with each read's PUBLISHes."""
+    """An async context manager (``async with MqttSession(...) as session:`` opens it, and closes it on the way
+    out, whatever ended the block), or :meth:`open` and :meth:`close` by hand. ``on_messages`` is called on the
+    event loop with each read's PUBLISHes."""
 
     def __init__(self, address: BrokerAddress, client_id: str, topic_filter: str,
                  on_messages: Callable[[MqttSession, list[wire.Publish]], None], *,
@@ -89,6 +91,13 @@ class MqttSession(asyncio.Protocol):
             self._pinger.cancel()
 
     # --- use --------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttSession:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self.close()
 
     async def open(self, timeout_s: float = 10.0) -> None:
         """Connect, log in and subscribe; raises OSError/TimeoutError (retry) or :class:`BrokerRefused`."""

@@ -34,7 +34,7 @@ from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import EVENT_TABLE
 from hf_historian.ingest.deadletter import one_line
 from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttSession
-from hf_historian.ingest.service import SESSION_EXPIRY_S, IngestSettings
+from hf_historian.ingest.settings import SESSION_EXPIRY_S, IngestSettings
 
 _logger = logging.getLogger(__name__)
 CHANNEL = "hf_uns_outbound"  # hf_uns: models/hf_uns_analytics_event.py, OUTBOUND_CHANNEL
