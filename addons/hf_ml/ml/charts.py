@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
+
+from hf_core.timeutil import from_epoch
 
 MAX_POINTS = 400
 
 
 def _label(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%m-%d %H:%M")
+    return from_epoch(epoch_s).strftime("%m-%d %H:%M")
 
 
 def score_chart(ends: np.ndarray, scores: np.ndarray, labels: np.ndarray | None, threshold: float,

@@ -12,6 +12,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
 from hf_core.payload import encode
+from hf_core.timeutil import as_utc, from_epoch, utc_naive
 from hf_core.types import Quality
 from hf_core.uns import UnsTopic, is_valid_segment
 from hf_historian import reader
@@ -24,19 +25,6 @@ _logger = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
 MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
 KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
-
-
-def _utc(value):
-    """A naive Odoo UTC datetime as an aware one."""
-    return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
-
-
-def _naive(value):
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _epoch_to_naive(seconds):
-    return datetime.fromtimestamp(float(seconds), UTC).replace(tzinfo=None)
 
 
 class HfMlJob(models.Model):
@@ -293,7 +281,7 @@ class HfMlJob(models.Model):
         now = datetime.now(UTC)
         jobs = self.search([("state", "=", "queued")])
         for job in self.search([("state", "=", "trained"), ("retrain_days", ">", 0)]):
-            if not job.last_trained or _utc(job.last_trained) + timedelta(days=job.retrain_days) <= now:
+            if not job.last_trained or as_utc(job.last_trained) + timedelta(days=job.retrain_days) <= now:
                 jobs |= job
         for done, job in enumerate(jobs, 1):
             job._hf_run_training(now)
@@ -304,7 +292,7 @@ class HfMlJob(models.Model):
     def _cron_score(self):
         now = datetime.now(UTC)
         jobs = self.search([("state", "in", ("trained", "error")), ("version_ids.is_active", "=", True),
-                            "|", ("next_score_at", "=", False), ("next_score_at", "<=", _naive(now))])
+                            "|", ("next_score_at", "=", False), ("next_score_at", "<=", utc_naive(now))])
         for done, job in enumerate(jobs, 1):
             job._hf_run_scoring(now)
             self._hf_commit()
@@ -347,7 +335,7 @@ class HfMlJob(models.Model):
             _logger.exception("hf_ml: scoring job %s failed", self.id)
             self.write({"last_error": _("Scoring failed unexpectedly (%s); details are in the server log.",
                                         type(exc).__name__)})
-        self.write({"next_score_at": _naive(now + timedelta(minutes=self.score_interval_minutes))})
+        self.write({"next_score_at": utc_naive(now + timedelta(minutes=self.score_interval_minutes))})
 
     @staticmethod
     def _hf_message(exc):
@@ -434,8 +422,8 @@ class HfMlJob(models.Model):
             if self.scrap_source == "workorder":
                 scraps = self.env["stock.scrap"].sudo().search([
                     ("workorder_id.workcenter_id", "=", self.workcenter_id.id), ("state", "=", "done"),
-                    ("date_done", ">=", _naive(start)), ("date_done", "<", _naive(end))])
-                return np.asarray(sorted(_utc(s.date_done).timestamp() for s in scraps), dtype=float)
+                    ("date_done", ">=", utc_naive(start)), ("date_done", "<", utc_naive(end))])
+                return np.asarray(sorted(as_utc(s.date_done).timestamp() for s in scraps), dtype=float)
             if not self.scrap_tag_id:
                 raise UserError(_("Job %s learns scrap from a tag: choose the scrap tag.", self.name))
             times, values = self._hf_read_series(self.scrap_tag_id, start, end)
@@ -449,7 +437,8 @@ class HfMlJob(models.Model):
             return features.events_from_level(times, values, self.failure_value)
         if self.failure_source == "maintenance":
             requests = self.env["maintenance.request"].sudo().search(self._hf_failure_domain(start, end))
-            return np.asarray(sorted(_utc(r.hf_failed_at or r.create_date).timestamp() for r in requests), dtype=float)
+            return np.asarray(sorted(as_utc(r.hf_failed_at or r.create_date).timestamp() for r in requests),
+                              dtype=float)
         return None
 
     def _hf_failure_domain(self, start, end):
@@ -458,7 +447,8 @@ class HfMlJob(models.Model):
             raise UserError(_("Job %s learns failures from corrective maintenance requests, but it has no equipment: "
                               "set the equipment of the workcell's machine, or use a failure tag.", self.name))
         return [("equipment_id", "in", equipment.ids), ("maintenance_type", "=", "corrective"),
-                ("hf_ml_job_id", "=", False), ("hf_failed_at", ">=", _naive(start)), ("hf_failed_at", "<", _naive(end))]
+                ("hf_ml_job_id", "=", False), ("hf_failed_at", ">=", utc_naive(start)),
+                ("hf_failed_at", "<", utc_naive(end))]
 
     def _hf_equipment(self):
         self.ensure_one()
@@ -558,7 +548,8 @@ class HfMlJob(models.Model):
                 "step_s": spec.step_s, "windows": list(spec.windows), "aggregations": list(spec.aggregations),
                 "tag_ids": self.tag_ids.ids, "state_tag_id": state_tag.id if state_tag else False},
             "feature_names": names,
-            "trained_from": _naive(start), "trained_until": _naive(now), "split_at": _epoch_to_naive(split_at),
+            "trained_from": utc_naive(start), "trained_until": utc_naive(now),
+            "split_at": utc_naive(from_epoch(split_at)),
             "train_rows": int(train.sum()), "test_rows": int(held_out.sum()),
             "positive_rows": int(labels.sum()) if labels is not None else 0,
             "event_count": len(events) if events is not None else 0,
@@ -572,8 +563,8 @@ class HfMlJob(models.Model):
                                                _("%(kind)s score (held out after the split)", kind=kind_label)),
             "chart_importance": charts.importance_chart(names, importance, _("Feature importance")),
         })
-        self.write({"state": "trained", "last_error": False, "last_trained": _naive(now),
-                    "last_scored_until": self.last_scored_until or _epoch_to_naive(ends[-1])})
+        self.write({"state": "trained", "last_error": False, "last_trained": utc_naive(now),
+                    "last_scored_until": self.last_scored_until or utc_naive(from_epoch(ends[-1]))})
         self.message_post(body=_("Model version trained on %(rows)s windows: %(summary)s",
                                  rows=len(ends), summary=version.summary))
         return version
@@ -605,7 +596,7 @@ class HfMlJob(models.Model):
         if saved.get("state_tag_id") and not state_tag:
             raise UserError(_("Job %s: the machine-state tag the active model learned with is gone; train it again.",
                               self.name))
-        start = _utc(self.last_scored_until) if self.last_scored_until else now - timedelta(seconds=12 * spec.step_s)
+        start = as_utc(self.last_scored_until) if self.last_scored_until else now - timedelta(seconds=12 * spec.step_s)
         start = max(start, now - MAX_BACKFILL)
         try:
             ends, matrix, series = self._hf_matrix(spec, start, now, start - timedelta(seconds=spec.history_s),
@@ -626,12 +617,12 @@ class HfMlJob(models.Model):
         tag = self._hf_score_tag()
         HistorianWriter(self.env.cr).write([Sample(tag.id, int(end * 1000), float(score))
                                             for end, score in zip(ends, scores, strict=True)])
-        self.write({"last_scored_until": _epoch_to_naive(ends[-1]), "last_score": float(scores[-1]),
+        self.write({"last_scored_until": utc_naive(from_epoch(ends[-1])), "last_score": float(scores[-1]),
                     "last_error": False if self.state == "trained" else self.last_error})
         self._hf_publish(tag, ends, scores)
         worst = int(np.argmax(scores))
         if scores[worst] >= self.threshold:
-            self._hf_alert(float(scores[worst]), datetime.fromtimestamp(ends[worst], UTC))
+            self._hf_alert(float(scores[worst]), from_epoch(ends[worst]))
         return ends, scores
 
     def _hf_score_tag(self):

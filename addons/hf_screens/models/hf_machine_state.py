@@ -24,6 +24,8 @@ from datetime import UTC, timedelta
 
 from odoo import _, api, fields, models
 
+from hf_core.timeutil import utc_naive
+
 _logger = logging.getLogger(__name__)
 
 RUNNING, IDLE, DOWN = "running", "idle", "down"
@@ -71,13 +73,6 @@ def classify_state(value, value_text=None, quality=0):
     if value == 0:
         return IDLE
     return DOWN
-
-
-def utc_naive(dt):
-    """Odoo stores naive UTC datetimes; the historian returns aware ones."""
-    if dt.tzinfo:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
 
 
 class HfMachineState(models.AbstractModel):

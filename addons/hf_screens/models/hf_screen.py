@@ -8,6 +8,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 
 from odoo.addons.hf_uns.models.hf_uns_tag import _parse_time
 
+from hf_core import timeutil
 from hf_core.payload import MIN_TIMESTAMP_MS
 from hf_historian import reader
 
@@ -29,7 +30,7 @@ STATE_RUN_SAMPLES = 600
 MAX_RECORD_ID = 2**31 - 1
 MAX_TREND_MINUTES = 60 * 24 * 31
 # the historian holds nothing older (hf_core.payload.MIN_TIMESTAMP_MS); a window ending before it is a mistake
-EARLIEST_TREND_END = datetime.fromtimestamp(MIN_TIMESTAMP_MS / 1000, UTC)
+EARLIEST_TREND_END = timeutil.from_epoch(MIN_TIMESTAMP_MS / 1000)
 
 
 def record_id(value, what):
@@ -40,14 +41,6 @@ def record_id(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
         raise UserError(_("%s is not a valid record id: reload the screen.", what))
     return value
-
-
-def _iso(dt):
-    if not dt:
-        return None
-    if not dt.tzinfo:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat()
 
 
 class HfScreen(models.Model):
@@ -347,7 +340,7 @@ class HfScreen(models.Model):
             if row:
                 seen = device_seen.get(tag.device_id.id) if (row["quality"] or 0) < 2 else None
                 age = max(0.0, (now - max(row["time"], seen or row["time"])).total_seconds())
-                entry.update(value=tag._hf_row_value(row), time=_iso(row["time"]), age=age,
+                entry.update(value=tag._hf_row_value(row), time=timeutil.iso_utc(row["time"]), age=age,
                              quality=row["quality"], stale=age > stale_after)
             values[tag.id] = entry
         return values, historian
@@ -369,13 +362,13 @@ class HfScreen(models.Model):
         since = workcenter.hf_state_since if state and state == workcenter.hf_state_current else None
         if state and since is None:
             since = self._hf_state_run_start(tag, state, workcenter.hf_state_last_seen)
-        return {"tag_id": tag.id, "state": state or "unknown", "since": _iso(since), "raw": value}
+        return {"tag_id": tag.id, "state": state or "unknown", "since": timeutil.iso_utc(since or None), "raw": value}
 
     def _hf_state_run_start(self, tag, state, after):
         """Start of the current run of ``state`` among the samples not yet processed by the cron."""
         from .hf_machine_state import classify_state
 
-        after = (after or datetime(1970, 1, 1)).replace(tzinfo=UTC)
+        after = timeutil.as_utc(after or datetime(1970, 1, 1))
         start = None
         for row in reader.read_newest(self.env.cr, tag.id, after, STATE_RUN_SAMPLES):
             if classify_state(row["value"], row["value_text"], row["quality"]) != state:
@@ -429,7 +422,7 @@ class HfScreen(models.Model):
         if open_record:
             current = {
                 "id": open_record.id, "loss_id": open_record.loss_id.id, "loss": open_record.loss_id.name,
-                "loss_type": open_record.loss_type, "since": _iso(open_record.date_start),
+                "loss_type": open_record.loss_type, "since": timeutil.iso_utc(open_record.date_start or None),
                 "source": open_record.hf_source or "odoo", "state": open_record.hf_machine_state or False,
                 "reason_user": open_record.hf_reason_user_id.name or False,
             }
@@ -485,7 +478,7 @@ class HfScreen(models.Model):
             if not ack:
                 continue
             tag = ack.tag_id
-            if not reader.had_good_value_within(self.env.cr, tag.id, ack.date.replace(tzinfo=UTC), tag.limit_low,
+            if not reader.had_good_value_within(self.env.cr, tag.id, timeutil.as_utc(ack.date), tag.limit_low,
                                                 tag.limit_high):
                 alarm["acked_by"] = ack.user_id.name
 
@@ -521,7 +514,7 @@ class HfScreen(models.Model):
         except ImportError:
             return {"points": [], "bucket_seconds": 0, "unit": tag.unit or ""}
         points = [
-            {**point, "time": _iso(point["time"]) if isinstance(point["time"], datetime) else point["time"]}
+            {**point, "time": timeutil.iso_utc(point["time"]) if isinstance(point["time"], datetime) else point["time"]}
             for point in history["points"]
         ]
         return {"unit": tag.unit or "", "bucket_seconds": history["bucket_seconds"], "points": points}
@@ -543,7 +536,7 @@ class HfScreen(models.Model):
         if not isinstance(end, str) or len(end) > 64:
             raise UserError(_("The trend's end must be a time such as 2026-11-24T08:00:00Z."))
         try:
-            end_dt = _parse_time(end, _("The trend's end")).astimezone(UTC)
+            end_dt = _parse_time(end, _("The trend's end"))
         except OverflowError:
             end_dt = None
         if end_dt is None or not EARLIEST_TREND_END <= end_dt <= now + timedelta(days=1):

@@ -8,6 +8,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from hf_core import timeutil
 from hf_core.uns import TAG_GROUP_SEPARATOR, TopicError, build_topic, is_valid_segment
 from hf_historian import reader, retention, schema
 
@@ -30,14 +31,13 @@ def _parse_time(value, label):
         parsed = value
     else:
         try:
-            # the replace also lets a bare date with a Z through (2026-11-24Z), which fromisoformat refuses
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # noqa: FURB162
+            parsed = timeutil.parse_iso(str(value))
         except ValueError:
             raise UserError(_("%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
                               label=label, value=str(value)[:64])) from None
     try:
         # in UTC here: PostgreSQL refuses offsets Python accepts (-23:59), and the edges of the calendar overflow
-        parsed = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        parsed = timeutil.as_utc(parsed)
     except (OverflowError, ValueError):
         parsed = None
     if parsed is None or not MIN_QUERY_YEAR <= parsed.year <= MAX_QUERY_YEAR:
@@ -169,7 +169,7 @@ class HfUnsTag(models.Model):
                 continue
             time = row["time"]
             tag.latest_value = tag._hf_format_value(row)
-            tag.latest_time = time.astimezone(UTC).replace(tzinfo=None)
+            tag.latest_time = timeutil.utc_naive(time)
             tag.latest_age = self._hf_format_age((now - time).total_seconds())
 
     @api.constrains("data_contract")
@@ -278,7 +278,7 @@ class HfUnsTag(models.Model):
                 "unit": tag.unit or "",
                 "data_type": tag.data_type,
                 "value": tag._hf_row_value(row) if row else False,
-                "time": row["time"].astimezone(UTC).isoformat() if row else False,
+                "time": timeutil.iso_utc(row["time"]) if row else False,
                 "quality": row["quality"] if row else False,
             })
         return result
@@ -376,7 +376,7 @@ class HfUnsTag(models.Model):
         """One point of read_history as XML-RPC can carry it (no None): ISO time, a gap marker, the quality."""
         values = {key: point[key] for key in ("min", "max", "avg", "last")}
         gap = any(value is None for value in values.values())
-        return {"time": point["time"].astimezone(UTC).isoformat(), "quality": int(point.get("quality") or 0),
+        return {"time": timeutil.iso_utc(point["time"]), "quality": int(point.get("quality") or 0),
                 "gap": gap, **{key: False if value is None else value for key, value in values.items()}}
 
     def _hf_heartbeat_seconds(self):
