@@ -8,7 +8,6 @@ Real servers on loopback: an asyncua Server (in its own process), a pymodbus ser
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
@@ -24,7 +23,8 @@ import psutil
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "collector" / "tests"))
+sys.path.insert(0, str(ROOT / "historian" / "tests"))  # ingest_fixtures: a private Mosquitto
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # hf_testing, which it imports
 from ingest_fixtures import free_port, private_mosquitto  # noqa: E402
 
 from hf_collector.delivery.buffer import DiskQueue  # noqa: E402
@@ -82,14 +82,6 @@ def opcua_site(port: int, variables: int, interval_ms: int) -> object:
                                               "address": {"node_id": f"ns=2;s=v{i}"}} for i in range(variables)]}]})
 
 
-async def stopped(task: asyncio.Task[None]) -> None:
-    """Cancel a sender and wait until it has closed its connection, so the next figure does not share the
-    machine with it."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def subscriber(broker: int, ready: multiprocessing.Event, stop: multiprocessing.Event,  # type: ignore[valid-type]
                results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """The MQTT subscriber, in its own process so its cost is not counted as the collector's: values seen
@@ -127,29 +119,30 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     sub_ready.wait(30)
     folder = Path(tempfile.mkdtemp())
     queue = DiskQueue(folder / "q.sqlite")
-    sender = MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-collector"), queue)
-    sending = asyncio.create_task(sender.run())
-    driver = OpcUaDriver(site.devices[0])  # type: ignore[attr-defined]
-    read = 0
-    async with driver:
-        samples = driver.samples()
-        # steady state: clocks start at the first notification, after connecting and creating the monitored items
-        first = await anext(samples)
-        queue.put_many(to_messages(first))
-        settle_heap()  # as Collector.run does once started
-        start, cpu_before = time.perf_counter(), psutil.Process().cpu_times()
-        async for batch in samples:
-            queue.put_many(to_messages(batch))
-            sender.wake()
-            read += len(batch)
-            if time.perf_counter() - start > seconds:
-                break
-        elapsed = time.perf_counter() - start
-        # CPU over the same window as elapsed: disconnecting the driver is not part of the steady state
-        cpu_after = psutil.Process().cpu_times()
-        await samples.aclose()
-    await asyncio.sleep(2)
-    await stopped(sending)
+    # the sender runs for the block and has closed its connection at its end, so the next figure does not share
+    # the machine with it
+    async with MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-collector"),
+                          queue) as sender:
+        driver = OpcUaDriver(site.devices[0])  # type: ignore[attr-defined]
+        read = 0
+        async with driver:
+            samples = driver.samples()
+            # steady state: clocks start at the first notification, after connecting and creating the monitored items
+            first = await anext(samples)
+            queue.put_many(to_messages(first))
+            settle_heap()  # as Collector.run does once started
+            start, cpu_before = time.perf_counter(), psutil.Process().cpu_times()
+            async for batch in samples:
+                queue.put_many(to_messages(batch))
+                sender.wake()
+                read += len(batch)
+                if time.perf_counter() - start > seconds:
+                    break
+            elapsed = time.perf_counter() - start
+            # CPU over the same window as elapsed: disconnecting the driver is not part of the steady state
+            cpu_after = psutil.Process().cpu_times()
+            await samples.aclose()
+        await asyncio.sleep(2)
     sub_stop.set()
     delivered, received = sub_results.get(timeout=60)
     listener.join(timeout=10)
@@ -195,14 +188,12 @@ async def replay_rate(broker: int, messages: int = 20_000, values_per_message: i
     queue = DiskQueue(folder / "q.sqlite")
     payload = json.dumps({"timestamp_ms": 1, **{f"v{i}": float(i) for i in range(values_per_message)}}).encode()
     queue.put_many([("umh/v1/acme/bench/replay/_historian", payload)] * messages)  # buffered during an "outage"
-    sender = MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-replay"), queue)
     start = time.perf_counter()
-    task = asyncio.create_task(sender.run())
-    # the sender empties an on-disk queue: its length is polled, as the figure's observer
-    while len(queue) and time.perf_counter() - start < 120:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-    elapsed = time.perf_counter() - start
-    await stopped(task)
+    async with MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-replay"), queue):
+        # the sender empties an on-disk queue: its length is polled, as the figure's observer
+        while len(queue) and time.perf_counter() - start < 120:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - start
     return messages * values_per_message / elapsed
 
 
