@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 import psycopg2
@@ -302,14 +303,17 @@ def unknown_flood_main(seconds: float) -> None:
     db = create_db()
     try:
         with private_mosquitto() as port:
-            ingest = subprocess.Popen(ingest_command(port, db, "bench-unknown", 1), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            (ROOT / "var").mkdir(exist_ok=True)
+            log = (ROOT / "var" / "bench_unknown_ingest.log").open("w")  # its rates, inbox and discovered tags
+            ingest = subprocess.Popen(ingest_command(port, db, "bench-unknown", 1), stdout=log,
+                                      stderr=subprocess.STDOUT)
             time.sleep(3)
             proc = psutil.Process(ingest.pid)
             baseline = proc.memory_info().rss
             per_phase: list[int] = []
-            started = time.monotonic()
+            started = last_probe = time.monotonic()
             sent = 0
+            probes: list[tuple[float, int, int, int]] = []  # (s, RSS, discovered tags, dead letters)
             while time.monotonic() - started < seconds and ingest.poll() is None:
                 batch = []
                 for _ in range(2000):
@@ -320,9 +324,14 @@ def unknown_flood_main(seconds: float) -> None:
                 publish_fast(port, encode_publishes(batch))
                 sent += len(batch)
                 per_phase.append(proc.memory_info().rss)
+                if time.monotonic() - last_probe >= seconds / 6:
+                    last_probe = time.monotonic()
+                    probes.append((last_probe - started, per_phase[-1], *_flood_counts(db)))
             exits = 0 if ingest.poll() is None else 1
+            probes.append((time.monotonic() - started, per_phase[-1], *_flood_counts(db)))
             ingest.terminate()
             ingest.wait(timeout=30)
+            log.close()
         third = max(1, len(per_phase) // 3)
         first, last = max(per_phase[:third]), max(per_phase[-third:])
         print("\n| figure | measured | baseline / target |")
@@ -332,9 +341,69 @@ def unknown_flood_main(seconds: float) -> None:
               f"{baseline / 2**20:.0f} MB; target: bounded (last ≤ first + 10 %) → "
               f"{'bounded' if last <= first * 1.1 else 'GROWING'} |")
         print(f"| ingest exits during the flood | {exits} | target 0 |")
+        print("\n| after s | RSS MB | discovered tags | dead letters (messages set aside) |")
+        print("| --- | --- | --- | --- |")
+        for at, rss, tags, letters in probes:
+            print(f"| {at:.0f} | {rss / 2**20:.0f} | {tags:,} | {letters:,} |")
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share this machine's cores)")
     finally:
         drop_db(db)
+
+
+def _dead_letters_one_by_one(cr: psycopg2.extensions.cursor, letters: list[Any]) -> None:
+    """The baseline: deadletter.store as it was before issue 14, one INSERT per letter (executemany)."""
+    from hf_historian.ingest import deadletter
+
+    cr.executemany(
+        "INSERT INTO hf_uns_dead_letter (topic, payload, reason, received_at, create_date, write_date) "
+        "VALUES (%s, %s, %s, now() at time zone 'utc', now() at time zone 'utc', now() at time zone 'utc')",
+        [(deadletter.safe_text(letter.topic), deadletter.payload_excerpt(letter.payload),
+          deadletter.safe_text(letter.reason)) for letter in letters])
+
+
+def dead_letters_main(total: int, rounds: int = 3) -> None:
+    """Issue 14: dead letters stored per second by deadletter.store (STORE_CHUNK per statement) beside one
+    INSERT per letter, in batches as the ingest writes them (the flood's messages: ghost locations, 10 names)."""
+    from hf_historian.ingest import deadletter
+
+    batch = 2000
+    letters = [deadletter.DeadLetter(f"umh/v1/acme/bench/area/line/ghost{i}/_historian",
+                                     json.dumps({"timestamp_ms": 1_700_000_000_000 + i,
+                                                 **{f"n{i:x}{t}": 1.0 for t in range(TAGS_PER_MESSAGE)}}).encode(),
+                                     f"unknown location: umh/v1/acme/bench/area/line/ghost{i}/_historian/n{i:x}0")
+               for i in range(total)]
+    db = create_db(tags=0)
+    rates: dict[str, list[float]] = {"one INSERT per letter (before)": [], "deadletter.store (now)": []}
+    try:
+        with connect(db) as conn, conn.cursor() as cr:
+            for _ in range(rounds):  # interleaved, so both see the same machine load
+                for name, store in (("one INSERT per letter (before)", _dead_letters_one_by_one),
+                                    ("deadletter.store (now)", deadletter.store)):
+                    start = time.perf_counter()
+                    for first in range(0, total, batch):
+                        store(cr, letters[first:first + batch])
+                        conn.commit()
+                    rates[name].append(total / (time.perf_counter() - start))
+            cr.execute("SELECT count(*) FROM hf_uns_dead_letter")
+            stored = cr.fetchone()[0]
+    finally:
+        drop_db(db)
+    print(f"\nDead letters, {total:,} per run in transactions of {batch:,}, {rounds} runs each, same database "
+          f"({stored:,} stored in all)\n")
+    print("| dead-letter insert | letters/s (median of runs) | runs |")
+    print("| --- | --- | --- |")
+    for name, values in rates.items():
+        print(f"| {name} | {sorted(values)[len(values) // 2]:,.0f} | {', '.join(f'{v:,.0f}' for v in values)} |")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes share this machine's cores)")
+
+
+def _flood_counts(db: str) -> tuple[int, int]:
+    """(tags discovered, dead letters) so far."""
+    with connect(db) as conn, conn.cursor() as cr:
+        cr.execute("SELECT (SELECT count(*) FROM hf_uns_tag WHERE discovered), "
+                   "(SELECT count(*) FROM hf_uns_dead_letter)")
+        tags, letters = cr.fetchone()
+        return int(tags), int(letters)
 
 
 def bench_copy(total: int) -> float:
@@ -462,11 +531,16 @@ def main() -> None:
     parser.add_argument("--hostile", type=float, default=0.0,
                         help="only the hostile-input run: this share of the messages hostile (0.01: 1 %%), "
                              "beside a clean run")
+    parser.add_argument("--dead-letters", type=int, default=0, metavar="N",
+                        help="only the dead-letter insert rate: N letters, now beside one INSERT per letter")
     parser.add_argument("--unknown-flood", type=float, default=0.0, metavar="SECONDS",
                         help="only the unknown-tag flood: peak RSS while every message names unknown tags")
     args = parser.parse_args()
     global TAGS_PER_MESSAGE, WORKCELLS
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
+    if args.dead_letters:
+        dead_letters_main(args.dead_letters)
+        return
     if args.unknown_flood:
         unknown_flood_main(args.unknown_flood)
         return

@@ -64,6 +64,23 @@ def test_discovery_per_workcell_is_capped(cursor: psycopg2.extensions.cursor) ->
     assert len(dead) == 1 and dead[0].reason.count("reached its cap of 8 tags") == 2
 
 
+def test_discovery_per_minute_is_capped_and_a_name_refused_comes_in_a_later_minute(
+        cursor: psycopg2.extensions.cursor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: a flood of invented names under known workcells was discovered as fast as the database took it
+    (each tag about 1 KB of the ingest's cache for good: 20 MB a minute in bench_historian.py --unknown-flood)."""
+    resolver = TagResolver(cursor, max_new_tags_per_minute=12)
+    samples, dead = run(resolver, {f"a{i}": 1.0 for i in range(8)})
+    assert len(samples) == 8 and not dead
+    samples, dead = run(resolver, {f"b{i}": 1.0 for i in range(8)})
+    assert len(samples) == 4 and tag_count(cursor) == 5 + 12
+    assert len(dead) == 1 and dead[0].reason.count("discovered 12 new tags in the last minute") == 4
+    assert len(run(resolver, {"temperature": 1.0, "a0": 2.0})[0]) == 2, "known tags are stored as ever"
+    later = time.monotonic() + resolver_module.DISCOVERY_WINDOW_S
+    monkeypatch.setattr(resolver_module.time, "monotonic", lambda: later)
+    samples, dead = run(resolver, {f"b{i}": 1.0 for i in range(4, 8)})
+    assert len(samples) == 4 and not dead and tag_count(cursor) == 5 + 16
+
+
 def test_a_name_longer_than_the_limit_is_refused(cursor: psycopg2.extensions.cursor) -> None:
     resolver = TagResolver(cursor)
     samples, dead = run(resolver, {"n" * (resolver_module.MAX_TAG_NAME_CHARS + 1): 1.0, "temperature": 2.0})

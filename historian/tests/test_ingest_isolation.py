@@ -231,3 +231,47 @@ def test_the_loser_of_two_values_at_one_time_is_counted(broker: int, db: str, in
             break
     else:
         raise AssertionError("the ingest's stats never counted the second value")
+
+
+def test_a_flood_of_dead_letters_is_stored_whole_with_every_reason(db: str) -> None:
+    """deadletter.store writes STORE_CHUNK letters per statement: across chunk edges every letter is stored, in
+    order, with its own topic, payload and reason, the hostile ones (NUL, surrogates, not UTF-8) included."""
+    _write_once(db)
+    count = 2 * deadletter.STORE_CHUNK + 7
+    letters = [deadletter.DeadLetter(f"umh/v1/ghost{i}/_historian", b'{"n%d": 1}' % i, f"reason {i}")
+               for i in range(count)]
+    letters[deadletter.STORE_CHUNK - 1] = deadletter.DeadLetter("umh/v1/a\x00b", b"\xff\x00", "bad \x00 \udc80")
+    conn = psycopg2.connect(dsn(db))
+    try:
+        deadletter.store(conn.cursor(), letters)
+        conn.commit()
+    finally:
+        conn.close()
+    rows = query(db, "SELECT topic, payload, reason FROM hf_uns_dead_letter ORDER BY id")
+    assert len(rows) == count
+    edge = deadletter.STORE_CHUNK - 1
+    expected = [(f"umh/v1/ghost{i}/_historian", f'{{"n{i}": 1}}', f"reason {i}") for i in range(count)]
+    assert rows[:edge] == expected[:edge] and rows[edge + 1:] == expected[edge + 1:]
+    assert rows[edge] == ("umh/v1/a\\x00b", "\\xff\\x00", "bad \\x00 \\udc80")
+
+
+def test_a_flood_of_messages_no_workcell_takes_is_dead_lettered_one_by_one(broker: int, db: str,
+                                                                          ingest: subprocess.Popen[str]) -> None:
+    """Each message of a flood to locations that are no workcell (and of payloads that are no JSON) is one dead
+    letter with its own topic and reason, and the good messages among them are stored."""
+    now = int(time.time() * 1000)
+    for i in range(5):
+        publish(broker, [json.dumps({"timestamp_ms": now + i * 100 + j, f"n{j}": 1.0}).encode() for j in range(100)],
+                topic=f"umh/v1/acme/ghost{i}/_historian")
+    publish(broker, [b"\xffnot json %d" % j for j in range(300)])
+    publish(broker, good(200, now))
+    wait_for(lambda: len(reasons(db)) == 800, timeout=60)
+    wait_for(lambda: len(stored_values(db, "temperature")) == 200)
+    by_topic = query(db, "SELECT topic, count(*), count(DISTINCT payload) FROM hf_uns_dead_letter "
+                         "GROUP BY topic ORDER BY topic")
+    ghosts = [(f"umh/v1/acme/ghost{i}/_historian", 100, 100) for i in range(5)]
+    assert by_topic == sorted([*ghosts, (TOPIC, 300, 300)])
+    ghost = query(db, "SELECT DISTINCT reason FROM hf_uns_dead_letter WHERE topic LIKE %s", ("%ghost0%",))
+    assert all("unknown location" in str(r) for (r,) in ghost) and ghost, ghost
+    assert not query(db, "SELECT 1 FROM hf_uns_dead_letter WHERE reason = ''"), "every letter has its reason"
+    assert ingest.poll() is None

@@ -10,7 +10,11 @@ import os
 import sys
 
 from hf_core.errors import ConfigError
-from hf_historian.ingest.resolver import DEFAULT_MAX_NEW_TAGS_PER_MESSAGE, DEFAULT_MAX_TAGS_PER_WORKCELL
+from hf_historian.ingest.resolver import (
+    DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
+    DEFAULT_MAX_NEW_TAGS_PER_MINUTE,
+    DEFAULT_MAX_TAGS_PER_WORKCELL,
+)
 from hf_historian.ingest.settings import IngestSettings
 from hf_historian.ingest.workers import run_workers
 
@@ -42,6 +46,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                    DEFAULT_MAX_NEW_TAGS_PER_MESSAGE)),
                         help="tags one message may discover; its other new names are dead-lettered "
                              "(env HF_INGEST_MAX_NEW_TAGS_PER_MESSAGE)")
+    parser.add_argument("--max-new-tags-per-minute", type=int,
+                        default=int(os.environ.get("HF_INGEST_MAX_NEW_TAGS_PER_MINUTE",
+                                                   DEFAULT_MAX_NEW_TAGS_PER_MINUTE)),
+                        help="tags this ingest may discover in a minute; more new names are dead-lettered until "
+                             "the next minute, a flood of invented names must not grow it without end "
+                             "(env HF_INGEST_MAX_NEW_TAGS_PER_MINUTE)")
     parser.add_argument("--connect-attempts", type=int, default=5,
                         help="tries to reach the broker at start before giving up (exit 2)")
     parser.add_argument("--stats-interval", type=float, default=10.0, help="seconds between throughput logs")
@@ -66,6 +76,7 @@ def main_from_args(args: argparse.Namespace) -> int:
                                   start_attempts=args.connect_attempts,
                                   max_tags_per_workcell=args.max_tags_per_workcell,
                                   max_new_tags_per_message=args.max_new_tags_per_message,
+                                  max_new_tags_per_minute=args.max_new_tags_per_minute,
                                   publish=not args.no_publish)
     except ConfigError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)

@@ -100,7 +100,8 @@ class Ingest:
         self.resolver_conn.autocommit = True
         self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover,
                                     max_tags_per_workcell=self.settings.max_tags_per_workcell,
-                                    max_new_tags_per_message=self.settings.max_new_tags_per_message)
+                                    max_new_tags_per_message=self.settings.max_new_tags_per_message,
+                                    max_new_tags_per_minute=self.settings.max_new_tags_per_minute)
         self.quota.load(self.resolver_conn.cursor())
 
     def _new_session(self) -> MqttSession:

@@ -20,6 +20,13 @@ MAX_TAG_NAME_CHARS = 128  # a tag's $-joined name below its topic
 UNKNOWN_CACHE_MAX = 10_000  # unknown tag topics remembered (NEGATIVE_TTL_S each)
 DEFAULT_MAX_TAGS_PER_WORKCELL = 5_000
 DEFAULT_MAX_NEW_TAGS_PER_MESSAGE = 100
+# New tags one ingest discovers per minute at most. Each costs the ingest about 1 KB of cache for good (every
+# active tag is cached) and an INSERT on the event loop: a flood of invented names under known workcells grew
+# the ingest by 20 MB a minute towards the caps (100 workcells x 5,000 tags: 500,000 tags, about 550 MB;
+# bench_historian.py --unknown-flood). Past it a name is dead-lettered, not remembered: it is discovered when
+# it comes again in a later minute. Tags configured in Odoo (the collector's) are never discovered.
+DEFAULT_MAX_NEW_TAGS_PER_MINUTE = 1_000
+DISCOVERY_WINDOW_S = 60.0
 
 
 class RejectedValue(Exception):
@@ -81,11 +88,15 @@ class TagResolver:
 
     def __init__(self, cr: Cursor, *, discover: bool = True,
                  max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL,
-                 max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE) -> None:
+                 max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
+                 max_new_tags_per_minute: int = DEFAULT_MAX_NEW_TAGS_PER_MINUTE) -> None:
         self.cr = cr
         self.discover = discover
         self.max_tags_per_workcell = max_tags_per_workcell
         self.max_new_tags_per_message = max_new_tags_per_message
+        self.max_new_tags_per_minute = max_new_tags_per_minute
+        self._window_started = time.monotonic()
+        self._window_discovered = 0  # tags discovered since _window_started
         self._tags: dict[str, TagInfo] = {}
         self._workcells: dict[str, tuple[int, int | None]] = {}
         self._tags_per_workcell: dict[int, int] = {}
@@ -204,6 +215,12 @@ class TagResolver:
             self._remember_unknown(canonical, now)
             raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
                                 f"{self.max_tags_per_workcell} tags")
+        if now - self._window_started >= DISCOVERY_WINDOW_S:
+            self._window_started, self._window_discovered = now, 0
+        if self._window_discovered >= self.max_new_tags_per_minute:
+            raise RejectedValue(f"not discovered yet: this ingest discovered {self.max_new_tags_per_minute} new "
+                                "tags in the last minute (a flood of names?); it is discovered when it comes "
+                                "again in a later minute")
         return self._create_discovered(canonical, workcell, key, value, topic.data_contract)
 
     def _remember_unknown(self, canonical: str, now: float) -> None:
@@ -235,6 +252,7 @@ class TagResolver:
         self._tags[topic] = tag
         if inserted:
             self.discovered += 1
+            self._window_discovered += 1
             self._tags_per_workcell[workcell[0]] = self._tags_per_workcell.get(workcell[0], 0) + 1
             _logger.info("discovered tag %s (%s)", topic, data_type)
         return tag

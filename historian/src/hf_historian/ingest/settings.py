@@ -7,7 +7,11 @@ from urllib.parse import urlparse
 
 from hf_core.errors import ConfigError
 from hf_historian.ingest.mqtt_session import BrokerAddress
-from hf_historian.ingest.resolver import DEFAULT_MAX_NEW_TAGS_PER_MESSAGE, DEFAULT_MAX_TAGS_PER_WORKCELL
+from hf_historian.ingest.resolver import (
+    DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
+    DEFAULT_MAX_NEW_TAGS_PER_MINUTE,
+    DEFAULT_MAX_TAGS_PER_WORKCELL,
+)
 
 # In flight (unacknowledged) at most: the inbox, the batch being decoded, the one being written.
 # Bounds the ingest's memory as much as the batch size does.
@@ -42,16 +46,19 @@ class IngestSettings:
     start_attempts: int = 5
     # publish Odoo's outbound analytics events (one publisher per database holds an advisory lock)
     publish: bool = True
-    # discovery's bounds: tags per workcell (discovered or not), new tags one message may create
+    # discovery's bounds: tags per workcell (discovered or not), new tags one message may create, new tags
+    # per minute
     max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL
     max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE
+    max_new_tags_per_minute: int = DEFAULT_MAX_NEW_TAGS_PER_MINUTE
 
     def __post_init__(self) -> None:
         url = urlparse(self.mqtt_url)
         if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
             raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883.")
-        if self.max_tags_per_workcell < 0 or self.max_new_tags_per_message < 0:
-            raise ConfigError("--max-tags-per-workcell and --max-new-tags-per-message may not be negative.")
+        if min(self.max_tags_per_workcell, self.max_new_tags_per_message, self.max_new_tags_per_minute) < 0:
+            raise ConfigError("--max-tags-per-workcell, --max-new-tags-per-message and --max-new-tags-per-minute "
+                              "may not be negative.")
 
     @property
     def broker(self) -> BrokerAddress:
