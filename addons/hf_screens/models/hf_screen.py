@@ -143,7 +143,7 @@ class HfScreen(models.Model):
         """Replace the target's screen of the same name with a copy of this one; return the unmatched tag names."""
         self.ensure_one()
         tags = {
-            "$".join(filter(None, [t.tag_group, t.name])): t
+            str(t._hf_key()): t
             for t in self.env["hf.uns.tag"].search([("workcenter_id", "=", target.id)])
         }
         self.search([("workcenter_id", "=", target.id), ("name", "=", self.name)]).unlink()
@@ -160,7 +160,7 @@ class HfScreen(models.Model):
                     unmatched.append(name)
             extra = []
             for tag in widget.tag_ids:
-                key = "$".join(filter(None, [tag.tag_group, tag.name]))
+                key = str(tag._hf_key())
                 if key in tags:
                     extra.append(tags[key].id)
                 else:

@@ -1,8 +1,6 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from hf_core.uns import TAG_GROUP_SEPARATOR
-
 WIDGET_KINDS = [
     ("value", "Value tile"),
     ("gauge", "Gauge"),
@@ -111,7 +109,7 @@ class HfScreenWidget(models.Model):
     # super() here is write's, called to skip our own write: nothing to return
     def _hf_remember_tag_name(self):  # pylint: disable=missing-return
         for widget in self.filtered("tag_id"):
-            full = TAG_GROUP_SEPARATOR.join(filter(None, [widget.tag_id.tag_group, widget.tag_id.name]))
+            full = str(widget.tag_id._hf_key())
             if widget.bound_tag_name != full:
                 super(HfScreenWidget, widget).write({"bound_tag_name": full})
 

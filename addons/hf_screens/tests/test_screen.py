@@ -85,6 +85,21 @@ class TestScreen(HfScreensCommon):
         self.screen.action_copy_to_same_kind()
         self.assertEqual(len(press2.hf_screen_ids), 1)
 
+    def test_copy_binds_a_tag_whose_groups_are_typed_with_slashes(self):
+        """One $-name (hf_core.uns.TagKey): groups typed 'spindle/motor' and 'spindle$motor' are the same tag
+        name, so a copied tile finds its tag (the hand join kept 'spindle/motor$current' and missed it)."""
+        current = self.create_tag("current", tag_group="spindle/motor", modbus_address=20, modbus_type="uint16",
+                                  data_type="int")
+        self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value", "tag_id": current.id,
+                                             "x": 0, "y": 20})
+        press2 = self.create_workcenter("Press 2", "press2")
+        for wc in (self.workcenter, press2):
+            wc.hf_machine_kind = "press-250t"
+        current2 = self.create_tag("current", tag_group="spindle$motor", workcenter=press2, device=False)
+        self.screen.action_copy_to_same_kind()
+        tile = press2.hf_screen_ids.widget_ids.filtered(lambda w: w.bound_tag_name == "spindle$motor$current")
+        self.assertEqual(tile.tag_id, current2)
+
     def test_copy_needs_a_kind(self):
         with self.assertRaisesRegex(UserError, "machine kind"):
             self.screen.action_copy_to_same_kind()

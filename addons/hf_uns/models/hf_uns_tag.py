@@ -9,7 +9,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from hf_core import timeutil
-from hf_core.uns import TAG_GROUP_SEPARATOR, TopicError, build_topic, is_valid_segment
+from hf_core.uns import TagKey, TopicError, build_topic, is_valid_segment, split_tag_group
 from hf_historian import reader, retention, schema
 
 from .hf_uns_edge import DEFAULT_HEARTBEAT_S
@@ -190,8 +190,8 @@ class HfUnsTag(models.Model):
                     _("Tag name '%s' may only contain letters, digits, '_' and '-' (no spaces, '/', '+', '#' or '$').",
                       tag.name)
                 )
-            for group in re.split(r"[$/]", tag.tag_group or ""):
-                if group and not is_valid_segment(group):
+            for group in split_tag_group(tag.tag_group or ""):
+                if not is_valid_segment(group):
                     raise ValidationError(
                         _("Tag group '%(group)s' of tag %(tag)s may only contain letters, digits, '_' and '-'.",
                           group=group, tag=tag.name)
@@ -379,6 +379,12 @@ class HfUnsTag(models.Model):
         return {"time": timeutil.iso_utc(point["time"]), "quality": int(point.get("quality") or 0),
                 "gap": gap, **{key: False if value is None else value for key, value in values.items()}}
 
+    def _hf_key(self):
+        """This tag's name inside its workcell's message (``hf_core.uns.TagKey``: groups and name; ``str()`` is
+        the ``$``-joined ``spindle$speed``), how screens bind tiles to tags by name."""
+        self.ensure_one()
+        return TagKey.from_group(self.tag_group or "", self.name)
+
     def _hf_heartbeat_seconds(self):
         """How often the edge sends this tag's value at the least (its own heartbeat, else its edge's), or 0 for
         a tag no collector reads (no device: a derived or discovered tag)."""
@@ -438,7 +444,7 @@ class HfUnsTag(models.Model):
             address = {}
         return {
             "name": self.name,
-            "tag_group": TAG_GROUP_SEPARATOR.join(g for g in re.split(r"[$/]", self.tag_group or "") if g),
+            "tag_group": self._hf_key().tag_group,
             "topic": self.topic,
             "data_type": self.data_type,
             "sampling_interval_ms": self.sampling_interval_ms,
