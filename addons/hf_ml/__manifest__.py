@@ -10,7 +10,7 @@
     "license": "LGPL-3",
     "development_status": "Alpha",
     "depends": ["hf_uns", "maintenance"],
-    "external_dependencies": {"python": ["scikit-learn", "numpy", "paho-mqtt", "hf_core", "hf_historian"]},
+    "external_dependencies": {"python": ["scikit-learn", "numpy", "hf_core", "hf_historian"]},
     "data": [
         "security/ir.model.access.csv",
         "security/hf_ml_security.xml",

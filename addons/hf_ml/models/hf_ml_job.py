@@ -4,13 +4,13 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
+from hf_core.errors import ConfigError, HfError
 from hf_core.payload import encode
 from hf_core.timeutil import as_utc, from_epoch, utc_naive
 from hf_core.types import Quality
@@ -24,6 +24,7 @@ from ..ml.model import MissingSigningKey, MlModel, TamperedModel, TrainingError,
 _logger = logging.getLogger(__name__)
 CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
 MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
+MQTT_TIMEOUT_S = 10  # the scores' publish, connection and acknowledgements together
 KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
 
 
@@ -645,43 +646,29 @@ class HfMlJob(models.Model):
         return tag
 
     def _hf_publish(self, tag, ends, scores):
-        """Publish the scores on the workcell's ``_historian`` topic when ``hf_ml.mqtt_url`` is set; a broker
-        away does not lose them (they are in the historian already), it is said on the job."""
+        """Publish the scores on the workcell's ``_historian`` topic when ``hf_ml.mqtt_url`` is set
+        (``hf_historian.mqtt_publish.publish_once``: one connection, every score acknowledged); a broker away
+        does not lose them (they are in the historian already), it is said on the job."""
         url = self.env["ir.config_parameter"].sudo().get_param("hf_ml.mqtt_url")
         if not url or not tag.topic:
             return
-        from paho.mqtt import client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        from hf_historian.mqtt_publish import BrokerUrl, publish_once
 
-        parsed = urlsplit(url)
         topic = UnsTopic.parse(tag.topic)
-        workcell_topic, key = str(UnsTopic(topic.location_path, topic.data_contract)), topic.full_tag_name
-        client = None
+        key = str(topic.tag_key())
+        messages = [encode(int(end * 1000), {key: round(float(score), 6)})
+                    for end, score in zip(ends, scores, strict=True)]
         try:
-            if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-                raise ValueError(_("it must look like mqtt://host:1883 or mqtts://user:password@host:8883"))
-            client = mqtt.Client(CallbackAPIVersion.VERSION2)
-            if parsed.username:
-                client.username_pw_set(parsed.username, parsed.password)
-            if parsed.scheme == "mqtts":
-                client.tls_set()
-            client.connect(parsed.hostname, parsed.port or (8883 if parsed.scheme == "mqtts" else 1883), keepalive=10)
-            client.loop_start()
-            infos = [client.publish(workcell_topic, encode(int(end * 1000), {key: round(float(score), 6)}), qos=1)
-                     for end, score in zip(ends, scores, strict=True)]
-            for info in infos:
-                info.wait_for_publish(timeout=5)
-                if not info.is_published():
-                    raise OSError(_("the broker did not acknowledge the scores within 5 seconds"))
-        except (OSError, ValueError, RuntimeError) as exc:
-            _logger.warning("hf_ml: job %s could not publish to %s: %s", self.id, parsed.hostname, exc)
+            where = str(BrokerUrl.parse(url))  # the URL without its password, for the message
+        except ConfigError:
+            where = _("the URL in hf_ml.mqtt_url")
+        try:
+            publish_once(url, str(topic.workcell_topic), messages, qos=1, timeout=MQTT_TIMEOUT_S)
+        except HfError as exc:
+            _logger.warning("hf_ml: job %s could not publish to %s: %s", self.id, where, exc)
             self.last_error = _("Scores are stored in the historian but were not published to MQTT (%(url)s): "
-                                "%(reason)s. Check the system parameter hf_ml.mqtt_url and the broker.",
-                                url=f"{parsed.scheme}://{parsed.hostname}:{parsed.port or ''}", reason=exc)
-        finally:
-            if client is not None:
-                client.disconnect()
-                client.loop_stop()
+                                "%(reason)s Check the system parameter hf_ml.mqtt_url and the broker.",
+                                url=where, reason=exc)
 
     def _hf_alert(self, score, when):
         """One open alert per job: a maintenance request on the equipment, else an activity on the workcell."""

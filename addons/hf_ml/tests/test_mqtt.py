@@ -3,16 +3,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from paho.mqtt import client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from odoo.tests import tagged
 
+from hf_historian.mqtt_publish import publish_once
 from hf_historian.writer import HistorianWriter, Sample
 
 from .common import HfMlCommon
@@ -22,6 +19,18 @@ def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _wait_for_port(port, timeout=5.0):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @tagged("post_install", "-at_install")
@@ -40,39 +49,51 @@ class TestMqtt(HfMlCommon):
             "name": "Mqtt", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],
             "training_days": 0.5, "rolling_windows": "5"})
 
+    def _wait_until_subscribed(self, url, output, timeout=5.0):
+        """Publish a probe until the subscriber prints it: its subscription is in place."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            publish_once(url, "umh/v1/probe", b"{}", qos=1, timeout=2)
+            time.sleep(0.05)
+            if "umh/v1/probe" in output.read_text():
+                return
+        raise AssertionError(f"mosquitto_sub received no probe within {timeout} s")
+
     def test_scores_are_published_on_the_workcell_topic(self):
-        if not shutil.which("mosquitto"):
-            self.skipTest("mosquitto is not installed on this machine")
+        if not shutil.which("mosquitto") or not shutil.which("mosquitto_sub"):
+            self.skipTest("mosquitto (and its mosquitto_sub) is not installed on this machine")
         port = _free_port()
         with tempfile.TemporaryDirectory() as tmp:
             conf = Path(tmp, "mosquitto.conf")
             conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
             broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
+            subscriber = None
+            output = Path(tmp, "received.txt")
             try:
-                received, ready = [], threading.Event()
-                client = mqtt.Client(CallbackAPIVersion.VERSION2)
-                client.on_connect = lambda c, *_a: (c.subscribe("umh/v1/#", qos=1), ready.set())
-                client.on_message = lambda _c, _u, msg: received.append((msg.topic, json.loads(msg.payload)))
-                for _attempt in range(50):
-                    try:
-                        client.connect("127.0.0.1", port)
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-                client.loop_start()
-                self.assertTrue(ready.wait(5))
-                time.sleep(0.2)  # the subscription is acknowledged
-                self.env["ir.config_parameter"].set_param("hf_ml.mqtt_url", f"mqtt://127.0.0.1:{port}")
+                _wait_for_port(port)
+                # the broker's own client subscribes (no MQTT library in Odoo: hf_ml publishes with hf_historian's)
+                with output.open("w") as sink:
+                    subscriber = subprocess.Popen(
+                        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "umh/v1/#", "-q", "1", "-v"],
+                        stdout=sink, stderr=subprocess.DEVNULL)
+                url = f"mqtt://127.0.0.1:{port}"
+                self._wait_until_subscribed(url, output)
+                self.env["ir.config_parameter"].set_param("hf_ml.mqtt_url", url)
                 self.train(self.job)
                 ends, scores = self.job._hf_score(self.now + timedelta(minutes=30))
                 self.assertTrue(len(ends))
                 deadline = time.time() + 5
+                received = []
                 while len(received) < len(ends) and time.time() < deadline:
                     time.sleep(0.05)
-                client.disconnect()
-                client.loop_stop()
+                    received = [(topic, json.loads(payload)) for topic, _sep, payload in
+                                (line.partition(" ") for line in output.read_text().splitlines())
+                                if not topic.endswith("/probe")]
             finally:
+                if subscriber is not None:
+                    subscriber.terminate()
+                    subscriber.wait(5)
                 broker.terminate()
                 broker.wait(5)
         self.assertFalse(self.job.last_error)
