@@ -1,8 +1,17 @@
-from odoo import models
+from odoo import fields, models
 
 
 class AccountMove(models.Model):
     _inherit = "account.move"
+
+    hf_usage_instance_id = fields.Many2one(
+        "hf.cloud.instance", string="Usage of instance", readonly=True, copy=False, index="btree_not_null",
+        help="A monthly invoice for what this instance used beyond its plan.")
+    hf_usage_month = fields.Date(string="Usage month", readonly=True, copy=False,
+                                 help="The first day of the month this usage invoice bills.")
+
+    _sql_constraints = [("hf_usage_month_unique", "unique(hf_usage_instance_id, hf_usage_month)",
+                         "An instance's usage of a month is invoiced once.")]
 
     def _invoice_paid_hook(self):
         result = super()._invoice_paid_hook()

@@ -1,5 +1,6 @@
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from odoo import _, api, fields, models
@@ -9,6 +10,7 @@ from odoo.tools import consteq, hmac
 
 from hf_saas.errors import HfSaasError, SpecError
 from hf_saas.provision import Provisioner
+from hf_saas.quotas import daily_samples
 from hf_saas.settings import Settings
 from hf_saas.spec import Quotas, parse_spec, slug_from_name
 from hf_saas.ziti import NOT_CONFIGURED
@@ -256,6 +258,53 @@ class HfCloudInstance(models.Model):
             instance.message_post(body=instance.state_message)
             self._hf_commit()
 
+    @api.model
+    def _cron_invoice_overage(self, today=None):
+        """Invoice last month's samples beyond the plan, once per instance and month (the cron runs daily, so
+        a day it missed is caught up), for plans that bill them. Each instance in its own transaction."""
+        today = today or fields.Date.context_today(self)
+        month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        for instance in self.search([("state", "in", ("ready", "suspended")),
+                                     ("plan_id.hf_overage_product_id", "!=", False)]):
+            try:
+                instance._hf_invoice_overage(month)
+            except HfSaasError as exc:  # suspended databases cannot be read; the next run catches up
+                _logger.warning("usage of %s for %s not invoiced: %s", instance.db_name, month, exc)
+                continue
+            self._hf_commit()
+
+    def _hf_invoice_overage(self, month):
+        """The posted invoice of ``month``'s samples beyond the plan's daily volume (per million samples, with
+        the plan's overage product), or nothing when no day went beyond it or it is invoiced already."""
+        self.ensure_one()
+        moves = self.env["account.move"].sudo()
+        if moves.search_count([("hf_usage_instance_id", "=", self.id), ("hf_usage_month", "=", month)]):
+            return moves
+        last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        daily = daily_samples(self._hf_settings(), self.db_name, month, last)
+        included = self.quota_samples_per_day
+        beyond = {day: samples - included for day, samples in daily.items() if samples > included}
+        if not beyond:
+            return moves
+        total = sum(beyond.values())
+        product = self.plan_id.hf_overage_product_id
+        term = self.env.ref("account.account_payment_term_30days", raise_if_not_found=False)
+        invoice = moves.create({
+            "move_type": "out_invoice", "partner_id": self.partner_id.id, "invoice_origin": self.db_name,
+            "hf_usage_instance_id": self.id, "hf_usage_month": month,
+            "invoice_payment_term_id": term.id if term else False,
+            "invoice_line_ids": [fields.Command.create({
+                "product_id": product.id, "quantity": round(total / 1_000_000, 3),
+                "name": _("%(instance)s: %(total)s samples beyond the plan's %(included)s a day in %(month)s "
+                          "(%(days)s days), per million samples", instance=self.name, total=f"{total:,}",
+                          included=f"{included:,}", month=month.strftime("%B %Y"), days=len(beyond)),
+            })],
+        })
+        invoice.action_post()
+        self.message_post(body=_("Usage of %(month)s invoiced: %(invoice)s.", month=month.strftime("%B %Y"),
+                                 invoice=invoice.name))
+        return invoice
+
     # ------------------------------------------------------------------ helpers
     def _hf_provision(self):
         """Create the tenant with hf_saas and mail the login; errors leave the instance failed."""
@@ -325,7 +374,7 @@ class HfCloudInstance(models.Model):
         """Write the instance's quotas (plan and confirmed add-ons) into its tenant; only a ready tenant can
         take them (a suspended one gets them when it is resumed)."""
         for instance in self.filtered(lambda i: i.state == "ready"):
-            quotas = {"tags": instance.quota_tags, "samples_per_day": instance.quota_samples_per_day,
+            quotas = {"tags": instance.quota_tags, "samples_per_day": instance._hf_samples_cap(),
                       "retention_days": instance.quota_retention_days, "storage_mb": instance.quota_storage_mb,
                       "cpu": instance.quota_cpu}
             try:
@@ -337,6 +386,14 @@ class HfCloudInstance(models.Model):
                 "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s messages a day, %(storage)s MB "
                 "of storage, %(cpu)s vCPU.", plan=instance.plan_id.name, tags=quotas["tags"],
                 samples=quotas["samples_per_day"], storage=quotas["storage_mb"], cpu=quotas["cpu"]))
+
+    def _hf_samples_cap(self):
+        """The samples a day the tenant's ingest stores before it parks: the plan's volume, or, where the plan
+        bills what goes beyond it, that volume times the plan's cap."""
+        self.ensure_one()
+        plan = self.plan_id
+        factor = max(1, plan.hf_overage_cap_factor or 1) if plan.hf_overage_product_id else 1
+        return self.quota_samples_per_day * factor
 
     def _hf_apply_quotas(self):
         """Quotas = the plan's + those of the confirmed add-on orders; recorded here and pushed into the tenant.
@@ -366,7 +423,8 @@ class HfCloudInstance(models.Model):
         """The posted invoices and credit notes of this instance's orders (the plan's and those bought later)."""
         self.ensure_one()
         orders = self.sudo().sale_order_id | self.sudo().order_ids
-        return orders.invoice_ids.filtered(lambda m: m.state == "posted").sorted("id", reverse=True)
+        usage = self.env["account.move"].sudo().search([("hf_usage_instance_id", "=", self.id)])
+        return (orders.invoice_ids | usage).filtered(lambda m: m.state == "posted").sorted("id", reverse=True)
 
     def _hf_overdue_invoices(self, today):
         self.ensure_one()

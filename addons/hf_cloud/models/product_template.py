@@ -20,6 +20,15 @@ class ProductTemplate(models.Model):
     hf_quota_retention_days = fields.Integer(string="Raw retention (days)", default=30)
     hf_quota_storage_mb = fields.Integer(string="Storage (MB)", default=5_120)
     hf_quota_cpu = fields.Float(string="Compute (vCPU)", default=1.0)
+    hf_overage_product_id = fields.Many2one(
+        "product.product", string="Samples beyond the plan billed as", domain=[("type", "=", "service")],
+        help="Samples stored beyond the plan's daily volume are invoiced each month with this product, per "
+             "million samples, and the tenant stores up to the cap below instead of parking samples at the "
+             "plan's volume. Empty: samples beyond the plan are parked (stored once there is room), not billed.")
+    hf_overage_cap_factor = fields.Integer(
+        string="Billed overage stops at (x the daily volume)", default=10,
+        help="With billed overage, samples beyond this multiple of the plan's daily volume are parked: a "
+             "runaway edge cannot run up an unbounded bill.")
     hf_is_addon = fields.Boolean(
         string="Hyperfactory add-on",
         help="Sold to customers on their instance's portal page; each unit adds the quantities below to the "
@@ -38,6 +47,8 @@ class ProductTemplate(models.Model):
                                "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0)"),
          "An add-on cannot take quota away."),
         ("hf_plan_or_addon", "CHECK(NOT (hf_is_plan AND hf_is_addon))", "A product is a plan or an add-on, not both."),
+        ("hf_overage_cap_factor_positive", "CHECK(COALESCE(hf_overage_cap_factor, 1) >= 1)",
+         "The overage cap is at least the plan's own daily volume (1)."),
     ]
 
     def _hf_quotas(self):

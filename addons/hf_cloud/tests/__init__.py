@@ -6,3 +6,4 @@ from . import test_provision
 from . import test_security
 from . import test_signup_payment
 from . import test_journey
+from . import test_overage
