@@ -136,9 +136,10 @@ say "predictive maintenance: http://localhost:$PORT/odoo/action-hf_ml.hf_ml_job_
 [ -s "$DEMO/plant2.txt" ] && say "the second plant on hyperfactory-cloud (its kiosks show its live values):" \
     && sed 's/^/    /' "$DEMO/plant2.txt" >&2
 say "hyperfactory-cloud: sign up a plant at http://localhost:$PORT/hyperfactory/start"
-say "    its status page updates until the new database is ready at http://<database>.localhost:$TENANT_PORT"
+say "    confirm the address from the mail, pay the plan with the demo provider (any card number); its status"
+say "    page then updates until the new database is ready at http://<database>.localhost:$TENANT_PORT"
 say "    instances (operator): http://localhost:$PORT/odoo/action-hf_cloud.hf_cloud_instance_action"
-say "    no mail server in the demo: the login mail and its set-password link wait in"
+say "    no mail server in the demo: the confirmation and login mails wait in"
 say "    http://localhost:$PORT/odoo/action-mail.action_view_mail_mail  (tenants' log: $DEMO/tenants.log)"
 "$saas" --json list | "$PY" -c 'import json, sys
 for r in json.load(sys.stdin):
