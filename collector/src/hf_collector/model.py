@@ -122,6 +122,8 @@ class DeviceConfig:
     polling_interval_ms: int = 1000
     # OPC UA: the SHA-256 of the server certificate this device must present (hf_core.certs); "" pins none
     server_certificate_sha256: str = ""
+    # OPC UA: the endpoint URL's path after host and port ("/probe/" in opc.tcp://host:4840/probe/); "" none
+    endpoint_path: str = ""
 
     @property
     def label(self) -> str:
@@ -287,8 +289,18 @@ def parse_device(raw: Mapping[str, Any], heartbeat_s: float = DEFAULT_HEARTBEAT_
         certificate=str(raw.get("certificate") or ""), private_key=str(raw.get("private_key") or ""),
         polling_interval_ms=int(raw.get("polling_interval_ms") or 1000),
         server_certificate_sha256=normalize_fingerprint(str(raw.get("server_certificate_sha256") or "")),
+        endpoint_path=_endpoint_path(raw.get("endpoint_path"), name),
     )
     return device, tag_errors
+
+
+def _endpoint_path(raw: object, device: str) -> str:
+    """An OPC UA endpoint path as Odoo checks it: empty, or ``/`` and URL-safe characters (no query, no space)."""
+    path = str(raw or "").strip()
+    if path and (not path.startswith("/") or any(c in path for c in " ?#")):
+        raise ConfigError(f"Device {device}: endpoint path {path!r} must start with '/' and hold no spaces, '?' or "
+                          "'#' (e.g. /probe/).")
+    return path
 
 
 def parse_site(document: Mapping[str, Any]) -> SiteConfig:

@@ -125,7 +125,7 @@ class OpcUaDriver:
     def __init__(self, device: DeviceConfig, timeout: float = 4.0) -> None:
         self.device = device
         self.timeout = timeout
-        self.url = f"opc.tcp://{device.host}:{device.port}"
+        self.url = f"opc.tcp://{device.host}:{device.port}{device.endpoint_path}"
         self.client: Client | None = None
 
     async def __aenter__(self) -> OpcUaDriver:
