@@ -21,6 +21,7 @@ from ingest_fixtures import (
     PG_USER,
     free_port,
     historian_database,
+    private_mosquitto,
     private_postgres,
     restartable_mosquitto,
     wait_for,
@@ -277,6 +278,11 @@ def test_fatal_errors_exit_non_zero_with_a_clear_message(broker: int, db: str) -
     out = no_broker.communicate(timeout=30)[0]
     assert no_broker.returncode == 2
     assert "did not answer after 2 attempts" in out
+    with private_mosquitto(anonymous=False) as refusing:
+        refused = start_ingest(refusing, f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}")
+        out = refused.communicate(timeout=30)[0]
+    assert refused.returncode == 2
+    assert "refused the ingest; check the user, password and ACL in --mqtt-url" in out, out[-2000:]
 
 
 def test_decoder_refuses_wrong_prefix_without_touching_the_database(db: str) -> None:

@@ -134,7 +134,6 @@ def test_umh_core_time_series_are_stored_and_undeclared_contracts_counted(broker
         (f"{base}/_historian", json.dumps({"timestamp_ms": NOW, "temperature": 20.5}).encode()),  # the last one
     ])
     wait_for(lambda: len(samples_of(db, "temperature")) == 1)
-    time.sleep(1.2)  # the next stats line (--stats-interval 1)
     tags = query(db, "SELECT topic, name, tag_group, data_contract FROM hf_uns_tag WHERE discovered ORDER BY topic")
     assert tags == [
         (f"{base}/_historian/weather/humidity", "humidity", "weather", None),

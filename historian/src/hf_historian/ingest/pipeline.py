@@ -274,6 +274,7 @@ class Ingest:
             writing = asyncio.get_running_loop().create_task(self._acknowledge(chunks, decoded, stored))
         if writing is not None:
             await writing
+        self._log_stats(max(1e-3, time.monotonic() - last_stats))  # what the last window counted, said at a stop
 
     def _take_batch(self) -> list[tuple[MqttSession, list[wire.Publish]]]:
         chunks, count, size = [], 0, 0

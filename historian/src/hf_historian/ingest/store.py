@@ -109,12 +109,7 @@ class BatchStore:
                     stored, dead = self._store_isolating(writer, decoded)
                 else:
                     stored, dead = writer.write_prepared(batch), decoded.dead
-                dead = self._store_events(decoded, dead)
-                deadletter.store(self.conn.cursor(), dead)
-                triggered = self.waker.flush(self.conn.cursor())
-                self.conn.commit()
-                self._after_commit(triggered)
-                return stored, dead
+                return stored, self._commit(decoded, dead)
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 # Parallel ingests met on the same rows: nothing is wrong with the batch, store it again.
                 self._rollback(writer)
@@ -186,12 +181,7 @@ class BatchStore:
             assert writer is not None
             try:
                 if index == len(messages):  # the messages are in: now their events and dead letters
-                    all_letters = self._store_events(decoded, letters)
-                    deadletter.store(self.conn.cursor(), all_letters)
-                    triggered = self.waker.flush(self.conn.cursor())
-                    self.conn.commit()
-                    self._after_commit(triggered)
-                    return stored, all_letters
+                    return stored, self._commit(decoded, letters)
                 stored += writer.write(samples[ends[index - 1] if index else 0:ends[index]])
                 self.conn.commit()
             except Exception as exc:
@@ -211,6 +201,16 @@ class BatchStore:
                                                      f"{deadletter.one_line(exc)}"))
             index, tries = index + 1, 0
             backoff.reset()
+
+    def _commit(self, decoded: Decoded, dead: list[deadletter.DeadLetter]) -> list[deadletter.DeadLetter]:
+        """With the batch's samples written: its events and dead letters, the crons to wake, commit. Returns
+        the dead letters stored (with any event PostgreSQL refused)."""
+        dead = self._store_events(decoded, dead)
+        deadletter.store(self.conn.cursor(), dead)
+        triggered = self.waker.flush(self.conn.cursor())
+        self.conn.commit()
+        self._after_commit(triggered)
+        return dead
 
     def _store_events(self, decoded: Decoded, dead: list[deadletter.DeadLetter]) -> list[deadletter.DeadLetter]:
         """Insert the batch's analytics events (in its transaction); ask for the crons that consume them
