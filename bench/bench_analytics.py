@@ -6,7 +6,11 @@ What it does, on a throwaway database (``hf_analytics_bench``) and a private Odo
 2. **ours**: the events of 5 orders per workcell (work-order/create, work-order/start, 5 product/add with
    bad parts, work-order/stop: 8 events an order) are stored as the ingest stores them (one SQL INSERT per
    batch, pending) and committed; then the cron that applies them (``_cron_process_pending``, started over
-   XML-RPC with ir.cron's "Run manually", as the ingest's wake-up starts it) runs until none is pending;
+   XML-RPC with ir.cron's "Run manually", as the ingest's wake-up starts it) runs until none is pending.
+   Twice: with a workcell's product/add events in a row booked together (one quantity update and one scrap
+   order a run: hf_mrp's path), and one at a time (system parameter ``hf_mrp.product_add_run`` = 1: the path
+   before runs were booked) as the baseline; and both again for long orders (one order per workcell with
+   40 product/add: a line reports its parts every few seconds while an order lasts hours);
 3. **counter lag**: Odoo restarted with one cron worker; a workcell with a good-part counter runs a work order;
    each new counter value is stored through the historian's writer and the counters job woken as the ingest
    wakes it (``hf_historian.ingest.analytics.CronWaker``: a trigger and Postgres' NOTIFY); the time until the
@@ -46,6 +50,7 @@ URL = f"http://127.0.0.1:{PORT}"
 WORKCELLS = int(os.environ.get("HF_BENCH_ANALYTICS_WORKCELLS", "10"))
 ORDERS = int(os.environ.get("HF_BENCH_ANALYTICS_ORDERS", "5"))  # per workcell
 ADDS = 5  # product/add events per order
+LONG_ADDS = int(os.environ.get("HF_BENCH_ANALYTICS_LONG_ADDS", "40"))  # product/add events of a long order
 T0_MS = 1_795_000_000_000
 
 
@@ -100,27 +105,32 @@ def seed(rpc: Rpc) -> list[dict[str, Any]]:
     return cells
 
 
-def order_events(cell: dict[str, Any], external_id: str, t0_ms: int) -> list[tuple[str, dict[str, Any]]]:
+def order_events(cell: dict[str, Any], external_id: str, t0_ms: int,
+                 adds: int = ADDS) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         ("work-order/create", {"external_work_order_id": external_id, "quantity": 100,
                                "product": {"external_product_id": cell["code"]}}),
         ("work-order/start", {"external_work_order_id": external_id, "start_time_unix_ms": t0_ms}),
     ]
-    for n in range(ADDS):
+    for n in range(adds):
         events.append(("product/add", {"external_product_type_id": cell["code"],
                                        "start_time_unix_ms": t0_ms + n * 60_000,
                                        "end_time_unix_ms": t0_ms + (n + 1) * 60_000, "quantity": 8,
                                        "bad_quantity": 1}))
     events.append(("work-order/stop", {"external_work_order_id": external_id,
-                                       "end_time_unix_ms": t0_ms + (ADDS + 1) * 60_000}))
+                                       "end_time_unix_ms": t0_ms + (adds + 1) * 60_000}))
     return events
 
 
-def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]]) -> dict[str, float]:  # noqa: ANN401  (a psycopg2 connection)
+def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: int, orders: int = ORDERS,  # noqa: ANN401  (a psycopg2 connection)
+         adds: int = ADDS, one_at_a_time: bool = False) -> dict[str, float]:
+    """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
+    rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
     rows = []
-    for o in range(ORDERS):
+    for o in range(orders):
         for cell in cells:
-            for event_type, payload in order_events(cell, f"UNS-{cell['code']}-{o}", T0_MS + o * 3_600_000):
+            t0_ms = T0_MS + run * 1_000_000_000 + o * 3_600_000
+            for event_type, payload in order_events(cell, f"UNS-{run}-{cell['code']}-{o}", t0_ms, adds):
                 topic = event_topic(cell["path"].split("/"), event_type)
                 body = encode_event(payload)
                 rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
@@ -153,6 +163,10 @@ def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]]) -> dict[str, float]: 
             say(f"{failed} events failed, e.g. {cr.fetchall()}")
         conn.commit()
     return {"events": len(rows), "seconds": elapsed, "failed": failed, "runs": runs}
+
+
+def rate(run: dict[str, float]) -> float:
+    return run["events"] / run["seconds"]
 
 
 def baseline(rpc: Rpc, cells: list[dict[str, Any]], orders: int) -> dict[str, float]:
@@ -290,9 +304,16 @@ def main() -> int:
         rpc = Rpc()
         say(f"seeding {WORKCELLS} workcells with a product and its routing each")
         cells = seed(rpc)
-        say(f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied")
-        mine = ours(conn, rpc, cells)
+        say(f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
+            f" one at a time, then runs booked together; then {WORKCELLS} orders × {LONG_ADDS + 3} events both ways")
+        single = ours(conn, rpc, cells, 1, one_at_a_time=True)
+        say(f"ours, one at a time: {single}")
+        mine = ours(conn, rpc, cells, 2)
         say(f"ours: {mine}")
+        long_single = ours(conn, rpc, cells, 3, orders=1, adds=LONG_ADDS, one_at_a_time=True)
+        say(f"ours, long orders, one at a time: {long_single}")
+        long_mine = ours(conn, rpc, cells, 4, orders=1, adds=LONG_ADDS)
+        say(f"ours, long orders: {long_mine}")
         orders = max(1, WORKCELLS * ORDERS // 5)
         say(f"baseline: {orders} orders, the same operations one XML-RPC call at a time")
         base = baseline(rpc, cells, orders)
@@ -308,6 +329,8 @@ def main() -> int:
                        "WHERE hf_external_work_order_id IS NOT NULL AND state = 'done'")
             done_orders, produced = cr.fetchone()
         conn.commit()
+        expected_orders = 2 * WORKCELLS * ORDERS + 2 * WORKCELLS
+        expected_parts = 8 * (2 * WORKCELLS * ORDERS * ADDS + 2 * WORKCELLS * LONG_ADDS)
         ours_rate = mine["events"] / mine["seconds"]
         base_rate = base["events"] / base["seconds"]
         print()
@@ -315,6 +338,12 @@ def main() -> int:
         print(f"applied by the cron (_cron_process_pending)      {ours_rate:8.1f} events/s   target ≥ 200 events/s "
               f"({mine['events']} events in {mine['seconds']:.1f} s, {mine['runs']} cron runs, "
               f"{mine['failed']} failed)")
+        print(f"  the same, product/add one at a time            {rate(single):8.1f} events/s   (the path before runs "
+              f"were booked: {single['events']} events in {single['seconds']:.1f} s, {single['failed']} failed)")
+        print(f"long orders ({LONG_ADDS} product/add each), runs booked {rate(long_mine):8.1f} events/s   "
+              f"({long_mine['events']} events in {long_mine['seconds']:.1f} s, {long_mine['failed']} failed)")
+        print(f"  the same, product/add one at a time            {rate(long_single):8.1f} events/s   "
+              f"({long_single['events']} events in {long_single['seconds']:.1f} s, {long_single['failed']} failed)")
         print(f"one XML-RPC call at a time (an integrator)       {base_rate:8.1f} events/s   "
               f"({base['events']} events, {base['calls']} calls in {base['seconds']:.1f} s)")
         print(f"ratio                                            {ours_rate / base_rate:8.1f} ×")
@@ -322,8 +351,8 @@ def main() -> int:
               f"cron worker's wake-up alone p50 {pct(lag['wakeups'], 50) * 1000:.0f} ms")
         print(f"counter value stored → WO quantity p95          {pct(lag['lags'], 95) * 1000:8.0f} ms       "
               f"target ≤ 5000 ms ({len(lag['lags'])} samples, {lag['missed']} not seen within 30 s)")
-        print(f"orders closed from the UNS                       {done_orders:8d}          of {WORKCELLS * ORDERS}, "
-              f"{produced or 0:.0f} parts produced (expected {WORKCELLS * ORDERS * ADDS * 8}); "
+        print(f"orders closed from the UNS                       {done_orders:8d}          of {expected_orders}, "
+              f"{produced or 0:.0f} parts produced (expected {expected_parts}); "
               f"baseline closed {base['done']} of {base['orders']}")
         return 0
     finally:

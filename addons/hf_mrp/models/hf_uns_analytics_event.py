@@ -12,10 +12,18 @@ cron marks it failed with that sentence.
 import json
 from datetime import UTC, datetime
 
-from odoo import _, api, models
+from odoo import Command, _, api, models
 from odoo.exceptions import UserError
 
 from hf_core.analytics import product_id as event_product_ref
+
+# the most product/add events of one workcell booked together (one quantity update, one scrap order); the
+# system parameter hf_mrp.product_add_run overrides it (1: each event on its own, as before runs were booked)
+PRODUCT_ADD_RUN = 200
+# events of this transaction booked with an earlier one of their run: the cron marks them done at once. Kept
+# in the cursor's postrollback data, which lives exactly as long as the transaction (cleared at its commit
+# and its rollback; precommit data is cleared at every savepoint's flush)
+BOOKED_KEY = "hf_mrp.booked_events"
 
 
 def ms_to_datetime(ms):
@@ -51,6 +59,8 @@ class HfUnsAnalyticsEvent(models.Model):
         }.get(self.event_type)
         if handler is None:
             return super()._apply()
+        if self.id in self.env.cr.postrollback.data.get(BOOKED_KEY, ()):
+            return True  # booked with its run (in this transaction): nothing to look up again
         try:
             body = json.loads(self.payload or "{}")
         except ValueError:
@@ -124,6 +134,10 @@ class HfUnsAnalyticsEvent(models.Model):
         workcenter._hf_mrp_bom_for(product, body.get("cycle_time_ms"), update_cycle=True)
 
     def _hf_apply_product_add(self, workcenter, body):
+        """Book this report and the workcell's next pending product/add events of the same product, batch and
+        work order with it (a line reports every few seconds; the cron meets them in a row): one quantity
+        update and one scrap order for the run, each report still an output of its own. The others are then
+        found booked when the cron comes to them, as a redelivery is."""
         product = self._hf_find_product(workcenter, event_product_ref(body), create=False)
         end = ms_to_datetime(body["end_time_unix_ms"])
         batch = body.get("product_batch_id") or None
@@ -138,21 +152,63 @@ class HfUnsAnalyticsEvent(models.Model):
                 "(a work-order/start must come first).", product=product.display_name, workcell=workcenter.name,
             ))
         workcenter._hf_mrp_check_quantity_source(_("product/add"))
+        reports = [(self, body), *self._hf_next_product_adds(workcenter, workorder, product, body)]
         lot = workorder.production_id._hf_mrp_lot_for(batch)
-        output = Output.create({
+        bad_total = sum(float(report.get("bad_quantity") or 0.0) for _event, report in reports)
+        scrap = (workorder._hf_mrp_scrap(bad_total, self.env.ref("hf_mrp.hf_scrap_reason_uns"), lot)
+                 if bad_total > 0 else None)
+        Output.create([{
             "workcenter_id": workcenter.id,
             "workorder_id": workorder.id,
             "product_id": product.id,
             "batch": batch,
             "lot_id": lot.id,
-            "date_start": ms_to_datetime(body.get("start_time_unix_ms")),
-            "date_end": end,
-            "quantity": float(body["quantity"]),
-            "bad_quantity": 0.0,
-            "event_id": self.id,
-        })
-        workorder._hf_mrp_add_produced(float(body["quantity"]))
-        output._hf_set_bad_quantity(float(body.get("bad_quantity") or 0.0))
+            "date_start": ms_to_datetime(report.get("start_time_unix_ms")),
+            "date_end": ms_to_datetime(report["end_time_unix_ms"]),
+            "quantity": float(report["quantity"]),
+            "bad_quantity": float(report.get("bad_quantity") or 0.0),
+            "scrap_ids": [Command.link(scrap.id)] if scrap and report.get("bad_quantity") else [],
+            "event_id": event.id,
+        } for event, report in reports])
+        workorder._hf_mrp_add_produced(sum(float(report["quantity"]) for _event, report in reports))
+        if len(reports) > 1:
+            # what could still fail (a constraint at the flush) fails here, in this event's savepoint, before
+            # the others are taken for booked
+            self.env.flush_all()
+            self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(event.id for event, _r in reports[1:])
+
+    def _hf_next_product_adds(self, workcenter, workorder, product, body):
+        """The workcell's pending product/add events right after this one (none of another type between) that
+        go to the same work order, product and batch, not reported yet: [(event, payload)], in order."""
+        self.env.cr.execute(
+            "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
+            " AND workcenter_id = %s AND id > %s ORDER BY id LIMIT %s",
+            (workcenter.id, self.id, self._hf_product_add_run() - 1),
+        )
+        run, keys = [], {body["end_time_unix_ms"]}
+        for event_id, event_type, payload in self.env.cr.fetchall():
+            try:
+                report = json.loads(payload or "{}")
+            except ValueError:
+                break
+            if event_type != "product/add" or event_product_ref(report) != event_product_ref(body) or (
+                    (report.get("product_batch_id") or None) != (body.get("product_batch_id") or None)):
+                break
+            end = ms_to_datetime(report.get("end_time_unix_ms"))
+            if not end or end < workorder.date_start or not report.get("quantity"):
+                break
+            if report["end_time_unix_ms"] not in keys:  # the same report twice in the run: booked once
+                keys.add(report["end_time_unix_ms"])
+                run.append((self.browse(event_id), report))
+        if run:
+            booked = self.env["hf.mrp.output"].sudo().search([
+                ("workcenter_id", "=", workcenter.id), ("product_id", "=", product.id),
+                ("batch", "=", body.get("product_batch_id") or False),
+                ("date_end", "in", [ms_to_datetime(report["end_time_unix_ms"]) for _event, report in run]),
+            ]).mapped("date_end")
+            run = [(event, report) for event, report in run
+                   if ms_to_datetime(report["end_time_unix_ms"]) not in booked]
+        return run
 
     def _hf_apply_set_bad_quantity(self, workcenter, body):
         domain = [("workcenter_id", "=", workcenter.id),
@@ -194,6 +250,14 @@ class HfUnsAnalyticsEvent(models.Model):
         self.env["hf.mrp.shift"].sudo().search([
             ("workcenter_id", "=", workcenter.id), ("date_start", "=", ms_to_datetime(body["start_time_unix_ms"])),
         ]).unlink()  # none left: deleted already, nothing to do
+
+    @api.model
+    def _hf_product_add_run(self):
+        value = self.env["ir.config_parameter"].sudo().get_param("hf_mrp.product_add_run")
+        try:
+            return max(1, int(value)) if value else PRODUCT_ADD_RUN
+        except ValueError:
+            return PRODUCT_ADD_RUN
 
     # --- references ---------------------------------------------------------------------------
 

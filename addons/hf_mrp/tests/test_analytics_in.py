@@ -212,3 +212,32 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual([(r.date_start, r.date_end, r.workorder_id) for r in records],
                          [(at(0), at(60), self.env["mrp.workorder"]), (at(60), False, workorder)],
                          "the machine's running time from the start on is the work order's")
+
+    def test_a_run_of_reports_is_booked_at_once(self):
+        # a line reporting every few seconds: the cron books the workcell's reports in a row together (one
+        # quantity update, one scrap order), each report still its own output (setBadQuantity corrects one)
+        events = self.event("work-order/create", {"external_work_order_id": "WO-B", "quantity": 100,
+                                                  "product": {"external_product_id": "BRK-1"}})
+        events += self.event("work-order/start", {"external_work_order_id": "WO-B", "start_time_unix_ms": ms(at(0))})
+        for n in range(5):
+            events += self.event("product/add", {"external_product_type_id": "BRK-1",
+                                                 "start_time_unix_ms": ms(at(60 * n)),
+                                                 "end_time_unix_ms": ms(at(60 * (n + 1))),
+                                                 "quantity": 8, "bad_quantity": 1})
+        events += self.event("product/add", {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(60)),
+                                             "quantity": 8, "bad_quantity": 1})  # a redelivery in the run
+        self.process()
+        self.assertEqual(events.mapped("state"), ["done"] * 8, events.mapped("error"))
+        production = self.production("WO-B")
+        self.assertEqual(production.workorder_ids.qty_produced, 40)
+        scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
+        self.assertEqual((len(scraps), sum(scraps.mapped("scrap_qty"))), (1, 5), "one scrap order for the run")
+        outputs = self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)])
+        self.assertEqual(len(outputs), 5)
+        self.assertEqual(outputs.mapped("scrap_ids"), scraps)
+        correction = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
+                                                           "end_time_unix_ms": ms(at(180)), "bad_quantity": 0})
+        self.process()
+        self.assertEqual(correction.state, "done", correction.error)
+        self.assertEqual(sum(self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)])
+                             .mapped("bad_quantity")), 4)
