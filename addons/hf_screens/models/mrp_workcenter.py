@@ -1,10 +1,12 @@
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytz
 
 from odoo import api, fields, models
 
+from hf_core.timeutil import as_utc, iso_utc
 from hf_core.types import MODBUS_TYPES, S7_TYPES
+from hf_historian import reader
 
 from .hf_machine_state import STATES
 
@@ -133,38 +135,9 @@ class MrpWorkcenter(models.Model):
         of more than 90 % of M) counts the parts across it, M + the drop. None without a tag or a historian."""
         if not tag or not self.env["hf.machine.state"]._historian_ready():
             return None
-        windows = [(start, end) for start, end in windows if end > start]
-        if not windows:
-            return 0.0
-        self.env.cr.execute(
-            """
-            SELECT COALESCE(SUM(w.parts), 0)
-              FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS iv(start_time, end_time)
-             CROSS JOIN LATERAL (
-                SELECT SUM(CASE WHEN d.delta >= 0 THEN d.delta
-                                WHEN d.delta + %(modulus)s::float8 <= %(modulus)s::float8 / 10
-                                THEN d.delta + %(modulus)s::float8
-                                ELSE d.value END) AS parts
-                  FROM (SELECT s.value, s.value - lag(s.value) OVER (ORDER BY s.time) AS delta
-                          FROM ((SELECT time, value FROM hf_historian_sample
-                                  WHERE tag_id = %(tag)s AND time <= iv.start_time AND quality < 2
-                                    AND value IS NOT NULL
-                                  ORDER BY time DESC LIMIT 1)
-                                UNION ALL
-                                (SELECT time, value FROM hf_historian_sample
-                                  WHERE tag_id = %(tag)s AND time > iv.start_time AND time <= iv.end_time
-                                    AND quality < 2 AND value IS NOT NULL)) s) d
-                 WHERE d.delta IS NOT NULL
-             ) w
-            """,
-            {
-                "tag": tag.id,
-                "modulus": self._hf_counter_modulus(tag),
-                "starts": [start.replace(tzinfo=UTC) for start, _end in windows],
-                "ends": [end.replace(tzinfo=UTC) for _start, end in windows],
-            },
-        )
-        return float(self.env.cr.fetchone()[0])
+        return reader.read_counter_increase(
+            self.env.cr, tag.id, [(as_utc(start), as_utc(end)) for start, end in windows],
+            self._hf_counter_modulus(tag))
 
     def _hf_oee(self, now=None):
         """Availability, performance, quality and OEE (0..1 or None when unknown) of the current shift."""
@@ -198,7 +171,7 @@ class MrpWorkcenter(models.Model):
             quality = good / (good + scrap)
         factors = [availability, performance, quality]
         return {
-            "shift_start": start.replace(tzinfo=UTC).isoformat(),
+            "shift_start": iso_utc(start),
             "availability": availability,
             "performance": performance,
             "quality": quality,

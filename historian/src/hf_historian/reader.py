@@ -180,3 +180,43 @@ def historian_ready(cr: schema.Cursor) -> bool:
     """Whether the samples table exists (the schema is created at install, or by the ingest)."""
     cr.execute("SELECT to_regclass(%s) IS NOT NULL", (schema.SAMPLE_TABLE,))
     return bool(schema.one_row(cr)[0])
+
+
+def read_counter_increase(
+    cr: schema.Cursor, tag_id: int, windows: list[tuple[datetime, datetime]], modulus: int | None = None
+) -> float:
+    """Parts a counter tag counted within ``windows`` ((start, end], not overlapping), in one query.
+
+    Each window's increase is measured from the tag's last good value at or before its start. A drop is a
+    counter reset (it counts from 0 again: the new value is what was counted since) unless it is a rollover:
+    with the counter's ``modulus`` M (2**16 for a 16-bit register; None when unknown), a drop of more than
+    90 % of M is a wrap, and M + the drop were counted across it. Samples of bad quality are left out.
+    """
+    windows = [(start, end) for start, end in windows if end > start]
+    if not windows:
+        return 0.0
+    cr.execute(
+        f"""
+        SELECT COALESCE(SUM(w.parts), 0)
+          FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS iv(start_time, end_time)
+         CROSS JOIN LATERAL (
+            SELECT SUM(CASE WHEN d.delta >= 0 THEN d.delta
+                            WHEN d.delta + %(modulus)s::float8 <= %(modulus)s::float8 / 10
+                            THEN d.delta + %(modulus)s::float8
+                            ELSE d.value END) AS parts
+              FROM (SELECT s.value, s.value - lag(s.value) OVER (ORDER BY s.time) AS delta
+                      FROM ((SELECT time, value FROM {schema.SAMPLE_TABLE}
+                              WHERE tag_id = %(tag)s AND time <= iv.start_time AND quality < %(bad)s
+                                AND value IS NOT NULL
+                              ORDER BY time DESC LIMIT 1)
+                            UNION ALL
+                            (SELECT time, value FROM {schema.SAMPLE_TABLE}
+                              WHERE tag_id = %(tag)s AND time > iv.start_time AND time <= iv.end_time
+                                AND quality < %(bad)s AND value IS NOT NULL)) s) d
+             WHERE d.delta IS NOT NULL
+         ) w
+        """,
+        {"tag": tag_id, "modulus": modulus, "bad": int(Quality.BAD),
+         "starts": [start for start, _end in windows], "ends": [end for _start, end in windows]},
+    )
+    return float(schema.one_row(cr)[0])
