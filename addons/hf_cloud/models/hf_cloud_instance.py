@@ -387,6 +387,37 @@ class HfCloudInstance(models.Model):
                 "of storage, %(cpu)s vCPU.", plan=instance.plan_id.name, tags=quotas["tags"],
                 samples=quotas["samples_per_day"], storage=quotas["storage_mb"], cpu=quotas["cpu"]))
 
+    def _hf_usage_chart(self, points=48, width=480, height=80):
+        """The portal's usage chart: one bar per hourly measurement of the samples of the last 24 hours (the
+        newest on the right), scaled to the higher of the plan's daily volume and the largest bar, and the
+        height of that volume (the dashed line), as an inline SVG needs them."""
+        self.ensure_one()
+        history = self.sudo().usage_ids.sorted("date")[-points:]
+        top = max([self.quota_samples_per_day, *history.mapped("samples_per_day")]) or 1
+        step = width / points
+        bars = [{"x": round(width - (len(history) - i) * step, 1), "w": round(step * 0.8, 1),
+                 "h": round(height * point.samples_per_day / top, 1),
+                 "over": point.samples_per_day > self.quota_samples_per_day,
+                 "title": f"{fields.Datetime.to_string(point.date)} UTC: {point.samples_per_day:,} samples"}
+                for i, point in enumerate(history)]
+        for bar in bars:
+            bar["y"] = round(height - bar["h"], 1)
+        return {"bars": bars, "width": width, "height": height,
+                "quota_y": round(height - height * self.quota_samples_per_day / top, 1)}
+
+    def _hf_usage_warnings(self):
+        """A sentence per quota at 80 % or more of what the plan and add-ons include, for the portal."""
+        self.ensure_one()
+        warnings = []
+        for label, used, quota in ((_("tags"), self.usage_tags, self.quota_tags),
+                                   (_("samples a day"), self.usage_samples_per_day, self.quota_samples_per_day),
+                                   (_("storage (MB)"), self.usage_db_size_mb, self.quota_storage_mb)):
+            if quota and used >= 0.8 * quota:
+                warnings.append(_("%(used)s of %(quota)s %(what)s used (%(percent)s %%): buy an add-on or change "
+                                  "plan before it is reached.", used=f"{used:,.0f}", quota=f"{quota:,}",
+                                  what=label, percent=int(100 * used / quota)))
+        return warnings
+
     def _hf_samples_cap(self):
         """The samples a day the tenant's ingest stores before it parks: the plan's volume, or, where the plan
         bills what goes beyond it, that volume times the plan's cap."""

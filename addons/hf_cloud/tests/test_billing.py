@@ -179,6 +179,25 @@ class TestAddonPurchase(HfCloudBillingCase):
         self.assertIn("Usage, hour by hour", self.url_open(f"/my/instances/{self.instance.id}").text)
         self.assertEqual(self.env["hf.cloud.usage"].with_user(self.portal_user).search([]), history)
 
+    def test_the_portal_charts_usage_and_warns_before_a_quota_is_reached(self):
+        included = self.instance.quota_samples_per_day
+        usage = self.env["hf.cloud.usage"].sudo()
+        for hour, samples in enumerate((included // 2, included * 9 // 10, included * 5 // 4)):
+            usage.create({"instance_id": self.instance.id, "date": f"2026-12-01 0{hour}:00:00",
+                          "samples_per_day": samples, "tags": 10, "db_size_mb": 20})
+        self.instance.sudo().write({"usage_samples_per_day": included * 17 // 20, "usage_tags": 10,
+                                    "usage_db_size_mb": 20})
+        chart = self.instance._hf_usage_chart()
+        self.assertEqual([bar["over"] for bar in chart["bars"]], [False, False, True])
+        self.assertEqual(chart["bars"][-1]["h"], chart["height"])  # the largest bar, above the plan's line
+        self.assertGreater(chart["quota_y"], 0)
+        self.authenticate("ada-target", "ada-target-pw")
+        page = self.url_open(f"/my/instances/{self.instance.id}").text
+        self.assertEqual(page.count("<rect "), 3)
+        self.assertIn("o_hf_usage_chart", page)
+        self.assertEqual(page.count("o_hf_usage_warning"), 1)  # samples at 85 %; tags and storage are not
+        self.assertIn("(85 %)", page)
+
     def test_csrf_required(self):
         self.authenticate("ada-target", "ada-target-pw")
         response = self.url_open(f"/my/instances/{self.instance.id}/addon", allow_redirects=False,
