@@ -75,6 +75,11 @@ def test_discovery_per_minute_is_capped_and_a_name_refused_comes_in_a_later_minu
     assert len(samples) == 4 and tag_count(cursor) == 5 + 12
     assert len(dead) == 1 and dead[0].reason.count("discovered 12 new tags in the last minute") == 4
     assert len(run(resolver, {"temperature": 1.0, "a0": 2.0})[0]) == 2, "known tags are stored as ever"
+    counting = CountingCursor(cursor)
+    monkeypatch.setattr(resolver, "cr", counting)
+    assert len(run(resolver, {f"c{i}": 1.0 for i in range(50)})[1]) == 1
+    assert counting.statements == 0, "a flood's names past the minute's share cost no query each"
+    monkeypatch.setattr(resolver, "cr", cursor)
     later = time.monotonic() + resolver_module.DISCOVERY_WINDOW_S
     monkeypatch.setattr(resolver_module.time, "monotonic", lambda: later)
     samples, dead = run(resolver, {f"b{i}": 1.0 for i in range(4, 8)})

@@ -193,6 +193,9 @@ class TagResolver:
         location = "/".join(topic.location_path)
         if self._unknown_locations.get(location, 0) > now:  # a flood of names to a location that is no workcell
             raise RejectedValue(f"unknown location: {canonical}")
+        if self.discover and location in self._workcells and self._discovery_spent(now):
+            # no query for each name of the flood: a tag made in Odoo meanwhile is found at the next load()
+            raise RejectedValue(self._spent_reason())
         self.cr.execute(
             "SELECT id, data_type, retention_class, historian, role FROM hf_uns_tag WHERE topic = %s AND active",
             (canonical,),
@@ -215,13 +218,19 @@ class TagResolver:
             self._remember_unknown(canonical, now)
             raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
                                 f"{self.max_tags_per_workcell} tags")
+        if self._discovery_spent(now):
+            raise RejectedValue(self._spent_reason())
+        return self._create_discovered(canonical, workcell, key, value, topic.data_contract)
+
+    def _discovery_spent(self, now: float) -> bool:
+        """True when this minute's max_new_tags_per_minute are discovered already."""
         if now - self._window_started >= DISCOVERY_WINDOW_S:
             self._window_started, self._window_discovered = now, 0
-        if self._window_discovered >= self.max_new_tags_per_minute:
-            raise RejectedValue(f"not discovered yet: this ingest discovered {self.max_new_tags_per_minute} new "
-                                "tags in the last minute (a flood of names?); it is discovered when it comes "
-                                "again in a later minute")
-        return self._create_discovered(canonical, workcell, key, value, topic.data_contract)
+        return self._window_discovered >= self.max_new_tags_per_minute
+
+    def _spent_reason(self) -> str:
+        return (f"not discovered yet: this ingest discovered {self.max_new_tags_per_minute} new tags in the last "
+                "minute (a flood of names?); it is discovered when it comes again in a later minute")
 
     def _remember_unknown(self, canonical: str, now: float) -> None:
         """Cache a miss for NEGATIVE_TTL_S; at most UNKNOWN_CACHE_MAX of them (a flood of names is forgotten)."""
