@@ -13,16 +13,14 @@ from odoo.exceptions import UserError, ValidationError
 from hf_core.errors import ConfigError, HfError
 from hf_core.payload import encode
 from hf_core.timeutil import as_utc, from_epoch, utc_naive
-from hf_core.types import Quality
 from hf_core.uns import UnsTopic, is_valid_segment
 from hf_historian import reader
 from hf_historian.writer import HistorianWriter, Sample
 
-from ..ml import charts, features, metrics
+from ..ml import charts, dataset, features, metrics
 from ..ml.model import MissingSigningKey, MlModel, TamperedModel, TrainingError, deployment_key, dump, load
 
 _logger = logging.getLogger(__name__)
-CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
 MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
 MQTT_TIMEOUT_S = 10  # the scores' publish, connection and acknowledgements together
 KIND_DEFAULT_THRESHOLD = {"anomaly": 1.0, "maintenance": 0.5, "quality": 0.5}
@@ -362,21 +360,8 @@ class HfMlJob(models.Model):
         return features.FeatureSpec(step * 60, tuple(sorted({m // step for m in minutes})), aggregations)
 
     def _hf_read_series(self, tag, start, end, good_only=True):
-        """(epoch seconds, values) of one numeric tag in [start, end), read from the historian in chunks
-        of CHUNK_ROWS through its reader (keyset paging on time: the table is unique on tag and time)."""
-        times, values = [], []
-        cursor = start
-        while True:
-            rows = reader.read_raw(self.env.cr, tag.id, cursor, end, CHUNK_ROWS)
-            for row in rows:
-                if row["value"] is None or (good_only and row["quality"] == Quality.BAD):
-                    continue
-                times.append(row["time"].timestamp())
-                values.append(row["value"])
-            if len(rows) < CHUNK_ROWS:
-                break
-            cursor = rows[-1]["time"] + timedelta(microseconds=1)
-        return np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+        """(epoch seconds, values) of one numeric tag in [start, end) (``ml.dataset.read_series``)."""
+        return dataset.read_series(self.env.cr, tag.id, start, end, good_only)
 
     def _hf_matrix(self, spec, start, end, read_from, tags=None, state_tag=None):
         """Feature rows ending in (start, end] for every input tag, columns in the order of ``tags``
@@ -399,11 +384,7 @@ class HfMlJob(models.Model):
             series.append((times[finite], values[finite]))
         inputs = series
         if state_tag:
-            state_times, codes = self._hf_read_series(state_tag, read_from, end)
-            before = reader.read_last_before(self.env.cr, state_tag.id, read_from)
-            if before and before["value"] is not None and before["quality"] != Quality.BAD:
-                state_times = np.concatenate(([before["time"].timestamp()], state_times))
-                codes = np.concatenate(([before["value"]], codes))
+            state_times, codes = dataset.read_states(self.env.cr, state_tag.id, read_from, end)
             inputs = []
             for times, values in series:
                 running = features.running_mask(times, state_times, codes)
@@ -623,7 +604,7 @@ class HfMlJob(models.Model):
         self._hf_publish(tag, ends, scores)
         worst = int(np.argmax(scores))
         if scores[worst] >= self.threshold:
-            self._hf_alert(float(scores[worst]), from_epoch(ends[worst]))
+            self.env["maintenance.request"]._hf_raise_ml_alert(self, float(scores[worst]), from_epoch(ends[worst]))
         return ends, scores
 
     def _hf_score_tag(self):
@@ -669,28 +650,3 @@ class HfMlJob(models.Model):
             self.last_error = _("Scores are stored in the historian but were not published to MQTT (%(url)s): "
                                 "%(reason)s Check the system parameter hf_ml.mqtt_url and the broker.",
                                 url=where, reason=exc)
-
-    def _hf_alert(self, score, when):
-        """One open alert per job: a maintenance request on the equipment, else an activity on the workcell."""
-        if self.request_ids.filtered(lambda r: not r.stage_id.done and not r.archive) or self.alert_activity_id:
-            return
-        kind_label = dict(self._fields["kind"].selection)[self.kind]
-        summary = _("%(workcell)s: %(kind)s alert from %(job)s", workcell=self.workcenter_id.name, kind=kind_label,
-                    job=self.name)
-        note = _("Score %(score).3f reached the threshold %(threshold).3f in the window ending %(when)s UTC "
-                 "(score tag %(topic)s).", score=score, threshold=self.threshold,
-                 when=when.strftime("%Y-%m-%d %H:%M"), topic=self.score_tag_id.topic or "")
-        equipment = self._hf_equipment()[:1]
-        if equipment:
-            self.env["maintenance.request"].sudo().create({
-                "name": summary, "maintenance_type": "preventive", "equipment_id": equipment.id,
-                "hf_ml_job_id": self.id, "company_id": self.company_id.id, "description": note,
-                "schedule_date": fields.Datetime.now(),
-            })
-        else:
-            # mrp.workcenter is a mail.thread without the activity mixin: create the activity itself
-            self.alert_activity_id = self.env["mail.activity"].sudo().create({
-                "res_model_id": self.env["ir.model"]._get_id("mrp.workcenter"), "res_id": self.workcenter_id.id,
-                "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id, "summary": summary,
-                "note": note, "user_id": (self.user_id or self.env.user).id,
-            })

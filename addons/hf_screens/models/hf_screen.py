@@ -248,7 +248,7 @@ class HfScreen(models.Model):
             "workorder": self._hf_workorder_payload() if workcenter else False,
             "downtime": self._hf_downtime_payload(reasons, role_tags) if workcenter else False,
             "oee": self._hf_oee_payload() if workcenter else False,
-            "alarms": self._hf_alarms(tags, values),
+            "alarms": self.env["hf.screen.alarm.ack"]._hf_alarms(tags, values),
         }
 
     def _hf_static_part(self):
@@ -448,39 +448,6 @@ class HfScreen(models.Model):
         payload = self.workcenter_id.sudo()._hf_oee()
         _oee_cache[key] = (monotonic_time.monotonic() + OEE_CACHE_SECONDS, payload)
         return payload
-
-    def _hf_alarms(self, tags, values):
-        """Limit violations of the latest values, each with its acknowledgement when one still holds."""
-        alarms = []
-        for tag in tags:
-            entry = values.get(tag.id) or {}
-            value = entry.get("value")
-            if tag.limit_high <= tag.limit_low or not isinstance(value, int | float) or isinstance(value, bool):
-                continue
-            if value > tag.limit_high:
-                kind, limit = "high", tag.limit_high
-            elif value < tag.limit_low:
-                kind, limit = "low", tag.limit_low
-            else:
-                continue
-            alarms.append({"key": f"{tag.id}-{kind}", "tag_id": tag.id, "name": tag.name, "value": value,
-                           "unit": tag.unit or "", "kind": kind, "limit": limit, "time": entry["time"],
-                           "acked_by": False})
-        if alarms:
-            self._hf_mark_acknowledged(alarms)
-        return alarms
-
-    def _hf_mark_acknowledged(self, alarms):
-        """An acknowledgement holds while the tag has not been back within its limits since it was given."""
-        Ack = self.env["hf.screen.alarm.ack"].sudo()
-        for alarm in alarms:
-            ack = Ack.search([("tag_id", "=", alarm["tag_id"]), ("kind", "=", alarm["kind"])], limit=1)
-            if not ack:
-                continue
-            tag = ack.tag_id
-            if not reader.had_good_value_within(self.env.cr, tag.id, timeutil.as_utc(ack.date), tag.limit_low,
-                                                tag.limit_high):
-                alarm["acked_by"] = ack.user_id.name
 
     def _hf_acknowledge(self, env_user, params):
         tag_id = record_id(params.get("tag_id"), _("The alarm's tag"))
