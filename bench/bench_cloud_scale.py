@@ -1,0 +1,123 @@
+"""Many tenants on one server, each with its edge bundle's collector sending about 100 values/s (issue 17's
+benchmark): are all their values stored, what does each tenant cost in memory under load and idle?
+
+Each tenant is provisioned as a paid signup is (``Provisioner.create``), its bundle's collector runs as the
+customer runs it (``sh run.sh``) against the project's simulator (10 Modbus tags polled every 100 ms), over a
+Mosquitto that enforces the tenants' users and ACL, into the tenant's own ingest (``cloud_rig``). The stored
+rate is counted in each tenant's historian; resident memory is read off every server process (each tenant's
+Odoo and ingest, the router, the broker), under load, then idle once ``hf-saas serve --idle-stop`` stopped
+the tenants' Odoo. Baseline from the same run: the values the collectors were configured to send.
+Prints figures; asserts nothing on time.
+
+    .venv/bin/python bench/bench_cloud_scale.py [--tenants 20] [--seconds 60] [--idle-stop 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from contextlib import closing
+from pathlib import Path
+
+import psutil
+import psycopg2
+from bench_cloud_journey import plant_spec
+from cloud_rig import Cloud, cloud, drop_tenant, stop
+
+from hf_saas.bundle import unpack
+from hf_saas.spec import parse_spec
+
+TAGS_PER_EDGE, INTERVAL_MS = 10, 100
+TAGS: list[dict[str, object]] = [
+    {"name": f"value_{i}", "data_type": "float", "sampling_interval_ms": INTERVAL_MS,
+     "address": {"table": "holding", "address": 0 if i % 2 == 0 else 2, "type": "float32"}}
+    for i in range(TAGS_PER_EDGE)]
+
+
+def _samples(rig: Cloud, db: str) -> int:
+    with closing(psycopg2.connect(**rig.settings.dsn(db))) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM hf_historian_sample")
+        row = cr.fetchone()
+        return int(row[0]) if row else 0
+
+
+def _server_rss(rig: Cloud) -> dict[str, list[float]]:
+    """Resident MB of each server process, by kind (the router's children and the broker)."""
+    kinds: dict[str, list[float]] = {"odoo": [], "ingest": [], "router": [], "broker": []}
+    router = psutil.Process(rig.router.pid)
+    kinds["router"].append(router.memory_info().rss / 1048576)
+    for child in router.children(recursive=True):
+        try:
+            line = " ".join(child.cmdline())
+            kind = "ingest" if "hf_historian.ingest" in line else "odoo" if "odoo" in line else None
+            if kind:
+                kinds[kind].append(child.memory_info().rss / 1048576)
+        except psutil.NoSuchProcess:
+            continue
+    kinds["broker"] = [psutil.Process(p.pid).memory_info().rss / 1048576 for p in rig.processes[:1]]
+    return kinds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long every edge sends")
+    parser.add_argument("--idle-stop", type=float, default=20.0, help="hf-saas serve --idle-stop")
+    args = parser.parse_args()
+    with cloud("hf_bench_s_", "--idle-stop", str(args.idle_stop)) as rig:
+        dbs: list[str] = []
+        collectors = []
+        try:
+            started = time.monotonic()
+            for i in range(args.tenants):
+                spec = parse_spec(plant_spec(f"Bench Scale {i}", rig.modbus_port, TAGS))
+                drop_tenant(rig.provisioner, rig.provisioner.db_name(spec))
+                result = rig.provisioner.create(spec)
+                dbs.append(result.db)
+                folder = unpack(Path(result.bundle_path), rig.work / f"bundle-{i}")
+                collectors.append(rig.run_bundle(folder, rig.work / f"collector-{i}.log"))
+            provisioned = time.monotonic() - started
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline and not all(_samples(rig, db) for db in dbs):
+                time.sleep(2)
+            waiting = [db for db in dbs if not _samples(rig, db)]
+            all_sending = time.monotonic() - started
+            connected = _server_rss(rig)
+            before = {db: _samples(rig, db) for db in dbs}
+            time.sleep(args.seconds)
+            after = {db: _samples(rig, db) for db in dbs}
+            loaded = _server_rss(rig)
+            for collector in collectors:
+                stop(collector)
+            time.sleep(args.idle_stop + 10)
+            idle = _server_rss(rig)
+        finally:
+            for collector in collectors:
+                stop(collector)
+            for db in dbs:
+                drop_tenant(rig.provisioner, db)
+
+    rates = [(after[db] - before[db]) / args.seconds for db in dbs]
+    configured = TAGS_PER_EDGE * 1000 / INTERVAL_MS
+    n = len(dbs)
+    never = f" ({len(waiting)} never sent: {waiting})" if waiting else ""
+    print(f"{n} tenants provisioned one after the other in {provisioned:.0f} s; every edge's first value stored "
+          f"{all_sending:.0f} s after the first signup{never}")
+    print(f"stored per tenant over {args.seconds:.0f} s: median {statistics.median(rates):.1f} values/s "
+          f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
+          f"all tenants {sum(rates):.0f} values/s")
+    for label, kinds in (("as the edges connected", connected), (f"after {args.seconds:.0f} s of load", loaded),
+                         ("idle", idle)):
+        total = sum(sum(v) for v in kinds.values())
+        odoo, ingest = kinds["odoo"], kinds["ingest"]
+        print(f"server RSS {label}: {total:.0f} MB in all; {len(odoo)} tenant Odoo processes "
+              f"{sum(odoo):.0f} MB (median {statistics.median(odoo) if odoo else 0:.0f}), {len(ingest)} ingests "
+              f"{sum(ingest):.0f} MB (median {statistics.median(ingest) if ingest else 0:.0f}), router "
+              f"{sum(kinds['router']):.0f} MB, broker {sum(kinds['broker']):.0f} MB; per tenant {total / n:.0f} MB")
+    print("(target of issue 17: <= 150 MB per idle tenant, all processes counted; 2-core machine shared with "
+          "others, figures vary)")
+
+
+if __name__ == "__main__":
+    main()
