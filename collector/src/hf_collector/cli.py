@@ -53,7 +53,7 @@ def _local_settings(args: argparse.Namespace) -> tuple[dict[str, Any], SiteConfi
 
 
 async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: SiteConfig | None) -> None:
-    from hf_collector import config
+    from hf_collector import config, status
     from hf_collector.delivery.buffer import DiskQueue
     from hf_collector.delivery.mqtt import MqttSender, MqttSettings
     from hf_collector.runner import Collector
@@ -71,8 +71,14 @@ async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: Site
         site = config.within_topic_root(await source.fetch(), root)
         current = {"hash": site.hash}
 
+        reported: list[dict[str, Any]] = []
+
         async def watch() -> SiteConfig | None:
             version = await source.version()
+            report = status.odoo_report(collector.status)  # refused tags and config errors, when they change
+            if [report] != reported:
+                await source.report(report)
+                reported[:] = [report]
             if version["hash"] == current["hash"]:
                 return None
             new_site = await source.fetch()

@@ -208,8 +208,9 @@ class OdooSource:
     api_key: str
     cache_path: Path
 
-    def _call(self, method: str) -> dict[str, Any]:
-        """``hf.uns.edge``'s ``method`` over XML-RPC: its result, a struct (the document or its version)."""
+    def _call(self, method: str, *args: object) -> dict[str, Any]:
+        """``hf.uns.edge``'s ``method`` over XML-RPC: its result, a struct (the document, its version, a report's
+        receipt)."""
         common = server_proxy(f"{self.url}/xmlrpc/2/common")
         uid = common.authenticate(self.db, self.login, self.api_key, {})
         if not uid:
@@ -220,9 +221,14 @@ class OdooSource:
         models = server_proxy(f"{self.url}/xmlrpc/2/object")
         try:
             # both methods return a struct; XML-RPC's own type is any marshallable value
-            return cast(dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method, []))
+            return cast(dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method,
+                                                          list(args)))
         except xmlrpc.client.Fault as exc:
             raise ConfigError(f"Odoo refused {method} for edge {self.login!r}.", detail=exc.faultString) from exc
+
+    async def report(self, report: dict[str, Any]) -> dict[str, Any]:
+        """Tell Odoo what this edge cannot use (``status.odoo_report``): shown on the tags and the edge."""
+        return await asyncio.to_thread(self._call, "report_collector_status", report)
 
     async def fetch(self) -> SiteConfig:
         """Pull the document and cache it; with Odoo away, fall back to the cache."""

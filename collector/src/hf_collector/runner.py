@@ -87,6 +87,7 @@ class Collector:
                         state.state = "reconnecting" if bad else "connected"
                         state.values_read += len(batch)
                         state.last_sample_ms = batch[-1].timestamp_ms
+                        state.refused_tags = getattr(driver, "refused", state.refused_tags)  # OPC UA's, at connect
                         self.enqueue(batch)
                         backoff.reset()
             except asyncio.CancelledError:

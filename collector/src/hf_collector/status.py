@@ -16,6 +16,8 @@ class DeviceStatus:
     message: str = ""
     values_read: int = 0
     last_sample_ms: int = 0
+    # tags the device refused (OPC UA: a node id the server does not know), by topic: [status name, code]
+    refused_tags: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,6 +40,14 @@ class CollectorStatus:
         os.replace(tmp, path)
 
 
+def odoo_report(status: CollectorStatus) -> dict[str, Any]:
+    """What ``hf.uns.edge.report_collector_status`` takes: the config errors and every refused tag with the
+    server's status code (as a signed 32-bit int: XML-RPC carries no larger one)."""
+    refused = [{"topic": topic, "status": name, "code": code - 2**32 if code >= 2**31 else code}
+               for device in status.devices.values() for topic, (name, code) in sorted(device.refused_tags.items())]
+    return {"config_errors": list(status.config_errors), "refused_tags": refused}
+
+
 def read(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8")))
 
@@ -53,5 +63,7 @@ def render(data: dict[str, Any]) -> str:
     for name, device in sorted(data["devices"].items()):
         note = f"  ({device['message']})" if device["message"] else ""
         lines.append(f"  {name:<24} {device['state']:<13} {device['values_read']:>10} values{note}")
+        lines += [f"    refused tag {topic}: {status} (0x{code:08X})"
+                  for topic, (status, code) in sorted(device.get("refused_tags", {}).items())]
     lines += [f"  config error: {error}" for error in data.get("config_errors", [])]
     return "\n".join(lines)

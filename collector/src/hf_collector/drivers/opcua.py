@@ -127,6 +127,8 @@ class OpcUaDriver:
         self.timeout = timeout
         self.url = f"opc.tcp://{device.host}:{device.port}{device.endpoint_path}"
         self.client: Client | None = None
+        # tags the server refused at the last connect, by topic: (status name, status code), reported to Odoo
+        self.refused: dict[str, tuple[str, int]] = {}
 
     async def __aenter__(self) -> OpcUaDriver:
         return self
@@ -158,6 +160,7 @@ class OpcUaDriver:
         client.connection_lost_callback = lost
         await client.connect()
         self.client = client
+        self.refused = {}
         by_interval: dict[int, list[TagConfig]] = defaultdict(list)
         for tag in self.device.tags:
             by_interval[tag.sampling_interval_ms].append(tag)
@@ -188,6 +191,7 @@ class OpcUaDriver:
                 resolved.append((tag, resolve_node_id(self._node_id(tag), namespaces)))
             except ValueError as exc:
                 _logger.warning("OPC UA server %s: tag %s left out: %s", self.device.label, tag.name, exc)
+                self.refused[tag.topic] = ("BadNodeIdUnknown", ua.StatusCodes.BadNodeIdUnknown)
         tags = [tag for tag, _ in resolved]
         params = ua.CreateSubscriptionParameters(
             RequestedPublishingInterval=interval, RequestedLifetimeCount=LIFETIME_COUNT,
@@ -203,6 +207,7 @@ class OpcUaDriver:
             if isinstance(result, ua.StatusCode):
                 _logger.warning("OPC UA server %s refused to monitor tag %s (%s): %s", self.device.label, tag.name,
                                 self._node_id(tag), result.name)
+                self.refused[tag.topic] = (result.name, result.value)
 
     @staticmethod
     def _node_id(tag: TagConfig) -> str:
