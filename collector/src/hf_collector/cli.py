@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import sys
+import xmlrpc.client
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,8 +78,11 @@ async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: Site
             version = await source.version()
             report = status.odoo_report(collector.status)  # refused tags and config errors, when they change
             if [report] != reported:
-                await source.report(report)
-                reported[:] = [report]
+                try:
+                    await source.report(report)
+                    reported[:] = [report]
+                except (ConfigError, OSError, xmlrpc.client.Error) as exc:  # an older Odoo, or Odoo away
+                    _logger.warning("could not report refused tags to Odoo: %s", exc)
             if version["hash"] == current["hash"]:
                 return None
             new_site = await source.fetch()
