@@ -37,7 +37,7 @@ class AnalyticsCell:
     location: tuple[str, ...]  # enterprise, site, area, line, workcell
     order_quantity: int = 20
     report_s: float = 10.0
-    repeat_s: float = 60.0
+    repeat_s: float = 15.0
     orders: int = 0
     _order: dict[str, Any] | None = field(default=None, repr=False)
     _state: tuple[str, int] | None = field(default=None, repr=False)  # the state in force, since (ms)
@@ -61,8 +61,10 @@ class AnalyticsCell:
         if self._order is None:
             out.extend(self._start_order(now_ms))
         elif now_ms - self._last_repeat_ms >= self.repeat_s * 1000:
-            out.extend(self._order_events())
+            # the state first: a workcell with states from the line is machine-driven before its order starts
+            # (hf_mrp then opens no operator timer beside the machine's time)
             out.append(self._state_event())
+            out.extend(self._order_events())
             self._last_repeat_ms = now_ms
         if now_ms - self._last_report_ms >= self.report_s * 1000:
             out.extend(self._report(now_ms))
