@@ -19,7 +19,7 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
     def test_api_key_is_shown_once_and_kept_nowhere(self):
         """Issue 16, point 10: the key's dialog shows it, and no record keeps it readable afterwards."""
         action = self.edge.action_generate_api_key()
-        wizard = Form(self.env["hf.uns.edge.key"].with_context(action["context"]))
+        wizard = Form(self.env["hf.uns.edge.key"].with_context(**action["context"]))
         key = wizard.key
         self.assertTrue(key)
         self.assertEqual(wizard.login, self.edge.user_id.login)
