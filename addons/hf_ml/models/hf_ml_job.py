@@ -17,8 +17,8 @@ from hf_core.uns import UnsTopic, is_valid_segment
 from hf_historian import reader
 from hf_historian.writer import HistorianWriter, Sample
 
-from ..ml import charts, dataset, features, metrics
-from ..ml.model import MissingSigningKey, MlModel, TamperedModel, TrainingError, deployment_key, dump, load
+from ..ml import charts, dataset, features, metrics, training
+from ..ml.model import MissingSigningKey, TamperedModel, TrainingError, deployment_key, dump, load
 
 _logger = logging.getLogger(__name__)
 MAX_BACKFILL = timedelta(days=7)  # scoring catches up at most this far after a pause
@@ -496,30 +496,21 @@ class HfMlJob(models.Model):
         names = spec.names([t.topic or t.name for t in self.tag_ids])
         names = [n.split("/_historian/")[-1] for n in names]
         try:
-            if supervised:
-                if labels[train].sum() < 2 or not labels[~train].any():
-                    raise TrainingError(_("the %(what)s are not spread over time: the first 75%% of the period holds "
-                                          "%(train)s and the held-out last 25%% holds %(test)s; both need some. "
-                                          "Lengthen the training period.",
-                                          what=_("scrap events") if self.kind == "quality" else _("failures"),
-                                          train=int(labels[train].sum()), test=int(labels[~train].sum())))
-                evaluation = MlModel.fit_classifier(matrix[train], labels[train], names)
-                final = MlModel.fit_classifier(matrix, labels, names)
-            else:
-                evaluation = MlModel.fit_anomaly(matrix[train], names, self.method, self.contamination)
-                final = MlModel.fit_anomaly(matrix, names, self.method, self.contamination)
+            if supervised and (labels[train].sum() < 2 or not labels[~train].any()):
+                raise TrainingError(_("the %(what)s are not spread over time: the first 75%% of the period holds "
+                                      "%(train)s and the held-out last 25%% holds %(test)s; both need some. "
+                                      "Lengthen the training period.",
+                                      what=_("scrap events") if self.kind == "quality" else _("failures"),
+                                      train=int(labels[train].sum()), test=int(labels[~train].sum())))
+            trained = training.fit(
+                matrix, ends, split_at, names, labels, events, supervised=supervised, method=self.method,
+                contamination=self.contamination, threshold=self.threshold,
+                lead_times=self.kind == "maintenance" or (events is not None and self.kind == "anomaly"))
         except TrainingError as exc:
             raise UserError(_("Training job %(job)s failed: %(reason)s.", job=self.name,
                               reason=self._hf_message(exc))) from None
-        scores = evaluation.score(matrix)
+        final, scores, figures, lead = trained.model, trained.scores, trained.figures, trained.lead
         held_out = ~train
-        figures = {"precision": None, "recall": None, "f1": None, "roc_auc": None, "mae": None}
-        if labels is not None:
-            figures = metrics.classification(labels[held_out], scores[held_out], self.threshold, supervised)
-        lead = []
-        if self.kind == "maintenance" or (events is not None and self.kind == "anomaly"):
-            test_events = events[(events > split_at) & (events <= ends[-1])]
-            lead = [s for s in metrics.lead_times(ends[held_out], scores[held_out] >= self.threshold, test_events)]
         data, signature = dump(final, self._hf_key())
         importance = final.importance(matrix)
         kind_label = dict(self._fields["kind"].selection)[self.kind]
