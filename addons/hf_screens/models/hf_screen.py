@@ -12,7 +12,6 @@ from hf_core import timeutil
 from hf_core.payload import MIN_TIMESTAMP_MS
 from hf_historian import reader
 
-from .hf_screen_widget import GRID_COLUMNS
 from .mrp_workcenter import HEARTBEAT_MARGIN
 
 _logger = logging.getLogger(__name__)
@@ -173,42 +172,10 @@ class HfScreen(models.Model):
 
     @api.model
     def _hf_generate_for_workcenter(self, workcenter):
-        """A useful first screen from the workcell's tags: state, OEE, counters, work order, values, trends."""
+        """A useful first screen from the workcell's tags: state, OEE, counters, work order, values, trends
+        (the tiles as ``hf.screen.widget._hf_default_tiles`` lays them out)."""
         tags = self.env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)], order="tag_group, name, id")
-        by_role = {role: tags.filtered(lambda t, r=role: t.role == r) for role in
-                   ("machine_state", "good_count", "scrap_count", "derived", "plain")}
-        tiles = []
-        if by_role["machine_state"]:
-            tiles.append({"kind": "state", "name": _("Machine state"), "tag_id": by_role["machine_state"][0].id,
-                          "w": 3, "h": 2})
-        tiles.append({"kind": "oee", "name": _("OEE this shift"), "w": 3, "h": 2})
-        if by_role["good_count"] or by_role["scrap_count"]:
-            tiles.append({"kind": "counters", "name": _("Parts this shift"), "w": 3, "h": 2})
-        tiles.append({"kind": "downtime", "name": _("Downtime reason"), "w": 3, "h": 2})
-        tiles.append({"kind": "workorder", "name": _("Work order"), "w": 6, "h": 3})
-        numbers = by_role["plain"].filtered(lambda t: t.data_type in ("float", "int"))
-        limited = numbers.filtered(lambda t: t.limit_high > t.limit_low)
-        if limited:
-            tiles.append({"kind": "alarms", "name": _("Alarms"), "w": 6, "h": 3})
-        for tag in by_role["plain"][:8]:
-            gauge = tag in limited and tag.data_type == "float"
-            tiles.append({
-                "kind": "gauge" if gauge else "value", "tag_id": tag.id, "w": 3, "h": 2,
-                "value_min": min(0.0, tag.limit_low) if gauge else 0.0,
-                "value_max": tag.limit_high * 1.2 if gauge else 100.0,
-            })
-        for tag in by_role["derived"][:2]:
-            tiles.append({"kind": "ml_score", "name": tag.description or False, "tag_id": tag.id, "w": 3, "h": 2})
-        for tag in numbers.filtered(lambda t: t.data_type == "float")[:2]:
-            tiles.append({"kind": "trend", "tag_id": tag.id, "w": 6, "h": 3})
-        # Flow the tiles left to right, top to bottom, on the 12-column grid.
-        x = y = row_height = 0
-        for tile in tiles:
-            if x + tile["w"] > GRID_COLUMNS:
-                x, y, row_height = 0, y + row_height, 0
-            tile.update(x=x, y=y)
-            x += tile["w"]
-            row_height = max(row_height, tile["h"])
+        tiles = self.env["hf.screen.widget"]._hf_default_tiles(tags)
         return self.create({
             "name": _("%s machine screen", workcenter.name),
             "workcenter_id": workcenter.id,
