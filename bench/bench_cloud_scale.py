@@ -59,6 +59,13 @@ def _server_rss(rig: Cloud) -> dict[str, list[float]]:
     return kinds
 
 
+def _connections(rig: Cloud, prefix: str) -> list[int]:
+    """PostgreSQL connections each tenant's processes hold (its Odoo's pool, its ingest)."""
+    with closing(psycopg2.connect(**rig.settings.dsn())) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s GROUP BY datname", (prefix + "%",))
+        return [int(row[0]) for row in cr.fetchall()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=20)
@@ -83,7 +90,7 @@ def main() -> None:
                 time.sleep(2)
             waiting = [db for db in dbs if not _samples(rig, db)]
             all_sending = time.monotonic() - started
-            connected = _server_rss(rig)
+            connected, pooled = _server_rss(rig), _connections(rig, "hf_bench_s_")
             before = {db: _samples(rig, db) for db in dbs}
             time.sleep(args.seconds)
             after = {db: _samples(rig, db) for db in dbs}
@@ -107,6 +114,8 @@ def main() -> None:
     print(f"stored per tenant over {args.seconds:.0f} s: median {statistics.median(rates):.1f} values/s "
           f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
           f"all tenants {sum(rates):.0f} values/s")
+    print(f"PostgreSQL connections per tenant as the edges connected: median {statistics.median(pooled or [0])}, "
+          f"max {max(pooled or [0])}, all tenants {sum(pooled)} (the server's max_connections must hold them)")
     for label, kinds in (("as the edges connected", connected), (f"after {args.seconds:.0f} s of load", loaded),
                          ("idle", idle)):
         total = sum(sum(v) for v in kinds.values())
