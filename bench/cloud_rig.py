@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg2
-from saas_bench import drop_tenant, free_port
+from saas_bench import drop_tenant, free_port, stop_processes, wait_port
 
 from hf_historian import reader
 from hf_saas.provision import Provisioner
@@ -52,12 +52,7 @@ class Cloud:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    stop_processes([process], timeout=30)
 
 
 @contextmanager
@@ -93,8 +88,6 @@ def cloud(db_prefix: str, *router_args: str) -> Iterator[Cloud]:
                               stdout=(work / "router.log").open("wb"), stderr=subprocess.STDOUT)
     rig = Cloud(work, settings, provisioner, modbus_port, router, processes)
     try:
-        from hf_testing import wait_port
-
         for port, timeout in ((broker_port, 10), (modbus_port, 60), (router_port, 30)):
             wait_port(port, timeout)
         yield rig

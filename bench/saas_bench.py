@@ -12,11 +12,11 @@ if REPO_ROOT is None:
     raise SystemExit("the benchmarks run in the Hyperfactory tree (set HF_SAAS_ROOT)")
 sys.path.insert(0, str(REPO_ROOT / "saas"))
 sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))  # hf_testing, which the conftest imports
-from hf_testing import free_port
+from hf_testing import free_port, stop_processes, wait_port
 
 from tests.conftest import drop_tenant, spec_data
 
-__all__ = ["bench_provisioner", "drop_tenant", "free_port", "spec_data"]
+__all__ = ["bench_provisioner", "drop_tenant", "free_port", "spec_data", "stop_processes", "wait_port"]
 
 
 def bench_provisioner(folder: str, db_prefix: str) -> Provisioner:

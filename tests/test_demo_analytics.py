@@ -5,7 +5,6 @@ ingest), so the ingest learns the running order from the simulator's repeats."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, connect, drop_database, run_odoo
-from hf_testing import free_port, require_odoo
+from hf_testing import free_port, require_odoo, stop_processes
 from test_end_to_end import COLLECTOR, INGEST, private_broker, start  # noqa: F401  (the broker fixture)
 
 APPLY = 'env["hf.uns.analytics.event"]._cron_process_pending(); env.cr.commit()'
@@ -79,10 +78,4 @@ def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str
         assert records, "the line's states are the workcell's time records"
         assert all(source == "machine" for source, _user in records), f"an operator timer beside them: {records}"
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)

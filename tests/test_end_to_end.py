@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, run_odoo
-from hf_testing import free_port
+from hf_testing import free_port, stop_processes
 
 COLLECTOR = str(Path(sys.executable).with_name("hf-collector"))
 INGEST = str(Path(sys.executable).with_name("hf-ingest"))
@@ -95,10 +95,4 @@ def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_bro
                                        [[("name", "=", "demo-edge")]], {"fields": ["state", "config_version"]})
         assert edge_state[0]["state"] == "online"
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)

@@ -37,6 +37,18 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing listens on {port}")
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
+    """Ask each process to stop (all at once, so they wind down together), kill those that take longer."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
 @functools.cache
 def odoo_importable() -> bool:
     """Whether this interpreter imports Odoo 18 (asked in a subprocess: importing Odoo here would

@@ -36,6 +36,13 @@ def spec_dict(company="Acme Widgets", devices=None):
     }
 
 
+def enable_demo_provider(env):
+    """Odoo's demo payment provider, switched on (hf_cloud installs it disabled: it accepts any card)."""
+    provider = env.ref("payment.payment_provider_demo")
+    provider.write({"state": "test", "is_published": True})
+    return provider
+
+
 def pay_with_demo_provider(env, provider, order):
     """Pay ``order`` in full with Odoo's demo provider, as its payment form and status page do."""
     transactions = env["payment.transaction"].sudo()

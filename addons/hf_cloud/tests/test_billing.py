@@ -11,7 +11,7 @@ from odoo.tests import tagged
 from hf_saas import db as pg
 from hf_saas.spec import Quotas
 
-from .common import pay_with_demo_provider
+from .common import enable_demo_provider, pay_with_demo_provider
 from .test_security import HfCloudTenantCase
 
 STORAGE_MB = 10240
@@ -21,9 +21,7 @@ class HfCloudBillingCase(HfCloudTenantCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # hf_cloud installs Odoo's demo provider disabled (it accepts any card): the tests switch it on
-        cls.provider = cls.env.ref("payment.payment_provider_demo")
-        cls.provider.write({"state": "test", "is_published": True})
+        cls.provider = enable_demo_provider(cls.env)
         cls.storage = cls.env.ref("hf_cloud.product_addon_storage")
         cls.starter_quotas = Quotas.from_dict(cls.plan._hf_quotas())
 

@@ -24,6 +24,7 @@ from hf_saas.bundle import unpack
 from .common import (
     HfCloudProvisionCase,
     drop_tenant,
+    enable_demo_provider,
     free_port,
     set_environ,
     start_mosquitto,
@@ -78,8 +79,7 @@ class TestCustomerJourney(HfCloudProvisionCase):
         _spawn(cls, [str(BIN / "hf-saas"), "serve", "--listen", f"127.0.0.1:{router_port}"],
                cls.logs / "router.log")
         wait_until(lambda: site.exists() and site.stat().st_size, 60, "the simulator did not start")
-        cls.provider = cls.env.ref("payment.payment_provider_demo")
-        cls.provider.write({"state": "test", "is_published": True})
+        enable_demo_provider(cls.env)
         for key in ("hf_cloud.rate_limit_per_hour", "hf_cloud.rate_limit_domain_per_hour"):
             cls.env["ir.config_parameter"].sudo().set_param(key, "1000")
 

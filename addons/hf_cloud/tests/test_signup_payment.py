@@ -2,7 +2,7 @@
 here), or, where the operator sells by invoice, provisioned at once and invoiced with payment terms."""
 from odoo.tests import tagged
 
-from .common import pay_with_demo_provider
+from .common import enable_demo_provider, pay_with_demo_provider
 from .test_onboarding import HfCloudFormCase
 
 
@@ -11,8 +11,7 @@ class TestSignupPayment(HfCloudFormCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.provider = cls.env.ref("payment.payment_provider_demo")
-        cls.provider.write({"state": "test", "is_published": True})
+        cls.provider = enable_demo_provider(cls.env)
 
     def _signed_up(self, company):
         response = self._post(company_name=company, email=f"pay@{company.split()[0].lower()}.example")
