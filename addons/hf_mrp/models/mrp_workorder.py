@@ -154,4 +154,4 @@ class MrpWorkorder(models.Model):
         context = {"default_scrap_reason_tag_ids": [Command.set(reason.ids)]}
         if lot:
             context["default_lot_id"] = lot.id
-        return self.env["hf.screen"].with_context(**context)._hf_record_scrap(self.with_context(**context), quantity)
+        return self.with_context(**context)._hf_record_scrap(quantity)

@@ -1,5 +1,4 @@
 import logging
-import math
 import time as monotonic_time
 from datetime import UTC, datetime, timedelta
 
@@ -383,7 +382,7 @@ class HfScreen(models.Model):
 
     def _hf_downtime_payload(self, reasons, role_tags):
         open_record = self.env["mrp.workcenter.productivity"].sudo().search(
-            self._hf_open_workcell_record_domain(), limit=1,
+            self.workcenter_id._hf_open_workcell_record_domain(), limit=1,
         )
         current = False
         if open_record:
@@ -398,14 +397,6 @@ class HfScreen(models.Model):
             "current": current,
             "reasons": reasons,
         }
-
-    def _hf_open_workcell_record_domain(self):
-        """The workcell's own open time record: the machine's (even while booked to a work order), or a
-        downtime declared at a screen, never an operator's work-order timer."""
-        return [
-            ("workcenter_id", "=", self.workcenter_id.id), ("date_end", "=", False),
-            "|", ("workorder_id", "=", False), ("hf_source", "=", "machine"),
-        ]
 
     def _hf_oee_payload(self):
         key = (self.env.cr.dbname, self.workcenter_id.id)
@@ -521,9 +512,10 @@ class HfScreen(models.Model):
             elif action == "finish":
                 workorder.button_finish()
             else:
-                screen._hf_record_scrap(workorder, params.get("qty"))
+                workorder._hf_record_scrap(params.get("qty"))
         elif action == "reason":
-            screen._hf_set_downtime_reason(env_user, record_id(params.get("loss_id"), _("The downtime reason")), user)
+            screen.workcenter_id._hf_set_downtime_reason(
+                record_id(params.get("loss_id"), _("The downtime reason")), user)
         elif action == "ack":
             self._hf_acknowledge(env_user, params)  # as the user: only tags the user may read
         elif action == "resume":
@@ -538,53 +530,3 @@ class HfScreen(models.Model):
             raise UserError(_("Unknown screen action '%s'.", action))
         _oee_cache.pop((self.env.cr.dbname, self.workcenter_id.id), None)
         return True
-
-    def _hf_record_scrap(self, workorder, qty):
-        production = workorder.production_id
-        if isinstance(qty, str):
-            try:
-                qty = float(qty.strip().replace(",", "."))
-            except ValueError:
-                qty = None
-        # NaN and infinity are floats too, and NaN <= 0 is False: a number is checked for being one first
-        if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty <= 0:
-            raise UserError(_("Enter how many parts to scrap (a number more than 0)."))
-        if qty > production.product_qty:
-            raise UserError(_("%(qty)s parts cannot be scrapped: order %(order)s makes %(total)s. Enter how many of "
-                              "its parts were scrapped.", qty=f"{qty:g}", order=production.name,
-                              total=f"{production.product_qty:g}"))
-        scrap = workorder.env["stock.scrap"].create({
-            "product_id": production.product_id.id,
-            "product_uom_id": production.product_uom_id.id,
-            "scrap_qty": qty,
-            "production_id": production.id,
-            "workorder_id": workorder.id,
-            "company_id": production.company_id.id,
-            "location_id": production.location_dest_id.id,
-        })
-        # do_scrap, not action_validate: parts being made are not in stock yet, and the operator has
-        # no one to answer the "insufficient quantity" wizard.
-        scrap.do_scrap()
-        return scrap
-
-    def _hf_set_downtime_reason(self, env_user, loss_id, user):
-        loss = env_user["mrp.workcenter.productivity.loss"].browse(loss_id).exists()
-        if not loss or not loss.manual or loss.loss_type == "productive":
-            raise UserError(_("Pick one of the downtime reasons shown on the screen."))
-        workcenter = self.workcenter_id.with_env(env_user)
-        env_user["hf.machine.state"]._process_workcenters(workcenter)
-        Productivity = env_user["mrp.workcenter.productivity"]
-        record = Productivity.search(self._hf_open_workcell_record_domain(), limit=1)
-        if record and record.loss_type == "productive":
-            raise UserError(_("The machine is running: pick a downtime reason once it has stopped."))
-        if record:
-            record.write({"loss_id": loss.id, "hf_reason_user_id": user.id})
-            return record
-        if workcenter._hf_role_tag("machine_state"):
-            raise UserError(_("The machine has not reported a stop yet: pick the reason once it shows as idle "
-                              "or down."))
-        return Productivity.create({
-            "workcenter_id": workcenter.id, "company_id": workcenter.company_id.id, "loss_id": loss.id,
-            "date_start": fields.Datetime.now(), "hf_source": "operator", "hf_reason_user_id": user.id,
-            "user_id": user.id,
-        })

@@ -2,7 +2,8 @@ from datetime import timedelta
 
 import pytz
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 from hf_core.timeutil import as_utc, iso_utc
 from hf_core.types import MODBUS_TYPES, S7_TYPES
@@ -181,3 +182,34 @@ class MrpWorkcenter(models.Model):
             "run_seconds": run,
             "recorded_seconds": total,
         }
+
+    def _hf_open_workcell_record_domain(self):
+        """The workcell's own open time record: the machine's (even while booked to a work order), or a
+        downtime declared at a screen, never an operator's work-order timer."""
+        return [
+            ("workcenter_id", "=", self.id), ("date_end", "=", False),
+            "|", ("workorder_id", "=", False), ("hf_source", "=", "machine"),
+        ]
+
+    def _hf_set_downtime_reason(self, loss_id, user):
+        """Give the workcell's stop a reason from a screen, as ``user`` (this record's environment)."""
+        self.ensure_one()
+        loss = self.env["mrp.workcenter.productivity.loss"].browse(loss_id).exists()
+        if not loss or not loss.manual or loss.loss_type == "productive":
+            raise UserError(_("Pick one of the downtime reasons shown on the screen."))
+        self.env["hf.machine.state"]._process_workcenters(self)
+        Productivity = self.env["mrp.workcenter.productivity"]
+        record = Productivity.search(self._hf_open_workcell_record_domain(), limit=1)
+        if record and record.loss_type == "productive":
+            raise UserError(_("The machine is running: pick a downtime reason once it has stopped."))
+        if record:
+            record.write({"loss_id": loss.id, "hf_reason_user_id": user.id})
+            return record
+        if self._hf_role_tag("machine_state"):
+            raise UserError(_("The machine has not reported a stop yet: pick the reason once it shows as idle "
+                              "or down."))
+        return Productivity.create({
+            "workcenter_id": self.id, "company_id": self.company_id.id, "loss_id": loss.id,
+            "date_start": fields.Datetime.now(), "hf_source": "operator", "hf_reason_user_id": user.id,
+            "user_id": user.id,
+        })

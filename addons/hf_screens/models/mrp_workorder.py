@@ -1,4 +1,7 @@
-from odoo import fields, models
+import math
+
+from odoo import _, fields, models
+from odoo.exceptions import UserError
 
 
 class MrpWorkorder(models.Model):
@@ -75,3 +78,33 @@ class MrpWorkorder(models.Model):
             # booked the machine's latest run to it (a stop and a restart are confirmed up to a minute later).
             windows[-1] = (windows[-1][0], now)
         return workcenter._hf_counter_increase_over(tag, windows)
+
+    def _hf_record_scrap(self, qty):
+        """Scrap ``qty`` parts of this work order's production (a screen's or the machine's count)."""
+        self.ensure_one()
+        production = self.production_id
+        if isinstance(qty, str):
+            try:
+                qty = float(qty.strip().replace(",", "."))
+            except ValueError:
+                qty = None
+        # NaN and infinity are floats too, and NaN <= 0 is False: a number is checked for being one first
+        if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty <= 0:
+            raise UserError(_("Enter how many parts to scrap (a number more than 0)."))
+        if qty > production.product_qty:
+            raise UserError(_("%(qty)s parts cannot be scrapped: order %(order)s makes %(total)s. Enter how many of "
+                              "its parts were scrapped.", qty=f"{qty:g}", order=production.name,
+                              total=f"{production.product_qty:g}"))
+        scrap = self.env["stock.scrap"].create({
+            "product_id": production.product_id.id,
+            "product_uom_id": production.product_uom_id.id,
+            "scrap_qty": qty,
+            "production_id": production.id,
+            "workorder_id": self.id,
+            "company_id": production.company_id.id,
+            "location_id": production.location_dest_id.id,
+        })
+        # do_scrap, not action_validate: parts being made are not in stock yet, and the operator has
+        # no one to answer the "insufficient quantity" wizard.
+        scrap.do_scrap()
+        return scrap
