@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 import urllib.request
@@ -84,3 +85,17 @@ def odoo_url(odoo_db: str) -> Iterator[str]:
     process.terminate()
     process.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[str]:
+    """A Mosquitto of this test's own, so the chain's topics meet no one else's."""
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    yield f"mqtt://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)

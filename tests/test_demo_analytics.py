@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, connect, drop_database, run_odoo
 from hf_testing import free_port, require_odoo, stop_processes
-from test_end_to_end import COLLECTOR, INGEST, private_broker, start  # noqa: F401  (the broker fixture)
+from test_end_to_end import COLLECTOR, INGEST, start
 
 APPLY = 'env["hf.uns.analytics.event"]._cron_process_pending(); env.cr.commit()'
 
@@ -38,7 +38,7 @@ def query(db: str, sql: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
-def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str, tmp_path: Path) -> None:  # noqa: F811  (the imported fixture)
+def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str, tmp_path: Path) -> None:
     demo = tmp_path / "var" / "demo"
     demo.mkdir(parents=True)
     site_yaml = demo / "site.yaml"

@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, run_odoo
 from hf_testing import free_port, stop_processes
 
 COLLECTOR = str(Path(sys.executable).with_name("hf-collector"))
 INGEST = str(Path(sys.executable).with_name("hf-ingest"))
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[str]:
-    """A Mosquitto of this test's own, so the chain's topics meet no one else's."""
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    yield f"mqtt://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
