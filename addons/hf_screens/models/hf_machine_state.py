@@ -25,6 +25,7 @@ from datetime import UTC, timedelta
 from odoo import _, api, fields, models
 
 from hf_core.timeutil import utc_naive
+from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def classify_state(value, value_text=None, quality=0):
     reason known) → idle, ≥ 60000 (material, process, operator, planning, technical: a specified stop) →
     down. Text: the usual PackML/UMH words (see TEXT_STATES). Quality 2 (bad) → None.
     """
-    if quality is not None and quality >= 2:
+    if quality is not None and quality >= Quality.BAD:
         return None
     if value_text not in (None, ""):
         text = str(value_text).strip().lower()

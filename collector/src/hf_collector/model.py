@@ -102,6 +102,23 @@ class TagConfig:
             return raw
         return raw * self.scale_gain + self.scale_offset
 
+    def value_of(self, raw: Any) -> float | int | bool | str:  # noqa: ANN401  (whatever a PLC library returns)
+        """A PLC's raw value as this tag's value, one rule for every driver: a STRING tag's as text, a BOOL
+        tag's as truth; a number scaled by gain and offset, then rounded for an INT tag (an integer that needs
+        no scaling stays exact) and a float for a FLOAT tag. ValueError for what is no number."""
+        kind = self.data_type
+        if kind is DataType.STRING:
+            return str(raw)
+        if kind is DataType.BOOL:
+            return bool(raw)
+        if kind is DataType.FLOAT and type(raw) is float and self.scale_gain == 1.0 and self.scale_offset == 0.0:
+            return raw  # the usual analog value, as it came
+        number = raw if isinstance(raw, int | float) and not isinstance(raw, bool) else float(raw)
+        value = self.scale(number)
+        if kind is DataType.INT:
+            return round(value) if isinstance(value, float) else int(value)
+        return float(value)
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceConfig:

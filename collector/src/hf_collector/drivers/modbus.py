@@ -18,7 +18,7 @@ from hf_collector.model import DeviceConfig, ModbusAddress, TagConfig, TagSample
 from hf_core.errors import SourceError
 from hf_core.payload import Value
 from hf_core.retry import Backoff, attempts, tcp_probe
-from hf_core.types import DataType, Quality
+from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
 MAX_REGISTERS = 125  # per read request, by the Modbus spec
@@ -64,17 +64,6 @@ def decode_registers(registers: Sequence[int], address: ModbusAddress) -> float 
         return raw.split(b"\x00", 1)[0].decode("latin-1").strip()
     value = struct.unpack(">" + FORMATS[address.type], raw)[0]
     return int(value) if address.type != "float32" and address.type != "float64" else float(value)
-
-
-def _convert(tag: TagConfig, raw: float | int | bool | str) -> float | int | bool | str:
-    value = tag.scale(raw)
-    if tag.data_type is DataType.BOOL:
-        return bool(value)
-    if tag.data_type is DataType.INT and isinstance(value, float):
-        return round(value)
-    if tag.data_type is DataType.STRING:
-        return str(value)
-    return value
 
 
 class ModbusDriver:
@@ -136,7 +125,7 @@ class ModbusDriver:
                     raw: float | int | bool | str = bool(response.bits[offset])
                 else:
                     raw = decode_registers(response.registers[offset : offset + address.register_count], address)
-                value = _convert(tag, raw)
+                value = tag.value_of(raw)
                 report_if_changed(self._last, tag, value, now, samples)
         return samples
 

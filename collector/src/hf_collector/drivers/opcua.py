@@ -8,7 +8,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
 
 from asyncua import Client, ua
 from asyncua.client.client import _first_cert_from_chain as first_certificate  # as set_security() reads one
@@ -22,7 +21,7 @@ from hf_collector.model import DeviceConfig, OpcUaAddress, TagConfig, TagSample
 from hf_core.certs import certificate_fingerprint
 from hf_core.errors import SourceError
 from hf_core.retry import Backoff, attempts, tcp_probe
-from hf_core.types import DataType, Quality
+from hf_core.types import Quality
 
 _logger = logging.getLogger(__name__)
 MODES = {"Sign": ua.MessageSecurityMode.Sign, "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt}
@@ -38,17 +37,6 @@ OPCUA_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, Connecti
 Handover = Callable[[list[TagSample] | Exception], None]
 
 
-def _convert(tag: TagConfig, value: Any) -> float | int | bool | str:  # noqa: ANN401  (a Variant's value, any type)
-    if type(value) is float and tag.data_type is DataType.FLOAT and tag.scale_gain == 1.0 and tag.scale_offset == 0.0:
-        return value  # the usual analog value, as it came
-    if tag.data_type is DataType.STRING:
-        return str(value)
-    if tag.data_type is DataType.BOOL:
-        return bool(value)
-    scaled = tag.scale(value if isinstance(value, bool | str) else float(value))
-    return round(scaled) if tag.data_type is DataType.INT and isinstance(scaled, float) else scaled
-
-
 def _sample(tag: TagConfig, item: ua.DataValue) -> TagSample:
     stamp = item.SourceTimestamp or item.ServerTimestamp
     timestamp = int(stamp.timestamp() * 1000) if stamp else int(time.time() * 1000)
@@ -58,7 +46,7 @@ def _sample(tag: TagConfig, item: ua.DataValue) -> TagSample:
     if value is None or (status is not None and not status.is_good()):
         return TagSample(tag, None, timestamp, Quality.BAD)
     try:
-        return TagSample(tag, _convert(tag, value), timestamp)
+        return TagSample(tag, tag.value_of(value), timestamp)
     except (TypeError, ValueError):
         return TagSample(tag, None, timestamp, Quality.BAD)
 

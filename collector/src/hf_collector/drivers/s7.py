@@ -19,7 +19,6 @@ from hf_collector.model import DeviceConfig, S7Address, TagConfig, TagSample
 from hf_core.errors import SourceError
 from hf_core.payload import Value
 from hf_core.retry import Backoff, attempts, tcp_probe
-from hf_core.types import DataType
 
 _logger = logging.getLogger(__name__)
 AREAS = {"DB": Area.DB, "M": Area.MK, "I": Area.PE, "Q": Area.PA}
@@ -109,9 +108,7 @@ class S7Driver:
             for tag in byte_range.tags:
                 address = tag.address
                 assert isinstance(address, S7Address)
-                value = tag.scale(decode(data, address.offset - byte_range.start, address))
-                if tag.data_type is DataType.BOOL:
-                    value = bool(value)
+                value = tag.value_of(decode(data, address.offset - byte_range.start, address))
                 report_if_changed(self._last, tag, value, now, samples)
         return samples
 
