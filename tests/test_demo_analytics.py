@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DB_HOST, DB_PORT, DB_USER, ROOT, connect, drop_database, run_odoo
-from hf_testing import free_port, require_odoo, stop_processes
-from test_end_to_end import COLLECTOR, INGEST, start
+from conftest import DB_HOST, DB_PORT, DB_USER, connect, drop_database, run_odoo
+from hf_testing import require_odoo, stop_processes
+from test_end_to_end import INGEST, start, start_demo_plant
 
 APPLY = 'env["hf.uns.analytics.event"]._cron_process_pending(); env.cr.commit()'
 
@@ -39,20 +39,8 @@ def query(db: str, sql: str) -> list[tuple[object, ...]]:
 
 
 def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str, tmp_path: Path) -> None:
-    demo = tmp_path / "var" / "demo"
-    demo.mkdir(parents=True)
-    site_yaml = demo / "site.yaml"
-    ports = [str(free_port()) for _ in range(3)]
-    processes = [start([COLLECTOR, "simulate", "--write-config", str(site_yaml), "--opcua-port", ports[0],
-                        "--modbus-port", ports[1], "--s7-port", ports[2], "--analytics-mqtt-url", private_broker],
-                       tmp_path / "simulate.log")]
+    processes = [start_demo_plant(tmp_path, mrp_db, "--analytics-mqtt-url", private_broker)]
     try:
-        deadline = time.monotonic() + 60
-        while not (site_yaml.exists() and site_yaml.stat().st_size) and time.monotonic() < deadline:
-            time.sleep(0.3)
-        assert site_yaml.exists(), (tmp_path / "simulate.log").read_text()
-        run_odoo("shell", "-d", mrp_db, "--no-http", "--log-level=warn",
-                 stdin=(ROOT / "scripts" / "demo_seed.py").read_text(), env={"HF_ROOT": str(tmp_path)})
         dsn = f"host={DB_HOST} port={DB_PORT} dbname={mrp_db} user={DB_USER}"
         processes.append(start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn], tmp_path / "ingest.log"))
         produced: list[tuple[object, ...]] = []

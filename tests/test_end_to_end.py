@@ -24,22 +24,33 @@ def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> subp
     return subprocess.Popen(args, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
 
 
-def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_broker: str, tmp_path: Path) -> None:
-    # the demo's own files and ports stay the demo's: a `make demo` running beside the tests is not disturbed
+def start_demo_plant(tmp_path: Path, db: str, *simulate_args: str) -> subprocess.Popen[bytes]:
+    """The demo's simulator and its plant seeded into ``db`` (scripts/demo_seed.py), as `make demo` makes them;
+    the simulator's process, for the caller to stop. The demo's own files and ports stay the demo's (its
+    files under ``tmp_path/var/demo``, free ports): a `make demo` running beside the tests is not disturbed."""
     demo = tmp_path / "var" / "demo"
     demo.mkdir(parents=True)
     site_yaml = demo / "site.yaml"
     ports = [str(free_port()) for _ in range(3)]
-    processes = [start([COLLECTOR, "simulate", "--write-config", str(site_yaml), "--opcua-port", ports[0],
-                        "--modbus-port", ports[1], "--s7-port", ports[2]], tmp_path / "simulate.log")]
+    simulator = start([COLLECTOR, "simulate", "--write-config", str(site_yaml), "--opcua-port", ports[0],
+                       "--modbus-port", ports[1], "--s7-port", ports[2], *simulate_args], tmp_path / "simulate.log")
     try:
         deadline = time.monotonic() + 60
         while not (site_yaml.exists() and site_yaml.stat().st_size) and time.monotonic() < deadline:
             time.sleep(0.3)
         assert site_yaml.exists(), (tmp_path / "simulate.log").read_text()
-        run_odoo("shell", "-d", odoo_db, "--no-http", "--log-level=warn",
+        run_odoo("shell", "-d", db, "--no-http", "--log-level=warn",
                  stdin=(ROOT / "scripts" / "demo_seed.py").read_text(), env={"HF_ROOT": str(tmp_path)})
-        edge = json.loads((demo / "edge.json").read_text())
+    except BaseException:
+        stop_processes([simulator])
+        raise
+    return simulator
+
+
+def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_broker: str, tmp_path: Path) -> None:
+    processes = [start_demo_plant(tmp_path, odoo_db)]
+    try:
+        edge = json.loads((tmp_path / "var" / "demo" / "edge.json").read_text())
         dsn = f"host={DB_HOST} port={DB_PORT} dbname={odoo_db} user={DB_USER}"
         processes.append(start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn],
                                tmp_path / "ingest.log"))

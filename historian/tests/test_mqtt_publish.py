@@ -17,7 +17,8 @@ from hf_testing import free_port, wait_port
 
 from hf_core.errors import ConfigError, HfError, SinkError
 from hf_historian.ingest import mqtt_wire as wire
-from hf_historian.mqtt_publish import BrokerUrl, publish_once
+from hf_historian.ingest.mqtt_session import BrokerAddress
+from hf_historian.mqtt_publish import publish_once
 
 MACHINE_BROKER = 1883
 TOPIC = "umh/v1/acme/berlin/_historian/ml"
@@ -162,8 +163,8 @@ def test_a_url_that_cannot_work_is_a_config_error(url: str) -> None:
 
 
 def test_the_url_parts_and_qos_two_is_refused() -> None:
-    parsed = BrokerUrl.parse("mqtts://a%40b:p%3Aw@mqtt.localhost")
-    assert parsed == BrokerUrl("mqtt.localhost", 8883, True, "a@b", "p:w")
+    parsed = BrokerAddress.parse("mqtts://a%40b:p%3Aw@mqtt.localhost")
+    assert parsed == BrokerAddress("mqtt.localhost", 8883, True, "a@b", "p:w")
     with pytest.raises(HfError, match="QoS 0 or 1"):
         publish_once("mqtt://127.0.0.1", TOPIC, b"x", qos=2)
 

@@ -22,52 +22,13 @@ import ssl
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 from hf_core.errors import ConfigError, SinkError
 from hf_core.net import dial_host
 from hf_historian.ingest import mqtt_wire as wire
+from hf_historian.ingest.mqtt_session import BrokerAddress
 
-DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 _READ_SIZE = 65_536
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerUrl:
-    """The parts of an ``mqtt://`` / ``mqtts://`` URL."""
-
-    host: str
-    port: int
-    tls: bool
-    username: str | None
-    password: str | None
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerUrl:
-        parts = urlsplit(url)
-        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ConfigError(f"The MQTT URL {_redacted(url)!r} cannot work: it must look like mqtt://host:1883 "
-                              "or mqtts://user:password@host:8883.")
-        try:
-            port = parts.port or DEFAULT_PORTS[parts.scheme]
-        except ValueError as exc:
-            raise ConfigError(f"The MQTT URL {_redacted(url)!r} has a port that is not a number from 1 to 65535.",
-                              detail=str(exc)) from exc
-        return cls(parts.hostname, port, parts.scheme == "mqtts",
-                   unquote(parts.username) if parts.username is not None else None,
-                   unquote(parts.password) if parts.password is not None else None)
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for a message a person reads."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | str], *, qos: int = 1,
@@ -77,7 +38,7 @@ def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | s
     whole call. Raises ConfigError or SinkError (see the module's docstring)."""
     if qos not in (0, 1):
         raise ConfigError(f"publish_once publishes with QoS 0 or 1, not {qos}.")
-    broker = BrokerUrl.parse(url)
+    broker = BrokerAddress.parse(url)
     messages = [payload] if isinstance(payload, bytes | str) else list(payload)
     bodies = [m.encode() if isinstance(m, str) else m for m in messages]
     deadline = time.monotonic() + timeout
@@ -114,7 +75,7 @@ def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | s
                         detail=repr(exc)) from exc
 
 
-def _connect(broker: BrokerUrl, deadline: float, ca_file: str | None) -> socket.socket:
+def _connect(broker: BrokerAddress, deadline: float, ca_file: str | None) -> socket.socket:
     sock = socket.create_connection((dial_host(broker.host), broker.port), timeout=_left(deadline))
     if not broker.tls:
         return sock

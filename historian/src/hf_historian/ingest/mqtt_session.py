@@ -16,7 +16,9 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
+from hf_core.errors import ConfigError
 from hf_core.net import dial_host
 from hf_historian.ingest import mqtt_wire as wire
 
@@ -27,13 +29,47 @@ class BrokerRefused(Exception):
     """The broker answered but refused the connection or the subscription (no point retrying fast)."""
 
 
+# The port of each URL scheme when the URL gives none (IANA).
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
+    """Where a broker is and how to log in; :meth:`parse` reads an ``mqtt://`` / ``mqtts://`` URL."""
+
     host: str
     port: int
     tls: bool = False
     username: str | None = None
     password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """``mqtt://[user[:password]@]host[:port]`` (1883) or ``mqtts://…`` (8883); the user and password
+        percent-decoded. ConfigError, the password left out, for a URL that cannot work."""
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ConfigError(f"The MQTT URL {_redacted(url)!r} cannot work: it must look like mqtt://host:1883 "
+                              "or mqtts://user:password@host:8883.")
+        try:
+            port = parts.port or DEFAULT_PORTS[parts.scheme]
+        except ValueError as exc:
+            raise ConfigError(f"The MQTT URL {_redacted(url)!r} has a port that is not a number from 1 to 65535.",
+                              detail=str(exc)) from exc
+        return cls(parts.hostname, port, parts.scheme == "mqtts",
+                   unquote(parts.username) if parts.username is not None else None,
+                   unquote(parts.password) if parts.password is not None else None)
+
+    def __str__(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for a message a person reads."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
 class MqttSession(asyncio.Protocol):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from hf_core.errors import ConfigError
 from hf_historian.ingest.mqtt_session import BrokerAddress
@@ -53,9 +52,11 @@ class IngestSettings:
     max_new_tags_per_minute: int = DEFAULT_MAX_NEW_TAGS_PER_MINUTE
 
     def __post_init__(self) -> None:
-        url = urlparse(self.mqtt_url)
-        if url.scheme not in ("mqtt", "mqtts") or not url.hostname:
-            raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883.")
+        try:
+            BrokerAddress.parse(self.mqtt_url)
+        except ConfigError:
+            raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or "
+                              "mqtts://host:8883.") from None
         if min(self.max_tags_per_workcell, self.max_new_tags_per_message, self.max_new_tags_per_minute) < 0:
             raise ConfigError("--max-tags-per-workcell, --max-new-tags-per-message and --max-new-tags-per-minute "
                               "may not be negative.")
@@ -63,7 +64,4 @@ class IngestSettings:
     @property
     def broker(self) -> BrokerAddress:
         """The broker of ``mqtt_url``."""
-        url = urlparse(self.mqtt_url)
-        return BrokerAddress(host=url.hostname or "localhost",
-                             port=url.port or (8883 if url.scheme == "mqtts" else 1883),
-                             tls=url.scheme == "mqtts", username=url.username, password=url.password)
+        return BrokerAddress.parse(self.mqtt_url)
