@@ -624,14 +624,15 @@ class HfMlJob(models.Model):
         url = self.env["ir.config_parameter"].sudo().get_param("hf_ml.mqtt_url")
         if not url or not tag.topic:
             return
-        from hf_historian.mqtt_publish import BrokerUrl, publish_once
+        from hf_historian.ingest.mqtt_session import BrokerAddress
+        from hf_historian.mqtt_publish import publish_once
 
         topic = UnsTopic.parse(tag.topic)
         key = str(topic.tag_key())
         messages = [encode(int(end * 1000), {key: round(float(score), 6)})
                     for end, score in zip(ends, scores, strict=True)]
         try:
-            where = str(BrokerUrl.parse(url))  # the URL without its password, for the message
+            where = str(BrokerAddress.parse(url))  # the URL without its password, for the message
         except ConfigError:
             where = _("the URL in hf_ml.mqtt_url")
         try:
