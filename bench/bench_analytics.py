@@ -59,8 +59,19 @@ def say(message: str) -> None:
 
 
 def odoo_args(*args: str) -> list[str]:
-    return [str(ROOT / "scripts" / "odoo.sh"), "-d", DB, "--db-filter", f"^{DB}$", "--without-demo=all",
-            "--max-cron-threads", "0", "--log-level", "warn", *args]
+    return [
+        str(ROOT / "scripts" / "odoo.sh"),
+        "-d",
+        DB,
+        "--db-filter",
+        f"^{DB}$",
+        "--without-demo=all",
+        "--max-cron-threads",
+        "0",
+        "--log-level",
+        "warn",
+        *args,
+    ]
 
 
 class Rpc:
@@ -91,39 +102,67 @@ def seed(rpc: Rpc) -> list[dict[str, Any]]:
     cells = []
     for i in range(WORKCELLS):
         segment = f"cell{i + 1:02d}"
-        wc = rpc("mrp.workcenter", "create", {"name": f"Cell {i + 1:02d}", "hf_uns_segment": segment,
-                                              "hf_line_id": line})
+        wc = rpc(
+            "mrp.workcenter", "create", {"name": f"Cell {i + 1:02d}", "hf_uns_segment": segment, "hf_line_id": line}
+        )
         path = rpc("mrp.workcenter", "read", [wc], ["hf_uns_path"])[0]["hf_uns_path"]
         code = f"P-{i + 1:02d}"
-        product = rpc("product.product", "create", {"name": f"Part {i + 1:02d}", "default_code": code,
-                                                    "is_storable": True})
+        product = rpc(
+            "product.product", "create", {"name": f"Part {i + 1:02d}", "default_code": code, "is_storable": True}
+        )
         tmpl = rpc("product.product", "read", [product], ["product_tmpl_id"])[0]["product_tmpl_id"][0]
         # the integrator's path needs a routing on the workcell, as hf_mrp makes one for its first order
-        bom = rpc("mrp.bom", "create", {"product_tmpl_id": tmpl, "product_qty": 1, "operation_ids": [
-            (0, 0, {"name": f"Cell {i + 1:02d}", "workcenter_id": wc, "time_cycle_manual": 0.1})]})
+        bom = rpc(
+            "mrp.bom",
+            "create",
+            {
+                "product_tmpl_id": tmpl,
+                "product_qty": 1,
+                "operation_ids": [(0, 0, {"name": f"Cell {i + 1:02d}", "workcenter_id": wc, "time_cycle_manual": 0.1})],
+            },
+        )
         cells.append({"workcenter": wc, "path": path, "code": code, "product": product, "bom": bom})
     return cells
 
 
-def order_events(cell: dict[str, Any], external_id: str, t0_ms: int,
-                 adds: int = ADDS) -> list[tuple[str, dict[str, Any]]]:
+def order_events(
+    cell: dict[str, Any], external_id: str, t0_ms: int, adds: int = ADDS
+) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
-        ("work-order/create", {"external_work_order_id": external_id, "quantity": 100,
-                               "product": {"external_product_id": cell["code"]}}),
+        (
+            "work-order/create",
+            {"external_work_order_id": external_id, "quantity": 100, "product": {"external_product_id": cell["code"]}},
+        ),
         ("work-order/start", {"external_work_order_id": external_id, "start_time_unix_ms": t0_ms}),
     ]
     for n in range(adds):
-        events.append(("product/add", {"external_product_type_id": cell["code"],
-                                       "start_time_unix_ms": t0_ms + n * 60_000,
-                                       "end_time_unix_ms": t0_ms + (n + 1) * 60_000, "quantity": 8,
-                                       "bad_quantity": 1}))
-    events.append(("work-order/stop", {"external_work_order_id": external_id,
-                                       "end_time_unix_ms": t0_ms + (adds + 1) * 60_000}))
+        events.append(
+            (
+                "product/add",
+                {
+                    "external_product_type_id": cell["code"],
+                    "start_time_unix_ms": t0_ms + n * 60_000,
+                    "end_time_unix_ms": t0_ms + (n + 1) * 60_000,
+                    "quantity": 8,
+                    "bad_quantity": 1,
+                },
+            )
+        )
+    events.append(
+        ("work-order/stop", {"external_work_order_id": external_id, "end_time_unix_ms": t0_ms + (adds + 1) * 60_000})
+    )
     return events
 
 
-def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: int, orders: int = ORDERS,  # noqa: ANN401  (a psycopg2 connection)
-         adds: int = ADDS, one_at_a_time: bool = False) -> dict[str, float]:
+def ours(
+    conn: Any,  # noqa: ANN401  (a psycopg2 connection)
+    rpc: Rpc,
+    cells: list[dict[str, Any]],
+    run: int,
+    orders: int = ORDERS,
+    adds: int = ADDS,
+    one_at_a_time: bool = False,
+) -> dict[str, float]:
     """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
     rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
     rows = []
@@ -150,8 +189,10 @@ def ours(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: int, orders: int
         rpc("ir.cron", "method_direct_trigger", [cron])
         runs += 1
         with conn.cursor() as cr:
-            cr.execute("SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'failed')"
-                       " FROM hf_uns_analytics_event WHERE direction = 'in'")
+            cr.execute(
+                "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'failed')"
+                " FROM hf_uns_analytics_event WHERE direction = 'in'"
+            )
             pending, failed = cr.fetchone()
         conn.commit()
         if not pending or runs > 1000:
@@ -179,13 +220,17 @@ def baseline(rpc: Rpc, cells: list[dict[str, Any]], orders: int) -> dict[str, fl
         cell = cells[o % len(cells)]
         # work-order/create
         product = rpc("product.product", "search", [("default_code", "=", cell["code"])], limit=1)[0]
-        mo = rpc("mrp.production", "create", {"product_id": product, "product_qty": 100, "bom_id": cell["bom"],
-                                              "origin": f"RPC-{o}"})
+        mo = rpc(
+            "mrp.production",
+            "create",
+            {"product_id": product, "product_qty": 100, "bom_id": cell["bom"], "origin": f"RPC-{o}"},
+        )
         rpc("mrp.production", "action_confirm", [mo])
         events += 1
         # work-order/start
-        wo = rpc("mrp.workorder", "search", [("production_id", "=", mo), ("workcenter_id", "=", cell["workcenter"])],
-                 limit=1)[0]
+        wo = rpc(
+            "mrp.workorder", "search", [("production_id", "=", mo), ("workcenter_id", "=", cell["workcenter"])], limit=1
+        )[0]
         rpc("mrp.workorder", "button_start", [wo])
         events += 1
         # product/add, ADDS times: produced quantity, and a scrap order for the bad part
@@ -194,14 +239,21 @@ def baseline(rpc: Rpc, cells: list[dict[str, Any]], orders: int) -> dict[str, fl
             produced += 8
             rpc("mrp.workorder", "write", [wo], {"qty_produced": produced})
             rpc("mrp.production", "write", [mo], {"qty_producing": produced})
-            scrap = rpc("stock.scrap", "create", {"product_id": product, "scrap_qty": 1, "production_id": mo,
-                                                  "workorder_id": wo})
+            scrap = rpc(
+                "stock.scrap",
+                "create",
+                {"product_id": product, "scrap_qty": 1, "production_id": mo, "workorder_id": wo},
+            )
             rpc("stock.scrap", "do_scrap", [scrap])
             events += 1
         # work-order/stop
         rpc("mrp.workorder", "button_finish", [wo])
-        rpc("mrp.production", "button_mark_done", [mo], context={"skip_backorder": True, "mo_ids_to_backorder": [],
-                                                                  "skip_consumption": True})
+        rpc(
+            "mrp.production",
+            "button_mark_done",
+            [mo],
+            context={"skip_backorder": True, "mo_ids_to_backorder": [], "skip_consumption": True},
+        )
         events += 1
         done += rpc("mrp.production", "read", [mo], ["state"])[0]["state"] == "done"
     elapsed = time.perf_counter() - t0
@@ -212,8 +264,11 @@ def counter_lag(conn: Any, rpc: Rpc, line_cell: dict[str, Any], samples: int = 2
     """Stored counter value → the running work order's qty_produced, through the cron worker."""
     wc = line_cell["workcenter"]
     tag = rpc("hf.uns.tag", "create", {"name": "good", "workcenter_id": wc, "data_type": "int", "role": "good_count"})
-    mo = rpc("mrp.production", "create", {"product_id": line_cell["product"], "product_qty": 1000,
-                                          "bom_id": line_cell["bom"]})
+    mo = rpc(
+        "mrp.production",
+        "create",
+        {"product_id": line_cell["product"], "product_qty": 1000, "bom_id": line_cell["bom"]},
+    )
     rpc("mrp.production", "action_confirm", [mo])
     wo = rpc("mrp.workorder", "search", [("production_id", "=", mo)], limit=1)[0]
     rpc("mrp.workorder", "button_start", [wo])
@@ -265,8 +320,11 @@ def counter_lag(conn: Any, rpc: Rpc, line_cell: dict[str, Any], samples: int = 2
             waker.flush(cr)
         conn.commit()
         waker.notify(DB)
-        done = wait("SELECT count(*) = 0 FROM ir_cron_trigger t JOIN ir_model_data d ON d.res_id = t.cron_id"
-                    " AND d.model = 'ir.cron' AND d.module = %s AND d.name = %s", COUNTERS_CRON)
+        done = wait(
+            "SELECT count(*) = 0 FROM ir_cron_trigger t JOIN ir_model_data d ON d.res_id = t.cron_id"
+            " AND d.model = 'ir.cron' AND d.module = %s AND d.name = %s",
+            COUNTERS_CRON,
+        )
         if done is not None:
             wakeups.append(done - before)
     return {"lags": lags, "missed": missed, "wakeups": wakeups}
@@ -276,8 +334,12 @@ SERVER: subprocess.Popen[bytes] | None = None
 
 
 def start_server(*args: str) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(odoo_args("--http-port", str(PORT), *args), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        odoo_args("--http-port", str(PORT), *args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     for _ in range(240):
         try:
             if requests.get(f"{URL}/web/login", timeout=2).status_code == 200:
@@ -296,16 +358,19 @@ def main() -> int:
     global SERVER
     say(f"database {DB}: installing hf_mrp")
     drop_db(DB)
-    subprocess.run(odoo_args("-i", "hf_mrp", "--stop-after-init", "--http-port", str(PORT)), check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        odoo_args("-i", "hf_mrp", "--stop-after-init", "--http-port", str(PORT)), check=True, stdout=subprocess.DEVNULL
+    )
     SERVER = start_server()
     conn = connect(DB)
     try:
         rpc = Rpc()
         say(f"seeding {WORKCELLS} workcells with a product and its routing each")
         cells = seed(rpc)
-        say(f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
-            f" one at a time, then runs booked together; then {WORKCELLS} orders × {LONG_ADDS + 3} events both ways")
+        say(
+            f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
+            f" one at a time, then runs booked together; then {WORKCELLS} orders × {LONG_ADDS + 3} events both ways"
+        )
         single = ours(conn, rpc, cells, 1, one_at_a_time=True)
         say(f"ours, one at a time: {single}")
         mine = ours(conn, rpc, cells, 2)
@@ -325,8 +390,10 @@ def main() -> int:
         rpc = Rpc()
         lag = counter_lag(conn, rpc, cells[0])
         with conn.cursor() as cr:
-            cr.execute("SELECT count(*), sum(qty_producing) FROM mrp_production "
-                       "WHERE hf_external_work_order_id IS NOT NULL AND state = 'done'")
+            cr.execute(
+                "SELECT count(*), sum(qty_producing) FROM mrp_production "
+                "WHERE hf_external_work_order_id IS NOT NULL AND state = 'done'"
+            )
             done_orders, produced = cr.fetchone()
         conn.commit()
         expected_orders = 2 * WORKCELLS * ORDERS + 2 * WORKCELLS
@@ -335,25 +402,41 @@ def main() -> int:
         base_rate = base["events"] / base["seconds"]
         print()
         print("_analytics events into MRP (hf_mrp)                     figure          baseline / target")
-        print(f"applied by the cron (_cron_process_pending)      {ours_rate:8.1f} events/s   target ≥ 200 events/s "
-              f"({mine['events']} events in {mine['seconds']:.1f} s, {mine['runs']} cron runs, "
-              f"{mine['failed']} failed)")
-        print(f"  the same, product/add one at a time            {rate(single):8.1f} events/s   (the path before runs "
-              f"were booked: {single['events']} events in {single['seconds']:.1f} s, {single['failed']} failed)")
-        print(f"long orders ({LONG_ADDS} product/add each), runs booked {rate(long_mine):8.1f} events/s   "
-              f"({long_mine['events']} events in {long_mine['seconds']:.1f} s, {long_mine['failed']} failed)")
-        print(f"  the same, product/add one at a time            {rate(long_single):8.1f} events/s   "
-              f"({long_single['events']} events in {long_single['seconds']:.1f} s, {long_single['failed']} failed)")
-        print(f"one XML-RPC call at a time (an integrator)       {base_rate:8.1f} events/s   "
-              f"({base['events']} events, {base['calls']} calls in {base['seconds']:.1f} s)")
+        print(
+            f"applied by the cron (_cron_process_pending)      {ours_rate:8.1f} events/s   target ≥ 200 events/s "
+            f"({mine['events']} events in {mine['seconds']:.1f} s, {mine['runs']} cron runs, "
+            f"{mine['failed']} failed)"
+        )
+        print(
+            f"  the same, product/add one at a time            {rate(single):8.1f} events/s   (the path before runs "
+            f"were booked: {single['events']} events in {single['seconds']:.1f} s, {single['failed']} failed)"
+        )
+        print(
+            f"long orders ({LONG_ADDS} product/add each), runs booked {rate(long_mine):8.1f} events/s   "
+            f"({long_mine['events']} events in {long_mine['seconds']:.1f} s, {long_mine['failed']} failed)"
+        )
+        print(
+            f"  the same, product/add one at a time            {rate(long_single):8.1f} events/s   "
+            f"({long_single['events']} events in {long_single['seconds']:.1f} s, {long_single['failed']} failed)"
+        )
+        print(
+            f"one XML-RPC call at a time (an integrator)       {base_rate:8.1f} events/s   "
+            f"({base['events']} events, {base['calls']} calls in {base['seconds']:.1f} s)"
+        )
         print(f"ratio                                            {ours_rate / base_rate:8.1f} ×")
-        print(f"counter value stored → WO quantity p50          {pct(lag['lags'], 50) * 1000:8.0f} ms       "
-              f"cron worker's wake-up alone p50 {pct(lag['wakeups'], 50) * 1000:.0f} ms")
-        print(f"counter value stored → WO quantity p95          {pct(lag['lags'], 95) * 1000:8.0f} ms       "
-              f"target ≤ 5000 ms ({len(lag['lags'])} samples, {lag['missed']} not seen within 30 s)")
-        print(f"orders closed from the UNS                       {done_orders:8d}          of {expected_orders}, "
-              f"{produced or 0:.0f} parts produced (expected {expected_parts}); "
-              f"baseline closed {base['done']} of {base['orders']}")
+        print(
+            f"counter value stored → WO quantity p50          {pct(lag['lags'], 50) * 1000:8.0f} ms       "
+            f"cron worker's wake-up alone p50 {pct(lag['wakeups'], 50) * 1000:.0f} ms"
+        )
+        print(
+            f"counter value stored → WO quantity p95          {pct(lag['lags'], 95) * 1000:8.0f} ms       "
+            f"target ≤ 5000 ms ({len(lag['lags'])} samples, {lag['missed']} not seen within 30 s)"
+        )
+        print(
+            f"orders closed from the UNS                       {done_orders:8d}          of {expected_orders}, "
+            f"{produced or 0:.0f} parts produced (expected {expected_parts}); "
+            f"baseline closed {base['done']} of {base['orders']}"
+        )
         return 0
     finally:
         conn.close()

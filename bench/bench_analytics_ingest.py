@@ -54,8 +54,9 @@ def wait(condition: object, timeout: float = 120.0) -> float:
 
 
 def payload(i: int, now_ms: int) -> bytes:
-    return json.dumps({"external_product_type_id": "P-7", "end_time_unix_ms": now_ms, "quantity": 1,
-                       "product_batch_id": f"B-{i}"}).encode()
+    return json.dumps(
+        {"external_product_type_id": "P-7", "end_time_unix_ms": now_ms, "quantity": 1, "product_batch_id": f"B-{i}"}
+    ).encode()
 
 
 def inbound(db: str, port: int, events: int) -> tuple[float, list[float]]:
@@ -78,8 +79,9 @@ def inbound(db: str, port: int, events: int) -> tuple[float, list[float]]:
         lags.append(sent)
     wait(lambda: count(db, "SELECT count(*) FROM hf_uns_analytics_event") >= events + 100)
     with psycopg2.connect(dsn(db)) as conn, conn.cursor() as cr:
-        cr.execute("SELECT extract(epoch FROM received_at) FROM hf_uns_analytics_event ORDER BY id OFFSET %s",
-                   (events,))
+        cr.execute(
+            "SELECT extract(epoch FROM received_at) FROM hf_uns_analytics_event ORDER BY id OFFSET %s", (events,)
+        )
         stored = [float(row[0]) for row in cr.fetchall()]
     client.loop_stop()
     return rate, [at - sent for at, sent in zip(stored, lags, strict=True)]
@@ -107,9 +109,11 @@ def outbound(db: str, port: int, events: int) -> tuple[float, list[float]]:
     rows = [encode_event({"start_time_unix_ms": i + 1, "end_time_unix_ms": i + 2}) for i in range(events + 50)]
 
     def queue(bodies: list[bytes]) -> None:
-        cr.executemany("INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, "
-                       "event_type, payload, state) VALUES (%s, 'out', %s, 1, 1, 'shift/add', %s, 'pending')",
-                       [(event_key(topic, body), topic, body.decode()) for body in bodies])
+        cr.executemany(
+            "INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, "
+            "event_type, payload, state) VALUES (%s, 'out', %s, 1, 1, 'shift/add', %s, 'pending')",
+            [(event_key(topic, body), topic, body.decode()) for body in bodies],
+        )
         cr.execute("NOTIFY hf_uns_outbound")
         conn.commit()
 
@@ -141,8 +145,20 @@ def main() -> None:
     args = parser.parse_args()
     with private_mosquitto() as port, historian_database(PG_HOST, PG_PORT) as db:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn(db),
-             "--client-id", "bench-ingest"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "hf_historian.ingest",
+                "--mqtt-url",
+                f"mqtt://127.0.0.1:{port}",
+                "--dsn",
+                dsn(db),
+                "--client-id",
+                "bench-ingest",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(1.5)
             rate_in, lag_in = inbound(db, port, args.events)
@@ -151,13 +167,19 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=20)
-    print(f"inbound  {args.events} product/add events: {rate_in:,.0f} events/s stored (target >= 200/s into MRP); "
-          f"Odoo's cron triggered {triggers} times")
-    print(f"inbound  lag publish -> row committed: p50 {statistics.median(lag_in) * 1000:.1f} ms, "
-          f"p95 {p95(lag_in) * 1000:.1f} ms (target p95 <= 5 s to the work order)")
+    print(
+        f"inbound  {args.events} product/add events: {rate_in:,.0f} events/s stored (target >= 200/s into MRP); "
+        f"Odoo's cron triggered {triggers} times"
+    )
+    print(
+        f"inbound  lag publish -> row committed: p50 {statistics.median(lag_in) * 1000:.1f} ms, "
+        f"p95 {p95(lag_in) * 1000:.1f} ms (target p95 <= 5 s to the work order)"
+    )
     print(f"outbound {args.events // 4} shift/add events: {rate_out:,.0f} events/s published at QoS 1 in order")
-    print(f"outbound lag commit -> subscriber: p50 {statistics.median(lag_out) * 1000:.1f} ms, "
-          f"p95 {p95(lag_out) * 1000:.1f} ms")
+    print(
+        f"outbound lag commit -> subscriber: p50 {statistics.median(lag_out) * 1000:.1f} ms, "
+        f"p95 {p95(lag_out) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

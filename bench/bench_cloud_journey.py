@@ -29,18 +29,35 @@ from hf_saas.spec import parse_spec
 
 TAGS: list[dict[str, object]] = [
     {"name": "temperature", "data_type": "float", "address": {"table": "holding", "address": 0, "type": "float32"}},
-    {"name": "spindle_speed", "data_type": "float", "address": {"table": "holding", "address": 2, "type": "float32"}}]
+    {"name": "spindle_speed", "data_type": "float", "address": {"table": "holding", "address": 2, "type": "float32"}},
+]
 T = TypeVar("T")
 
 
 def plant_spec(company: str, modbus_port: int, tags: list[dict[str, object]]) -> dict[str, object]:
     """A one-cell plant whose Modbus press is the simulator's, with these tags (the form's shape)."""
-    return {"company": {"name": company, "contact_name": "Bea Bench", "email": "bea@bench-journey.example",
-                        "timezone": "Europe/Berlin"},
-            "site": {"name": "Graz", "areas": [{"name": "Press shop", "lines": [
-                {"name": "Line 1", "workcenters": ["Cell 1"]}]}]},
-            "devices": [{"name": "press1-modbus", "protocol": "modbus", "ip": "127.0.0.1", "port": modbus_port,
-                         "workcenter": "Cell 1", "tags": tags}]}
+    return {
+        "company": {
+            "name": company,
+            "contact_name": "Bea Bench",
+            "email": "bea@bench-journey.example",
+            "timezone": "Europe/Berlin",
+        },
+        "site": {
+            "name": "Graz",
+            "areas": [{"name": "Press shop", "lines": [{"name": "Line 1", "workcenters": ["Cell 1"]}]}],
+        },
+        "devices": [
+            {
+                "name": "press1-modbus",
+                "protocol": "modbus",
+                "ip": "127.0.0.1",
+                "port": modbus_port,
+                "workcenter": "Cell 1",
+                "tags": tags,
+            }
+        ],
+    }
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, what: str) -> T:
@@ -72,8 +89,13 @@ def journey(rig: Cloud, run: int) -> dict[str, float]:
     warm = wait_for(lambda: _first_value(rig, result.db, since), 120, f"no second value in {result.db}: {rig.work}")
     stop(collector)
     drop_tenant(rig.provisioner, result.db)
-    return {"provision": provisioned - submitted, "first_value": first - provisioned, "total": first - submitted,
-            "warm": warm - restarted, **{f"step {k}": v for k, v in result.timings.items()}}
+    return {
+        "provision": provisioned - submitted,
+        "first_value": first - provisioned,
+        "total": first - submitted,
+        "warm": warm - restarted,
+        **{f"step {k}": v for k, v in result.timings.items()},
+    }
 
 
 def main() -> None:
@@ -86,15 +108,21 @@ def main() -> None:
     def median(key: str) -> float:
         return statistics.median(row[key] for row in rows)
 
-    print(f"form submit -> first live value, median of {len(rows)} new tenants (target <= 60 s, provisioning "
-          f"<= 5 s):")
-    print(f"  provisioning          {median('provision'):6.1f} s   (" + ", ".join(
-        f"{key[5:]} {median(key):.2f}" for key in rows[0] if key.startswith("step ")) + ")")
-    print(f"  bundle -> first value {median('first_value'):6.1f} s   (collector start, config pulled through "
-          f"the router, the tenant's Odoo started cold, Modbus read, broker, the tenant's ingest)")
+    print(f"form submit -> first live value, median of {len(rows)} new tenants (target <= 60 s, provisioning <= 5 s):")
+    print(
+        f"  provisioning          {median('provision'):6.1f} s   ("
+        + ", ".join(f"{key[5:]} {median(key):.2f}" for key in rows[0] if key.startswith("step "))
+        + ")"
+    )
+    print(
+        f"  bundle -> first value {median('first_value'):6.1f} s   (collector start, config pulled through "
+        f"the router, the tenant's Odoo started cold, Modbus read, broker, the tenant's ingest)"
+    )
     print(f"  end to end            {median('total'):6.1f} s")
-    print(f"  baseline, warm        {median('warm'):6.1f} s   (the same bundle started again: Odoo and ingest "
-          f"already running)")
+    print(
+        f"  baseline, warm        {median('warm'):6.1f} s   (the same bundle started again: Odoo and ingest "
+        f"already running)"
+    )
     print("(no Ziti enrollment step: no controller here; 2-core machine shared with others, figures vary)")
 
 

@@ -30,9 +30,14 @@ from hf_saas.spec import parse_spec
 
 TAGS_PER_EDGE, INTERVAL_MS = 10, 100
 TAGS: list[dict[str, object]] = [
-    {"name": f"value_{i}", "data_type": "float", "sampling_interval_ms": INTERVAL_MS,
-     "address": {"table": "holding", "address": 0 if i % 2 == 0 else 2, "type": "float32"}}
-    for i in range(TAGS_PER_EDGE)]
+    {
+        "name": f"value_{i}",
+        "data_type": "float",
+        "sampling_interval_ms": INTERVAL_MS,
+        "address": {"table": "holding", "address": 0 if i % 2 == 0 else 2, "type": "float32"},
+    }
+    for i in range(TAGS_PER_EDGE)
+]
 
 
 def _samples(rig: Cloud, db: str) -> int:
@@ -109,23 +114,36 @@ def main() -> None:
     configured = TAGS_PER_EDGE * 1000 / INTERVAL_MS
     n = len(dbs)
     never = f" ({len(waiting)} never sent: {waiting})" if waiting else ""
-    print(f"{n} tenants provisioned one after the other in {provisioned:.0f} s; every edge's first value stored "
-          f"{all_sending:.0f} s after the first signup{never}")
-    print(f"stored per tenant over {args.seconds:.0f} s: median {statistics.median(rates):.1f} values/s "
-          f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
-          f"all tenants {sum(rates):.0f} values/s")
-    print(f"PostgreSQL connections per tenant as the edges connected: median {statistics.median(pooled or [0])}, "
-          f"max {max(pooled or [0])}, all tenants {sum(pooled)} (the server's max_connections must hold them)")
-    for label, kinds in (("as the edges connected", connected), (f"after {args.seconds:.0f} s of load", loaded),
-                         ("idle", idle)):
+    print(
+        f"{n} tenants provisioned one after the other in {provisioned:.0f} s; every edge's first value stored "
+        f"{all_sending:.0f} s after the first signup{never}"
+    )
+    print(
+        f"stored per tenant over {args.seconds:.0f} s: median {statistics.median(rates):.1f} values/s "
+        f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
+        f"all tenants {sum(rates):.0f} values/s"
+    )
+    print(
+        f"PostgreSQL connections per tenant as the edges connected: median {statistics.median(pooled or [0])}, "
+        f"max {max(pooled or [0])}, all tenants {sum(pooled)} (the server's max_connections must hold them)"
+    )
+    for label, kinds in (
+        ("as the edges connected", connected),
+        (f"after {args.seconds:.0f} s of load", loaded),
+        ("idle", idle),
+    ):
         total = sum(sum(v) for v in kinds.values())
         odoo, ingest = kinds["odoo"], kinds["ingest"]
-        print(f"server RSS {label}: {total:.0f} MB in all; {len(odoo)} tenant Odoo processes "
-              f"{sum(odoo):.0f} MB (median {statistics.median(odoo) if odoo else 0:.0f}), {len(ingest)} ingests "
-              f"{sum(ingest):.0f} MB (median {statistics.median(ingest) if ingest else 0:.0f}), router "
-              f"{sum(kinds['router']):.0f} MB, broker {sum(kinds['broker']):.0f} MB; per tenant {total / n:.0f} MB")
-    print("(target of issue 17: <= 150 MB per idle tenant, all processes counted; 2-core machine shared with "
-          "others, figures vary)")
+        print(
+            f"server RSS {label}: {total:.0f} MB in all; {len(odoo)} tenant Odoo processes "
+            f"{sum(odoo):.0f} MB (median {statistics.median(odoo) if odoo else 0:.0f}), {len(ingest)} ingests "
+            f"{sum(ingest):.0f} MB (median {statistics.median(ingest) if ingest else 0:.0f}), router "
+            f"{sum(kinds['router']):.0f} MB, broker {sum(kinds['broker']):.0f} MB; per tenant {total / n:.0f} MB"
+        )
+    print(
+        "(target of issue 17: <= 150 MB per idle tenant, all processes counted; 2-core machine shared with "
+        "others, figures vary)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from hf_collector.simulate.servers import ModbusMachine  # noqa: E402
 
 # --- an OPC UA server changing N variables at a given rate, in its own process ------------------
 
+
 def opcua_server(port: int, variables: int, period_s: float, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
     from asyncua import Server, ua
 
@@ -61,10 +62,11 @@ def opcua_server(port: int, variables: int, period_s: float, ready: multiprocess
         while True:
             tick += 1
             for first in range(0, len(nodes), per_slice):
-                for node in nodes[first:first + per_slice]:
+                for node in nodes[first : first + per_slice]:
                     await server.write_attribute_value(
-                        node.nodeid, ua.DataValue(ua.Variant(float(tick), ua.VariantType.Double),
-                                                  SourceTimestamp=datetime.now(UTC)))
+                        node.nodeid,
+                        ua.DataValue(ua.Variant(float(tick), ua.VariantType.Double), SourceTimestamp=datetime.now(UTC)),
+                    )
                 next_at += period_s / slices
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -75,15 +77,35 @@ def opcua_server(port: int, variables: int, period_s: float, ready: multiprocess
 
 
 def opcua_site(port: int, variables: int, interval_ms: int) -> object:
-    return parse_site({"devices": [{"name": "bench-opcua", "protocol": "opcua", "host": "127.0.0.1", "port": port,
-                                    "tags": [{"name": f"v{i}",
-                                              "topic": f"umh/v1/acme/bench/cell{i // 100}/_historian/v{i}",
-                                              "sampling_interval_ms": interval_ms,
-                                              "address": {"node_id": f"ns=2;s=v{i}"}} for i in range(variables)]}]})
+    return parse_site(
+        {
+            "devices": [
+                {
+                    "name": "bench-opcua",
+                    "protocol": "opcua",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "tags": [
+                        {
+                            "name": f"v{i}",
+                            "topic": f"umh/v1/acme/bench/cell{i // 100}/_historian/v{i}",
+                            "sampling_interval_ms": interval_ms,
+                            "address": {"node_id": f"ns=2;s=v{i}"},
+                        }
+                        for i in range(variables)
+                    ],
+                }
+            ]
+        }
+    )
 
 
-def subscriber(broker: int, ready: multiprocessing.Event, stop: multiprocessing.Event,  # type: ignore[valid-type]
-               results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def subscriber(
+    broker: int,
+    ready: multiprocessing.Event,
+    stop: multiprocessing.Event,  # type: ignore[valid-type]
+    results: multiprocessing.Queue,
+) -> None:  # type: ignore[type-arg]
     """The MQTT subscriber, in its own process so its cost is not counted as the collector's: values seen
     and, per message, the delay from the value's source timestamp to its arrival here."""
     received: list[float] = []
@@ -105,8 +127,9 @@ def subscriber(broker: int, ready: multiprocessing.Event, stop: multiprocessing.
     results.put((values_seen[0], received))
 
 
-async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: float, latency: bool,
-                        interval_ms: int | None = None) -> dict[str, float]:
+async def opcua_to_mqtt(
+    broker: int, variables: int, period_s: float, seconds: float, latency: bool, interval_ms: int | None = None
+) -> dict[str, float]:
     port = free_port()
     ready = multiprocessing.Event()
     server = multiprocessing.Process(target=opcua_server, args=(port, variables, period_s, ready), daemon=True)
@@ -121,8 +144,7 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     queue = DiskQueue(folder / "q.sqlite")
     # the sender runs for the block and has closed its connection at its end, so the next figure does not share
     # the machine with it
-    async with MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-collector"),
-                          queue) as sender:
+    async with MqttSender(MqttSettings(url=f"mqtt://127.0.0.1:{broker}", client_id="bench-collector"), queue) as sender:
         driver = OpcUaDriver(site.devices[0])  # type: ignore[attr-defined]
         read = 0
         async with driver:
@@ -150,7 +172,7 @@ async def opcua_to_mqtt(broker: int, variables: int, period_s: float, seconds: f
     cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed
     result = {"read_per_s": read / elapsed, "delivered": delivered, "cpu": cpu}
     if latency and received:
-        ordered = sorted(received[len(received) // 10:])  # skip the warm-up tenth
+        ordered = sorted(received[len(received) // 10 :])  # skip the warm-up tenth
         result["p50"] = statistics.median(ordered)
         result["p99"] = ordered[int(len(ordered) * 0.99) - 1]
     return result
@@ -161,11 +183,18 @@ async def modbus_coalescing(registers: int = 2000) -> dict[str, float]:
     server = ModbusMachine(Machine(), port)
     server.server.context  # noqa: B018
     await server.start()
-    tags = [{"name": f"r{i}", "topic": f"umh/v1/acme/bench/press/_historian/r{i}",
-             "address": {"table": "holding", "address": i % 64, "type": "uint16"}} for i in range(registers)]
+    tags = [
+        {
+            "name": f"r{i}",
+            "topic": f"umh/v1/acme/bench/press/_historian/r{i}",
+            "address": {"table": "holding", "address": i % 64, "type": "uint16"},
+        }
+        for i in range(registers)
+    ]
     # 2,000 tags over the 64 registers the simulator serves, so both plans read real data
-    site = parse_site({"devices": [{"name": "bench-modbus", "protocol": "modbus", "host": "127.0.0.1", "port": port,
-                                    "tags": tags}]})
+    site = parse_site(
+        {"devices": [{"name": "bench-modbus", "protocol": "modbus", "host": "127.0.0.1", "port": port, "tags": tags}]}
+    )
     device = site.devices[0]
     driver = ModbusDriver(device)
     await driver.client.connect()
@@ -179,8 +208,12 @@ async def modbus_coalescing(registers: int = 2000) -> dict[str, float]:
         timings[name] = (time.perf_counter() - start) / 3
     driver.client.close()
     await server.stop()
-    return {"coalesced_requests": len(coalesced), "single_requests": len(single),
-            "coalesced_s": timings["coalesced"], "single_s": timings["single"]}
+    return {
+        "coalesced_requests": len(coalesced),
+        "single_requests": len(single),
+        "coalesced_s": timings["coalesced"],
+        "single_s": timings["single"],
+    }
 
 
 async def replay_rate(broker: int, messages: int = 20_000, values_per_message: int = 10) -> float:
@@ -202,10 +235,27 @@ async def rss_with_tags(tags: int = 10_000) -> float:
     port = free_port()
     server = ModbusMachine(Machine(), port)
     await server.start()
-    site = parse_site({"devices": [{"name": f"plc{d}", "protocol": "modbus", "host": "127.0.0.1", "port": port,
-                                    "tags": [{"name": f"t{i}", "topic": f"umh/v1/acme/bench/cell{d}/_historian/t{i}",
-                                              "address": {"table": "holding", "address": i % 64, "type": "uint16"}}
-                                             for i in range(tags // 10)]} for d in range(10)]})
+    site = parse_site(
+        {
+            "devices": [
+                {
+                    "name": f"plc{d}",
+                    "protocol": "modbus",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "tags": [
+                        {
+                            "name": f"t{i}",
+                            "topic": f"umh/v1/acme/bench/cell{d}/_historian/t{i}",
+                            "address": {"table": "holding", "address": i % 64, "type": "uint16"},
+                        }
+                        for i in range(tags // 10)
+                    ],
+                }
+                for d in range(10)
+            ]
+        }
+    )
     drivers = [ModbusDriver(device) for device in site.devices]
     peak = 0
     streams = [d.samples() for d in drivers]
@@ -231,8 +281,10 @@ async def main() -> None:
         throughput = await opcua_to_mqtt(broker, 2000, 0.05, 10, latency=False)
         print("2/5 Modbus: 2,000 tags, coalesced vs one request per tag …")
         modbus = await modbus_coalescing()
-        print("3/5 latency change -> subscriber at ~5,000 values/s (500 variables every 100 ms, "
-              "subscription publishing every 10 ms) …")
+        print(
+            "3/5 latency change -> subscriber at ~5,000 values/s (500 variables every 100 ms, "
+            "subscription publishing every 10 ms) …"
+        )
         latency = await opcua_to_mqtt(broker, 500, 0.1, 10, latency=True, interval_ms=10)
         print("4/5 store-and-forward replay …")
         replay = await replay_rate(broker)
@@ -241,17 +293,25 @@ async def main() -> None:
     print("\n| figure | measured | baseline / target |")
     print("| --- | --- | --- |")
     per_core = throughput["read_per_s"] / max(throughput["cpu"], 1e-9)
-    print(f"| OPC UA subscription → MQTT | {throughput['read_per_s']:,.0f} values/s read and published "
-          f"(as fast as the Python test server changes them) using {throughput['cpu']:.0%} of one core: "
-          f"{per_core:,.0f} values per CPU-second | target ≥ 20,000 values/s on one core |")
-    print(f"| Modbus 2,000 tags: requests per cycle | {modbus['coalesced_requests']} coalesced vs "
-          f"{modbus['single_requests']} one-per-tag "
-          f"({modbus['single_requests'] / modbus['coalesced_requests']:.0f}× fewer) | target ≥ 10× fewer |")
-    print(f"| Modbus 2,000 tags: cycle time | {modbus['coalesced_s'] * 1000:.1f} ms coalesced vs "
-          f"{modbus['single_s'] * 1000:.0f} ms one-per-tag | |")
-    print(f"| change → subscriber latency at {latency['read_per_s']:,.0f} values/s | "
-          f"p50 {latency.get('p50', 0):.0f} ms, p99 {latency.get('p99', 0):.0f} ms | "
-          f"target p50 ≤ 20 ms, p99 ≤ 100 ms |")
+    print(
+        f"| OPC UA subscription → MQTT | {throughput['read_per_s']:,.0f} values/s read and published "
+        f"(as fast as the Python test server changes them) using {throughput['cpu']:.0%} of one core: "
+        f"{per_core:,.0f} values per CPU-second | target ≥ 20,000 values/s on one core |"
+    )
+    print(
+        f"| Modbus 2,000 tags: requests per cycle | {modbus['coalesced_requests']} coalesced vs "
+        f"{modbus['single_requests']} one-per-tag "
+        f"({modbus['single_requests'] / modbus['coalesced_requests']:.0f}× fewer) | target ≥ 10× fewer |"
+    )
+    print(
+        f"| Modbus 2,000 tags: cycle time | {modbus['coalesced_s'] * 1000:.1f} ms coalesced vs "
+        f"{modbus['single_s'] * 1000:.0f} ms one-per-tag | |"
+    )
+    print(
+        f"| change → subscriber latency at {latency['read_per_s']:,.0f} values/s | "
+        f"p50 {latency.get('p50', 0):.0f} ms, p99 {latency.get('p99', 0):.0f} ms | "
+        f"target p50 ≤ 20 ms, p99 ≤ 100 ms |"
+    )
     print(f"| store-and-forward replay | {replay:,.0f} values/s | target ≥ 50,000 values/s |")
     print(f"| peak RSS, 10,000 tags polled | {rss:.0f} MB | target ≤ 250 MB |")
 

@@ -52,14 +52,18 @@ def create_db(tags: int = TAGS_PER_MESSAGE * WORKCELLS) -> str:
     with connect(name) as conn, conn.cursor() as cr:
         cr.execute((ROOT / "historian/tests/sql/hf_uns_minimal.sql").read_text())
         for w in range(WORKCELLS):
-            cr.execute("INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES (%s, 1, %s) RETURNING id",
-                       (f"cell{w}", f"acme/bench/area/line/cell{w}"))
+            cr.execute(
+                "INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES (%s, 1, %s) RETURNING id",
+                (f"cell{w}", f"acme/bench/area/line/cell{w}"),
+            )
             wid = cr.fetchone()[0]
             for t in range(tags // WORKCELLS):
-                cr.execute("INSERT INTO hf_uns_tag (name, workcenter_id, company_id, data_type, role, topic, "
-                           "historian, active, retention_class) "
-                           "VALUES (%s, %s, 1, 'float', 'plain', %s, true, true, 'standard')",
-                           (f"t{t}", wid, f"umh/v1/acme/bench/area/line/cell{w}/_historian/t{t}"))
+                cr.execute(
+                    "INSERT INTO hf_uns_tag (name, workcenter_id, company_id, data_type, role, topic, "
+                    "historian, active, retention_class) "
+                    "VALUES (%s, %s, 1, 'float', 'plain', %s, true, true, 'standard')",
+                    (f"t{t}", wid, f"umh/v1/acme/bench/area/line/cell{w}/_historian/t{t}"),
+                )
         schema.ensure_schema(cr)
     return name
 
@@ -128,21 +132,33 @@ def publish_fast(port: int, packets: list[bytes], window: int = 1000) -> float:
         while acked < len(packets):
             room = min(len(packets) - sent, window - (sent - acked))
             if room > 0:
-                sock.sendall(b"".join(packets[sent:sent + room]))
+                sock.sendall(b"".join(packets[sent : sent + room]))
                 sent += room
             pending += sock.recv(1 << 16)
             whole = len(pending) // 4  # PUBACKs only (4 bytes each) on this connection
             acked += whole
-            pending = pending[whole * 4:]
+            pending = pending[whole * 4 :]
         elapsed = time.perf_counter() - start
         sock.sendall(b"\xe0\x00")
     return elapsed
 
 
 def ingest_command(port: int, db: str, client_id: str, workers: int) -> list[str]:
-    return [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}",
-            "--dsn", f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--client-id", client_id,
-            "--stats-interval", "5", "--workers", str(workers)]
+    return [
+        sys.executable,
+        "-m",
+        "hf_historian.ingest",
+        "--mqtt-url",
+        f"mqtt://127.0.0.1:{port}",
+        "--dsn",
+        f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}",
+        "--client-id",
+        client_id,
+        "--stats-interval",
+        "5",
+        "--workers",
+        str(workers),
+    ]
 
 
 def watch_peak_rss(process: subprocess.Popen[bytes]) -> list[int]:
@@ -174,8 +190,9 @@ def bench_ingest(total: int, workers: int = 1) -> tuple[float, float, int]:
     db = create_db()
     try:
         with private_mosquitto() as port:
-            ingest = subprocess.Popen(ingest_command(port, db, "bench-ingest", workers),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ingest = subprocess.Popen(
+                ingest_command(port, db, "bench-ingest", workers), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             time.sleep(3)
             peak = watch_peak_rss(ingest)
             batch = encode_publishes(messages(total, int(time.time() * 1000) - 3_600_000))
@@ -184,8 +201,9 @@ def bench_ingest(total: int, workers: int = 1) -> tuple[float, float, int]:
             stored, elapsed = wait_stored(db, total, start)
             ingest.terminate()
             ingest.wait(timeout=30)
-            print(f"   (published {len(batch):,} messages in {published:.1f} s; "
-                  f"stored {stored:,} of {total:,} samples)")
+            print(
+                f"   (published {len(batch):,} messages in {published:.1f} s; stored {stored:,} of {total:,} samples)"
+            )
             return stored / elapsed, elapsed, peak[0]
     finally:
         drop_db(db)
@@ -265,8 +283,11 @@ def bench_hostile(total: int, share: float) -> tuple[float, float, int, int, int
             ingest = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             start = time.perf_counter()
             deadline = time.time() + 600
-            while (progress(db) < total or dead_letters(db) < hostile) and time.time() < deadline \
-                    and ingest.poll() is None:
+            while (
+                (progress(db) < total or dead_letters(db) < hostile)
+                and time.time() < deadline
+                and ingest.poll() is None
+            ):
                 time.sleep(0.1)
             elapsed = time.perf_counter() - start
             exits = 0 if ingest.poll() is None else 1
@@ -280,15 +301,19 @@ def bench_hostile(total: int, share: float) -> tuple[float, float, int, int, int
 
 
 def hostile_main(total: int, share: float) -> None:
-    print(f"Ingest with {share:.0%} hostile messages ({len(HOSTILE_KINDS)} kinds, issue 14) beside the clean "
-          f"backlog, one worker, {total:,} good samples each …")
+    print(
+        f"Ingest with {share:.0%} hostile messages ({len(HOSTILE_KINDS)} kinds, issue 14) beside the clean "
+        f"backlog, one worker, {total:,} good samples each …"
+    )
     clean_rate, clean_s, _rss = bench_drain(total)
     rate, seconds, exits, stored, sent, letters, hostile = bench_hostile(total, share)
     print("\n| run | samples/s | process exits | good samples stored | hostile dead-lettered |")
     print("| --- | --- | --- | --- | --- |")
     print(f"| clean backlog | {clean_rate:,.0f} ({clean_s:.1f} s) | 0 | all | – |")
-    print(f"| {share:.0%} hostile | {rate:,.0f} ({seconds:.1f} s) | {exits} | {stored:,} of {sent:,} | "
-          f"{letters:,} of {hostile:,} |")
+    print(
+        f"| {share:.0%} hostile | {rate:,.0f} ({seconds:.1f} s) | {exits} | {stored:,} of {sent:,} | "
+        f"{letters:,} of {hostile:,} |"
+    )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
 
 
@@ -305,8 +330,9 @@ def unknown_flood_main(seconds: float) -> None:
         with private_mosquitto() as port:
             (ROOT / "var").mkdir(exist_ok=True)
             log = (ROOT / "var" / "bench_unknown_ingest.log").open("w")  # its rates, inbox and discovered tags
-            ingest = subprocess.Popen(ingest_command(port, db, "bench-unknown", 1), stdout=log,
-                                      stderr=subprocess.STDOUT)
+            ingest = subprocess.Popen(
+                ingest_command(port, db, "bench-unknown", 1), stdout=log, stderr=subprocess.STDOUT
+            )
             time.sleep(3)
             proc = psutil.Process(ingest.pid)
             baseline = proc.memory_info().rss
@@ -336,10 +362,12 @@ def unknown_flood_main(seconds: float) -> None:
         first, last = max(per_phase[:third]), max(per_phase[-third:])
         print("\n| figure | measured | baseline / target |")
         print("| --- | --- | --- |")
-        print(f"| unknown-tag flood, {seconds:.0f} s, {sent:,} messages | peak RSS {max(per_phase) / 2**20:.0f} MB; "
-              f"first third {first / 2**20:.0f} MB, last third {last / 2**20:.0f} MB | idle before the flood "
-              f"{baseline / 2**20:.0f} MB; target: bounded (last ≤ first + 10 %) → "
-              f"{'bounded' if last <= first * 1.1 else 'GROWING'} |")
+        print(
+            f"| unknown-tag flood, {seconds:.0f} s, {sent:,} messages | peak RSS {max(per_phase) / 2**20:.0f} MB; "
+            f"first third {first / 2**20:.0f} MB, last third {last / 2**20:.0f} MB | idle before the flood "
+            f"{baseline / 2**20:.0f} MB; target: bounded (last ≤ first + 10 %) → "
+            f"{'bounded' if last <= first * 1.1 else 'GROWING'} |"
+        )
         print(f"| ingest exits during the flood | {exits} | target 0 |")
         print("\n| after s | RSS MB | discovered tags | dead letters (messages set aside) |")
         print("| --- | --- | --- | --- |")
@@ -357,8 +385,15 @@ def _dead_letters_one_by_one(cr: psycopg2.extensions.cursor, letters: list[Any])
     cr.executemany(
         "INSERT INTO hf_uns_dead_letter (topic, payload, reason, received_at, create_date, write_date) "
         "VALUES (%s, %s, %s, now() at time zone 'utc', now() at time zone 'utc', now() at time zone 'utc')",
-        [(deadletter.safe_text(letter.topic), deadletter.payload_excerpt(letter.payload),
-          deadletter.safe_text(letter.reason)) for letter in letters])
+        [
+            (
+                deadletter.safe_text(letter.topic),
+                deadletter.payload_excerpt(letter.payload),
+                deadletter.safe_text(letter.reason),
+            )
+            for letter in letters
+        ],
+    )
 
 
 def dead_letters_main(total: int, rounds: int = 3) -> None:
@@ -367,29 +402,38 @@ def dead_letters_main(total: int, rounds: int = 3) -> None:
     from hf_historian.ingest import deadletter
 
     batch = 2000
-    letters = [deadletter.DeadLetter(f"umh/v1/acme/bench/area/line/ghost{i}/_historian",
-                                     json.dumps({"timestamp_ms": 1_700_000_000_000 + i,
-                                                 **{f"n{i:x}{t}": 1.0 for t in range(TAGS_PER_MESSAGE)}}).encode(),
-                                     f"unknown location: umh/v1/acme/bench/area/line/ghost{i}/_historian/n{i:x}0")
-               for i in range(total)]
+    letters = [
+        deadletter.DeadLetter(
+            f"umh/v1/acme/bench/area/line/ghost{i}/_historian",
+            json.dumps(
+                {"timestamp_ms": 1_700_000_000_000 + i, **{f"n{i:x}{t}": 1.0 for t in range(TAGS_PER_MESSAGE)}}
+            ).encode(),
+            f"unknown location: umh/v1/acme/bench/area/line/ghost{i}/_historian/n{i:x}0",
+        )
+        for i in range(total)
+    ]
     db = create_db(tags=0)
     rates: dict[str, list[float]] = {"one INSERT per letter (before)": [], "deadletter.store (now)": []}
     try:
         with connect(db) as conn, conn.cursor() as cr:
             for _ in range(rounds):  # interleaved, so both see the same machine load
-                for name, store in (("one INSERT per letter (before)", _dead_letters_one_by_one),
-                                    ("deadletter.store (now)", deadletter.store)):
+                for name, store in (
+                    ("one INSERT per letter (before)", _dead_letters_one_by_one),
+                    ("deadletter.store (now)", deadletter.store),
+                ):
                     start = time.perf_counter()
                     for first in range(0, total, batch):
-                        store(cr, letters[first:first + batch])
+                        store(cr, letters[first : first + batch])
                         conn.commit()
                     rates[name].append(total / (time.perf_counter() - start))
             cr.execute("SELECT count(*) FROM hf_uns_dead_letter")
             stored = cr.fetchone()[0]
     finally:
         drop_db(db)
-    print(f"\nDead letters, {total:,} per run in transactions of {batch:,}, {rounds} runs each, same database "
-          f"({stored:,} stored in all)\n")
+    print(
+        f"\nDead letters, {total:,} per run in transactions of {batch:,}, {rounds} runs each, same database "
+        f"({stored:,} stored in all)\n"
+    )
     print("| dead-letter insert | letters/s (median of runs) | runs |")
     print("| --- | --- | --- |")
     for name, values in rates.items():
@@ -400,8 +444,9 @@ def dead_letters_main(total: int, rounds: int = 3) -> None:
 def _flood_counts(db: str) -> tuple[int, int]:
     """(tags discovered, dead letters) so far."""
     with connect(db) as conn, conn.cursor() as cr:
-        cr.execute("SELECT (SELECT count(*) FROM hf_uns_tag WHERE discovered), "
-                   "(SELECT count(*) FROM hf_uns_dead_letter)")
+        cr.execute(
+            "SELECT (SELECT count(*) FROM hf_uns_tag WHERE discovered), (SELECT count(*) FROM hf_uns_dead_letter)"
+        )
         tags, letters = cr.fetchone()
         return int(tags), int(letters)
 
@@ -414,13 +459,15 @@ def bench_copy(total: int) -> float:
         for i in range(total // TAGS_PER_MESSAGE):
             ts = datetime.fromtimestamp((start_ms + (i // WORKCELLS) * 10) / 1000, UTC).isoformat()
             for t in range(TAGS_PER_MESSAGE):
-                buffer.write(f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t"
-                             f"{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n")
+                buffer.write(
+                    f"{ts}\t{(i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1}\t{(i * 7 + t) % 1000 / 10}\t\\N\t0\t2\n"
+                )
         buffer.seek(0)
         with connect(db) as conn, conn.cursor() as cr:
             start = time.perf_counter()
-            cr.copy_expert("COPY hf_historian_sample (time, tag_id, value, value_text, quality, retention) FROM STDIN",
-                           buffer)
+            cr.copy_expert(
+                "COPY hf_historian_sample (time, tag_id, value, value_text, quality, retention) FROM STDIN", buffer
+            )
             conn.commit()
             return total / (time.perf_counter() - start)
     finally:
@@ -434,9 +481,13 @@ def bench_copy_binary(total: int) -> float:
     db = create_db()
     try:
         start_ms = int(time.time() * 1000) - 3_600_000
-        samples = [Sample((i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1, start_ms + (i // WORKCELLS) * 10,
-                          (i * 7 + t) % 1000 / 10)
-                   for i in range(total // TAGS_PER_MESSAGE) for t in range(TAGS_PER_MESSAGE)]
+        samples = [
+            Sample(
+                (i % WORKCELLS) * TAGS_PER_MESSAGE + t + 1, start_ms + (i // WORKCELLS) * 10, (i * 7 + t) % 1000 / 10
+            )
+            for i in range(total // TAGS_PER_MESSAGE)
+            for t in range(TAGS_PER_MESSAGE)
+        ]
         binary = prepare(samples, optimistic=True).binary
         assert binary is not None
         with connect(db) as conn, conn.cursor() as cr:
@@ -466,10 +517,28 @@ def bench_orm() -> float | None:
     db = f"hf_bench_orm_{uuid.uuid4().hex[:6]}"
     odoo = str(ROOT / "scripts" / "odoo.sh")
     try:
-        subprocess.run([odoo, "-d", db, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http",
-                        "--log-level=warn"], check=True, capture_output=True)
-        out = subprocess.run([odoo, "shell", "-d", db, "--no-http", "--log-level=warn"], input=ORM_SCRIPT,
-                             capture_output=True, text=True, check=True).stdout
+        subprocess.run(
+            [
+                odoo,
+                "-d",
+                db,
+                "-i",
+                "hf_uns",
+                "--without-demo=all",
+                "--stop-after-init",
+                "--no-http",
+                "--log-level=warn",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        out = subprocess.run(
+            [odoo, "shell", "-d", db, "--no-http", "--log-level=warn"],
+            input=ORM_SCRIPT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return float(next(line.split()[1] for line in out.splitlines() if line.startswith("ORM_RATE")))
     finally:
         drop_db(db)
@@ -487,16 +556,20 @@ def bench_reads() -> dict[str, float]:
             day_start = now - timedelta(days=1)
             base = int(day_start.timestamp() * 1000)
             for chunk in range(0, 86_400, 20_000):
-                writer.write([Sample(1, base + s * 1000, float(s % 600))
-                              for s in range(chunk, min(chunk + 20_000, 86_400))])
+                writer.write(
+                    [Sample(1, base + s * 1000, float(s % 600)) for s in range(chunk, min(chunk + 20_000, 86_400))]
+                )
             # 10 tags, 30 days of 1-minute and 1-hour rollups
             for table, step in (("hf_historian_rollup_1m", "1 minute"), ("hf_historian_rollup_1h", "1 hour")):
-                cr.execute(f"""INSERT INTO {table} SELECT tag, b, 1, 9, 300, 60, 5, b FROM generate_series(11, 20) tag,
+                cr.execute(
+                    f"""INSERT INTO {table} SELECT tag, b, 1, 9, 300, 60, 5, b FROM generate_series(11, 20) tag,
                                generate_series(%s::timestamptz, %s::timestamptz, %s::interval) b""",
-                           (now - timedelta(days=30), now, step))
+                    (now - timedelta(days=30), now, step),
+                )
             # latest values of 1,000 tags
-            cr.execute("INSERT INTO hf_historian_latest SELECT id, now(), id, NULL, 0 FROM hf_uns_tag "
-                       "ON CONFLICT DO NOTHING")
+            cr.execute(
+                "INSERT INTO hf_historian_latest SELECT id, now(), id, NULL, 0 FROM hf_uns_tag ON CONFLICT DO NOTHING"
+            )
             conn.commit()
             cr.execute("ANALYZE")
 
@@ -511,8 +584,10 @@ def bench_reads() -> dict[str, float]:
                 return best[len(best) // 2] * 1000
 
             day = timed(lambda: reader.read_window(cr, 1, day_start, now, 500))
-            month = timed(lambda: [reader.read_window(cr, tag, now - timedelta(days=30), now, 500)
-                                   for tag in range(11, 21)], repeat=5)
+            month = timed(
+                lambda: [reader.read_window(cr, tag, now - timedelta(days=30), now, 500) for tag in range(11, 21)],
+                repeat=5,
+            )
             ids = list(range(1, 1001))
             latest = timed(lambda: reader.read_latest(cr, ids))
             points = len(reader.read_window(cr, 1, day_start, now, 500)["points"])
@@ -524,17 +599,32 @@ def bench_reads() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
-                        help="ingest processes for the parallel runs (1a, 1c)")
-    parser.add_argument("--tags-per-message", type=int, default=10,
-                        help="tags of one workcell per message (1,000 tags in all)")
-    parser.add_argument("--hostile", type=float, default=0.0,
-                        help="only the hostile-input run: this share of the messages hostile (0.01: 1 %%), "
-                             "beside a clean run")
-    parser.add_argument("--dead-letters", type=int, default=0, metavar="N",
-                        help="only the dead-letter insert rate: N letters, now beside one INSERT per letter")
-    parser.add_argument("--unknown-flood", type=float, default=0.0, metavar="SECONDS",
-                        help="only the unknown-tag flood: peak RSS while every message names unknown tags")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="ingest processes for the parallel runs (1a, 1c)"
+    )
+    parser.add_argument(
+        "--tags-per-message", type=int, default=10, help="tags of one workcell per message (1,000 tags in all)"
+    )
+    parser.add_argument(
+        "--hostile",
+        type=float,
+        default=0.0,
+        help="only the hostile-input run: this share of the messages hostile (0.01: 1 %%), beside a clean run",
+    )
+    parser.add_argument(
+        "--dead-letters",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the dead-letter insert rate: N letters, now beside one INSERT per letter",
+    )
+    parser.add_argument(
+        "--unknown-flood",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only the unknown-tag flood: peak RSS while every message names unknown tags",
+    )
     args = parser.parse_args()
     global TAGS_PER_MESSAGE, WORKCELLS
     TAGS_PER_MESSAGE, WORKCELLS = args.tags_per_message, 1000 // args.tags_per_message
@@ -547,8 +637,10 @@ def main() -> None:
     if args.hostile:
         hostile_main(args.samples, args.hostile)
         return
-    print(f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
-          f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n")
+    print(
+        f"Historian benchmarks on {os.cpu_count()} cores, PostgreSQL at {PG_HOST}:{PG_PORT} "
+        f"(native partitions), {args.samples:,} samples, 1,000 tags, {TAGS_PER_MESSAGE} tags per message\n"
+    )
     n = args.workers
     print("1/5 ingest: MQTT -> historian, live (one worker) …")
     live1 = bench_ingest(args.samples)
@@ -558,34 +650,49 @@ def main() -> None:
     drain1 = bench_drain(args.samples)
     print(f"1c/5 the same backlog drained by {n} workers …")
     drain_n = bench_drain(args.samples, n)
-    print("2/5 raw COPY of the same rows (text, as they arrive; then binary, grouped by tag as the writer "
-          "sends them) …")
+    print(
+        "2/5 raw COPY of the same rows (text, as they arrive; then binary, grouped by tag as the writer sends them) …"
+    )
     copy_rate = bench_copy(args.samples)
     binary_rate = bench_copy_binary(args.samples)
     print("3/5 Odoo ORM, one create() per sample …")
     orm_rate = bench_orm()
     print("4/5 reads …")
     reads = bench_reads()
-    runs = [("live, 1 worker", live1), (f"live, {n} workers", live_n), ("backlog, 1 worker", drain1),
-            (f"backlog, {n} workers", drain_n)]
+    runs = [
+        ("live, 1 worker", live1),
+        (f"live, {n} workers", live_n),
+        ("backlog, 1 worker", drain1),
+        (f"backlog, {n} workers", drain_n),
+    ]
     print("\n| figure | measured | baseline / target |")
     print("| --- | --- | --- |")
     for label, (rate, seconds, _rss) in runs:
         print(f"| MQTT → historian, {label} | {rate:,.0f} samples/s ({seconds:.1f} s) | target ≥ 100,000 samples/s |")
-    print(f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = "
-          + " / ".join(f"{rate / copy_rate:.0%} ({label})" for label, (rate, _s, _r) in runs)
-          + " of it (target ≥ 50 %) |")
-    print(f"| raw binary COPY, grouped by tag (the writer's own format) | {binary_rate:,.0f} samples/s | ingest = "
-          + " / ".join(f"{rate / binary_rate:.0%} ({label})" for label, (rate, _s, _r) in runs) + " of it |")
+    print(
+        f"| raw COPY into the same table | {copy_rate:,.0f} samples/s | ingest = "
+        + " / ".join(f"{rate / copy_rate:.0%} ({label})" for label, (rate, _s, _r) in runs)
+        + " of it (target ≥ 50 %) |"
+    )
+    print(
+        f"| raw binary COPY, grouped by tag (the writer's own format) | {binary_rate:,.0f} samples/s | ingest = "
+        + " / ".join(f"{rate / binary_rate:.0%} ({label})" for label, (rate, _s, _r) in runs)
+        + " of it |"
+    )
     if orm_rate:
-        print(f"| Odoo ORM create() per sample | {orm_rate:,.0f} samples/s | ingest is "
-              + " / ".join(f"{rate / orm_rate:,.0f}× ({label})" for label, (rate, _s, _r) in runs)
-              + " faster (target ≥ 100×) |")
+        print(
+            f"| Odoo ORM create() per sample | {orm_rate:,.0f} samples/s | ingest is "
+            + " / ".join(f"{rate / orm_rate:,.0f}× ({label})" for label, (rate, _s, _r) in runs)
+            + " faster (target ≥ 100×) |"
+        )
     print(f"| read 1 tag, 1 day @1 Hz → {reads['points']} points | {reads['day']:.1f} ms (median) | target ≤ 50 ms |")
     print(f"| read 10 tags, 30 days from rollups | {reads['month']:.1f} ms (median) | target ≤ 300 ms |")
     print(f"| read_latest, 1,000 tags | {reads['latest']:.1f} ms (median) | target ≤ 50 ms |")
-    print("| ingest peak RSS (workers together) | "
-          + " / ".join(f"{rss / 2**20:.0f} MB ({label})" for label, (_r, _s, rss) in runs) + " | target ≤ 300 MB |")
+    print(
+        "| ingest peak RSS (workers together) | "
+        + " / ".join(f"{rss / 2**20:.0f} MB ({label})" for label, (_r, _s, rss) in runs)
+        + " | target ≤ 300 MB |"
+    )
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other processes on this machine share its cores)")
 
 

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _load_ml() -> list[ModuleType]:
     """Import addons/hf_ml/ml as a package without Odoo (its modules import each other relatively)."""
-    spec = importlib.util.spec_from_file_location("hf_ml_ml", ROOT / "addons/hf_ml/ml/__init__.py",
-                                                  submodule_search_locations=[str(ROOT / "addons/hf_ml/ml")])
+    spec = importlib.util.spec_from_file_location(
+        "hf_ml_ml", ROOT / "addons/hf_ml/ml/__init__.py", submodule_search_locations=[str(ROOT / "addons/hf_ml/ml")]
+    )
     assert spec is not None and spec.loader is not None, "addons/hf_ml/ml is missing"
     package = importlib.util.module_from_spec(spec)
     sys.modules["hf_ml_ml"] = package
@@ -41,7 +42,10 @@ PDM_SPEC = F.FeatureSpec(300, (1, 6))  # a row every 5 minutes; windows of 5 and
 
 
 def _rows(
-    t: np.ndarray, series: dict[str, np.ndarray], spec: Any, tags: Sequence[str]  # noqa: ANN401  (ml's FeatureSpec)
+    t: np.ndarray,
+    series: dict[str, np.ndarray],
+    spec: Any,  # noqa: ANN401  (ml's FeatureSpec)
+    tags: Sequence[str],
 ) -> tuple[np.ndarray, np.ndarray]:
     ends = spec.grid(t[0], t[-1])
     matrix, complete = F.build([(t, series[tag]) for tag in tags], ends, spec)
@@ -72,13 +76,19 @@ def predictive_maintenance() -> dict:
     iso_alarm = vib_mean[test] >= ISO_ALARM
     # the best any fixed vibration limit can do: chosen for F1 on the training days
     candidates = np.linspace(2.1, 10.5, 85)
-    best = max(candidates, key=lambda c: metrics.classification(labels[train], (vib_mean[train] >= c).astype(float),
-                                                                 0.5, False)["f1"])
+    best = max(
+        candidates,
+        key=lambda c: metrics.classification(labels[train], (vib_mean[train] >= c).astype(float), 0.5, False)["f1"],
+    )
     tuned_alarm = vib_mean[test] >= best
-    return {"failures": len(held_failures), "rows": int(test.sum()), "tuned_limit": float(best),
-            "model": judge(model_alarm, model_alarm.astype(float)),
-            "iso": judge(iso_alarm, iso_alarm.astype(float)),
-            "tuned": judge(tuned_alarm, tuned_alarm.astype(float))}
+    return {
+        "failures": len(held_failures),
+        "rows": int(test.sum()),
+        "tuned_limit": float(best),
+        "model": judge(model_alarm, model_alarm.astype(float)),
+        "iso": judge(iso_alarm, iso_alarm.astype(float)),
+        "tuned": judge(tuned_alarm, tuned_alarm.astype(float)),
+    }
 
 
 def anomalies() -> dict:
@@ -104,7 +114,7 @@ def anomalies() -> dict:
     train, test = ends <= split, ends > split
     model = M.MlModel.fit_anomaly(matrix[train], spec.names(list(tags)), contamination=0.01)
     index = np.searchsorted(t, ends) - 1
-    row_truth = np.array([truth_samples[max(0, i - 150):i].mean() > 0.5 for i in index])[test]
+    row_truth = np.array([truth_samples[max(0, i - 150) : i].mean() > 0.5 for i in index])[test]
     model_flag = model.score(matrix[test]) >= 1.0
     # naive: any raw sample of any tag outside mean ± 3 sigma of the training days
     outside = np.zeros(len(t), dtype=bool)
@@ -112,10 +122,13 @@ def anomalies() -> dict:
         values = series[tag]
         mu, sigma = values[t <= split].mean(), values[t <= split].std()
         outside |= (values < mu - 3 * sigma) | (values > mu + 3 * sigma)
-    naive_flag = np.array([outside[max(0, i - 150):i].any() for i in index])[test]
-    return {"episodes": 24, "rows": int(test.sum()),
-            "model": metrics.classification(row_truth, model_flag.astype(float), 0.5, False),
-            "naive": metrics.classification(row_truth, naive_flag.astype(float), 0.5, False)}
+    naive_flag = np.array([outside[max(0, i - 150) : i].any() for i in index])[test]
+    return {
+        "episodes": 24,
+        "rows": int(test.sum()),
+        "model": metrics.classification(row_truth, model_flag.astype(float), 0.5, False),
+        "naive": metrics.classification(row_truth, naive_flag.astype(float), 0.5, False),
+    }
 
 
 def speed() -> dict:
@@ -162,36 +175,56 @@ def main() -> None:
     pdm, anomaly, timing = predictive_maintenance(), anomalies(), speed()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("hf_ml benchmarks — synthetic plant (hf_ml/ml/synthetic.py), the jobs' own feature and model code\n")
-    print(f"Predictive maintenance: failure within {HORIZON_S // 3600} h, per 5-minute row; trained on 8 days, "
-          f"held-out 4 days ({pdm['rows']} rows, {pdm['failures']} failures)")
-    print(f"| figure | random forest (hf_ml) | fixed alarm {ISO_ALARM} mm/s | best fixed limit "
-          f"({pdm['tuned_limit']:.1f} mm/s, tuned on training) | target |")
+    print(
+        f"Predictive maintenance: failure within {HORIZON_S // 3600} h, per 5-minute row; trained on 8 days, "
+        f"held-out 4 days ({pdm['rows']} rows, {pdm['failures']} failures)"
+    )
+    print(
+        f"| figure | random forest (hf_ml) | fixed alarm {ISO_ALARM} mm/s | best fixed limit "
+        f"({pdm['tuned_limit']:.1f} mm/s, tuned on training) | target |"
+    )
     print("| --- | --- | --- | --- | --- |")
     for label, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1")):
-        print(f"| {label} | {pdm['model'][key]:.2f} | {pdm['iso'][key]:.2f} | {pdm['tuned'][key]:.2f} | "
-              f"{'≥ 0.8' if key == 'f1' else ''} |")
+        print(
+            f"| {label} | {pdm['model'][key]:.2f} | {pdm['iso'][key]:.2f} | {pdm['tuned'][key]:.2f} | "
+            f"{'≥ 0.8' if key == 'f1' else ''} |"
+        )
     ratio = pdm["model"]["lead_min"] / pdm["iso"]["lead_min"] if pdm["iso"]["lead_min"] else float("inf")
-    print(f"| mean lead time before failure | {pdm['model']['lead_min']:.0f} min | {pdm['iso']['lead_min']:.0f} min | "
-          f"{pdm['tuned']['lead_min']:.0f} min | ≥ 2× fixed alarm ({ratio:.1f}×) |")
+    print(
+        f"| mean lead time before failure | {pdm['model']['lead_min']:.0f} min | {pdm['iso']['lead_min']:.0f} min | "
+        f"{pdm['tuned']['lead_min']:.0f} min | ≥ 2× fixed alarm ({ratio:.1f}×) |"
+    )
     print(f"| failures missed | {pdm['model']['missed']} | {pdm['iso']['missed']} | {pdm['tuned']['missed']} | |")
-    print("\nAnomaly detection: isolation forest over 5-minute features of the running time; trained on 2 healthy "
-          f"days, held-out day with {anomaly['episodes']} injected anomalies ({anomaly['rows']} rows)")
+    print(
+        "\nAnomaly detection: isolation forest over 5-minute features of the running time; trained on 2 healthy "
+        f"days, held-out day with {anomaly['episodes']} injected anomalies ({anomaly['rows']} rows)"
+    )
     print("| figure | isolation forest (hf_ml) | fixed limits mean ± 3σ per tag | target |")
     print("| --- | --- | --- | --- |")
     for label, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1")):
-        print(f"| {label} | {anomaly['model'][key]:.2f} | {anomaly['naive'][key]:.2f} | "
-              f"{'≥ 0.8' if key == 'f1' else ''} |")
-    print(f"\nSpeed ({timing['rows']} feature rows of {timing['features']} features "
-          f"from {timing['train_samples']:,} samples)")
+        print(
+            f"| {label} | {anomaly['model'][key]:.2f} | {anomaly['naive'][key]:.2f} | "
+            f"{'≥ 0.8' if key == 'f1' else ''} |"
+        )
+    print(
+        f"\nSpeed ({timing['rows']} feature rows of {timing['features']} features "
+        f"from {timing['train_samples']:,} samples)"
+    )
     print("| figure | time | target |")
     print("| --- | --- | --- |")
     print(f"| windowed features from 1,000,000 samples | {timing['features_s']:.2f} s | |")
-    print(f"| training on 1,000,000 samples: predictive maintenance (features + held-out and final forests) | "
-          f"{timing['train_pdm_s']:.1f} s | ≤ 60 s |")
-    print(f"| training on 1,000,000 samples: anomaly (features + two isolation forests) | "
-          f"{timing['train_anomaly_s']:.1f} s | ≤ 60 s |")
-    print(f"| scoring 100,000 samples: predictive maintenance (verify + load + features + score) | "
-          f"{timing['score_pdm_s']:.2f} s | ≤ 5 s |")
+    print(
+        f"| training on 1,000,000 samples: predictive maintenance (features + held-out and final forests) | "
+        f"{timing['train_pdm_s']:.1f} s | ≤ 60 s |"
+    )
+    print(
+        f"| training on 1,000,000 samples: anomaly (features + two isolation forests) | "
+        f"{timing['train_anomaly_s']:.1f} s | ≤ 60 s |"
+    )
+    print(
+        f"| scoring 100,000 samples: predictive maintenance (verify + load + features + score) | "
+        f"{timing['score_pdm_s']:.2f} s | ≤ 5 s |"
+    )
     print(f"| scoring 100,000 samples: anomaly (features + score) | {timing['score_anomaly_s']:.2f} s | ≤ 5 s |")
     print(f"| signed artefact (random forest) | {timing['artefact_kb']:.0f} KB | |")
     print(f"| peak memory (max RSS of the run) | {peak:.0f} MB | reported |")

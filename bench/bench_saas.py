@@ -28,8 +28,10 @@ def main() -> None:
     settings = prov.settings
     started = time.monotonic()
     status = prov.build_template()
-    print(f"template: {'built' if status['changed'] else 'reused'} in {time.monotonic() - started:.1f} s "
-          f"(modules {','.join(settings.modules)})")
+    print(
+        f"template: {'built' if status['changed'] else 'reused'} in {time.monotonic() - started:.1f} s "
+        f"(modules {','.join(settings.modules)})"
+    )
 
     results = {}
     for label, fresh in (("clone", False), ("fresh odoo -i", True)):
@@ -40,8 +42,10 @@ def main() -> None:
         results[label] = time.monotonic() - t0
         print(f"{label:14}: tenant ready in {results[label]:6.2f} s   steps {json.dumps(result.timings)}")
         drop_tenant(prov, result.db)
-    print(f"speed-up clone vs fresh install: {results['fresh odoo -i'] / results['clone']:.1f}x "
-          f"(target for clone: <= 20 s)")
+    print(
+        f"speed-up clone vs fresh install: {results['fresh odoo -i'] / results['clone']:.1f}x "
+        f"(target for clone: <= 20 s)"
+    )
 
     specs = [parse_spec(spec_data(f"Bench Many {i}", devices=10)) for i in range(args.concurrent)]
     for spec in specs:
@@ -52,8 +56,7 @@ def main() -> None:
     def sample() -> None:
         me = psutil.Process()
         while not stop.is_set():
-            rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True)
-                                             if c.is_running())
+            rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True) if c.is_running())
             peak["rss"] = max(peak["rss"], rss)
             time.sleep(0.1)
 
@@ -65,10 +68,12 @@ def main() -> None:
     total = time.monotonic() - t0
     stop.set()
     ok = [o for o in outcomes if not isinstance(o, str)]
-    print(f"{args.concurrent} concurrent tenants: {len(ok)} ready, {args.concurrent - len(ok)} failed, "
-          f"total {total:.1f} s, {total / max(1, len(ok)):.2f} s/tenant; peak RSS (provisioner + setups) "
-          f"{peak['rss'] / 1048576:.0f} MB; this process max RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"{args.concurrent} concurrent tenants: {len(ok)} ready, {args.concurrent - len(ok)} failed, "
+        f"total {total:.1f} s, {total / max(1, len(ok)):.2f} s/tenant; peak RSS (provisioner + setups) "
+        f"{peak['rss'] / 1048576:.0f} MB; this process max RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
     for o in outcomes:
         if isinstance(o, str):
             print("  failure:", o)

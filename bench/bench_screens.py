@@ -78,8 +78,19 @@ def drop_db() -> None:
 
 
 def odoo_args(*args: str) -> list[str]:
-    return [str(ROOT / "scripts" / "odoo.sh"), "-d", DB, "--db-filter", f"^{DB}$", "--without-demo=all",
-            "--max-cron-threads", "0", "--log-level", "warn", *args]
+    return [
+        str(ROOT / "scripts" / "odoo.sh"),
+        "-d",
+        DB,
+        "--db-filter",
+        f"^{DB}$",
+        "--without-demo=all",
+        "--max-cron-threads",
+        "0",
+        "--log-level",
+        "warn",
+        *args,
+    ]
 
 
 # --- historian -------------------------------------------------------------------------------------
@@ -99,8 +110,10 @@ def store(conn: connection, rows: Sequence[tuple[int, datetime, float]]) -> None
     writer = historian_writer()
     if id(conn) not in _writers:
         _writers[id(conn)] = writer.HistorianWriter(conn.cursor())
-    samples = [writer.Sample(tag_id=tag_id, time_ms=round(time_.timestamp() * 1000), value=float(value))
-               for tag_id, time_, value in rows]
+    samples = [
+        writer.Sample(tag_id=tag_id, time_ms=round(time_.timestamp() * 1000), value=float(value))
+        for tag_id, time_, value in rows
+    ]
     _writers[id(conn)].write(samples)
     conn.commit()
 
@@ -123,16 +136,26 @@ def seed() -> list[dict[str, Any]]:
     line = call("hf.uns.line", "create", {"name": "Line", "segment": "line", "area_id": area})
     cells = []
     for i in range(WORKCELLS):
-        wc = call("mrp.workcenter", "create", {"name": f"Press {i + 1:02d}", "hf_uns_segment": f"press{i + 1:02d}",
-                                               "hf_line_id": line, "hf_ideal_cycle_time": 6.0})
+        wc = call(
+            "mrp.workcenter",
+            "create",
+            {
+                "name": f"Press {i + 1:02d}",
+                "hf_uns_segment": f"press{i + 1:02d}",
+                "hf_line_id": line,
+                "hf_ideal_cycle_time": 6.0,
+            },
+        )
         vals = [
             {"name": "state", "workcenter_id": wc, "data_type": "int", "role": "machine_state"},
             {"name": "good", "workcenter_id": wc, "data_type": "int", "role": "good_count"},
             {"name": "scrap", "workcenter_id": wc, "data_type": "int", "role": "scrap_count"},
             {"name": "anomaly", "workcenter_id": wc, "role": "derived"},
         ]
-        vals += [{"name": f"value{n:02d}", "workcenter_id": wc, "unit": "°C", "limit_low": 0, "limit_high": 900}
-                 for n in range(TAGS_PER_CELL - len(vals))]
+        vals += [
+            {"name": f"value{n:02d}", "workcenter_id": wc, "unit": "°C", "limit_low": 0, "limit_high": 900}
+            for n in range(TAGS_PER_CELL - len(vals))
+        ]
         tag_ids = call("hf.uns.tag", "create", vals)
         tags = dict(zip([v["name"] for v in vals], tag_ids, strict=True))
         plain = [tags[f"value{n:02d}"] for n in range(TAGS_PER_CELL - 4)]
@@ -150,10 +173,21 @@ def seed() -> list[dict[str, Any]]:
             {"kind": "gauge", "tag_id": plain[3], "x": 3, "y": 8, "w": 3, "h": 2, "value_max": 1000},
         ]
         for n, tag in enumerate(plain[4:13]):
-            tiles.append({"kind": "value", "tag_id": tag, "x": 6 + (n % 2) * 3 if n < 2 else (n - 2) % 4 * 3,
-                          "y": 8 if n < 2 else 10 + (n - 2) // 4 * 2, "w": 3, "h": 2})
-        call("hf.screen", "create", {"name": f"Press {i + 1:02d}", "workcenter_id": wc,
-                                     "widget_ids": [(0, 0, t) for t in tiles]})
+            tiles.append(
+                {
+                    "kind": "value",
+                    "tag_id": tag,
+                    "x": 6 + (n % 2) * 3 if n < 2 else (n - 2) % 4 * 3,
+                    "y": 8 if n < 2 else 10 + (n - 2) // 4 * 2,
+                    "w": 3,
+                    "h": 2,
+                }
+            )
+        call(
+            "hf.screen",
+            "create",
+            {"name": f"Press {i + 1:02d}", "workcenter_id": wc, "widget_ids": [(0, 0, t) for t in tiles]},
+        )
         kiosk = call("hf.screen.kiosk", "create", {"workcenter_id": wc})
         token = call("hf.screen.kiosk", "read", [kiosk], ["token"])[0]["token"]
         cells.append({"workcenter": wc, "token": token, "tags": tags, "value_tag": plain[4]})
@@ -185,9 +219,18 @@ class Browser:
     def __init__(self) -> None:
         self.profile = tempfile.TemporaryDirectory()
         self.proc = subprocess.Popen(
-            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={CDP_PORT}",
-             f"--user-data-dir={self.profile.name}", "--window-size=1600,1200", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "chromium",
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--remote-debugging-port={CDP_PORT}",
+                f"--user-data-dir={self.profile.name}",
+                "--window-size=1600,1200",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(100):
             try:
@@ -219,8 +262,10 @@ class Browser:
         self.send("Page.navigate", url=url)
         deadline = time.time() + timeout
         while time.time() < deadline:
-            value = self.eval(f"(() => {{ try {{ return ({condition}) ? performance.now() : null; }} "
-                              f"catch (e) {{ return null; }} }})()")
+            value = self.eval(
+                f"(() => {{ try {{ return ({condition}) ? performance.now() : null; }} "
+                f"catch (e) {{ return null; }} }})()"
+            )
             if value:
                 return value
             time.sleep(0.01)
@@ -281,8 +326,12 @@ def kiosk_load(cells: list[dict[str, Any]], kiosks: int, seconds: float, conn: c
             started = time.monotonic()
             try:
                 # as the kiosk page sends it: the token in a header, not in the URL (kept out of access logs)
-                response = session.post(f"{URL}/hf/kiosk/data", data=body, timeout=10,
-                                        headers={"Content-Type": "application/json", "X-HF-Kiosk-Token": token})
+                response = session.post(
+                    f"{URL}/hf/kiosk/data",
+                    data=body,
+                    timeout=10,
+                    headers={"Content-Type": "application/json", "X-HF-Kiosk-Token": token},
+                )
                 ok = response.status_code == 200 and response.json().get("result", {}).get("ok")
             except requests.RequestException:
                 ok = False
@@ -312,8 +361,9 @@ def kiosk_load(cells: list[dict[str, Any]], kiosks: int, seconds: float, conn: c
                 pass
         return total
 
-    threads = [threading.Thread(target=client, args=(cells[i % len(cells)]["token"],), daemon=True)
-               for i in range(kiosks)]
+    threads = [
+        threading.Thread(target=client, args=(cells[i % len(cells)]["token"],), daemon=True) for i in range(kiosks)
+    ]
     threads.append(threading.Thread(target=writer, daemon=True))
     for thread in threads:
         thread.start()
@@ -352,10 +402,17 @@ def main() -> int:
         return 2
     say(f"database {DB}: installing hf_screens")
     drop_db()
-    subprocess.run(odoo_args("-i", "hf_screens", "--stop-after-init", "--http-port", str(PORT)), check=True,
-                   stdout=subprocess.DEVNULL)
-    SERVER = subprocess.Popen(odoo_args("--http-port", str(PORT)), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    subprocess.run(
+        odoo_args("-i", "hf_screens", "--stop-after-init", "--http-port", str(PORT)),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    SERVER = subprocess.Popen(
+        odoo_args("--http-port", str(PORT)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     browser = None
     conn = psycopg2.connect(dbname=DB, **PG)
     try:
@@ -408,22 +465,34 @@ def main() -> int:
         print()
         print("machine screens (hf_screens)                      figure      baseline / target")
         print(f"first render after install (bundle built)      {first or float('nan'):8.0f} ms   one-time asset build")
-        print(f"first render, 20 tiles, cold browser cache    {cold or float('nan'):8.0f} ms   "
-              f"/web/login {statistics.median([m for m in login_ms if m]):.0f} ms · target ≤ 1500 ms")
+        print(
+            f"first render, 20 tiles, cold browser cache    {cold or float('nan'):8.0f} ms   "
+            f"/web/login {statistics.median([m for m in login_ms if m]):.0f} ms · target ≤ 1500 ms"
+        )
         warm_ok = [w for w in warm if w]
-        print(f"first render, 20 tiles, warm (median of {len(warm_ok)})    {statistics.median(warm_ok):8.0f} ms   "
-              f"min {min(warm_ok):.0f} / max {max(warm_ok):.0f} ms")
-        print(f"live latency stored→painted p50               {pct(latency, 50):8.0f} ms   "
-              f"poll period 1000 ms (mean wait 500 ms)")
-        print(f"live latency stored→painted p95               {pct(latency, 95):8.0f} ms   target ≤ 2000 ms "
-              f"({len(latency)} samples, {missing} not seen)")
+        print(
+            f"first render, 20 tiles, warm (median of {len(warm_ok)})    {statistics.median(warm_ok):8.0f} ms   "
+            f"min {min(warm_ok):.0f} / max {max(warm_ok):.0f} ms"
+        )
+        print(
+            f"live latency stored→painted p50               {pct(latency, 50):8.0f} ms   "
+            f"poll period 1000 ms (mean wait 500 ms)"
+        )
+        print(
+            f"live latency stored→painted p95               {pct(latency, 95):8.0f} ms   target ≤ 2000 ms "
+            f"({len(latency)} samples, {missing} not seen)"
+        )
         for run in (one, fifty):
-            print(f"{run['kiosks']:2d} kiosk(s) at 1 Hz: {run['rps']:6.1f} req/s served, {run['errors']} errors, "
-                  f"request p50 {run['p50_ms']:.0f} ms / p95 {run['p95_ms']:.0f} ms, Odoo CPU {run['cpu_pct']:.0f} % "
-                  f"of one core")
+            print(
+                f"{run['kiosks']:2d} kiosk(s) at 1 Hz: {run['rps']:6.1f} req/s served, {run['errors']} errors, "
+                f"request p50 {run['p50_ms']:.0f} ms / p95 {run['p95_ms']:.0f} ms, Odoo CPU {run['cpu_pct']:.0f} % "
+                f"of one core"
+            )
         if one["rps"]:
-            print(f"CPU per kiosk: 1 kiosk {one['cpu_pct']:.1f} %, 50 kiosks {fifty['cpu_pct'] / 50:.1f} % each "
-                  f"(machine: {psutil.cpu_count()} cores)")
+            print(
+                f"CPU per kiosk: 1 kiosk {one['cpu_pct']:.1f} %, 50 kiosks {fifty['cpu_pct'] / 50:.1f} % each "
+                f"(machine: {psutil.cpu_count()} cores)"
+            )
         return 0
     finally:
         if browser:

@@ -32,8 +32,9 @@ def _open_login(port: int, db: str, timeout: float = 180, query: str = "") -> fl
     started = time.monotonic()
     while True:
         try:
-            page = requests.get(f"http://127.0.0.1:{port}/web/login{query}",
-                                headers={"Host": f"{db}.localhost:{port}"}, timeout=timeout)
+            page = requests.get(
+                f"http://127.0.0.1:{port}/web/login{query}", headers={"Host": f"{db}.localhost:{port}"}, timeout=timeout
+            )
             if page.status_code == 200 and 'name="csrf_token"' in page.text:
                 return time.monotonic() - started
         except requests.ConnectionError:
@@ -61,8 +62,10 @@ def main() -> None:
     created = [prov.create(spec) for spec in specs]
     role_s = [c.timings["role"] for c in created]
     total_s = [sum(c.timings.values()) for c in created]
-    print(f"provisioning: {statistics.median(total_s):.2f} s per tenant (median of {len(created)}), "
-          f"of which the tenant's own role {statistics.median(role_s):.2f} s")
+    print(
+        f"provisioning: {statistics.median(total_s):.2f} s per tenant (median of {len(created)}), "
+        f"of which the tenant's own role {statistics.median(role_s):.2f} s"
+    )
     try:
         # --- per tenant: the router and one Odoo per tenant, as `hf-saas serve` runs them
         port = free_port()
@@ -87,25 +90,51 @@ def main() -> None:
         ingests = [_rss_mb(c) for c in me.children() if "hf_historian.ingest" in c.cmdline()]
         loop.call_soon_threadsafe(task[0].cancel)
         thread.join(60)
-        print(f"one Odoo per tenant : {len(per_tenant)} processes, idle RSS per tenant median "
-              f"{statistics.median(per_tenant):.0f} MB (min {min(per_tenant):.0f}, max {max(per_tenant):.0f}), "
-              f"all tenants {sum(per_tenant):.0f} MB; cold start through the router "
-              f"{statistics.median(cold):.1f} s, a warm page {statistics.median(warm) * 1000:.0f} ms")
+        print(
+            f"one Odoo per tenant : {len(per_tenant)} processes, idle RSS per tenant median "
+            f"{statistics.median(per_tenant):.0f} MB (min {min(per_tenant):.0f}, max {max(per_tenant):.0f}), "
+            f"all tenants {sum(per_tenant):.0f} MB; cold start through the router "
+            f"{statistics.median(cold):.1f} s, a warm page {statistics.median(warm) * 1000:.0f} ms"
+        )
         if ingests:
             both = statistics.median(per_tenant) + statistics.median(ingests)
-            print(f"each tenant's ingest : {len(ingests)} processes, idle RSS median "
-                  f"{statistics.median(ingests):.0f} MB; per idle tenant, all its processes: {both:.0f} MB")
+            print(
+                f"each tenant's ingest : {len(ingests)} processes, idle RSS median "
+                f"{statistics.median(ingests):.0f} MB; per idle tenant, all its processes: {both:.0f} MB"
+            )
 
         # --- baseline: one shared Odoo for every tenant, connected as the provisioner's role (a member of each
         # tenant's); the database list is given, since Odoo lists only the databases its role owns
         port = free_port()
         shared = subprocess.Popen(
-            [*odoo_launcher(settings), "--addons-path", settings.full_addons_path, "--db_host", settings.db_host,
-             "--db_port", str(settings.db_port), "--db_user", settings.db_user, "--data-dir", str(settings.data_dir),
-             "--http-port", str(port), "--database", ",".join(c.db for c in created), "--max-cron-threads", "1",
-             "--http-interface", "127.0.0.1", "--log-level", "warn",
-             "--logfile", str(settings.state_dir / "shared-odoo.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                *odoo_launcher(settings),
+                "--addons-path",
+                settings.full_addons_path,
+                "--db_host",
+                settings.db_host,
+                "--db_port",
+                str(settings.db_port),
+                "--db_user",
+                settings.db_user,
+                "--data-dir",
+                str(settings.data_dir),
+                "--http-port",
+                str(port),
+                "--database",
+                ",".join(c.db for c in created),
+                "--max-cron-threads",
+                "1",
+                "--http-interface",
+                "127.0.0.1",
+                "--log-level",
+                "warn",
+                "--logfile",
+                str(settings.state_dir / "shared-odoo.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             cold_shared = [_open_login(port, c.db, query=f"?db={c.db}") for c in created]
             time.sleep(IDLE_S)
@@ -113,11 +142,15 @@ def main() -> None:
         finally:
             shared.terminate()
             shared.wait(30)
-        print(f"baseline, one shared: 1 process for {len(created)} tenants, idle RSS {rss_shared:.0f} MB "
-              f"({rss_shared / len(created):.0f} MB per tenant); first page per tenant "
-              f"{statistics.median(cold_shared):.1f} s")
-        print(f"per-tenant isolation costs {sum(per_tenant) - rss_shared:.0f} MB more for {len(created)} idle "
-              f"tenants (target of issue 17: <= 150 MB per idle tenant, all processes counted)")
+        print(
+            f"baseline, one shared: 1 process for {len(created)} tenants, idle RSS {rss_shared:.0f} MB "
+            f"({rss_shared / len(created):.0f} MB per tenant); first page per tenant "
+            f"{statistics.median(cold_shared):.1f} s"
+        )
+        print(
+            f"per-tenant isolation costs {sum(per_tenant) - rss_shared:.0f} MB more for {len(created)} idle "
+            f"tenants (target of issue 17: <= 150 MB per idle tenant, all processes counted)"
+        )
     finally:
         for c in created:
             drop_tenant(prov, c.db)

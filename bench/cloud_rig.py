@@ -66,26 +66,49 @@ def cloud(db_prefix: str, *router_args: str) -> Iterator[Cloud]:
     (work / "mosquitto.conf").write_text(
         f"user {getpass.getuser()}\nlistener {broker_port} 127.0.0.1\nallow_anonymous false\n"
         f"password_file {work / 'passwd'}\nacl_file {work / 'acl'}\npid_file {work / 'mosquitto.pid'}\n"
-        "max_queued_messages 100000\n")
+        "max_queued_messages 100000\n"
+    )
     state = work / "state"
-    os.environ.update({
-        "HF_SAAS_STATE_DIR": str(state), "HF_SAAS_DATA_DIR": str(state / "odoo-data"),
-        "HF_SAAS_TEMPLATE_DB": "hf_bench_tenant_template", "HF_SAAS_DB_PREFIX": db_prefix,
-        "HF_SAAS_MOSQUITTO_DIR": str(work), "HF_SAAS_MOSQUITTO_PIDFILE": str(work / "mosquitto.pid"),
-        "HF_SAAS_MQTT_URL": f"mqtt://mqtt.localhost:{broker_port}",
-        "HF_SAAS_INGEST_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
-        "HF_SAAS_BASE_URL": f"http://{{db}}.localhost:{router_port}"})
+    os.environ.update(
+        {
+            "HF_SAAS_STATE_DIR": str(state),
+            "HF_SAAS_DATA_DIR": str(state / "odoo-data"),
+            "HF_SAAS_TEMPLATE_DB": "hf_bench_tenant_template",
+            "HF_SAAS_DB_PREFIX": db_prefix,
+            "HF_SAAS_MOSQUITTO_DIR": str(work),
+            "HF_SAAS_MOSQUITTO_PIDFILE": str(work / "mosquitto.pid"),
+            "HF_SAAS_MQTT_URL": f"mqtt://mqtt.localhost:{broker_port}",
+            "HF_SAAS_INGEST_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
+            "HF_SAAS_BASE_URL": f"http://{{db}}.localhost:{router_port}",
+        }
+    )
     settings = Settings.load()
     provisioner = Provisioner(settings)
     provisioner.build_template()
     processes = [
-        subprocess.Popen(["mosquitto", "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL),
-        subprocess.Popen([str(BIN / "hf-collector"), "simulate", "--modbus-port", str(modbus_port), "--opcua-port",
-                          str(free_port()), "--s7-port", str(free_port())],
-                         stdout=(work / "simulate.log").open("wb"), stderr=subprocess.STDOUT)]
-    router = subprocess.Popen([str(BIN / "hf-saas"), "serve", "--listen", f"127.0.0.1:{router_port}", *router_args],
-                              stdout=(work / "router.log").open("wb"), stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            ["mosquitto", "-c", str(work / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ),
+        subprocess.Popen(
+            [
+                str(BIN / "hf-collector"),
+                "simulate",
+                "--modbus-port",
+                str(modbus_port),
+                "--opcua-port",
+                str(free_port()),
+                "--s7-port",
+                str(free_port()),
+            ],
+            stdout=(work / "simulate.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        ),
+    ]
+    router = subprocess.Popen(
+        [str(BIN / "hf-saas"), "serve", "--listen", f"127.0.0.1:{router_port}", *router_args],
+        stdout=(work / "router.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     rig = Cloud(work, settings, provisioner, modbus_port, router, processes)
     try:
         for port, timeout in ((broker_port, 10), (modbus_port, 60), (router_port, 30)):

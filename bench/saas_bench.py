@@ -23,6 +23,12 @@ def bench_provisioner(folder: str, db_prefix: str) -> Provisioner:
     """A provisioner whose state lives in ``var/bench/<folder>`` and whose tenants are ``<db_prefix>…``."""
     assert REPO_ROOT is not None
     state = REPO_ROOT / "var" / "bench" / folder
-    return Provisioner(Settings.load(state_dir=state, data_dir=state / "odoo-data",
-                                     template_db="hf_bench_tenant_template", db_prefix=db_prefix,
-                                     mqtt_url="mqtt://127.0.0.1:1883"))
+    return Provisioner(
+        Settings.load(
+            state_dir=state,
+            data_dir=state / "odoo-data",
+            template_db="hf_bench_tenant_template",
+            db_prefix=db_prefix,
+            mqtt_url="mqtt://127.0.0.1:1883",
+        )
+    )

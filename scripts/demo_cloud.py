@@ -35,19 +35,42 @@ def spec_from_site(site: dict[str, Any]) -> dict[str, Any]:
     for device in site["devices"]:
         cell = device["tags"][0]["topic"].split("/_historian/")[0].rsplit("/", 1)[1]
         cells.append(cell)
-        devices.append({
-            "name": device["name"], "protocol": device["protocol"], "ip": device["host"], "port": device["port"],
-            "workcenter": cell,
-            "tags": [{key: tag[key] for key in ("name", "data_type", "unit", "role", "sampling_interval_ms",
-                                                "address") if key in tag} for tag in device["tags"]]})
+        devices.append(
+            {
+                "name": device["name"],
+                "protocol": device["protocol"],
+                "ip": device["host"],
+                "port": device["port"],
+                "workcenter": cell,
+                "tags": [
+                    {
+                        key: tag[key]
+                        for key in ("name", "data_type", "unit", "role", "sampling_interval_ms", "address")
+                        if key in tag
+                    }
+                    for tag in device["tags"]
+                ],
+            }
+        )
     return {
-        "company": {"name": COMPANY, "contact_name": "Dana Demo", "email": "dana@second-plant.example",
-                    "timezone": "Europe/Berlin"},
-        "site": {"name": "Plant 2", "areas": [{"name": "Machining",
-                                              "lines": [{"name": "Line 1", "workcenters": cells}]}]},
+        "company": {
+            "name": COMPANY,
+            "contact_name": "Dana Demo",
+            "email": "dana@second-plant.example",
+            "timezone": "Europe/Berlin",
+        },
+        "site": {
+            "name": "Plant 2",
+            "areas": [{"name": "Machining", "lines": [{"name": "Line 1", "workcenters": cells}]}],
+        },
         "devices": devices,
-        "plan": {"code": "starter", "tags": 500, "samples_per_day": 5_000_000, "retention_days": 30,
-                 "storage_mb": 5120},
+        "plan": {
+            "code": "starter",
+            "tags": 500,
+            "samples_per_day": 5_000_000,
+            "retention_days": 30,
+            "storage_mb": 5120,
+        },
     }
 
 
@@ -65,8 +88,14 @@ def kiosk_links(url: str, db: str, login: str, password: str) -> list[str]:
     models = server_proxy(f"{url}/xmlrpc/2/object")
     links = []
     for cell in models.execute_kw(db, uid, password, "mrp.workcenter", "search_read", [[]], {"fields": ["name"]}):
-        kiosk = models.execute_kw(db, uid, password, "hf.screen.kiosk", "create",
-                                  [{"name": f"Tablet {cell['name']}", "workcenter_id": cell["id"]}])
+        kiosk = models.execute_kw(
+            db,
+            uid,
+            password,
+            "hf.screen.kiosk",
+            "create",
+            [{"name": f"Tablet {cell['name']}", "workcenter_id": cell["id"]}],
+        )
         url_of = models.execute_kw(db, uid, password, "hf.screen.kiosk", "read", [[kiosk]], {"fields": ["url"]})
         links.append(f"{cell['name']}: {url_of[0]['url']}")
     return links
@@ -84,8 +113,11 @@ def main() -> int:
         except HfSaasError as exc:
             print(f"demo_cloud: the second plant could not be provisioned: {exc}", file=sys.stderr)
             return 1
-        lines = [f"{COMPANY}: {result.url}  login {result.admin_login}  password {result.admin_password}",
-                 "kiosks:", *kiosk_links(result.url, db, result.admin_login, result.admin_password)]
+        lines = [
+            f"{COMPANY}: {result.url}  login {result.admin_login}  password {result.admin_password}",
+            "kiosks:",
+            *kiosk_links(result.url, db, result.admin_login, result.admin_password),
+        ]
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")

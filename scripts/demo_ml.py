@@ -43,15 +43,27 @@ else:
             value = machine.state_code if name == "state" else getattr(machine, name)
             samples.append(Sample(tags[name].id, ms, float(value)))
     HistorianWriter(env.cr).write(samples)
-    equipment = env["maintenance.equipment"].search([("name", "=", "Press 1 spindle")], limit=1) or \
-        env["maintenance.equipment"].create({"name": "Press 1 spindle"})
-    job = Job.create({
-        "name": JOB_NAME, "kind": "maintenance", "workcenter_id": workcenter.id, "equipment_id": equipment.id,
-        "tag_ids": [(6, 0, [tags[name].id for name in INPUTS])],
-        "failure_source": "tag", "failure_tag_id": tags["state"].id, "failure_value": 2.0,
-        "horizon_hours": 0.5, "training_days": HISTORY.days, "window_minutes": 5, "rolling_windows": "5,15",
-        "threshold": 0.5, "score_interval_minutes": 5,
-    })
+    equipment = env["maintenance.equipment"].search([("name", "=", "Press 1 spindle")], limit=1) or env[
+        "maintenance.equipment"
+    ].create({"name": "Press 1 spindle"})
+    job = Job.create(
+        {
+            "name": JOB_NAME,
+            "kind": "maintenance",
+            "workcenter_id": workcenter.id,
+            "equipment_id": equipment.id,
+            "tag_ids": [(6, 0, [tags[name].id for name in INPUTS])],
+            "failure_source": "tag",
+            "failure_tag_id": tags["state"].id,
+            "failure_value": 2.0,
+            "horizon_hours": 0.5,
+            "training_days": HISTORY.days,
+            "window_minutes": 5,
+            "rolling_windows": "5,15",
+            "threshold": 0.5,
+            "score_interval_minutes": 5,
+        }
+    )
     job.action_train()
     job._hf_run_training(now)
     if job.state != "trained":
@@ -59,13 +71,28 @@ else:
     else:
         job._hf_score_tag()  # now, so the press's screen (and a screen generated later) shows the score tile
         version = job.active_version_id
-        print(f"ML job '{JOB_NAME}': trained on {len(samples):,} samples with {failures} failures "
-              f"(held-out F1 {version.f1:.2f}, lead {version.lead_time_minutes:.0f} min); live score on the "
-              f"press's machine screen, a maintenance request on 'Press 1 spindle' when it reaches {job.threshold}")
+        print(
+            f"ML job '{JOB_NAME}': trained on {len(samples):,} samples with {failures} failures "
+            f"(held-out F1 {version.f1:.2f}, lead {version.lead_time_minutes:.0f} min); live score on the "
+            f"press's machine screen, a maintenance request on 'Press 1 spindle' when it reaches {job.threshold}"
+        )
         # the press's screen shows the score (a screen generated later picks the score tag up by itself)
         for screen in workcenter.hf_screen_ids if "hf_screen_ids" in workcenter else ():
             if not screen.widget_ids.filtered(lambda w: w.kind == "ml_score"):
                 bottom = max((w.y + w.h for w in screen.widget_ids), default=0)
-                screen.widget_ids = [(0, 0, {"kind": "ml_score", "name": "Bearing failure risk",
-                                             "tag_id": job.score_tag_id.id, "x": 0, "y": bottom, "w": 3, "h": 2})]
+                screen.widget_ids = [
+                    (
+                        0,
+                        0,
+                        {
+                            "kind": "ml_score",
+                            "name": "Bearing failure risk",
+                            "tag_id": job.score_tag_id.id,
+                            "x": 0,
+                            "y": bottom,
+                            "w": 3,
+                            "h": 2,
+                        },
+                    )
+                ]
 env.cr.commit()

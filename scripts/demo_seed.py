@@ -39,7 +39,8 @@ def get_or_create(model, parent, segment):
     field = PARENT_FIELD[model]
     record = env[model].search([(field, "=", parent.id), ("segment", "=", segment)], limit=1)
     return record or env[model].create(
-        {"name": segment.replace("_", " ").title(), "segment": segment, field: parent.id})
+        {"name": segment.replace("_", " ").title(), "segment": segment, field: parent.id}
+    )
 
 
 def workcell_for(location):
@@ -51,7 +52,8 @@ def workcell_for(location):
     segment = levels[3]
     workcenter = env["mrp.workcenter"].search([("hf_uns_segment", "=", segment), ("hf_line_id", "=", parent.id)])
     return workcenter or env["mrp.workcenter"].create(
-        {"name": segment.replace("_", " ").title(), "hf_uns_segment": segment, "hf_line_id": parent.id})
+        {"name": segment.replace("_", " ").title(), "hf_uns_segment": segment, "hf_line_id": parent.id}
+    )
 
 
 def seed_plant():
@@ -66,9 +68,13 @@ def seed_plant():
         site = site or workcenter.hf_line_id.site_id
         device = env["hf.uns.device"].search([("name", "=", device_doc["name"])], limit=1)
         values = {
-            "name": device_doc["name"], "protocol": device_doc["protocol"], "host": device_doc["host"],
-            "port": device_doc["port"], "workcenter_id": workcenter.id,
-            "unit_id": device_doc.get("unit_id", 1), "s7_rack": device_doc.get("rack", 0),
+            "name": device_doc["name"],
+            "protocol": device_doc["protocol"],
+            "host": device_doc["host"],
+            "port": device_doc["port"],
+            "workcenter_id": workcenter.id,
+            "unit_id": device_doc.get("unit_id", 1),
+            "s7_rack": device_doc.get("rack", 0),
             "s7_slot": device_doc.get("slot", 1),
             "polling_interval_ms": device_doc.get("polling_interval_ms", 1000),
         }
@@ -79,27 +85,42 @@ def seed_plant():
             tag_workcenter = workcell_for(topic.location_path)
             address = tag_doc.get("address", {})
             vals = {
-                "name": topic.tag_name, "tag_group": "$".join(topic.virtual_path), "workcenter_id": tag_workcenter.id,
-                "device_id": device.id, "data_type": tag_doc.get("data_type", "float"),
+                "name": topic.tag_name,
+                "tag_group": "$".join(topic.virtual_path),
+                "workcenter_id": tag_workcenter.id,
+                "device_id": device.id,
+                "data_type": tag_doc.get("data_type", "float"),
                 "sampling_interval_ms": tag_doc.get("sampling_interval_ms", 1000),
-                "deadband": tag_doc.get("deadband", 0.0), "unit": tag_doc.get("unit") or False,
+                "deadband": tag_doc.get("deadband", 0.0),
+                "unit": tag_doc.get("unit") or False,
                 "role": tag_doc.get("role") or "plain",
             }
             if device.protocol == "opcua":
                 vals["opcua_node_id"] = address.get("node_id")
             elif device.protocol == "modbus":
-                vals.update({f"modbus_{k}": address[k] for k in ("table", "address", "type", "byte_order", "word_order")
-                             if k in address})
+                vals.update(
+                    {
+                        f"modbus_{k}": address[k]
+                        for k in ("table", "address", "type", "byte_order", "word_order")
+                        if k in address
+                    }
+                )
                 vals["modbus_unit_id"] = address.get("unit_id", device.unit_id)
                 vals["modbus_length"] = address.get("length", 0)
             elif device.protocol == "s7":
-                vals.update({f"s7_{k}": address[k] for k in ("area", "db_number", "offset", "bit", "type", "length")
-                             if k in address})
+                vals.update(
+                    {
+                        f"s7_{k}": address[k]
+                        for k in ("area", "db_number", "offset", "bit", "type", "length")
+                        if k in address
+                    }
+                )
             tag = env["hf.uns.tag"].search([("topic", "=", tag_doc["topic"])], limit=1)
             tag.write(vals) if tag else env["hf.uns.tag"].create(vals)
 
     edge = env["hf.uns.edge"].search([("name", "=", "demo-edge")], limit=1) or env["hf.uns.edge"].create(
-        {"name": "demo-edge", "site_id": site.id})
+        {"name": "demo-edge", "site_id": site.id}
+    )
     devices.write({"edge_id": edge.id})
     edge.user_id.sudo().api_key_ids.unlink()
     key = env["res.users.apikeys"].with_user(edge.user_id).sudo()._generate("rpc", "demo collector", None)
@@ -116,11 +137,13 @@ def seed_plant():
         for workcenter in devices.mapped("workcenter_id"):
             if not workcenter.hf_ideal_cycle_time and workcenter.hf_uns_segment in PRODUCTION:
                 workcenter.hf_ideal_cycle_time = PRODUCTION[workcenter.hf_uns_segment][0]
-            kiosk = env["hf.screen.kiosk"].search([("workcenter_id", "=", workcenter.id), ("state", "=", "active")],
-                                                  limit=1)
+            kiosk = env["hf.screen.kiosk"].search(
+                [("workcenter_id", "=", workcenter.id), ("state", "=", "active")], limit=1
+            )
             # no user: the kiosk acts as the company's kiosk operator (Operator group only, no password)
-            kiosk = kiosk or env["hf.screen.kiosk"].create({"name": f"Demo tablet {workcenter.name}",
-                                                            "workcenter_id": workcenter.id})
+            kiosk = kiosk or env["hf.screen.kiosk"].create(
+                {"name": f"Demo tablet {workcenter.name}", "workcenter_id": workcenter.id}
+            )
             kiosk_urls.append(f"{workcenter.name}: {kiosk.url}")
     with open(os.path.join(ROOT, "var/demo/kiosks.txt"), "w", encoding="utf-8") as handle:
         handle.write("\n".join(kiosk_urls) + "\n")
@@ -145,8 +168,9 @@ def seed_production():
     workcenters = env["hf.uns.device"].search([("edge_id.name", "=", "demo-edge")]).workcenter_id
     for workcenter in workcenters.filtered(lambda w: w.hf_uns_segment in PRODUCTION):
         _cycle, product, operation, quantities = PRODUCTION[workcenter.hf_uns_segment]
-        kiosk = env["hf.screen.kiosk"].search([("workcenter_id", "=", workcenter.id), ("state", "=", "active")],
-                                              limit=1)
+        kiosk = env["hf.screen.kiosk"].search(
+            [("workcenter_id", "=", workcenter.id), ("state", "=", "active")], limit=1
+        )
         order = Demo._hf_seed_production(kiosk, product, operation, quantities)
         print(f"{workcenter.name}: {order.product_id.name}, {order.production_id.name} in progress", file=sys.stderr)
 
@@ -163,6 +187,8 @@ else:
     demo_provider = env.ref("payment.payment_provider_demo", raise_if_not_found=False)
     if demo_provider and demo_provider.state == "disabled":
         demo_provider.write({"state": "test", "is_published": True})
-    print(f"seeded {len(devices)} devices, {env['hf.uns.tag'].search_count([])} tags, edge {edge.user_id.login}",
-          file=sys.stderr)
+    print(
+        f"seeded {len(devices)} devices, {env['hf.uns.tag'].search_count([])} tags, edge {edge.user_id.login}",
+        file=sys.stderr,
+    )
 env.cr.commit()

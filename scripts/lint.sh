@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make lint`: ruff over the whole repository, mypy strict over the typed packages, pylint-odoo over
+# `make lint`: ruff (check and format) over the whole repository, mypy strict over the typed packages, pylint-odoo over
 # the addons. Exits non-zero on any finding. Settings: pyproject.toml (ruff, mypy), .pylintrc.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -8,6 +8,8 @@ cd "$ROOT"
 status=0
 say "ruff"
 "$PY" -m ruff check . || status=1
+say "ruff format --check"
+"$PY" -m ruff format --check . || status=1
 say "mypy --strict: $TYPED_PACKAGES"
 "$PY" -m mypy $TYPED_PACKAGES || status=1
 if [ -f "$ROOT/.pylintrc" ]; then

@@ -22,16 +22,23 @@ DB_PORT = int(os.environ.get("HF_DB_PORT", "5432"))
 DB_USER = os.environ.get("HF_DB_USER", "hyperfactory")
 
 
-def run_odoo(*args: str, stdin: str | None = None, timeout: float = 600,
-             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_odoo(
+    *args: str, stdin: str | None = None, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run scripts/odoo.sh to completion; fail the test with Odoo's own output when it fails."""
     result = subprocess.run(
-        [ODOO, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "HF_ROOT": str(ROOT), **(env or {})}, check=False,
+        [ODOO, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "HF_ROOT": str(ROOT), **(env or {})},
+        check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"odoo {' '.join(args)} failed ({result.returncode}):\n"
-                    f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        pytest.fail(
+            f"odoo {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -52,8 +59,7 @@ def odoo_db() -> Iterator[str]:
     """A fresh database with hf_uns installed (no demo data), dropped at the end of the session."""
     require_odoo()
     name = f"hf_pytest_{uuid.uuid4().hex[:8]}"
-    run_odoo("-d", name, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http",
-             "--log-level=warn")
+    run_odoo("-d", name, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http", "--log-level=warn")
     yield name
     drop_database(name)
 
@@ -64,9 +70,20 @@ def odoo_url(odoo_db: str) -> Iterator[str]:
     port = free_port()
     log = open(ROOT / "var" / "test" / f"odoo-{odoo_db}.log", "w")  # noqa: SIM115  closed below
     process = subprocess.Popen(
-        [ODOO, "-d", odoo_db, "--db-filter", f"^{odoo_db}$", "--http-port", str(port), "--log-level=warn",
-         "--max-cron-threads", "0"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            ODOO,
+            "-d",
+            odoo_db,
+            "--db-filter",
+            f"^{odoo_db}$",
+            "--http-port",
+            str(port),
+            "--log-level=warn",
+            "--max-cron-threads",
+            "0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -93,8 +110,11 @@ def private_broker(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     yield f"mqtt://127.0.0.1:{port}"
     process.terminate()

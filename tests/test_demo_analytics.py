@@ -48,11 +48,14 @@ def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str
         while time.monotonic() < deadline and not produced:
             time.sleep(10)
             run_odoo("shell", "-d", mrp_db, "--no-http", "--log-level=warn", stdin=APPLY)
-            produced = query(mrp_db, """
+            produced = query(
+                mrp_db,
+                """
                 SELECT p.hf_external_work_order_id, w.state, w.qty_produced FROM mrp_production p
                   JOIN mrp_workorder w ON w.production_id = p.id
                   JOIN mrp_workcenter c ON c.id = w.workcenter_id
-                 WHERE c.hf_uns_segment = 'assembly1' AND w.qty_produced > 0""")
+                 WHERE c.hf_uns_segment = 'assembly1' AND w.qty_produced > 0""",
+            )
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in tmp_path.glob("*.log"))
         events = query(mrp_db, "SELECT event_type, state, error FROM hf_uns_analytics_event ORDER BY id")
         assert produced, f"no order of the line produced anything in Odoo; events {events}\n{logs}"
@@ -60,9 +63,12 @@ def test_the_simulated_line_runs_orders_in_odoo(mrp_db: str, private_broker: str
         assert str(external_id).startswith("SIM-assembly1-")
         applied = {kind for kind, state, _error in events if state == "done"}
         assert {"work-order/create", "work-order/start", "product/add", "state/add"} <= applied, events
-        records = query(mrp_db, """
+        records = query(
+            mrp_db,
+            """
             SELECT r.hf_source, r.user_id FROM mrp_workcenter_productivity r
-              JOIN mrp_workcenter c ON c.id = r.workcenter_id WHERE c.hf_uns_segment = 'assembly1'""")
+              JOIN mrp_workcenter c ON c.id = r.workcenter_id WHERE c.hf_uns_segment = 'assembly1'""",
+        )
         assert records, "the line's states are the workcell's time records"
         assert all(source == "machine" for source, _user in records), f"an operator timer beside them: {records}"
     finally:

@@ -32,15 +32,36 @@ def start_demo_plant(tmp_path: Path, db: str, *simulate_args: str) -> subprocess
     demo.mkdir(parents=True)
     site_yaml = demo / "site.yaml"
     ports = [str(free_port()) for _ in range(3)]
-    simulator = start([COLLECTOR, "simulate", "--write-config", str(site_yaml), "--opcua-port", ports[0],
-                       "--modbus-port", ports[1], "--s7-port", ports[2], *simulate_args], tmp_path / "simulate.log")
+    simulator = start(
+        [
+            COLLECTOR,
+            "simulate",
+            "--write-config",
+            str(site_yaml),
+            "--opcua-port",
+            ports[0],
+            "--modbus-port",
+            ports[1],
+            "--s7-port",
+            ports[2],
+            *simulate_args,
+        ],
+        tmp_path / "simulate.log",
+    )
     try:
         deadline = time.monotonic() + 60
         while not (site_yaml.exists() and site_yaml.stat().st_size) and time.monotonic() < deadline:
             time.sleep(0.3)
         assert site_yaml.exists(), (tmp_path / "simulate.log").read_text()
-        run_odoo("shell", "-d", db, "--no-http", "--log-level=warn",
-                 stdin=(ROOT / "scripts" / "demo_seed.py").read_text(), env={"HF_ROOT": str(tmp_path)})
+        run_odoo(
+            "shell",
+            "-d",
+            db,
+            "--no-http",
+            "--log-level=warn",
+            stdin=(ROOT / "scripts" / "demo_seed.py").read_text(),
+            env={"HF_ROOT": str(tmp_path)},
+        )
     except BaseException:
         stop_processes([simulator])
         raise
@@ -52,19 +73,34 @@ def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_bro
     try:
         edge = json.loads((tmp_path / "var" / "demo" / "edge.json").read_text())
         dsn = f"host={DB_HOST} port={DB_PORT} dbname={odoo_db} user={DB_USER}"
-        processes.append(start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn],
-                               tmp_path / "ingest.log"))
-        processes.append(start(
-            [COLLECTOR, "run", "--odoo", odoo_url, "--db", odoo_db, "--login", edge["login"],
-             "--mqtt-url", private_broker, "--state-dir", str(tmp_path / "collector")],
-            tmp_path / "collector.log", env={"HF_COLLECTOR_API_KEY": edge["api_key"]},
-        ))
+        processes.append(start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn], tmp_path / "ingest.log"))
+        processes.append(
+            start(
+                [
+                    COLLECTOR,
+                    "run",
+                    "--odoo",
+                    odoo_url,
+                    "--db",
+                    odoo_db,
+                    "--login",
+                    edge["login"],
+                    "--mqtt-url",
+                    private_broker,
+                    "--state-dir",
+                    str(tmp_path / "collector"),
+                ],
+                tmp_path / "collector.log",
+                env={"HF_COLLECTOR_API_KEY": edge["api_key"]},
+            )
+        )
 
         common = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/common")
         models = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/object")
         uid = common.authenticate(odoo_db, "admin", "admin", {})
-        tags = models.execute_kw(odoo_db, uid, "admin", "hf.uns.tag", "search_read", [[]],
-                                 {"fields": ["topic", "device_id", "data_type"]})
+        tags = models.execute_kw(
+            odoo_db, uid, "admin", "hf.uns.tag", "search_read", [[]], {"fields": ["topic", "device_id", "data_type"]}
+        )
         devices = {t["device_id"][1] for t in tags if t["device_id"]}
         assert devices == {"cnc1-opcua", "press1-modbus", "robot1-s7"}
         topics = [t["topic"] for t in tags]
@@ -85,8 +121,15 @@ def test_simulated_machine_reaches_odoo(odoo_db: str, odoo_url: str, private_bro
         later = fresh_values()
         assert all(later[t][0] >= first[t][0] for t in topics)
         assert any(later[t][1] != first[t][1] for t in topics), "no value changed in 3 s of a running machine"
-        edge_state = models.execute_kw(odoo_db, uid, "admin", "hf.uns.edge", "search_read",
-                                       [[("name", "=", "demo-edge")]], {"fields": ["state", "config_version"]})
+        edge_state = models.execute_kw(
+            odoo_db,
+            uid,
+            "admin",
+            "hf.uns.edge",
+            "search_read",
+            [[("name", "=", "demo-edge")]],
+            {"fields": ["state", "config_version"]},
+        )
         assert edge_state[0]["state"] == "online"
     finally:
         stop_processes(processes)

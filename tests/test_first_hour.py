@@ -76,8 +76,9 @@ def wait_for(probe: Callable[[], T | None], timeout: float, failure: Callable[[]
     raise AssertionError(failure())
 
 
-def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_url: str, private_broker: str,
-                                                           vendor_server: str, tmp_path: Path) -> None:
+def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(
+    odoo_db: str, odoo_url: str, private_broker: str, vendor_server: str, tmp_path: Path
+) -> None:
     models = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/object", allow_none=True)
     uid = xmlrpc.client.ServerProxy(f"{odoo_url}/xmlrpc/2/common").authenticate(odoo_db, "admin", "admin", {})
 
@@ -86,8 +87,17 @@ def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_ur
 
     def json_call(model: str, method: str, *args: Any) -> Any:  # noqa: ANN401
         """Over JSON-RPC, as Odoo's web client calls its import (its result holds nulls XML-RPC cannot carry)."""
-        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {
-            "service": "object", "method": "execute_kw", "args": [odoo_db, uid, "admin", model, method, list(args)]}})
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {
+                    "service": "object",
+                    "method": "execute_kw",
+                    "args": [odoo_db, uid, "admin", model, method, list(args)],
+                },
+            }
+        )
         request = urllib.request.Request(f"{odoo_url}/jsonrpc", body.encode(), {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=120) as response:
             answer = json.loads(response.read())
@@ -109,14 +119,27 @@ def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_ur
     login = call("res.users", "read", [edge_user], fields=["login"])[0]["login"]
     device_name = f"press7-plc-{suffix}"
     host_port = vendor_server.removeprefix("opc.tcp://")
-    call("hf.uns.device", "create", {"name": device_name, "protocol": "opcua", "host": host_port.split(":")[0],
-                                     "port": int(host_port.split(":")[1]), "edge_id": edge,
-                                     "workcenter_id": call("mrp.workcenter", "search",
-                                                           [("name", "=", workcenter_name)])[0]})
+    call(
+        "hf.uns.device",
+        "create",
+        {
+            "name": device_name,
+            "protocol": "opcua",
+            "host": host_port.split(":")[0],
+            "port": int(host_port.split(":")[1]),
+            "edge_id": edge,
+            "workcenter_id": call("mrp.workcenter", "search", [("name", "=", workcenter_name)])[0],
+        },
+    )
 
     # 3. its variables, browsed
-    browse = subprocess.run([COLLECTOR, "browse", vendor_server, "--workcenter", workcenter_name, "--device",
-                             device_name], capture_output=True, text=True, timeout=120, check=False)
+    browse = subprocess.run(
+        [COLLECTOR, "browse", vendor_server, "--workcenter", workcenter_name, "--device", device_name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert browse.returncode == 0, browse.stderr
     csv_text = browse.stdout
     assert "LastChange" not in csv_text and "ServerStatus" not in csv_text  # the server's own nodes left out
@@ -126,15 +149,22 @@ def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_ur
     def import_file(text: str) -> list[dict[str, Any]]:
         header = text.splitlines()[0].split(",")
         # the file as the import's upload stores it (its field holds the raw bytes, not base64)
-        wizard = call("base_import.import", "create", {"res_model": "hf.uns.tag", "file": text,
-                                                       "file_name": "tags.csv", "file_type": "text/csv"})
+        wizard = call(
+            "base_import.import",
+            "create",
+            {"res_model": "hf.uns.tag", "file": text, "file_name": "tags.csv", "file_type": "text/csv"},
+        )
         options = {"has_headers": True, "separator": ",", "quoting": '"', "encoding": "utf-8"}
         result = json_call("base_import.import", "execute_import", [wizard], header, header, options)
         return [m for m in result.get("messages", []) if m.get("type") == "error"]
 
     assert import_file(csv_text) == [], csv_text
-    tags = call("hf.uns.tag", "search_read", [("device_id.name", "=", device_name)],
-                fields=["name", "topic", "data_type", "role"])
+    tags = call(
+        "hf.uns.tag",
+        "search_read",
+        [("device_id.name", "=", device_name)],
+        fields=["name", "topic", "data_type", "role"],
+    )
     by_name = {t["name"]: t for t in tags}
     assert set(by_name) == {"Temperature", "SpindleSpeed", "GoodCount", "DoorClosed", "State"}
     assert (by_name["State"]["role"], by_name["GoodCount"]["role"]) == ("machine_state", "good_count")
@@ -143,18 +173,41 @@ def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_ur
     assert import_file(csv_text) == [], csv_text
     assert call("hf.uns.tag", "search_count", [("device_id.name", "=", device_name)]) == 5
     # a node the server does not have, typed by hand later, is refused by the server at connect
-    bogus = call("hf.uns.tag", "create", {"name": "Ghost", "workcenter_id": tags and call(
-        "hf.uns.tag", "read", [tags[0]["id"]], fields=["workcenter_id"])[0]["workcenter_id"][0],
-        "device_id": call("hf.uns.device", "search", [("name", "=", device_name)])[0], "data_type": "float",
-        "opcua_node_id": f"nsu={VENDOR_URI};s=No.Such.Node"})
+    bogus = call(
+        "hf.uns.tag",
+        "create",
+        {
+            "name": "Ghost",
+            "workcenter_id": tags
+            and call("hf.uns.tag", "read", [tags[0]["id"]], fields=["workcenter_id"])[0]["workcenter_id"][0],
+            "device_id": call("hf.uns.device", "search", [("name", "=", device_name)])[0],
+            "data_type": "float",
+            "opcua_node_id": f"nsu={VENDOR_URI};s=No.Such.Node",
+        },
+    )
 
     # 5. the collector on "that box", the ingest in the cloud
     dsn = f"host={DB_HOST} port={DB_PORT} dbname={odoo_db} user={DB_USER}"
     processes = [
         start([INGEST, "--mqtt-url", private_broker, "--dsn", dsn], tmp_path / "ingest.log"),
-        start([COLLECTOR, "run", "--odoo", odoo_url, "--db", odoo_db, "--login", login, "--mqtt-url",
-               private_broker, "--state-dir", str(tmp_path / "collector")], tmp_path / "collector.log",
-              env={"HF_COLLECTOR_API_KEY": key}),
+        start(
+            [
+                COLLECTOR,
+                "run",
+                "--odoo",
+                odoo_url,
+                "--db",
+                odoo_db,
+                "--login",
+                login,
+                "--mqtt-url",
+                private_broker,
+                "--state-dir",
+                str(tmp_path / "collector"),
+            ],
+            tmp_path / "collector.log",
+            env={"HF_COLLECTOR_API_KEY": key},
+        ),
     ]
 
     def logs() -> str:
@@ -176,16 +229,27 @@ def test_a_vendors_plc_is_live_in_odoo_without_a_hand_edit(odoo_db: str, odoo_ur
         assert values["State"] == "running"
         # the state never changes, yet its heartbeat (2 s here) keeps it current
         first_time = latest[by_name["State"]["topic"]]["time"]
-        wait_for(lambda: call("hf.uns.tag", "read_latest", [by_name["State"]["topic"]])[0]["time"]
-                 > first_time or None, 15, lambda: f"the steady state was not sent again\n{logs()}")
+        wait_for(
+            lambda: call("hf.uns.tag", "read_latest", [by_name["State"]["topic"]])[0]["time"] > first_time or None,
+            15,
+            lambda: f"the steady state was not sent again\n{logs()}",
+        )
         # the refused node is on its tag, with the server's status code
-        error = wait_for(lambda: call("hf.uns.tag", "read", [bogus], fields=["collector_error"])[0]
-                         ["collector_error"] or None, 90, lambda: f"the refused tag was not reported\n{logs()}")
+        error = wait_for(
+            lambda: call("hf.uns.tag", "read", [bogus], fields=["collector_error"])[0]["collector_error"] or None,
+            90,
+            lambda: f"the refused tag was not reported\n{logs()}",
+        )
         assert "BadNodeIdUnknown" in error or "0x80340000" in error, error
         # the string state's history marshals over XML-RPC
         now = datetime.now(UTC)
-        history = call("hf.uns.tag", "read_history", by_name["State"]["topic"],
-                       (now - timedelta(minutes=10)).isoformat(), (now + timedelta(minutes=1)).isoformat())
+        history = call(
+            "hf.uns.tag",
+            "read_history",
+            by_name["State"]["topic"],
+            (now - timedelta(minutes=10)).isoformat(),
+            (now + timedelta(minutes=1)).isoformat(),
+        )
         assert history["points"], history
         assert {p["last"] for p in history["points"] if not p.get("gap")} == {"running"}, history
     finally:

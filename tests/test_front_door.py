@@ -15,8 +15,11 @@ from hf_testing import NEEDS_ODOO, odoo_importable
 ROOT = Path(__file__).resolve().parent.parent
 ODOO_SH = ROOT / "scripts" / "odoo.sh"
 JUNIT_COUNTS = ROOT / "scripts" / "junit_counts.py"
-HF_ODOO_HOME = Path(os.environ.get("HF_ODOO_HOME", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                                   / "hyperfactory" / "odoo-18.0"))
+HF_ODOO_HOME = Path(
+    os.environ.get(
+        "HF_ODOO_HOME", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hyperfactory" / "odoo-18.0"
+    )
+)
 
 
 def odoo_source_tree() -> Path | None:
@@ -29,8 +32,9 @@ def odoo_source_tree() -> Path | None:
 
 def project_pip() -> str:
     """The pip release setup installed into the project's venv (`pip X.Y from …`)."""
-    version = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True,
-                             check=True).stdout.split()[1]
+    version = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     return f"pip=={version}"
 
 
@@ -47,8 +51,10 @@ def test_odoo_requirements_install_into_a_fresh_venv_with_an_empty_pip_cache(tmp
     subprocess.run([python, "-m", "pip", "install", "-q", project_pip()], env=env, check=True)
     install = subprocess.run([ODOO_SH, "--requirements", source], env=env, capture_output=True, text=True, check=False)
     assert install.returncode == 0, f"Odoo's requirements did not install:\n{install.stderr[-4000:]}"
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import odoo, odoo.release, cbor2; "
-             "import odoo.http, odoo.models; print(odoo.release.version_info[0])")
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import odoo, odoo.release, cbor2; "
+        "import odoo.http, odoo.models; print(odoo.release.version_info[0])"
+    )
     imported = subprocess.run([python, "-c", probe, source], capture_output=True, text=True, check=False)
     assert imported.returncode == 0, imported.stderr[-3000:]
     assert imported.stdout.strip() == "18"
@@ -63,8 +69,14 @@ def test_without_odoo_the_tests_that_need_it_are_counted_as_not_run(tmp_path: Pa
     report = tmp_path / "report.xml"
     selection = ["tests/test_odoo_install.py", "saas/tests/test_provision.py::test_template_is_fresh_after_a_build"]
     env = {**os.environ, "PYTHONPATH": str(hidden.parent)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
-                          *selection], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}", *selection],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     counts = subprocess.run([sys.executable, JUNIT_COUNTS, report], capture_output=True, text=True, check=True)
     passed, failed, not_run = (int(n) for n in counts.stdout.split())

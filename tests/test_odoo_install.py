@@ -20,8 +20,10 @@ def tables(dbname: str) -> set[str]:
     with connect(dbname) as conn, conn.cursor() as cur:
         cur.execute("select table_name from information_schema.tables where table_name like 'hf_%'")
         found = {row[0] for row in cur.fetchall()}
-        cur.execute("select column_name from information_schema.columns "
-                    "where table_name = 'mrp_workcenter' and column_name like 'hf_%'")
+        cur.execute(
+            "select column_name from information_schema.columns "
+            "where table_name = 'mrp_workcenter' and column_name like 'hf_%'"
+        )
         found |= {f"mrp_workcenter.{row[0]}" for row in cur.fetchall()}
     return found
 
@@ -29,8 +31,7 @@ def tables(dbname: str) -> set[str]:
 def test_install_then_uninstall_leaves_nothing_behind() -> None:
     name = f"hf_pytest_install_{uuid.uuid4().hex[:8]}"
     try:
-        run_odoo("-d", name, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http",
-                 "--log-level=warn")
+        run_odoo("-d", name, "-i", "hf_uns", "--without-demo=all", "--stop-after-init", "--no-http", "--log-level=warn")
         installed = tables(name)
         assert {"hf_uns_tag", "hf_uns_site", "hf_uns_edge", "mrp_workcenter.hf_uns_path"} <= installed
         assert "hf_historian_sample" in installed, "the historian is created beside Odoo's tables on install"

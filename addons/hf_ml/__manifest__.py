@@ -1,7 +1,7 @@
 {
     "name": "Hyperfactory ML",
     "summary": "Machine-learning jobs on the historian: anomaly detection, predictive maintenance and quality "
-               "prediction that score live data, write derived tags and open maintenance",
+    "prediction that score live data, write derived tags and open maintenance",
     "version": "18.0.0.2.0",
     "category": "Manufacturing/Manufacturing",
     "website": "https://github.com/hyperfactory/hyperfactory",

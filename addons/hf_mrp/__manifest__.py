@@ -1,7 +1,7 @@
 {
     "name": "Hyperfactory MRP",
     "summary": "The production loop: UMH _analytics events and machine counters into Odoo MRP, MRP back to the "
-               "UNS, OEE history per workcell, shift and day",
+    "UNS, OEE history per workcell, shift and day",
     "version": "18.0.1.0.0",
     "category": "Manufacturing/Manufacturing",
     "website": "https://github.com/hyperfactory/hyperfactory",

@@ -37,12 +37,28 @@ async def test_browse_writes_a_csv_that_imports_as_is_into_a_workcell() -> None:
     assert parsed["temperature"]["role"] == "plain"
     assert not [row for row in rows if row["opcua_node_id"].startswith(("i=", "ns=0;"))], "server nodes listed"
     assert next(csv.reader(io.StringIO(out.getvalue()))) == [
-        "id", "name", "tag_group", "workcenter_id", "device_id", "data_type", "role", "opcua_node_id", "description"]
+        "id",
+        "name",
+        "tag_group",
+        "workcenter_id",
+        "device_id",
+        "data_type",
+        "role",
+        "opcua_node_id",
+        "description",
+    ]
 
 
-@pytest.mark.parametrize(("name", "data_type", "role"), [
-    ("State", "string", "machine_state"), ("MachineStatus", "int", "machine_state"),
-    ("PartCounter", "int", "good_count"), ("ScrapCount", "int", "scrap_count"), ("SpindleSpeed", "float", "plain"),
-    ("State", "float", "plain")])
+@pytest.mark.parametrize(
+    ("name", "data_type", "role"),
+    [
+        ("State", "string", "machine_state"),
+        ("MachineStatus", "int", "machine_state"),
+        ("PartCounter", "int", "good_count"),
+        ("ScrapCount", "int", "scrap_count"),
+        ("SpindleSpeed", "float", "plain"),
+        ("State", "float", "plain"),
+    ],
+)
 def test_roles_are_guessed_only_where_name_and_type_say_so(name: str, data_type: str, role: str) -> None:
     assert guess_role(name, data_type) == role

@@ -46,8 +46,10 @@ def test_bad_devices_and_tags_are_named_and_the_rest_keeps_running(tmp_path: Pat
     assert site.devices[1].tags == ()
     assert site.errors == (
         "Device press1-plc, tag speed: bad modbus address (address outside 0..65535).",
-        ("Device press1-plc, tag temperature: duplicate tag (topic umh/v1/acme/b/l/press1/_historian/temperature "
-         "appears twice)."),
+        (
+            "Device press1-plc, tag temperature: duplicate tag (topic umh/v1/acme/b/l/press1/_historian/temperature "
+            "appears twice)."
+        ),
         "Device oven: unknown protocol 'profibus' (use opcua, modbus or s7).",
         "Device robot, tag ok: bad s7 address (a DB address needs db_number >= 1).",
     )
@@ -63,13 +65,18 @@ def test_settings_resolve_flag_then_environment_then_file(monkeypatch: pytest.Mo
     assert setting("mqtt_url", file_values, "mqtt://flag:1883") == "mqtt://flag:1883"
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "does not exist"),
-    ("devices: [unclosed", "not valid YAML"),
-    ("- just a list", "must be a mapping"),
-], ids=["missing", "bad yaml", "not a mapping"])
-def test_unusable_files_exit_2_with_a_sentence(tmp_path: Path, content: str | None, message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("devices: [unclosed", "not valid YAML"),
+        ("- just a list", "must be a mapping"),
+    ],
+    ids=["missing", "bad yaml", "not a mapping"],
+)
+def test_unusable_files_exit_2_with_a_sentence(
+    tmp_path: Path, content: str | None, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "site.yaml"
     if content is not None:
         path.write_text(content)

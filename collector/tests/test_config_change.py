@@ -15,12 +15,29 @@ from hf_collector.simulate.servers import OPCUA_NAMESPACE, OpcUaMachine
 
 def two_cells(ports: dict[str, int], gain_b: float = 1.0, version: int = 1) -> SiteConfig:
     """Devices a and b, one OPC UA server each, reading their temperature (b's scaled by ``gain_b``)."""
-    site = parse_site({"edge": "e", "version": version, "devices": [
-        {"name": name, "protocol": "opcua", "host": "127.0.0.1", "port": port, "tags": [
-            {"name": "temperature", "topic": f"umh/v1/acme/s/a/l/{name}/_historian/temperature",
-             "scale_gain": gain_b if name == "b" else 1.0,
-             "address": {"node_id": f"nsu={OPCUA_NAMESPACE};s=cnc1.temperature"}}]}
-        for name, port in ports.items()]})
+    site = parse_site(
+        {
+            "edge": "e",
+            "version": version,
+            "devices": [
+                {
+                    "name": name,
+                    "protocol": "opcua",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "tags": [
+                        {
+                            "name": "temperature",
+                            "topic": f"umh/v1/acme/s/a/l/{name}/_historian/temperature",
+                            "scale_gain": gain_b if name == "b" else 1.0,
+                            "address": {"node_id": f"nsu={OPCUA_NAMESPACE};s=cnc1.temperature"},
+                        }
+                    ],
+                }
+                for name, port in ports.items()
+            ],
+        }
+    )
     assert not site.errors
     return site
 
@@ -28,6 +45,7 @@ def two_cells(ports: dict[str, int], gain_b: float = 1.0, version: int = 1) -> S
 def temperature(cell: str, value: float) -> object:
     def wanted(message: Message) -> bool:
         return message.topic.split("/")[-2] == cell and message.payload.get("temperature") == value
+
     return wanted
 
 
@@ -43,8 +61,9 @@ async def test_one_changed_device_restarts_alone(run_collector: RunCollector) ->
         async with run_collector(two_cells(ports)) as running:
             await running.outbox.until(temperature("a", 20.0))
             await running.outbox.until(temperature("b", 20.0))
-            subscriptions = {name: set(s.server.iserver.subscription_service.subscriptions)
-                             for name, s in servers.items()}
+            subscriptions = {
+                name: set(s.server.iserver.subscription_service.subscriptions) for name, s in servers.items()
+            }
             assert all(len(ids) == 1 for ids in subscriptions.values()), subscriptions
             driver_a = next(d for d in running.drivers if d.device.name == "a")
 
@@ -68,7 +87,8 @@ async def test_one_changed_device_restarts_alone(run_collector: RunCollector) ->
             assert [d.device.name for d in running.drivers] == ["a", "b", "b"], "only b got a new driver"
             assert dataclasses.replace(driver_a.device) == running.collector.site.devices[0]
             assert set(servers["a"].server.iserver.subscription_service.subscriptions) == subscriptions["a"], (
-                "a's OPC UA session and subscription on its server were kept")
+                "a's OPC UA session and subscription on its server were kept"
+            )
             await asyncio.sleep(0.5)  # b's old session is closed by then
             assert set(servers["b"].server.iserver.subscription_service.subscriptions) != subscriptions["b"]
     finally:

@@ -33,13 +33,16 @@ class Broker:
         folder.chmod(0o777)  # mosquitto started as root drops to its own user, which must write the session db
         (folder / "mosquitto.conf").write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {folder}/\nmax_queued_messages 1000000\nautosave_interval 1\n")
+            f"persistence_location {folder}/\nmax_queued_messages 1000000\nautosave_interval 1\n"
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
-                                         str(self.folder / "mosquitto.conf")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.folder / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -157,20 +160,34 @@ def tls_files(folder: Path, name: str) -> tuple[Path, Path, Path]:
     now = datetime.now(UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hf test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-          .not_valid_after(now + timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
-    server = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-              .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
-              .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-              .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     for path in paths:
         path.chmod(0o644)  # read by mosquitto, which may run as its own user
     return paths
@@ -187,9 +204,13 @@ def tls_broker() -> Iterator[tuple[int, Path]]:
     port = free_port()
     (folder / "mosquitto.conf").write_text(
         f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n"
-        "allow_anonymous true\npersistence false\n")
-    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
-                                str(folder / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        "allow_anonymous true\npersistence false\n"
+    )
+    process = subprocess.Popen(
+        [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(folder / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_port(port, 10)
         yield port, ca
@@ -200,7 +221,8 @@ def tls_broker() -> Iterator[tuple[int, Path]]:
 
 
 async def test_a_broker_at_a_localhost_name_is_reached_over_tls_checked_against_that_name(
-        tls_broker: tuple[int, Path], tmp_path: Path) -> None:
+    tls_broker: tuple[int, Path], tmp_path: Path
+) -> None:
     """The collector dials ``mqtt.localhost`` at loopback (Debian's resolver knows no such name) and its TLS
     checks the certificate against ``mqtt.localhost``: a certificate naming only it is accepted."""
     port, ca = tls_broker
@@ -215,8 +237,9 @@ async def test_a_broker_at_a_localhost_name_is_reached_over_tls_checked_against_
     try:
         queue = DiskQueue(tmp_path / "outbox.sqlite")
         queue.put_many([(TOPIC, encode(1_800_000_000_000, {"temperature": 61.5}))])
-        sender = MqttSender(MqttSettings(url=f"mqtts://mqtt.localhost:{port}", client_id="hf-test-tls",
-                                         ca_file=str(ca)), queue)
+        sender = MqttSender(
+            MqttSettings(url=f"mqtts://mqtt.localhost:{port}", client_id="hf-test-tls", ca_file=str(ca)), queue
+        )
         sending = asyncio.create_task(sender.run())
         deadline = time.monotonic() + 15
         while not (received and len(queue) == 0) and time.monotonic() < deadline:  # noqa: ASYNC110  (paho's thread)

@@ -49,8 +49,9 @@ async def first_bad(samples: AsyncIterator[list[TagSample]]) -> list[TagSample]:
     raise AssertionError("no batch of bad quality")
 
 
-async def serving(server_class: type[ModbusMachine | OpcUaMachine | S7Machine], machine: Machine,
-                  port: int) -> ModbusMachine | OpcUaMachine | S7Machine:
+async def serving(
+    server_class: type[ModbusMachine | OpcUaMachine | S7Machine], machine: Machine, port: int
+) -> ModbusMachine | OpcUaMachine | S7Machine:
     """A simulated PLC listening on ``port`` with ``machine``'s values."""
     server = server_class(machine, port)
     await server.start()
@@ -64,8 +65,13 @@ def device(protocol_index: int, port: int) -> DeviceConfig:
     return site.devices[protocol_index]
 
 
-EXPECTED = {"temperature": 61.5, "spindle_speed": 11_990.0, "vibration": 3.25, "good_count": 123_456,
-            "scrap_count": 789}
+EXPECTED = {
+    "temperature": 61.5,
+    "spindle_speed": 11_990.0,
+    "vibration": 3.25,
+    "good_count": 123_456,
+    "scrap_count": 789,
+}
 
 
 @pytest.mark.parametrize("protocol", ["opcua", "modbus", "s7"])
@@ -155,13 +161,37 @@ async def test_s7_plc_that_vanishes_is_marked_bad_and_reconnects() -> None:
 
 
 def test_modbus_coalesces_contiguous_registers_within_protocol_limits() -> None:
-    site = parse_site({"devices": [{"name": "d", "protocol": "modbus", "host": "h", "tags": [
-        {"name": f"r{i}", "topic": f"umh/v1/a/_historian/r{i}",
-         "address": {"table": "holding", "address": i * 2, "type": "float32"}} for i in range(1000)
-    ] + [{"name": "far", "topic": "umh/v1/a/_historian/far", "address": {"table": "holding", "address": 5000,
-                                                                         "type": "int16"}},
-         {"name": "c", "topic": "umh/v1/a/_historian/c",
-          "address": {"table": "coil", "address": 3, "type": "bool"}}]}]})
+    site = parse_site(
+        {
+            "devices": [
+                {
+                    "name": "d",
+                    "protocol": "modbus",
+                    "host": "h",
+                    "tags": [
+                        {
+                            "name": f"r{i}",
+                            "topic": f"umh/v1/a/_historian/r{i}",
+                            "address": {"table": "holding", "address": i * 2, "type": "float32"},
+                        }
+                        for i in range(1000)
+                    ]
+                    + [
+                        {
+                            "name": "far",
+                            "topic": "umh/v1/a/_historian/far",
+                            "address": {"table": "holding", "address": 5000, "type": "int16"},
+                        },
+                        {
+                            "name": "c",
+                            "topic": "umh/v1/a/_historian/c",
+                            "address": {"table": "coil", "address": 3, "type": "bool"},
+                        },
+                    ],
+                }
+            ]
+        }
+    )
     requests = plan_requests(list(site.devices[0].tags))
     holding = [r for r in requests if r.table == "holding"]
     assert all(r.count <= 125 for r in requests)
@@ -169,8 +199,9 @@ def test_modbus_coalesces_contiguous_registers_within_protocol_limits() -> None:
     assert sum(len(r.tags) for r in requests) == 1002
 
 
-@pytest.mark.parametrize(("byte_order", "word_order"), [("big", "big"), ("big", "little"), ("little", "big"),
-                                                        ("little", "little")])
+@pytest.mark.parametrize(
+    ("byte_order", "word_order"), [("big", "big"), ("big", "little"), ("little", "big"), ("little", "little")]
+)
 def test_modbus_byte_and_word_order(byte_order: str, word_order: str) -> None:
     raw = struct.pack(">f", 1234.5)
     words = [int.from_bytes(raw[0:2], "big"), int.from_bytes(raw[2:4], "big")]
@@ -196,8 +227,10 @@ async def test_opcua_bad_status_is_bad_quality() -> None:
             samples = driver.samples()
             await first_good(samples, len(dev.tags))
             await server.nodes["temperature"].write_value(
-                ua.DataValue(ua.Variant(99.0, ua.VariantType.Double),
-                             StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)))
+                ua.DataValue(
+                    ua.Variant(99.0, ua.VariantType.Double), StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure)
+                )
+            )
             async with asyncio.timeout(20):
                 async for batch in samples:
                     bad = [s for s in batch if s.tag.name == "temperature" and s.quality is Quality.BAD]
@@ -209,7 +242,6 @@ async def test_opcua_bad_status_is_bad_quality() -> None:
         await server.stop()
 
 
-
 def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
     """A REAL register holding NaN is common on a PLC; JSON cannot carry it, and before, encoding the
     batch raised and the device task restarted, losing the batch's good values with it."""
@@ -217,13 +249,31 @@ def test_a_plc_nan_or_infinity_becomes_a_gap_not_a_lost_batch() -> None:
 
     from hf_collector.runner import to_messages
 
-    site = parse_site({"devices": [{"name": "d", "protocol": "modbus", "host": "h", "tags": [
-        {"name": name, "topic": f"umh/v1/a/_historian/{name}",
-         "address": {"table": "holding", "address": i * 2, "type": "float32"}}
-        for i, name in enumerate(("nan", "inf", "good"))]}]})
+    site = parse_site(
+        {
+            "devices": [
+                {
+                    "name": "d",
+                    "protocol": "modbus",
+                    "host": "h",
+                    "tags": [
+                        {
+                            "name": name,
+                            "topic": f"umh/v1/a/_historian/{name}",
+                            "address": {"table": "holding", "address": i * 2, "type": "float32"},
+                        }
+                        for i, name in enumerate(("nan", "inf", "good"))
+                    ],
+                }
+            ]
+        }
+    )
     tags = {tag.name: tag for tag in site.devices[0].tags}
-    batch = [TagSample(tags["nan"], float("nan"), 1000), TagSample(tags["inf"], float("-inf"), 1000),
-             TagSample(tags["good"], 21.5, 1000)]
+    batch = [
+        TagSample(tags["nan"], float("nan"), 1000),
+        TagSample(tags["inf"], float("-inf"), 1000),
+        TagSample(tags["good"], 21.5, 1000),
+    ]
     [(topic, payload)] = to_messages(batch)
     assert topic == "umh/v1/a/_historian"
     assert json.loads(payload) == {"timestamp_ms": 1000, "nan": None, "inf": None, "good": 21.5}
@@ -235,9 +285,12 @@ async def test_opcua_tags_addressed_by_namespace_uri_are_read_and_an_unknown_uri
     server = await serving(OpcUaMachine, known_machine(), port)
     try:
         dev = device(0, port)
-        tags = [dataclasses.replace(tag, address=OpcUaAddress(
-                    tag.address.node_id.replace("ns=2;", f"nsu={OPCUA_NAMESPACE};")))  # type: ignore[union-attr]
-                for tag in dev.tags]
+        tags = [
+            dataclasses.replace(
+                tag, address=OpcUaAddress(tag.address.node_id.replace("ns=2;", f"nsu={OPCUA_NAMESPACE};"))
+            )  # type: ignore[union-attr]
+            for tag in dev.tags
+        ]
         stranger = dataclasses.replace(tags[0], name="stranger", address=OpcUaAddress("nsu=urn:not:here;s=x"))
         dev = dataclasses.replace(dev, tags=(*tags, stranger))
         async with OpcUaDriver(dev) as driver:

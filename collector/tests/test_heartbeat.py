@@ -35,7 +35,8 @@ def is_state(message: Message) -> bool:
 
 
 async def test_a_state_that_does_not_change_is_sent_every_heartbeat_and_again_at_once_after_a_restart(
-        run_collector: RunCollector) -> None:
+    run_collector: RunCollector,
+) -> None:
     port = free_port()
     machine = Machine(seed=7)
     machine.state = "running"
@@ -69,13 +70,18 @@ async def test_a_state_that_does_not_change_is_sent_every_heartbeat_and_again_at
         await server.stop()
 
 
-@pytest.mark.parametrize(("edge", "tag", "expected"), [
-    ({}, {}, DEFAULT_HEARTBEAT_S),
-    ({"heartbeat_s": 15}, {}, 15.0),
-    ({"heartbeat_s": 15}, {"heartbeat_s": "2.5"}, 2.5),
-], ids=["default", "edge-wide", "the tag's own"])
-def test_heartbeat_comes_from_the_tag_else_the_edge_else_60_s(edge: dict[str, object], tag: dict[str, object],
-                                                               expected: float) -> None:
+@pytest.mark.parametrize(
+    ("edge", "tag", "expected"),
+    [
+        ({}, {}, DEFAULT_HEARTBEAT_S),
+        ({"heartbeat_s": 15}, {}, 15.0),
+        ({"heartbeat_s": 15}, {"heartbeat_s": "2.5"}, 2.5),
+    ],
+    ids=["default", "edge-wide", "the tag's own"],
+)
+def test_heartbeat_comes_from_the_tag_else_the_edge_else_60_s(
+    edge: dict[str, object], tag: dict[str, object], expected: float
+) -> None:
     document = site_document({"opcua": 4840, "modbus": 502, "s7": 102}, "acme")
     document["devices"][0]["tags"][0].update(tag)
     site = parse_site({**document, **edge})
@@ -95,7 +101,8 @@ def test_a_bad_heartbeat_is_named_and_the_rest_keeps_running() -> None:
 
 
 async def test_a_state_stamped_hours_ago_by_its_plc_is_sent_as_holding_now_and_again_after_a_reconnect(
-        run_collector: RunCollector) -> None:
+    run_collector: RunCollector,
+) -> None:
     """A PLC stamps a value with the time it changed: the heartbeat says it holds now (once at connect, once
     after the gap of a reconnect), not only at a time long before the screen's window."""
     port = free_port()
@@ -104,8 +111,9 @@ async def test_a_state_stamped_hours_ago_by_its_plc_is_sent_as_holding_now_and_a
     async def start() -> OpcUaMachine:
         server = OpcUaMachine(Machine(seed=7), port)
         await server.start()
-        await server.nodes["state"].write_value(ua.DataValue(ua.Variant("running", ua.VariantType.String),
-                                                             SourceTimestamp=changed, ServerTimestamp=changed))
+        await server.nodes["state"].write_value(
+            ua.DataValue(ua.Variant("running", ua.VariantType.String), SourceTimestamp=changed, ServerTimestamp=changed)
+        )
         return server
 
     server = await start()

@@ -10,10 +10,28 @@ from hf_collector.model import parse_site
 
 
 def document(endpoint_path: object) -> dict[str, Any]:
-    return {"edge": "e", "version": 1, "hash": "h", "devices": [{
-        "name": "probe-server", "protocol": "opcua", "host": "10.0.0.7", "port": 4840, "endpoint_path": endpoint_path,
-        "tags": [{"name": "t", "topic": "umh/v1/acme/_historian/t", "data_type": "float",
-                  "address": {"node_id": "ns=2;i=2"}}]}]}
+    return {
+        "edge": "e",
+        "version": 1,
+        "hash": "h",
+        "devices": [
+            {
+                "name": "probe-server",
+                "protocol": "opcua",
+                "host": "10.0.0.7",
+                "port": 4840,
+                "endpoint_path": endpoint_path,
+                "tags": [
+                    {
+                        "name": "t",
+                        "topic": "umh/v1/acme/_historian/t",
+                        "data_type": "float",
+                        "address": {"node_id": "ns=2;i=2"},
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_the_endpoint_path_is_part_of_the_url() -> None:

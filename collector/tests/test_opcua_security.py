@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 
 
 class OneUser(UserManager):
-    def get_user(self, iserver: InternalServer, username: str | None = None, password: str | None = None,
-                 certificate: object = None) -> User | None:
+    def get_user(
+        self,
+        iserver: InternalServer,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: object = None,
+    ) -> User | None:
         return User(role=UserRole.User) if (username, password) == ("operator", "s3cret") else None
 
 
@@ -35,8 +40,14 @@ async def secure_server(tmp_path: Path, port: int) -> Server:
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/")
     key, cert = tmp_path / "server-key.pem", tmp_path / "server-cert.der"
-    await setup_self_signed_certificate(key, cert, "urn:freeopcua:python:server", socket.gethostname(),
-                                        [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "hf-test-server"})
+    await setup_self_signed_certificate(
+        key,
+        cert,
+        "urn:freeopcua:python:server",
+        socket.gethostname(),
+        [ExtendedKeyUsageOID.SERVER_AUTH],
+        {"commonName": "hf-test-server"},
+    )
     await server.load_certificate(str(cert))
     await server.load_private_key(str(key))
     server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
@@ -47,23 +58,45 @@ async def secure_server(tmp_path: Path, port: int) -> Server:
 
 
 def device(port: int, tmp_path: Path, username: str, password: str, pin: str = "") -> DeviceConfig:
-    site = parse_site({"devices": [{
-        "server_certificate_sha256": pin,
-        "name": "secure-plc", "protocol": "opcua", "host": "127.0.0.1", "port": port,
-        "security_policy": "Basic256Sha256", "security_mode": "SignAndEncrypt",
-        "certificate": str(tmp_path / "client-cert.der"), "private_key": str(tmp_path / "client-key.pem"),
-        "username": username, "password": password,
-        "tags": [{"name": "pressure", "topic": "umh/v1/acme/_historian/pressure",
-                  "address": {"node_id": "ns=2;s=pressure"}}],
-    }]})
+    site = parse_site(
+        {
+            "devices": [
+                {
+                    "server_certificate_sha256": pin,
+                    "name": "secure-plc",
+                    "protocol": "opcua",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security_policy": "Basic256Sha256",
+                    "security_mode": "SignAndEncrypt",
+                    "certificate": str(tmp_path / "client-cert.der"),
+                    "private_key": str(tmp_path / "client-key.pem"),
+                    "username": username,
+                    "password": password,
+                    "tags": [
+                        {
+                            "name": "pressure",
+                            "topic": "umh/v1/acme/_historian/pressure",
+                            "address": {"node_id": "ns=2;s=pressure"},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     return site.devices[0]
 
 
 @pytest.fixture
 async def client_certificate(tmp_path: Path) -> None:
-    await setup_self_signed_certificate(tmp_path / "client-key.pem", tmp_path / "client-cert.der",
-                                        "urn:freeopcua:client", socket.gethostname(),
-                                        [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "hf-collector"})
+    await setup_self_signed_certificate(
+        tmp_path / "client-key.pem",
+        tmp_path / "client-cert.der",
+        "urn:freeopcua:client",
+        socket.gethostname(),
+        [ExtendedKeyUsageOID.CLIENT_AUTH],
+        {"commonName": "hf-collector"},
+    )
 
 
 async def test_sign_and_encrypt_with_a_user(tmp_path: Path, client_certificate: None) -> None:
@@ -94,8 +127,9 @@ async def test_a_wrong_password_is_a_gap_not_a_crash(tmp_path: Path, client_cert
         await server.stop()
 
 
-async def test_a_pinned_server_certificate_is_required(tmp_path: Path, client_certificate: None,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_pinned_server_certificate_is_required(
+    tmp_path: Path, client_certificate: None, caplog: pytest.LogCaptureFixture
+) -> None:
     """Issue 15 (transport): a device pinned to its server's certificate reads from that server only; another
     certificate (a replaced PLC, someone in between) is refused before any password is sent."""
     port = free_port()

@@ -33,6 +33,7 @@ async def test_a_plc_back_after_10_s_is_read_within_2_s(run_collector: RunCollec
     def good_count(value: int) -> object:
         def wanted(message: Message) -> bool:
             return message.payload.get("good_count") == value
+
         return wanted
 
     server = server_class(machine, port)
@@ -52,8 +53,10 @@ async def test_a_plc_back_after_10_s_is_read_within_2_s(run_collector: RunCollec
             await server.update()
             back = await running.outbox.until(good_count(200), within=30)
             seconds = back.arrived - listening
-            print(f"{protocol}: first good sample {seconds:.2f} s after the PLC listens again "
-                  f"({listening - stopped:.1f} s away)")
+            print(
+                f"{protocol}: first good sample {seconds:.2f} s after the PLC listens again "
+                f"({listening - stopped:.1f} s away)"
+            )
             assert seconds <= 2.0, f"read again {seconds:.2f} s after the PLC came back"
     finally:
         await server.stop()

@@ -30,24 +30,35 @@ async def test_refused_tags_are_in_the_status_and_the_report_to_odoo() -> None:
         site = parse_site(site_document({"opcua": port, "modbus": port, "s7": port}, "acme"))
         device = site.devices[0]
         good = device.tags[0]
-        unknown = dataclasses.replace(good, name="ghost", topic=good.topic.rsplit("/", 1)[0] + "/ghost",
-                                      address=OpcUaAddress("ns=2;i=99999"))
-        stranger = dataclasses.replace(good, name="stranger", topic=good.topic.rsplit("/", 1)[0] + "/stranger",
-                                       address=OpcUaAddress("nsu=urn:not:here;s=x"))
+        unknown = dataclasses.replace(
+            good, name="ghost", topic=good.topic.rsplit("/", 1)[0] + "/ghost", address=OpcUaAddress("ns=2;i=99999")
+        )
+        stranger = dataclasses.replace(
+            good,
+            name="stranger",
+            topic=good.topic.rsplit("/", 1)[0] + "/stranger",
+            address=OpcUaAddress("nsu=urn:not:here;s=x"),
+        )
         device = dataclasses.replace(device, tags=(good, unknown, stranger))
         async with OpcUaDriver(device) as driver:
             async with asyncio.timeout(20):
                 async for batch in driver.samples():
                     if any(s.tag.name == good.name and s.quality is Quality.GOOD for s in batch):
                         break
-            assert driver.refused == {unknown.topic: ("BadNodeIdUnknown", BAD_NODE_ID_UNKNOWN),
-                                      stranger.topic: ("BadNodeIdUnknown", ua.StatusCodes.BadNodeIdUnknown)}
-        status = CollectorStatus(edge="e", devices={device.name: DeviceStatus(refused_tags=driver.refused)},
-                                 config_errors=["Device ghost: no host."])
+            assert driver.refused == {
+                unknown.topic: ("BadNodeIdUnknown", BAD_NODE_ID_UNKNOWN),
+                stranger.topic: ("BadNodeIdUnknown", ua.StatusCodes.BadNodeIdUnknown),
+            }
+        status = CollectorStatus(
+            edge="e",
+            devices={device.name: DeviceStatus(refused_tags=driver.refused)},
+            config_errors=["Device ghost: no host."],
+        )
         report = odoo_report(status)
         assert report["config_errors"] == ["Device ghost: no host."]
-        assert {"topic": unknown.topic, "status": "BadNodeIdUnknown", "code": BAD_NODE_ID_UNKNOWN - 2**32} \
-            in report["refused_tags"], "XML-RPC carries signed 32-bit ints"
+        assert {"topic": unknown.topic, "status": "BadNodeIdUnknown", "code": BAD_NODE_ID_UNKNOWN - 2**32} in report[
+            "refused_tags"
+        ], "XML-RPC carries signed 32-bit ints"
         assert len(report["refused_tags"]) == 2
         text = render(json.loads(json.dumps(dataclasses.asdict(status) | {"updated_at": 0})))
         assert f"refused tag {unknown.topic}: BadNodeIdUnknown (0x80340000)" in text

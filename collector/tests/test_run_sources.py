@@ -21,12 +21,31 @@ from hf_collector.config import OdooSource, load_bundle, read_env_file, within_t
 from hf_collector.model import parse_site
 from hf_core.errors import ConfigError
 
-DOCUMENT = {"edge": "line1-edge", "version": 3, "hash": "h3", "devices": [
-    {"name": "press1-modbus", "protocol": "modbus", "host": "127.0.0.1", "port": 5020, "tags": [
-        {"name": "temperature", "topic": "umh/v1/acme/hamburg/assembly/line1/press1/_historian/temperature",
-         "address": {"table": "holding", "address": 0, "type": "float32"}},
-        {"name": "speed", "topic": "umh/v1/other/hamburg/assembly/line1/press1/_historian/speed",
-         "address": {"table": "holding", "address": 2, "type": "float32"}}]}]}
+DOCUMENT = {
+    "edge": "line1-edge",
+    "version": 3,
+    "hash": "h3",
+    "devices": [
+        {
+            "name": "press1-modbus",
+            "protocol": "modbus",
+            "host": "127.0.0.1",
+            "port": 5020,
+            "tags": [
+                {
+                    "name": "temperature",
+                    "topic": "umh/v1/acme/hamburg/assembly/line1/press1/_historian/temperature",
+                    "address": {"table": "holding", "address": 0, "type": "float32"},
+                },
+                {
+                    "name": "speed",
+                    "topic": "umh/v1/other/hamburg/assembly/line1/press1/_historian/speed",
+                    "address": {"table": "holding", "address": 2, "type": "float32"},
+                },
+            ],
+        }
+    ],
+}
 
 
 class _Handler(xmlrpc.server.SimpleXMLRPCRequestHandler):
@@ -44,8 +63,7 @@ class _EdgeApi:
     def authenticate(self, _db: str, _login: str, key: str, _context: dict[str, Any]) -> int | bool:
         return 7 if key == "EDGE-KEY" else False
 
-    def execute_kw(self, _db: str, _uid: int, _key: str, model: str, method: str,
-                   _args: list[Any]) -> dict[str, Any]:
+    def execute_kw(self, _db: str, _uid: int, _key: str, model: str, method: str, _args: list[Any]) -> dict[str, Any]:
         assert (model, method) == ("hf.uns.edge", "get_collector_config")
         return DOCUMENT
 
@@ -55,8 +73,9 @@ def edge_api(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, list[str]
     """A tiny real XML-RPC server (over TLS with ``tls``) answering as a tenant's Odoo does for its edge
     (authenticate, the document), recording the Host header of every request: (port, the headers)."""
     port = free_port()
-    server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", port), requestHandler=_Handler, logRequests=False,
-                                              allow_none=True)
+    server = xmlrpc.server.SimpleXMLRPCServer(
+        ("127.0.0.1", port), requestHandler=_Handler, logRequests=False, allow_none=True
+    )
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     hosts: list[str] = []
@@ -78,10 +97,12 @@ def tenant_odoo() -> Iterator[tuple[int, list[str]]]:
 
 
 async def test_a_tenant_at_a_localhost_name_is_reached_with_its_host_header(
-        tenant_odoo: tuple[int, list[str]], tmp_path: Path) -> None:
+    tenant_odoo: tuple[int, list[str]], tmp_path: Path
+) -> None:
     port, hosts = tenant_odoo
-    source = OdooSource(f"http://hf_t_acme.localhost:{port}", "hf_t_acme", "edge-1", "EDGE-KEY",
-                        tmp_path / "config-cache.json")
+    source = OdooSource(
+        f"http://hf_t_acme.localhost:{port}", "hf_t_acme", "edge-1", "EDGE-KEY", tmp_path / "config-cache.json"
+    )
     site = await source.fetch()
     assert [d.name for d in site.devices] == ["press1-modbus"]
     assert hosts == [f"hf_t_acme.localhost:{port}"] * 2  # authenticate, then the document
@@ -89,7 +110,8 @@ async def test_a_tenant_at_a_localhost_name_is_reached_with_its_host_header(
 
 
 async def test_a_tenant_over_https_at_a_localhost_name_is_checked_against_that_name(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """TLS to a ``*.localhost`` tenant dials loopback and checks the certificate against the tenant's name
     (the certificate names only it; its CA is trusted here through OpenSSL's SSL_CERT_FILE)."""
     ca, cert, key = tls_files(tmp_path, "tenant.localhost")
@@ -97,8 +119,9 @@ async def test_a_tenant_over_https_at_a_localhost_name_is_checked_against_that_n
     context.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     with edge_api(context) as (port, hosts):
-        source = OdooSource(f"https://tenant.localhost:{port}", "hf_t_acme", "edge-1", "EDGE-KEY",
-                            tmp_path / "config-cache.json")
+        source = OdooSource(
+            f"https://tenant.localhost:{port}", "hf_t_acme", "edge-1", "EDGE-KEY", tmp_path / "config-cache.json"
+        )
         site = await source.fetch()
     assert [d.name for d in site.devices] == ["press1-modbus"]
     assert hosts == [f"tenant.localhost:{port}"] * 2
@@ -107,25 +130,36 @@ async def test_a_tenant_over_https_at_a_localhost_name_is_checked_against_that_n
 def test_tags_outside_the_edges_topic_root_are_left_out_and_named() -> None:
     site = within_topic_root(parse_site(DOCUMENT), "umh/v1/acme")
     assert [t.name for t in site.devices[0].tags] == ["temperature"]
-    assert site.errors == (("Device press1-modbus, tag speed: topic "
-                            "umh/v1/other/hamburg/assembly/line1/press1/_historian/speed is outside this edge's topic "
-                            "root umh/v1/acme; the broker accepts nothing else from this edge."),)
+    assert site.errors == (
+        (
+            "Device press1-modbus, tag speed: topic "
+            "umh/v1/other/hamburg/assembly/line1/press1/_historian/speed is outside this edge's topic "
+            "root umh/v1/acme; the broker accepts nothing else from this edge."
+        ),
+    )
     assert within_topic_root(parse_site(DOCUMENT), "") == parse_site(DOCUMENT)
 
 
-def bundle(folder: Path, env: str = "HF_COLLECTOR_API_KEY=EDGE-KEY\nHF_COLLECTOR_MQTT_URL=mqtt://e:pw@m:1883\n",
-           **transport: str) -> Path:
+def bundle(
+    folder: Path,
+    env: str = "HF_COLLECTOR_API_KEY=EDGE-KEY\nHF_COLLECTOR_MQTT_URL=mqtt://e:pw@m:1883\n",
+    **transport: str,
+) -> Path:
     folder.mkdir()
-    settings = {"odoo": {"url": "http://hf_t_acme.localhost:8070", "db": "hf_t_acme", "login": "edge-1"},
-                "mqtt": {"url": "mqtt://m:1883", "topic_root": "umh/v1/acme"},
-                "transport": {"kind": "direct", **transport}, "state_dir": "state"}
+    settings = {
+        "odoo": {"url": "http://hf_t_acme.localhost:8070", "db": "hf_t_acme", "login": "edge-1"},
+        "mqtt": {"url": "mqtt://m:1883", "topic_root": "umh/v1/acme"},
+        "transport": {"kind": "direct", **transport},
+        "state_dir": "state",
+    }
     (folder / "hf-collector.yaml").write_text(yaml.safe_dump(settings))
     (folder / ".env").write_text(env)
     return folder
 
 
-def test_a_bundles_paths_are_its_own_and_its_env_holds_the_secrets(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bundles_paths_are_its_own_and_its_env_holds_the_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HF_COLLECTOR_API_KEY", raising=False)
     monkeypatch.delenv("HF_COLLECTOR_MQTT_URL", raising=False)
     folder = bundle(tmp_path / "edge", kind="ziti", identity="identity.json")
@@ -135,14 +169,21 @@ def test_a_bundles_paths_are_its_own_and_its_env_holds_the_secrets(tmp_path: Pat
     assert env == {"HF_COLLECTOR_API_KEY": "EDGE-KEY", "HF_COLLECTOR_MQTT_URL": "mqtt://e:pw@m:1883"}
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ("HF_COLLECTOR_MQTT_URL=mqtt://e:pw@m:1883\n", ".env has no HF_COLLECTOR_API_KEY (the edge's API key)"),
-    ("# only a comment\n", ".env has no HF_COLLECTOR_API_KEY (the edge's API key); .env has no HF_COLLECTOR_MQTT_URL"),
-    ("HF_COLLECTOR_API_KEY\n", ".env, line 1: expected KEY=VALUE."),
-], ids=["no key", "no secrets", "not KEY=VALUE"])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ("HF_COLLECTOR_MQTT_URL=mqtt://e:pw@m:1883\n", ".env has no HF_COLLECTOR_API_KEY (the edge's API key)"),
+        (
+            "# only a comment\n",
+            ".env has no HF_COLLECTOR_API_KEY (the edge's API key); .env has no HF_COLLECTOR_MQTT_URL",
+        ),
+        ("HF_COLLECTOR_API_KEY\n", ".env, line 1: expected KEY=VALUE."),
+    ],
+    ids=["no key", "no secrets", "not KEY=VALUE"],
+)
 def test_a_bundle_without_a_secret_names_the_file_and_the_key(
-        tmp_path: Path, env: str, message: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, env: str, message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("HF_COLLECTOR_API_KEY", raising=False)
     monkeypatch.delenv("HF_COLLECTOR_MQTT_URL", raising=False)
     folder = bundle(tmp_path / "edge", env)
@@ -159,8 +200,9 @@ def test_a_bundle_without_an_odoo_login_names_the_key(tmp_path: Path) -> None:
         load_bundle(folder)
 
 
-def test_no_bundle_folder_and_bundle_with_config_are_refused(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_bundle_folder_and_bundle_with_config_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "--bundle", str(tmp_path / "missing")]) == 2
     assert "is not a directory: unpack the bundle's zip" in capsys.readouterr().err
     assert main(["run", "--bundle", str(tmp_path), "--config", "x.yaml"]) == 2
@@ -170,8 +212,9 @@ def test_no_bundle_folder_and_bundle_with_config_are_refused(tmp_path: Path,
 def test_a_settings_file_names_its_ziti_identity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """(The identity was read only from --ziti-identity or HF_COLLECTOR_ZITI_IDENTITY.)"""
     path = tmp_path / "site.yaml"
-    path.write_text(yaml.safe_dump({"transport": {"kind": "ziti", "identity": str(tmp_path / "id.json")},
-                                    "devices": []}))
+    path.write_text(
+        yaml.safe_dump({"transport": {"kind": "ziti", "identity": str(tmp_path / "id.json")}, "devices": []})
+    )
     assert main(["run", "--config", str(path)]) == 2
     assert f"Ziti identity {tmp_path / 'id.json'} does not exist" in capsys.readouterr().err
 

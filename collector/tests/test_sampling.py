@@ -62,19 +62,40 @@ async def fast_server(port: int, publishing_ms: float | None) -> AsyncIterator[S
         await server.stop()
 
 
-@pytest.mark.parametrize(("publishing_ms", "interval_ms", "low", "high"), [
-    (None, 1000, 4, 7),
-    (100, 1000, 4, 7),
-    (100, 500, 8, 12),
-], ids=["server grants the interval", "server publishes every 100 ms", "500 ms on a 100 ms server"])
-async def test_at_most_one_sample_per_tag_per_interval(run_collector: RunCollector, publishing_ms: float | None,
-                                                       interval_ms: int, low: int, high: int) -> None:
+@pytest.mark.parametrize(
+    ("publishing_ms", "interval_ms", "low", "high"),
+    [
+        (None, 1000, 4, 7),
+        (100, 1000, 4, 7),
+        (100, 500, 8, 12),
+    ],
+    ids=["server grants the interval", "server publishes every 100 ms", "500 ms on a 100 ms server"],
+)
+async def test_at_most_one_sample_per_tag_per_interval(
+    run_collector: RunCollector, publishing_ms: float | None, interval_ms: int, low: int, high: int
+) -> None:
     port = free_port()
-    site = parse_site({"devices": [{"name": "cnc1-opcua", "protocol": "opcua", "host": "127.0.0.1", "port": port,
-                                    "tags": [{"name": name, "topic": f"{CELL}/{name}",
-                                              "sampling_interval_ms": interval_ms,
-                                              "address": {"node_id": f"nsu=urn:vendor:fast;s=cnc1.{name}"}}
-                                             for name in TAGS]}]})
+    site = parse_site(
+        {
+            "devices": [
+                {
+                    "name": "cnc1-opcua",
+                    "protocol": "opcua",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "tags": [
+                        {
+                            "name": name,
+                            "topic": f"{CELL}/{name}",
+                            "sampling_interval_ms": interval_ms,
+                            "address": {"node_id": f"nsu=urn:vendor:fast;s=cnc1.{name}"},
+                        }
+                        for name in TAGS
+                    ],
+                }
+            ]
+        }
+    )
     assert not site.errors
     async with fast_server(port, publishing_ms), run_collector(site) as running:
         first = await running.outbox.until(lambda m: m.payload.get("speed") is not None)
@@ -92,6 +113,7 @@ async def test_at_most_one_sample_per_tag_per_interval(run_collector: RunCollect
     for name in TAGS:
         assert low <= counts[name] <= high, (
             f"{counts[name]} samples of {name} in {WINDOW_S:g} s at {interval_ms} ms (about "
-            f"{WINDOW_S * 1000 / interval_ms:g} expected)")
+            f"{WINDOW_S * 1000 / interval_ms:g} expected)"
+        )
     steps = [b - a for a, b in itertools.pairwise(values)]
     assert min(steps) >= interval_ms / 50 * 0.5, f"each sample is the newest value of its interval ({values})"

@@ -49,8 +49,9 @@ def test_orders_parts_and_states_follow_umh_and_the_machine() -> None:
     kinds = Counter(kind for kind, _body in events)
     assert events[0] == ("product-type/create", {"external_product_type_id": PRODUCT_CODE, "cycle_time_ms": 2500})
     assert kinds["work-order/stop"] >= 100, kinds  # 20-part orders at 2.5 s a part, less the stops
-    assert {body["state"] for kind, body in events if kind == "state/add"} == set(UMH_STATES.values()), \
+    assert {body["state"] for kind, body in events if kind == "state/add"} == set(UMH_STATES.values()), (
         "in four hours the machine runs, waits for material and fails (its bearing wears)"
+    )
     # each order: created and started before its parts, its parts reported once, stopped when made
     running: str | None = None
     made: dict[str, int] = {}

@@ -24,18 +24,28 @@ def certificate(days_valid: int) -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "line1-edge")])
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=400))
-            .not_valid_after(now + timedelta(days=days_valid)).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=400))
+        .not_valid_after(now + timedelta(days=days_valid))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
 def identity_file(tmp_path: Path, days_valid: int = 365, **overrides: object) -> Path:
     cert, key = certificate(days_valid)
-    identity: dict[str, object] = {"ztAPI": "https://ziti.example.com:1280",
-                                   "id": {"cert": f"pem:{cert}", "key": f"pem:{key}", "ca": f"pem:{cert}"}}
+    identity: dict[str, object] = {
+        "ztAPI": "https://ziti.example.com:1280",
+        "id": {"cert": f"pem:{cert}", "key": f"pem:{key}", "ca": f"pem:{cert}"},
+    }
     identity.update(overrides)
     path = tmp_path / "identity.json"
     path.write_text(json.dumps(identity))
@@ -45,6 +55,7 @@ def identity_file(tmp_path: Path, days_valid: int = 365, **overrides: object) ->
 def jwt(claims: dict[str, object]) -> str:
     def part(obj: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
     return f"{part({'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
@@ -52,14 +63,18 @@ def test_a_valid_identity_is_accepted(tmp_path: Path) -> None:
     assert validate_identity(identity_file(tmp_path))["ztAPI"].startswith("https://")
 
 
-@pytest.mark.parametrize(("problem", "message"), [
-    ("missing", "does not exist"),
-    ("not json", "malformed"),
-    ("no id", "malformed"),
-    ("http controller", "not an https:// URL"),
-    ("expired", "expired on"),
-    ("garbage cert", "certificate cannot be read"),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        ("missing", "does not exist"),
+        ("not json", "malformed"),
+        ("no id", "malformed"),
+        ("http controller", "not an https:// URL"),
+        ("expired", "expired on"),
+        ("garbage cert", "certificate cannot be read"),
+    ],
+    ids=lambda v: str(v),
+)
 def test_a_bad_identity_fails_with_what_to_do(tmp_path: Path, problem: str, message: str) -> None:
     path = tmp_path / "identity.json"
     if problem == "not json":
@@ -71,8 +86,14 @@ def test_a_bad_identity_fails_with_what_to_do(tmp_path: Path, problem: str, mess
     elif problem == "expired":
         path = identity_file(tmp_path, days_valid=-1)
     elif problem == "garbage cert":
-        path = identity_file(tmp_path, id={"cert": "pem:-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
-                                           "key": "pem:x", "ca": "pem:x"})
+        path = identity_file(
+            tmp_path,
+            id={
+                "cert": "pem:-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+                "key": "pem:x",
+                "ca": "pem:x",
+            },
+        )
     with pytest.raises(ConfigError) as caught:
         validate_identity(path)
     assert message in str(caught.value)

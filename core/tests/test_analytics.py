@@ -23,9 +23,13 @@ from hf_core.analytics import (
 
 T = 1_764_600_000_000
 VALID = {
-    "work-order/create": {"external_work_order_id": "WO-1", "product": {"external_product_id": "P-7",
-                                                                       "cycle_time_ms": 6000},
-                          "quantity": 40, "status": 0, "start_time_unix_ms": T},
+    "work-order/create": {
+        "external_work_order_id": "WO-1",
+        "product": {"external_product_id": "P-7", "cycle_time_ms": 6000},
+        "quantity": 40,
+        "status": 0,
+        "start_time_unix_ms": T,
+    },
     "work-order/start": {"external_work_order_id": "WO-1", "start_time_unix_ms": T},
     "work-order/stop": {"external_work_order_id": "WO-1", "end_time_unix_ms": T},
     "product-type/create": {"external_product_type_id": "P-7", "cycle_time_ms": 6000},
@@ -49,18 +53,31 @@ def test_each_event_type_takes_umhs_fields(event_type: str) -> None:
             validate_event(event_type, json.dumps({k: v for k, v in body.items() if k != name}).encode())
 
 
-@pytest.mark.parametrize(("event_type", "change", "reason"), [
-    ("work-order/create", {"quantity": 0}, "quantity is required to be greater than 0"),
-    ("work-order/create", {"status": 3}, "status must be 0"),
-    ("work-order/create", {"product": "P-7"}, "product must be an object"),
-    ("work-order/start", {"start_time_unix_ms": "2026-01-01T00:00:00Z"}, "must be an epoch milliseconds"),
-    ("work-order/stop", {"external_work_order_id": ""}, "non-empty string"),
-    ("product-type/create", {"cycle_time_ms": -1}, "integer > 0"),
-    ("product/add", {"quantity": True}, "integer > 0"),
-    ("state/overwrite", {"end_time_unix_ms": T - 1}, "before start_time_unix_ms"),
-    ("shift/add", {"end_time_unix_ms": 1.5}, "epoch milliseconds"),
-], ids=["zero-quantity", "bad-status", "product-not-object", "iso-time", "empty-id", "negative-cycle",
-        "bool-quantity", "end-before-start", "fractional-time"])
+@pytest.mark.parametrize(
+    ("event_type", "change", "reason"),
+    [
+        ("work-order/create", {"quantity": 0}, "quantity is required to be greater than 0"),
+        ("work-order/create", {"status": 3}, "status must be 0"),
+        ("work-order/create", {"product": "P-7"}, "product must be an object"),
+        ("work-order/start", {"start_time_unix_ms": "2026-01-01T00:00:00Z"}, "must be an epoch milliseconds"),
+        ("work-order/stop", {"external_work_order_id": ""}, "non-empty string"),
+        ("product-type/create", {"cycle_time_ms": -1}, "integer > 0"),
+        ("product/add", {"quantity": True}, "integer > 0"),
+        ("state/overwrite", {"end_time_unix_ms": T - 1}, "before start_time_unix_ms"),
+        ("shift/add", {"end_time_unix_ms": 1.5}, "epoch milliseconds"),
+    ],
+    ids=[
+        "zero-quantity",
+        "bad-status",
+        "product-not-object",
+        "iso-time",
+        "empty-id",
+        "negative-cycle",
+        "bool-quantity",
+        "end-before-start",
+        "fractional-time",
+    ],
+)
 def test_what_does_not_fit_says_why(event_type: str, change: dict[str, object], reason: str) -> None:
     with pytest.raises(AnalyticsError, match=reason):
         validate_event(event_type, json.dumps({**VALID[event_type], **change}).encode())
@@ -82,17 +99,37 @@ def test_topic_key_and_product_are_one_definition() -> None:
 
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
-FIELDS = st.sampled_from(["external_work_order_id", "product", "quantity", "status", "start_time_unix_ms",
-                          "end_time_unix_ms", "external_product_type_id", "external_product_id", "product_batch_id",
-                          "bad_quantity", "cycle_time_ms", "state"])
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = st.sampled_from(
+    [
+        "external_work_order_id",
+        "product",
+        "quantity",
+        "status",
+        "start_time_unix_ms",
+        "end_time_unix_ms",
+        "external_product_type_id",
+        "external_product_id",
+        "product_batch_id",
+        "bad_quantity",
+        "cycle_time_ms",
+        "state",
+    ]
+)
 
 
-@settings(max_examples=int(os.environ.get("HF_FUZZ_EXAMPLES", "300")), deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(EVENT_TYPES), st.dictionaries(FIELDS, JSON_VALUES, max_size=8) | JSON_VALUES,
-       st.binary(max_size=40))
+@settings(
+    max_examples=int(os.environ.get("HF_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(EVENT_TYPES), st.dictionaries(FIELDS, JSON_VALUES, max_size=8) | JSON_VALUES, st.binary(max_size=40)
+)
 def test_any_input_is_an_event_or_a_reason(event_type: str, body: object, noise: bytes) -> None:
     for payload in (json.dumps(body).encode(), noise, json.dumps(body).encode()[: len(noise)]):
         try:

@@ -10,7 +10,7 @@ from hf_core.errors import ConfigError
 
 def test_the_forms_tools_print_are_one_fingerprint() -> None:
     digest = certificate_fingerprint(b"a certificate")
-    colons = ":".join(digest[i:i + 2] for i in range(0, 64, 2)).upper()
+    colons = ":".join(digest[i : i + 2] for i in range(0, 64, 2)).upper()
     assert normalize_fingerprint(colons) == digest
     assert normalize_fingerprint(f"sha256 Fingerprint={colons}") == digest
     assert normalize_fingerprint(f"  {digest.upper()}\n") == digest

@@ -9,19 +9,33 @@ import pytest
 from hf_core.net import LOOPBACK, create_connection, dial_host
 
 
-@pytest.mark.parametrize(("host", "dialled"), [
-    ("localhost", LOOPBACK),
-    ("hf_t_acme.localhost", LOOPBACK),
-    ("mqtt.localhost.", LOOPBACK),
-    ("Tenant.LocalHost", LOOPBACK),
-    ("a.b.localhost", LOOPBACK),
-    ("localhost.example.com", "localhost.example.com"),
-    ("notlocalhost", "notlocalhost"),
-    ("odoo.example.com", "odoo.example.com"),
-    ("10.0.0.5", "10.0.0.5"),
-    ("::1", "::1"),
-], ids=["localhost", "tenant", "trailing dot", "any case", "deeper", "localhost as a label only",
-        "suffix without a dot", "a real name", "ipv4", "ipv6"])
+@pytest.mark.parametrize(
+    ("host", "dialled"),
+    [
+        ("localhost", LOOPBACK),
+        ("hf_t_acme.localhost", LOOPBACK),
+        ("mqtt.localhost.", LOOPBACK),
+        ("Tenant.LocalHost", LOOPBACK),
+        ("a.b.localhost", LOOPBACK),
+        ("localhost.example.com", "localhost.example.com"),
+        ("notlocalhost", "notlocalhost"),
+        ("odoo.example.com", "odoo.example.com"),
+        ("10.0.0.5", "10.0.0.5"),
+        ("::1", "::1"),
+    ],
+    ids=[
+        "localhost",
+        "tenant",
+        "trailing dot",
+        "any case",
+        "deeper",
+        "localhost as a label only",
+        "suffix without a dot",
+        "a real name",
+        "ipv4",
+        "ipv6",
+    ],
+)
 def test_dial_host(host: str, dialled: str) -> None:
     assert dial_host(host) == dialled
 

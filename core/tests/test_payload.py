@@ -9,13 +9,19 @@ from hf_core.uns import TagKey
 
 
 def test_round_trip_with_tag_groups() -> None:
-    raw = encode(1_700_000_000_123, {"temperature": 21.5, "axis$x": 3, "axis$y": -1, "state": "running",
-                                     "door_open": False})
+    raw = encode(
+        1_700_000_000_123, {"temperature": 21.5, "axis$x": 3, "axis$y": -1, "state": "running", "door_open": False}
+    )
     assert json.loads(raw)["axis"] == {"x": 3, "y": -1}
     timestamp, values = decode(raw)
     assert timestamp == 1_700_000_000_123
-    assert values == [DecodedValue("temperature", 21.5), DecodedValue("axis$x", 3), DecodedValue("axis$y", -1),
-                      DecodedValue("state", "running"), DecodedValue("door_open", False)]
+    assert values == [
+        DecodedValue("temperature", 21.5),
+        DecodedValue("axis$x", 3),
+        DecodedValue("axis$y", -1),
+        DecodedValue("state", "running"),
+        DecodedValue("door_open", False),
+    ]
 
 
 def test_a_nested_name_is_the_tag_key_of_its_groups() -> None:

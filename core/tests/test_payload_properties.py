@@ -22,10 +22,14 @@ NOW = 1_800_000_000_000
 
 # any text, lone surrogates and NUL included (hypothesis leaves surrogates out by default)
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=40)
-JSON_SCALARS = (st.none() | st.booleans() | st.integers() | st.integers(-(2**70), 2**70)
-                | st.floats(allow_nan=False) | ANY_TEXT)
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(ANY_TEXT, inner, max_size=4), max_leaves=20)
+JSON_SCALARS = (
+    st.none() | st.booleans() | st.integers() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | ANY_TEXT
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(ANY_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
 
 
 def _check_decoded(result: tuple[int, list[tuple[str, codec.MaybeValue]], list[tuple[str, str]]]) -> None:
@@ -80,9 +84,12 @@ def test_any_bytes_decode_or_are_a_payload_error(raw: bytes) -> None:
 
 
 @PROFILE
-@given(st.lists(st.text(st.characters(blacklist_categories=()), max_size=8), min_size=1, max_size=8).map("/".join)
-       | st.lists(st.from_regex(r"[A-Za-z0-9_\-]{1,6}\n?", fullmatch=True), min_size=1, max_size=8)
-       .map(lambda parts: "umh/v1/" + "/".join(parts)))
+@given(
+    st.lists(st.text(st.characters(blacklist_categories=()), max_size=8), min_size=1, max_size=8).map("/".join)
+    | st.lists(st.from_regex(r"[A-Za-z0-9_\-]{1,6}\n?", fullmatch=True), min_size=1, max_size=8).map(
+        lambda parts: "umh/v1/" + "/".join(parts)
+    )
+)
 def test_any_topic_parses_or_is_a_topic_error(topic: str) -> None:
     try:
         parsed = UnsTopic.parse(topic)
@@ -93,10 +100,17 @@ def test_any_topic_parses_or_is_a_topic_error(topic: str) -> None:
 
 
 @PROFILE
-@given(st.dictionaries(st.from_regex(r"[A-Za-z0-9_]{1,8}", fullmatch=True),
-                       st.floats(-1e300, 1e300) | st.booleans() | st.none()
-                       | st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20), min_size=1,
-                       max_size=10))
+@given(
+    st.dictionaries(
+        st.from_regex(r"[A-Za-z0-9_]{1,8}", fullmatch=True),
+        st.floats(-1e300, 1e300)
+        | st.booleans()
+        | st.none()
+        | st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20),
+        min_size=1,
+        max_size=10,
+    )
+)
 def test_what_encode_makes_decodes_to_the_same(values: dict[str, codec.MaybeValue]) -> None:
     timestamp, decoded, rejected = codec.decode_values(codec.encode(NOW, values), NOW)
     assert timestamp == NOW and rejected == []

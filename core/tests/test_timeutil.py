@@ -65,8 +65,11 @@ def test_parse_iso(text: str, expected: datetime) -> None:
     assert parsed.utcoffset() == expected.utcoffset()
 
 
-@pytest.mark.parametrize("text", ["yesterday", "", "2026-13-01T00:00:00Z", "2026-11-24 08:00 CET"],
-                         ids=["word", "empty", "month-13", "zone-name"])
+@pytest.mark.parametrize(
+    "text",
+    ["yesterday", "", "2026-13-01T00:00:00Z", "2026-11-24 08:00 CET"],
+    ids=["word", "empty", "month-13", "zone-name"],
+)
 def test_parse_iso_refuses_what_is_not_iso(text: str) -> None:
     with pytest.raises(ValueError):
         parse_iso(text)

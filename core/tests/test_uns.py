@@ -6,10 +6,20 @@ from hf_core.uns import TagKey, TopicError, UnsTopic, build_topic, is_valid_segm
 
 VALID = [
     ("umh/v1/acme/_historian/temperature", ("acme",), "_historian", (), "temperature"),
-    ("umh/v1/acme/berlin/press/line1/press1/_historian/axis/x", ("acme", "berlin", "press", "line1", "press1"),
-     "_historian", ("axis",), "x"),
-    ("umh/v1/acme/berlin/press/line1/press1/_historian", ("acme", "berlin", "press", "line1", "press1"),
-     "_historian", (), ""),
+    (
+        "umh/v1/acme/berlin/press/line1/press1/_historian/axis/x",
+        ("acme", "berlin", "press", "line1", "press1"),
+        "_historian",
+        ("axis",),
+        "x",
+    ),
+    (
+        "umh/v1/acme/berlin/press/line1/press1/_historian",
+        ("acme", "berlin", "press", "line1", "press1"),
+        "_historian",
+        (),
+        "",
+    ),
     ("umh/v1/acme/berlin/_analytics/work-order/start", ("acme", "berlin"), "_analytics", ("work-order",), "start"),
     ("umh/v1/ACME_1/site-2/_historian/a/b/c/d", ("ACME_1", "site-2"), "_historian", ("a", "b", "c"), "d"),
     # any depth of location, as benthos-umh accepts
@@ -17,15 +27,17 @@ VALID = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("topic", "location", "contract", "groups", "tag"), VALID, ids=[v[0] for v in VALID]
-)
+@pytest.mark.parametrize(("topic", "location", "contract", "groups", "tag"), VALID, ids=[v[0] for v in VALID])
 def test_valid_topics_parse_into_their_parts(
     topic: str, location: tuple[str, ...], contract: str, groups: tuple[str, ...], tag: str
 ) -> None:
     parsed = UnsTopic.parse(topic)
     assert (parsed.location_path, parsed.data_contract, parsed.virtual_path, parsed.tag_name) == (
-        location, contract, groups, tag)
+        location,
+        contract,
+        groups,
+        tag,
+    )
     assert str(parsed) == topic
 
 
@@ -69,8 +81,14 @@ def test_bad_segments(segment: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "segment"),
-    [("Press Line 1", "Press_Line_1"), ("Presse Müller", "Presse_Muller"), ("  Ofen 3 / Süd  ", "Ofen_3_Sud"),
-     ("line-1_a", "line-1_a"), ("Żółw", "Zow"), ("§$%", "")],
+    [
+        ("Press Line 1", "Press_Line_1"),
+        ("Presse Müller", "Presse_Muller"),
+        ("  Ofen 3 / Süd  ", "Ofen_3_Sud"),
+        ("line-1_a", "line-1_a"),
+        ("Żółw", "Zow"),
+        ("§$%", ""),
+    ],
     ids=["spaces", "umlaut", "slash-and-padding", "already-a-segment", "polish", "nothing-left"],
 )
 def test_a_name_gives_one_segment_wherever_it_is_typed(name: str, segment: str) -> None:
@@ -117,8 +135,13 @@ def test_bad_tag_keys_are_refused_naming_the_part(text: str, reason: str) -> Non
 
 @pytest.mark.parametrize(
     ("tag_group", "key"),
-    [("", "x"), ("axis", "axis$x"), ("axis$motor", "axis$motor$x"), ("axis/motor", "axis$motor$x"),
-     ("/axis//motor$", "axis$motor$x")],
+    [
+        ("", "x"),
+        ("axis", "axis$x"),
+        ("axis$motor", "axis$motor$x"),
+        ("axis/motor", "axis$motor$x"),
+        ("/axis//motor$", "axis$motor$x"),
+    ],
     ids=["none", "one", "dollar", "slash", "stray-separators"],
 )
 def test_a_typed_tag_group_takes_dollar_or_slash(tag_group: str, key: str) -> None:

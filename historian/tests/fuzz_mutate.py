@@ -24,9 +24,33 @@ from hf_historian.writer import prepare
 
 CORPUS = Path(__file__).with_name("fuzz_corpus")
 FINDINGS = Path(__file__).resolve().parents[2] / "var" / "fuzz_findings"
-TOKENS = [b"\\u0000", b"\\ud800", b"\\udc80", b"1e308", b"-1e309", b"9007199254740993", b"1" + b"0" * 310, b"{",
-          b"}", b"[", b"]", b'"', b":", b",", b"$", b"null", b"true", b"NaN", b'"timestamp_ms":', b"\x00", b"\xff",
-          b"\xed\xa0\x80", b"\x80", b"\xff\xff\xff\x7f", b'{"a":' * 20]
+TOKENS = [
+    b"\\u0000",
+    b"\\ud800",
+    b"\\udc80",
+    b"1e308",
+    b"-1e309",
+    b"9007199254740993",
+    b"1" + b"0" * 310,
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b":",
+    b",",
+    b"$",
+    b"null",
+    b"true",
+    b"NaN",
+    b'"timestamp_ms":',
+    b"\x00",
+    b"\xff",
+    b"\xed\xa0\x80",
+    b"\x80",
+    b"\xff\xff\xff\x7f",
+    b'{"a":' * 20,
+]
 NOW = int(time.time() * 1000)
 
 
@@ -45,15 +69,15 @@ def mutate(rng: random.Random, seeds: list[bytes]) -> bytes:
         elif op == 1:  # a hostile token
             data[pos:pos] = rng.choice(TOKENS)
         elif op == 2 and data:  # cut a range
-            del data[pos:pos + rng.randint(1, 16)]
+            del data[pos : pos + rng.randint(1, 16)]
         elif op == 3:  # splice another seed
             other = rng.choice(seeds)
             start = rng.randint(0, len(other))
-            data[pos:pos] = other[start:start + rng.randint(1, 64)]
+            data[pos:pos] = other[start : start + rng.randint(1, 64)]
         elif op == 4 and data:  # a random byte
             data[rng.randrange(len(data))] = rng.randrange(256)
         else:  # repeat a slice
-            chunk = data[pos:pos + rng.randint(1, 8)]
+            chunk = data[pos : pos + rng.randint(1, 8)]
             data[pos:pos] = chunk * rng.randint(1, 50)
     return bytes(data)
 
@@ -70,8 +94,17 @@ def check_payload(raw: bytes) -> None:
             assert -codec.MAX_ABS_NUMBER <= value <= codec.MAX_ABS_NUMBER
     assert all(why for _n, why in rejected)
     # the writer's row encoding of what the decoder took (numbers, texts, gaps), as the ingest prepares it
-    rows = [(i + 1, timestamp, None if v is None or isinstance(v, str) else float(v),
-             v if isinstance(v, str) else None, 0, 2) for i, (_n, v) in enumerate(values)]
+    rows = [
+        (
+            i + 1,
+            timestamp,
+            None if v is None or isinstance(v, str) else float(v),
+            v if isinstance(v, str) else None,
+            0,
+            2,
+        )
+        for i, (_n, v) in enumerate(values)
+    ]
     prepare(rows, optimistic=True)
     prepare(rows, optimistic=False)
 
@@ -113,11 +146,17 @@ def main() -> int:
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 14)
     payloads = [p.read_bytes() for p in sorted(CORPUS.glob("payload_*"))]
     packets = [p.read_bytes() for p in sorted(CORPUS.glob("mqtt_*"))]
-    topics = [b"umh/v1/acme/berlin/press/line1/press1/_historian/axis/x", b"umh/v1/acme/_historian/t",
-              b"umh/v1/acme/site/_analytics/work-order/start", b"umh/v1/a/_historian/t\n"]
+    topics = [
+        b"umh/v1/acme/berlin/press/line1/press1/_historian/axis/x",
+        b"umh/v1/acme/_historian/t",
+        b"umh/v1/acme/site/_analytics/work-order/start",
+        b"umh/v1/a/_historian/t\n",
+    ]
     targets: list[tuple[str, list[bytes], Callable[[bytes], None]]] = [
-        ("payload", payloads, check_payload), ("uns", topics, check_topic),
-        ("mqtt_wire", packets, lambda raw: check_mqtt(raw, rng))]
+        ("payload", payloads, check_payload),
+        ("uns", topics, check_topic),
+        ("mqtt_wire", packets, lambda raw: check_mqtt(raw, rng)),
+    ]
     counts = dict.fromkeys((name for name, _s, _c in targets), 0)
     findings: dict[str, bytes] = {}
     deadline = time.monotonic() + seconds
@@ -134,8 +173,11 @@ def main() -> int:
                         findings[key] = raw
                         print(f"FINDING {key}\n  input {raw[:200]!r}", flush=True)
     total = sum(counts.values())
-    print(f"fuzz_mutate: {total:,} inputs in {seconds:.0f} s ("
-          + ", ".join(f"{name} {n:,}" for name, n in counts.items()) + f"), {len(findings)} distinct findings")
+    print(
+        f"fuzz_mutate: {total:,} inputs in {seconds:.0f} s ("
+        + ", ".join(f"{name} {n:,}" for name, n in counts.items())
+        + f"), {len(findings)} distinct findings"
+    )
     if findings:
         FINDINGS.mkdir(parents=True, exist_ok=True)
         for index, raw in enumerate(findings.values()):

@@ -23,8 +23,13 @@ PG_USER = os.environ.get("HF_DB_USER", "hyperfactory")
 LOCATION = "acme/berlin/press/line1/press1"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 MINIMAL_SCHEMA = Path(__file__).with_name("sql") / "hf_uns_minimal.sql"
-TAGS = [("temperature", "", "float"), ("state", "", "string"), ("running", "", "bool"), ("count", "", "int"),
-        ("x", "axis", "float")]
+TAGS = [
+    ("temperature", "", "float"),
+    ("state", "", "string"),
+    ("running", "", "bool"),
+    ("count", "", "int"),
+    ("x", "axis", "float"),
+]
 
 
 def dsn(db: str) -> str:
@@ -46,6 +51,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 def historian_database(host: str, port: int, user: str = PG_USER) -> Iterator[str]:
     """A new database with the hf_uns columns the ingest uses and one workcell with five tags."""
     name = f"hf_pytest_{uuid.uuid4().hex[:10]}"
+
     def admin_execute(statement: str) -> None:
         admin = psycopg2.connect(host=host, port=port, user=user, dbname="postgres")
         admin.autocommit = True
@@ -56,15 +62,19 @@ def historian_database(host: str, port: int, user: str = PG_USER) -> Iterator[st
     try:
         with psycopg2.connect(host=host, port=port, user=user, dbname=name) as conn, conn.cursor() as cr:
             cr.execute(MINIMAL_SCHEMA.read_text())
-            cr.execute("INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES ('Press 1', 1, %s) "
-                       "RETURNING id", (LOCATION,))
+            cr.execute(
+                "INSERT INTO mrp_workcenter (name, company_id, hf_uns_path) VALUES ('Press 1', 1, %s) RETURNING id",
+                (LOCATION,),
+            )
             workcenter = cr.fetchone()[0]
             for tag, group, data_type in TAGS:
                 topic = "/".join(p for p in ("umh/v1", LOCATION, "_historian", group, tag) if p)
-                cr.execute("INSERT INTO hf_uns_tag (name, tag_group, workcenter_id, company_id, data_type, role, "
-                           "topic, historian, active, retention_class) "
-                           "VALUES (%s, %s, %s, 1, %s, 'plain', %s, true, true, 'standard')",
-                           (tag, group or None, workcenter, data_type, topic))
+                cr.execute(
+                    "INSERT INTO hf_uns_tag (name, tag_group, workcenter_id, company_id, data_type, role, "
+                    "topic, historian, active, retention_class) "
+                    "VALUES (%s, %s, %s, 1, %s, 'plain', %s, true, true, 'standard')",
+                    (tag, group or None, workcenter, data_type, topic),
+                )
         yield name
     finally:
         admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -77,10 +87,15 @@ def private_mosquitto(anonymous: bool = True) -> Iterator[int]:
     port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         conf = Path(folder) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\npersistence false\n"
-                        "max_queued_messages 1000000\n")
-        process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous {str(anonymous).lower()}\npersistence false\n"
+            "max_queued_messages 1000000\n"
+        )
+        process = subprocess.Popen(
+            [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -101,13 +116,20 @@ def restartable_mosquitto() -> Iterator[tuple[int, Callable[[], None]]]:
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o777)  # started as root, Mosquitto drops to its own user and saves its state here
         conf = Path(folder) / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                        f"persistence_location {folder}/\nmax_queued_messages 1000000\n")
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"persistence_location {folder}/\nmax_queued_messages 1000000\n"
+        )
         processes = []
 
         def start() -> None:
-            processes.append(subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            processes.append(
+                subprocess.Popen(
+                    [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):

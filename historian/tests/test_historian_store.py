@@ -61,9 +61,12 @@ def test_ensure_schema_is_idempotent_and_plain_without_timescale(cr: cursor) -> 
     for code in schema.RETENTION_CODES.values():
         for ahead in range(schema.DAYS_AHEAD + 1):
             assert (code, today + timedelta(days=ahead)) in schema.existing_partitions(cr)
-    unique = rows(cr, "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass "
-                  "AND indisunique", (schema.SAMPLE_TABLE,))
-    assert unique and "(tag_id, \"time\"" in unique[0][0], unique
+    unique = rows(
+        cr,
+        "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = %s::regclass AND indisunique",
+        (schema.SAMPLE_TABLE,),
+    )
+    assert unique and '(tag_id, "time"' in unique[0][0], unique
 
 
 def test_duplicates_are_stored_once_within_and_across_batches(cr: cursor, writer: HistorianWriter) -> None:
@@ -73,7 +76,8 @@ def test_duplicates_are_stored_once_within_and_across_batches(cr: cursor, writer
     cr.connection.commit()
     assert rows(cr, "SELECT value FROM hf_historian_sample WHERE tag_id = 1 ORDER BY time") == [(1.0,), (2.0,), (3.0,)]
     assert rows(cr, "SELECT count, sum, min, max, last FROM hf_historian_rollup_1m WHERE tag_id = 1") == [
-        (3, 6.0, 1.0, 3.0, 3.0)], "a replayed sample is not counted twice"
+        (3, 6.0, 1.0, 3.0, 3.0)
+    ], "a replayed sample is not counted twice"
 
 
 def test_out_of_order_samples_land_in_place_and_latest_keeps_the_newest(cr: cursor, writer: HistorianWriter) -> None:
@@ -86,9 +90,12 @@ def test_out_of_order_samples_land_in_place_and_latest_keeps_the_newest(cr: curs
     assert [r["value"] for r in reader.read_raw(cr, 1, T0, T0 + timedelta(hours=1))] == [1.0, 2.0, 3.0, 5.0, 7.0]
     assert [(r["tag_id"], r["value"]) for r in reader.read_latest(cr, [1])] == [(1, 7.0)]
     assert rows(cr, "SELECT count, min, max, last FROM hf_historian_rollup_1m WHERE tag_id = 1 ORDER BY bucket") == [
-        (4, 1.0, 5.0, 5.0), (1, 7.0, 7.0, 7.0)], "a late sample does not become the bucket's last"
+        (4, 1.0, 5.0, 5.0),
+        (1, 7.0, 7.0, 7.0),
+    ], "a late sample does not become the bucket's last"
     assert rows(cr, "SELECT count, min, max, last, sum FROM hf_historian_rollup_1h WHERE tag_id = 1") == [
-        (5, 1.0, 7.0, 7.0, 18.0)]
+        (5, 1.0, 7.0, 7.0, 18.0)
+    ]
 
 
 def test_backfill_and_future_days_get_partitions_on_demand(cr: cursor, writer: HistorianWriter) -> None:
@@ -99,23 +106,40 @@ def test_backfill_and_future_days_get_partitions_on_demand(cr: cursor, writer: H
     assert (STANDARD, old.date()) in schema.existing_partitions(cr)
     assert (SHORT, old.date()) in schema.existing_partitions(cr)
     stored = rows(cr, "SELECT tableoid::regclass::text, value FROM hf_historian_sample ORDER BY value")
-    assert stored == [(schema.partition_name(STANDARD, old.date()), 1.0),
-                      (schema.partition_name(STANDARD, future.date()), 2.0),
-                      (schema.partition_name(SHORT, old.date()), 3.0)]
+    assert stored == [
+        (schema.partition_name(STANDARD, old.date()), 1.0),
+        (schema.partition_name(STANDARD, future.date()), 2.0),
+        (schema.partition_name(SHORT, old.date()), 3.0),
+    ]
 
 
 def test_text_bool_and_bad_quality_values(cr: cursor, writer: HistorianWriter) -> None:
     t = ms(T0)
-    writer.write([Sample(3, t, None, "run\tning\nback\\slash"), Sample(4, t, None, None, 2), Sample(5, t, 1.0),
-                  Sample(6, t, None, "Prüfstand ✓ 温度"), Sample(7, t, 1.0, "with both")])
+    writer.write(
+        [
+            Sample(3, t, None, "run\tning\nback\\slash"),
+            Sample(4, t, None, None, 2),
+            Sample(5, t, 1.0),
+            Sample(6, t, None, "Prüfstand ✓ 温度"),
+            Sample(7, t, 1.0, "with both"),
+        ]
+    )
     cr.connection.commit()
     latest = {r["tag_id"]: (r["value"], r["value_text"], r["quality"]) for r in reader.read_latest(cr, [3, 4, 5, 6, 7])}
-    assert latest == {3: (None, "run\tning\nback\\slash", 0), 4: (None, None, 2), 5: (1.0, None, 0),
-                      6: (None, "Prüfstand ✓ 温度", 0), 7: (1.0, "with both", 0)}
+    assert latest == {
+        3: (None, "run\tning\nback\\slash", 0),
+        4: (None, None, 2),
+        5: (1.0, None, 0),
+        6: (None, "Prüfstand ✓ 温度", 0),
+        7: (1.0, "with both", 0),
+    }
     assert rows(cr, "SELECT value_text FROM hf_historian_sample WHERE tag_id IN (3, 6) ORDER BY tag_id") == [
-        ("run\tning\nback\\slash",), ("Prüfstand ✓ 温度",)]
-    assert rows(cr, "SELECT tag_id FROM hf_historian_rollup_1m ORDER BY tag_id") == [(5,), (7,)], \
+        ("run\tning\nback\\slash",),
+        ("Prüfstand ✓ 温度",),
+    ]
+    assert rows(cr, "SELECT tag_id FROM hf_historian_rollup_1m ORDER BY tag_id") == [(5,), (7,)], (
         "text and gaps: no rollup"
+    )
 
 
 def test_read_raw_is_half_open_ordered_and_limited(cr: cursor, writer: HistorianWriter) -> None:
@@ -135,8 +159,11 @@ def _expected_buckets(values: list[tuple[datetime, float]], origin: datetime, se
     return {k: (min(v), max(v), sum(v) / len(v), v[-1]) for k, v in buckets.items()}
 
 
-@pytest.mark.parametrize("span_s, max_points", [(3_000, 500), (86_400, 500), (7_200, 7), (86_400, 1)],
-                         ids=["raw-buckets", "day-from-1m", "odd-count", "one-point"])
+@pytest.mark.parametrize(
+    "span_s, max_points",
+    [(3_000, 500), (86_400, 500), (7_200, 7), (86_400, 1)],
+    ids=["raw-buckets", "day-from-1m", "odd-count", "one-point"],
+)
 def test_read_downsampled_never_exceeds_max_points_and_aggregates_right(
     cr: cursor, writer: HistorianWriter, span_s: int, max_points: int
 ) -> None:
@@ -144,7 +171,7 @@ def test_read_downsampled_never_exceeds_max_points_and_aggregates_right(
     start = T0 - timedelta(seconds=span_s) + timedelta(seconds=17)  # not on a bucket boundary
     values = [(start + timedelta(seconds=s), round(rng.uniform(-50, 50), 3)) for s in range(0, span_s, 2)]
     for i in range(0, len(values), 20_000):
-        writer.write([Sample(1, ms(t), v) for t, v in values[i:i + 20_000]])
+        writer.write([Sample(1, ms(t), v) for t, v in values[i : i + 20_000]])
     cr.connection.commit()
     window = reader.read_window(cr, 1, start, start + timedelta(seconds=span_s), max_points)
     points = reader.read_downsampled(cr, 1, start, start + timedelta(seconds=span_s), max_points)
@@ -179,9 +206,11 @@ def test_thirty_days_are_served_from_the_hourly_rollup(cr: cursor, writer: Histo
     start = end - timedelta(days=30)
     # Rollup rows only (the raw partitions of that month were dropped by retention): the read must
     # still answer, from the 1-hour table.
-    cr.execute("INSERT INTO hf_historian_rollup_1h SELECT 7, b, 1, 9, 50, 10, 4, b + interval '59 minutes' "
-               "FROM generate_series(%s::timestamptz, %s::timestamptz - interval '1 hour', interval '1 hour') b",
-               (start, end))
+    cr.execute(
+        "INSERT INTO hf_historian_rollup_1h SELECT 7, b, 1, 9, 50, 10, 4, b + interval '59 minutes' "
+        "FROM generate_series(%s::timestamptz, %s::timestamptz - interval '1 hour', interval '1 hour') b",
+        (start, end),
+    )
     cr.connection.commit()
     window = reader.read_window(cr, 7, start, end, 500)
     assert window["bucket_seconds"] % 3600 == 0 and 0 < len(window["points"]) <= 500
@@ -212,7 +241,7 @@ def test_shuffled_batches_keep_rollups_and_latest_exact(cr: cursor, writer: Hist
     samples.append(Sample(4, ms(T0), None, "text only"))
     shuffle.shuffle(samples)
     for start in range(0, len(samples), 450):
-        writer.write(samples[start:start + 450])
+        writer.write(samples[start : start + 450])
     writer.write(samples[100:300])  # a redelivery: nothing new, nothing counted twice
     cr.connection.commit()
     kept = {t: rows(cr, f"SELECT * FROM {t} ORDER BY tag_id, bucket") for t in schema.ROLLUP_TABLES.values()}
@@ -226,14 +255,17 @@ def test_shuffled_batches_keep_rollups_and_latest_exact(cr: cursor, writer: Hist
         if sample.tag_id not in newest or sample.time_ms > newest[sample.tag_id].time_ms:
             newest[sample.tag_id] = sample
     latest = {r["tag_id"]: (r["value"], r["value_text"], r["quality"]) for r in reader.read_latest(cr, [1, 2, 3, 4])}
-    assert latest == {tag: (None if s.value is None else float(s.value), s.value_text, s.quality)
-                      for tag, s in newest.items()}
+    assert latest == {
+        tag: (None if s.value is None else float(s.value), s.value_text, s.quality) for tag, s in newest.items()
+    }
 
 
 def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: cursor, writer: HistorianWriter) -> None:
     now = datetime.now(UTC)
-    writer.write([Sample(1, ms(now - timedelta(days=d)), float(d)) for d in (1, 10, 40)]
-                 + [Sample(2, ms(now - timedelta(days=d)), float(d), retention=SHORT) for d in (1, 10)])
+    writer.write(
+        [Sample(1, ms(now - timedelta(days=d)), float(d)) for d in (1, 10, 40)]
+        + [Sample(2, ms(now - timedelta(days=d)), float(d), retention=SHORT) for d in (1, 10)]
+    )
     cr.connection.commit()
     cr.execute("SELECT count(*) FROM hf_historian_rollup_1m")
     rollup_rows = cr.fetchone()[0]
@@ -243,7 +275,10 @@ def test_retention_drops_whole_old_partitions_per_class_and_keeps_rollups(cr: cu
     assert schema.partition_name(SHORT, (now - timedelta(days=10)).date()) in dropped
     assert schema.partition_name(STANDARD, (now - timedelta(days=10)).date()) not in dropped
     assert rows(cr, "SELECT tag_id, value FROM hf_historian_sample ORDER BY tag_id, value") == [
-        (1, 1.0), (1, 10.0), (2, 1.0)]
+        (1, 1.0),
+        (1, 10.0),
+        (2, 1.0),
+    ]
     cr.execute("SELECT count(*) FROM hf_historian_rollup_1m")
     assert cr.fetchone()[0] == rollup_rows, "rollups are the long-term record"
     # A writer that still believes a dropped partition exists re-creates it after refresh_partitions.

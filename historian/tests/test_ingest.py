@@ -38,9 +38,23 @@ TOPIC = f"umh/v1/{LOCATION}/_historian"
 
 def start_ingest(port: int, dsn: str, *extra: str, host: str = "127.0.0.1") -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://{host}:{port}", "--dsn", dsn,
-         "--client-id", f"ingest-{uuid.uuid4().hex[:6]}", "--stats-interval", "1", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "hf_historian.ingest",
+            "--mqtt-url",
+            f"mqtt://{host}:{port}",
+            "--dsn",
+            dsn,
+            "--client-id",
+            f"ingest-{uuid.uuid4().hex[:6]}",
+            "--stats-interval",
+            "1",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     return process
 
@@ -84,9 +98,12 @@ def query(db: str, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, .
 
 
 def samples_of(db: str, name: str) -> list[tuple[Any, ...]]:
-    return query(db, "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.value, s.value_text FROM "
-                 "hf_historian_sample s JOIN hf_uns_tag t ON t.id = s.tag_id WHERE t.name = %s ORDER BY s.time",
-                 (name,))
+    return query(
+        db,
+        "SELECT (extract(epoch FROM s.time) * 1000)::bigint, s.value, s.value_text FROM "
+        "hf_historian_sample s JOIN hf_uns_tag t ON t.id = s.tag_id WHERE t.name = %s ORDER BY s.time",
+        (name,),
+    )
 
 
 def msg(ts: int, **values: object) -> bytes:
@@ -98,18 +115,22 @@ NOW = int(time.time() * 1000)
 
 def test_one_and_many_tags_per_message_are_stored(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
-    publish_all(client, [
-        (TOPIC, msg(NOW, temperature=21.5, state="running", running=True, count=7, axis={"x": 3})),
-        (f"{TOPIC}/axis", msg(NOW + 1000, x=4)),
-    ])
+    publish_all(
+        client,
+        [
+            (TOPIC, msg(NOW, temperature=21.5, state="running", running=True, count=7, axis={"x": 3})),
+            (f"{TOPIC}/axis", msg(NOW + 1000, x=4)),
+        ],
+    )
     wait_for(lambda: len(samples_of(db, "x")) == 2)
     assert samples_of(db, "temperature") == [(NOW, 21.5, None)]
     assert samples_of(db, "state") == [(NOW, None, "running")]
     assert samples_of(db, "running") == [(NOW, 1.0, None)]
     assert samples_of(db, "count") == [(NOW, 7.0, None)]
     assert samples_of(db, "x") == [(NOW, 3.0, None), (NOW + 1000, 4.0, None)]
-    latest = query(db, "SELECT l.value FROM hf_historian_latest l JOIN hf_uns_tag t ON t.id = l.tag_id "
-                   "WHERE t.name = 'x'")
+    latest = query(
+        db, "SELECT l.value FROM hf_historian_latest l JOIN hf_uns_tag t ON t.id = l.tag_id WHERE t.name = 'x'"
+    )
     assert latest == [(4.0,)]
     client.loop_stop()
 
@@ -117,16 +138,29 @@ def test_one_and_many_tags_per_message_are_stored(broker: int, db: str, ingest: 
 def test_duplicates_once_out_of_order_in_place(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     client = publisher(broker)
     late, early = NOW + 5000, NOW + 2000
-    publish_all(client, [(TOPIC, msg(late, temperature=30.0)), (TOPIC, msg(late, temperature=30.0)),
-                         (TOPIC, msg(early, temperature=20.0)), (TOPIC, msg(late, temperature=30.0))])
+    publish_all(
+        client,
+        [
+            (TOPIC, msg(late, temperature=30.0)),
+            (TOPIC, msg(late, temperature=30.0)),
+            (TOPIC, msg(early, temperature=20.0)),
+            (TOPIC, msg(late, temperature=30.0)),
+        ],
+    )
     wait_for(lambda: len(samples_of(db, "temperature")) == 2)
     time.sleep(0.5)
     assert samples_of(db, "temperature") == [(early, 20.0, None), (late, 30.0, None)]
-    latest = query(db, "SELECT (extract(epoch FROM l.time) * 1000)::bigint, value FROM hf_historian_latest l "
-                   "JOIN hf_uns_tag t ON t.id = l.tag_id WHERE t.name = 'temperature'")
+    latest = query(
+        db,
+        "SELECT (extract(epoch FROM l.time) * 1000)::bigint, value FROM hf_historian_latest l "
+        "JOIN hf_uns_tag t ON t.id = l.tag_id WHERE t.name = 'temperature'",
+    )
     assert latest == [(late, 30.0)], "an older sample arriving late does not replace the latest value"
-    rollup = query(db, "SELECT sum(count), min(min), max(max) FROM hf_historian_rollup_1m r "
-                   "JOIN hf_uns_tag t ON t.id = r.tag_id WHERE t.name = 'temperature'")
+    rollup = query(
+        db,
+        "SELECT sum(count), min(min), max(max) FROM hf_historian_rollup_1m r "
+        "JOIN hf_uns_tag t ON t.id = r.tag_id WHERE t.name = 'temperature'",
+    )
     assert rollup == [(2, 20.0, 30.0)], "duplicates are not counted twice in the rollups"
     client.loop_stop()
 
@@ -153,7 +187,8 @@ def test_bad_input_is_dead_lettered_and_the_flow_goes_on(broker: int, db: str, i
     wait_for(lambda: len(query(db, "SELECT id FROM hf_uns_dead_letter")) == len(BAD_MESSAGES))
     letters = query(db, "SELECT topic, reason, length(payload) FROM hf_uns_dead_letter ORDER BY id")
     for (topic, _payload, reason), (stored_topic, stored_reason, payload_length) in zip(
-            BAD_MESSAGES, letters, strict=True):
+        BAD_MESSAGES, letters, strict=True
+    ):
         assert stored_topic == topic
         assert reason in stored_reason, (reason, stored_reason)
         assert payload_length <= 4200, "dead letters keep a truncated payload"
@@ -165,7 +200,8 @@ def test_unknown_tag_under_a_known_workcell_is_discovered(broker: int, db: str, 
     publish_all(client, [(f"{TOPIC}/hydraulics", msg(NOW, pressure=180.5))])
     wait_for(lambda: len(samples_of(db, "pressure")) == 1)
     assert query(db, "SELECT topic, data_type, discovered, tag_group FROM hf_uns_tag WHERE name = 'pressure'") == [
-        (f"{TOPIC}/hydraulics/pressure", "float", True, "hydraulics")]
+        (f"{TOPIC}/hydraulics/pressure", "float", True, "hydraulics")
+    ]
     client.loop_stop()
 
 
@@ -186,8 +222,7 @@ def test_discovery_off_dead_letters_unknown_tags(broker: int, db: str) -> None:
 
 
 def test_database_restart_mid_stream_loses_nothing(broker: int, tmp_path: Path) -> None:
-    with (private_postgres(tmp_path) as (port, restart),
-          historian_database("127.0.0.1", port, user="postgres") as db):
+    with private_postgres(tmp_path) as (port, restart), historian_database("127.0.0.1", port, user="postgres") as db:
         process = start_ingest(broker, f"host=127.0.0.1 port={port} dbname={db} user=postgres")
         try:
             time.sleep(1.5)
@@ -199,13 +234,17 @@ def test_database_restart_mid_stream_loses_nothing(broker: int, tmp_path: Path) 
                     restart()
                 if i % 100 == 0:
                     time.sleep(0.02)
+
             def stored() -> int:
-                with (psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=db) as conn,
-                      conn.cursor() as cr):
+                with (
+                    psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname=db) as conn,
+                    conn.cursor() as cr,
+                ):
                     cr.execute("SELECT count(*), count(DISTINCT time) FROM hf_historian_sample")
                     count, distinct = cr.fetchone()
                     assert count == distinct
                     return int(count)
+
             wait_for(lambda: stored() == total, timeout=60)
             client.loop_stop()
         finally:
@@ -273,8 +312,9 @@ def test_fatal_errors_exit_non_zero_with_a_clear_message(broker: int, db: str) -
     out = bad_dsn.communicate(timeout=30)[0]
     assert bad_dsn.returncode == 2
     assert "cannot open the historian database; check --dsn" in out
-    no_broker = start_ingest(free_port(), f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}",
-                             "--connect-attempts", "2")
+    no_broker = start_ingest(
+        free_port(), f"host={PG_HOST} port={PG_PORT} dbname={db} user={PG_USER}", "--connect-attempts", "2"
+    )
     out = no_broker.communicate(timeout=30)[0]
     assert no_broker.returncode == 2
     assert "did not answer after 2 attempts" in out
@@ -296,8 +336,6 @@ def test_decoder_refuses_wrong_prefix_without_touching_the_database(db: str) -> 
         assert ["does not start with 'umh/v1/'" in d.reason for d in dead] == [True, True]
 
 
-
-
 def test_parallel_workers_store_every_message_once(broker: int, db: str) -> None:
     """--workers 2: the broker hands each message to one worker (a shared subscription); together they
     store everything once, rollups and latest values included, and stop together on SIGTERM."""
@@ -308,16 +346,22 @@ def test_parallel_workers_store_every_message_once(broker: int, db: str) -> None
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         client = publisher(broker)
         base = NOW - 600_000
-        publish_all(client, [(TOPIC, msg(base + i * 100, temperature=float(i % 50), pressure=1.0 + i))
-                             for i in range(3000)])
+        publish_all(
+            client, [(TOPIC, msg(base + i * 100, temperature=float(i % 50), pressure=1.0 + i)) for i in range(3000)]
+        )
         wait_for(lambda: len(samples_of(db, "pressure")) == 3000, timeout=60)
         time.sleep(0.5)
         assert len(samples_of(db, "temperature")) == 3000
-        rollup = query(db, "SELECT sum(r.count), min(r.min), max(r.max) FROM hf_historian_rollup_1m r "
-                       "JOIN hf_uns_tag t ON t.id = r.tag_id WHERE t.name = 'temperature'")
+        rollup = query(
+            db,
+            "SELECT sum(r.count), min(r.min), max(r.max) FROM hf_historian_rollup_1m r "
+            "JOIN hf_uns_tag t ON t.id = r.tag_id WHERE t.name = 'temperature'",
+        )
         assert rollup == [(3000, 0.0, 49.0)]
-        latest = query(db, "SELECT l.value FROM hf_historian_latest l JOIN hf_uns_tag t ON t.id = l.tag_id "
-                       "WHERE t.name = 'pressure'")
+        latest = query(
+            db,
+            "SELECT l.value FROM hf_historian_latest l JOIN hf_uns_tag t ON t.id = l.tag_id WHERE t.name = 'pressure'",
+        )
         assert latest == [(3000.0,)], "the newest sample is the latest value, whichever worker stored it"
         client.loop_stop()
     finally:

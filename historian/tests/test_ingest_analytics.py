@@ -50,27 +50,49 @@ def event(kind: str, **payload: object) -> tuple[str, bytes]:
 
 
 PRODUCTION = [
-    event("work-order/create", external_work_order_id="WO-1", product={"external_product_id": "P-7"},
-          quantity=40, status=0),
+    event(
+        "work-order/create",
+        external_work_order_id="WO-1",
+        product={"external_product_id": "P-7"},
+        quantity=40,
+        status=0,
+    ),
     event("work-order/start", external_work_order_id="WO-1", start_time_unix_ms=NOW - 60_000),
-    event("product/add", external_product_type_id="P-7", start_time_unix_ms=NOW - 50_000,
-          end_time_unix_ms=NOW - 10_000, quantity=40, bad_quantity=2),
+    event(
+        "product/add",
+        external_product_type_id="P-7",
+        start_time_unix_ms=NOW - 50_000,
+        end_time_unix_ms=NOW - 10_000,
+        quantity=40,
+        bad_quantity=2,
+    ),
     event("work-order/stop", external_work_order_id="WO-1", end_time_unix_ms=NOW),
 ]
 
 
 def events_of(db: str, direction: str = "in") -> list[tuple[object, ...]]:
-    return query(db, "SELECT event_type, topic, payload, state, event_key FROM hf_uns_analytics_event "
-                 "WHERE direction = %s ORDER BY id", (direction,))
+    return query(
+        db,
+        "SELECT event_type, topic, payload, state, event_key FROM hf_uns_analytics_event "
+        "WHERE direction = %s ORDER BY id",
+        (direction,),
+    )
 
 
 def triggers_of(db: str, module: str = "hf_uns", name: str = "ir_cron_process_analytics_events") -> int:
-    return int(query(db, "SELECT count(*) FROM ir_cron_trigger t JOIN ir_model_data d ON d.res_id = t.cron_id "
-                     "AND d.model = 'ir.cron' WHERE d.module = %s AND d.name = %s", (module, name))[0][0])
+    return int(
+        query(
+            db,
+            "SELECT count(*) FROM ir_cron_trigger t JOIN ir_model_data d ON d.res_id = t.cron_id "
+            "AND d.model = 'ir.cron' WHERE d.module = %s AND d.name = %s",
+            (module, name),
+        )[0][0]
+    )
 
 
 def test_umh_classic_events_are_stored_once_in_order_and_wake_the_cron(
-        broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
+    broker: int, db: str, ingest: subprocess.Popen[str]
+) -> None:
     client = publisher(broker)
     publish_all(client, PRODUCTION)
     wait_for(lambda: len(events_of(db)) == 4)
@@ -82,15 +104,19 @@ def test_umh_classic_events_are_stored_once_in_order_and_wake_the_cron(
     assert [(row[1], row[2].encode()) for row in stored] == PRODUCTION, "topic and payload as received"
     assert {row[3] for row in stored} == {"pending"}
     assert [row[4] for row in stored] == [event_key(topic, payload) for topic, payload in PRODUCTION]
-    assert query(db, "SELECT DISTINCT w.hf_uns_path, e.company_id FROM hf_uns_analytics_event e "
-                 "JOIN mrp_workcenter w ON w.id = e.workcenter_id") == [(LOCATION, 1)]
+    assert query(
+        db,
+        "SELECT DISTINCT w.hf_uns_path, e.company_id FROM hf_uns_analytics_event e "
+        "JOIN mrp_workcenter w ON w.id = e.workcenter_id",
+    ) == [(LOCATION, 1)]
     assert triggers_of(db) >= 1, "Odoo's cron is woken (ir_cron_trigger) once the events are committed"
     assert not query(db, "SELECT reason FROM hf_uns_dead_letter")
     client.loop_stop()
 
 
 def test_an_event_that_does_not_fit_is_dead_lettered_with_its_reason(
-        broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
+    broker: int, db: str, ingest: subprocess.Popen[str]
+) -> None:
     bad = [
         event("work-order/create", external_work_order_id="WO-2", quantity=10),  # no product
         event("work-order/start", external_work_order_id="WO-2", start_time_unix_ms="yesterday"),
@@ -98,8 +124,10 @@ def test_an_event_that_does_not_fit_is_dead_lettered_with_its_reason(
         event("state/add", start_time_unix_ms=NOW),  # no state
         event("work-order/pause", external_work_order_id="WO-2"),  # no such event type in UMH Classic
         (f"{ANALYTICS}/shift/add", b"{not json"),
-        ("umh/v1/acme/berlin/press/line1/nowhere/_analytics/shift/delete",
-         json.dumps({"start_time_unix_ms": NOW}).encode()),
+        (
+            "umh/v1/acme/berlin/press/line1/nowhere/_analytics/shift/delete",
+            json.dumps({"start_time_unix_ms": NOW}).encode(),
+        ),
     ]
     good = event("shift/add", start_time_unix_ms=NOW - 8 * 3600_000, end_time_unix_ms=NOW)
     client = publisher(broker)
@@ -118,21 +146,29 @@ def test_an_event_that_does_not_fit_is_dead_lettered_with_its_reason(
 
 
 def test_umh_core_time_series_are_stored_and_undeclared_contracts_counted(broker: int, db: str) -> None:
-    query(db, "INSERT INTO hf_uns_data_contract (name, payload_shape, active, company_id) "
-          "VALUES ('_pump_v1', 'timeseries', true, 1) RETURNING id")
+    query(
+        db,
+        "INSERT INTO hf_uns_data_contract (name, payload_shape, active, company_id) "
+        "VALUES ('_pump_v1', 'timeseries', true, 1) RETURNING id",
+    )
     process = running_ingest(broker, db)
     base = f"umh/v1/{LOCATION}"
     client = publisher(broker)
-    publish_all(client, [
-        (f"{base}/_raw/pump/pressure", json.dumps({"timestamp_ms": NOW, "value": 2.5}).encode()),
-        (f"{base}/_historian/weather/humidity", json.dumps({"timestamp_ms": NOW, "value": 41}).encode()),
-        (f"{base}/_pump_v1/motor/current", json.dumps({"timestamp_ms": NOW, "value": 7.25}).encode()),
-        (f"{base}/_raw/pump/mode", json.dumps({"timestamp_ms": NOW, "value": "auto", "unit": "x"}).encode()),
-        *[(f"{base}/_pump_v2/motor/current", json.dumps({"timestamp_ms": NOW + i, "value": i}).encode())
-          for i in range(20)],
-        *[(f"{base}/_local/debug/x", json.dumps({"timestamp_ms": NOW + i, "value": i}).encode()) for i in range(5)],
-        (f"{base}/_historian", json.dumps({"timestamp_ms": NOW, "temperature": 20.5}).encode()),  # the last one
-    ])
+    publish_all(
+        client,
+        [
+            (f"{base}/_raw/pump/pressure", json.dumps({"timestamp_ms": NOW, "value": 2.5}).encode()),
+            (f"{base}/_historian/weather/humidity", json.dumps({"timestamp_ms": NOW, "value": 41}).encode()),
+            (f"{base}/_pump_v1/motor/current", json.dumps({"timestamp_ms": NOW, "value": 7.25}).encode()),
+            (f"{base}/_raw/pump/mode", json.dumps({"timestamp_ms": NOW, "value": "auto", "unit": "x"}).encode()),
+            *[
+                (f"{base}/_pump_v2/motor/current", json.dumps({"timestamp_ms": NOW + i, "value": i}).encode())
+                for i in range(20)
+            ],
+            *[(f"{base}/_local/debug/x", json.dumps({"timestamp_ms": NOW + i, "value": i}).encode()) for i in range(5)],
+            (f"{base}/_historian", json.dumps({"timestamp_ms": NOW, "temperature": 20.5}).encode()),  # the last one
+        ],
+    )
     wait_for(lambda: len(samples_of(db, "temperature")) == 1)
     tags = query(db, "SELECT topic, name, tag_group, data_contract FROM hf_uns_tag WHERE discovered ORDER BY topic")
     assert tags == [
@@ -153,10 +189,13 @@ def test_umh_core_time_series_are_stored_and_undeclared_contracts_counted(broker
 
 def queue_outbound(db: str, workcenter: int, topic: str, body: bytes) -> None:
     """What hf.uns.analytics.event._enqueue_outbound writes, and its NOTIFY (delivered at commit)."""
-    query(db, "WITH e AS (INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, "
-          "company_id, event_type, payload, state) VALUES (%s, 'out', %s, %s, 1, %s, %s, 'pending') RETURNING id) "
-          "SELECT pg_notify('hf_uns_outbound', '') FROM e",
-          (event_key(topic, body), topic, workcenter, topic.split("/_analytics/")[1], body.decode()))
+    query(
+        db,
+        "WITH e AS (INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, "
+        "company_id, event_type, payload, state) VALUES (%s, 'out', %s, %s, 1, %s, %s, 'pending') RETURNING id) "
+        "SELECT pg_notify('hf_uns_outbound', '') FROM e",
+        (event_key(topic, body), topic, workcenter, topic.split("/_analytics/")[1], body.decode()),
+    )
 
 
 def test_outbound_events_are_published_in_order_and_not_taken_back_in(broker: int, db: str) -> None:
@@ -177,9 +216,15 @@ def test_outbound_events_are_published_in_order_and_not_taken_back_in(broker: in
     sent = []
     for i in range(30):
         kind = ("work-order/start", "product/add", "work-order/stop")[i % 3]
-        payload = {"external_work_order_id": f"WO-{i}", "start_time_unix_ms": NOW + i} if i % 3 == 0 else (
-            {"external_product_type_id": "P-7", "end_time_unix_ms": NOW + i, "quantity": i + 1} if i % 3 == 1 else
-            {"external_work_order_id": f"WO-{i}", "end_time_unix_ms": NOW + i})
+        payload = (
+            {"external_work_order_id": f"WO-{i}", "start_time_unix_ms": NOW + i}
+            if i % 3 == 0
+            else (
+                {"external_product_type_id": "P-7", "end_time_unix_ms": NOW + i, "quantity": i + 1}
+                if i % 3 == 1
+                else {"external_work_order_id": f"WO-{i}", "end_time_unix_ms": NOW + i}
+            )
+        )
         topic, body = event_topic(location, kind), encode_event(payload)
         sent.append((topic, body))
     workcenter = query(db, "SELECT id FROM mrp_workcenter")[0][0]
@@ -202,18 +247,23 @@ def test_outbound_events_are_published_in_order_and_not_taken_back_in(broker: in
 
 def test_counter_samples_wake_hf_mrp_when_it_is_installed(broker: int, db: str) -> None:
     query(db, "UPDATE hf_uns_tag SET role = 'good_count' WHERE name = 'count' RETURNING id")
-    query(db, "WITH cron AS (INSERT INTO ir_cron (cron_name, active) VALUES ('counters', true) RETURNING id) "
-          "INSERT INTO ir_model_data (module, name, model, res_id) "
-          "SELECT 'hf_mrp', 'ir_cron_counters_to_workorders', 'ir.cron', id FROM cron RETURNING id")
+    query(
+        db,
+        "WITH cron AS (INSERT INTO ir_cron (cron_name, active) VALUES ('counters', true) RETURNING id) "
+        "INSERT INTO ir_model_data (module, name, model, res_id) "
+        "SELECT 'hf_mrp', 'ir_cron_counters_to_workorders', 'ir.cron', id FROM cron RETURNING id",
+    )
     process = running_ingest(broker, db)
     try:
         client = publisher(broker)
-        publish_all(client, [(f"umh/v1/{LOCATION}/_historian", json.dumps({"timestamp_ms": NOW, "temperature": 1})
-                              .encode())])
+        publish_all(
+            client, [(f"umh/v1/{LOCATION}/_historian", json.dumps({"timestamp_ms": NOW, "temperature": 1}).encode())]
+        )
         wait_for(lambda: len(samples_of(db, "temperature")) == 1)
         assert triggers_of(db, "hf_mrp", "ir_cron_counters_to_workorders") == 0, "no counter in that batch"
-        publish_all(client, [(f"umh/v1/{LOCATION}/_historian", json.dumps({"timestamp_ms": NOW, "count": 41})
-                              .encode())])
+        publish_all(
+            client, [(f"umh/v1/{LOCATION}/_historian", json.dumps({"timestamp_ms": NOW, "count": 41}).encode())]
+        )
         wait_for(lambda: triggers_of(db, "hf_mrp", "ir_cron_counters_to_workorders") == 1)
         client.loop_stop()
     finally:
@@ -239,9 +289,13 @@ class Subscriber:
 
 def shift_events(first: int, count: int) -> list[tuple[str, bytes]]:
     location = tuple(LOCATION.split("/"))
-    return [(event_topic(location, "shift/add"), encode_event({"start_time_unix_ms": NOW + i * 1000,
-                                                               "end_time_unix_ms": NOW + i * 1000 + 500}))
-            for i in range(first, first + count)]
+    return [
+        (
+            event_topic(location, "shift/add"),
+            encode_event({"start_time_unix_ms": NOW + i * 1000, "end_time_unix_ms": NOW + i * 1000 + 500}),
+        )
+        for i in range(first, first + count)
+    ]
 
 
 def _without_rates(output: str) -> str:
@@ -250,8 +304,11 @@ def _without_rates(output: str) -> str:
 
 
 def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> None:
-    with (restartable_mosquitto() as (port, restart_broker), private_postgres(tmp_path) as (pg_port, restart_db),
-          historian_database("127.0.0.1", pg_port, user="postgres") as db):
+    with (
+        restartable_mosquitto() as (port, restart_broker),
+        private_postgres(tmp_path) as (pg_port, restart_db),
+        historian_database("127.0.0.1", pg_port, user="postgres") as db,
+    ):
         database = f"host=127.0.0.1 port={pg_port} dbname={db} user=postgres"
 
         def run(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -261,10 +318,12 @@ def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> 
 
         def queue(events: list[tuple[str, bytes]]) -> None:
             for topic, body in events:
-                run("WITH e AS (INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, "
+                run(
+                    "WITH e AS (INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, "
                     "company_id, event_type, payload, state) VALUES (%s, 'out', %s, 1, 1, 'shift/add', %s, "
                     "'pending') RETURNING id) SELECT pg_notify('hf_uns_outbound', '') FROM e",
-                    (event_key(topic, body), topic, body.decode()))
+                    (event_key(topic, body), topic, body.decode()),
+                )
 
         process = start_ingest(port, database)
         subscriber = Subscriber(port)
@@ -288,8 +347,9 @@ def test_the_publisher_survives_broker_and_database_restarts(tmp_path: Path) -> 
             subscriber.close()
             got = [int(json.loads(body)["start_time_unix_ms"] - NOW) // 1000 for _topic, body in subscriber.received]
             states = run("SELECT state, count(*) FROM hf_uns_analytics_event GROUP BY state ORDER BY state")
-            raise AssertionError(f"received events {got}, states {states}\n"
-                                 + _without_rates(stop(process))[-6000:]) from None
+            raise AssertionError(
+                f"received events {got}, states {states}\n" + _without_rates(stop(process))[-6000:]
+            ) from None
         finally:
             subscriber.close()
             if process.poll() is None:

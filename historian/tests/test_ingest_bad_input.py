@@ -63,9 +63,23 @@ POISON = [
 ]
 
 
-@pytest.mark.parametrize("payload, reason", POISON, ids=[
-    "int-beyond-float", "5000-digit-int", "nesting-100k-deep", "1e999", "float-timestamp", "bool-timestamp",
-    "json-array", "no-values", "list-value", "binary", "empty"])
+@pytest.mark.parametrize(
+    "payload, reason",
+    POISON,
+    ids=[
+        "int-beyond-float",
+        "5000-digit-int",
+        "nesting-100k-deep",
+        "1e999",
+        "float-timestamp",
+        "bool-timestamp",
+        "json-array",
+        "no-values",
+        "list-value",
+        "binary",
+        "empty",
+    ],
+)
 def test_poison_payloads_become_dead_letters(resolver: TagResolver, payload: bytes, reason: str) -> None:
     samples: list[Sample] = []
     dead: list[DeadLetter] = []
@@ -74,25 +88,32 @@ def test_poison_payloads_become_dead_letters(resolver: TagResolver, payload: byt
     assert len(dead) == 1 and reason in dead[0].reason, dead
 
 
-@pytest.mark.parametrize("name", ["a/b", "a b", "a\x00b", "+", "#", "", "ä"],
-                         ids=["slash", "space", "nul", "plus", "hash", "empty", "non-ascii"])
+@pytest.mark.parametrize(
+    "name",
+    ["a/b", "a b", "a\x00b", "+", "#", "", "ä"],
+    ids=["slash", "space", "nul", "plus", "hash", "empty", "non-ascii"],
+)
 def test_tag_names_that_are_not_uns_segments_are_refused(resolver: TagResolver, name: str) -> None:
     samples: list[Sample] = []
     dead: list[DeadLetter] = []
-    decode_message(TOPIC, json.dumps({"timestamp_ms": NOW, name: 1.0, "temperature": 2.0}).encode(),
-                   resolver, samples, dead)
+    decode_message(
+        TOPIC, json.dumps({"timestamp_ms": NOW, name: 1.0, "temperature": 2.0}).encode(), resolver, samples, dead
+    )
     assert [Sample(*s).value for s in samples] == [2.0], "the message's good values are kept"
     assert len(dead) == 1 and "may only contain letters" in dead[0].reason
 
 
-@pytest.mark.parametrize("values, reason", [
-    ({"count": 3.5}, "an int tag got 3.5"),
-    ({"running": 2}, "a bool tag got 2"),
-    ({"running": "yes"}, "a bool tag got the string"),
-    ({"temperature": "21.5"}, "a float tag got the string"),
-], ids=["fraction-for-int", "two-for-bool", "string-for-bool", "numeric-string-for-float"])
-def test_values_of_the_wrong_type_are_dead_lettered(resolver: TagResolver, values: dict[str, Any],
-                                                    reason: str) -> None:
+@pytest.mark.parametrize(
+    "values, reason",
+    [
+        ({"count": 3.5}, "an int tag got 3.5"),
+        ({"running": 2}, "a bool tag got 2"),
+        ({"running": "yes"}, "a bool tag got the string"),
+        ({"temperature": "21.5"}, "a float tag got the string"),
+    ],
+    ids=["fraction-for-int", "two-for-bool", "string-for-bool", "numeric-string-for-float"],
+)
+def test_values_of_the_wrong_type_are_dead_lettered(resolver: TagResolver, values: dict[str, Any], reason: str) -> None:
     samples: list[Sample] = []
     dead: list[DeadLetter] = []
     decode_message(TOPIC, msg(NOW, **values), resolver, samples, dead)
@@ -106,7 +127,11 @@ def test_right_types_are_converted(resolver: TagResolver) -> None:
     decode_message(TOPIC, msg(NOW, count=4.0, running=0, state=12, temperature=True), resolver, samples, dead)
     assert dead == []
     assert sorted(((Sample(*s).value, Sample(*s).value_text) for s in samples), key=repr) == [
-        (0.0, None), (1.0, None), (4.0, None), (None, "12")]
+        (0.0, None),
+        (1.0, None),
+        (4.0, None),
+        (None, "12"),
+    ]
 
 
 def test_a_discovery_the_database_refuses_is_a_dead_letter_not_a_crash(db: str) -> None:
@@ -145,9 +170,23 @@ def test_undeclared_contracts_are_counted_not_dead_lettered_and_bad_events_are(r
 
 def _run_ingest(port: int, db: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{port}", "--dsn", dsn(db),
-         "--client-id", f"bad-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "hf_historian.ingest",
+            "--mqtt-url",
+            f"mqtt://127.0.0.1:{port}",
+            "--dsn",
+            dsn(db),
+            "--client-id",
+            f"bad-{uuid.uuid4().hex[:6]}",
+            "--stats-interval",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def test_poison_messages_over_mqtt_never_stop_the_flow(db: str) -> None:
@@ -163,8 +202,16 @@ def test_poison_messages_over_mqtt_never_stop_the_flow(db: str) -> None:
             infos.append(client.publish(TOPIC, msg(NOW + 777, temperature=77.7), qos=1))
             for info in infos:
                 info.wait_for_publish(10)
-            wait_for(lambda: _count(db, "SELECT count(*) FROM hf_historian_sample s JOIN hf_uns_tag t "
-                                        "ON t.id = s.tag_id WHERE t.name = 'temperature' AND s.value = 77.7") == 1)
+            wait_for(
+                lambda: (
+                    _count(
+                        db,
+                        "SELECT count(*) FROM hf_historian_sample s JOIN hf_uns_tag t "
+                        "ON t.id = s.tag_id WHERE t.name = 'temperature' AND s.value = 77.7",
+                    )
+                    == 1
+                )
+            )
             wait_for(lambda: _count(db, "SELECT count(*) FROM hf_uns_dead_letter") == before + len(POISON))
             assert process.poll() is None, "the ingest is still running"
             wait_for(lambda: "dead letters" in (process.stdout.readline() if process.stdout else ""), timeout=10)

@@ -65,7 +65,8 @@ def test_discovery_per_workcell_is_capped(cursor: psycopg2.extensions.cursor) ->
 
 
 def test_discovery_per_minute_is_capped_and_a_name_refused_comes_in_a_later_minute(
-        cursor: psycopg2.extensions.cursor, monkeypatch: pytest.MonkeyPatch) -> None:
+    cursor: psycopg2.extensions.cursor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Before: a flood of invented names under known workcells was discovered as fast as the database took it
     (each tag about 1 KB of the ingest's cache for good: 20 MB a minute in bench_historian.py --unknown-flood)."""
     resolver = TagResolver(cursor, max_new_tags_per_minute=12)
@@ -93,8 +94,9 @@ def test_a_name_longer_than_the_limit_is_refused(cursor: psycopg2.extensions.cur
     assert len(dead) == 1 and f"longer than {resolver_module.MAX_TAG_NAME_CHARS}" in dead[0].reason
 
 
-def test_the_cache_of_unknown_tags_is_bounded(cursor: psycopg2.extensions.cursor,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cache_of_unknown_tags_is_bounded(
+    cursor: psycopg2.extensions.cursor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Before: TagResolver._unknown grew with every name sent to an unknown location (31 → 87 MB)."""
     monkeypatch.setattr(resolver_module, "UNKNOWN_CACHE_MAX", 50)
     resolver = TagResolver(cursor)

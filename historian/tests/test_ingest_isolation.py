@@ -29,8 +29,15 @@ def query(db: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[obje
 
 
 def stored_values(db: str, tag: str) -> list[float]:
-    return [float(v) for (v,) in query(db, "SELECT s.value FROM hf_historian_sample s JOIN hf_uns_tag t ON "
-                                           "t.id = s.tag_id WHERE t.name = %s ORDER BY s.time", (tag,))]
+    return [
+        float(v)
+        for (v,) in query(
+            db,
+            "SELECT s.value FROM hf_historian_sample s JOIN hf_uns_tag t ON "
+            "t.id = s.tag_id WHERE t.name = %s ORDER BY s.time",
+            (tag,),
+        )
+    ]
 
 
 def reasons(db: str) -> list[str]:
@@ -41,9 +48,23 @@ def start_ingest(broker: int, db: str) -> subprocess.Popen[str]:
     """An ingest process, returned once subscribed (a fixed sleep raced the subscription on a loaded machine,
     and what is published before it is lost for a client id the broker does not know yet)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "hf_historian.ingest", "--mqtt-url", f"mqtt://127.0.0.1:{broker}", "--dsn", dsn(db),
-         "--client-id", f"iso-{uuid.uuid4().hex[:6]}", "--stats-interval", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "hf_historian.ingest",
+            "--mqtt-url",
+            f"mqtt://127.0.0.1:{broker}",
+            "--dsn",
+            dsn(db),
+            "--client-id",
+            f"iso-{uuid.uuid4().hex[:6]}",
+            "--stats-interval",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert process.stdout is not None
     seen = []
     for line in process.stdout:
@@ -78,8 +99,7 @@ def good(count: int, base_ms: int) -> list[bytes]:
     return [json.dumps({"timestamp_ms": base_ms + i, "temperature": float(i)}).encode() for i in range(count)]
 
 
-def test_a_lone_surrogate_value_is_that_messages_problem(broker: int, db: str,
-                                                          ingest: subprocess.Popen[str]) -> None:
+def test_a_lone_surrogate_value_is_that_messages_problem(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     """Before: discovered as a string tag, then UnicodeEncodeError in prepare() and the ingest exits."""
     now = int(time.time() * 1000)
     publish(broker, [*good(50, now), b'{"timestamp_ms": %d, "note": "\\ud800"}' % now, *good(50, now + 50)])
@@ -90,13 +110,18 @@ def test_a_lone_surrogate_value_is_that_messages_problem(broker: int, db: str,
     assert ingest.poll() is None, "the ingest is still running"
 
 
-@pytest.mark.parametrize("payload", [
-    '{"timestamp_ms": %d, "t\\u0000x": 1, "temperature": 2.5}',
-    '{"timestamp_ms": %d, "\\udc80": 1, "temperature": 2.5}',
-    '{"timestamp_ms": %d, "axis": {"\\u0000": 1}, "temperature": 2.5}',
-], ids=["nul-in-key", "surrogate-key", "nul-in-nested-key"])
-def test_a_nul_or_surrogate_in_a_key_keeps_the_good_value(broker: int, db: str, ingest: subprocess.Popen[str],
-                                                          payload: str) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"timestamp_ms": %d, "t\\u0000x": 1, "temperature": 2.5}',
+        '{"timestamp_ms": %d, "\\udc80": 1, "temperature": 2.5}',
+        '{"timestamp_ms": %d, "axis": {"\\u0000": 1}, "temperature": 2.5}',
+    ],
+    ids=["nul-in-key", "surrogate-key", "nul-in-nested-key"],
+)
+def test_a_nul_or_surrogate_in_a_key_keeps_the_good_value(
+    broker: int, db: str, ingest: subprocess.Popen[str], payload: str
+) -> None:
     """Before: the dead letter's reason held the raw name, deadletter.store raised (NUL) and the ingest
     exited 2, losing the message's good temperature with it, at every restart."""
     now = int(time.time() * 1000)
@@ -111,10 +136,15 @@ def test_the_dead_letter_path_accepts_anything(db: str) -> None:
     _write_once(db)
     conn = psycopg2.connect(dsn(db))
     try:
-        deadletter.store(conn.cursor(), [
-            deadletter.DeadLetter("umh/v1/a\x00b/\ud800", b"\x00\xff\xed\xa0\x80{\"a\\u0000\": 1}", "bad \x00 \udc80"),
-            deadletter.DeadLetter("t", b"x" * 10_000, "r" * 5000),
-        ])
+        deadletter.store(
+            conn.cursor(),
+            [
+                deadletter.DeadLetter(
+                    "umh/v1/a\x00b/\ud800", b'\x00\xff\xed\xa0\x80{"a\\u0000": 1}', "bad \x00 \udc80"
+                ),
+                deadletter.DeadLetter("t", b"x" * 10_000, "r" * 5000),
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -128,14 +158,17 @@ def test_the_dead_letter_path_accepts_anything(db: str) -> None:
 
 def _trigger(db: str, value: float, errcode: str) -> None:
     """Make the database itself refuse one value, the way content the decoder cannot foresee would."""
-    query(db, f"""
+    query(
+        db,
+        f"""
         CREATE OR REPLACE FUNCTION hf_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF NEW.value = {value} THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '{errcode}'; END IF;
             RETURN NEW;
         END $$;
         CREATE TRIGGER hf_test_refuse BEFORE INSERT ON hf_historian_sample
-            FOR EACH ROW EXECUTE FUNCTION hf_test_refuse();""")
+            FOR EACH ROW EXECUTE FUNCTION hf_test_refuse();""",
+    )
 
 
 def _write_once(db: str) -> None:
@@ -157,8 +190,14 @@ def test_a_message_the_database_refuses_is_split_off_the_batch(broker: int, db: 
     process = start_ingest(broker, db)
     try:
         now = int(time.time() * 1000)
-        publish(broker, [*good(200, now), json.dumps({"timestamp_ms": now + 500, "temperature": 666.0}).encode(),
-                         *good(200, now + 1000)])
+        publish(
+            broker,
+            [
+                *good(200, now),
+                json.dumps({"timestamp_ms": now + 500, "temperature": 666.0}).encode(),
+                *good(200, now + 1000),
+            ],
+        )
         wait_for(lambda: len(stored_values(db, "temperature")) == 400, timeout=30)
         wait_for(lambda: len(reasons(db)) == 1)
         assert "refused by the test" in reasons(db)[0]
@@ -176,8 +215,14 @@ def test_a_message_that_keeps_failing_after_the_database_came_back_is_dead_lette
     process = start_ingest(broker, db)
     try:
         now = int(time.time() * 1000)
-        publish(broker, [*good(20, now), json.dumps({"timestamp_ms": now + 500, "temperature": 667.0}).encode(),
-                         *good(20, now + 1000)])
+        publish(
+            broker,
+            [
+                *good(20, now),
+                json.dumps({"timestamp_ms": now + 500, "temperature": 667.0}).encode(),
+                *good(20, now + 1000),
+            ],
+        )
         wait_for(lambda: len(stored_values(db, "temperature")) == 40, timeout=60)
         wait_for(lambda: len(reasons(db)) == 1, timeout=30)
         assert "refused by the test" in reasons(db)[0]
@@ -192,8 +237,14 @@ def test_insufficient_resources_is_never_an_outage(db: str) -> None:
 
     conn = psycopg2.connect(dsn(db))
     try:
-        for code, outage in (("53200", False), ("53100", False), ("53300", False), ("22P02", False),
-                             ("57P01", True), ("08006", True)):
+        for code, outage in (
+            ("53200", False),
+            ("53100", False),
+            ("53300", False),
+            ("22P02", False),
+            ("57P01", True),
+            ("08006", True),
+        ):
             with pytest.raises(psycopg2.Error) as caught:
                 conn.cursor().execute(f"DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{code}'; END $$")
             conn.rollback()
@@ -204,8 +255,9 @@ def test_insufficient_resources_is_never_an_outage(db: str) -> None:
         conn.close()
 
 
-def test_a_publish_over_the_limit_is_dead_lettered_with_its_size(broker: int, db: str,
-                                                                 ingest: subprocess.Popen[str]) -> None:
+def test_a_publish_over_the_limit_is_dead_lettered_with_its_size(
+    broker: int, db: str, ingest: subprocess.Popen[str]
+) -> None:
     """Skipped as it arrives, never buffered whole (before: buffered whole, eight 100 MB PUBLISHes took the
     ingest to 1.0 GB, then the 1 MB check); what follows is stored."""
     now = int(time.time() * 1000)
@@ -220,8 +272,13 @@ def test_a_publish_over_the_limit_is_dead_lettered_with_its_size(broker: int, db
 def test_the_loser_of_two_values_at_one_time_is_counted(broker: int, db: str, ingest: subprocess.Popen[str]) -> None:
     """Before: one value was kept with no trace of the other."""
     now = int(time.time() * 1000)
-    publish(broker, [json.dumps({"timestamp_ms": now, "temperature": 1.0}).encode(),
-                     json.dumps({"timestamp_ms": now, "temperature": 2.0}).encode()])
+    publish(
+        broker,
+        [
+            json.dumps({"timestamp_ms": now, "temperature": 1.0}).encode(),
+            json.dumps({"timestamp_ms": now, "temperature": 2.0}).encode(),
+        ],
+    )
     wait_for(lambda: stored_values(db, "temperature") == [1.0])
     assert ingest.stdout is not None
     deadline = time.monotonic() + 15
@@ -238,8 +295,9 @@ def test_a_flood_of_dead_letters_is_stored_whole_with_every_reason(db: str) -> N
     order, with its own topic, payload and reason, the hostile ones (NUL, surrogates, not UTF-8) included."""
     _write_once(db)
     count = 2 * deadletter.STORE_CHUNK + 7
-    letters = [deadletter.DeadLetter(f"umh/v1/ghost{i}/_historian", b'{"n%d": 1}' % i, f"reason {i}")
-               for i in range(count)]
+    letters = [
+        deadletter.DeadLetter(f"umh/v1/ghost{i}/_historian", b'{"n%d": 1}' % i, f"reason {i}") for i in range(count)
+    ]
     letters[deadletter.STORE_CHUNK - 1] = deadletter.DeadLetter("umh/v1/a\x00b", b"\xff\x00", "bad \x00 \udc80")
     conn = psycopg2.connect(dsn(db))
     try:
@@ -251,24 +309,29 @@ def test_a_flood_of_dead_letters_is_stored_whole_with_every_reason(db: str) -> N
     assert len(rows) == count
     edge = deadletter.STORE_CHUNK - 1
     expected = [(f"umh/v1/ghost{i}/_historian", f'{{"n{i}": 1}}', f"reason {i}") for i in range(count)]
-    assert rows[:edge] == expected[:edge] and rows[edge + 1:] == expected[edge + 1:]
+    assert rows[:edge] == expected[:edge] and rows[edge + 1 :] == expected[edge + 1 :]
     assert rows[edge] == ("umh/v1/a\\x00b", "\\xff\\x00", "bad \\x00 \\udc80")
 
 
-def test_a_flood_of_messages_no_workcell_takes_is_dead_lettered_one_by_one(broker: int, db: str,
-                                                                          ingest: subprocess.Popen[str]) -> None:
+def test_a_flood_of_messages_no_workcell_takes_is_dead_lettered_one_by_one(
+    broker: int, db: str, ingest: subprocess.Popen[str]
+) -> None:
     """Each message of a flood to locations that are no workcell (and of payloads that are no JSON) is one dead
     letter with its own topic and reason, and the good messages among them are stored."""
     now = int(time.time() * 1000)
     for i in range(5):
-        publish(broker, [json.dumps({"timestamp_ms": now + i * 100 + j, f"n{j}": 1.0}).encode() for j in range(100)],
-                topic=f"umh/v1/acme/ghost{i}/_historian")
+        publish(
+            broker,
+            [json.dumps({"timestamp_ms": now + i * 100 + j, f"n{j}": 1.0}).encode() for j in range(100)],
+            topic=f"umh/v1/acme/ghost{i}/_historian",
+        )
     publish(broker, [b"\xffnot json %d" % j for j in range(300)])
     publish(broker, good(200, now))
     wait_for(lambda: len(reasons(db)) == 800, timeout=60)
     wait_for(lambda: len(stored_values(db, "temperature")) == 200)
-    by_topic = query(db, "SELECT topic, count(*), count(DISTINCT payload) FROM hf_uns_dead_letter "
-                         "GROUP BY topic ORDER BY topic")
+    by_topic = query(
+        db, "SELECT topic, count(*), count(DISTINCT payload) FROM hf_uns_dead_letter GROUP BY topic ORDER BY topic"
+    )
     ghosts = [(f"umh/v1/acme/ghost{i}/_historian", 100, 100) for i in range(5)]
     assert by_topic == sorted([*ghosts, (TOPIC, 300, 300)])
     ghost = query(db, "SELECT DISTINCT reason FROM hf_uns_dead_letter WHERE topic LIKE %s", ("%ghost0%",))

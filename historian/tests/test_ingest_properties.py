@@ -27,8 +27,11 @@ from hf_historian.ingest.resolver import TagResolver
 from hf_historian.writer import HistorianWriter, Sample, SampleRow, prepare
 
 EXAMPLES = int(os.environ.get("HF_FUZZ_EXAMPLES", "200"))
-PROFILE = settings(max_examples=EXAMPLES, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+PROFILE = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 CORPUS = Path(__file__).with_name("fuzz_corpus")
 TOPIC = f"umh/v1/{LOCATION}/_historian"
 ANY_TEXT = st.text(st.characters(blacklist_categories=()), max_size=30)
@@ -96,6 +99,7 @@ def test_the_mqtt_seed_corpus() -> None:
 
 # --- decode → prepare → the writer → PostgreSQL → read back -----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def store() -> Iterator[tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection]]:
     with historian_database(PG_HOST, PG_PORT) as name:
@@ -112,19 +116,31 @@ def store() -> Iterator[tuple[TagResolver, HistorianWriter, psycopg2.extensions.
             resolver_conn.close()
 
 
-NAMES = st.sampled_from([("/".join(p for p in (group, tag) if p)).replace("/", "$") for tag, group, _ in TAGS]
-                        + ["fresh", "axis$y", "bad name", "x\x00", "\ud800", "n" * 200])
-VALUES = (st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.floats(allow_nan=False) | ANY_TEXT
-          | st.dictionaries(st.sampled_from(["x", "y", "\x00"]), st.floats(allow_nan=False) | ANY_TEXT, max_size=2))
+NAMES = st.sampled_from(
+    [("/".join(p for p in (group, tag) if p)).replace("/", "$") for tag, group, _ in TAGS]
+    + ["fresh", "axis$y", "bad name", "x\x00", "\ud800", "n" * 200]
+)
+VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False)
+    | ANY_TEXT
+    | st.dictionaries(st.sampled_from(["x", "y", "\x00"]), st.floats(allow_nan=False) | ANY_TEXT, max_size=2)
+)
 _clock = itertools.count(int(time.time() * 1000) - 3_600_000, 7)
 
 
 @PROFILE
-@given(st.lists(st.dictionaries(NAMES, VALUES, min_size=1, max_size=6), min_size=1, max_size=5),
-       st.sampled_from([0, -86_400_000 * 400, 60_000]))
+@given(
+    st.lists(st.dictionaries(NAMES, VALUES, min_size=1, max_size=6), min_size=1, max_size=5),
+    st.sampled_from([0, -86_400_000 * 400, 60_000]),
+)
 def test_whatever_decode_takes_is_stored_and_read_back_the_same(
-        store: tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection],
-        messages: list[dict[str, object]], shift: int) -> None:
+    store: tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection],
+    messages: list[dict[str, object]],
+    shift: int,
+) -> None:
     resolver, writer, conn = store
     samples: list[SampleRow] = []
     dead: list[DeadLetter] = []
@@ -140,10 +156,12 @@ def test_whatever_decode_takes_is_stored_and_read_back_the_same(
     conn.commit()
     assert stored == len(rows)
     cr = conn.cursor()
-    cr.execute("SELECT tag_id, (extract(epoch FROM time) * 1000)::bigint, value, value_text, quality "
-               "FROM hf_historian_sample WHERE tag_id = ANY(%s) AND time >= to_timestamp(%s / 1000.0) - interval '1 s' "
-               "AND time <= to_timestamp(%s / 1000.0) + interval '1 s'",
-               (sorted({k[0] for k in rows}), min(k[1] for k in rows), max(k[1] for k in rows)))
+    cr.execute(
+        "SELECT tag_id, (extract(epoch FROM time) * 1000)::bigint, value, value_text, quality "
+        "FROM hf_historian_sample WHERE tag_id = ANY(%s) AND time >= to_timestamp(%s / 1000.0) - interval '1 s' "
+        "AND time <= to_timestamp(%s / 1000.0) + interval '1 s'",
+        (sorted({k[0] for k in rows}), min(k[1] for k in rows), max(k[1] for k in rows)),
+    )
     back = {(tag, ms): (value, text, quality) for tag, ms, value, text, quality in cr.fetchall() if (tag, ms) in rows}
     assert back == {key: (s.value, s.value_text, s.quality) for key, s in rows.items()}
 
@@ -152,21 +170,49 @@ def test_whatever_decode_takes_is_stored_and_read_back_the_same(
 
 CONTRACT_TOPICS = st.sampled_from(
     [f"umh/v1/{LOCATION}/_analytics/{event_type}" for event_type in EVENT_TYPES]
-    + [f"umh/v1/{LOCATION}/{rest}" for rest in ("_analytics/work-order", "_analytics/x/y/z", "_raw/pump/p", "_raw",
-                                                 "_historian/weather/hum", "_local/a", "_undeclared_v1/a")]
-    + ["umh/v1/acme/nowhere/_analytics/shift/add", "umh/v1/acme/nowhere/_raw/p"])
-EVENT_FIELDS = st.sampled_from(["external_work_order_id", "product", "quantity", "status", "start_time_unix_ms",
-                                "end_time_unix_ms", "external_product_type_id", "external_product_id",
-                                "product_batch_id", "bad_quantity", "cycle_time_ms", "state", "value",
-                                "timestamp_ms"])
+    + [
+        f"umh/v1/{LOCATION}/{rest}"
+        for rest in (
+            "_analytics/work-order",
+            "_analytics/x/y/z",
+            "_raw/pump/p",
+            "_raw",
+            "_historian/weather/hum",
+            "_local/a",
+            "_undeclared_v1/a",
+        )
+    ]
+    + ["umh/v1/acme/nowhere/_analytics/shift/add", "umh/v1/acme/nowhere/_raw/p"]
+)
+EVENT_FIELDS = st.sampled_from(
+    [
+        "external_work_order_id",
+        "product",
+        "quantity",
+        "status",
+        "start_time_unix_ms",
+        "end_time_unix_ms",
+        "external_product_type_id",
+        "external_product_id",
+        "product_batch_id",
+        "bad_quantity",
+        "cycle_time_ms",
+        "state",
+        "value",
+        "timestamp_ms",
+    ]
+)
 
 
 @PROFILE
-@given(CONTRACT_TOPICS, st.dictionaries(EVENT_FIELDS, VALUES | st.integers(0, 2**64), max_size=7)
-       | st.binary(max_size=60))
+@given(
+    CONTRACT_TOPICS, st.dictionaries(EVENT_FIELDS, VALUES | st.integers(0, 2**64), max_size=7) | st.binary(max_size=60)
+)
 def test_whatever_another_contract_carries_is_stored_counted_or_dead_lettered(
-        store: tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection], topic: str,
-        body: dict[str, object] | bytes) -> None:
+    store: tuple[TagResolver, HistorianWriter, psycopg2.extensions.connection],
+    topic: str,
+    body: dict[str, object] | bytes,
+) -> None:
     resolver, writer, conn = store
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     samples: list[SampleRow] = []

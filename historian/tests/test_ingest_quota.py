@@ -14,10 +14,15 @@ from hf_historian.ingest.quota import NOTICE_PARAM, PARKED_TABLE, QUOTA_PARAM, U
 
 def set_quota(db: str, samples_per_day: int) -> None:
     with psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=db) as conn, conn.cursor() as cr:
-        cr.execute("CREATE TABLE IF NOT EXISTS ir_config_parameter (id serial, key varchar UNIQUE NOT NULL, "
-                   "value text NOT NULL, create_date timestamp, write_date timestamp)")
-        cr.execute("INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                   "SET value = EXCLUDED.value", (QUOTA_PARAM, str(samples_per_day)))
+        cr.execute(
+            "CREATE TABLE IF NOT EXISTS ir_config_parameter (id serial, key varchar UNIQUE NOT NULL, "
+            "value text NOT NULL, create_date timestamp, write_date timestamp)"
+        )
+        cr.execute(
+            "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+            "SET value = EXCLUDED.value",
+            (QUOTA_PARAM, str(samples_per_day)),
+        )
 
 
 def notice(db: str) -> list[tuple[object, ...]]:

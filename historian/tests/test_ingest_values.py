@@ -48,18 +48,31 @@ def run(resolver: TagResolver, raw: bytes) -> tuple[list[Sample], list[DeadLette
 DEEP = '{"a":' * (codec.MAX_NESTING_DEPTH + 1) + "1" + "}" * (codec.MAX_NESTING_DEPTH + 1)
 
 
-@pytest.mark.parametrize("bad, reason", [
-    ('"state": "a\\u0000b"', "NUL"),
-    ('"state": "\\ud800"', "lone surrogate"),
-    ('"state": "%s"' % ("x" * (codec.MAX_TEXT_CHARS + 1)), f"{codec.MAX_TEXT_CHARS} characters"),
-    ('"temperature": 1e301', "beyond ±1e+300"),
-    ('"temperature": 1e400', "beyond ±1e+300"),
-    ('"temperature": 1' + "0" * 400, "beyond ±1e+300"),
-    ('"count": 9007199254740993', "2**53"),
-    (f'"deep": {DEEP}', f"deeper than {codec.MAX_NESTING_DEPTH}"),
-    ('"list": [1, 2]', "not a number, bool or string"),
-], ids=["nul-in-text", "lone-surrogate", "text-too-long", "1e301", "1e400", "int-beyond-float8",
-        "int-beyond-2**53", "too-deep", "list"])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ('"state": "a\\u0000b"', "NUL"),
+        ('"state": "\\ud800"', "lone surrogate"),
+        ('"state": "%s"' % ("x" * (codec.MAX_TEXT_CHARS + 1)), f"{codec.MAX_TEXT_CHARS} characters"),
+        ('"temperature": 1e301', "beyond ±1e+300"),
+        ('"temperature": 1e400', "beyond ±1e+300"),
+        ('"temperature": 1' + "0" * 400, "beyond ±1e+300"),
+        ('"count": 9007199254740993', "2**53"),
+        (f'"deep": {DEEP}', f"deeper than {codec.MAX_NESTING_DEPTH}"),
+        ('"list": [1, 2]', "not a number, bool or string"),
+    ],
+    ids=[
+        "nul-in-text",
+        "lone-surrogate",
+        "text-too-long",
+        "1e301",
+        "1e400",
+        "int-beyond-float8",
+        "int-beyond-2**53",
+        "too-deep",
+        "list",
+    ],
+)
 def test_a_value_postgresql_cannot_hold_is_refused_alone(resolver: TagResolver, bad: str, reason: str) -> None:
     """Before: NUL failed the COPY (the whole message dead-lettered), a surrogate crashed prepare(), 1e301 and
     2**53+1 were stored (rounded), a 5,000-character string was stored, a deep object discovered as a tag."""
@@ -90,10 +103,14 @@ def test_nesting_beyond_what_json_parses_is_a_reason_not_a_recursion_error(resol
     assert "RecursionError" not in dead[0].reason and f"deeper than {codec.MAX_NESTING_DEPTH}" in dead[0].reason
 
 
-@pytest.mark.parametrize("raw, kept, loser", [
-    (b'{"timestamp_ms": %d, "temperature": 1, "temperature": 2}' % NOW, 2.0, "'temperature'"),
-    (b'{"timestamp_ms": %d, "axis$x": 1, "axis": {"x": 2}}' % NOW, 2.0, "'axis$x'"),
-], ids=["duplicate-key", "dollar-name-beside-group"])
+@pytest.mark.parametrize(
+    "raw, kept, loser",
+    [
+        (b'{"timestamp_ms": %d, "temperature": 1, "temperature": 2}' % NOW, 2.0, "'temperature'"),
+        (b'{"timestamp_ms": %d, "axis$x": 1, "axis": {"x": 2}}' % NOW, 2.0, "'axis$x'"),
+    ],
+    ids=["duplicate-key", "dollar-name-beside-group"],
+)
 def test_a_duplicate_name_dead_letters_the_loser(resolver: TagResolver, raw: bytes, kept: float, loser: str) -> None:
     """Before: one value was kept with no trace of the other."""
     samples, dead = run(resolver, raw)
@@ -118,8 +135,11 @@ def test_a_value_of_another_type_than_the_tags_is_refused_not_converted(resolver
 def test_partitions_are_made_for_the_days_that_hold_a_sample_only() -> None:
     """Before: a 2000-01-01 sample beside a current one asked for every day between (9,831 partitions in one
     transaction: PostgreSQL ran out of shared memory, for every database of the server)."""
-    rows: list[SampleRow] = [(1, codec.MIN_TIMESTAMP_MS, 1.0, None, 0, 2), (1, NOW, 2.0, None, 0, 2),
-                             (2, NOW, 3.0, None, 0, 3)]
+    rows: list[SampleRow] = [
+        (1, codec.MIN_TIMESTAMP_MS, 1.0, None, 0, 2),
+        (1, NOW, 2.0, None, 0, 2),
+        (2, NOW, 3.0, None, 0, 3),
+    ]
     batch = prepare(rows, optimistic=True)
     assert batch.days == {(2, codec.MIN_TIMESTAMP_MS // MS_PER_DAY), (2, NOW // MS_PER_DAY), (3, NOW // MS_PER_DAY)}
 
@@ -133,13 +153,20 @@ def test_rollup_sums_stay_finite(db: str, resolver: TagResolver) -> None:
         for offset in (0, 1, 2):
             samples: list[SampleRow] = []
             dead: list[DeadLetter] = []
-            decode_message(TOPIC, b'{"timestamp_ms": %d, "x": 1e300, "axis": {"x": 1e308}}' % (minute + offset),
-                           resolver, samples, dead)
+            decode_message(
+                TOPIC,
+                b'{"timestamp_ms": %d, "x": 1e300, "axis": {"x": 1e308}}' % (minute + offset),
+                resolver,
+                samples,
+                dead,
+            )
             writer.write(samples)
             conn.commit()
         cr = conn.cursor()
-        cr.execute("SELECT r.sum, r.count FROM hf_historian_rollup_1m r JOIN hf_uns_tag t ON t.id = r.tag_id "
-                   "WHERE t.name = 'x'")
+        cr.execute(
+            "SELECT r.sum, r.count FROM hf_historian_rollup_1m r JOIN hf_uns_tag t ON t.id = r.tag_id "
+            "WHERE t.name = 'x'"
+        )
         rows = cr.fetchall()
     finally:
         conn.close()

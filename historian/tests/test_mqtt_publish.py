@@ -31,14 +31,56 @@ def _openssl(*args: str) -> None:
 def _certs(folder: Path) -> dict[str, Path]:
     """A CA, and a server certificate it signed for localhost / 127.0.0.1."""
     ca_key, ca, key, csr, cert = (folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-             "-subj", "/CN=hf test CA", "-keyout", str(ca_key), "-out", str(ca))
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=localhost",
-             "-keyout", str(key), "-out", str(csr))
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hf test CA",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
     ext = folder / "san.ext"
     ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial", "-days", "2",
-             "-extfile", str(ext), "-out", str(cert))
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(cert),
+    )
     return {"ca": ca, "cert": cert, "key": key}
 
 
@@ -59,9 +101,11 @@ def locked_broker() -> Iterator[dict[str, object]]:
         acl.write_text("user ml\ntopic readwrite umh/v1/acme/#\n")
         port, tls_port = free_port(), free_port()
         conf = folder / "mosquitto.conf"
-        conf.write_text(f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
-                        f"acl_file {acl}\npersistence false\nlistener {port} 127.0.0.1\n"
-                        f"listener {tls_port} 127.0.0.1\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n")
+        conf.write_text(
+            f"per_listener_settings false\nallow_anonymous false\npassword_file {passwd}\n"
+            f"acl_file {acl}\npersistence false\nlistener {port} 127.0.0.1\n"
+            f"listener {tls_port} 127.0.0.1\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n"
+        )
         process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(port, 10)
@@ -73,8 +117,9 @@ def locked_broker() -> Iterator[dict[str, object]]:
 
 
 @contextlib.contextmanager
-def subscribed(port: int, topic_filter: str, count: int, username: str | None = None,
-               password: str | None = None) -> Iterator[list[wire.Publish]]:
+def subscribed(
+    port: int, topic_filter: str, count: int, username: str | None = None, password: str | None = None
+) -> Iterator[list[wire.Publish]]:
     """A raw MQTT 5 subscriber (the ingest's own wire code) that collects ``count`` messages in a thread."""
     received: list[wire.Publish] = []
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -87,8 +132,17 @@ def subscribed(port: int, topic_filter: str, count: int, username: str | None = 
             if any(k == kind for k, _ in others):
                 return
 
-    sock.sendall(wire.connect_packet("hf-test-sub", keepalive=30, clean_start=True, session_expiry_s=0,
-                                     receive_maximum=100, username=username, password=password))
+    sock.sendall(
+        wire.connect_packet(
+            "hf-test-sub",
+            keepalive=30,
+            clean_start=True,
+            session_expiry_s=0,
+            receive_maximum=100,
+            username=username,
+            password=password,
+        )
+    )
     read_until(wire.CONNACK)
     sock.sendall(wire.subscribe_packet(1, topic_filter, qos=1))
     read_until(wire.SUBACK)
@@ -122,7 +176,8 @@ def test_messages_reach_the_machine_broker_in_order_and_acknowledged() -> None:
 
 
 def test_a_user_with_its_password_publishes_and_a_wrong_password_is_a_clear_config_error(
-        locked_broker: dict[str, object]) -> None:
+    locked_broker: dict[str, object],
+) -> None:
     port = locked_broker["port"]
     with subscribed(int(port), "umh/v1/acme/#", 1, "ml", "secret") as received:  # type: ignore[call-overload]
         publish_once(f"mqtt://ml:secret@127.0.0.1:{port}", TOPIC, b"42")
@@ -155,8 +210,11 @@ def test_a_broker_away_or_silent_is_a_sink_error_within_the_timeout() -> None:
         publish_once(f"mqtt://127.0.0.1:{silent.getsockname()[1]}", TOPIC, b"x", timeout=1)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1883", "mqtt://", "mqtt://host:99999", "127.0.0.1:1883"],
-                         ids=["scheme", "no-host", "port", "no-scheme"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:1883", "mqtt://", "mqtt://host:99999", "127.0.0.1:1883"],
+    ids=["scheme", "no-host", "port", "no-scheme"],
+)
 def test_a_url_that_cannot_work_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match=r"cannot work|port"):
         publish_once(url, TOPIC, b"x")

@@ -20,15 +20,16 @@ from hf_historian.ingest.mqtt_session import BrokerAddress, BrokerRefused, MqttS
 
 
 def test_packets_split_anywhere_are_reassembled() -> None:
-    stream = (wire.publish_packet("umh/v1/a/_historian", b'{"timestamp_ms":1,"t":1}', qos=1, packet_id=7)
-              + wire.publish_packet("umh/v1/b/_historian", b"x" * 300, qos=0)
-              + b"\xd0\x00"  # PINGRESP
-              + wire.publish_packet("umh/v1/\xc3\xa9/_historian".encode("latin-1").decode(), b"", qos=1,
-                                    packet_id=65535))
+    stream = (
+        wire.publish_packet("umh/v1/a/_historian", b'{"timestamp_ms":1,"t":1}', qos=1, packet_id=7)
+        + wire.publish_packet("umh/v1/b/_historian", b"x" * 300, qos=0)
+        + b"\xd0\x00"  # PINGRESP
+        + wire.publish_packet("umh/v1/\xc3\xa9/_historian".encode("latin-1").decode(), b"", qos=1, packet_id=65535)
+    )
     reader = wire.PacketReader()
     publishes, others = [], []
     for i in range(len(stream)):  # one byte at a time: every boundary falls inside something
-        got, rest = reader.feed(stream[i:i + 1])
+        got, rest = reader.feed(stream[i : i + 1])
         publishes += got
         others += rest
     assert publishes == [
@@ -62,6 +63,7 @@ def test_garbage_from_the_broker_is_a_protocol_error_not_a_hang() -> None:
 
 # --- the session against a real broker ----------------------------------------------------------------
 
+
 def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}")
     client.connect("127.0.0.1", port)
@@ -73,8 +75,7 @@ def publish(port: int, messages: list[tuple[str, bytes]]) -> None:
 
 
 # `timeout` bounds only the wait for `count` messages; running out of it is a result here, not an error
-async def receive(port: int, client_id: str, count: int, *, ack: bool,
-                  timeout: float = 10.0) -> list[wire.Publish]:  # noqa: ASYNC109
+async def receive(port: int, client_id: str, count: int, *, ack: bool, timeout: float = 10.0) -> list[wire.Publish]:  # noqa: ASYNC109
     got: list[wire.Publish] = []
     arrived = asyncio.Event()
 
@@ -126,8 +127,9 @@ def test_unacknowledged_messages_come_again_acknowledged_ones_do_not() -> None:
 
 def test_a_refusing_broker_says_why() -> None:
     with private_mosquitto(anonymous=False) as port:
-        session = MqttSession(BrokerAddress("127.0.0.1", port, username="nobody", password="wrong"), "x",
-                              "umh/v1/#", lambda _s, _p: None)
+        session = MqttSession(
+            BrokerAddress("127.0.0.1", port, username="nobody", password="wrong"), "x", "umh/v1/#", lambda _s, _p: None
+        )
         with pytest.raises(BrokerRefused, match=r"refused the connection: 0x8[67]"):
             asyncio.run(session.open())
 
@@ -136,8 +138,9 @@ def test_a_silent_broker_is_a_timeout() -> None:
     with socket.socket() as listener:  # accepts TCP, never answers MQTT
         listener.bind(("127.0.0.1", 0))
         listener.listen()
-        session = MqttSession(BrokerAddress("127.0.0.1", listener.getsockname()[1]), "x", "umh/v1/#",
-                              lambda _s, _p: None)
+        session = MqttSession(
+            BrokerAddress("127.0.0.1", listener.getsockname()[1]), "x", "umh/v1/#", lambda _s, _p: None
+        )
         with pytest.raises(TimeoutError, match="no answer from the broker"):
             asyncio.run(session.open(timeout_s=0.5))
 
@@ -151,12 +154,12 @@ def test_publish_properties_from_a_real_publisher_are_skipped() -> None:
         props = Properties(PacketTypes.PUBLISH)
         props.UserProperty = [("site", "berlin"), ("line", "1")]
         props.ContentType = "application/json"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}",
-                             protocol=mqtt.MQTTv5)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5)
         client.connect("127.0.0.1", port)
         client.loop_start()
-        client.publish("umh/v1/acme/_historian/x", b'{"timestamp_ms":1,"x":2}', qos=1,
-                       properties=props).wait_for_publish(10)
+        client.publish(
+            "umh/v1/acme/_historian/x", b'{"timestamp_ms":1,"x":2}', qos=1, properties=props
+        ).wait_for_publish(10)
         client.disconnect()
         client.loop_stop()
         got = asyncio.run(receive(port, client_id, 1, ack=True))
@@ -175,8 +178,18 @@ BAD_STREAMS = [
 ]
 
 
-@pytest.mark.parametrize("stream", BAD_STREAMS, ids=["varint-past-packet", "topic-past-packet", "no-topic-length",
-                                                     "qos1-no-packet-id", "props-past-packet", "empty-topic"])
+@pytest.mark.parametrize(
+    "stream",
+    BAD_STREAMS,
+    ids=[
+        "varint-past-packet",
+        "topic-past-packet",
+        "no-topic-length",
+        "qos1-no-packet-id",
+        "props-past-packet",
+        "empty-topic",
+    ],
+)
 @pytest.mark.parametrize("split", [None, 1, 3], ids=["one-read", "split-1", "split-3"])
 def test_a_malformed_publish_is_a_protocol_error(stream: bytes, split: int | None) -> None:
     """Before: 30 03 00 00 80 parsed as a PUBLISH with an empty topic (_read_varint's -1 used as a position),
@@ -190,17 +203,29 @@ def test_a_malformed_publish_is_a_protocol_error(stream: bytes, split: int | Non
             reader.feed(stream[split:])
 
 
-@pytest.mark.parametrize("parse, body", [
-    (wire.parse_disconnect, b"\x00\x03"),
-    (wire.parse_disconnect, b"\x00\x05\x1f"),
-    (wire.parse_disconnect, b"\x00\x03\x1f\x00\x09ab"),
-    (wire.parse_suback, b""),
-    (wire.parse_suback, b"\x00\x01"),
-    (wire.parse_suback, b"\x00\x01\x05"),
-    (wire.parse_connack, b"\x00"),
-    (wire.parse_connack, b"\x00\x00\x05\x1f"),
-], ids=["disconnect-props-missing", "disconnect-reason-cut", "disconnect-string-past", "suback-empty",
-        "suback-no-props", "suback-props-past", "connack-short", "connack-props-cut"])
+@pytest.mark.parametrize(
+    "parse, body",
+    [
+        (wire.parse_disconnect, b"\x00\x03"),
+        (wire.parse_disconnect, b"\x00\x05\x1f"),
+        (wire.parse_disconnect, b"\x00\x03\x1f\x00\x09ab"),
+        (wire.parse_suback, b""),
+        (wire.parse_suback, b"\x00\x01"),
+        (wire.parse_suback, b"\x00\x01\x05"),
+        (wire.parse_connack, b"\x00"),
+        (wire.parse_connack, b"\x00\x00\x05\x1f"),
+    ],
+    ids=[
+        "disconnect-props-missing",
+        "disconnect-reason-cut",
+        "disconnect-string-past",
+        "suback-empty",
+        "suback-no-props",
+        "suback-props-past",
+        "connack-short",
+        "connack-props-cut",
+    ],
+)
 def test_malformed_acknowledgements_are_protocol_errors(parse: Callable[[bytes], object], body: bytes) -> None:
     """Before: IndexError / struct.error (an empty SUBACK during a reconnect killed the reconnect task)."""
     with pytest.raises(wire.ProtocolError):
@@ -216,8 +241,14 @@ def test_well_formed_acknowledgements_still_parse() -> None:
 
 
 def test_connect_announces_a_maximum_packet_size() -> None:
-    packet = wire.connect_packet("x", keepalive=30, clean_start=False, session_expiry_s=60, receive_maximum=10,
-                                 max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE)
+    packet = wire.connect_packet(
+        "x",
+        keepalive=30,
+        clean_start=False,
+        session_expiry_s=60,
+        receive_maximum=10,
+        max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE,
+    )
     assert bytes([wire.PROP_MAXIMUM_PACKET_SIZE]) + wire.ANNOUNCED_MAX_PACKET_SIZE.to_bytes(4, "big") in packet
 
 
@@ -228,7 +259,7 @@ def test_a_publish_over_the_limit_is_skipped_not_buffered() -> None:
     reader = wire.PacketReader(max_packet_size=limit)
     got: list[wire.Publish] = []
     for offset in range(0, len(packet), 65_536):
-        publishes, _ = reader.feed(packet[offset:offset + 65_536])
+        publishes, _ = reader.feed(packet[offset : offset + 65_536])
         got += publishes
         assert reader.buffered <= limit + 65_536
     publishes, _ = reader.feed(wire.publish_packet("next", b"{}", packet_id=10))

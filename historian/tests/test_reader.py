@@ -30,8 +30,12 @@ def cr() -> Iterator[cursor]:
         try:
             cur = conn.cursor()
             HistorianWriter(cur).write(
-                [Sample(1, int(at(s).timestamp() * 1000), float(s), quality=Quality.BAD if s == 30 else Quality.GOOD)
-                 for s in range(0, 60, 10)] + [Sample(2, int(at(5).timestamp() * 1000), 1.0)])
+                [
+                    Sample(1, int(at(s).timestamp() * 1000), float(s), quality=Quality.BAD if s == 30 else Quality.GOOD)
+                    for s in range(0, 60, 10)
+                ]
+                + [Sample(2, int(at(5).timestamp() * 1000), 1.0)]
+            )
             conn.commit()
             yield cur
         finally:
@@ -75,8 +79,10 @@ def test_read_counter_increase_counts_resets_and_rollovers(cr: cursor) -> None:
     # tag 5, a 16-bit counter: 65530 at 0 s, 65535 at 10 s, wraps to 4 at 20 s (+5), reset to 3 at 30 s (+3),
     # 10 at 40 s (+7); a bad sample at 35 s (9999) is left out
     values = [(0, 65530.0), (10, 65535.0), (20, 4.0), (30, 3.0), (40, 10.0)]
-    HistorianWriter(cr).write([Sample(5, int(at(s).timestamp() * 1000), v) for s, v in values]
-                              + [Sample(5, int(at(35).timestamp() * 1000), 9999.0, quality=Quality.BAD)])
+    HistorianWriter(cr).write(
+        [Sample(5, int(at(s).timestamp() * 1000), v) for s, v in values]
+        + [Sample(5, int(at(35).timestamp() * 1000), 9999.0, quality=Quality.BAD)]
+    )
     cr.connection.commit()
     assert reader.read_counter_increase(cr, 5, [(at(0), at(40))], 2**16) == 5 + 5 + 3 + 7
     assert reader.read_counter_increase(cr, 5, [(at(0), at(40))]) == 5 + 4 + 3 + 7, "no modulus: a drop is a reset"

@@ -43,11 +43,13 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
     certs = make_dev_certs(directory / "certs", ["mqtt.localhost", "localhost", "127.0.0.1"])
     conf = directory / "mosquitto.conf"
     # `user`: run as whoever runs the tests (as root, Mosquitto would drop to a user that cannot read tmp)
-    conf.write_text(f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
-                    f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
-                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n"
-                    f"listener {port} 127.0.0.1\n"
-                    f"listener {tls_port} 127.0.0.1\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n")
+    conf.write_text(
+        f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\n"
+        f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
+        f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n"
+        f"listener {port} 127.0.0.1\n"
+        f"listener {tls_port} 127.0.0.1\ncertfile {certs['cert']}\nkeyfile {certs['key']}\n"
+    )
     log = directory / "mosquitto.log"
     procs = [subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log.open("ab"), stderr=subprocess.STDOUT)]
     stopping = threading.Event()
@@ -60,32 +62,48 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
         while not stopping.wait(0.5):
             if procs[-1].poll() is not None:
                 restarts.append(procs[-1].returncode)
-                procs.append(subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log.open("ab"),
-                                              stderr=subprocess.STDOUT))
+                procs.append(
+                    subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+                )
 
     watcher = threading.Thread(target=watch, daemon=True)
     try:
         wait_port(port)
         wait_port(tls_port)
         watcher.start()
-        yield {"dir": directory, "port": port, "tls_port": tls_port, "ca": certs["ca"],
-               "pidfile": directory / "mosquitto.pid"}
+        yield {
+            "dir": directory,
+            "port": port,
+            "tls_port": tls_port,
+            "ca": certs["ca"],
+            "pidfile": directory / "mosquitto.pid",
+        }
     finally:
         stopping.set()
         watcher.join(5)
         procs[-1].terminate()
         procs[-1].wait(10)
         if restarts:
-            warnings.warn(f"the test broker stopped {len(restarts)} time(s) (exit {restarts}) and was started "
-                          f"again; its log: {log}", stacklevel=1)
+            warnings.warn(
+                f"the test broker stopped {len(restarts)} time(s) (exit {restarts}) and was started "
+                f"again; its log: {log}",
+                stacklevel=1,
+            )
 
 
 @pytest.fixture(scope="session")
 def settings(broker: dict[str, object]) -> Settings:
-    return Settings.load(state_dir=STATE_DIR, data_dir=STATE_DIR / "odoo-data", template_db=TEMPLATE,
-                         db_prefix="hf_pt_", mosquitto_dir=broker["dir"], mosquitto_pidfile=broker["pidfile"],
-                         mqtt_url=f"mqtt://127.0.0.1:{broker['port']}",
-                         ingest_mqtt_url=f"mqtt://127.0.0.1:{broker['port']}", ziti_url="")
+    return Settings.load(
+        state_dir=STATE_DIR,
+        data_dir=STATE_DIR / "odoo-data",
+        template_db=TEMPLATE,
+        db_prefix="hf_pt_",
+        mosquitto_dir=broker["dir"],
+        mosquitto_pidfile=broker["pidfile"],
+        mqtt_url=f"mqtt://127.0.0.1:{broker['port']}",
+        ingest_mqtt_url=f"mqtt://127.0.0.1:{broker['port']}",
+        ziti_url="",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -122,15 +140,34 @@ def created_tenants(provisioner: Provisioner, specs: dict[str, TenantSpec]) -> I
 
 def spec_data(company: str = "Pytest Plant", devices: int = 2) -> dict[str, object]:
     return {
-        "company": {"name": company, "contact_name": "Pia Test",
-                    "email": f"pia@{company.lower().replace(' ', '-')}.example", "timezone": "Europe/Berlin"},
-        "site": {"name": "Hamburg", "areas": [{"name": "Assembly", "lines": [
-            {"name": "Line 1", "workcenters": ["Cell 1", "Cell 2"]}]}]},
-        "devices": [{"name": f"plc{i}", "protocol": ["modbus", "opcua", "s7"][i % 3], "ip": f"10.1.0.{i + 1}",
-                     "workcenter": "Cell 1" if i % 2 == 0 else "Cell 2",
-                     "tags": [{"name": "temperature", "data_type": "float",
-                               "address": {"table": "holding", "address": 0, "type": "float32"}}] if i == 0 else []}
-                    for i in range(devices)],
+        "company": {
+            "name": company,
+            "contact_name": "Pia Test",
+            "email": f"pia@{company.lower().replace(' ', '-')}.example",
+            "timezone": "Europe/Berlin",
+        },
+        "site": {
+            "name": "Hamburg",
+            "areas": [{"name": "Assembly", "lines": [{"name": "Line 1", "workcenters": ["Cell 1", "Cell 2"]}]}],
+        },
+        "devices": [
+            {
+                "name": f"plc{i}",
+                "protocol": ["modbus", "opcua", "s7"][i % 3],
+                "ip": f"10.1.0.{i + 1}",
+                "workcenter": "Cell 1" if i % 2 == 0 else "Cell 2",
+                "tags": [
+                    {
+                        "name": "temperature",
+                        "data_type": "float",
+                        "address": {"table": "holding", "address": 0, "type": "float32"},
+                    }
+                ]
+                if i == 0
+                else [],
+            }
+            for i in range(devices)
+        ],
         "plan": {"code": "starter", "tags": 3, "samples_per_day": 1000, "retention_days": 14, "storage_mb": 1024},
     }
 

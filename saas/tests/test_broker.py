@@ -28,15 +28,34 @@ def cloud_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     monkeypatch.setenv("HF_SAAS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("HF_SAAS_MOSQUITTO_DIR", str(directory))
     monkeypatch.setenv("HF_SAAS_MOSQUITTO_PIDFILE", str(directory / "mosquitto.pid"))
-    assert hf_saas(["broker-config", "--plain-port", str(plain), "--tls-port", str(tls),
-                    "--dev-certs", "mqtt.localhost,localhost,127.0.0.1", "--user", getpass.getuser()]) == 0
-    proc = subprocess.Popen(["mosquitto", "-c", str(directory / "mosquitto.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert (
+        hf_saas(
+            [
+                "broker-config",
+                "--plain-port",
+                str(plain),
+                "--tls-port",
+                str(tls),
+                "--dev-certs",
+                "mqtt.localhost,localhost,127.0.0.1",
+                "--user",
+                getpass.getuser(),
+            ]
+        )
+        == 0
+    )
+    proc = subprocess.Popen(
+        ["mosquitto", "-c", str(directory / "mosquitto.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_port(tls)
         wait_port(plain)
-        yield {"dir": directory, "plain": plain, "tls": tls,
-               "files": MosquittoFiles(directory, directory / "mosquitto.pid")}
+        yield {
+            "dir": directory,
+            "plain": plain,
+            "tls": tls,
+            "files": MosquittoFiles(directory, directory / "mosquitto.pid"),
+        }
     finally:
         proc.terminate()
         proc.wait(10)

@@ -18,8 +18,16 @@ DOCKER = REPO_ROOT / "docker"
 def test_compose_file() -> None:
     compose = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "mosquitto", "odoo", "ingest", "simulator", "collector", "ziti-controller",
-            "ziti-router"} <= set(services)
+    assert {
+        "postgres",
+        "mosquitto",
+        "odoo",
+        "ingest",
+        "simulator",
+        "collector",
+        "ziti-controller",
+        "ziti-router",
+    } <= set(services)
     assert "timescale" in services["postgres"]["image"]
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
@@ -41,8 +49,10 @@ def test_compose_environment_is_what_the_programs_read() -> None:
     """Every HF_* variable the stack sets is one its program reads (a misnamed one is silently ignored)."""
     services = yaml.safe_load((DOCKER / "docker-compose.yml").read_text())["services"]
     collector = REPO_ROOT / "collector" / "src" / "hf_collector"
-    readers = {"ingest": (REPO_ROOT / "historian" / "src" / "hf_historian" / "ingest" / "cli.py").read_text(),
-               "collector": (collector / "config.py").read_text() + (collector / "cli.py").read_text()}
+    readers = {
+        "ingest": (REPO_ROOT / "historian" / "src" / "hf_historian" / "ingest" / "cli.py").read_text(),
+        "collector": (collector / "config.py").read_text() + (collector / "cli.py").read_text(),
+    }
     for name, source in readers.items():
         variables = [key for key in (services[name].get("environment") or {}) if key.startswith("HF_")]
         assert variables, f"{name} sets no HF_* variable"
@@ -64,13 +74,30 @@ def test_compose_secrets_come_from_env() -> None:
 
 
 def test_k8s_manifests() -> None:
-    docs = list(yaml.safe_load_all(render(tenant_manifests(
-        tenant="big_corp", db="hf_t_big_corp", host="hf_t_big_corp.hyperfactory.cloud", db_host="pg1",
-        quotas={"cpu": 8, "storage_mb": 512000}))))
+    docs = list(
+        yaml.safe_load_all(
+            render(
+                tenant_manifests(
+                    tenant="big_corp",
+                    db="hf_t_big_corp",
+                    host="hf_t_big_corp.hyperfactory.cloud",
+                    db_host="pg1",
+                    quotas={"cpu": 8, "storage_mb": 512000},
+                )
+            )
+        )
+    )
     kinds = [d["kind"] for d in docs]
     assert kinds[0] == "Namespace"
-    assert {"ResourceQuota", "NetworkPolicy", "ConfigMap", "Deployment", "Service", "Ingress",
-            "PersistentVolumeClaim"} <= set(kinds)
+    assert {
+        "ResourceQuota",
+        "NetworkPolicy",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "PersistentVolumeClaim",
+    } <= set(kinds)
     namespace = docs[0]["metadata"]["name"]
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", namespace)
     for doc in docs[1:]:
@@ -91,8 +118,18 @@ def test_k8s_manifests() -> None:
 def test_edge_bundle_compose(tmp_path: Path) -> None:
     from hf_saas.bundle import EdgeBundle
 
-    bundle = EdgeBundle("acme", "https://acme.example", "hf_t_acme", "edge-1", "KEY", "mqtts://m:8883", "acme-edge",
-                        "PW", "umh/v1/acme", enrollment_jwt="eyJ.token")
+    bundle = EdgeBundle(
+        "acme",
+        "https://acme.example",
+        "hf_t_acme",
+        "edge-1",
+        "KEY",
+        "mqtts://m:8883",
+        "acme-edge",
+        "PW",
+        "umh/v1/acme",
+        enrollment_jwt="eyJ.token",
+    )
     compose = yaml.safe_load(bundle.files()["docker-compose.yml"])
     assert compose["services"]["collector"]["depends_on"]["enroll"]["condition"] == "service_completed_successfully"
     assert set(compose["volumes"]) == {"collector-state", "ziti-identity"}
@@ -103,8 +140,15 @@ def test_edge_bundle_compose(tmp_path: Path) -> None:
 def test_k8s_odoo_conf_gets_admin_passwd_from_a_secret(tmp_path: Path) -> None:
     """Issue 15, attack 6: the rendered odoo.conf has no password, yet Odoo runs with the operator's
     master password (from the ``odoo-admin`` Secret), never Odoo's default; no operator addon on its path."""
-    docs = list(yaml.safe_load_all(render(tenant_manifests(
-        tenant="big_corp", db="hf_t_big_corp", host="hf_t_big_corp.hyperfactory.cloud", db_host="pg1"))))
+    docs = list(
+        yaml.safe_load_all(
+            render(
+                tenant_manifests(
+                    tenant="big_corp", db="hf_t_big_corp", host="hf_t_big_corp.hyperfactory.cloud", db_host="pg1"
+                )
+            )
+        )
+    )
     conf = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["odoo.conf"]
     assert "operator-addons" not in conf and "hf_cloud" not in conf
     odoo = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "odoo")
@@ -116,15 +160,24 @@ def test_k8s_odoo_conf_gets_admin_passwd_from_a_secret(tmp_path: Path) -> None:
     base = tmp_path / "base.conf"
     base.write_text(conf)
     out = tmp_path / "odoo.conf"
-    run_env = {"PATH": "/usr/bin:/bin", "HF_ODOO_BASE_CONF": str(base), "HF_ODOO_CONF": str(out),
-               "HF_ODOO_NEXT": "true", "ODOO_ADMIN_PASSWD": "from-the-secret"}
+    run_env = {
+        "PATH": "/usr/bin:/bin",
+        "HF_ODOO_BASE_CONF": str(base),
+        "HF_ODOO_CONF": str(out),
+        "HF_ODOO_NEXT": "true",
+        "ODOO_ADMIN_PASSWD": "from-the-secret",
+    }
     assert env["HF_ODOO_BASE_CONF"]["value"]
     subprocess.run(["bash", str(DOCKER / "odoo" / "entrypoint.sh")], env=run_env, check=True)
     written = out.read_text()
     assert "admin_passwd = from-the-secret" in written
     assert "dbfilter = ^hf_t_big_corp$" in written
-    missing = subprocess.run(["bash", str(DOCKER / "odoo" / "entrypoint.sh")], check=False, capture_output=True,
-                             env={k: v for k, v in run_env.items() if k != "ODOO_ADMIN_PASSWD"})
+    missing = subprocess.run(
+        ["bash", str(DOCKER / "odoo" / "entrypoint.sh")],
+        check=False,
+        capture_output=True,
+        env={k: v for k, v in run_env.items() if k != "ODOO_ADMIN_PASSWD"},
+    )
     assert missing.returncode != 0  # never Odoo's default master password
 
 

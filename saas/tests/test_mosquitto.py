@@ -20,8 +20,9 @@ def connect(port: int, username: str, password: str) -> tuple[mqtt.Client, int]:
     result: dict[str, int] = {}
     done = threading.Event()
 
-    def on_connect(_c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode,
-                   _p: Properties | None) -> None:
+    def on_connect(
+        _c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode, _p: Properties | None
+    ) -> None:
         result["rc"] = reason.value
         done.set()
 

@@ -57,26 +57,43 @@ def test_user_logs_in_and_sees_the_form_devices(
     uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})
     assert uid
     models = tenant_rpc(tenant_server, a.db, "object")
-    devices = models.execute_kw(a.db, uid, a.admin_password, "hf.uns.device", "search_read", [[]],
-                                {"fields": ["name", "protocol", "host", "port"], "order": "name"})
+    devices = models.execute_kw(
+        a.db,
+        uid,
+        a.admin_password,
+        "hf.uns.device",
+        "search_read",
+        [[]],
+        {"fields": ["name", "protocol", "host", "port"], "order": "name"},
+    )
     assert [(d["name"], d["protocol"], d["host"], d["port"]) for d in devices] == [
-        ("plc0", "modbus", "10.1.0.1", 502), ("plc1", "opcua", "10.1.0.2", 4840)]
-    company = models.execute_kw(a.db, uid, a.admin_password, "res.company", "search_read", [[]],
-                                {"fields": ["name", "hf_uns_segment"]})
+        ("plc0", "modbus", "10.1.0.1", 502),
+        ("plc1", "opcua", "10.1.0.2", 4840),
+    ]
+    company = models.execute_kw(
+        a.db, uid, a.admin_password, "res.company", "search_read", [[]], {"fields": ["name", "hf_uns_segment"]}
+    )
     assert company[0]["name"] == "Pytest Alpha" and company[0]["hf_uns_segment"] == "pytest_alpha"
     tags = models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "search_read", [[]], {"fields": ["topic"]})
     assert tags[0]["topic"] == "umh/v1/pytest_alpha/Hamburg/Assembly/Line_1/Cell_1/_historian/temperature"
 
     # quota: the plan includes 3 tags, one exists
     wc = models.execute_kw(a.db, uid, a.admin_password, "mrp.workcenter", "search", [[]], {"limit": 1})[0]
-    models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "create",
-                      [[{"name": f"t{i}", "workcenter_id": wc} for i in range(2)]])
+    models.execute_kw(
+        a.db,
+        uid,
+        a.admin_password,
+        "hf.uns.tag",
+        "create",
+        [[{"name": f"t{i}", "workcenter_id": wc} for i in range(2)]],
+    )
     with pytest.raises(xmlrpc.client.Fault, match="Your plan includes 3 tags"):
         models.execute_kw(a.db, uid, a.admin_password, "hf.uns.tag", "create", [{"name": "t9", "workcenter_id": wc}])
 
 
-def test_isolation_between_tenants(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
-                                   provisioner: Provisioner) -> None:
+def test_isolation_between_tenants(
+    tenants: dict[str, CreateResult], tenant_server: dict[str, str], provisioner: Provisioner
+) -> None:
     a, b = tenants["a"], tenants["b"]
     common = tenant_rpc(tenant_server, b.db, "common")
     assert not common.authenticate(b.db, a.admin_login, a.admin_password, {})  # A's user in B's database
@@ -100,14 +117,31 @@ def test_isolation_between_tenants(tenants: dict[str, CreateResult], tenant_serv
 
 def _web(session: requests.Session, server: dict[str, str], host: str, path: str, **kw: object) -> requests.Response:
     """A request to the tenants' Odoo for the host name ``host`` (``<db>.localhost`` routes to ``<db>``)."""
-    return session.request("POST" if "data" in kw or "json" in kw else "GET", server["url"] + path,
-                           headers={"Host": f"{host}:{server['port']}"}, allow_redirects=False, timeout=60, **kw)
+    return session.request(
+        "POST" if "data" in kw or "json" in kw else "GET",
+        server["url"] + path,
+        headers={"Host": f"{host}:{server['port']}"},
+        allow_redirects=False,
+        timeout=60,
+        **kw,
+    )
 
 
-def _call_kw(session: requests.Session, server: dict[str, str], host: str, model: str, method: str,
-             args: list[object], kwargs: dict[str, object]) -> dict[str, object]:
-    payload = {"jsonrpc": "2.0", "method": "call", "id": 1,
-               "params": {"model": model, "method": method, "args": args, "kwargs": kwargs}}
+def _call_kw(
+    session: requests.Session,
+    server: dict[str, str],
+    host: str,
+    model: str,
+    method: str,
+    args: list[object],
+    kwargs: dict[str, object],
+) -> dict[str, object]:
+    payload = {
+        "jsonrpc": "2.0",
+        "method": "call",
+        "id": 1,
+        "params": {"model": model, "method": method, "args": args, "kwargs": kwargs},
+    }
     response = _web(session, server, host, f"/web/dataset/call_kw/{model}/{method}", json=payload)
     result: dict[str, object] = response.json()
     return result
@@ -121,15 +155,28 @@ def test_host_name_routes_to_the_tenant_only(tenants: dict[str, CreateResult], t
     assert page.status_code == 200
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf
-    logged_in = _web(session, tenant_server, f"{a.db}.localhost", "/web/login",
-                     data={"login": a.admin_login, "password": a.admin_password, "csrf_token": csrf.group(1)})
+    logged_in = _web(
+        session,
+        tenant_server,
+        f"{a.db}.localhost",
+        "/web/login",
+        data={"login": a.admin_login, "password": a.admin_password, "csrf_token": csrf.group(1)},
+    )
     assert logged_in.status_code == 303 and "/odoo" in logged_in.headers["Location"], logged_in.text[:500]
-    devices = _call_kw(session, tenant_server, f"{a.db}.localhost", "hf.uns.device", "search_read", [[]],
-                       {"fields": ["name"], "order": "name"})
+    devices = _call_kw(
+        session,
+        tenant_server,
+        f"{a.db}.localhost",
+        "hf.uns.device",
+        "search_read",
+        [[]],
+        {"fields": ["name"], "order": "name"},
+    )
     assert [d["name"] for d in devices["result"]] == ["plc0", "plc1"]  # type: ignore[index]
     # A's session cookie shown to B's host name: the session is dropped, B's data stays closed
-    other = _call_kw(session, tenant_server, f"{b.db}.localhost", "hf.uns.device", "search_read", [[]],
-                     {"fields": ["name"]})
+    other = _call_kw(
+        session, tenant_server, f"{b.db}.localhost", "hf.uns.device", "search_read", [[]], {"fields": ["name"]}
+    )
     assert "result" not in other and "Session" in json.dumps(other["error"])
     # a host name that is no tenant database (the operator's, or none) reaches no database
     for host in ("127.0.0.1", "localhost", "postgres.localhost", f"{a.db[:-1]}.localhost"):
@@ -137,16 +184,18 @@ def test_host_name_routes_to_the_tenant_only(tenants: dict[str, CreateResult], t
         assert 'name="csrf_token"' not in page.text, host
 
 
-def test_no_secret_leaks(tenants: dict[str, CreateResult], tenant_server: dict[str, str],
-                         provisioner: Provisioner) -> None:
+def test_no_secret_leaks(
+    tenants: dict[str, CreateResult], tenant_server: dict[str, str], provisioner: Provisioner
+) -> None:
     import urllib.request
 
     a = tenants["a"]
     import http.cookiejar
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    login = urllib.request.Request(f"{tenant_server['url']}/web/login",
-                                   headers={"Host": f"{a.db}.localhost:{tenant_server['port']}"})
+    login = urllib.request.Request(
+        f"{tenant_server['url']}/web/login", headers={"Host": f"{a.db}.localhost:{tenant_server['port']}"}
+    )
     pages = [opener.open(login, timeout=30).read().decode()]
     assert 'name="csrf_token"' in pages[0]
     with zipfile.ZipFile(a.bundle_path) as archive:
@@ -201,9 +250,13 @@ def test_lifecycle_is_idempotent(provisioner: Provisioner, tenants: dict[str, Cr
 
 def test_cli_exit_codes(provisioner: Provisioner, tmp_path: Path) -> None:
     env_settings = provisioner.settings
-    env = {"HF_SAAS_STATE_DIR": str(env_settings.state_dir), "HF_SAAS_TEMPLATE_DB": env_settings.template_db,
-           "HF_SAAS_DB_PREFIX": env_settings.db_prefix, "HF_SAAS_MOSQUITTO_DIR": str(env_settings.mosquitto_path),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "HF_SAAS_STATE_DIR": str(env_settings.state_dir),
+        "HF_SAAS_TEMPLATE_DB": env_settings.template_db,
+        "HF_SAAS_DB_PREFIX": env_settings.db_prefix,
+        "HF_SAAS_MOSQUITTO_DIR": str(env_settings.mosquitto_path),
+        "PATH": "/usr/bin:/bin",
+    }
     cli = [sys.executable, "-m", "hf_saas.cli"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"company": {"name": "<b>x</b>"}}))
@@ -229,8 +282,13 @@ def test_broker_users_are_keyed_by_database(provisioner: Provisioner, tenants: d
 
 def _connect_as(provisioner: Provisioner, role: str, db: str) -> psycopg2.extensions.connection:
     s = provisioner.settings
-    conn = psycopg2.connect(host=s.db_host, port=s.db_port, user=role, dbname=db,
-                            password=provisioner.registry.read_secret(role, "db_password"))
+    conn = psycopg2.connect(
+        host=s.db_host,
+        port=s.db_port,
+        user=role,
+        dbname=db,
+        password=provisioner.registry.read_secret(role, "db_password"),
+    )
     conn.autocommit = True
     return conn
 
@@ -252,9 +310,11 @@ def test_each_tenant_has_a_role_that_reaches_its_own_database_only(
             assert cr.fetchone() == (False, False, False)
             cr.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'res_users'")
             assert cr.fetchone() == (a.db,)  # Odoo can still upgrade its own modules
-            cr.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
-                       (a.db,))
+            cr.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
+                (a.db,),
+            )
             assert cr.fetchall() == []  # the historian's partitioned tables included: the tenant's ingest writes them
             cr.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (provisioner.settings.db_user,))
             assert cr.fetchone() == (False,)
@@ -262,8 +322,9 @@ def test_each_tenant_has_a_role_that_reaches_its_own_database_only(
             # b's sessions (the witness, and b's own Odoo and ingest when they run) are there, their queries not
             assert {row[0] for row in cr.fetchall()} == {"<insufficient privilege>"}
             with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="must be owner"):
-                cr.execute(psycopg2.sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 0").format(
-                    psycopg2.sql.Identifier(b.db)))
+                cr.execute(
+                    psycopg2.sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 0").format(psycopg2.sql.Identifier(b.db))
+                )
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
                 cr.execute("COPY (SELECT 1) TO PROGRAM 'true'")
     finally:
@@ -280,11 +341,29 @@ def test_a_tenant_administrators_server_action_runs_as_the_tenants_role(
     uid = common.authenticate(a.db, a.admin_login, a.admin_password, {})
     models = tenant_rpc(tenant_server, a.db, "object")
     model_id = models.execute_kw(a.db, uid, a.admin_password, "ir.model", "search", [[("model", "=", "res.partner")]])
-    who, attack = models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "create", [[
-        {"name": "who", "model_id": model_id[0], "state": "code",
-         "code": 'env.cr.execute("SELECT current_user")\nraise UserError(env.cr.fetchone()[0])'},
-        {"name": "attack", "model_id": model_id[0], "state": "code",
-         "code": f'env.cr.execute(\'ALTER DATABASE "{b.db}" WITH ALLOW_CONNECTIONS false\')'}]])
+    who, attack = models.execute_kw(
+        a.db,
+        uid,
+        a.admin_password,
+        "ir.actions.server",
+        "create",
+        [
+            [
+                {
+                    "name": "who",
+                    "model_id": model_id[0],
+                    "state": "code",
+                    "code": 'env.cr.execute("SELECT current_user")\nraise UserError(env.cr.fetchone()[0])',
+                },
+                {
+                    "name": "attack",
+                    "model_id": model_id[0],
+                    "state": "code",
+                    "code": f"env.cr.execute('ALTER DATABASE \"{b.db}\" WITH ALLOW_CONNECTIONS false')",
+                },
+            ]
+        ],
+    )
     with pytest.raises(xmlrpc.client.Fault) as seen:
         models.execute_kw(a.db, uid, a.admin_password, "ir.actions.server", "run", [[who]])
     assert a.db in seen.value.faultString
@@ -305,12 +384,18 @@ def test_a_tenant_of_an_earlier_release_is_migrated(provisioner: Provisioner) ->
         # what an earlier release left: no role of its own, no kept secrets, slug-named broker users
         conn = pg.connect(s, db)
         with conn.cursor() as cr:
-            cr.execute(psycopg2.sql.SQL("REASSIGN OWNED BY {} TO {}; DROP OWNED BY {}").format(
-                psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user), psycopg2.sql.Identifier(db)))
+            cr.execute(
+                psycopg2.sql.SQL("REASSIGN OWNED BY {} TO {}; DROP OWNED BY {}").format(
+                    psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user), psycopg2.sql.Identifier(db)
+                )
+            )
         conn.close()
         with pg.connect(s) as admin, admin.cursor() as cr:
-            cr.execute(psycopg2.sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user)))
+            cr.execute(
+                psycopg2.sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                    psycopg2.sql.Identifier(db), psycopg2.sql.Identifier(s.db_user)
+                )
+            )
         admin.close()
         roles.drop(s, db)
         for secret in (s.state_dir / "secrets" / db).iterdir():
@@ -325,9 +410,11 @@ def test_a_tenant_of_an_earlier_release_is_migrated(provisioner: Provisioner) ->
         assert outcome.changed and "own database role" in outcome.message
         conn = _connect_as(provisioner, db, db)
         with conn.cursor() as cr:
-            cr.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
-                       (db,))
+            cr.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %s)",
+                (db,),
+            )
             assert cr.fetchone() == (0,)
         conn.close()
         assert provisioner.broker.has_tenant(db) and not provisioner.broker.has_tenant("pytest_legacy")

@@ -42,4 +42,3 @@ def test_template_lists_no_operator_addon(provisioner: Provisioner) -> None:
             conn.close()
     finally:
         pg.set_allow_connections(settings, settings.template_db, False)
-

@@ -42,7 +42,9 @@ def test_an_installed_package_is_told_its_tree_by_hf_saas_root(tmp_path: Path) -
     linked = Path(settings.full_addons_path.split(",")[-1])
     assert linked == settings.tenant_addons_dir
     assert {p.name: p.resolve() for p in linked.iterdir()} == {
-        "hf_uns": (root / "addons" / "hf_uns").resolve(), "hf_screens": (root / "addons" / "hf_screens").resolve()}
+        "hf_uns": (root / "addons" / "hf_uns").resolve(),
+        "hf_screens": (root / "addons" / "hf_screens").resolve(),
+    }
 
 
 def test_without_a_tree_the_provisioner_says_what_to_set(tmp_path: Path) -> None:

@@ -22,10 +22,18 @@ def test_a_modbus_list_becomes_the_specs_tags_and_passes_the_spec() -> None:
     tags = parse_tag_list(MODBUS, "modbus")
     assert tags == [
         {"name": "temperature", "data_type": "float", "address": {"table": "holding", "address": 0, "type": "float32"}},
-        {"name": "state", "data_type": "int", "role": "machine_state",
-         "address": {"table": "holding", "address": 4, "type": "uint16"}},
-        {"name": "good_count", "data_type": "int", "role": "good_count",
-         "address": {"table": "holding", "address": 5, "type": "uint32"}},
+        {
+            "name": "state",
+            "data_type": "int",
+            "role": "machine_state",
+            "address": {"table": "holding", "address": 4, "type": "uint16"},
+        },
+        {
+            "name": "good_count",
+            "data_type": "int",
+            "role": "good_count",
+            "address": {"table": "holding", "address": 5, "type": "uint32"},
+        },
     ]
     data = spec_data("Tag List Works", devices=1)
     data["devices"][0].update(protocol="modbus", tags=tags)  # type: ignore[index]
@@ -34,26 +42,48 @@ def test_a_modbus_list_becomes_the_specs_tags_and_passes_the_spec() -> None:
 
 def test_the_browse_file_imports_as_it_is() -> None:
     """What `hf-collector browse` writes (its bookkeeping columns included) is a valid OPC UA list."""
-    browse = ('id,name,tag_group,workcenter_id,device_id,data_type,role,opcua_node_id,description\n'
-              'press7_spindle,SpindleSpeed,MainDrive,Press 7,press7-opc,float,plain,"nsu=urn:plc;s=Drive.Speed",rpm\n')
-    assert parse_tag_list(browse, "opcua") == [{"name": "SpindleSpeed", "tag_group": "MainDrive",
-                                                 "data_type": "float", "role": "plain",
-                                                 "address": {"node_id": "nsu=urn:plc;s=Drive.Speed"}}]
+    browse = (
+        "id,name,tag_group,workcenter_id,device_id,data_type,role,opcua_node_id,description\n"
+        'press7_spindle,SpindleSpeed,MainDrive,Press 7,press7-opc,float,plain,"nsu=urn:plc;s=Drive.Speed",rpm\n'
+    )
+    assert parse_tag_list(browse, "opcua") == [
+        {
+            "name": "SpindleSpeed",
+            "tag_group": "MainDrive",
+            "data_type": "float",
+            "role": "plain",
+            "address": {"node_id": "nsu=urn:plc;s=Drive.Speed"},
+        }
+    ]
 
 
-@pytest.mark.parametrize(("text", "protocol", "message"), [
-    ("name,modbus_table,modbus_address\nt,holding,0\n", "modbus", "missing column(s) modbus_type"),
-    ("name,opcua_node_id,colour\nt,i=1,red\n", "opcua", "unknown column(s) colour"),
-    ("name,modbus_table,modbus_address,modbus_type\nt,holding,-1,float32\n", "modbus", "line 2: modbus_address"),
-    ("name,modbus_table,modbus_address,modbus_type\nt,ram,1,float32\n", "modbus", "'ram' is not one of coil"),
-    ("name,s7_area,s7_offset,s7_type\nt,DB,zero,REAL\n", "s7", "line 2: s7_offset"),
-    ("name,data_type,opcua_node_id\nt,decimal,i=1\n", "opcua", "'decimal' is not one of bool, float"),
-    ("name,opcua_node_id\nmy tag,i=1\n", "opcua", "may only contain letters"),
-    ("name,opcua_node_id\n,i=1\n", "opcua", "line 2: name is empty"),
-    ("name,opcua_node_id\nt,i=1,extra\n", "opcua", "line 2 has more values"),
-    ("name,opcua_node_id\nt,i=1\n", "", "protocol before its tags"),
-], ids=["missing-column", "unknown-column", "negative", "bad-table", "not-a-number", "bad-type", "bad-name",
-        "empty-name", "extra-value", "no-protocol"])
+@pytest.mark.parametrize(
+    ("text", "protocol", "message"),
+    [
+        ("name,modbus_table,modbus_address\nt,holding,0\n", "modbus", "missing column(s) modbus_type"),
+        ("name,opcua_node_id,colour\nt,i=1,red\n", "opcua", "unknown column(s) colour"),
+        ("name,modbus_table,modbus_address,modbus_type\nt,holding,-1,float32\n", "modbus", "line 2: modbus_address"),
+        ("name,modbus_table,modbus_address,modbus_type\nt,ram,1,float32\n", "modbus", "'ram' is not one of coil"),
+        ("name,s7_area,s7_offset,s7_type\nt,DB,zero,REAL\n", "s7", "line 2: s7_offset"),
+        ("name,data_type,opcua_node_id\nt,decimal,i=1\n", "opcua", "'decimal' is not one of bool, float"),
+        ("name,opcua_node_id\nmy tag,i=1\n", "opcua", "may only contain letters"),
+        ("name,opcua_node_id\n,i=1\n", "opcua", "line 2: name is empty"),
+        ("name,opcua_node_id\nt,i=1,extra\n", "opcua", "line 2 has more values"),
+        ("name,opcua_node_id\nt,i=1\n", "", "protocol before its tags"),
+    ],
+    ids=[
+        "missing-column",
+        "unknown-column",
+        "negative",
+        "bad-table",
+        "not-a-number",
+        "bad-type",
+        "bad-name",
+        "empty-name",
+        "extra-value",
+        "no-protocol",
+    ],
+)
 def test_a_bad_list_is_refused_with_its_line_and_column(text: str, protocol: str, message: str) -> None:
     with pytest.raises(SpecError) as refused:
         parse_tag_list(text, protocol, path="devices.0.tags")

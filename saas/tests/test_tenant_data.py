@@ -54,7 +54,8 @@ def _latest(server: dict[str, str], result: CreateResult, topic: str) -> object:
     common = tenant_rpc(server, result.db, "common")
     uid = common.authenticate(result.db, result.admin_login, result.admin_password, {})
     rows = tenant_rpc(server, result.db, "object").execute_kw(
-        result.db, uid, result.admin_password, "hf.uns.tag", "read_latest", [[topic]])
+        result.db, uid, result.admin_password, "hf.uns.tag", "read_latest", [[topic]]
+    )
     return rows[0]["value"] if rows else None
 
 
@@ -81,7 +82,9 @@ def _wait(condition: object, seconds: float = 60) -> bool:
 
 
 def test_plant_values_reach_the_tenant_and_no_other(
-    plants: dict[str, CreateResult], tenant_server: dict[str, str], broker: dict[str, object],
+    plants: dict[str, CreateResult],
+    tenant_server: dict[str, str],
+    broker: dict[str, object],
     provisioner: Provisioner,
 ) -> None:
     gamma, delta = plants["gamma"], plants["delta"]
@@ -90,23 +93,38 @@ def test_plant_values_reach_the_tenant_and_no_other(
     time.sleep(3)  # the ingest subscribes once connected
     topic = f"umh/v1/pytest_gamma/{CELL}/_historian/temperature"
     # delta's edge credentials under gamma's topic root: refused by the broker's ACL, never stored
-    _publish(port, _edge_credentials(delta), f"umh/v1/pytest_gamma/{CELL}/_historian",
-             {"timestamp_ms": int(time.time() * 1000) - 5000, "temperature": 99.0})
-    _publish(port, _edge_credentials(gamma), f"umh/v1/pytest_gamma/{CELL}/_historian",
-             {"timestamp_ms": int(time.time() * 1000), "temperature": 21.5})
+    _publish(
+        port,
+        _edge_credentials(delta),
+        f"umh/v1/pytest_gamma/{CELL}/_historian",
+        {"timestamp_ms": int(time.time() * 1000) - 5000, "temperature": 99.0},
+    )
+    _publish(
+        port,
+        _edge_credentials(gamma),
+        f"umh/v1/pytest_gamma/{CELL}/_historian",
+        {"timestamp_ms": int(time.time() * 1000), "temperature": 21.5},
+    )
     assert _wait(lambda: _latest(tenant_server, gamma, topic) == 21.5), _latest(tenant_server, gamma, topic)
     common = tenant_rpc(tenant_server, gamma.db, "common")
     uid = common.authenticate(gamma.db, gamma.admin_login, gamma.admin_password, {})
     history = tenant_rpc(tenant_server, gamma.db, "object").execute_kw(
-        gamma.db, uid, gamma.admin_password, "hf.uns.tag", "read_history",
-        [topic, _iso(time.time() - 3600), _iso(time.time() + 60)])
+        gamma.db,
+        uid,
+        gamma.admin_password,
+        "hf.uns.tag",
+        "read_history",
+        [topic, _iso(time.time() - 3600), _iso(time.time() + 60)],
+    )
     assert [p["last"] for p in history["points"] if not p.get("gap")] == [21.5]  # delta's 99.0 never arrived
     # the value went to gamma's database only
     assert _latest(tenant_server, delta, f"umh/v1/pytest_delta/{CELL}/_historian/temperature") is False
 
 
 def test_a_suspended_tenants_ingest_stops_and_resumes_with_it(
-    plants: dict[str, CreateResult], tenant_server: dict[str, str], provisioner: Provisioner,
+    plants: dict[str, CreateResult],
+    tenant_server: dict[str, str],
+    provisioner: Provisioner,
 ) -> None:
     delta = plants["delta"]
     assert _wait(lambda: _ingests_of(delta.db), 30)

@@ -48,19 +48,34 @@ def validate(api: dict[str, Any], request: ZitiRequest) -> None:
 
 def all_requests() -> list[ZitiRequest]:
     plan = ZitiPlan("acme")
-    return [ZitiPlan.authenticate("admin", "secret"), ZitiPlan.find_config_type(INTERCEPT_V1),
-            ZitiPlan.find_config_type(HOST_V1), *plan.provisioning_requests(), plan.get_identity("id1"),
-            plan.create_edge_identity("line2-edge"), plan.list_authenticators("id1"), plan.list_enrollments("id1"),
-            plan.create_enrollment("id1"), plan.get_enrollment("en1"), plan.delete("authenticators", "a1"),
-            plan.delete("enrollments", "en1"), ZitiPlan.create_cloud_host_identity(),
-            ZitiPlan.find_identity(CLOUD_HOST_IDENTITY),
-            plan.disable_identity("id1"), plan.enable_identity("id1"), plan.delete("identities", "id1"),
-            plan.delete("services", "s1"), plan.delete("service-policies", "p1"), plan.delete("configs", "c1"),
-            plan.delete("edge-router-policies", "e1")]
+    return [
+        ZitiPlan.authenticate("admin", "secret"),
+        ZitiPlan.find_config_type(INTERCEPT_V1),
+        ZitiPlan.find_config_type(HOST_V1),
+        *plan.provisioning_requests(),
+        plan.get_identity("id1"),
+        plan.create_edge_identity("line2-edge"),
+        plan.list_authenticators("id1"),
+        plan.list_enrollments("id1"),
+        plan.create_enrollment("id1"),
+        plan.get_enrollment("en1"),
+        plan.delete("authenticators", "a1"),
+        plan.delete("enrollments", "en1"),
+        ZitiPlan.create_cloud_host_identity(),
+        ZitiPlan.find_identity(CLOUD_HOST_IDENTITY),
+        plan.disable_identity("id1"),
+        plan.enable_identity("id1"),
+        plan.delete("identities", "id1"),
+        plan.delete("services", "s1"),
+        plan.delete("service-policies", "p1"),
+        plan.delete("configs", "c1"),
+        plan.delete("edge-router-policies", "e1"),
+    ]
 
 
-@pytest.mark.parametrize("request_", all_requests(),
-                         ids=lambda r: f"{r.method} {r.path} {(r.body or {}).get('name', '')}")
+@pytest.mark.parametrize(
+    "request_", all_requests(), ids=lambda r: f"{r.method} {r.path} {(r.body or {}).get('name', '')}"
+)
 def test_request_matches_published_api(api: dict[str, Any], request_: ZitiRequest) -> None:
     validate(api, request_)
 

@@ -16,11 +16,29 @@ from hf_saas.tag_list import parse_tag_list
 _logger = logging.getLogger(__name__)
 LAYOUT_ROWS = 30
 DEVICE_ROW = re.compile(r"^device_(name|protocol|ip|mac|port|workcenter|tags)_(\d{1,6})$")
-COMPANY_FIELDS = {"company.name": "company_name", "company.contact_name": "contact_name", "company.email": "email",
-                  "company.phone": "phone", "company.timezone": "timezone", "site.name": "site_name"}
-STEP_OF_FIELD = (("company_name", 1), ("contact_name", 1), ("email", 1), ("phone", 1), ("timezone", 1),
-                 ("site_name", 2), ("layout", 2), ("area_", 2), ("line_", 2), ("workcenters_", 2),
-                 ("devices", 3), ("device_", 3), ("plan", 4))
+COMPANY_FIELDS = {
+    "company.name": "company_name",
+    "company.contact_name": "contact_name",
+    "company.email": "email",
+    "company.phone": "phone",
+    "company.timezone": "timezone",
+    "site.name": "site_name",
+}
+STEP_OF_FIELD = (
+    ("company_name", 1),
+    ("contact_name", 1),
+    ("email", 1),
+    ("phone", 1),
+    ("timezone", 1),
+    ("site_name", 2),
+    ("layout", 2),
+    ("area_", 2),
+    ("line_", 2),
+    ("workcenters_", 2),
+    ("devices", 3),
+    ("device_", 3),
+    ("plan", 4),
+)
 PROTOCOLS = [("opcua", "OPC UA"), ("modbus", "Modbus TCP"), ("s7", "Siemens S7")]
 
 
@@ -35,8 +53,9 @@ class HfCloudOnboarding(http.Controller):
     def start(self, **_kw):
         return self._render({}, {})
 
-    @http.route("/hyperfactory/start", type="http", auth="public", website=True, methods=["POST"], csrf=True,
-                sitemap=False)
+    @http.route(
+        "/hyperfactory/start", type="http", auth="public", website=True, methods=["POST"], csrf=True, sitemap=False
+    )
     def submit(self, **post):
         address = self._client_address()
         if post.get("website_hp"):  # honeypot: a field people never see and bots fill in
@@ -45,8 +64,11 @@ class HfCloudOnboarding(http.Controller):
         attempts = request.env["hf.cloud.onboarding.attempt"].sudo()
         email = (post.get("email") or "").strip().lower()
         if not attempts._hf_allowed(address, email.rsplit("@", 1)[1] if "@" in email else ""):
-            return self._render(post, {"form": _("Too many submissions from your network. Please try again in an "
-                                                  "hour, or write to us.")}, status=429)
+            return self._render(
+                post,
+                {"form": _("Too many submissions from your network. Please try again in an hour, or write to us.")},
+                status=429,
+            )
         data, field_map, errors = self._spec_from_form(post)
         plan = self._plan(post.get("plan"))
         if not plan:
@@ -67,8 +89,14 @@ class HfCloudOnboarding(http.Controller):
             return self._render(post, {"company_name": exc.args[0]})
         return request.redirect(f"/hyperfactory/status/{instance.id}?access_token={instance.access_token}")
 
-    @http.route("/hyperfactory/confirm/<int:instance_id>/<string:token>", type="http", auth="public",
-                website=True, sitemap=False, methods=["GET", "POST"])
+    @http.route(
+        "/hyperfactory/confirm/<int:instance_id>/<string:token>",
+        type="http",
+        auth="public",
+        website=True,
+        sitemap=False,
+        methods=["GET", "POST"],
+    )
     def confirm(self, instance_id, token, **_kw):
         """The link mailed to the signup's address: only now is the instance sold and provisioned. Opening
         the link shows a button; only pressing it (a POST) confirms, so a mail scanner or a link preview
@@ -84,8 +112,9 @@ class HfCloudOnboarding(http.Controller):
             with request.env.cr.savepoint():
                 confirmed = instance._hf_confirm_email(token)
         except ValidationError as exc:
-            return request.render("hf_cloud.onboarding_status",
-                                  {"instance": instance, "refresh": False, "error": exc.args[0]})
+            return request.render(
+                "hf_cloud.onboarding_status", {"instance": instance, "refresh": False, "error": exc.args[0]}
+            )
         if not confirmed:
             return request.not_found()
         if payment_url := instance._hf_payment_url():
@@ -95,13 +124,24 @@ class HfCloudOnboarding(http.Controller):
     @http.route("/hyperfactory/status/<int:instance_id>", type="http", auth="public", website=True, sitemap=False)
     def status(self, instance_id, access_token=None, **_kw):
         instance = request.env["hf.cloud.instance"].sudo().browse(instance_id).exists()
-        if not instance or not access_token or not instance.access_token \
-                or not consteq(instance.access_token, access_token):
+        if (
+            not instance
+            or not access_token
+            or not instance.access_token
+            or not consteq(instance.access_token, access_token)
+        ):
             return request.not_found()
         payment_url = instance._hf_payment_url() if instance.state == "draft" else False
-        return request.render("hf_cloud.onboarding_status", {
-            "instance": instance, "payment_url": payment_url, "refresh": instance.email_confirmed
-            and not payment_url and instance.state in ("draft", "queued", "provisioning")})
+        return request.render(
+            "hf_cloud.onboarding_status",
+            {
+                "instance": instance,
+                "payment_url": payment_url,
+                "refresh": instance.email_confirmed
+                and not payment_url
+                and instance.state in ("draft", "queued", "provisioning"),
+            },
+        )
 
     # ------------------------------------------------------------------ helpers
     def _client_address(self):
@@ -117,8 +157,7 @@ class HfCloudOnboarding(http.Controller):
             hops = 0
         if hops <= 0:
             return peer
-        forwarded = [part.strip() for part in (environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")
-                     if part.strip()]
+        forwarded = [part.strip() for part in (environ.get("HTTP_X_FORWARDED_FOR") or "").split(",") if part.strip()]
         return forwarded[-hops] if len(forwarded) >= hops else peer
 
     def _plan(self, value):
@@ -149,14 +188,19 @@ class HfCloudOnboarding(http.Controller):
                 field_map[f"site.areas.{ai}.lines.{li}.{suffix}"] = form_field
         rows = sorted({int(m.group(2)) for key in post if (m := DEVICE_ROW.match(key))})
         if len(rows) > MAX_DEVICES:
-            errors["devices"] = _("At most %(max)s devices can be entered here (%(count)s given); enter the main "
-                                  "ones now and import the rest later, or contact us for a larger plant.",
-                                  max=MAX_DEVICES, count=len(rows))
+            errors["devices"] = _(
+                "At most %(max)s devices can be entered here (%(count)s given); enter the main "
+                "ones now and import the rest later, or contact us for a larger plant.",
+                max=MAX_DEVICES,
+                count=len(rows),
+            )
             rows = []
         devices = []
         for row in rows:
-            values = {key: (post.get(f"device_{key}_{row}") or "").strip()
-                      for key in ("name", "protocol", "ip", "mac", "port", "workcenter", "tags")}
+            values = {
+                key: (post.get(f"device_{key}_{row}") or "").strip()
+                for key in ("name", "protocol", "ip", "mac", "port", "workcenter", "tags")
+            }
             if not any(values[k] for k in ("name", "ip", "mac", "port", "tags")):
                 continue  # an empty row
             try:  # pasted in the columns of the tag import (what `hf-collector browse` writes)
@@ -167,9 +211,13 @@ class HfCloudOnboarding(http.Controller):
             field_map[f"devices.{len(devices)}"] = row
             devices.append(values)
         data = {
-            "company": {"name": post.get("company_name", ""), "contact_name": post.get("contact_name", ""),
-                        "email": post.get("email", ""), "phone": post.get("phone", ""),
-                        "timezone": post.get("timezone", "") or "UTC"},
+            "company": {
+                "name": post.get("company_name", ""),
+                "contact_name": post.get("contact_name", ""),
+                "email": post.get("email", ""),
+                "phone": post.get("phone", ""),
+                "timezone": post.get("timezone", "") or "UTC",
+            },
             "site": {"name": post.get("site_name", ""), "areas": areas},
             "devices": devices,
         }
@@ -196,18 +244,31 @@ class HfCloudOnboarding(http.Controller):
         return path or "form"
 
     def _render(self, post, errors, status=200):
-        plans = request.env["product.template"].sudo().search([("hf_is_plan", "=", True), ("sale_ok", "=", True)],
-                                                             order="list_price, id")
-        device_rows = (sorted({int(m.group(2)) for key in post if (m := DEVICE_ROW.match(key))})[:MAX_DEVICES]
-                       or [0, 1, 2])
-        layout_rows = [r for r in range(LAYOUT_ROWS)
-                       if any(post.get(f"{k}_{r}") for k in ("area", "line", "workcenters"))]
+        plans = (
+            request.env["product.template"]
+            .sudo()
+            .search([("hf_is_plan", "=", True), ("sale_ok", "=", True)], order="list_price, id")
+        )
+        device_rows = sorted({int(m.group(2)) for key in post if (m := DEVICE_ROW.match(key))})[:MAX_DEVICES] or [
+            0,
+            1,
+            2,
+        ]
+        layout_rows = [
+            r for r in range(LAYOUT_ROWS) if any(post.get(f"{k}_{r}") for k in ("area", "line", "workcenters"))
+        ]
         first_step = min((_field_step(field) for field in errors), default=1)
         values = {
-            "post": post, "errors": errors, "plans": plans, "protocols": PROTOCOLS,
-            "timezones": pytz.common_timezones, "device_rows": device_rows,
-            "layout_rows": layout_rows or [0, 1], "next_layout_row": max(layout_rows or [1]) + 1,
-            "next_device_row": max(device_rows) + 1, "first_step": first_step,
+            "post": post,
+            "errors": errors,
+            "plans": plans,
+            "protocols": PROTOCOLS,
+            "timezones": pytz.common_timezones,
+            "device_rows": device_rows,
+            "layout_rows": layout_rows or [0, 1],
+            "next_layout_row": max(layout_rows or [1]) + 1,
+            "next_device_row": max(device_rows) + 1,
+            "first_step": first_step,
             "selected_plan": str(post.get("plan") or (plans[:1].id if plans else "")),
             "error_json": json.dumps(sorted(errors)),
         }

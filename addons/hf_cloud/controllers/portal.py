@@ -33,23 +33,29 @@ class HfCloudPortal(CustomerPortal):
         # invoices and purchases are for the logged-in customer, not for whoever holds the page's token
         is_customer = not request.env.user._is_public() and bool(self._hf_customer_instance(instance_id))
         values = self._prepare_portal_layout_values()
-        values.update({
-            "instance": instance, "plans": plans, "addons": addons, "page_name": "hf_cloud_instance",
-            "is_customer": is_customer, "addon_lines": instance._hf_confirmed_addon_lines(),
-            "invoices": instance._hf_portal_invoices() if is_customer else [],
-            "pending_orders": instance.sudo().order_ids.filtered(lambda o: o.state in ("draft", "sent"))
-            if is_customer else [],
-            "message": message, "access_token": access_token,
-        })
+        values.update(
+            {
+                "instance": instance,
+                "plans": plans,
+                "addons": addons,
+                "page_name": "hf_cloud_instance",
+                "is_customer": is_customer,
+                "addon_lines": instance._hf_confirmed_addon_lines(),
+                "invoices": instance._hf_portal_invoices() if is_customer else [],
+                "pending_orders": instance.sudo().order_ids.filtered(lambda o: o.state in ("draft", "sent"))
+                if is_customer
+                else [],
+                "message": message,
+                "access_token": access_token,
+            }
+        )
         return request.render("hf_cloud.portal_my_instance", values)
 
-    @http.route(["/my/instances/<int:instance_id>/upgrade"], type="http", auth="user", website=True,
-                methods=["POST"])
+    @http.route(["/my/instances/<int:instance_id>/upgrade"], type="http", auth="user", website=True, methods=["POST"])
     def portal_upgrade(self, instance_id, plan_id=None, **_kw):
         return self._hf_order(instance_id, plan_id, "plan")
 
-    @http.route(["/my/instances/<int:instance_id>/addon"], type="http", auth="user", website=True,
-                methods=["POST"])
+    @http.route(["/my/instances/<int:instance_id>/addon"], type="http", auth="user", website=True, methods=["POST"])
     def portal_addon(self, instance_id, product_id=None, quantity="1", **_kw):
         return self._hf_order(instance_id, product_id, "addon", quantity)
 
@@ -64,10 +70,15 @@ class HfCloudPortal(CustomerPortal):
             data = instance.sudo()._hf_rotate_bundle()
         except UserError:
             return request.not_found(_("The edge bundle is not available."))
-        return request.make_response(data, headers=[
-            ("Content-Type", "application/zip"), ("Content-Length", str(len(data))),
-            ("Content-Disposition", content_disposition(f"hyperfactory-edge-{instance.db_name}.zip")),
-            ("Cache-Control", "no-store")])
+        return request.make_response(
+            data,
+            headers=[
+                ("Content-Type", "application/zip"),
+                ("Content-Length", str(len(data))),
+                ("Content-Disposition", content_disposition(f"hyperfactory-edge-{instance.db_name}.zip")),
+                ("Cache-Control", "no-store"),
+            ],
+        )
 
     # ------------------------------------------------------------------ helpers
     def _hf_customer_instance(self, instance_id):
@@ -78,8 +89,10 @@ class HfCloudPortal(CustomerPortal):
         except (AccessError, MissingError):
             return None
         user = request.env.user
-        if not (user.has_group("hf_cloud.group_hf_cloud_manager")
-                or instance.sudo().partner_id.commercial_partner_id == user.partner_id.commercial_partner_id):
+        if not (
+            user.has_group("hf_cloud.group_hf_cloud_manager")
+            or instance.sudo().partner_id.commercial_partner_id == user.partner_id.commercial_partner_id
+        ):
             return None
         return instance
 

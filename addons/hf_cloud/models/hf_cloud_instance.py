@@ -24,8 +24,9 @@ MAX_ADDON_QUANTITY = 100
 ACTIVE_STATES = ("draft", "queued", "provisioning", "ready", "suspended")
 # What the provisioner acts on and reports: set by this module's own code only, never through the ORM's
 # create/write from a request (an RPC caller could name another tenant's database or fake a state).
-PROVISIONER_FIELDS = frozenset({"db_name", "state", "url", "admin_login", "ziti_status", "email_confirmed",
-                                "suspended_unpaid"})
+PROVISIONER_FIELDS = frozenset(
+    {"db_name", "state", "url", "admin_login", "ziti_status", "email_confirmed", "suspended_unpaid"}
+)
 # The context value that unlocks them: an object no JSON/XML-RPC context can carry.
 _PROVISIONER = object()
 
@@ -40,13 +41,26 @@ class HfCloudInstance(models.Model):
 
     name = fields.Char(string="Company", required=True, tracking=True)
     partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, tracking=True)
-    company_id = fields.Many2one("res.company", string="Operator company", required=True,
-                                 default=lambda self: self.env.company, index=True)
+    company_id = fields.Many2one(
+        "res.company", string="Operator company", required=True, default=lambda self: self.env.company, index=True
+    )
     db_name = fields.Char(string="Database", readonly=True, copy=False, index=True)
     state = fields.Selection(
-        [("draft", "Draft"), ("queued", "Queued"), ("provisioning", "Provisioning"), ("ready", "Ready"),
-         ("suspended", "Suspended"), ("deleted", "Deleted"), ("failed", "Failed")],
-        default="draft", required=True, readonly=True, copy=False, tracking=True, index=True,
+        [
+            ("draft", "Draft"),
+            ("queued", "Queued"),
+            ("provisioning", "Provisioning"),
+            ("ready", "Ready"),
+            ("suspended", "Suspended"),
+            ("deleted", "Deleted"),
+            ("failed", "Failed"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
     )
     state_message = fields.Char(string="Status", readonly=True, copy=False)
     plan_id = fields.Many2one("product.template", required=True, domain=[("hf_is_plan", "=", True)], tracking=True)
@@ -61,17 +75,24 @@ class HfCloudInstance(models.Model):
     usage_date = fields.Datetime(string="Usage measured", readonly=True)
     usage_ids = fields.One2many("hf.cloud.usage", "instance_id", string="Usage history", readonly=True)
     suspended_unpaid = fields.Boolean(
-        string="Suspended for an unpaid invoice", readonly=True, copy=False,
-        help="Suspended by the payment check because an invoice is past its due date; resumed once it is paid.")
+        string="Suspended for an unpaid invoice",
+        readonly=True,
+        copy=False,
+        help="Suspended by the payment check because an invoice is past its due date; resumed once it is paid.",
+    )
     url = fields.Char(string="URL", readonly=True, copy=False)
     admin_login = fields.Char(string="Admin login", readonly=True, copy=False)
     ziti_status = fields.Char(string="OpenZiti", readonly=True, copy=False, default=NOT_CONFIGURED)
     sale_order_id = fields.Many2one("sale.order", string="Sale order", readonly=True, copy=False)
-    order_ids = fields.One2many("sale.order", "hf_upgrade_instance_id", string="Plan changes and add-ons",
-                                readonly=True, copy=False)
+    order_ids = fields.One2many(
+        "sale.order", "hf_upgrade_instance_id", string="Plan changes and add-ons", readonly=True, copy=False
+    )
     email_confirmed = fields.Boolean(
-        string="E-mail confirmed", readonly=True, copy=False,
-        help="A signup from the website is provisioned only once its address followed the link we mailed.")
+        string="E-mail confirmed",
+        readonly=True,
+        copy=False,
+        help="A signup from the website is provisioned only once its address followed the link we mailed.",
+    )
     spec_json = fields.Text(string="Specification", groups="hf_cloud.group_hf_cloud_manager", copy=False)
     provision_seconds = fields.Float(string="Provisioning time (s)", readonly=True, digits=(8, 2))
     device_count = fields.Integer(compute="_compute_spec_counts")
@@ -85,8 +106,10 @@ class HfCloudInstance(models.Model):
             spec = json.loads(instance.sudo().spec_json or "{}")
             instance.device_count = len(spec.get("devices") or [])
             instance.workcenter_count = sum(
-                len(line.get("workcenters") or []) for area in (spec.get("site") or {}).get("areas") or []
-                for line in area.get("lines") or [])
+                len(line.get("workcenters") or [])
+                for area in (spec.get("site") or {}).get("areas") or []
+                for line in area.get("lines") or []
+            )
 
     def _compute_access_url(self):  # pylint: disable=missing-return
         # a compute assigns: like portal.mixin's own, it returns nothing
@@ -100,15 +123,17 @@ class HfCloudInstance(models.Model):
             try:
                 parse_spec(json.loads(instance.spec_json))
             except (ValueError, SpecError) as exc:
-                raise ValidationError(_("The specification of %(name)s is not valid: %(error)s",
-                                        name=instance.name, error=exc)) from None
+                raise ValidationError(
+                    _("The specification of %(name)s is not valid: %(error)s", name=instance.name, error=exc)
+                ) from None
 
     @api.model_create_multi
     def create(self, vals_list):
         if not self._hf_is_provisioner():
             self._hf_refuse_provisioner_fields(
                 {key for vals in vals_list for key in vals}
-                | {key[len("default_"):] for key in self.env.context if key.startswith("default_")})
+                | {key[len("default_") :] for key in self.env.context if key.startswith("default_")}
+            )
         for vals in vals_list:
             if vals.get("plan_id"):
                 vals.update(self._hf_quota_values(self.env["product.template"].browse(vals["plan_id"])))
@@ -132,8 +157,13 @@ class HfCloudInstance(models.Model):
         """Queue provisioning; the cron does the work, never the HTTP worker."""
         for instance in self:
             if instance.state not in ("draft", "failed"):
-                raise UserError(_("%(name)s is %(state)s: only draft or failed instances can be provisioned.",
-                                  name=instance.name, state=instance.state))
+                raise UserError(
+                    _(
+                        "%(name)s is %(state)s: only draft or failed instances can be provisioned.",
+                        name=instance.name,
+                        state=instance.state,
+                    )
+                )
             if not instance.sudo().spec_json:
                 raise UserError(_("%s has no specification (site, devices) to provision from.", instance.name))
         self._hf_as_provisioner().write({"state": "queued", "state_message": _("Waiting for a provisioning slot.")})
@@ -163,8 +193,9 @@ class HfCloudInstance(models.Model):
                 path = self._hf_provisioner().backup(instance.db_name)
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance._message_log(body=_("Backup taken by %(user)s: %(backup)s",
-                                         user=self.env.user.name, backup=Path(path).name))
+            instance._message_log(
+                body=_("Backup taken by %(user)s: %(backup)s", user=self.env.user.name, backup=Path(path).name)
+            )
         return True
 
     def action_delete(self, confirm=None):
@@ -176,22 +207,35 @@ class HfCloudInstance(models.Model):
             if instance.state == "deleted":
                 continue
             if not confirm or confirm != instance.db_name:
-                raise UserError(_("To delete %(name)s, type its database name %(db)s to confirm: its database, "
-                                  "broker users and edge identity are removed (a final backup is kept).",
-                                  name=instance.name, db=instance.db_name))
+                raise UserError(
+                    _(
+                        "To delete %(name)s, type its database name %(db)s to confirm: its database, "
+                        "broker users and edge identity are removed (a final backup is kept).",
+                        name=instance.name,
+                        db=instance.db_name,
+                    )
+                )
             if instance.state not in ("ready", "suspended", "failed"):
                 raise UserError(_("%s is being provisioned; delete it when it is ready.", instance.name))
             try:
-                outcome = self._hf_provisioner().delete(instance.db_name, yes=True) \
-                    if instance.state != "failed" else None
+                outcome = (
+                    self._hf_provisioner().delete(instance.db_name, yes=True) if instance.state != "failed" else None
+                )
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
             message = outcome.message if outcome else _("Deleted.")
-            _logger.warning("instance %s (%s) deleted by %s (uid %s): %s", instance.name, instance.db_name,
-                            self.env.user.login, self.env.uid, message)
+            _logger.warning(
+                "instance %s (%s) deleted by %s (uid %s): %s",
+                instance.name,
+                instance.db_name,
+                self.env.user.login,
+                self.env.uid,
+                message,
+            )
             instance._hf_as_provisioner().write({"state": "deleted", "state_message": message})
-            instance._message_log(body=_("Instance deleted by %(user)s. %(outcome)s",
-                                         user=self.env.user.name, outcome=message))
+            instance._message_log(
+                body=_("Instance deleted by %(user)s. %(outcome)s", user=self.env.user.name, outcome=message)
+            )
         return True
 
     def action_update_usage(self):
@@ -202,11 +246,23 @@ class HfCloudInstance(models.Model):
                 _logger.warning("usage of %s not measured: %s", instance.db_name, exc)
                 continue
             now = fields.Datetime.now()
-            instance.sudo().write({"usage_tags": usage["tags"], "usage_samples_per_day": usage["samples_per_day"],
-                                   "usage_db_size_mb": usage["db_size_mb"], "usage_date": now})
-            self.env["hf.cloud.usage"].sudo().create({
-                "instance_id": instance.id, "date": now, "tags": usage["tags"],
-                "samples_per_day": usage["samples_per_day"], "db_size_mb": usage["db_size_mb"]})
+            instance.sudo().write(
+                {
+                    "usage_tags": usage["tags"],
+                    "usage_samples_per_day": usage["samples_per_day"],
+                    "usage_db_size_mb": usage["db_size_mb"],
+                    "usage_date": now,
+                }
+            )
+            self.env["hf.cloud.usage"].sudo().create(
+                {
+                    "instance_id": instance.id,
+                    "date": now,
+                    "tags": usage["tags"],
+                    "samples_per_day": usage["samples_per_day"],
+                    "db_size_mb": usage["db_size_mb"],
+                }
+            )
         return True
 
     def action_download_bundle(self):
@@ -219,7 +275,8 @@ class HfCloudInstance(models.Model):
         """Provision queued instances one by one, committing each state so the status page sees it."""
         for _i in range(limit):
             self.env.cr.execute(
-                "SELECT id FROM hf_cloud_instance WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
+                "SELECT id FROM hf_cloud_instance WHERE state = 'queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            )
             row = self.env.cr.fetchone()
             if not row:
                 return
@@ -243,9 +300,16 @@ class HfCloudInstance(models.Model):
             try:
                 if overdue and instance.state == "ready":
                     instance._hf_lifecycle("suspend", "suspended", ("ready",))
-                    instance.write({"suspended_unpaid": True, "state_message": _(
-                        "Suspended: invoice %s is past its due date. Your data is kept; the instance resumes "
-                        "once it is paid.", ", ".join(overdue.mapped("name")))})
+                    instance.write(
+                        {
+                            "suspended_unpaid": True,
+                            "state_message": _(
+                                "Suspended: invoice %s is past its due date. Your data is kept; the instance resumes "
+                                "once it is paid.",
+                                ", ".join(overdue.mapped("name")),
+                            ),
+                        }
+                    )
                 elif not overdue and instance.state == "suspended" and instance.suspended_unpaid:
                     instance._hf_lifecycle("resume", "ready", ("suspended",))
                     instance.write({"suspended_unpaid": False})
@@ -264,8 +328,9 @@ class HfCloudInstance(models.Model):
         a day it missed is caught up), for plans that bill them. Each instance in its own transaction."""
         today = today or fields.Date.context_today(self)
         month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-        for instance in self.search([("state", "in", ("ready", "suspended")),
-                                     ("plan_id.hf_overage_product_id", "!=", False)]):
+        for instance in self.search(
+            [("state", "in", ("ready", "suspended")), ("plan_id.hf_overage_product_id", "!=", False)]
+        ):
             try:
                 instance._hf_invoice_overage(month)
             except HfSaasError as exc:  # suspended databases cannot be read; the next run catches up
@@ -289,20 +354,37 @@ class HfCloudInstance(models.Model):
         total = sum(beyond.values())
         product = self.plan_id.hf_overage_product_id
         term = self.env.ref("account.account_payment_term_30days", raise_if_not_found=False)
-        invoice = moves.create({
-            "move_type": "out_invoice", "partner_id": self.partner_id.id, "invoice_origin": self.db_name,
-            "hf_usage_instance_id": self.id, "hf_usage_month": month,
-            "invoice_payment_term_id": term.id if term else False,
-            "invoice_line_ids": [fields.Command.create({
-                "product_id": product.id, "quantity": round(total / 1_000_000, 3),
-                "name": _("%(instance)s: %(total)s samples beyond the plan's %(included)s a day in %(month)s "
-                          "(%(days)s days), per million samples", instance=self.name, total=f"{total:,}",
-                          included=f"{included:,}", month=month.strftime("%B %Y"), days=len(beyond)),
-            })],
-        })
+        invoice = moves.create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.partner_id.id,
+                "invoice_origin": self.db_name,
+                "hf_usage_instance_id": self.id,
+                "hf_usage_month": month,
+                "invoice_payment_term_id": term.id if term else False,
+                "invoice_line_ids": [
+                    fields.Command.create(
+                        {
+                            "product_id": product.id,
+                            "quantity": round(total / 1_000_000, 3),
+                            "name": _(
+                                "%(instance)s: %(total)s samples beyond the plan's %(included)s a day in %(month)s "
+                                "(%(days)s days), per million samples",
+                                instance=self.name,
+                                total=f"{total:,}",
+                                included=f"{included:,}",
+                                month=month.strftime("%B %Y"),
+                                days=len(beyond),
+                            ),
+                        }
+                    )
+                ],
+            }
+        )
         invoice.action_post()
-        self.message_post(body=_("Usage of %(month)s invoiced: %(invoice)s.", month=month.strftime("%B %Y"),
-                                 invoice=invoice.name))
+        self.message_post(
+            body=_("Usage of %(month)s invoiced: %(invoice)s.", month=month.strftime("%B %Y"), invoice=invoice.name)
+        )
         return invoice
 
     # ------------------------------------------------------------------ helpers
@@ -317,15 +399,22 @@ class HfCloudInstance(models.Model):
             _logger.warning("provisioning %s failed: %s", self.db_name, exc)
             self._hf_as_provisioner().write({"state": "failed", "state_message": exc.message})
             return False
-        self._hf_as_provisioner().write({
-            "state": "ready", "state_message": _("Ready."), "url": result.url, "admin_login": result.admin_login,
-            "db_name": result.db, "ziti_status": result.ziti_status,
-            "provision_seconds": sum(result.timings.values()),
-        })
+        self._hf_as_provisioner().write(
+            {
+                "state": "ready",
+                "state_message": _("Ready."),
+                "url": result.url,
+                "admin_login": result.admin_login,
+                "db_name": result.db,
+                "ziti_status": result.ziti_status,
+                "provision_seconds": sum(result.timings.values()),
+            }
+        )
         portal_url = self._hf_grant_portal_access()
         template = self.env.ref("hf_cloud.mail_template_hf_cloud_ready")
         template.with_context(hf_signup_url=result.signup_url or result.url, hf_portal_url=portal_url).send_mail(
-            self.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light")
+            self.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light"
+        )
         self.action_update_usage()
         return True
 
@@ -343,8 +432,12 @@ class HfCloudInstance(models.Model):
         """Write access to these instances and the cloud manager group, or AccessError (nothing done)."""
         self.check_access("write")
         if not (self.env.su or self.env.user.has_group("hf_cloud.group_hf_cloud_manager")):
-            raise AccessError(_("Only a Hyperfactory Cloud administrator can %(operation)s an instance; "
-                                "ask one to do it.", operation=operation))
+            raise AccessError(
+                _(
+                    "Only a Hyperfactory Cloud administrator can %(operation)s an instance; ask one to do it.",
+                    operation=operation,
+                )
+            )
 
     def _hf_as_provisioner(self):
         return self.with_context(hf_cloud_provisioner=_PROVISIONER)
@@ -356,8 +449,13 @@ class HfCloudInstance(models.Model):
     def _hf_refuse_provisioner_fields(self, names):
         refused = sorted(PROVISIONER_FIELDS.intersection(names))
         if refused:
-            raise UserError(_("%s are set by the provisioner only: create the instance with its company, "
-                              "customer and plan, then provision it.", ", ".join(refused)))
+            raise UserError(
+                _(
+                    "%s are set by the provisioner only: create the instance with its company, "
+                    "customer and plan, then provision it.",
+                    ", ".join(refused),
+                )
+            )
 
     def _hf_rotate_bundle(self):
         """The edge bundle with new secrets (the previous broker password and API key stop working)."""
@@ -366,26 +464,42 @@ class HfCloudInstance(models.Model):
             data = self._hf_provisioner().rotate_bundle(self.db_name)
         except HfSaasError as exc:
             raise UserError(exc.message) from None
-        self.sudo()._message_log(body=_("Edge bundle downloaded by %s: the previous broker password and API key "
-                                        "no longer work.", self.env.user.name))
+        self.sudo()._message_log(
+            body=_(
+                "Edge bundle downloaded by %s: the previous broker password and API key no longer work.",
+                self.env.user.name,
+            )
+        )
         return data
 
     def _hf_push_quotas(self):
         """Write the instance's quotas (plan and confirmed add-ons) into its tenant; only a ready tenant can
         take them (a suspended one gets them when it is resumed)."""
         for instance in self.filtered(lambda i: i.state == "ready"):
-            quotas = {"tags": instance.quota_tags, "samples_per_day": instance._hf_samples_cap(),
-                      "retention_days": instance.quota_retention_days, "storage_mb": instance.quota_storage_mb,
-                      "cpu": instance.quota_cpu}
+            quotas = {
+                "tags": instance.quota_tags,
+                "samples_per_day": instance._hf_samples_cap(),
+                "retention_days": instance.quota_retention_days,
+                "storage_mb": instance.quota_storage_mb,
+                "cpu": instance.quota_cpu,
+            }
             try:
-                self._hf_provisioner().set_quotas(instance.db_name, Quotas.from_dict(quotas),
-                                                  instance.plan_id.hf_plan_code or "custom")
+                self._hf_provisioner().set_quotas(
+                    instance.db_name, Quotas.from_dict(quotas), instance.plan_id.hf_plan_code or "custom"
+                )
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
-            instance.message_post(body=_(
-                "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s messages a day, %(storage)s MB "
-                "of storage, %(cpu)s vCPU.", plan=instance.plan_id.name, tags=quotas["tags"],
-                samples=quotas["samples_per_day"], storage=quotas["storage_mb"], cpu=quotas["cpu"]))
+            instance.message_post(
+                body=_(
+                    "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s messages a day, %(storage)s MB "
+                    "of storage, %(cpu)s vCPU.",
+                    plan=instance.plan_id.name,
+                    tags=quotas["tags"],
+                    samples=quotas["samples_per_day"],
+                    storage=quotas["storage_mb"],
+                    cpu=quotas["cpu"],
+                )
+            )
 
     def _hf_usage_chart(self, points=48, width=480, height=80):
         """The portal's usage chart: one bar per hourly measurement of the samples of the last 24 hours (the
@@ -395,27 +509,45 @@ class HfCloudInstance(models.Model):
         history = self.sudo().usage_ids.sorted("date")[-points:]
         top = max([self.quota_samples_per_day, *history.mapped("samples_per_day")]) or 1
         step = width / points
-        bars = [{"x": round(width - (len(history) - i) * step, 1), "w": round(step * 0.8, 1),
-                 "h": round(height * point.samples_per_day / top, 1),
-                 "over": point.samples_per_day > self.quota_samples_per_day,
-                 "title": f"{fields.Datetime.to_string(point.date)} UTC: {point.samples_per_day:,} samples"}
-                for i, point in enumerate(history)]
+        bars = [
+            {
+                "x": round(width - (len(history) - i) * step, 1),
+                "w": round(step * 0.8, 1),
+                "h": round(height * point.samples_per_day / top, 1),
+                "over": point.samples_per_day > self.quota_samples_per_day,
+                "title": f"{fields.Datetime.to_string(point.date)} UTC: {point.samples_per_day:,} samples",
+            }
+            for i, point in enumerate(history)
+        ]
         for bar in bars:
             bar["y"] = round(height - bar["h"], 1)
-        return {"bars": bars, "width": width, "height": height,
-                "quota_y": round(height - height * self.quota_samples_per_day / top, 1)}
+        return {
+            "bars": bars,
+            "width": width,
+            "height": height,
+            "quota_y": round(height - height * self.quota_samples_per_day / top, 1),
+        }
 
     def _hf_usage_warnings(self):
         """A sentence per quota at 80 % or more of what the plan and add-ons include, for the portal."""
         self.ensure_one()
         warnings = []
-        for label, used, quota in ((_("tags"), self.usage_tags, self.quota_tags),
-                                   (_("samples a day"), self.usage_samples_per_day, self.quota_samples_per_day),
-                                   (_("storage (MB)"), self.usage_db_size_mb, self.quota_storage_mb)):
+        for label, used, quota in (
+            (_("tags"), self.usage_tags, self.quota_tags),
+            (_("samples a day"), self.usage_samples_per_day, self.quota_samples_per_day),
+            (_("storage (MB)"), self.usage_db_size_mb, self.quota_storage_mb),
+        ):
             if quota and used >= 0.8 * quota:
-                warnings.append(_("%(used)s of %(quota)s %(what)s used (%(percent)s %%): buy an add-on or change "
-                                  "plan before it is reached.", used=f"{used:,.0f}", quota=f"{quota:,}",
-                                  what=label, percent=int(100 * used / quota)))
+                warnings.append(
+                    _(
+                        "%(used)s of %(quota)s %(what)s used (%(percent)s %%): buy an add-on or change "
+                        "plan before it is reached.",
+                        used=f"{used:,.0f}",
+                        quota=f"{quota:,}",
+                        what=label,
+                        percent=int(100 * used / quota),
+                    )
+                )
         return warnings
 
     def _hf_samples_cap(self):
@@ -460,8 +592,13 @@ class HfCloudInstance(models.Model):
     def _hf_overdue_invoices(self, today):
         self.ensure_one()
         return self._hf_portal_invoices().filtered(
-            lambda m: m.move_type == "out_invoice" and m.payment_state in ("not_paid", "partial")
-            and m.invoice_date_due and m.invoice_date_due < today)
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.payment_state in ("not_paid", "partial")
+                and m.invoice_date_due
+                and m.invoice_date_due < today
+            )
+        )
 
     def _hf_create_order(self, product, quantity=1):
         """A quotation for a plan change or an add-on of this instance, paid in the portal. Nothing changes
@@ -471,8 +608,13 @@ class HfCloudInstance(models.Model):
         if not product or not product._hf_on_sale(kind):
             raise UserError(_("This product is not on sale; choose one of the plans or add-ons offered."))
         if self.state not in ("ready", "suspended"):
-            raise UserError(_("%(name)s is %(state)s; plans and add-ons can be bought once it is ready.",
-                              name=self.name, state=self.state))
+            raise UserError(
+                _(
+                    "%(name)s is %(state)s; plans and add-ons can be bought once it is ready.",
+                    name=self.name,
+                    state=self.state,
+                )
+            )
         if kind == "plan" and product == self.plan_id:
             raise UserError(_("%s is already this instance's plan.", product.name))
         if kind == "plan":
@@ -480,15 +622,26 @@ class HfCloudInstance(models.Model):
         if not 1 <= quantity <= MAX_ADDON_QUANTITY:
             raise UserError(_("Order between 1 and %s units at a time.", MAX_ADDON_QUANTITY))
         instance = self.sudo()
-        return self.env["sale.order"].sudo().create({
-            "partner_id": instance.partner_id.id,
-            "client_order_ref": instance.db_name,
-            "hf_upgrade_instance_id": instance.id,
-            # paid in full online before it is confirmed: that payment is what changes the quotas
-            "require_payment": True, "require_signature": False, "prepayment_percent": 1.0,
-            "order_line": [fields.Command.create({"product_id": product.product_variant_id.id,
-                                                  "product_uom_qty": quantity})],
-        })
+        return (
+            self.env["sale.order"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": instance.partner_id.id,
+                    "client_order_ref": instance.db_name,
+                    "hf_upgrade_instance_id": instance.id,
+                    # paid in full online before it is confirmed: that payment is what changes the quotas
+                    "require_payment": True,
+                    "require_signature": False,
+                    "prepayment_percent": 1.0,
+                    "order_line": [
+                        fields.Command.create(
+                            {"product_id": product.product_variant_id.id, "product_uom_qty": quantity}
+                        )
+                    ],
+                }
+            )
+        )
 
     def _hf_grant_portal_access(self):
         """The customer's portal user on this (the operator's) Odoo, made as Odoo's portal wizard grants
@@ -505,8 +658,9 @@ class HfCloudInstance(models.Model):
                 wizard.user_ids.with_context(hf_cloud_invited_by_ready_mail=True).action_grant_access()
         except UserError as exc:  # e.g. another user already has this e-mail as login
             _logger.warning("no portal user for %s (%s): %s", partner.email, self.db_name, exc)
-            self.sudo()._message_log(body=_("No portal account made for %(email)s: %(error)s",
-                                            email=partner.email, error=exc.args[0]))
+            self.sudo()._message_log(
+                body=_("No portal account made for %(email)s: %(error)s", email=partner.email, error=exc.args[0])
+            )
             return f"{self.get_base_url()}{page}"
         return partner._get_signup_url_for_action(url=page)[partner.id]
 
@@ -515,8 +669,7 @@ class HfCloudInstance(models.Model):
         slug = slug_from_name(company_name)
         db_name = self._hf_settings().db_prefix + slug
         if self.sudo().search_count([("db_name", "=", db_name), ("state", "in", ACTIVE_STATES)]):
-            raise ValidationError(_("A Hyperfactory for %s already exists. Log in to it, or contact us.",
-                                    company_name))
+            raise ValidationError(_("A Hyperfactory for %s already exists. Log in to it, or contact us.", company_name))
 
     def _hf_refresh_ziti_status(self):
         if not self._hf_settings().ziti_configured:
@@ -545,22 +698,43 @@ class HfCloudInstance(models.Model):
         Nothing is provisioned, sold or reserved (the company name included) before that confirmation."""
         spec_dict = spec.to_dict()
         spec_dict["plan"] = plan._hf_quotas()
-        partner = self.env["res.partner"].sudo().create({
-            "name": spec.company.contact_name, "email": spec.company.email, "phone": spec.company.phone or False,
-            "tz": spec.company.timezone,
-            "parent_id": self.env["res.partner"].sudo().create({
-                "name": spec.company.name, "is_company": True, "email": spec.company.email}).id,
-        })
-        instance = self.sudo()._hf_as_provisioner().create({
-            "name": spec.company.name, "partner_id": partner.id, "plan_id": plan.id, "db_name": False,
-            "spec_json": json.dumps(spec_dict),
-            "state_message": _("Waiting for the confirmation of %s: follow the link we sent there.",
-                               spec.company.email),
-        })
+        partner = (
+            self.env["res.partner"]
+            .sudo()
+            .create(
+                {
+                    "name": spec.company.contact_name,
+                    "email": spec.company.email,
+                    "phone": spec.company.phone or False,
+                    "tz": spec.company.timezone,
+                    "parent_id": self.env["res.partner"]
+                    .sudo()
+                    .create({"name": spec.company.name, "is_company": True, "email": spec.company.email})
+                    .id,
+                }
+            )
+        )
+        instance = (
+            self.sudo()
+            ._hf_as_provisioner()
+            .create(
+                {
+                    "name": spec.company.name,
+                    "partner_id": partner.id,
+                    "plan_id": plan.id,
+                    "db_name": False,
+                    "spec_json": json.dumps(spec_dict),
+                    "state_message": _(
+                        "Waiting for the confirmation of %s: follow the link we sent there.", spec.company.email
+                    ),
+                }
+            )
+        )
         instance._portal_ensure_token()
         template = self.env.ref("hf_cloud.mail_template_hf_cloud_confirm")
         template.sudo().with_context(hf_confirm_url=instance._hf_confirm_url()).send_mail(
-            instance.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light")
+            instance.id, force_send=not odoo_module.current_test, email_layout_xmlid="mail.mail_notification_light"
+        )
         return instance
 
     def _hf_confirm_token(self):
@@ -582,18 +756,30 @@ class HfCloudInstance(models.Model):
             return True
         self.env.cr.execute("SELECT id FROM hf_cloud_instance WHERE id = %s FOR UPDATE", (self.id,))
         instance._hf_check_company_free(instance.name)
-        instance.write({"email_confirmed": True,
-                        "db_name": self._hf_settings().db_prefix + slug_from_name(instance.name)})
+        instance.write(
+            {"email_confirmed": True, "db_name": self._hf_settings().db_prefix + slug_from_name(instance.name)}
+        )
         online = self._hf_signup_pays_online()
-        order = self.env["sale.order"].sudo().create({
-            "partner_id": instance.partner_id.id,
-            "client_order_ref": instance.db_name,
-            # online: the first period is paid before anything is set up (the payment confirms the order);
-            # by invoice: confirmed now, invoiced with the company's payment terms (an overdue one suspends)
-            "require_payment": online, "require_signature": False, "prepayment_percent": 1.0,
-            "order_line": [fields.Command.create({"product_id": instance.plan_id.product_variant_id.id,
-                                                  "product_uom_qty": 1})],
-        })
+        order = (
+            self.env["sale.order"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": instance.partner_id.id,
+                    "client_order_ref": instance.db_name,
+                    # online: the first period is paid before anything is set up (the payment confirms the order);
+                    # by invoice: confirmed now, invoiced with the company's payment terms (an overdue one suspends)
+                    "require_payment": online,
+                    "require_signature": False,
+                    "prepayment_percent": 1.0,
+                    "order_line": [
+                        fields.Command.create(
+                            {"product_id": instance.plan_id.product_variant_id.id, "product_uom_qty": 1}
+                        )
+                    ],
+                }
+            )
+        )
         instance.sale_order_id = order
         if online:
             instance.state_message = _("Waiting for the payment of order %s.", order.name)
@@ -613,9 +799,18 @@ class HfCloudInstance(models.Model):
             mode = "auto"
         if mode != "auto":
             return mode == "online"
-        return bool(self.env["payment.provider"].sudo().search_count([
-            ("state", "in", ("enabled", "test")), ("is_published", "=", True),
-            ("company_id", "in", (False, self.env.company.id))], limit=1))
+        return bool(
+            self.env["payment.provider"]
+            .sudo()
+            .search_count(
+                [
+                    ("state", "in", ("enabled", "test")),
+                    ("is_published", "=", True),
+                    ("company_id", "in", (False, self.env.company.id)),
+                ],
+                limit=1,
+            )
+        )
 
     def _hf_payment_url(self):
         """Where the customer pays the signup's order (its portal page, with its own access token)."""

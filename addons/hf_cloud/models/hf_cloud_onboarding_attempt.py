@@ -4,8 +4,11 @@ from odoo import api, fields, models
 
 # One lock for every check-then-record of a submission: two requests never both see the last free slot.
 ADVISORY_LOCK = 0x4846_0015
-DEFAULT_LIMITS = {"hf_cloud.rate_limit_per_hour": 5, "hf_cloud.rate_limit_domain_per_hour": 10,
-                  "hf_cloud.rate_limit_total_per_hour": 60}
+DEFAULT_LIMITS = {
+    "hf_cloud.rate_limit_per_hour": 5,
+    "hf_cloud.rate_limit_domain_per_hour": 10,
+    "hf_cloud.rate_limit_total_per_hour": 60,
+}
 
 
 class HfCloudOnboardingAttempt(models.Model):
@@ -22,8 +25,10 @@ class HfCloudOnboardingAttempt(models.Model):
     @api.model
     def _hf_limits(self):
         params = self.env["ir.config_parameter"].sudo()
-        return {key.rsplit(".", 1)[1]: int(params.get_param(key, default) or default)
-                for key, default in DEFAULT_LIMITS.items()}
+        return {
+            key.rsplit(".", 1)[1]: int(params.get_param(key, default) or default)
+            for key, default in DEFAULT_LIMITS.items()
+        }
 
     @api.model
     def _hf_allowed(self, address, domain=""):
@@ -36,17 +41,24 @@ class HfCloudOnboardingAttempt(models.Model):
         since = fields.Datetime.now() - timedelta(hours=1)
         with self.env.registry.cursor() as cr:
             cr.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK,))
-            cr.execute("SELECT count(*) FILTER (WHERE address = %s), "
-                       "count(*) FILTER (WHERE accepted AND domain = %s), count(*) FILTER (WHERE accepted) "
-                       "FROM hf_cloud_onboarding_attempt WHERE create_date >= %s", (address, domain, since))
+            cr.execute(
+                "SELECT count(*) FILTER (WHERE address = %s), "
+                "count(*) FILTER (WHERE accepted AND domain = %s), count(*) FILTER (WHERE accepted) "
+                "FROM hf_cloud_onboarding_attempt WHERE create_date >= %s",
+                (address, domain, since),
+            )
             per_address, per_domain, total = cr.fetchone()
-            allowed = (per_address < limits["rate_limit_per_hour"]
-                       and (not domain or per_domain < limits["rate_limit_domain_per_hour"])
-                       and total < limits["rate_limit_total_per_hour"])
-            cr.execute("INSERT INTO hf_cloud_onboarding_attempt "
-                       "(address, domain, accepted, create_uid, write_uid, create_date, write_date) "
-                       "VALUES (%s, %s, %s, %s, %s, now() at time zone 'utc', now() at time zone 'utc')",
-                       (address, domain or None, allowed, self.env.uid, self.env.uid))
+            allowed = (
+                per_address < limits["rate_limit_per_hour"]
+                and (not domain or per_domain < limits["rate_limit_domain_per_hour"])
+                and total < limits["rate_limit_total_per_hour"]
+            )
+            cr.execute(
+                "INSERT INTO hf_cloud_onboarding_attempt "
+                "(address, domain, accepted, create_uid, write_uid, create_date, write_date) "
+                "VALUES (%s, %s, %s, %s, %s, now() at time zone 'utc', now() at time zone 'utc')",
+                (address, domain or None, allowed, self.env.uid, self.env.uid),
+            )
         return allowed
 
     @api.autovacuum

@@ -21,18 +21,24 @@ class ProductTemplate(models.Model):
     hf_quota_storage_mb = fields.Integer(string="Storage (MB)", default=5_120)
     hf_quota_cpu = fields.Float(string="Compute (vCPU)", default=1.0)
     hf_overage_product_id = fields.Many2one(
-        "product.product", string="Samples beyond the plan billed as", domain=[("type", "=", "service")],
+        "product.product",
+        string="Samples beyond the plan billed as",
+        domain=[("type", "=", "service")],
         help="Samples stored beyond the plan's daily volume are invoiced each month with this product, per "
-             "million samples, and the tenant stores up to the cap below instead of parking samples at the "
-             "plan's volume. Empty: samples beyond the plan are parked (stored once there is room), not billed.")
+        "million samples, and the tenant stores up to the cap below instead of parking samples at the "
+        "plan's volume. Empty: samples beyond the plan are parked (stored once there is room), not billed.",
+    )
     hf_overage_cap_factor = fields.Integer(
-        string="Billed overage stops at (x the daily volume)", default=10,
+        string="Billed overage stops at (x the daily volume)",
+        default=10,
         help="With billed overage, samples beyond this multiple of the plan's daily volume are parked: a "
-             "runaway edge cannot run up an unbounded bill.")
+        "runaway edge cannot run up an unbounded bill.",
+    )
     hf_is_addon = fields.Boolean(
         string="Hyperfactory add-on",
         help="Sold to customers on their instance's portal page; each unit adds the quantities below to the "
-             "instance's plan once its order is confirmed (paid).")
+        "instance's plan once its order is confirmed (paid).",
+    )
     hf_addon_tags = fields.Integer(string="Extra tags")
     hf_addon_samples_per_day = fields.Integer(string="Extra messages per day")
     hf_addon_storage_mb = fields.Integer(string="Extra storage (MB)")
@@ -40,22 +46,40 @@ class ProductTemplate(models.Model):
 
     _sql_constraints = [
         ("hf_plan_code_unique", "unique(hf_plan_code)", "Two plans cannot share a code."),
-        ("hf_quota_positive", ("CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
-                               "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)"),
-         "Quotas cannot be negative."),
-        ("hf_addon_positive", ("CHECK(COALESCE(hf_addon_tags, 0) >= 0 AND COALESCE(hf_addon_samples_per_day, 0) >= 0 "
-                               "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0)"),
-         "An add-on cannot take quota away."),
+        (
+            "hf_quota_positive",
+            (
+                "CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
+                "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)"
+            ),
+            "Quotas cannot be negative.",
+        ),
+        (
+            "hf_addon_positive",
+            (
+                "CHECK(COALESCE(hf_addon_tags, 0) >= 0 AND COALESCE(hf_addon_samples_per_day, 0) >= 0 "
+                "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0)"
+            ),
+            "An add-on cannot take quota away.",
+        ),
         ("hf_plan_or_addon", "CHECK(NOT (hf_is_plan AND hf_is_addon))", "A product is a plan or an add-on, not both."),
-        ("hf_overage_cap_factor_positive", "CHECK(COALESCE(hf_overage_cap_factor, 1) >= 1)",
-         "The overage cap is at least the plan's own daily volume (1)."),
+        (
+            "hf_overage_cap_factor_positive",
+            "CHECK(COALESCE(hf_overage_cap_factor, 1) >= 1)",
+            "The overage cap is at least the plan's own daily volume (1).",
+        ),
     ]
 
     def _hf_quotas(self):
         self.ensure_one()
-        return {"code": self.hf_plan_code or "custom", "tags": self.hf_quota_tags,
-                "samples_per_day": self.hf_quota_samples_per_day, "retention_days": self.hf_quota_retention_days,
-                "storage_mb": self.hf_quota_storage_mb, "cpu": self.hf_quota_cpu}
+        return {
+            "code": self.hf_plan_code or "custom",
+            "tags": self.hf_quota_tags,
+            "samples_per_day": self.hf_quota_samples_per_day,
+            "retention_days": self.hf_quota_retention_days,
+            "storage_mb": self.hf_quota_storage_mb,
+            "cpu": self.hf_quota_cpu,
+        }
 
     def _hf_on_sale(self, kind):
         """True when this is a plan (``kind="plan"``) or an add-on (``"addon"``) a customer may buy now:

@@ -6,17 +6,26 @@ class SaleOrder(models.Model):
 
     # One field for every order of an instance after its signup: a plan change or add-ons.
     hf_upgrade_instance_id = fields.Many2one(
-        "hf.cloud.instance", string="Hyperfactory instance", readonly=True, copy=False, index="btree_not_null",
+        "hf.cloud.instance",
+        string="Hyperfactory instance",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
         help="The instance this order changes: its plan becomes this order's plan and its add-ons are added to "
-             "the instance's quotas once the order is confirmed (paid), not before.")
+        "the instance's quotas once the order is confirmed (paid), not before.",
+    )
 
     def action_confirm(self):
         result = super().action_confirm()
         # a signup's first order, confirmed by its payment (or at once when it is paid by invoice): now the
         # instance is provisioned, never before
-        self.env["hf.cloud.instance"].sudo().search([
-            ("sale_order_id", "in", self.ids), ("state", "=", "draft"), ("email_confirmed", "=", True),
-        ]).action_provision()
+        self.env["hf.cloud.instance"].sudo().search(
+            [
+                ("sale_order_id", "in", self.ids),
+                ("state", "=", "draft"),
+                ("email_confirmed", "=", True),
+            ]
+        ).action_provision()
         for order in self.filtered("hf_upgrade_instance_id"):
             instance = order.hf_upgrade_instance_id.sudo()
             plans = order.order_line.product_id.product_tmpl_id.filtered("hf_is_plan")[:1]

@@ -19,20 +19,38 @@ TEST_STATE_DIR = os.environ.get("HF_CLOUD_TEST_STATE_DIR", str(REPO / "var" / "t
 TEST_TEMPLATE = os.environ.get("HF_CLOUD_TEST_TEMPLATE", "hf_test_tenant_template")
 TEST_PREFIX = "hf_cloud_t_"
 # The provisioner's configuration is the operator's environment (hf_saas.settings), never a database.
-TEST_ENVIRON = {"HF_SAAS_STATE_DIR": TEST_STATE_DIR, "HF_SAAS_TEMPLATE_DB": TEST_TEMPLATE,
-                "HF_SAAS_DB_PREFIX": TEST_PREFIX}
+TEST_ENVIRON = {
+    "HF_SAAS_STATE_DIR": TEST_STATE_DIR,
+    "HF_SAAS_TEMPLATE_DB": TEST_TEMPLATE,
+    "HF_SAAS_DB_PREFIX": TEST_PREFIX,
+}
 
 
 def spec_dict(company="Acme Widgets", devices=None):
     return {
-        "company": {"name": company, "contact_name": "Ada Admin", "email": "ada@acme-widgets.example",
-                    "timezone": "Europe/Berlin"},
-        "site": {"name": "Berlin", "areas": [{"name": "Press shop", "lines": [
-            {"name": "Line 1", "workcenters": ["Press 1", "Press 2"]}]}]},
-        "devices": devices if devices is not None else [
-            {"name": "press1-plc", "protocol": "modbus", "ip": "10.0.0.5", "mac": "00-1B-44-11-3A-B7",
-             "port": 502, "workcenter": "Press 1"},
-            {"name": "press2-opc", "protocol": "opcua", "ip": "fd00::10", "workcenter": "Press 2"}],
+        "company": {
+            "name": company,
+            "contact_name": "Ada Admin",
+            "email": "ada@acme-widgets.example",
+            "timezone": "Europe/Berlin",
+        },
+        "site": {
+            "name": "Berlin",
+            "areas": [{"name": "Press shop", "lines": [{"name": "Line 1", "workcenters": ["Press 1", "Press 2"]}]}],
+        },
+        "devices": devices
+        if devices is not None
+        else [
+            {
+                "name": "press1-plc",
+                "protocol": "modbus",
+                "ip": "10.0.0.5",
+                "mac": "00-1B-44-11-3A-B7",
+                "port": 502,
+                "workcenter": "Press 1",
+            },
+            {"name": "press2-opc", "protocol": "opcua", "ip": "fd00::10", "workcenter": "Press 2"},
+        ],
     }
 
 
@@ -46,16 +64,22 @@ def enable_demo_provider(env):
 def pay_with_demo_provider(env, provider, order):
     """Pay ``order`` in full with Odoo's demo provider, as its payment form and status page do."""
     transactions = env["payment.transaction"].sudo()
-    tx = transactions.create({
-        "provider_id": provider.id,
-        "payment_method_id": env.ref("payment_demo.payment_method_demo").id,
-        "reference": transactions._compute_reference("demo", sale_order_ids=[Command.set(order.ids)]),
-        "amount": order.amount_total, "currency_id": order.currency_id.id, "partner_id": order.partner_id.id,
-        "operation": "online_direct", "sale_order_ids": [Command.set(order.ids)],
-    })
+    tx = transactions.create(
+        {
+            "provider_id": provider.id,
+            "payment_method_id": env.ref("payment_demo.payment_method_demo").id,
+            "reference": transactions._compute_reference("demo", sale_order_ids=[Command.set(order.ids)]),
+            "amount": order.amount_total,
+            "currency_id": order.currency_id.id,
+            "partner_id": order.partner_id.id,
+            "operation": "online_direct",
+            "sale_order_ids": [Command.set(order.ids)],
+        }
+    )
     # what /payment/demo/simulate_payment does, then what the status page's poll does
-    transactions._handle_notification_data("demo", {
-        "reference": tx.reference, "payment_details": "4242", "simulated_state": "done"})
+    transactions._handle_notification_data(
+        "demo", {"reference": tx.reference, "payment_details": "4242", "simulated_state": "done"}
+    )
     tx._post_process()
     return tx
 
@@ -78,8 +102,11 @@ def set_environ(case, values):
 def configure_saas(case):
     set_environ(case, TEST_ENVIRON)
     params = case.env["ir.config_parameter"].sudo()
-    for key in ("hf_cloud.rate_limit_per_hour", "hf_cloud.rate_limit_domain_per_hour",
-                "hf_cloud.rate_limit_total_per_hour"):
+    for key in (
+        "hf_cloud.rate_limit_per_hour",
+        "hf_cloud.rate_limit_domain_per_hour",
+        "hf_cloud.rate_limit_total_per_hour",
+    ):
         params.set_param(key, "1000")
 
 
@@ -110,11 +137,12 @@ def start_mosquitto(case):
     (directory / "passwd").write_text("")
     (directory / "acl").write_text("")
     conf = directory / "mosquitto.conf"
-    conf.write_text(f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
-                    f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
-                    f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    conf.write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {directory / 'passwd'}\nacl_file {directory / 'acl'}\n"
+        f"pid_file {directory / 'mosquitto.pid'}\npersistence false\n"
+    )
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop():
         proc.terminate()
@@ -163,10 +191,14 @@ class HfCloudCommon(TransactionCase):
         cls.partner = cls.env["res.partner"].create({"name": "Ada Admin", "email": "ada@acme-widgets.example"})
 
     def create_instance(self, company="Acme Widgets", **spec_kw):
-        return self.env["hf.cloud.instance"].create({
-            "name": company, "partner_id": self.partner.id, "plan_id": self.plan.id,
-            "spec_json": json.dumps(spec_dict(company, **spec_kw)),
-        })
+        return self.env["hf.cloud.instance"].create(
+            {
+                "name": company,
+                "partner_id": self.partner.id,
+                "plan_id": self.plan.id,
+                "spec_json": json.dumps(spec_dict(company, **spec_kw)),
+            }
+        )
 
 
 def drop_tenant(provisioner, db):

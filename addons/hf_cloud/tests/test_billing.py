@@ -1,5 +1,6 @@
 """Issue 17: plans and add-ons are sold in the portal, paid with Odoo's payment framework (its demo provider),
 invoiced with Odoo's account, and change the tenant's quotas only once the order is confirmed."""
+
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -35,8 +36,15 @@ class HfCloudBillingCase(HfCloudTenantCase):
 
     def buy(self, product, login="ada-target", quantity=1):
         self.authenticate(login, f"{login}-pw")
-        return self.url_open(f"/my/instances/{self.instance.id}/addon", allow_redirects=False, data={
-            "product_id": str(product.id), "quantity": str(quantity), "csrf_token": http.Request.csrf_token(self)})
+        return self.url_open(
+            f"/my/instances/{self.instance.id}/addon",
+            allow_redirects=False,
+            data={
+                "product_id": str(product.id),
+                "quantity": str(quantity),
+                "csrf_token": http.Request.csrf_token(self),
+            },
+        )
 
     def orders(self):
         return self.env["sale.order"].search([("hf_upgrade_instance_id", "=", self.instance.id)])
@@ -99,8 +107,9 @@ class TestAddonPurchase(HfCloudBillingCase):
     def test_an_add_on_or_plan_not_on_sale_is_refused(self):
         hidden = self.storage.copy({"name": "Free terabyte", "hf_addon_storage_mb": 1_048_576, "sale_ok": False})
         archived = self.storage.copy({"name": "Old storage", "active": False})
-        secret_plan = self.env.ref("hf_cloud.product_plan_factory").copy({
-            "name": "Secret unlimited", "hf_plan_code": "secret", "sale_ok": False})
+        secret_plan = self.env.ref("hf_cloud.product_plan_factory").copy(
+            {"name": "Secret unlimited", "hf_plan_code": "secret", "sale_ok": False}
+        )
         for product in (hidden, archived, secret_plan, self.plan):
             with self.subTest(product=product.name):
                 response = self.buy(product)
@@ -117,9 +126,15 @@ class TestAddonPurchase(HfCloudBillingCase):
 
     def test_another_customer_cannot_buy_for_this_instance(self):
         stranger = self.env["res.partner"].create({"name": "Eve Elsewhere", "email": "eve@elsewhere.example"})
-        self.env["res.users"].with_context(no_reset_password=True).create({
-            "name": "Eve Elsewhere", "login": "eve-elsewhere", "password": "eve-elsewhere-pw",
-            "partner_id": stranger.id, "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
+        self.env["res.users"].with_context(no_reset_password=True).create(
+            {
+                "name": "Eve Elsewhere",
+                "login": "eve-elsewhere",
+                "password": "eve-elsewhere-pw",
+                "partner_id": stranger.id,
+                "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
         for login in ("eve-elsewhere", "rita-readonly"):  # another customer; an employee who only reads
             with self.subTest(login=login):
                 response = self.buy(self.storage, login=login)
@@ -154,8 +169,9 @@ class TestAddonPurchase(HfCloudBillingCase):
 
         cron = self.env.ref("hf_cloud.ir_cron_hf_cloud_payments")
         triggers = self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)])
-        self.env["account.payment.register"].with_context(
-            active_model="account.move", active_ids=invoice.ids).create({})._create_payments()
+        self.env["account.payment.register"].with_context(active_model="account.move", active_ids=invoice.ids).create(
+            {}
+        )._create_payments()
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         # the payment asks for the check at once, rather than at the next hour
         self.assertEqual(self.env["ir.cron.trigger"].search_count([("cron_id", "=", cron.id)]), triggers + 1)
@@ -181,10 +197,18 @@ class TestAddonPurchase(HfCloudBillingCase):
         included = self.instance.quota_samples_per_day
         usage = self.env["hf.cloud.usage"].sudo()
         for hour, samples in enumerate((included // 2, included * 9 // 10, included * 5 // 4)):
-            usage.create({"instance_id": self.instance.id, "date": f"2026-12-01 0{hour}:00:00",
-                          "samples_per_day": samples, "tags": 10, "db_size_mb": 20})
-        self.instance.sudo().write({"usage_samples_per_day": included * 17 // 20, "usage_tags": 10,
-                                    "usage_db_size_mb": 20})
+            usage.create(
+                {
+                    "instance_id": self.instance.id,
+                    "date": f"2026-12-01 0{hour}:00:00",
+                    "samples_per_day": samples,
+                    "tags": 10,
+                    "db_size_mb": 20,
+                }
+            )
+        self.instance.sudo().write(
+            {"usage_samples_per_day": included * 17 // 20, "usage_tags": 10, "usage_db_size_mb": 20}
+        )
         chart = self.instance._hf_usage_chart()
         self.assertEqual([bar["over"] for bar in chart["bars"]], [False, False, True])
         self.assertEqual(chart["bars"][-1]["h"], chart["height"])  # the largest bar, above the plan's line
@@ -198,8 +222,9 @@ class TestAddonPurchase(HfCloudBillingCase):
 
     def test_csrf_required(self):
         self.authenticate("ada-target", "ada-target-pw")
-        response = self.url_open(f"/my/instances/{self.instance.id}/addon", allow_redirects=False,
-                                 data={"product_id": str(self.storage.id)})
+        response = self.url_open(
+            f"/my/instances/{self.instance.id}/addon", allow_redirects=False, data={"product_id": str(self.storage.id)}
+        )
         self.assertEqual(response.status_code, 400)
         self.assertFalse(self.orders())
 
@@ -211,9 +236,15 @@ class TestAddonTour(HfCloudBillingCase):
     company = "Tour Buyer"
 
     def test_tour_buy_storage_and_pay(self):
-        self.env["res.users"].with_context(no_reset_password=True).create({
-            "name": "Tom Tour", "login": "tom-tour", "password": "tom-tour", "partner_id": self.customer.id,
-            "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
+        self.env["res.users"].with_context(no_reset_password=True).create(
+            {
+                "name": "Tom Tour",
+                "login": "tom-tour",
+                "password": "tom-tour",
+                "partner_id": self.customer.id,
+                "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
         self.start_tour(f"/my/instances/{self.instance.id}", "hf_cloud_buy_addon", login="tom-tour", timeout=180)
         order = self.orders()
         self.assertEqual(order.state, "sale")

@@ -27,11 +27,19 @@ class TestInstance(HfCloudCommon):
 
     def test_invalid_spec_refused(self):
         with self.assertRaisesRegex(ValidationError, "not valid"):
-            self.env["hf.cloud.instance"].create({
-                "name": "Bad Corp", "partner_id": self.partner.id, "plan_id": self.plan.id,
-                "spec_json": json.dumps(spec_dict("Bad Corp", devices=[{"name": "x", "protocol": "bacnet",
-                                                                          "ip": "1.2.3.4", "workcenter": "Press 1"}])),
-            })
+            self.env["hf.cloud.instance"].create(
+                {
+                    "name": "Bad Corp",
+                    "partner_id": self.partner.id,
+                    "plan_id": self.plan.id,
+                    "spec_json": json.dumps(
+                        spec_dict(
+                            "Bad Corp",
+                            devices=[{"name": "x", "protocol": "bacnet", "ip": "1.2.3.4", "workcenter": "Press 1"}],
+                        )
+                    ),
+                }
+            )
 
     def test_provision_queues_and_triggers_the_cron(self):
         instance = self.create_instance()
@@ -53,12 +61,26 @@ class TestInstance(HfCloudCommon):
     def test_portal_user_sees_only_own_instances(self):
         mine = self.create_instance()
         other_partner = self.env["res.partner"].create({"name": "Bob", "email": "bob@other.example"})
-        other = self.env["hf.cloud.instance"].create({
-            "name": "Other Corp", "partner_id": other_partner.id, "plan_id": self.plan.id,
-            "spec_json": json.dumps(spec_dict("Other Corp"))})
-        portal_user = self.env["res.users"].with_context(no_reset_password=True).create({
-            "name": "Ada", "login": "ada-portal", "partner_id": self.partner.id,
-            "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
+        other = self.env["hf.cloud.instance"].create(
+            {
+                "name": "Other Corp",
+                "partner_id": other_partner.id,
+                "plan_id": self.plan.id,
+                "spec_json": json.dumps(spec_dict("Other Corp")),
+            }
+        )
+        portal_user = (
+            self.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": "Ada",
+                    "login": "ada-portal",
+                    "partner_id": self.partner.id,
+                    "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+                }
+            )
+        )
         visible = self.env["hf.cloud.instance"].with_user(portal_user).search([])
         self.assertEqual(visible, mine)
         with self.assertRaises(AccessError):

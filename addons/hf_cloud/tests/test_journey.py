@@ -4,6 +4,7 @@ provisioner writes, the project's simulator as the plant, and Chromium as the cu
 device and its tags, confirm the address from the mail queue, pay the plan with the demo provider, open the
 portal from the "ready" mail, download the edge bundle, run its collector, and see the plant's values in
 the tenant's historian."""
+
 import logging
 import os
 import re
@@ -62,22 +63,35 @@ class TestCustomerJourney(HfCloudProvisionCase):
         broker = start_mosquitto(cls)
         router_port = free_port()
         # what a customer's edge dials (*.localhost reaches this machine), what the tenants' ingests dial
-        set_environ(cls, {"HF_SAAS_MOSQUITTO_DIR": broker["dir"], "HF_SAAS_MOSQUITTO_PIDFILE": broker["pidfile"],
-                          "HF_SAAS_MQTT_URL": f"mqtt://mqtt.localhost:{broker['port']}",
-                          "HF_SAAS_INGEST_MQTT_URL": f"mqtt://127.0.0.1:{broker['port']}",
-                          "HF_SAAS_BASE_URL": f"http://{{db}}.localhost:{router_port}"})
+        set_environ(
+            cls,
+            {
+                "HF_SAAS_MOSQUITTO_DIR": broker["dir"],
+                "HF_SAAS_MOSQUITTO_PIDFILE": broker["pidfile"],
+                "HF_SAAS_MQTT_URL": f"mqtt://mqtt.localhost:{broker['port']}",
+                "HF_SAAS_INGEST_MQTT_URL": f"mqtt://127.0.0.1:{broker['port']}",
+                "HF_SAAS_BASE_URL": f"http://{{db}}.localhost:{router_port}",
+            },
+        )
         cls.provisioner = cls.env["hf.cloud.instance"]._hf_provisioner()
         cls.settings = cls.provisioner.settings
         drop_tenant(cls.provisioner, DB)
         cls.addClassCleanup(drop_tenant, cls.provisioner, DB)
         cls.ports = {"opcua": free_port(), "modbus": free_port(), "s7": free_port()}
         site = cls.logs / "site.yaml"
-        _spawn(cls, [str(BIN / "hf-collector"), "simulate", "--write-config", str(site),
-                     *(arg for name, port in cls.ports.items() for arg in (f"--{name}-port", str(port)))],
-               cls.logs / "simulate.log")
+        _spawn(
+            cls,
+            [
+                str(BIN / "hf-collector"),
+                "simulate",
+                "--write-config",
+                str(site),
+                *(arg for name, port in cls.ports.items() for arg in (f"--{name}-port", str(port))),
+            ],
+            cls.logs / "simulate.log",
+        )
         # the router is stopped after the tenant is dropped (cleanups run last first): it stops its processes
-        _spawn(cls, [str(BIN / "hf-saas"), "serve", "--listen", f"127.0.0.1:{router_port}"],
-               cls.logs / "router.log")
+        _spawn(cls, [str(BIN / "hf-saas"), "serve", "--listen", f"127.0.0.1:{router_port}"], cls.logs / "router.log")
         wait_until(lambda: site.exists() and site.stat().st_size, 60, "the simulator did not start")
         enable_demo_provider(cls.env)
         for key in ("hf_cloud.rate_limit_per_hour", "hf_cloud.rate_limit_domain_per_hour"):
@@ -99,8 +113,9 @@ class TestCustomerJourney(HfCloudProvisionCase):
 
     def test_sign_up_pay_connect_the_plant_and_see_its_values(self):
         # 1. the form, with a device and its tags, as a visitor
-        self.start_tour(f"/hyperfactory/start?modbus_port={self.ports['modbus']}", "hf_cloud_journey_signup",
-                        login=None)
+        self.start_tour(
+            f"/hyperfactory/start?modbus_port={self.ports['modbus']}", "hf_cloud_journey_signup", login=None
+        )
         instance = self.env["hf.cloud.instance"].sudo().search([("name", "=", "Journey Works")])
         self.assertEqual((instance.state, instance.email_confirmed), ("draft", False))
 
@@ -130,10 +145,14 @@ class TestCustomerJourney(HfCloudProvisionCase):
         collector = _spawn(self, ["sh", str(folder / "run.sh")], self.logs / "collector.log", env=env)
 
         # 5. the simulator's values in the tenant's historian, through its broker user and its own ingest
-        values = wait_until(lambda: (v := self._latest(("temperature", "spindle_speed"))) and len(v) == 2 and v,
-                            120, lambda: (self.logs / "collector.log").read_text()[-3000:])
+        values = wait_until(
+            lambda: (v := self._latest(("temperature", "spindle_speed"))) and len(v) == 2 and v,
+            120,
+            lambda: (self.logs / "collector.log").read_text()[-3000:],
+        )
         self.assertIsNone(collector.poll(), "the bundle's collector stopped")
         self.assertTrue(15 <= values["temperature"] <= 120, values)  # the simulated press warms from 22 °C
         self.assertGreaterEqual(values["spindle_speed"], 0)
-        _logger.info("journey: the plant's first values stored %.1f s after provisioning began",
-                     time.monotonic() - started)
+        _logger.info(
+            "journey: the plant's first values stored %.1f s after provisioning began", time.monotonic() - started
+        )

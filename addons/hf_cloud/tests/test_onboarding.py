@@ -7,11 +7,21 @@ from odoo.tools import config
 from .common import configure_saas
 
 GOOD = {
-    "company_name": "Form Test Works", "contact_name": "Ada Admin", "email": "ada@formtest.example",
-    "phone": "+49 30 1234567", "timezone": "Europe/Berlin", "site_name": "Berlin",
-    "area_0": "Press shop", "line_0": "Line 1", "workcenters_0": "Press 1, Press 2",
-    "device_name_0": "press1-plc", "device_protocol_0": "modbus", "device_ip_0": "10.0.0.5",
-    "device_mac_0": "001B.4411.3AB7", "device_port_0": "502", "device_workcenter_0": "Press 1",
+    "company_name": "Form Test Works",
+    "contact_name": "Ada Admin",
+    "email": "ada@formtest.example",
+    "phone": "+49 30 1234567",
+    "timezone": "Europe/Berlin",
+    "site_name": "Berlin",
+    "area_0": "Press shop",
+    "line_0": "Line 1",
+    "workcenters_0": "Press 1, Press 2",
+    "device_name_0": "press1-plc",
+    "device_protocol_0": "modbus",
+    "device_ip_0": "10.0.0.5",
+    "device_mac_0": "001B.4411.3AB7",
+    "device_port_0": "502",
+    "device_workcenter_0": "Press 1",
 }
 
 
@@ -25,9 +35,11 @@ class HfCloudFormCase(HttpCase):
         cls.plan = cls.env.ref("hf_cloud.product_plan_starter")
 
     def _counts(self):
-        return (self.env["hf.cloud.instance"].sudo().search_count([]),
-                self.env["res.partner"].sudo().search_count([]),
-                self.env["sale.order"].sudo().search_count([]))
+        return (
+            self.env["hf.cloud.instance"].sudo().search_count([]),
+            self.env["res.partner"].sudo().search_count([]),
+            self.env["sale.order"].sudo().search_count([]),
+        )
 
     def _post(self, **changes):
         data = {**GOOD, "plan": str(self.plan.id), **changes}
@@ -39,7 +51,7 @@ class HfCloudFormCase(HttpCase):
     def _csrf(self):
         page = self.url_open("/hyperfactory/start").text
         marker = 'name="csrf_token" value="'
-        return page[page.index(marker) + len(marker):].split('"', 1)[0]
+        return page[page.index(marker) + len(marker) :].split('"', 1)[0]
 
     def assertRefused(self, response, field, fragment):
         self.assertEqual(response.status_code, 200)
@@ -95,13 +107,38 @@ class TestOnboarding(HfCloudFormCase):
             ({"device_port_0": "70000"}, "device_port_0", "1 to 65535"),
             ({"device_port_0": "abc"}, "device_port_0", "1 to 65535"),
             ({"device_workcenter_0": "Nowhere"}, "device_workcenter_0", "workcenter of the site layout"),
-            ({"device_name_1": "PRESS1-PLC", "device_protocol_1": "s7", "device_ip_1": "10.0.0.6",
-              "device_workcenter_1": "Press 2"}, "device_name_1", "already has the name"),
-            ({"device_name_1": "other", "device_protocol_1": "modbus", "device_ip_1": "10.0.0.5",
-              "device_port_1": "502", "device_workcenter_1": "Press 2"}, "device_ip_1", "already uses"),
-            ({"device_name_1": "other", "device_protocol_1": "s7", "device_ip_1": "10.0.0.9",
-              "device_mac_1": "00:1b:44:11:3a:b7", "device_workcenter_1": "Press 2"}, "device_mac_1",
-             "already has the MAC"),
+            (
+                {
+                    "device_name_1": "PRESS1-PLC",
+                    "device_protocol_1": "s7",
+                    "device_ip_1": "10.0.0.6",
+                    "device_workcenter_1": "Press 2",
+                },
+                "device_name_1",
+                "already has the name",
+            ),
+            (
+                {
+                    "device_name_1": "other",
+                    "device_protocol_1": "modbus",
+                    "device_ip_1": "10.0.0.5",
+                    "device_port_1": "502",
+                    "device_workcenter_1": "Press 2",
+                },
+                "device_ip_1",
+                "already uses",
+            ),
+            (
+                {
+                    "device_name_1": "other",
+                    "device_protocol_1": "s7",
+                    "device_ip_1": "10.0.0.9",
+                    "device_mac_1": "00:1b:44:11:3a:b7",
+                    "device_workcenter_1": "Press 2",
+                },
+                "device_mac_1",
+                "already has the MAC",
+            ),
             ({"plan": "999999"}, "plan", "Choose a plan"),
         ]
         for changes, field, fragment in cases:
@@ -117,27 +154,40 @@ class TestOnboarding(HfCloudFormCase):
 
     def test_a_devices_tags_are_pasted_in_the_columns_of_the_tag_import(self):
         """Issue 17, point 7: a tag list per device, checked on the form, provisioned with the device."""
-        tags = ("name,data_type,role,modbus_table,modbus_address,modbus_type\n"
-                "temperature,float,,holding,0,float32\nstate,int,machine_state,holding,4,uint16\n")
+        tags = (
+            "name,data_type,role,modbus_table,modbus_address,modbus_type\n"
+            "temperature,float,,holding,0,float32\nstate,int,machine_state,holding,4,uint16\n"
+        )
         before = self._counts()
-        response = self._post(device_tags_0="name,data_type,modbus_table,modbus_address,modbus_type\n"
-                                            "temperature,float,holding,zero,float32\n")
+        response = self._post(
+            device_tags_0="name,data_type,modbus_table,modbus_address,modbus_type\n"
+            "temperature,float,holding,zero,float32\n"
+        )
         self.assertRefused(response, "device_tags_0", "line 2: modbus_address")
         self.assertIn("temperature,float,holding,zero", response.text)  # kept for the visitor to correct
         self.assertEqual(self._counts(), before)
         instance = self._instance_posted(device_tags_0=tags)
         (device,) = json.loads(instance.spec_json)["devices"]
-        self.assertEqual([(t["name"], t.get("role"), t["address"]) for t in device["tags"]], [
-            ("temperature", None, {"table": "holding", "address": 0, "type": "float32"}),
-            ("state", "machine_state", {"table": "holding", "address": 4, "type": "uint16"})])
+        self.assertEqual(
+            [(t["name"], t.get("role"), t["address"]) for t in device["tags"]],
+            [
+                ("temperature", None, {"table": "holding", "address": 0, "type": "float32"}),
+                ("state", "machine_state", {"table": "holding", "address": 4, "type": "uint16"}),
+            ],
+        )
 
     def test_ten_thousand_devices_refused_clearly(self):
         before = self._counts()
         many = {}
         for i in range(10_000):
-            many.update({f"device_name_{i}": f"plc{i}", f"device_protocol_{i}": "modbus",
-                         f"device_ip_{i}": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
-                         f"device_workcenter_{i}": "Press 1"})
+            many.update(
+                {
+                    f"device_name_{i}": f"plc{i}",
+                    f"device_protocol_{i}": "modbus",
+                    f"device_ip_{i}": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}",
+                    f"device_workcenter_{i}": "Press 1",
+                }
+            )
         response = self._post(**many)
         self.assertRefused(response, "devices", "At most 200 devices")
         self.assertEqual(self._counts(), before)
@@ -172,8 +222,17 @@ class TestOnboarding(HfCloudFormCase):
         self.assertEqual(instance.device_count, 1)
         self.assertIn("Check your mailbox", response.text)
         self.assertNotIn('http-equiv="refresh"', response.text)
-        mail = self.env["mail.mail"].sudo().search([("subject", "ilike", "Confirm your address"),
-                                                    ("model", "=", "hf.cloud.instance"), ("res_id", "=", instance.id)])
+        mail = (
+            self.env["mail.mail"]
+            .sudo()
+            .search(
+                [
+                    ("subject", "ilike", "Confirm your address"),
+                    ("model", "=", "hf.cloud.instance"),
+                    ("res_id", "=", instance.id),
+                ]
+            )
+        )
         self.assertEqual(len(mail), 1)
         self.assertIn(f"/hyperfactory/confirm/{instance.id}/{instance._hf_confirm_token()}", mail.body_html)
         # a forged token confirms nothing
@@ -246,8 +305,11 @@ class TestOnboarding(HfCloudFormCase):
         def post(forwarded):
             self.url_open("/hyperfactory/start")
             data = {**GOOD, "company_name": "", "plan": str(self.plan.id), "csrf_token": self._csrf()}
-            return self.url_open("/hyperfactory/start", data=data, headers={
-                "X-Forwarded-For": forwarded, "X-Forwarded-Host": "127.0.0.1", "X-Forwarded-Proto": "http"})
+            return self.url_open(
+                "/hyperfactory/start",
+                data=data,
+                headers={"X-Forwarded-For": forwarded, "X-Forwarded-Host": "127.0.0.1", "X-Forwarded-Proto": "http"},
+            )
 
         for i in range(2):
             self.assertEqual(post(f"198.51.100.{i}").status_code, 200)

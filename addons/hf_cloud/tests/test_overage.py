@@ -1,5 +1,6 @@
 """Issue 17: samples beyond the plan's daily volume are invoiced monthly where the plan says so (the tenant then
 stores up to the plan's cap instead of parking at its volume), once per month; other plans are not billed."""
+
 from contextlib import closing
 from datetime import date
 
@@ -26,9 +27,16 @@ class TestOverageInvoice(HfCloudTenantCase):
         # what the tenant's ingest counted, by UTC day (hf_historian.ingest.quota)
         with closing(psycopg2.connect(**cls.settings.dsn(cls.db))) as conn, conn, conn.cursor() as cr:
             cr.execute(QUOTA_DDL)
-            cr.executemany(f"INSERT INTO {USAGE_TABLE} (day, samples) VALUES (%s, %s)", [
-                (date(2026, 10, 31), 5_000_000), (date(2026, 11, 1), 1_000_000), (date(2026, 11, 2), 3_500_000),
-                (date(2026, 11, 30), 2_500_000), (date(2026, 12, 1), 9_000_000)])
+            cr.executemany(
+                f"INSERT INTO {USAGE_TABLE} (day, samples) VALUES (%s, %s)",
+                [
+                    (date(2026, 10, 31), 5_000_000),
+                    (date(2026, 11, 1), 1_000_000),
+                    (date(2026, 11, 2), 3_500_000),
+                    (date(2026, 11, 30), 2_500_000),
+                    (date(2026, 12, 1), 9_000_000),
+                ],
+            )
 
     def setUp(self):
         super().setUp()
@@ -48,8 +56,9 @@ class TestOverageInvoice(HfCloudTenantCase):
         self.env["hf.cloud.instance"]._cron_invoice_overage(today=date(2026, 12, 2))
         invoice = self.usage_invoices()
         self.assertEqual(len(invoice), 1)
-        self.assertEqual((invoice.state, invoice.partner_id, invoice.hf_usage_month),
-                         ("posted", self.customer, date(2026, 11, 1)))
+        self.assertEqual(
+            (invoice.state, invoice.partner_id, invoice.hf_usage_month), ("posted", self.customer, date(2026, 11, 1))
+        )
         # November only: 1.5 million on the 2nd, 0.5 million on the 30th
         self.assertEqual(invoice.invoice_line_ids.product_id, self.overage)
         self.assertAlmostEqual(invoice.invoice_line_ids.quantity, 2.0)

@@ -1,5 +1,6 @@
 """Issue 17, the customer's journey, point 2: the customer gets a portal account on the operator's Odoo when
 the instance is ready, invited by the "ready" mail, and sees its instance there (and no one else's)."""
+
 import html
 import json
 import re
@@ -28,9 +29,14 @@ class TestPortalAccount(HfCloudProvisionCase):
         partner = instance.partner_id
         self.assertFalse(partner.user_ids)  # nothing before the instance is ready
         other_partner = self.env["res.partner"].create({"name": "Olga Other", "email": "olga@other-plant.example"})
-        other = self.env["hf.cloud.instance"].create({
-            "name": "Other Plant", "partner_id": other_partner.id, "plan_id": plan.id,
-            "spec_json": json.dumps(spec_dict("Other Plant"))})
+        other = self.env["hf.cloud.instance"].create(
+            {
+                "name": "Other Plant",
+                "partner_id": other_partner.id,
+                "plan_id": plan.id,
+                "spec_json": json.dumps(spec_dict("Other Plant")),
+            }
+        )
 
         self.assertTrue(instance._hf_provision(), instance.state_message)
         user = partner.user_ids
@@ -56,10 +62,18 @@ class TestPortalAccount(HfCloudProvisionCase):
         self.assertIn("pia@portal-plant.example", form.text)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-        response = self.url_open("/web/signup", data={
-            "csrf_token": csrf, "token": query["token"], "redirect": query["redirect"],
-            "login": "pia@portal-plant.example", "name": "Pia Portal",
-            "password": "pia-portal-secret-1", "confirm_password": "pia-portal-secret-1"})
+        response = self.url_open(
+            "/web/signup",
+            data={
+                "csrf_token": csrf,
+                "token": query["token"],
+                "redirect": query["redirect"],
+                "login": "pia@portal-plant.example",
+                "name": "Pia Portal",
+                "password": "pia-portal-secret-1",
+                "confirm_password": "pia-portal-secret-1",
+            },
+        )
         self.assertEqual(response.status_code, 200)
         self.assertIn(f"/my/instances/{instance.id}", response.url)
         self.assertIn("Portal Plant", response.text)
@@ -78,25 +92,46 @@ class TestPortalAccount(HfCloudProvisionCase):
 
     def test_a_returning_customer_keeps_its_account(self):
         partner = self.env["res.partner"].create({"name": "Rex Return", "email": "rex@return-plant.example"})
-        user = self.env["res.users"].with_context(no_reset_password=True).create({
-            "name": "Rex Return", "login": "rex@return-plant.example", "partner_id": partner.id,
-            "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
-        instance = self.env["hf.cloud.instance"].create({
-            "name": "Return Plant", "partner_id": partner.id,
-            "plan_id": self.env.ref("hf_cloud.product_plan_starter").id})
+        user = (
+            self.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": "Rex Return",
+                    "login": "rex@return-plant.example",
+                    "partner_id": partner.id,
+                    "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+                }
+            )
+        )
+        instance = self.env["hf.cloud.instance"].create(
+            {
+                "name": "Return Plant",
+                "partner_id": partner.id,
+                "plan_id": self.env.ref("hf_cloud.product_plan_starter").id,
+            }
+        )
         link = instance._hf_grant_portal_access()
         self.assertTrue(link.endswith(f"/my/instances/{instance.id}"))
         self.assertNotIn("token=", link)
         self.assertEqual(partner.user_ids, user)
 
     def test_an_address_taken_by_another_login_gets_no_account_and_no_error(self):
-        self.env["res.users"].with_context(no_reset_password=True).create({
-            "name": "Squatter", "login": "sam@same-address.example",
-            "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
+        self.env["res.users"].with_context(no_reset_password=True).create(
+            {
+                "name": "Squatter",
+                "login": "sam@same-address.example",
+                "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+            }
+        )
         partner = self.env["res.partner"].create({"name": "Sam Same", "email": "sam@same-address.example"})
-        instance = self.env["hf.cloud.instance"].create({
-            "name": "Same Plant", "partner_id": partner.id,
-            "plan_id": self.env.ref("hf_cloud.product_plan_starter").id})
+        instance = self.env["hf.cloud.instance"].create(
+            {
+                "name": "Same Plant",
+                "partner_id": partner.id,
+                "plan_id": self.env.ref("hf_cloud.product_plan_starter").id,
+            }
+        )
         link = instance._hf_grant_portal_access()
         self.assertNotIn("token=", link)
         self.assertFalse(partner.user_ids)

@@ -33,34 +33,56 @@ class TestProvision(HfCloudProvisionCase):
         self.assertEqual(instance.admin_login, "tina@tour-plant.example")
         mail = self.env["mail.mail"].sudo().search([("subject", "ilike", "Tour Plant GmbH is ready")])
         self.assertEqual(len(mail), 1)
-        recipients = [*mail.recipient_ids.mapped("email"), mail.email_to or "",
-                      *mail.mail_message_id.partner_ids.mapped("email")]
+        recipients = [
+            *mail.recipient_ids.mapped("email"),
+            mail.email_to or "",
+            *mail.mail_message_id.partner_ids.mapped("email"),
+        ]
         self.assertTrue(any("tina@tour-plant.example" in r for r in recipients), recipients)
         self.assertIn("tina@tour-plant.example", mail.body_html)  # the login
         self.assertIn("reset_password", mail.body_html)  # a one-time link to choose the password
         with closing(psycopg2.connect(**self.settings.dsn(db))) as conn, conn.cursor() as cr:
-            cr.execute("SELECT d.name, d.protocol, d.host, d.port, d.mac_address, w.name FROM hf_uns_device d "
-                       "JOIN mrp_workcenter w ON w.id = d.workcenter_id ORDER BY d.name")
+            cr.execute(
+                "SELECT d.name, d.protocol, d.host, d.port, d.mac_address, w.name FROM hf_uns_device d "
+                "JOIN mrp_workcenter w ON w.id = d.workcenter_id ORDER BY d.name"
+            )
             devices = cr.fetchall()
             cr.execute("SELECT hf_uns_path FROM mrp_workcenter WHERE hf_uns_path IS NOT NULL ORDER BY 1")
             paths = [r[0] for r in cr.fetchall()]
-            cr.execute("SELECT p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id WHERE u.login = %s",
-                       ("tina@tour-plant.example",))
+            cr.execute(
+                "SELECT p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id WHERE u.login = %s",
+                ("tina@tour-plant.example",),
+            )
             tz = cr.fetchone()[0]
-        self.assertEqual(devices, [
-            ("conveyor-modbus", "modbus", "192.168.10.30", 502, None, "Robot 2"),
-            ("robot1-plc", "s7", "192.168.10.21", 102, "00:1b:44:11:3a:b8", "Robot 1"),
-            ("robot2-opc", "opcua", "fd00::21", 4841, None, "Robot 2"),
-        ])
-        self.assertEqual(paths, ["tour_plant_gmbh/Linz/Assembly/Line_A/Robot_1",
-                                 "tour_plant_gmbh/Linz/Assembly/Line_A/Robot_2"])
+        self.assertEqual(
+            devices,
+            [
+                ("conveyor-modbus", "modbus", "192.168.10.30", 502, None, "Robot 2"),
+                ("robot1-plc", "s7", "192.168.10.21", 102, "00:1b:44:11:3a:b8", "Robot 1"),
+                ("robot2-opc", "opcua", "fd00::21", 4841, None, "Robot 2"),
+            ],
+        )
+        self.assertEqual(
+            paths, ["tour_plant_gmbh/Linz/Assembly/Line_A/Robot_1", "tour_plant_gmbh/Linz/Assembly/Line_A/Robot_2"]
+        )
         self.assertEqual(tz, "Europe/Vienna")
         self.assertGreater(instance.usage_db_size_mb, 1)
 
         # the portal page and the bundle, as the customer
-        portal = self.env["res.users"].sudo().with_context(no_reset_password=True).create({
-            "name": "Tina", "login": "tina-portal", "password": "tina-portal-pw", "partner_id": instance.partner_id.id,
-            "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]})
+        portal = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": "Tina",
+                    "login": "tina-portal",
+                    "password": "tina-portal-pw",
+                    "partner_id": instance.partner_id.id,
+                    "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])],
+                }
+            )
+        )
         self.authenticate(portal.login, "tina-portal-pw")
         page = self.url_open("/my/instances").text
         self.assertIn("Tour Plant GmbH", page)
@@ -72,8 +94,12 @@ class TestProvision(HfCloudProvisionCase):
         models = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self.http_port()}/xmlrpc/2/object", allow_none=True)
         uid = self.env.ref("base.user_admin").id
         self.env.ref("base.user_admin").password = "admin-test-pw"
-        call = lambda method: models.execute_kw(self.env.cr.dbname, uid, "admin-test-pw",  # noqa: E731
-                                                "hf.cloud.instance", method, [[instance.id]])
+
+        def call(method):
+            return models.execute_kw(
+                self.env.cr.dbname, uid, "admin-test-pw", "hf.cloud.instance", method, [[instance.id]]
+            )
+
         self.assertTrue(call("action_suspend"))
         instance.invalidate_recordset()  # the XML-RPC request wrote through another environment
         self.assertEqual(instance.state, "suspended")
@@ -96,11 +122,26 @@ class TestProvision(HfCloudProvisionCase):
         from .common import spec_dict
 
         plan = self.env.ref("hf_cloud.product_plan_factory")
-        instance_id = models.execute_kw(self.env.cr.dbname, admin.id, "admin-test-pw", "hf.cloud.instance", "create",
-                                        [{"name": "Rpc Buyer", "partner_id": partner.id, "plan_id": plan.id,
-                                          "spec_json": json.dumps(spec_dict("Rpc Buyer"))}])
-        self.assertTrue(models.execute_kw(self.env.cr.dbname, admin.id, "admin-test-pw", "hf.cloud.instance",
-                                          "action_provision", [[instance_id]]))
+        instance_id = models.execute_kw(
+            self.env.cr.dbname,
+            admin.id,
+            "admin-test-pw",
+            "hf.cloud.instance",
+            "create",
+            [
+                {
+                    "name": "Rpc Buyer",
+                    "partner_id": partner.id,
+                    "plan_id": plan.id,
+                    "spec_json": json.dumps(spec_dict("Rpc Buyer")),
+                }
+            ],
+        )
+        self.assertTrue(
+            models.execute_kw(
+                self.env.cr.dbname, admin.id, "admin-test-pw", "hf.cloud.instance", "action_provision", [[instance_id]]
+            )
+        )
         instance = self.env["hf.cloud.instance"].browse(instance_id)
         self.assertEqual(instance.state, "queued")
         self.assertEqual(instance.quota_tags, 2500)

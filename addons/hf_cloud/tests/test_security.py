@@ -1,4 +1,5 @@
 """Issue 15: the attacks on hyperfactory-cloud, each against a real tenant (real Odoo, PostgreSQL, Mosquitto)."""
+
 import io
 import json
 import os
@@ -25,8 +26,11 @@ def bundle_secrets(data):
     """The API key and the broker user/password inside an edge bundle."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         env_name = next(n for n in archive.namelist() if n.endswith("/.env"))
-        lines = dict(line.split("=", 1) for line in archive.read(env_name).decode().splitlines()
-                     if "=" in line and not line.startswith("#"))
+        lines = dict(
+            line.split("=", 1)
+            for line in archive.read(env_name).decode().splitlines()
+            if "=" in line and not line.startswith("#")
+        )
     credentials = lines["HF_COLLECTOR_MQTT_URL"].split("://", 1)[1].rsplit("@", 1)[0]
     username, password = credentials.split(":", 1)
     return {"api_key": lines["HF_COLLECTOR_API_KEY"], "username": username, "password": password}
@@ -42,9 +46,14 @@ class HfCloudTenantCase(HttpCase):
         super().setUpClass()
         configure_saas(cls)
         cls.broker = start_mosquitto(cls)
-        set_environ(cls, {"HF_SAAS_MOSQUITTO_DIR": cls.broker["dir"],
-                          "HF_SAAS_MOSQUITTO_PIDFILE": cls.broker["pidfile"],
-                          "HF_SAAS_MQTT_URL": f"mqtt://127.0.0.1:{cls.broker['port']}"})
+        set_environ(
+            cls,
+            {
+                "HF_SAAS_MOSQUITTO_DIR": cls.broker["dir"],
+                "HF_SAAS_MOSQUITTO_PIDFILE": cls.broker["pidfile"],
+                "HF_SAAS_MQTT_URL": f"mqtt://127.0.0.1:{cls.broker['port']}",
+            },
+        )
         cls.provisioner = Provisioner(Settings.load())
         if not _TEMPLATE_BUILT:  # once per run: the addons change under other engineers' hands meanwhile
             cls.provisioner.build_template()  # no-op while the tenant addons are unchanged
@@ -59,22 +68,41 @@ class HfCloudTenantCase(HttpCase):
         cls.result = cls.provisioner.create(spec)
         cls.plan = cls.env.ref("hf_cloud.product_plan_starter")
         cls.customer = cls.env["res.partner"].create({"name": "Ada Target", "email": "ada@attack-target.example"})
-        cls.instance = cls.env["hf.cloud.instance"].create({
-            "name": cls.company, "partner_id": cls.customer.id, "plan_id": cls.plan.id})
+        cls.instance = cls.env["hf.cloud.instance"].create(
+            {"name": cls.company, "partner_id": cls.customer.id, "plan_id": cls.plan.id}
+        )
         # what the provisioner itself records once the tenant is made
-        cls.env.cr.execute("UPDATE hf_cloud_instance SET db_name = %s, state = 'ready', url = %s WHERE id = %s",
-                           (cls.db, cls.result.url, cls.instance.id))
+        cls.env.cr.execute(
+            "UPDATE hf_cloud_instance SET db_name = %s, state = 'ready', url = %s WHERE id = %s",
+            (cls.db, cls.result.url, cls.instance.id),
+        )
         cls.instance.invalidate_recordset()
         users = cls.env["res.users"].with_context(no_reset_password=True)
-        cls.cloud_user = users.create({
-            "name": "Rita Readonly", "login": "rita-readonly", "password": "rita-readonly-pw",
-            "groups_id": [(6, 0, [cls.env.ref("hf_cloud.group_hf_cloud_user").id])]})
-        cls.portal_user = users.create({
-            "name": "Ada Target", "login": "ada-target", "password": "ada-target-pw", "partner_id": cls.customer.id,
-            "groups_id": [(6, 0, [cls.env.ref("base.group_portal").id])]})
-        cls.manager = users.create({
-            "name": "Max Manager", "login": "max-manager", "password": "max-manager-pw",
-            "groups_id": [(6, 0, [cls.env.ref("hf_cloud.group_hf_cloud_manager").id])]})
+        cls.cloud_user = users.create(
+            {
+                "name": "Rita Readonly",
+                "login": "rita-readonly",
+                "password": "rita-readonly-pw",
+                "groups_id": [(6, 0, [cls.env.ref("hf_cloud.group_hf_cloud_user").id])],
+            }
+        )
+        cls.portal_user = users.create(
+            {
+                "name": "Ada Target",
+                "login": "ada-target",
+                "password": "ada-target-pw",
+                "partner_id": cls.customer.id,
+                "groups_id": [(6, 0, [cls.env.ref("base.group_portal").id])],
+            }
+        )
+        cls.manager = users.create(
+            {
+                "name": "Max Manager",
+                "login": "max-manager",
+                "password": "max-manager-pw",
+                "groups_id": [(6, 0, [cls.env.ref("hf_cloud.group_hf_cloud_manager").id])],
+            }
+        )
 
     @classmethod
     def _drop_tenant(cls, db):
@@ -170,13 +198,16 @@ class TestBundleAndPlan(HfCloudTenantCase):
 
     def _upgrade(self, plan):
         self.authenticate("ada-target", "ada-target-pw")
-        return self.url_open(f"/my/instances/{self.instance.id}/upgrade", allow_redirects=False,
-                             data={"plan_id": str(plan.id), "csrf_token": http.Request.csrf_token(self)})
+        return self.url_open(
+            f"/my/instances/{self.instance.id}/upgrade",
+            allow_redirects=False,
+            data={"plan_id": str(plan.id), "csrf_token": http.Request.csrf_token(self)},
+        )
 
     def test_upgrade_refuses_a_plan_not_for_sale(self):
-        hidden = self.env.ref("hf_cloud.product_plan_factory").copy({
-            "name": "Secret unlimited", "hf_plan_code": "secret", "hf_quota_tags": 1_000_000,
-            "sale_ok": False})
+        hidden = self.env.ref("hf_cloud.product_plan_factory").copy(
+            {"name": "Secret unlimited", "hf_plan_code": "secret", "hf_quota_tags": 1_000_000, "sale_ok": False}
+        )
         inactive = hidden.copy({"name": "Old plan", "hf_plan_code": "old", "sale_ok": True, "active": False})
         orders = self.env["sale.order"].search_count([])
         quotas = self.provisioner.usage(self.db)["quotas"]
@@ -214,9 +245,12 @@ class TestProvisionerTrust(HfCloudTenantCase):
 
     def test_system_parameters_do_not_steer_the_provisioner(self):
         params = self.env["ir.config_parameter"].sudo()
-        for key, value in (("hf_cloud.saas_state_dir", "/tmp/hf-attacker"), ("hf_cloud.saas_db_prefix", "evil_"),
-                           ("hf_cloud.saas_template_db", "evil_template"),
-                           ("hf_cloud.ziti_url", "https://attacker.example/edge/management/v1")):
+        for key, value in (
+            ("hf_cloud.saas_state_dir", "/tmp/hf-attacker"),
+            ("hf_cloud.saas_db_prefix", "evil_"),
+            ("hf_cloud.saas_template_db", "evil_template"),
+            ("hf_cloud.ziti_url", "https://attacker.example/edge/management/v1"),
+        ):
             params.set_param(key, value)
         settings = self.env["hf.cloud.instance"]._hf_settings()
         self.assertEqual(str(settings.state_dir), str(self.settings.state_dir))
@@ -227,11 +261,13 @@ class TestProvisionerTrust(HfCloudTenantCase):
     def test_trusted_fields_are_not_writable_through_the_orm(self):
         instances = self.env["hf.cloud.instance"].with_user(self.manager)
         with self.assertRaises(UserError):
-            instances.create({"name": "Squatter", "partner_id": self.customer.id, "plan_id": self.plan.id,
-                              "db_name": self.db})
+            instances.create(
+                {"name": "Squatter", "partner_id": self.customer.id, "plan_id": self.plan.id, "db_name": self.db}
+            )
         with self.assertRaises(UserError):
-            instances.create({"name": "Squatter", "partner_id": self.customer.id, "plan_id": self.plan.id,
-                              "state": "ready"})
+            instances.create(
+                {"name": "Squatter", "partner_id": self.customer.id, "plan_id": self.plan.id, "state": "ready"}
+            )
         other = instances.create({"name": "Other Plant", "partner_id": self.customer.id, "plan_id": self.plan.id})
         for vals in ({"db_name": self.db}, {"state": "ready"}, {"url": "https://attacker.example"}):
             with self.subTest(vals=vals), self.assertRaises(UserError):
@@ -273,10 +309,14 @@ class TestSmallLeaks(HttpCase):
         fake_python.write_text("#!/bin/sh\necho 'Traceback: db_password=SECRET-STDERR-42' >&2\nexit 3\n")
         fake_python.chmod(0o755)
         partner = self.env["res.partner"].create({"name": "Lea Leak", "email": "lea@leaky-plant.example"})
-        instance = self.env["hf.cloud.instance"].create({
-            "name": "Leaky Plant", "partner_id": partner.id,
-            "plan_id": self.env.ref("hf_cloud.product_plan_starter").id,
-            "spec_json": json.dumps(spec_dict("Leaky Plant"))})
+        instance = self.env["hf.cloud.instance"].create(
+            {
+                "name": "Leaky Plant",
+                "partner_id": partner.id,
+                "plan_id": self.env.ref("hf_cloud.product_plan_starter").id,
+                "spec_json": json.dumps(spec_dict("Leaky Plant")),
+            }
+        )
         instance._portal_ensure_token()
         self.addCleanup(os.environ.pop, "HF_SAAS_PYTHON", None)
         os.environ["HF_SAAS_PYTHON"] = str(fake_python)  # the tenant setup step runs this and fails

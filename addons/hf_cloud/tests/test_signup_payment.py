@@ -1,5 +1,6 @@
 """Issue 17: a signup's plan is paid before anything is set up (Odoo's payment framework, its demo provider
 here), or, where the operator sells by invoice, provisioned at once and invoiced with payment terms."""
+
 from odoo.tests import tagged
 
 from .common import enable_demo_provider, pay_with_demo_provider

@@ -27,9 +27,15 @@ class HfUnsTag(models.Model):
             current = self.sudo().with_context(active_test=True).search_count([])
             wanted = sum(1 for vals in vals_list if vals.get("active", True))
             if current + wanted > limit:
-                raise ValidationError(_(
-                    "Your plan includes %(limit)s tags and %(current)s exist: archive unused tags or "
-                    "upgrade the plan to add %(wanted)s more.", limit=limit, current=current, wanted=wanted))
+                raise ValidationError(
+                    _(
+                        "Your plan includes %(limit)s tags and %(current)s exist: archive unused tags or "
+                        "upgrade the plan to add %(wanted)s more.",
+                        limit=limit,
+                        current=current,
+                        wanted=wanted,
+                    )
+                )
         return super().create(vals_list)
 
     def write(self, vals):
@@ -58,8 +64,10 @@ class HfUnsTag(models.Model):
         cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
         if not sample_limit or not cr.fetchone()[0]:
             return
-        cr.execute("SELECT tag_id, count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day' "
-                   "GROUP BY tag_id ORDER BY count(*) DESC")
+        cr.execute(
+            "SELECT tag_id, count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day' "
+            "GROUP BY tag_id ORDER BY count(*) DESC"
+        )
         counts = cr.fetchall()
         total = sum(n for _tag, n in counts)
         if total > sample_limit:
@@ -72,8 +80,9 @@ class HfUnsTag(models.Model):
             tags = self.sudo().browse(to_pause).exists().filtered("historian")
             tags.write({"historian": False})
             params.set_param(PAUSED_PARAM, ",".join(str(i) for i in sorted(set(paused) | set(tags.ids))))
-            _logger.warning("samples/day quota %s exceeded (%s): historian paused for %s tags",
-                            sample_limit, total, len(tags))
+            _logger.warning(
+                "samples/day quota %s exceeded (%s): historian paused for %s tags", sample_limit, total, len(tags)
+            )
         elif paused:
             self.sudo().browse(paused).exists().write({"historian": True})
             params.set_param(PAUSED_PARAM, "")

@@ -17,8 +17,9 @@ from hf_historian import reader
 CHUNK_ROWS = 50_000  # historian rows per read: memory stays flat whatever the training period
 
 
-def read_series(cr: Any, tag_id: int, start: datetime, end: datetime, good_only: bool = True,
-                chunk_rows: int = CHUNK_ROWS) -> tuple[np.ndarray, np.ndarray]:
+def read_series(
+    cr: Any, tag_id: int, start: datetime, end: datetime, good_only: bool = True, chunk_rows: int = CHUNK_ROWS
+) -> tuple[np.ndarray, np.ndarray]:
     """(epoch seconds, values) of one numeric tag in [start, end), read in chunks of ``chunk_rows`` (keyset
     paging on time: the table is unique on tag and time); text values, and bad ones when ``good_only``, left out."""
     times, values = [], []

@@ -44,8 +44,12 @@ class FeatureSpec:
         return max(self.windows) * self.step_s
 
     def names(self, tags: list[str]) -> list[str]:
-        return [f"{tag} {agg} {w * self.step_s / 60:g}min" for tag in tags for w in self.windows
-                for agg in self.aggregations]
+        return [
+            f"{tag} {agg} {w * self.step_s / 60:g}min"
+            for tag in tags
+            for w in self.windows
+            for agg in self.aggregations
+        ]
 
     def grid(self, start_s: float, end_s: float) -> np.ndarray:
         """Row end times (epoch seconds) on the grid, after ``start_s`` and not after ``end_s``."""
@@ -55,9 +59,19 @@ class FeatureSpec:
 
 def _buckets(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, step_s: int) -> dict[str, np.ndarray]:
     n = len(ends)
-    out = {"count": np.zeros(n), "sum": np.zeros(n), "sumsq": np.zeros(n), "st": np.zeros(n),
-           "stt": np.zeros(n), "stv": np.zeros(n), "min": np.full(n, np.inf), "max": np.full(n, -np.inf),
-           "last": np.full(n, np.nan), "noise": np.zeros(n), "noise_count": np.zeros(n)}
+    out = {
+        "count": np.zeros(n),
+        "sum": np.zeros(n),
+        "sumsq": np.zeros(n),
+        "st": np.zeros(n),
+        "stt": np.zeros(n),
+        "stv": np.zeros(n),
+        "min": np.full(n, np.inf),
+        "max": np.full(n, -np.inf),
+        "last": np.full(n, np.nan),
+        "noise": np.zeros(n),
+        "noise_count": np.zeros(n),
+    }
     if n == 0:
         return out
     finite = np.isfinite(values) & np.isfinite(times_s)
@@ -149,9 +163,15 @@ def tag_features(times_s: np.ndarray, values: np.ndarray, ends: np.ndarray, spec
             slope = np.where(denominator > 1e-12 * np.maximum(n * stt, 1.0), (n * stv - st * s) / denominator, 0.0)
             noise = _rolling_sum(b["noise"] * b["noise_count"], w) / _rolling_sum(b["noise_count"], w)
         ref = float(b.get("ref", 0.0))
-        agg = {"mean": mean + ref, "std": std, "min": _rolling(b["min"], w, np.inf, "min") + ref,
-               "max": _rolling(b["max"], w, -np.inf, "max") + ref, "slope": slope, "last": last + ref,
-               "noise": np.where(np.isfinite(noise), noise, 0.0)}
+        agg = {
+            "mean": mean + ref,
+            "std": std,
+            "min": _rolling(b["min"], w, np.inf, "min") + ref,
+            "max": _rolling(b["max"], w, -np.inf, "max") + ref,
+            "slope": slope,
+            "last": last + ref,
+            "noise": np.where(np.isfinite(noise), noise, 0.0),
+        }
         valid = n >= 2
         for name in spec.aggregations:
             columns.append(np.where(valid, agg[name], np.nan))

@@ -56,8 +56,10 @@ class MlModel:
         """One score per row: anomaly scores (1.0 = threshold) or event probabilities."""
         features = np.asarray(features, dtype=float)
         if features.shape[1] != len(self.feature_names):
-            raise TrainingError(f"the model expects {len(self.feature_names)} features, got {features.shape[1]}; "
-                                "the job's tags or aggregations changed since training")
+            raise TrainingError(
+                f"the model expects {len(self.feature_names)} features, got {features.shape[1]}; "
+                "the job's tags or aggregations changed since training"
+            )
         if len(features) == 0:
             return np.empty(0)
         if self.method == "robust_z":
@@ -66,8 +68,11 @@ class MlModel:
             forest = -self.estimator.score_samples(self.scaler.transform(features)) / self.params["raw_threshold"]
             return np.maximum(forest, self._envelope(features).max(axis=1))
         proba = self.estimator.predict_proba(features)
-        return (proba[:, list(self.estimator.classes_).index(1)] if 1 in self.estimator.classes_
-                else np.zeros(len(features)))
+        return (
+            proba[:, list(self.estimator.classes_).index(1)]
+            if 1 in self.estimator.classes_
+            else np.zeros(len(features))
+        )
 
     def _envelope(self, features: np.ndarray) -> np.ndarray:
         """How far each feature lies outside its training range (min to max), in widths of that range
@@ -99,8 +104,14 @@ class MlModel:
 
     # --- fitting ------------------------------------------------------------------------------
     @classmethod
-    def fit_anomaly(cls, features: np.ndarray, names: list[str], method: str = "isolation_forest",
-                    contamination: float = 0.01, seed: int = 0) -> MlModel:
+    def fit_anomaly(
+        cls,
+        features: np.ndarray,
+        names: list[str],
+        method: str = "isolation_forest",
+        contamination: float = 0.01,
+        seed: int = 0,
+    ) -> MlModel:
         features = _checked(features)
         if method == "robust_z":
             median = np.median(features, axis=0)
@@ -115,8 +126,14 @@ class MlModel:
         low, high = features.min(axis=0), features.max(axis=0)
         floor = 1e-6 * np.maximum(np.abs(high), 1.0)
         width = np.maximum(high - low, floor)
-        return cls("anomaly", method, names, {"raw_threshold": float(np.quantile(raw, 1 - contamination)),
-                                              "low": low, "high": low + width}, scaler, forest)
+        return cls(
+            "anomaly",
+            method,
+            names,
+            {"raw_threshold": float(np.quantile(raw, 1 - contamination)), "low": low, "high": low + width},
+            scaler,
+            forest,
+        )
 
     @classmethod
     def fit_classifier(cls, features: np.ndarray, labels: np.ndarray, names: list[str], seed: int = 0) -> MlModel:
@@ -127,16 +144,23 @@ class MlModel:
             raise TrainingError(f"only {positives} positive example(s) in the training data; at least 2 are needed")
         if positives == len(labels):
             raise TrainingError("every training row is positive: the horizon is too long for this history")
-        forest = RandomForestClassifier(n_estimators=120, max_depth=10, min_samples_leaf=3, n_jobs=1,
-                                        class_weight="balanced_subsample", random_state=seed)
+        forest = RandomForestClassifier(
+            n_estimators=120,
+            max_depth=10,
+            min_samples_leaf=3,
+            n_jobs=1,
+            class_weight="balanced_subsample",
+            random_state=seed,
+        )
         return cls("classifier", "random_forest", names, {}, None, forest.fit(features, labels))
 
 
 def _checked(features: np.ndarray) -> np.ndarray:
     features = np.asarray(features, dtype=float)
     if features.ndim != 2 or features.shape[0] < MIN_ROWS:
-        raise TrainingError(f"only {features.shape[0] if features.ndim else 0} complete feature windows; "
-                            f"at least {MIN_ROWS} are needed")
+        raise TrainingError(
+            f"only {features.shape[0] if features.ndim else 0} complete feature windows; at least {MIN_ROWS} are needed"
+        )
     if not np.isfinite(features).all():
         raise TrainingError("the features contain NaN or infinite values")
     if np.all(np.ptp(features, axis=0) == 0):
@@ -151,24 +175,26 @@ def _checked(features: np.ndarray) -> np.ndarray:
 # needed) plus these. numpy.* as a whole would admit numpy.testing's runstring (exec), scipy.* and sklearn.*
 # hold loaders and callables just as bad. A version upgrade that pickles a new global makes training fail
 # loudly in the tests (tests/test_model_storage.py loads a model of each method), never silently.
-ALLOWED_GLOBALS = frozenset({
-    # numpy arrays and scalars: dtype, contiguous buffers (protocol 5), and the older form a
-    # non-contiguous array takes (an empty array, then its state: shape, dtype and raw bytes)
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.numeric", "_frombuffer"),
-    # isolation_forest: the scaler, the forest and its trees
-    ("sklearn.preprocessing._data", "RobustScaler"),
-    ("sklearn.ensemble._iforest", "IsolationForest"),
-    ("sklearn.tree._classes", "ExtraTreeRegressor"),
-    # random_forest
-    ("sklearn.ensemble._forest", "RandomForestClassifier"),
-    ("sklearn.tree._classes", "DecisionTreeClassifier"),
-    # both forests' fitted trees
-    ("sklearn.tree._tree", "Tree"),
-})
+ALLOWED_GLOBALS = frozenset(
+    {
+        # numpy arrays and scalars: dtype, contiguous buffers (protocol 5), and the older form a
+        # non-contiguous array takes (an empty array, then its state: shape, dtype and raw bytes)
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.numeric", "_frombuffer"),
+        # isolation_forest: the scaler, the forest and its trees
+        ("sklearn.preprocessing._data", "RobustScaler"),
+        ("sklearn.ensemble._iforest", "IsolationForest"),
+        ("sklearn.tree._classes", "ExtraTreeRegressor"),
+        # random_forest
+        ("sklearn.ensemble._forest", "RandomForestClassifier"),
+        ("sklearn.tree._classes", "DecisionTreeClassifier"),
+        # both forests' fitted trees
+        ("sklearn.tree._tree", "Tree"),
+    }
+)
 
 KEY_ENV = "HF_ML_SIGNING_KEY"
 KEY_FILE_ENV = "HF_ML_SIGNING_KEY_FILE"
@@ -203,11 +229,15 @@ def deployment_key(scope: str = "", environ: Mapping[str, str] | None = None) ->
     else:
         secret, where = (environ.get(KEY_ENV) or "").strip(), KEY_ENV
     if not secret:
-        raise MissingSigningKey(f"the server has no model signing key: set {KEY_FILE_ENV} (a file holding at "
-                                f"least {MIN_KEY_CHARS} random characters) or {KEY_ENV} in Odoo's environment")
+        raise MissingSigningKey(
+            f"the server has no model signing key: set {KEY_FILE_ENV} (a file holding at "
+            f"least {MIN_KEY_CHARS} random characters) or {KEY_ENV} in Odoo's environment"
+        )
     if len(secret) < MIN_KEY_CHARS:
-        raise MissingSigningKey(f"the model signing key in {where} is too short: give it at least {MIN_KEY_CHARS} "
-                                "random characters (e.g. the output of `openssl rand -hex 32`)")
+        raise MissingSigningKey(
+            f"the model signing key in {where} is too short: give it at least {MIN_KEY_CHARS} "
+            "random characters (e.g. the output of `openssl rand -hex 32`)"
+        )
     return signing_key(secret, scope)
 
 
@@ -215,8 +245,7 @@ def signing_key(secret: str, scope: str = "") -> bytes:
     """The signing key derived from the deployment's secret (never the secret itself) for ``scope``."""
     if not secret:
         raise MissingSigningKey("no secret to sign models with")
-    return hmac.new(secret.encode(), b"hyperfactory hf_ml model signing v2\0" + scope.encode(),
-                    hashlib.sha256).digest()
+    return hmac.new(secret.encode(), b"hyperfactory hf_ml model signing v2\0" + scope.encode(), hashlib.sha256).digest()
 
 
 def sign(data: bytes, key: bytes) -> str:
@@ -225,8 +254,15 @@ def sign(data: bytes, key: bytes) -> str:
 
 def dump(model: MlModel, key: bytes) -> tuple[bytes, str]:
     """(artefact bytes, hex signature)."""
-    state = {"format": FORMAT, "kind": model.kind, "method": model.method, "feature_names": list(model.feature_names),
-             "params": model.params, "scaler": model.scaler, "estimator": model.estimator}
+    state = {
+        "format": FORMAT,
+        "kind": model.kind,
+        "method": model.method,
+        "feature_names": list(model.feature_names),
+        "params": model.params,
+        "scaler": model.scaler,
+        "estimator": model.estimator,
+    }
     buffer = io.BytesIO()
     pickle.dump(state, buffer, protocol=pickle.HIGHEST_PROTOCOL)
     data = buffer.getvalue()
@@ -246,5 +282,6 @@ def load(data: bytes, signature: str, key: bytes) -> MlModel:
         raise TamperedModel(f"the model file cannot be read ({type(exc).__name__})") from exc
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise TamperedModel("the model file is not in this server's model format")
-    return MlModel(state["kind"], state["method"], state["feature_names"], state["params"], state["scaler"],
-                   state["estimator"])
+    return MlModel(
+        state["kind"], state["method"], state["feature_names"], state["params"], state["scaler"], state["estimator"]
+    )

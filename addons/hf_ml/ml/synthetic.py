@@ -16,9 +16,15 @@ FAILURE_VIBRATION = 11.0
 TAGS = ("temperature", "spindle_speed", "vibration", "load")
 
 
-def plant(seconds: int, seed: int, dt: float = 1.0, start: float = 1.8e9, repair_s: float = 1800.0,
-          healthy_s: tuple[float, float] = (4 * 3600, 10 * 3600), pf_s: tuple[float, float] = (3 * 3600, 7 * 3600)
-          ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def plant(
+    seconds: int,
+    seed: int,
+    dt: float = 1.0,
+    start: float = 1.8e9,
+    repair_s: float = 1800.0,
+    healthy_s: tuple[float, float] = (4 * 3600, 10 * 3600),
+    pf_s: tuple[float, float] = (3 * 3600, 7 * 3600),
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
     """(times, {tag: values}, failure times) for ``seconds`` of operation sampled every ``dt``."""
     rng = np.random.default_rng(seed)
     n = int(seconds / dt)
@@ -40,7 +46,7 @@ def plant(seconds: int, seed: int, dt: float = 1.0, start: float = 1.8e9, repair
         if onset + steps < n:
             failures.append(t[onset + steps])
             repair_end = min(onset + steps + int(repair_s / dt), n)
-            down[onset + steps:repair_end] = True
+            down[onset + steps : repair_end] = True
             i = repair_end
         else:
             i = n
@@ -60,8 +66,17 @@ def plant(seconds: int, seed: int, dt: float = 1.0, start: float = 1.8e9, repair
     temperature = _first_order(target, alpha, 24 + 45 * 0.8) + rng.normal(0, 0.05, n)
     vibration = np.where(running, vibration_base, 0.3) * (1 + 0.04 * np.sin(t / 7)) + rng.normal(0, 0.08, n)
     state = np.where(down, 2.0, np.where(running, 1.0, 0.0))  # the UNS state codes: 1 running, 0 idle, 2 down
-    return t, {"temperature": temperature, "spindle_speed": speed, "vibration": np.maximum(vibration, 0.0),
-               "load": load + rng.normal(0, 0.01, n), "state": state}, np.asarray(failures)
+    return (
+        t,
+        {
+            "temperature": temperature,
+            "spindle_speed": speed,
+            "vibration": np.maximum(vibration, 0.0),
+            "load": load + rng.normal(0, 0.01, n),
+            "state": state,
+        },
+        np.asarray(failures),
+    )
 
 
 def _first_order(target: np.ndarray, alpha: float, initial: float) -> np.ndarray:

@@ -26,9 +26,20 @@ class Trained:
     lead: list[float]  # seconds of warning before each held-out event (maintenance, or anomaly with events)
 
 
-def fit(matrix: np.ndarray, ends: np.ndarray, split_at: float, names: list[str], labels: np.ndarray | None,
-        events: np.ndarray | None, *, supervised: bool, method: str, contamination: float, threshold: float,
-        lead_times: bool) -> Trained:
+def fit(
+    matrix: np.ndarray,
+    ends: np.ndarray,
+    split_at: float,
+    names: list[str],
+    labels: np.ndarray | None,
+    events: np.ndarray | None,
+    *,
+    supervised: bool,
+    method: str,
+    contamination: float,
+    threshold: float,
+    lead_times: bool,
+) -> Trained:
     """Fit on the rows ending at or before ``split_at``, score every row, then fit the kept model on all rows.
     ``labels`` are required when ``supervised`` (a classifier), ``events`` for ``lead_times``. Raises
     ``model.TrainingError``."""

@@ -22,8 +22,11 @@ class HfMlModelVersion(models.Model):
     feature_names = fields.Json(readonly=True)
     trained_from = fields.Datetime(readonly=True)
     trained_until = fields.Datetime(readonly=True)
-    split_at = fields.Datetime(string="Held out from", readonly=True,
-                               help="Rows after this time were kept out of training to measure the model.")
+    split_at = fields.Datetime(
+        string="Held out from",
+        readonly=True,
+        help="Rows after this time were kept out of training to measure the model.",
+    )
     train_rows = fields.Integer(string="Training windows", readonly=True)
     test_rows = fields.Integer(string="Held-out windows", readonly=True)
     positive_rows = fields.Integer(string="Positive windows", readonly=True)
@@ -33,12 +36,19 @@ class HfMlModelVersion(models.Model):
     recall = fields.Float(readonly=True, digits=(4, 3))
     f1 = fields.Float(readonly=True, digits=(4, 3))
     roc_auc = fields.Float(string="ROC AUC", readonly=True, digits=(4, 3))
-    mae = fields.Float(string="MAE", readonly=True, digits=(4, 3),
-                       help="Mean absolute error between the predicted probability and what happened.")
+    mae = fields.Float(
+        string="MAE",
+        readonly=True,
+        digits=(4, 3),
+        help="Mean absolute error between the predicted probability and what happened.",
+    )
     flagged_share = fields.Float(string="Held-out share over threshold", readonly=True, digits=(4, 3))
     lead_time_minutes = fields.Float(
-        string="Mean lead time (min)", readonly=True, digits=(16, 1),
-        help="How long before each held-out failure the score first crossed the threshold.")
+        string="Mean lead time (min)",
+        readonly=True,
+        digits=(16, 1),
+        help="How long before each held-out failure the score first crossed the threshold.",
+    )
     training_seconds = fields.Float(readonly=True, digits=(16, 2))
     chart_scores = fields.Json(readonly=True)
     chart_importance = fields.Json(readonly=True)
@@ -53,11 +63,17 @@ class HfMlModelVersion(models.Model):
     def _compute_summary(self):
         for version in self:
             if version.has_labels:
-                version.summary = _("precision %(p).2f, recall %(r).2f, F1 %(f).2f, ROC AUC %(auc).2f",
-                                    p=version.precision, r=version.recall, f=version.f1, auc=version.roc_auc)
+                version.summary = _(
+                    "precision %(p).2f, recall %(r).2f, F1 %(f).2f, ROC AUC %(auc).2f",
+                    p=version.precision,
+                    r=version.recall,
+                    f=version.f1,
+                    auc=version.roc_auc,
+                )
             else:
-                version.summary = _("%(share).1f%% of held-out windows over the threshold",
-                                    share=100 * version.flagged_share)
+                version.summary = _(
+                    "%(share).1f%% of held-out windows over the threshold", share=100 * version.flagged_share
+                )
 
     def action_activate(self):
         """Make this version the job's active model (a rollback when it is an older one)."""

@@ -16,8 +16,9 @@ TEST_SIGNING_KEY = "hf-ml-tests-signing-key-0123456789abcdef"
 
 def signing_environ(key=TEST_SIGNING_KEY, key_file=None):
     """os.environ with exactly this signing key (or key file), nothing inherited from the shell."""
-    environ = {name: value for name, value in os.environ.items()
-               if name not in ("HF_ML_SIGNING_KEY", "HF_ML_SIGNING_KEY_FILE")}
+    environ = {
+        name: value for name, value in os.environ.items() if name not in ("HF_ML_SIGNING_KEY", "HF_ML_SIGNING_KEY_FILE")
+    }
     if key is not None:
         environ["HF_ML_SIGNING_KEY"] = key
     if key_file is not None:
@@ -37,10 +38,12 @@ class HfMlCommon(HfUnsCommon):
         # windows on every run (a minute-aligned "now" shifts them, and with them the scores)
         cls.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         cls.tag_vibration = cls.create_tag("vibration", unit="mm/s", modbus_address=10, modbus_type="float32")
-        cls.tag_state = cls.create_tag("state", modbus_address=12, modbus_type="uint16", data_type="int",
-                                       role="machine_state")
-        cls.tag_scrap = cls.create_tag("scrap_count", modbus_address=14, modbus_type="uint32", data_type="int",
-                                       role="scrap_count")
+        cls.tag_state = cls.create_tag(
+            "state", modbus_address=12, modbus_type="uint16", data_type="int", role="machine_state"
+        )
+        cls.tag_scrap = cls.create_tag(
+            "scrap_count", modbus_address=14, modbus_type="uint32", data_type="int", role="scrap_count"
+        )
         cls.equipment = cls.env["maintenance.equipment"].create({"name": "Press 1 spindle"})
 
     @staticmethod
@@ -58,8 +61,13 @@ class HfMlCommon(HfUnsCommon):
         ``inject``: ``[(offset_s, length_s, {"temperature": +delta, "spindle_speed": sigma})]`` anomalies.
         """
         rng = np.random.default_rng(machine.seed)
-        tags = {"temperature": cls.tag_temperature, "spindle_speed": cls.tag_speed,
-                "vibration": cls.tag_vibration, "state": cls.tag_state, "scrap_count": cls.tag_scrap}
+        tags = {
+            "temperature": cls.tag_temperature,
+            "spindle_speed": cls.tag_speed,
+            "vibration": cls.tag_vibration,
+            "state": cls.tag_state,
+            "scrap_count": cls.tag_scrap,
+        }
         samples, failures = [], []
         for i in range(int(seconds // STEP_S)):
             was_down = machine.state == "down"
@@ -69,8 +77,13 @@ class HfMlCommon(HfUnsCommon):
             moment = start + timedelta(seconds=i * STEP_S)
             if machine.state == "down" and not was_down:
                 failures.append(moment)
-            values = {"temperature": machine.temperature, "spindle_speed": machine.spindle_speed,
-                      "vibration": machine.vibration, "state": machine.state_code, "scrap_count": machine.scrap_count}
+            values = {
+                "temperature": machine.temperature,
+                "spindle_speed": machine.spindle_speed,
+                "vibration": machine.vibration,
+                "state": machine.state_code,
+                "scrap_count": machine.scrap_count,
+            }
             for offset, length, change in inject or ():
                 if offset <= i * STEP_S < offset + length:
                     values["temperature"] += change.get("temperature", 0.0)
@@ -83,14 +96,23 @@ class HfMlCommon(HfUnsCommon):
     @classmethod
     def record_failures(cls, failures):
         """Corrective requests, as a maintenance technician records each breakdown."""
-        return cls.env["maintenance.request"].create([{
-            "name": f"Spindle bearing failed {moment:%H:%M}", "equipment_id": cls.equipment.id,
-            "maintenance_type": "corrective", "hf_failed_at": moment.replace(tzinfo=None),
-        } for moment in failures])
+        return cls.env["maintenance.request"].create(
+            [
+                {
+                    "name": f"Spindle bearing failed {moment:%H:%M}",
+                    "equipment_id": cls.equipment.id,
+                    "maintenance_type": "corrective",
+                    "hf_failed_at": moment.replace(tzinfo=None),
+                }
+                for moment in failures
+            ]
+        )
 
     def scores(self, job):
-        self.env.cr.execute("SELECT extract(epoch FROM time), value FROM hf_historian_sample WHERE tag_id = %s "
-                            "ORDER BY time", (job.score_tag_id.id,))
+        self.env.cr.execute(
+            "SELECT extract(epoch FROM time), value FROM hf_historian_sample WHERE tag_id = %s ORDER BY time",
+            (job.score_tag_id.id,),
+        )
         return [(datetime.fromtimestamp(float(t), UTC), v) for t, v in self.env.cr.fetchall()]
 
     def train(self, job, now=None):

@@ -17,13 +17,25 @@ class TestAccess(HfMlCommon):
     def setUpClass(cls):
         super().setUpClass()
         base = cls.now - timedelta(hours=12)
-        HistorianWriter(cls.env.cr).write([
-            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
-                   2.0 + (i % 17) / 10)
-            for i in range(12 * 180)])
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Access", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],
-            "training_days": 0.5, "rolling_windows": "5"})
+        HistorianWriter(cls.env.cr).write(
+            [
+                Sample(
+                    cls.tag_vibration.id,
+                    int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
+                    2.0 + (i % 17) / 10,
+                )
+                for i in range(12 * 180)
+            ]
+        )
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Access",
+                "workcenter_id": cls.workcenter.id,
+                "tag_ids": [(6, 0, cls.tag_vibration.ids)],
+                "training_days": 0.5,
+                "rolling_windows": "5",
+            }
+        )
         cls.job.action_train()
         cls.job._hf_run_training(cls.now)
         cls.operator = cls.create_user("ml_operator", "hf_uns.group_hf_operator")
@@ -34,9 +46,12 @@ class TestAccess(HfMlCommon):
         self.assertEqual(job.search([]), self.job)
         self.assertEqual(job.active_version_id.read(["f1", "chart_scores"])[0]["id"], self.job.active_version_id.id)
         self.assertTrue(job.read(["last_score", "score_tag_id"]))
-        for attempt in (lambda: job.write({"threshold": 2.0}), job.action_train,
-                        lambda: job.create({"name": "x", "workcenter_id": self.workcenter.id}),
-                        lambda: job.active_version_id.unlink()):
+        for attempt in (
+            lambda: job.write({"threshold": 2.0}),
+            job.action_train,
+            lambda: job.create({"name": "x", "workcenter_id": self.workcenter.id}),
+            lambda: job.active_version_id.unlink(),
+        ):
             with self.assertRaises(AccessError):
                 attempt()
         with self.assertRaises(UserError):
@@ -61,8 +76,13 @@ class TestAccess(HfMlCommon):
         self.assertFalse(self.env["hf.ml.job"].with_user(engineer).search([]))
         self.assertFalse(self.env["hf.ml.model.version"].with_user(engineer).search([]))
         engineer.write({"company_ids": [Command.link(self.company.id)]})
-        self.assertEqual(self.env["hf.ml.job"].with_user(engineer).with_context(
-            allowed_company_ids=[other.id, self.company.id]).search([]), self.job)
+        self.assertEqual(
+            self.env["hf.ml.job"]
+            .with_user(engineer)
+            .with_context(allowed_company_ids=[other.id, self.company.id])
+            .search([]),
+            self.job,
+        )
 
     def test_a_job_cannot_read_another_companys_tags_or_equipment(self):
         """The job's check_company fields are enforced by the model, not only by the form's domains."""
@@ -70,13 +90,18 @@ class TestAccess(HfMlCommon):
         site = self.env["hf.uns.site"].create({"name": "Rival site", "segment": "rsite", "company_id": other.id})
         area = self.env["hf.uns.area"].create({"name": "Rival area", "segment": "rarea", "site_id": site.id})
         line = self.env["hf.uns.line"].create({"name": "Rival line", "segment": "rline", "area_id": area.id})
-        workcenter = self.env["mrp.workcenter"].create({"name": "Rival press", "hf_uns_segment": "rpress",
-                                                       "hf_line_id": line.id, "company_id": other.id})
+        workcenter = self.env["mrp.workcenter"].create(
+            {"name": "Rival press", "hf_uns_segment": "rpress", "hf_line_id": line.id, "company_id": other.id}
+        )
         secret = self.env["hf.uns.tag"].create({"name": "recipe", "workcenter_id": workcenter.id})
         self.assertEqual(secret.company_id, other)
         equipment = self.env["maintenance.equipment"].create({"name": "Rival spindle", "company_id": other.id})
-        for field, value in (("tag_ids", [Command.link(secret.id)]), ("failure_tag_id", secret.id),
-                             ("scrap_tag_id", secret.id), ("equipment_id", equipment.id)):
+        for field, value in (
+            ("tag_ids", [Command.link(secret.id)]),
+            ("failure_tag_id", secret.id),
+            ("scrap_tag_id", secret.id),
+            ("equipment_id", equipment.id),
+        ):
             with self.subTest(field=field), self.assertRaises(UserError), self.env.cr.savepoint():
                 self.job.write({field: value})
             with self.subTest(field=field, create=True), self.assertRaises(UserError), self.env.cr.savepoint():

@@ -17,11 +17,18 @@ class TestAnomaly(HfMlCommon):
         super().setUpClass()
         cls.machine = cls.warm_up(Machine(seed=7, wear_per_hour=0.2))
         cls.simulate(cls.machine, cls.now - timedelta(days=1), 86400, prevent_failures=True)
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Press watch", "workcenter_id": cls.workcenter.id, "equipment_id": cls.equipment.id,
-            "tag_ids": [(6, 0, (cls.tag_temperature | cls.tag_speed | cls.tag_vibration).ids)],
-            "window_minutes": 5, "rolling_windows": "5,15", "training_days": 1, "contamination": 0.01,
-        })
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Press watch",
+                "workcenter_id": cls.workcenter.id,
+                "equipment_id": cls.equipment.id,
+                "tag_ids": [(6, 0, (cls.tag_temperature | cls.tag_speed | cls.tag_vibration).ids)],
+                "window_minutes": 5,
+                "rolling_windows": "5,15",
+                "training_days": 1,
+                "contamination": 0.01,
+            }
+        )
 
     def test_finds_injected_anomalies_and_raises_one_request(self):
         self.train(self.job)
@@ -53,12 +60,21 @@ class TestAnomaly(HfMlCommon):
         flagged = {t for t, s in scores if s >= self.job.threshold}
         for offset, length, _change in anomalies:
             # every window lying wholly inside an injected anomaly is flagged
-            inside = [t for t, _s in scores if self.now + timedelta(seconds=offset + 300) <= t
-                      <= self.now + timedelta(seconds=offset + length)]
+            inside = [
+                t
+                for t, _s in scores
+                if self.now + timedelta(seconds=offset + 300) <= t <= self.now + timedelta(seconds=offset + length)
+            ]
             self.assertTrue(inside)
             self.assertTrue(set(inside) <= flagged, f"missed anomaly at +{offset // 60} min: {scores}")
-        normal = [t for t, _s in scores if not any(
-            self.now + timedelta(seconds=o) < t <= self.now + timedelta(seconds=o + n + 900) for o, n, _c in anomalies)]
+        normal = [
+            t
+            for t, _s in scores
+            if not any(
+                self.now + timedelta(seconds=o) < t <= self.now + timedelta(seconds=o + n + 900)
+                for o, n, _c in anomalies
+            )
+        ]
         false_alarms = [t for t in normal if t in flagged]
         self.assertLessEqual(len(false_alarms), 1, f"false alarms: {false_alarms}")
         request = self.job.request_ids
@@ -68,8 +84,13 @@ class TestAnomaly(HfMlCommon):
         self.assertIn("reached the threshold", request.description)
         # once the request is done, the next anomaly raises a new one
         request.stage_id = self.env["maintenance.stage"].search([("done", "=", True)], limit=1)
-        self.simulate(self.machine, self.now + timedelta(hours=2), 1800, prevent_failures=True,
-                      inject=[(0, 1800, {"temperature": 15.0})])
+        self.simulate(
+            self.machine,
+            self.now + timedelta(hours=2),
+            1800,
+            prevent_failures=True,
+            inject=[(0, 1800, {"temperature": 15.0})],
+        )
         self.job._hf_score(self.now + timedelta(hours=2, minutes=30))
         self.assertEqual(len(self.job.request_ids), 2)
 
@@ -80,16 +101,26 @@ class TestAnomaly(HfMlCommon):
         self.job._hf_score(self.now + timedelta(minutes=30))
         self.job._hf_score(self.now + timedelta(minutes=50))
         self.assertFalse(self.job.request_ids)
-        activities = self.env["mail.activity"].search([("res_model", "=", "mrp.workcenter"),
-                                                       ("res_id", "=", self.workcenter.id)])
+        activities = self.env["mail.activity"].search(
+            [("res_model", "=", "mrp.workcenter"), ("res_id", "=", self.workcenter.id)]
+        )
         self.assertEqual(len(activities), 1)
         self.assertEqual(self.job.alert_activity_id, activities)
 
     def test_robust_z_for_one_tag(self):
-        self.job.write({"method": "robust_z", "tag_ids": [(6, 0, self.tag_temperature.ids)],
-                        "rolling_windows": "5", "agg_std": False, "agg_slope": False, "agg_min": False,
-                        # the idle dips make min and last bimodal: no z-score for them
-                        "agg_last": False, "agg_noise": False})
+        self.job.write(
+            {
+                "method": "robust_z",
+                "tag_ids": [(6, 0, self.tag_temperature.ids)],
+                "rolling_windows": "5",
+                "agg_std": False,
+                "agg_slope": False,
+                "agg_min": False,
+                # the idle dips make min and last bimodal: no z-score for them
+                "agg_last": False,
+                "agg_noise": False,
+            }
+        )
         self.train(self.job)
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         self.simulate(self.machine, self.now, 3600, prevent_failures=True, inject=[(1200, 1200, {"temperature": 15.0})])

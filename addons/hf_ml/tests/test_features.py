@@ -24,10 +24,14 @@ class TestFeatures(BaseCase):
         ramp = 40 + 0.15 * steps + rng.normal(0, 0.05, 150)  # warming up after a stop: 22 °C in 5 min
         step = np.where(steps < 75, 60.0, 30.0) + rng.normal(0, 0.05, 150)  # the machine stops mid-window
         oscillation = 60 + 1.5 * np.sin(steps * 2.0 / 8) + rng.normal(0, 0.05, 150)
-        std = {name: self.noise(v)[0] for name, v in
-               (("calm", calm), ("ramp", ramp), ("step", step), ("oscillation", oscillation))}
-        noise = {name: self.noise(v)[1] for name, v in
-                 (("calm", calm), ("ramp", ramp), ("step", step), ("oscillation", oscillation))}
+        std = {
+            name: self.noise(v)[0]
+            for name, v in (("calm", calm), ("ramp", ramp), ("step", step), ("oscillation", oscillation))
+        }
+        noise = {
+            name: self.noise(v)[1]
+            for name, v in (("calm", calm), ("ramp", ramp), ("step", step), ("oscillation", oscillation))
+        }
         # the standard deviation ranks the ramp and the step above the oscillation; the noise does not
         self.assertGreater(std["ramp"], std["oscillation"])
         self.assertGreater(std["step"], std["oscillation"])
@@ -37,8 +41,9 @@ class TestFeatures(BaseCase):
         state_times = np.array([100.0, 200.0, 300.0, 400.0])
         codes = np.array([1.0, 0.0, 2.0, 10_500.0])  # running, idle, down, UMH "producing"
         times = np.array([50.0, 100.0, 150.0, 250.0, 350.0, 450.0])
-        self.assertEqual(features.running_mask(times, state_times, codes).tolist(),
-                         [False, True, True, False, False, True])
+        self.assertEqual(
+            features.running_mask(times, state_times, codes).tolist(), [False, True, True, False, False, True]
+        )
         self.assertFalse(features.running_mask(times, np.empty(0), np.empty(0)).any())
 
     def test_no_rows_gives_no_features(self):

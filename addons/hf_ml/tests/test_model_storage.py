@@ -37,6 +37,7 @@ class _RunString:
 
     def __reduce__(self):
         from numpy.testing._private.utils import runstring
+
         return (runstring, ("import builtins; builtins.HF_ML_PWNED = True", {}))
 
 
@@ -48,13 +49,25 @@ class TestModelStorage(HfMlCommon):
     def setUpClass(cls):
         super().setUpClass()
         base = cls.now - timedelta(hours=12)
-        HistorianWriter(cls.env.cr).write([
-            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
-                   2.0 + (i % 17) / 10)
-            for i in range(12 * 180)])
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Storage", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],
-            "training_days": 0.5, "rolling_windows": "5"})
+        HistorianWriter(cls.env.cr).write(
+            [
+                Sample(
+                    cls.tag_vibration.id,
+                    int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
+                    2.0 + (i % 17) / 10,
+                )
+                for i in range(12 * 180)
+            ]
+        )
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Storage",
+                "workcenter_id": cls.workcenter.id,
+                "tag_ids": [(6, 0, cls.tag_vibration.ids)],
+                "training_days": 0.5,
+                "rolling_windows": "5",
+            }
+        )
 
     def setUp(self):
         super().setUp()
@@ -98,23 +111,37 @@ class TestModelStorage(HfMlCommon):
         labels = (rng.random(120) > 0.7).astype(int)
         key = self.job._hf_key()
         used = set()
-        for model in (ml_model.MlModel.fit_anomaly(features, ["a", "b", "c"]),
-                      ml_model.MlModel.fit_anomaly(features[:, :1], ["a"], "robust_z"),
-                      ml_model.MlModel.fit_classifier(features, labels, ["a", "b", "c"])):
+        for model in (
+            ml_model.MlModel.fit_anomaly(features, ["a", "b", "c"]),
+            ml_model.MlModel.fit_anomaly(features[:, :1], ["a"], "robust_z"),
+            ml_model.MlModel.fit_classifier(features, labels, ["a", "b", "c"]),
+        ):
             data, signature = ml_model.dump(model, key)
             recorder = _Recorder(io.BytesIO(data))
             recorder.load()
             used |= recorder.used
             loaded = ml_model.load(data, signature, key)
-            np.testing.assert_allclose(loaded.score(features[:, :len(model.feature_names)]),
-                                       model.score(features[:, :len(model.feature_names)]))
+            np.testing.assert_allclose(
+                loaded.score(features[:, : len(model.feature_names)]),
+                model.score(features[:, : len(model.feature_names)]),
+            )
         self.assertLessEqual(used, ml_model.ALLOWED_GLOBALS)
         # the two forms an array takes that a fresh fit happens not to use (a non-contiguous array's)
-        self.assertEqual(ml_model.ALLOWED_GLOBALS - used,
-                         {("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct")})
+        self.assertEqual(
+            ml_model.ALLOWED_GLOBALS - used, {("numpy", "ndarray"), ("numpy._core.multiarray", "_reconstruct")}
+        )
         sliced = np.arange(12.0).reshape(3, 4)[:, ::2]  # not contiguous: pickled through _reconstruct
-        data = pickle.dumps({"format": 1, "kind": "anomaly", "method": "robust_z", "feature_names": ["a"],
-                             "params": {"median": sliced}, "scaler": None, "estimator": None})
+        data = pickle.dumps(
+            {
+                "format": 1,
+                "kind": "anomaly",
+                "method": "robust_z",
+                "feature_names": ["a"],
+                "params": {"median": sliced},
+                "scaler": None,
+                "estimator": None,
+            }
+        )
         np.testing.assert_array_equal(ml_model.load(data, ml_model.sign(data, key), key).params["median"], sliced)
 
     def test_the_key_comes_from_the_deployment_not_the_database(self):
@@ -139,8 +166,10 @@ class TestModelStorage(HfMlCommon):
 
     def test_no_key_no_models(self):
         with signing_environ(key=None):
-            with self.assertRaisesRegex(UserError, "Models cannot be saved or loaded: the server has no model "
-                                                   "signing key: set HF_ML_SIGNING_KEY_FILE"):
+            with self.assertRaisesRegex(
+                UserError,
+                "Models cannot be saved or loaded: the server has no model signing key: set HF_ML_SIGNING_KEY_FILE",
+            ):
                 self.score()
             with self.assertRaisesRegex(UserError, "HF_ML_SIGNING_KEY_FILE"):
                 self.job.action_train()
@@ -154,11 +183,14 @@ class TestModelStorage(HfMlCommon):
 
     def test_key_file(self):
         import tempfile
+
         with tempfile.NamedTemporaryFile("w", suffix=".key") as handle:
             handle.write(TEST_SIGNING_KEY + "\n")
             handle.flush()
             with signing_environ(key=None, key_file=handle.name):
                 self.score()  # the same key, from a file: the model loads
-        with signing_environ(key=TEST_SIGNING_KEY, key_file="/nonexistent/hf-ml.key"), \
-                self.assertRaisesRegex(UserError, "cannot be read"):
+        with (
+            signing_environ(key=TEST_SIGNING_KEY, key_file="/nonexistent/hf-ml.key"),
+            self.assertRaisesRegex(UserError, "cannot be read"),
+        ):
             self.score()

@@ -41,13 +41,25 @@ class TestMqtt(HfMlCommon):
     def setUpClass(cls):
         super().setUpClass()
         base = cls.now - timedelta(hours=12)
-        HistorianWriter(cls.env.cr).write([
-            Sample(cls.tag_vibration.id, int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
-                   2.0 + (i % 17) / 10)
-            for i in range(12 * 180 + 90)])  # 30 minutes past now, to score
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Mqtt", "workcenter_id": cls.workcenter.id, "tag_ids": [(6, 0, cls.tag_vibration.ids)],
-            "training_days": 0.5, "rolling_windows": "5"})
+        HistorianWriter(cls.env.cr).write(
+            [
+                Sample(
+                    cls.tag_vibration.id,
+                    int((base + timedelta(seconds=20 * i)).timestamp() * 1000),
+                    2.0 + (i % 17) / 10,
+                )
+                for i in range(12 * 180 + 90)
+            ]
+        )  # 30 minutes past now, to score
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Mqtt",
+                "workcenter_id": cls.workcenter.id,
+                "tag_ids": [(6, 0, cls.tag_vibration.ids)],
+                "training_days": 0.5,
+                "rolling_windows": "5",
+            }
+        )
 
     def _wait_until_subscribed(self, url, output, timeout=5.0):
         """Publish a probe until the subscriber prints it: its subscription is in place."""
@@ -66,8 +78,9 @@ class TestMqtt(HfMlCommon):
         with tempfile.TemporaryDirectory() as tmp:
             conf = Path(tmp, "mosquitto.conf")
             conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-            broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+            broker = subprocess.Popen(
+                ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             subscriber = None
             output = Path(tmp, "received.txt")
             try:
@@ -76,7 +89,9 @@ class TestMqtt(HfMlCommon):
                 with output.open("w") as sink:
                     subscriber = subprocess.Popen(
                         ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "umh/v1/#", "-q", "1", "-v"],
-                        stdout=sink, stderr=subprocess.DEVNULL)
+                        stdout=sink,
+                        stderr=subprocess.DEVNULL,
+                    )
                 url = f"mqtt://127.0.0.1:{port}"
                 self._wait_until_subscribed(url, output)
                 self.env["ir.config_parameter"].set_param("hf_ml.mqtt_url", url)
@@ -87,9 +102,11 @@ class TestMqtt(HfMlCommon):
                 received = []
                 while len(received) < len(ends) and time.time() < deadline:
                     time.sleep(0.05)
-                    received = [(topic, json.loads(payload)) for topic, _sep, payload in
-                                (line.partition(" ") for line in output.read_text().splitlines())
-                                if not topic.endswith("/probe")]
+                    received = [
+                        (topic, json.loads(payload))
+                        for topic, _sep, payload in (line.partition(" ") for line in output.read_text().splitlines())
+                        if not topic.endswith("/probe")
+                    ]
             finally:
                 if subscriber is not None:
                     subscriber.terminate()

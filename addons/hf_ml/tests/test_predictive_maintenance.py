@@ -20,12 +20,21 @@ class TestPredictiveMaintenance(HfMlCommon):
         cls.machine.maintain()  # a new bearing 20 minutes ago: the next failure is hours away
         cls.history_failures += cls.simulate(cls.machine, cls.now - timedelta(seconds=1200), 1200)
         cls.record_failures(cls.history_failures)
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Bearing", "kind": "maintenance", "workcenter_id": cls.workcenter.id,
-            "equipment_id": cls.equipment.id, "failure_source": "maintenance", "horizon_hours": 1,
-            "tag_ids": [(6, 0, (cls.tag_vibration | cls.tag_temperature).ids)],
-            "window_minutes": 5, "rolling_windows": "5,15", "training_days": 30 / 24, "threshold": 0.5,
-        })
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Bearing",
+                "kind": "maintenance",
+                "workcenter_id": cls.workcenter.id,
+                "equipment_id": cls.equipment.id,
+                "failure_source": "maintenance",
+                "horizon_hours": 1,
+                "tag_ids": [(6, 0, (cls.tag_vibration | cls.tag_temperature).ids)],
+                "window_minutes": 5,
+                "rolling_windows": "5,15",
+                "training_days": 30 / 24,
+                "threshold": 0.5,
+            }
+        )
 
     def test_predicts_the_failure_and_raises_one_request_before_it(self):
         self.assertGreaterEqual(len(self.history_failures), 8)
@@ -69,8 +78,9 @@ class TestPredictiveMaintenance(HfMlCommon):
         self.job.horizon_hours = 0.5
         self.job.action_train()
         self.assertEqual(self.job.state, "queued", "the button only queues: no training in the HTTP worker")
-        self.assertTrue(self.env["ir.cron.trigger"].search(
-            [("cron_id", "=", self.env.ref("hf_ml.ir_cron_hf_ml_train").id)]))
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search([("cron_id", "=", self.env.ref("hf_ml.ir_cron_hf_ml_train").id)])
+        )
         self.env["hf.ml.job"]._cron_train()
         self.assertEqual(self.job.state, "trained", self.job.last_error)
         second = self.job.active_version_id

@@ -25,14 +25,26 @@ class TestQuality(HfMlCommon):
             if temperature > 222 and rng.random() < 0.6:
                 scrap += 1
             ms = int((start + timedelta(seconds=10 * i)).timestamp() * 1000)
-            samples += [Sample(self.tag_temperature.id, ms, temperature), Sample(pressure.id, ms, bar),
-                        Sample(self.tag_scrap.id, ms, float(scrap))]
+            samples += [
+                Sample(self.tag_temperature.id, ms, temperature),
+                Sample(pressure.id, ms, bar),
+                Sample(self.tag_scrap.id, ms, float(scrap)),
+            ]
         HistorianWriter(self.env.cr).write(samples)
-        job = self.env["hf.ml.job"].create({
-            "name": "Scrap risk", "kind": "quality", "workcenter_id": self.workcenter.id, "scrap_source": "tag",
-            "scrap_tag_id": self.tag_scrap.id, "tag_ids": [(6, 0, (self.tag_temperature | pressure).ids)],
-            "window_minutes": 1, "rolling_windows": "1,5", "training_days": 1, "threshold": 0.5,
-        })
+        job = self.env["hf.ml.job"].create(
+            {
+                "name": "Scrap risk",
+                "kind": "quality",
+                "workcenter_id": self.workcenter.id,
+                "scrap_source": "tag",
+                "scrap_tag_id": self.tag_scrap.id,
+                "tag_ids": [(6, 0, (self.tag_temperature | pressure).ids)],
+                "window_minutes": 1,
+                "rolling_windows": "1,5",
+                "training_days": 1,
+                "threshold": 0.5,
+            }
+        )
         self.train(job)
         self.assertEqual(job.state, "trained", job.last_error)
         version = job.active_version_id

@@ -16,11 +16,16 @@ class TestJobTours(HttpCase, HfMlCommon):
         super().setUpClass()
         machine = cls.warm_up(Machine(seed=11, wear_per_hour=0.2))
         cls.simulate(machine, cls.now - timedelta(hours=12), 12 * 3600, prevent_failures=True)
-        cls.job = cls.env["hf.ml.job"].create({
-            "name": "Chart watch", "workcenter_id": cls.workcenter.id,
-            "tag_ids": [(6, 0, (cls.tag_temperature | cls.tag_vibration).ids)],
-            "window_minutes": 5, "rolling_windows": "5", "training_days": 0.5,
-        })
+        cls.job = cls.env["hf.ml.job"].create(
+            {
+                "name": "Chart watch",
+                "workcenter_id": cls.workcenter.id,
+                "tag_ids": [(6, 0, (cls.tag_temperature | cls.tag_vibration).ids)],
+                "window_minutes": 5,
+                "rolling_windows": "5",
+                "training_days": 0.5,
+            }
+        )
 
     def url(self, job):
         return f"/odoo/action-hf_ml.hf_ml_job_action/{job.id}"

@@ -62,15 +62,20 @@ class HfMachineState(models.AbstractModel):
     def _hf_mrp_apply_state_event(self, workcenter, code, start, end=None):
         """Record UMH state ``code`` on ``workcenter`` from ``start`` (to ``end`` for state/overwrite)."""
         if workcenter._hf_role_tag("machine_state"):
-            raise UserError(_(
-                "%(workcell)s takes its machine state from its tag %(tag)s: a state event from the UNS would "
-                "count its time twice.", workcell=workcenter.name, tag=workcenter._hf_role_tag("machine_state").name,
-            ))
+            raise UserError(
+                _(
+                    "%(workcell)s takes its machine state from its tag %(tag)s: a state event from the UNS would "
+                    "count its time twice.",
+                    workcell=workcenter.name,
+                    tag=workcenter._hf_role_tag("machine_state").name,
+                )
+            )
         state = classify_state(code)
         loss = self._hf_mrp_umh_loss(code)
         Productivity = self.env["mrp.workcenter.productivity"].sudo()
-        records = Productivity.search([("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
-                                      order="date_start, id")
+        records = Productivity.search(
+            [("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")], order="date_start, id"
+        )
         if end is None:
             if records.filtered(lambda r: r.date_start == start and r.hf_umh_state == code):
                 return  # applied already
@@ -91,12 +96,22 @@ class HfMachineState(models.AbstractModel):
             else:
                 record.unlink()
         record = self._open(workcenter, state, start, loss=loss)
-        record.write({"hf_umh_state": code, "date_end": end or False,
-                      "description": _("UMH state %(code)s (state event)", code=code)})
-        current = Productivity.search([("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
-                                      order="date_start desc, id desc", limit=1)
-        workcenter.write({
-            "hf_state_current": current.hf_machine_state if not current.date_end else False,
-            "hf_state_since": current.date_start if not current.date_end else False,
-            "hf_state_productivity_id": current.id if not current.date_end else False,
-        })
+        record.write(
+            {
+                "hf_umh_state": code,
+                "date_end": end or False,
+                "description": _("UMH state %(code)s (state event)", code=code),
+            }
+        )
+        current = Productivity.search(
+            [("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
+            order="date_start desc, id desc",
+            limit=1,
+        )
+        workcenter.write(
+            {
+                "hf_state_current": current.hf_machine_state if not current.date_end else False,
+                "hf_state_since": current.date_start if not current.date_end else False,
+                "hf_state_productivity_id": current.id if not current.date_end else False,
+            }
+        )

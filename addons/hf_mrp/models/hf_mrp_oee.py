@@ -20,8 +20,7 @@ class HfMrpOee(models.Model):
     _order = "date_start desc, workcenter_id"
     _rec_name = "date_start"
 
-    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True,
-                                    ondelete="cascade")
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     period = fields.Selection([("shift", "Shift"), ("day", "Day")], required=True, index=True)
     date = fields.Date(string="Day", required=True, index=True, help="The workcell's local day the window starts on.")
@@ -44,8 +43,13 @@ class HfMrpOee(models.Model):
 
     @api.model
     def _cron_compute(self):
-        workcenters = self.env["mrp.workcenter.productivity"].sudo()._read_group(
-            [("date_start", ">=", fields.Datetime.now() - timedelta(days=HISTORY_DAYS + 1))], ["workcenter_id"],
+        workcenters = (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            ._read_group(
+                [("date_start", ">=", fields.Datetime.now() - timedelta(days=HISTORY_DAYS + 1))],
+                ["workcenter_id"],
+            )
         )
         self._hf_compute(self.env["mrp.workcenter"].union(*[wc for (wc,) in workcenters]))
 
@@ -67,13 +71,24 @@ class HfMrpOee(models.Model):
         for offset in range(days + 1):
             day = first_day + timedelta(days=offset)
             start = tz.localize(datetime.combine(day, time.min)).astimezone(pytz.utc).replace(tzinfo=None)
-            end = tz.localize(datetime.combine(day + timedelta(days=1), time.min)).astimezone(pytz.utc).replace(
-                tzinfo=None)
+            end = (
+                tz.localize(datetime.combine(day + timedelta(days=1), time.min))
+                .astimezone(pytz.utc)
+                .replace(tzinfo=None)
+            )
             windows.append(("day", start, min(end, now), None))
         since = windows[0][1]
-        shifts = self.env["hf.mrp.shift"].sudo().search([
-            ("workcenter_id", "=", workcenter.id), ("date_end", ">", since), ("date_start", "<", now),
-        ])
+        shifts = (
+            self.env["hf.mrp.shift"]
+            .sudo()
+            .search(
+                [
+                    ("workcenter_id", "=", workcenter.id),
+                    ("date_end", ">", since),
+                    ("date_start", "<", now),
+                ]
+            )
+        )
         if shifts:
             windows += [("shift", s.date_start, min(s.date_end, now), s) for s in shifts]
         else:
@@ -107,8 +122,9 @@ class HfMrpOee(models.Model):
             "recorded_hours": figures["recorded_seconds"] / 3600.0,
             "computed_at": now,
         }
-        row = self.sudo().search([("workcenter_id", "=", workcenter.id), ("period", "=", period),
-                                  ("date_start", "=", start)], limit=1)
+        row = self.sudo().search(
+            [("workcenter_id", "=", workcenter.id), ("period", "=", period), ("date_start", "=", start)], limit=1
+        )
         if row:
             row.write(values)
         else:

@@ -12,8 +12,7 @@ class HfMrpOutput(models.Model):
     _order = "date_end desc, id desc"
     _rec_name = "date_end"
 
-    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True,
-                                    ondelete="cascade")
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     workorder_id = fields.Many2one("mrp.workorder", string="Work order", index=True, ondelete="set null")
     production_id = fields.Many2one(related="workorder_id.production_id", store=True, string="Manufacturing order")
@@ -28,8 +27,11 @@ class HfMrpOutput(models.Model):
     event_id = fields.Many2one("hf.uns.analytics.event", ondelete="set null")
 
     _sql_constraints = [
-        ("output_unique", "unique nulls not distinct (workcenter_id, product_id, date_end, batch)",
-         "This workcell already reported this product at that end time."),
+        (
+            "output_unique",
+            "unique nulls not distinct (workcenter_id, product_id, date_end, batch)",
+            "This workcell already reported this product at that end time.",
+        ),
     ]
 
     def _hf_set_bad_quantity(self, bad_quantity):
@@ -55,15 +57,34 @@ class HfMrpOutput(models.Model):
         if not scrap:
             raise UserError(_("No validated scrap order of this product to correct."))
         values = {
-            "product_id": scrap.product_id.id, "location_id": scrap.scrap_location_id.id,
-            "location_dest_id": scrap.location_id.id, "company_id": scrap.company_id.id,
+            "product_id": scrap.product_id.id,
+            "location_id": scrap.scrap_location_id.id,
+            "location_dest_id": scrap.location_id.id,
+            "company_id": scrap.company_id.id,
         }
-        move = self.env["stock.move"].sudo().create(dict(
-            values, name=_("%s: fewer bad parts reported by the line", scrap.name), origin=scrap.name,
-            product_uom=scrap.product_uom_id.id, product_uom_qty=quantity,
-            move_line_ids=[Command.create(dict(values, product_uom_id=scrap.product_uom_id.id, quantity=quantity,
-                                                lot_id=scrap.lot_id.id))],
-        ))
+        move = (
+            self.env["stock.move"]
+            .sudo()
+            .create(
+                dict(
+                    values,
+                    name=_("%s: fewer bad parts reported by the line", scrap.name),
+                    origin=scrap.name,
+                    product_uom=scrap.product_uom_id.id,
+                    product_uom_qty=quantity,
+                    move_line_ids=[
+                        Command.create(
+                            dict(
+                                values,
+                                product_uom_id=scrap.product_uom_id.id,
+                                quantity=quantity,
+                                lot_id=scrap.lot_id.id,
+                            )
+                        )
+                    ],
+                )
+            )
+        )
         move.picked = True
         move._action_done()
         return move

@@ -14,8 +14,7 @@ class HfMrpShift(models.Model):
     _order = "workcenter_id, date_start"
 
     name = fields.Char(compute="_compute_name", store=True)
-    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True,
-                                    ondelete="cascade")
+    workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     date_start = fields.Datetime(string="Start", required=True, index=True)
     date_end = fields.Datetime(string="End", required=True)
@@ -34,11 +33,20 @@ class HfMrpShift(models.Model):
     @api.constrains("workcenter_id", "date_start", "date_end")
     def _check_overlap(self):
         for shift in self:
-            overlapping = self.search_count([
-                ("id", "!=", shift.id), ("workcenter_id", "=", shift.workcenter_id.id),
-                ("date_start", "<", shift.date_end), ("date_end", ">", shift.date_start),
-            ])
+            overlapping = self.search_count(
+                [
+                    ("id", "!=", shift.id),
+                    ("workcenter_id", "=", shift.workcenter_id.id),
+                    ("date_start", "<", shift.date_end),
+                    ("date_end", ">", shift.date_start),
+                ]
+            )
             if overlapping:
-                raise ValidationError(_("The shift %(start)s - %(end)s overlaps another shift of %(workcell)s.",
-                                        start=shift.date_start, end=shift.date_end,
-                                        workcell=shift.workcenter_id.display_name))
+                raise ValidationError(
+                    _(
+                        "The shift %(start)s - %(end)s overlaps another shift of %(workcell)s.",
+                        start=shift.date_start,
+                        end=shift.date_end,
+                        workcell=shift.workcenter_id.display_name,
+                    )
+                )

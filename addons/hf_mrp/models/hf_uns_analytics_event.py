@@ -119,8 +119,14 @@ class HfUnsAnalyticsEvent(models.Model):
         if workorder.state in ("done", "cancel"):
             return
         if workorder.state != "progress":
-            raise UserError(_("Work order %(wo)s on %(workcell)s was never started: a work-order/stop needs a "
-                              "work-order/start first.", wo=workorder.display_name, workcell=workcenter.name))
+            raise UserError(
+                _(
+                    "Work order %(wo)s on %(workcell)s was never started: a work-order/stop needs a "
+                    "work-order/start first.",
+                    wo=workorder.display_name,
+                    workcell=workcenter.name,
+                )
+            )
         workorder.with_context(hf_event_time=end)._hf_mrp_finish_at(end)
         production = workorder.production_id
         if all(wo.state in ("done", "cancel") for wo in production.workorder_ids):
@@ -142,34 +148,52 @@ class HfUnsAnalyticsEvent(models.Model):
         end = ms_to_datetime(body["end_time_unix_ms"])
         batch = body.get("product_batch_id") or None
         Output = self.env["hf.mrp.output"].sudo()
-        if Output.search_count([("workcenter_id", "=", workcenter.id), ("product_id", "=", product.id),
-                                ("date_end", "=", end), ("batch", "=", batch or False)]):
+        if Output.search_count(
+            [
+                ("workcenter_id", "=", workcenter.id),
+                ("product_id", "=", product.id),
+                ("date_end", "=", end),
+                ("batch", "=", batch or False),
+            ]
+        ):
             return  # reported once already
         workorder = workcenter._hf_mrp_running_workorder(product, end)
         if not workorder:
-            raise UserError(_(
-                "No work order for %(product)s is running on %(workcell)s: product/add has nowhere to go "
-                "(a work-order/start must come first).", product=product.display_name, workcell=workcenter.name,
-            ))
+            raise UserError(
+                _(
+                    "No work order for %(product)s is running on %(workcell)s: product/add has nowhere to go "
+                    "(a work-order/start must come first).",
+                    product=product.display_name,
+                    workcell=workcenter.name,
+                )
+            )
         workcenter._hf_mrp_check_quantity_source(_("product/add"))
         reports = [(self, body), *self._hf_next_product_adds(workcenter, workorder, product, body)]
         lot = workorder.production_id._hf_mrp_lot_for(batch)
         bad_total = sum(float(report.get("bad_quantity") or 0.0) for _event, report in reports)
-        scrap = (workorder._hf_mrp_scrap(bad_total, self.env.ref("hf_mrp.hf_scrap_reason_uns"), lot)
-                 if bad_total > 0 else None)
-        Output.create([{
-            "workcenter_id": workcenter.id,
-            "workorder_id": workorder.id,
-            "product_id": product.id,
-            "batch": batch,
-            "lot_id": lot.id,
-            "date_start": ms_to_datetime(report.get("start_time_unix_ms")),
-            "date_end": ms_to_datetime(report["end_time_unix_ms"]),
-            "quantity": float(report["quantity"]),
-            "bad_quantity": float(report.get("bad_quantity") or 0.0),
-            "scrap_ids": [Command.link(scrap.id)] if scrap and report.get("bad_quantity") else [],
-            "event_id": event.id,
-        } for event, report in reports])
+        scrap = (
+            workorder._hf_mrp_scrap(bad_total, self.env.ref("hf_mrp.hf_scrap_reason_uns"), lot)
+            if bad_total > 0
+            else None
+        )
+        Output.create(
+            [
+                {
+                    "workcenter_id": workcenter.id,
+                    "workorder_id": workorder.id,
+                    "product_id": product.id,
+                    "batch": batch,
+                    "lot_id": lot.id,
+                    "date_start": ms_to_datetime(report.get("start_time_unix_ms")),
+                    "date_end": ms_to_datetime(report["end_time_unix_ms"]),
+                    "quantity": float(report["quantity"]),
+                    "bad_quantity": float(report.get("bad_quantity") or 0.0),
+                    "scrap_ids": [Command.link(scrap.id)] if scrap and report.get("bad_quantity") else [],
+                    "event_id": event.id,
+                }
+                for event, report in reports
+            ]
+        )
         workorder._hf_mrp_add_produced(sum(float(report["quantity"]) for _event, report in reports))
         if len(reports) > 1:
             # what could still fail (a constraint at the flush) fails here, in this event's savepoint, before
@@ -191,8 +215,11 @@ class HfUnsAnalyticsEvent(models.Model):
                 report = json.loads(payload or "{}")
             except ValueError:
                 break
-            if event_type != "product/add" or event_product_ref(report) != event_product_ref(body) or (
-                    (report.get("product_batch_id") or None) != (body.get("product_batch_id") or None)):
+            if (
+                event_type != "product/add"
+                or event_product_ref(report) != event_product_ref(body)
+                or ((report.get("product_batch_id") or None) != (body.get("product_batch_id") or None))
+            ):
                 break
             end = ms_to_datetime(report.get("end_time_unix_ms"))
             if not end or end < workorder.date_start or not report.get("quantity"):
@@ -201,18 +228,24 @@ class HfUnsAnalyticsEvent(models.Model):
                 keys.add(report["end_time_unix_ms"])
                 run.append((self.browse(event_id), report))
         if run:
-            booked = self.env["hf.mrp.output"].sudo().search([
-                ("workcenter_id", "=", workcenter.id), ("product_id", "=", product.id),
-                ("batch", "=", body.get("product_batch_id") or False),
-                ("date_end", "in", [ms_to_datetime(report["end_time_unix_ms"]) for _event, report in run]),
-            ]).mapped("date_end")
-            run = [(event, report) for event, report in run
-                   if ms_to_datetime(report["end_time_unix_ms"]) not in booked]
+            booked = (
+                self.env["hf.mrp.output"]
+                .sudo()
+                .search(
+                    [
+                        ("workcenter_id", "=", workcenter.id),
+                        ("product_id", "=", product.id),
+                        ("batch", "=", body.get("product_batch_id") or False),
+                        ("date_end", "in", [ms_to_datetime(report["end_time_unix_ms"]) for _event, report in run]),
+                    ]
+                )
+                .mapped("date_end")
+            )
+            run = [(event, report) for event, report in run if ms_to_datetime(report["end_time_unix_ms"]) not in booked]
         return run
 
     def _hf_apply_set_bad_quantity(self, workcenter, body):
-        domain = [("workcenter_id", "=", workcenter.id),
-                  ("date_end", "=", ms_to_datetime(body["end_time_unix_ms"]))]
+        domain = [("workcenter_id", "=", workcenter.id), ("date_end", "=", ms_to_datetime(body["end_time_unix_ms"]))]
         product_ref = event_product_ref(body)
         if product_ref:
             domain.append(("product_id", "=", self._hf_find_product(workcenter, product_ref, create=False).id))
@@ -220,12 +253,16 @@ class HfUnsAnalyticsEvent(models.Model):
             domain.append(("batch", "=", body["product_batch_id"]))
         outputs = self.env["hf.mrp.output"].sudo().search(domain)
         if not outputs:
-            raise UserError(_("No product/add of %(workcell)s ended at %(end)s: product/setBadQuantity corrects "
-                              "a reported product only.", workcell=workcenter.name,
-                              end=ms_to_datetime(body["end_time_unix_ms"])))
+            raise UserError(
+                _(
+                    "No product/add of %(workcell)s ended at %(end)s: product/setBadQuantity corrects "
+                    "a reported product only.",
+                    workcell=workcenter.name,
+                    end=ms_to_datetime(body["end_time_unix_ms"]),
+                )
+            )
         if len(outputs) > 1:
-            raise UserError(_("Several products of %s ended at that time: name the product_batch_id.",
-                              workcenter.name))
+            raise UserError(_("Several products of %s ended at that time: name the product_batch_id.", workcenter.name))
         outputs._hf_set_bad_quantity(float(body["bad_quantity"]))
 
     # --- states and shifts --------------------------------------------------------------------
@@ -233,7 +270,10 @@ class HfUnsAnalyticsEvent(models.Model):
     def _hf_apply_state(self, workcenter, body):
         end = ms_to_datetime(body.get("end_time_unix_ms")) if self.event_type == "state/overwrite" else None
         self.env["hf.machine.state"]._hf_mrp_apply_state_event(
-            workcenter, int(body["state"]), ms_to_datetime(body["start_time_unix_ms"]), end,
+            workcenter,
+            int(body["state"]),
+            ms_to_datetime(body["start_time_unix_ms"]),
+            end,
         )
 
     def _hf_apply_shift_add(self, workcenter, body):
@@ -247,9 +287,12 @@ class HfUnsAnalyticsEvent(models.Model):
         Shift.create({"workcenter_id": workcenter.id, "date_start": start, "date_end": end, "source": "uns"})
 
     def _hf_apply_shift_delete(self, workcenter, body):
-        self.env["hf.mrp.shift"].sudo().search([
-            ("workcenter_id", "=", workcenter.id), ("date_start", "=", ms_to_datetime(body["start_time_unix_ms"])),
-        ]).unlink()  # none left: deleted already, nothing to do
+        self.env["hf.mrp.shift"].sudo().search(
+            [
+                ("workcenter_id", "=", workcenter.id),
+                ("date_start", "=", ms_to_datetime(body["start_time_unix_ms"])),
+            ]
+        ).unlink()  # none left: deleted already, nothing to do
 
     @api.model
     def _hf_product_add_run(self):
@@ -263,21 +306,39 @@ class HfUnsAnalyticsEvent(models.Model):
 
     @api.model
     def _hf_find_production(self, workcenter, external_id, required=True):
-        production = self.env["mrp.production"].sudo().search([
-            ("hf_external_work_order_id", "=", external_id), ("company_id", "=", workcenter.company_id.id),
-        ], limit=1)
+        production = (
+            self.env["mrp.production"]
+            .sudo()
+            .search(
+                [
+                    ("hf_external_work_order_id", "=", external_id),
+                    ("company_id", "=", workcenter.company_id.id),
+                ],
+                limit=1,
+            )
+        )
         if not production and required:
-            raise UserError(_("No manufacturing order of %(company)s has the external work order id %(id)s: "
-                              "a work-order/create must come first.",
-                              company=workcenter.company_id.name, id=external_id))
+            raise UserError(
+                _(
+                    "No manufacturing order of %(company)s has the external work order id %(id)s: "
+                    "a work-order/create must come first.",
+                    company=workcenter.company_id.name,
+                    id=external_id,
+                )
+            )
         return production
 
     @api.model
     def _hf_workorder_of(self, workcenter, production):
         workorders = production.workorder_ids.filtered(lambda wo: wo.workcenter_id == workcenter)
         if not workorders:
-            raise UserError(_("Manufacturing order %(mo)s has no work order on %(workcell)s, where the event "
-                              "came from.", mo=production.name, workcell=workcenter.name))
+            raise UserError(
+                _(
+                    "Manufacturing order %(mo)s has no work order on %(workcell)s, where the event came from.",
+                    mo=production.name,
+                    workcell=workcenter.name,
+                )
+            )
         return (workorders.filtered(lambda wo: wo.state not in ("done", "cancel")) or workorders)[:1]
 
     @api.model
@@ -286,16 +347,18 @@ class HfUnsAnalyticsEvent(models.Model):
         the company allows it."""
         company = workcenter.company_id
         Product = self.env["product.product"].sudo().with_company(company)
-        product = Product.search([("default_code", "=", reference), ("company_id", "in", [company.id, False])],
-                                 limit=1)
+        product = Product.search([("default_code", "=", reference), ("company_id", "in", [company.id, False])], limit=1)
         if product:
             return product
         if not create or not company.hf_mrp_create_unknown_products:
-            raise UserError(_(
-                "No product has the internal reference %(ref)s: create it in Odoo (Inventory ▸ Products), or "
-                "let the UNS create unknown products (Manufacturing ▸ Settings ▸ Create unknown products from "
-                "the UNS).", ref=reference,
-            ))
+            raise UserError(
+                _(
+                    "No product has the internal reference %(ref)s: create it in Odoo (Inventory ▸ Products), or "
+                    "let the UNS create unknown products (Manufacturing ▸ Settings ▸ Create unknown products from "
+                    "the UNS).",
+                    ref=reference,
+                )
+            )
         return Product.create({"name": reference, "default_code": reference, "is_storable": True})
 
     # --- outbound -----------------------------------------------------------------------------
@@ -306,4 +369,3 @@ class HfUnsAnalyticsEvent(models.Model):
         if self.env.context.get("hf_from_uns") or not workcenter or not workcenter.sudo().hf_uns_path:
             return self.browse()
         return self.sudo()._enqueue_outbound(workcenter.sudo(), event_type, payload)
-

@@ -8,17 +8,25 @@ class MrpProduction(models.Model):
     _inherit = "mrp.production"
 
     hf_external_work_order_id = fields.Char(
-        string="External work order", copy=False, index=True, readonly=True,
+        string="External work order",
+        copy=False,
+        index=True,
+        readonly=True,
         help="UMH's external_work_order_id: the work order's id on the line (its MES, PLC or UMH instance).",
     )
     hf_from_uns = fields.Boolean(
-        string="Created from the UNS", copy=False, readonly=True,
+        string="Created from the UNS",
+        copy=False,
+        readonly=True,
         help="Created by a work-order/create event: it is not announced back to the UNS.",
     )
 
     _sql_constraints = [
-        ("hf_external_work_order_unique", "unique(company_id, hf_external_work_order_id)",
-         "Another manufacturing order of this company has this external work order id."),
+        (
+            "hf_external_work_order_unique",
+            "unique(company_id, hf_external_work_order_id)",
+            "Another manufacturing order of this company has this external work order id.",
+        ),
     ]
 
     @api.model_create_multi
@@ -39,13 +47,18 @@ class MrpProduction(models.Model):
         """Close the order as Odoo's "Produce" button does, with no one to answer its wizards: what was
         reported is what was made (no backorder for the rest; components consumed as the BoM says)."""
         self.ensure_one()
-        result = self.with_context(skip_backorder=True, mo_ids_to_backorder=[], skip_consumption=True,
-                                   skip_redirection=True).button_mark_done()
+        result = self.with_context(
+            skip_backorder=True, mo_ids_to_backorder=[], skip_consumption=True, skip_redirection=True
+        ).button_mark_done()
         if self.state != "done":
-            raise UserError(_(
-                "Manufacturing order %(mo)s could not be closed on its own (Odoo asks: %(what)s): open it and "
-                "press Produce.", mo=self.name, what=(isinstance(result, dict) and result.get("name")) or "?",
-            ))
+            raise UserError(
+                _(
+                    "Manufacturing order %(mo)s could not be closed on its own (Odoo asks: %(what)s): open it and "
+                    "press Produce.",
+                    mo=self.name,
+                    what=(isinstance(result, dict) and result.get("name")) or "?",
+                )
+            )
 
     def _hf_mrp_lot_for(self, batch):
         """The lot of a reported batch (UMH product_batch_id), created as Odoo would at the finish; the order
@@ -54,15 +67,26 @@ class MrpProduction(models.Model):
         Lot = self.env["stock.lot"].sudo()
         if not batch or self.product_id.tracking != "lot":
             return Lot
-        lot = Lot.search([("name", "=", batch), ("product_id", "=", self.product_id.id),
-                          ("company_id", "in", [self.company_id.id, False])], limit=1)
+        lot = Lot.search(
+            [
+                ("name", "=", batch),
+                ("product_id", "=", self.product_id.id),
+                ("company_id", "in", [self.company_id.id, False]),
+            ],
+            limit=1,
+        )
         if not lot:
             lot = Lot.create({"name": batch, "product_id": self.product_id.id, "company_id": self.company_id.id})
         if not self.lot_producing_id:
             self.lot_producing_id = lot
         elif self.lot_producing_id != lot:
-            raise UserError(_(
-                "Manufacturing order %(mo)s produces lot %(lot)s; batch %(batch)s needs an order of its own "
-                "(Odoo books one lot per order).", mo=self.name, lot=self.lot_producing_id.name, batch=batch,
-            ))
+            raise UserError(
+                _(
+                    "Manufacturing order %(mo)s produces lot %(lot)s; batch %(batch)s needs an order of its own "
+                    "(Odoo books one lot per order).",
+                    mo=self.name,
+                    lot=self.lot_producing_id.name,
+                    batch=batch,
+                )
+            )
         return lot

@@ -15,12 +15,14 @@ class MrpWorkcenter(models.Model):
     _inherit = "mrp.workcenter"
 
     hf_quantity_source = fields.Selection(
-        [("machine", "Machine"), ("operator", "Operator")], string="Quantities from", default="machine",
+        [("machine", "Machine"), ("operator", "Operator")],
+        string="Quantities from",
+        default="machine",
         required=True,
         help="Machine: the good-part and scrap counter tags (or, without them, the line's product/add events) "
-             "set the running work order's produced and scrapped quantities. Operator: only what people enter "
-             "in Odoo counts; counters and product/add events are not booked. Either way nothing is counted "
-             "twice.",
+        "set the running work order's produced and scrapped quantities. Operator: only what people enter "
+        "in Odoo counts; counters and product/add events are not booked. Either way nothing is counted "
+        "twice.",
     )
     hf_mrp_shift_ids = fields.One2many("hf.mrp.shift", "workcenter_id", string="Shifts")
     hf_mrp_oee_ids = fields.One2many("hf.mrp.oee", "workcenter_id", string="OEE history")
@@ -29,7 +31,9 @@ class MrpWorkcenter(models.Model):
     def _compute_hf_mrp_oee_last(self):
         for workcenter in self:
             last = self.env["hf.mrp.oee"].search(
-                [("workcenter_id", "=", workcenter.id), ("period", "=", "day")], order="date_start desc", limit=1,
+                [("workcenter_id", "=", workcenter.id), ("period", "=", "day")],
+                order="date_start desc",
+                limit=1,
             )
             workcenter.hf_mrp_oee_last = last.oee
 
@@ -53,8 +57,13 @@ class MrpWorkcenter(models.Model):
         if window:
             return window
         now = now or fields.Datetime.now()
-        shift = self.env["hf.mrp.shift"].sudo().search(
-            [("workcenter_id", "=", self.id), ("date_start", "<=", now), ("date_end", ">", now)], limit=1,
+        shift = (
+            self.env["hf.mrp.shift"]
+            .sudo()
+            .search(
+                [("workcenter_id", "=", self.id), ("date_start", "<=", now), ("date_end", ">", now)],
+                limit=1,
+            )
         )
         if shift:
             return shift.date_start, now
@@ -67,29 +76,44 @@ class MrpWorkcenter(models.Model):
         one operation here, its time per part the cycle time) when the product has none."""
         self.ensure_one()
         Bom = self.env["mrp.bom"].sudo()
-        bom = Bom.search([
-            ("product_tmpl_id", "=", product.product_tmpl_id.id),
-            "|", ("product_id", "=", product.id), ("product_id", "=", False),
-            ("company_id", "in", [self.company_id.id, False]),
-            ("operation_ids.workcenter_id", "=", self.id),
-        ], order="sequence, id", limit=1)
+        bom = Bom.search(
+            [
+                ("product_tmpl_id", "=", product.product_tmpl_id.id),
+                "|",
+                ("product_id", "=", product.id),
+                ("product_id", "=", False),
+                ("company_id", "in", [self.company_id.id, False]),
+                ("operation_ids.workcenter_id", "=", self.id),
+            ],
+            order="sequence, id",
+            limit=1,
+        )
         minutes = cycle_time_ms / 60000.0 if cycle_time_ms else 0.0
         if bom:
             operation = bom.operation_ids.filtered(lambda op: op.workcenter_id == self)[:1]
             if update_cycle and minutes and operation.time_mode == "manual" and operation.time_cycle_manual != minutes:
                 operation.time_cycle_manual = minutes
             return bom
-        bom = Bom.create({
-            "product_tmpl_id": product.product_tmpl_id.id,
-            "product_qty": 1.0,
-            "type": "normal",
-            "code": _("UNS %s", self.name),
-            "company_id": self.company_id.id,
-            "sequence": 100,  # after the product's own bills: Odoo's planners keep picking theirs first
-            "operation_ids": [Command.create({
-                "name": self.name, "workcenter_id": self.id, "time_mode": "manual", "time_cycle_manual": minutes,
-            })],
-        })
+        bom = Bom.create(
+            {
+                "product_tmpl_id": product.product_tmpl_id.id,
+                "product_qty": 1.0,
+                "type": "normal",
+                "code": _("UNS %s", self.name),
+                "company_id": self.company_id.id,
+                "sequence": 100,  # after the product's own bills: Odoo's planners keep picking theirs first
+                "operation_ids": [
+                    Command.create(
+                        {
+                            "name": self.name,
+                            "workcenter_id": self.id,
+                            "time_mode": "manual",
+                            "time_cycle_manual": minutes,
+                        }
+                    )
+                ],
+            }
+        )
         if minutes and not self.hf_ideal_cycle_time:
             self.hf_ideal_cycle_time = cycle_time_ms / 1000.0
         return bom
@@ -111,12 +135,24 @@ class MrpWorkcenter(models.Model):
         """Refuse quantities from the line where they would be counted twice."""
         self.ensure_one()
         if self.hf_quantity_source == "operator":
-            raise UserError(_("%(workcell)s takes its quantities from the operator (its Quantities from setting): "
-                              "%(what)s is not booked.", workcell=self.name, what=what))
+            raise UserError(
+                _(
+                    "%(workcell)s takes its quantities from the operator (its Quantities from setting): "
+                    "%(what)s is not booked.",
+                    workcell=self.name,
+                    what=what,
+                )
+            )
         counter = self._hf_role_tag("good_count")
         if counter:
-            raise UserError(_("%(workcell)s counts its parts with its tag %(tag)s: %(what)s would count them "
-                              "twice.", workcell=self.name, tag=counter.name, what=what))
+            raise UserError(
+                _(
+                    "%(workcell)s counts its parts with its tag %(tag)s: %(what)s would count them twice.",
+                    workcell=self.name,
+                    tag=counter.name,
+                    what=what,
+                )
+            )
 
     # --- where the workcell's time comes from ------------------------------------------------------
 
@@ -124,9 +160,14 @@ class MrpWorkcenter(models.Model):
         """Also machine-driven: a workcell whose states come from the line's UMH state events (no state tag).
         Its machine records are then the only clock, as with a state tag: starting a work order opens no
         operator timer beside them (hf_screens' mrp_workorder.py), its running time is booked to the order."""
-        return super()._hf_machine_driven() or bool(self.env["mrp.workcenter.productivity"].sudo().search_count(
-            [("workcenter_id", "=", self.id), ("hf_source", "=", "machine"), ("hf_umh_state", ">", 0)], limit=1,
-        ))
+        return super()._hf_machine_driven() or bool(
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .search_count(
+                [("workcenter_id", "=", self.id), ("hf_source", "=", "machine"), ("hf_umh_state", ">", 0)],
+                limit=1,
+            )
+        )
 
     # --- machine counters into work orders --------------------------------------------------------
 

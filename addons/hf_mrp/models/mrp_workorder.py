@@ -24,9 +24,12 @@ class MrpWorkorder(models.Model):
         production = self.production_id
         was_started = production.state == "progress"
         self.button_start()
-        self.with_context(bypass_duration_calculation=True).write({
-            "date_start": start, "date_finished": max(self.date_finished or start, start),
-        })
+        self.with_context(bypass_duration_calculation=True).write(
+            {
+                "date_start": start,
+                "date_finished": max(self.date_finished or start, start),
+            }
+        )
         self.time_ids.filtered(lambda t: not t.date_end and t.date_start > start).write({"date_start": start})
         if not was_started:
             production.with_context(force_date=True).date_start = start  # no replanning: it runs
@@ -40,9 +43,12 @@ class MrpWorkorder(models.Model):
         self.button_finish()
         for record in self.time_ids.filtered(lambda t: t.date_end and t.date_end > end):
             record.date_end = max(end, record.date_start)
-        self.with_context(bypass_duration_calculation=True).write({
-            "date_finished": end, "date_start": min(self.date_start or end, end),
-        })
+        self.with_context(bypass_duration_calculation=True).write(
+            {
+                "date_finished": end,
+                "date_start": min(self.date_start or end, end),
+            }
+        )
 
     def _hf_mrp_add_produced(self, quantity):
         self._hf_mrp_set_produced(self.qty_produced + quantity)
@@ -70,11 +76,14 @@ class MrpWorkorder(models.Model):
         for workorder in self.filtered(lambda wo: wo.id in before):
             produced = round(workorder.qty_produced - before[workorder.id])
             if produced >= 1:
-                workorder._hf_mrp_publish("product/add", {
-                    "external_product_type_id": workorder._hf_mrp_product_ref(),
-                    "quantity": produced,
-                    "end_time_unix_ms": datetime_to_ms(fields.Datetime.now()),
-                })
+                workorder._hf_mrp_publish(
+                    "product/add",
+                    {
+                        "external_product_type_id": workorder._hf_mrp_product_ref(),
+                        "quantity": produced,
+                        "end_time_unix_ms": datetime_to_ms(fields.Datetime.now()),
+                    },
+                )
         return result
 
     def button_start(self, raise_on_invalid_state=False):
@@ -125,15 +134,22 @@ class MrpWorkorder(models.Model):
     def _hf_mrp_publish_pause(self):
         # a machine-driven workcell's states come from its machine: Odoo does not tell it what it does
         if not self._hf_machine_driven():
-            self._hf_mrp_publish("state/add", {
-                "state": UMH_UNSPECIFIED_STOP, "start_time_unix_ms": datetime_to_ms(fields.Datetime.now()),
-            })
+            self._hf_mrp_publish(
+                "state/add",
+                {
+                    "state": UMH_UNSPECIFIED_STOP,
+                    "start_time_unix_ms": datetime_to_ms(fields.Datetime.now()),
+                },
+            )
 
     def _hf_mrp_publish_order(self, event_type, time_field, moment):
-        self._hf_mrp_publish(event_type, {
-            "external_work_order_id": self._hf_mrp_external_id(),
-            time_field: datetime_to_ms(moment or fields.Datetime.now()),
-        })
+        self._hf_mrp_publish(
+            event_type,
+            {
+                "external_work_order_id": self._hf_mrp_external_id(),
+                time_field: datetime_to_ms(moment or fields.Datetime.now()),
+            },
+        )
 
     def _hf_mrp_publish(self, event_type, payload):
         self.ensure_one()

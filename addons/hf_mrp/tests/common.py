@@ -25,9 +25,13 @@ class HfMrpCommon(HfScreensCommon):
         super().setUpClass()
         cls.cell = cls.create_workcenter("Assembly 1", "assembly1")
         cls.company.hf_mrp_create_unknown_products = False
-        cls.product = cls.env["product.product"].create({
-            "name": "Bracket", "default_code": "BRK-1", "is_storable": True,
-        })
+        cls.product = cls.env["product.product"].create(
+            {
+                "name": "Bracket",
+                "default_code": "BRK-1",
+                "is_storable": True,
+            }
+        )
         cls.Event = cls.env["hf.uns.analytics.event"]
         cls._sequence = 0
 
@@ -39,15 +43,17 @@ class HfMrpCommon(HfScreensCommon):
         topic = event_topic(workcenter.hf_uns_path.split("/"), event_type)
         body = encode_event(payload)
         cls._sequence += 1
-        return cls.Event.create({
-            "event_key": event_key(topic, body + b" " * cls._sequence),
-            "direction": "in",
-            "topic": topic,
-            "workcenter_id": workcenter.id,
-            "event_type": event_type,
-            "payload": body.decode(),
-            "state": "pending",
-        })
+        return cls.Event.create(
+            {
+                "event_key": event_key(topic, body + b" " * cls._sequence),
+                "direction": "in",
+                "topic": topic,
+                "workcenter_id": workcenter.id,
+                "event_type": event_type,
+                "payload": body.decode(),
+                "state": "pending",
+            }
+        )
 
     def process(self):
         self.env.flush_all()  # the ingest writes with SQL and commits; the cron reads with SQL

@@ -11,14 +11,26 @@ class TestAnalyticsIn(HfMrpCommon):
     def publish_order(self, external_id="WO-1001"):
         """A line's publisher: creates a work order of 100 brackets, starts it, 40 good + 2 bad, stops it."""
         return (
-            self.event("work-order/create", {"external_work_order_id": external_id, "quantity": 100,
-                                             "product": {"external_product_id": "BRK-1", "cycle_time_ms": 6000}})
-            + self.event("work-order/start", {"external_work_order_id": external_id,
-                                              "start_time_unix_ms": ms(at(0))})
-            + self.event("product/add", {"external_product_type_id": "BRK-1", "start_time_unix_ms": ms(at(0)),
-                                         "end_time_unix_ms": ms(at(600)), "quantity": 40, "bad_quantity": 2})
-            + self.event("work-order/stop", {"external_work_order_id": external_id,
-                                             "end_time_unix_ms": ms(at(900))})
+            self.event(
+                "work-order/create",
+                {
+                    "external_work_order_id": external_id,
+                    "quantity": 100,
+                    "product": {"external_product_id": "BRK-1", "cycle_time_ms": 6000},
+                },
+            )
+            + self.event("work-order/start", {"external_work_order_id": external_id, "start_time_unix_ms": ms(at(0))})
+            + self.event(
+                "product/add",
+                {
+                    "external_product_type_id": "BRK-1",
+                    "start_time_unix_ms": ms(at(0)),
+                    "end_time_unix_ms": ms(at(600)),
+                    "quantity": 40,
+                    "bad_quantity": 2,
+                },
+            )
+            + self.event("work-order/stop", {"external_work_order_id": external_id, "end_time_unix_ms": ms(at(900))})
         )
 
     def production(self, external_id="WO-1001"):
@@ -40,8 +52,11 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual(sum(scraps.mapped("scrap_qty")), 2)
         self.assertEqual(set(scraps.mapped("state")), {"done"})
         self.assertEqual(scraps.scrap_reason_tag_ids, self.env.ref("hf_mrp.hf_scrap_reason_uns"))
-        self.assertEqual(self.product.with_context(warehouse_id=False).qty_available, 38,
-                         "finishing moved the 40 made into stock, the 2 bad ones were scrapped")
+        self.assertEqual(
+            self.product.with_context(warehouse_id=False).qty_available,
+            38,
+            "finishing moved the 40 made into stock, the 2 bad ones were scrapped",
+        )
 
     def test_publisher_sequence(self):
         events = self.publish_order()
@@ -67,8 +82,10 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assert_order_as_published(self.production())
 
     def test_unknown_product_fails_clearly(self):
-        event = self.event("work-order/create", {"external_work_order_id": "WO-7", "quantity": 5,
-                                                 "product": {"external_product_id": "NOPE-9"}})
+        event = self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-7", "quantity": 5, "product": {"external_product_id": "NOPE-9"}},
+        )
         self.process()
         self.assertEqual(event.state, "failed")
         self.assertIn("NOPE-9", event.error)
@@ -82,20 +99,34 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual(self.production("WO-7").product_id.default_code, "NOPE-9")
 
     def test_create_honours_status_and_times(self):
-        running = self.event("work-order/create", {"external_work_order_id": "WO-R", "quantity": 10, "status": 1,
-                                                   "start_time_unix_ms": ms(at(60)),
-                                                   "product": {"external_product_id": "BRK-1"}})
-        completed = self.event("work-order/create", {"external_work_order_id": "WO-C", "quantity": 10, "status": 2,
-                                                     "start_time_unix_ms": ms(at(0)), "end_time_unix_ms": ms(at(30)),
-                                                     "product": {"external_product_id": "BRK-1"}})
+        running = self.event(
+            "work-order/create",
+            {
+                "external_work_order_id": "WO-R",
+                "quantity": 10,
+                "status": 1,
+                "start_time_unix_ms": ms(at(60)),
+                "product": {"external_product_id": "BRK-1"},
+            },
+        )
+        completed = self.event(
+            "work-order/create",
+            {
+                "external_work_order_id": "WO-C",
+                "quantity": 10,
+                "status": 2,
+                "start_time_unix_ms": ms(at(0)),
+                "end_time_unix_ms": ms(at(30)),
+                "product": {"external_product_id": "BRK-1"},
+            },
+        )
         self.process()
         self.assertEqual((running.state, completed.state), ("done", "done"), (running.error, completed.error))
         workorder = self.production("WO-R").workorder_ids
         self.assertEqual((workorder.state, workorder.date_start), ("progress", at(60)))
         production = self.production("WO-C")
         self.assertEqual(production.state, "done")
-        self.assertEqual((production.workorder_ids.date_start, production.workorder_ids.date_finished),
-                         (at(0), at(30)))
+        self.assertEqual((production.workorder_ids.date_start, production.workorder_ids.date_finished), (at(0), at(30)))
 
     def test_unknown_order_fails_clearly(self):
         event = self.event("work-order/start", {"external_work_order_id": "WO-404", "start_time_unix_ms": ms(at(0))})
@@ -113,16 +144,20 @@ class TestAnalyticsIn(HfMrpCommon):
         events = self.publish_order()
         self.process()
         self.assertEqual(events.mapped("state"), ["done"] * 4)
-        event = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
-                                                      "end_time_unix_ms": ms(at(600)), "bad_quantity": 5})
+        event = self.event(
+            "product/setBadQuantity",
+            {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(600)), "bad_quantity": 5},
+        )
         self.process()
         self.assertEqual(event.state, "done", event.error)
         scraps = self.env["stock.scrap"].search([("production_id", "=", self.production().id)])
         self.assertEqual(sum(scraps.mapped("scrap_qty")), 5)
         self.assertEqual(self.product.qty_available, 35)
         # fewer bad parts than scrapped: the difference goes back to stock
-        event = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
-                                                      "end_time_unix_ms": ms(at(600)), "bad_quantity": 1})
+        event = self.event(
+            "product/setBadQuantity",
+            {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(600)), "bad_quantity": 1},
+        )
         self.process()
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual(self.product.qty_available, 39)
@@ -131,11 +166,20 @@ class TestAnalyticsIn(HfMrpCommon):
     def test_lot_from_batch(self):
         self.product.tracking = "lot"
         events = [
-            self.event("work-order/create", {"external_work_order_id": "WO-L", "quantity": 10,
-                                             "product": {"external_product_id": "BRK-1"}}),
+            self.event(
+                "work-order/create",
+                {"external_work_order_id": "WO-L", "quantity": 10, "product": {"external_product_id": "BRK-1"}},
+            ),
             self.event("work-order/start", {"external_work_order_id": "WO-L", "start_time_unix_ms": ms(at(0))}),
-            self.event("product/add", {"external_product_type_id": "BRK-1", "product_batch_id": "B-77",
-                                       "end_time_unix_ms": ms(at(60)), "quantity": 10}),
+            self.event(
+                "product/add",
+                {
+                    "external_product_type_id": "BRK-1",
+                    "product_batch_id": "B-77",
+                    "end_time_unix_ms": ms(at(60)),
+                    "quantity": 10,
+                },
+            ),
             self.event("work-order/stop", {"external_work_order_id": "WO-L", "end_time_unix_ms": ms(at(120))}),
         ]
         self.process()
@@ -161,23 +205,29 @@ class TestAnalyticsIn(HfMrpCommon):
         self.process()
         self.assertEqual([e.state for e in events], ["done"] * 3, [e.error for e in events])
         records = self.machine_records(self.cell)
-        self.assertEqual(records.mapped("loss_id"),
-                         self.env.ref("mrp.block_reason7") | self.env.ref("mrp.block_reason1"))
+        self.assertEqual(
+            records.mapped("loss_id"), self.env.ref("mrp.block_reason7") | self.env.ref("mrp.block_reason1")
+        )
         self.assertEqual(records[0].date_end, at(600))
         self.assertFalse(records[1].date_end, "a UMH state holds until the next one")
         self.assertEqual(self.cell.hf_state_current, "down")
         self.assertEqual(self.cell._hf_shift_window(at(700)), (at(-3600), at(700)), "the kiosk's shift is the line's")
         # the same state again is applied once; an overwrite replaces what was recorded in its window
         self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))})
-        self.event("state/overwrite", {"state": 60000, "start_time_unix_ms": ms(at(300)),
-                                       "end_time_unix_ms": ms(at(600))})
+        self.event(
+            "state/overwrite", {"state": 60000, "start_time_unix_ms": ms(at(300)), "end_time_unix_ms": ms(at(600))}
+        )
         self.event("shift/delete", {"start_time_unix_ms": ms(at(-3600))})
         self.process()
         records = self.machine_records(self.cell)
-        self.assertEqual([(r.date_start, r.loss_id) for r in records], [
-            (at(0), self.env.ref("mrp.block_reason7")), (at(300), self.env.ref("mrp.block_reason0")),
-            (at(600), self.env.ref("mrp.block_reason1")),
-        ])
+        self.assertEqual(
+            [(r.date_start, r.loss_id) for r in records],
+            [
+                (at(0), self.env.ref("mrp.block_reason7")),
+                (at(300), self.env.ref("mrp.block_reason0")),
+                (at(600), self.env.ref("mrp.block_reason1")),
+            ],
+        )
         self.assertFalse(self.cell.hf_mrp_shift_ids)
 
     def test_state_event_refused_where_a_tag_gives_the_state(self):
@@ -198,8 +248,10 @@ class TestAnalyticsIn(HfMrpCommon):
     def test_state_events_make_the_machine_the_clock(self):
         events = [
             self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(0))}),
-            self.event("work-order/create", {"external_work_order_id": "WO-M", "quantity": 10,
-                                             "product": {"external_product_id": "BRK-1"}}),
+            self.event(
+                "work-order/create",
+                {"external_work_order_id": "WO-M", "quantity": 10, "product": {"external_product_id": "BRK-1"}},
+            ),
             self.event("work-order/start", {"external_work_order_id": "WO-M", "start_time_unix_ms": ms(at(60))}),
         ]
         self.process()
@@ -207,25 +259,40 @@ class TestAnalyticsIn(HfMrpCommon):
         workorder = self.production("WO-M").workorder_ids
         self.assertEqual(workorder.state, "progress")
         records = self.Productivity.search([("workcenter_id", "=", self.cell.id)], order="date_start, id")
-        self.assertEqual(records.mapped("hf_source"), ["machine", "machine"],
-                         "no operator timer beside the machine's states: the same minutes would count twice")
-        self.assertEqual([(r.date_start, r.date_end, r.workorder_id) for r in records],
-                         [(at(0), at(60), self.env["mrp.workorder"]), (at(60), False, workorder)],
-                         "the machine's running time from the start on is the work order's")
+        self.assertEqual(
+            records.mapped("hf_source"),
+            ["machine", "machine"],
+            "no operator timer beside the machine's states: the same minutes would count twice",
+        )
+        self.assertEqual(
+            [(r.date_start, r.date_end, r.workorder_id) for r in records],
+            [(at(0), at(60), self.env["mrp.workorder"]), (at(60), False, workorder)],
+            "the machine's running time from the start on is the work order's",
+        )
 
     def test_a_run_of_reports_is_booked_at_once(self):
         # a line reporting every few seconds: the cron books the workcell's reports in a row together (one
         # quantity update, one scrap order), each report still its own output (setBadQuantity corrects one)
-        events = self.event("work-order/create", {"external_work_order_id": "WO-B", "quantity": 100,
-                                                  "product": {"external_product_id": "BRK-1"}})
+        events = self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-B", "quantity": 100, "product": {"external_product_id": "BRK-1"}},
+        )
         events += self.event("work-order/start", {"external_work_order_id": "WO-B", "start_time_unix_ms": ms(at(0))})
         for n in range(5):
-            events += self.event("product/add", {"external_product_type_id": "BRK-1",
-                                                 "start_time_unix_ms": ms(at(60 * n)),
-                                                 "end_time_unix_ms": ms(at(60 * (n + 1))),
-                                                 "quantity": 8, "bad_quantity": 1})
-        events += self.event("product/add", {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(60)),
-                                             "quantity": 8, "bad_quantity": 1})  # a redelivery in the run
+            events += self.event(
+                "product/add",
+                {
+                    "external_product_type_id": "BRK-1",
+                    "start_time_unix_ms": ms(at(60 * n)),
+                    "end_time_unix_ms": ms(at(60 * (n + 1))),
+                    "quantity": 8,
+                    "bad_quantity": 1,
+                },
+            )
+        events += self.event(
+            "product/add",
+            {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(60)), "quantity": 8, "bad_quantity": 1},
+        )  # a redelivery in the run
         self.process()
         self.assertEqual(events.mapped("state"), ["done"] * 8, events.mapped("error"))
         production = self.production("WO-B")
@@ -235,9 +302,12 @@ class TestAnalyticsIn(HfMrpCommon):
         outputs = self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)])
         self.assertEqual(len(outputs), 5)
         self.assertEqual(outputs.mapped("scrap_ids"), scraps)
-        correction = self.event("product/setBadQuantity", {"external_product_type_id": "BRK-1",
-                                                           "end_time_unix_ms": ms(at(180)), "bad_quantity": 0})
+        correction = self.event(
+            "product/setBadQuantity",
+            {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(180)), "bad_quantity": 0},
+        )
         self.process()
         self.assertEqual(correction.state, "done", correction.error)
-        self.assertEqual(sum(self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)])
-                             .mapped("bad_quantity")), 4)
+        self.assertEqual(
+            sum(self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)]).mapped("bad_quantity")), 4
+        )

@@ -39,8 +39,10 @@ class TestCounters(HfMrpCommon):
         self.count()
         self.assertEqual(self.workorder.qty_produced, 9, "counted once")
         self.assertEqual(self.tag_good.hf_mrp_counted_value, 5)
-        self.assertFalse(self.outbound(workcenter=self.workcenter).filtered(lambda e: e.event_type == "product/add"),
-                         "the machine's own counts are not announced back to the UNS")
+        self.assertFalse(
+            self.outbound(workcenter=self.workcenter).filtered(lambda e: e.event_type == "product/add"),
+            "the machine's own counts are not announced back to the UNS",
+        )
         # finishing follows Odoo's own flow: what the machine counted goes into stock
         production = self.workorder.production_id
         self.workorder.button_finish()
@@ -67,8 +69,11 @@ class TestCounters(HfMrpCommon):
 
     def test_product_add_refused_where_a_counter_counts(self):
         code = self.workorder.product_id.default_code = "BRK-C"
-        event = self.event("product/add", {"external_product_type_id": code, "end_time_unix_ms": 1795000000000,
-                                           "quantity": 3}, workcenter=self.workcenter)
+        event = self.event(
+            "product/add",
+            {"external_product_type_id": code, "end_time_unix_ms": 1795000000000, "quantity": 3},
+            workcenter=self.workcenter,
+        )
         self.process()
         self.assertEqual(event.state, "failed")
         self.assertIn(self.tag_good.name, event.error)

@@ -11,8 +11,10 @@ class TestKiosk(HttpCase, HfMrpCommon):
         kiosk = self.env["hf.screen.kiosk"].create({"workcenter_id": self.cell.id, "user_id": self.operator.id})
         self.env["hf.screen"]._hf_generate_for_workcenter(self.cell)
         for event_type, payload in (
-            ("work-order/create", {"external_work_order_id": "WO-K", "quantity": 12,
-                                   "product": {"external_product_id": "BRK-1"}}),
+            (
+                "work-order/create",
+                {"external_work_order_id": "WO-K", "quantity": 12, "product": {"external_product_id": "BRK-1"}},
+            ),
             ("work-order/start", {"external_work_order_id": "WO-K", "start_time_unix_ms": ms(at(0))}),
             ("product/add", {"external_product_type_id": "BRK-1", "end_time_unix_ms": ms(at(60)), "quantity": 12}),
         ):

@@ -28,8 +28,10 @@ class TestOutbound(HfMrpCommon):
         self.assertLess(produced.id, stopped.id, "in order: the quantity, then the stop")
 
     def test_from_uns_not_echoed(self):
-        self.event("work-order/create", {"external_work_order_id": "WO-E", "quantity": 3,
-                                         "product": {"external_product_id": "BRK-1"}})
+        self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-E", "quantity": 3, "product": {"external_product_id": "BRK-1"}},
+        )
         self.event("work-order/start", {"external_work_order_id": "WO-E", "start_time_unix_ms": 1795000000000})
         self.process()
         self.assertFalse(self.outbound())
@@ -46,12 +48,13 @@ class TestOutbound(HfMrpCommon):
         self.assertEqual(self.body(paused)["state"], 40000, "a paused order: UMH's unspecified stop")
 
     def test_applied_by_hand_not_echoed_either(self):
-        events = (self.event("work-order/create", {"external_work_order_id": "WO-H", "quantity": 3,
-                                                   "product": {"external_product_id": "BRK-1"}})
-                  + self.event("work-order/start", {"external_work_order_id": "WO-H",
-                                                    "start_time_unix_ms": 1795000000000}))
+        events = self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-H", "quantity": 3, "product": {"external_product_id": "BRK-1"}},
+        ) + self.event("work-order/start", {"external_work_order_id": "WO-H", "start_time_unix_ms": 1795000000000})
         for event in events:
             event._apply()  # not through the cron (a shell, a script): still from the UNS
-        self.assertEqual(self.env["mrp.production"].search([("hf_external_work_order_id", "=", "WO-H")]).state,
-                         "progress")
+        self.assertEqual(
+            self.env["mrp.production"].search([("hf_external_work_order_id", "=", "WO-H")]).state, "progress"
+        )
         self.assertFalse(self.outbound())

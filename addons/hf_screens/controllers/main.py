@@ -18,8 +18,15 @@ KIOSK_TOKEN_HEADER = "X-HF-Kiosk-Token"
 def _error(error):
     """A user-facing exception as the JSON the screen client reads, with an HTTP-like code (the JSON-RPC
     response itself is always 200): 400 bad input, 403 refused, 404 gone, 429 too many."""
-    code = 429 if isinstance(error, KioskRateLimited) else 403 if isinstance(error, AccessError) else \
-        404 if isinstance(error, MissingError) else 400
+    code = (
+        429
+        if isinstance(error, KioskRateLimited)
+        else 403
+        if isinstance(error, AccessError)
+        else 404
+        if isinstance(error, MissingError)
+        else 400
+    )
     result = {"ok": False, "code": code, "message": error.args[0] if error.args else str(error)}
     if isinstance(error, KioskRateLimited):
         result["retry_after"] = error.retry_after
@@ -65,15 +72,18 @@ class HfScreensController(http.Controller):
             return request.render("hf_screens.kiosk_refused", {"message": refusal}, status=403 if kiosk else 404)
         if not kiosk.last_seen or (fields.Datetime.now() - kiosk.last_seen).total_seconds() > 60:
             kiosk.last_seen = fields.Datetime.now()
-        return request.render("hf_screens.kiosk_page", {
-            "kiosk_info": {
-                "token": token,
-                "workcenter": kiosk.workcenter_id.name,
-                "screen_id": screen.id,
-                "lang": get_lang(request.env).code.replace("_", "-"),
+        return request.render(
+            "hf_screens.kiosk_page",
+            {
+                "kiosk_info": {
+                    "token": token,
+                    "workcenter": kiosk.workcenter_id.name,
+                    "screen_id": screen.id,
+                    "lang": get_lang(request.env).code.replace("_", "-"),
+                },
+                "title": kiosk.workcenter_id.name,
             },
-            "title": kiosk.workcenter_id.name,
-        })
+        )
 
     @http.route("/hf/kiosk/data", type="json", auth="public")
     def kiosk_data(self, token=None, **kwargs):
@@ -103,12 +113,19 @@ class HfScreensController(http.Controller):
         except USER_ERRORS as error:
             return _error(error)
 
-    @http.route(["/hf/kiosk/<string:token>/data", "/hf/kiosk/<string:token>/action",
-                 "/hf/kiosk/<string:token>/history"], type="json", auth="public")
+    @http.route(
+        ["/hf/kiosk/<string:token>/data", "/hf/kiosk/<string:token>/action", "/hf/kiosk/<string:token>/history"],
+        type="json",
+        auth="public",
+    )
     def kiosk_old_client(self, token, **kwargs):
         """A tablet still running the client from before the token left the URL: it reloads the page."""
-        return {"ok": False, "refused": True, "code": 410,
-                "message": _("This kiosk was updated: reload the page (or open the kiosk link again).")}
+        return {
+            "ok": False,
+            "refused": True,
+            "code": 410,
+            "message": _("This kiosk was updated: reload the page (or open the kiosk link again)."),
+        }
 
     # --- backend screen (logged-in user, record rules apply) -------------------------------------
 

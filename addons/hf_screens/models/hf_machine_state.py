@@ -99,12 +99,14 @@ class HfMachineState(models.AbstractModel):
 
         tick = timedelta(microseconds=1)  # read_raw is [start, end); we want (after, until]
         rows = reader.read_raw(
-            self.env.cr, tag.id, after.replace(tzinfo=UTC) + tick, until.replace(tzinfo=UTC) + tick,
+            self.env.cr,
+            tag.id,
+            after.replace(tzinfo=UTC) + tick,
+            until.replace(tzinfo=UTC) + tick,
             BATCH,
         )
         return [
-            (utc_naive(row["time"]), classify_state(row["value"], row["value_text"], row["quality"]))
-            for row in rows
+            (utc_naive(row["time"]), classify_state(row["value"], row["value_text"], row["quality"])) for row in rows
         ]
 
     @api.model
@@ -113,15 +115,25 @@ class HfMachineState(models.AbstractModel):
         another tag, at most one per few seconds (and at least two per ``gap_seconds``), oldest first."""
         if not tag.device_id or until <= after:
             return []
-        others = self.env["hf.uns.tag"].sudo().with_context(active_test=False).search(
-            [("device_id", "=", tag.device_id.id), ("id", "!=", tag.id)],
+        others = (
+            self.env["hf.uns.tag"]
+            .sudo()
+            .with_context(active_test=False)
+            .search(
+                [("device_id", "=", tag.device_id.id), ("id", "!=", tag.id)],
+            )
         )
         if not others:
             return []
         from hf_historian import reader
 
-        moments = reader.read_activity(self.env.cr, others.ids, after.replace(tzinfo=UTC), until.replace(tzinfo=UTC),
-                                       max(1, min(HEARTBEAT_SECONDS, gap_seconds // 2)))
+        moments = reader.read_activity(
+            self.env.cr,
+            others.ids,
+            after.replace(tzinfo=UTC),
+            until.replace(tzinfo=UTC),
+            max(1, min(HEARTBEAT_SECONDS, gap_seconds // 2)),
+        )
         return [utc_naive(time) for time in moments]
 
     @api.model
@@ -129,8 +141,10 @@ class HfMachineState(models.AbstractModel):
         """The state samples, and at each heartbeat the state in force then (that of the last state sample,
         the one the workcell holds before the first): what the state machine applies, oldest first."""
         in_force = workcenter.hf_state_candidate or workcenter.hf_state_current or None
-        events = sorted([(time, 0, state) for time, state in samples] + [(time, 1, None) for time in heartbeats],
-                        key=lambda event: event[:2])
+        events = sorted(
+            [(time, 0, state) for time, state in samples] + [(time, 1, None) for time in heartbeats],
+            key=lambda event: event[:2],
+        )
         merged = []
         for time, heartbeat, state in events:
             if not heartbeat:
@@ -160,9 +174,7 @@ class HfMachineState(models.AbstractModel):
             if not tag:
                 continue
             # One processor per workcenter at a time (cron and an operator's action may race).
-            self.env.cr.execute(
-                "SELECT id FROM mrp_workcenter WHERE id = %s FOR UPDATE SKIP LOCKED", (workcenter.id,)
-            )
+            self.env.cr.execute("SELECT id FROM mrp_workcenter WHERE id = %s FOR UPDATE SKIP LOCKED", (workcenter.id,))
             if not self.env.cr.fetchone():
                 continue
             after = workcenter.hf_state_last_seen or (now - timedelta(days=1))
@@ -215,14 +227,16 @@ class HfMachineState(models.AbstractModel):
                     record = self._open(workcenter, candidate, candidate_since)
                     current, since, candidate = candidate, candidate_since, None
             last = time
-        workcenter.write({
-            "hf_state_current": current or False,
-            "hf_state_since": since or False,
-            "hf_state_candidate": candidate or False,
-            "hf_state_candidate_since": candidate_since if candidate else False,
-            "hf_state_last_seen": last or False,
-            "hf_state_productivity_id": record.id if record else False,
-        })
+        workcenter.write(
+            {
+                "hf_state_current": current or False,
+                "hf_state_since": since or False,
+                "hf_state_candidate": candidate or False,
+                "hf_state_candidate_since": candidate_since if candidate else False,
+                "hf_state_last_seen": last or False,
+                "hf_state_productivity_id": record.id if record else False,
+            }
+        )
 
     @api.model
     def _close_on_silence(self, workcenter, now):
@@ -231,27 +245,41 @@ class HfMachineState(models.AbstractModel):
         gap = workcenter._hf_state_gap()
         if workcenter.hf_state_current and last and now - last > gap:
             self._close(workcenter.hf_state_productivity_id, last)
-            workcenter.write({
-                "hf_state_current": False, "hf_state_since": False, "hf_state_candidate": False,
-                "hf_state_candidate_since": False, "hf_state_productivity_id": False,
-            })
+            workcenter.write(
+                {
+                    "hf_state_current": False,
+                    "hf_state_since": False,
+                    "hf_state_candidate": False,
+                    "hf_state_candidate_since": False,
+                    "hf_state_productivity_id": False,
+                }
+            )
 
     @api.model
     def _open(self, workcenter, state, start, loss=None):
         workorder = workcenter.hf_workorder_id
-        return self.env["mrp.workcenter.productivity"].sudo().create({
-            "workcenter_id": workcenter.id,
-            "company_id": workcenter.company_id.id,
-            "loss_id": (loss or self._loss_for(state)).id,
-            "date_start": start,
-            "hf_source": "machine",
-            "hf_machine_state": state,
-            "user_id": False,
-            # Only running time is the work order's time: idle and down stay the workcell's losses.
-            "workorder_id": workorder.id if state == RUNNING and workorder.state == "progress" else False,
-            "description": _("Machine state %(state)s (tag %(tag)s)",
-                             state=dict(STATES)[state], tag=workcenter._hf_role_tag("machine_state").name),
-        })
+        return (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .create(
+                {
+                    "workcenter_id": workcenter.id,
+                    "company_id": workcenter.company_id.id,
+                    "loss_id": (loss or self._loss_for(state)).id,
+                    "date_start": start,
+                    "hf_source": "machine",
+                    "hf_machine_state": state,
+                    "user_id": False,
+                    # Only running time is the work order's time: idle and down stay the workcell's losses.
+                    "workorder_id": workorder.id if state == RUNNING and workorder.state == "progress" else False,
+                    "description": _(
+                        "Machine state %(state)s (tag %(tag)s)",
+                        state=dict(STATES)[state],
+                        tag=workcenter._hf_role_tag("machine_state").name,
+                    ),
+                }
+            )
+        )
 
     @api.model
     def _switch_workorder(self, workcenter, workorder, when=None):

@@ -54,7 +54,12 @@ class HfScreen(models.Model):
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True, ondelete="cascade")
     line_id = fields.Many2one("hf.uns.line", index=True, ondelete="cascade")
     company_id = fields.Many2one(
-        "res.company", compute="_compute_company_id", store=True, index=True, readonly=False, required=True,
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        index=True,
+        readonly=False,
+        required=True,
         default=lambda self: self.env.company,
     )
     theme = fields.Selection([("dark", "Dark"), ("light", "Light")], required=True, default="dark")
@@ -77,7 +82,8 @@ class HfScreen(models.Model):
         for screen in self:
             if bool(screen.workcenter_id) == bool(screen.line_id):
                 raise ValidationError(
-                    _("Screen %s belongs either to a workcell or to a line: choose one.", screen.name))
+                    _("Screen %s belongs either to a workcell or to a line: choose one.", screen.name)
+                )
 
     @api.constrains("company_id")
     def _check_widget_tags_company(self):
@@ -89,8 +95,9 @@ class HfScreen(models.Model):
             # the workcell's (or line's) company, not the default one: the compute does not run over a default,
             # and the screen of another company's workcell would then refuse that workcell's own tags
             if not vals.get("company_id"):
-                target = self.env["mrp.workcenter"].browse(vals.get("workcenter_id") or []) or \
-                    self.env["hf.uns.line"].browse(vals.get("line_id") or [])
+                target = self.env["mrp.workcenter"].browse(vals.get("workcenter_id") or []) or self.env[
+                    "hf.uns.line"
+                ].browse(vals.get("line_id") or [])
                 if target.sudo().company_id:
                     vals["company_id"] = target.sudo().company_id.id
         screens = super().create(vals_list)
@@ -115,35 +122,42 @@ class HfScreen(models.Model):
         self.ensure_one()
         kind = self.workcenter_id.hf_machine_kind
         if not kind:
-            raise UserError(_(
-                "Set a machine kind on workcell %s first: the screen is copied to the workcells of the same kind.",
-                self.workcenter_id.display_name or self.name,
-            ))
-        targets = self.env["mrp.workcenter"].search([
-            ("hf_machine_kind", "=", kind), ("id", "!=", self.workcenter_id.id),
-            ("company_id", "=", self.company_id.id),
-        ])
+            raise UserError(
+                _(
+                    "Set a machine kind on workcell %s first: the screen is copied to the workcells of the same kind.",
+                    self.workcenter_id.display_name or self.name,
+                )
+            )
+        targets = self.env["mrp.workcenter"].search(
+            [
+                ("hf_machine_kind", "=", kind),
+                ("id", "!=", self.workcenter_id.id),
+                ("company_id", "=", self.company_id.id),
+            ]
+        )
         unmatched = []
         for target in targets:
             unmatched += self._hf_copy_to(target)
         message = _("Copied to %(count)s workcells of kind %(kind)s.", count=len(targets), kind=kind)
         if unmatched:
-            message += " " + _("No tag of the same name for: %s — bind those tiles by hand.",
-                               ", ".join(sorted(set(unmatched))))
+            message += " " + _(
+                "No tag of the same name for: %s — bind those tiles by hand.", ", ".join(sorted(set(unmatched)))
+            )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Screen copied"), "message": message, "sticky": bool(unmatched),
-                       "type": "warning" if unmatched else "success"},
+            "params": {
+                "title": _("Screen copied"),
+                "message": message,
+                "sticky": bool(unmatched),
+                "type": "warning" if unmatched else "success",
+            },
         }
 
     def _hf_copy_to(self, target):
         """Replace the target's screen of the same name with a copy of this one; return the unmatched tag names."""
         self.ensure_one()
-        tags = {
-            str(t._hf_key()): t
-            for t in self.env["hf.uns.tag"].search([("workcenter_id", "=", target.id)])
-        }
+        tags = {str(t._hf_key()): t for t in self.env["hf.uns.tag"].search([("workcenter_id", "=", target.id)])}
         self.search([("workcenter_id", "=", target.id), ("name", "=", self.name)]).unlink()
         copy = self.copy({"workcenter_id": target.id, "name": self.name, "widget_ids": False})
         unmatched = []
@@ -175,18 +189,21 @@ class HfScreen(models.Model):
         (the tiles as ``hf.screen.widget._hf_default_tiles`` lays them out)."""
         tags = self.env["hf.uns.tag"].search([("workcenter_id", "=", workcenter.id)], order="tag_group, name, id")
         tiles = self.env["hf.screen.widget"]._hf_default_tiles(tags)
-        return self.create({
-            "name": _("%s machine screen", workcenter.name),
-            "workcenter_id": workcenter.id,
-            "widget_ids": [fields.Command.create(tile) for tile in tiles],
-        })
+        return self.create(
+            {
+                "name": _("%s machine screen", workcenter.name),
+                "workcenter_id": workcenter.id,
+                "widget_ids": [fields.Command.create(tile) for tile in tiles],
+            }
+        )
 
     # --- data for the screen client ------------------------------------------------------------
 
     def _hf_check_operator(self, user):
         if not user.has_group("hf_uns.group_hf_operator"):
-            raise AccessError(_("Only Hyperfactory operators can use machine screens: ask an administrator for "
-                                "the Operator role."))
+            raise AccessError(
+                _("Only Hyperfactory operators can use machine screens: ask an administrator for the Operator role.")
+            )
 
     def _hf_payload(self, now=None):
         """Everything the screen client draws: layout, tag values, work order, machine state, OEE, alarms."""
@@ -201,7 +218,9 @@ class HfScreen(models.Model):
         values, historian = self._hf_values(tags, now, Tag.browse(device_tag_ids).exists()._filtered_access("read"))
         return {
             "screen": {
-                "id": self.id, "name": self.name, "theme": self.theme,
+                "id": self.id,
+                "name": self.name,
+                "theme": self.theme,
                 "workcenter": {"id": workcenter.id, "name": workcenter.name} if workcenter else False,
                 "line": self.line_id.name or False,
             },
@@ -249,20 +268,39 @@ class HfScreen(models.Model):
             tag_ids.update(tile["tag_ids"])
         role_ids = []
         if self.workcenter_id:
-            role_ids = self.env["hf.uns.tag"].search([
-                ("workcenter_id", "=", self.workcenter_id.id),
-                "|", ("role", "in", ("machine_state", "good_count", "scrap_count")),
-                "&", ("limit_high", "!=", 0), ("data_type", "in", ("float", "int")),
-            ]).ids
+            role_ids = (
+                self.env["hf.uns.tag"]
+                .search(
+                    [
+                        ("workcenter_id", "=", self.workcenter_id.id),
+                        "|",
+                        ("role", "in", ("machine_state", "good_count", "scrap_count")),
+                        "&",
+                        ("limit_high", "!=", 0),
+                        ("data_type", "in", ("float", "int")),
+                    ]
+                )
+                .ids
+            )
             tag_ids.update(role_ids)
-        losses = self.env["mrp.workcenter.productivity.loss"].sudo().search(
-            [("manual", "=", True), ("loss_type", "in", ("availability", "performance", "quality"))],
+        losses = (
+            self.env["mrp.workcenter.productivity.loss"]
+            .sudo()
+            .search(
+                [("manual", "=", True), ("loss_type", "in", ("availability", "performance", "quality"))],
+            )
         )
         reasons = [{"id": loss.id, "name": loss.name, "loss_type": loss.loss_type} for loss in losses]
         devices = self.env["hf.uns.tag"].browse(tag_ids)._filtered_access("read").device_id
-        device_tag_ids = self.env["hf.uns.tag"].search(
-            [("device_id", "in", devices.ids), ("id", "not in", list(tag_ids))],
-        ).ids if devices else []
+        device_tag_ids = (
+            self.env["hf.uns.tag"]
+            .search(
+                [("device_id", "in", devices.ids), ("id", "not in", list(tag_ids))],
+            )
+            .ids
+            if devices
+            else []
+        )
         result = (layout, sorted(tag_ids), role_ids, reasons, device_tag_ids)
         if len(_static_cache) > 500:
             _static_cache.clear()
@@ -295,19 +333,36 @@ class HfScreen(models.Model):
         values = {}
         for tag in tags:
             row = rows.get(tag.id)
-            stale_after = max(STALE_MIN_SECONDS, STALE_INTERVALS * (tag.sampling_interval_ms or 1000) / 1000.0,
-                              HEARTBEAT_MARGIN * tag._hf_heartbeat_seconds())
+            stale_after = max(
+                STALE_MIN_SECONDS,
+                STALE_INTERVALS * (tag.sampling_interval_ms or 1000) / 1000.0,
+                HEARTBEAT_MARGIN * tag._hf_heartbeat_seconds(),
+            )
             entry = {
-                "id": tag.id, "name": tag.name, "unit": tag.unit or "", "data_type": tag.data_type,
-                "role": tag.role, "limit_low": tag.limit_low, "limit_high": tag.limit_high,
-                "stale_after": stale_after, "value": None, "time": None, "age": None, "quality": None,
+                "id": tag.id,
+                "name": tag.name,
+                "unit": tag.unit or "",
+                "data_type": tag.data_type,
+                "role": tag.role,
+                "limit_low": tag.limit_low,
+                "limit_high": tag.limit_high,
+                "stale_after": stale_after,
+                "value": None,
+                "time": None,
+                "age": None,
+                "quality": None,
                 "stale": True,
             }
             if row:
                 seen = device_seen.get(tag.device_id.id) if (row["quality"] or 0) < 2 else None
                 age = max(0.0, (now - max(row["time"], seen or row["time"])).total_seconds())
-                entry.update(value=tag._hf_row_value(row), time=timeutil.iso_utc(row["time"]), age=age,
-                             quality=row["quality"], stale=age > stale_after)
+                entry.update(
+                    value=tag._hf_row_value(row),
+                    time=timeutil.iso_utc(row["time"]),
+                    age=age,
+                    quality=row["quality"],
+                    stale=age > stale_after,
+                )
             values[tag.id] = entry
         return values, historian
 
@@ -323,7 +378,9 @@ class HfScreen(models.Model):
             return {"tag_id": tag.id, "state": False, "since": None}
         value = entry["value"]
         state = classify_state(
-            None if isinstance(value, str) else value, value if isinstance(value, str) else None, entry["quality"],
+            None if isinstance(value, str) else value,
+            value if isinstance(value, str) else None,
+            entry["quality"],
         )
         since = workcenter.hf_state_since if state and state == workcenter.hf_state_current else None
         if state and since is None:
@@ -381,15 +438,24 @@ class HfScreen(models.Model):
         return payload
 
     def _hf_downtime_payload(self, reasons, role_tags):
-        open_record = self.env["mrp.workcenter.productivity"].sudo().search(
-            self.workcenter_id._hf_open_workcell_record_domain(), limit=1,
+        open_record = (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .search(
+                self.workcenter_id._hf_open_workcell_record_domain(),
+                limit=1,
+            )
         )
         current = False
         if open_record:
             current = {
-                "id": open_record.id, "loss_id": open_record.loss_id.id, "loss": open_record.loss_id.name,
-                "loss_type": open_record.loss_type, "since": timeutil.iso_utc(open_record.date_start or None),
-                "source": open_record.hf_source or "odoo", "state": open_record.hf_machine_state or False,
+                "id": open_record.id,
+                "loss_id": open_record.loss_id.id,
+                "loss": open_record.loss_id.name,
+                "loss_type": open_record.loss_type,
+                "since": timeutil.iso_utc(open_record.date_start or None),
+                "source": open_record.hf_source or "odoo",
+                "state": open_record.hf_machine_state or False,
                 "reason_user": open_record.hf_reason_user_id.name or False,
             }
         return {
@@ -451,9 +517,12 @@ class HfScreen(models.Model):
         now = now or datetime.now(UTC)
         if minutes in (None, "", False):
             minutes = 10
-        if isinstance(minutes, bool) or not isinstance(minutes, int | float | str) or \
-                (isinstance(minutes, str) and not minutes.strip().isdigit()) or \
-                (isinstance(minutes, float) and not minutes.is_integer()):
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int | float | str)
+            or (isinstance(minutes, str) and not minutes.strip().isdigit())
+            or (isinstance(minutes, float) and not minutes.is_integer())
+        ):
             raise UserError(_("The trend's window must be a whole number of minutes."))
         minutes = max(1, min(int(minutes), MAX_TREND_MINUTES))
         if end in (None, "", False):
@@ -465,8 +534,13 @@ class HfScreen(models.Model):
         except OverflowError:
             end_dt = None
         if end_dt is None or not EARLIEST_TREND_END <= end_dt <= now + timedelta(days=1):
-            raise UserError(_("The trend's end %(end)s lies outside %(first)s to tomorrow: pick a time in that range.",
-                              end=end, first=EARLIEST_TREND_END.date().isoformat()))
+            raise UserError(
+                _(
+                    "The trend's end %(end)s lies outside %(first)s to tomorrow: pick a time in that range.",
+                    end=end,
+                    first=EARLIEST_TREND_END.date().isoformat(),
+                )
+            )
         return minutes, end_dt
 
     def _hf_history_begins(self, tag, start, end):
@@ -499,12 +573,17 @@ class HfScreen(models.Model):
         if action in ("start", "pause", "finish", "scrap"):
             workorder = screen._hf_current_workorder(record_id(params.get("workorder_id"), _("The work order")))
             if not workorder:
-                raise UserError(_("This work order is no longer planned on %s: reload the screen.",
-                                  screen.workcenter_id.name))
+                raise UserError(
+                    _("This work order is no longer planned on %s: reload the screen.", screen.workcenter_id.name)
+                )
             if workorder.state in ("done", "cancel"):
-                raise UserError(_("Work order %(wo)s is already %(state)s: pick the next one.",
-                                  wo=workorder.display_name, state=(workorder.state == "done" and _("finished"))
-                                  or _("cancelled")))
+                raise UserError(
+                    _(
+                        "Work order %(wo)s is already %(state)s: pick the next one.",
+                        wo=workorder.display_name,
+                        state=(workorder.state == "done" and _("finished")) or _("cancelled"),
+                    )
+                )
             if action == "start":
                 workorder.button_start()
             elif action == "pause":
@@ -515,14 +594,18 @@ class HfScreen(models.Model):
                 workorder._hf_record_scrap(params.get("qty"))
         elif action == "reason":
             screen.workcenter_id._hf_set_downtime_reason(
-                record_id(params.get("loss_id"), _("The downtime reason")), user)
+                record_id(params.get("loss_id"), _("The downtime reason")), user
+            )
         elif action == "ack":
             self._hf_acknowledge(env_user, params)  # as the user: only tags the user may read
         elif action == "resume":
-            records = env_user["mrp.workcenter.productivity"].search([
-                ("workcenter_id", "=", self.workcenter_id.id), ("date_end", "=", False),
-                ("hf_source", "=", "operator"),
-            ])
+            records = env_user["mrp.workcenter.productivity"].search(
+                [
+                    ("workcenter_id", "=", self.workcenter_id.id),
+                    ("date_end", "=", False),
+                    ("hf_source", "=", "operator"),
+                ]
+            )
             if not records:
                 raise UserError(_("No declared downtime is open on %s.", screen.workcenter_id.name))
             records.write({"date_end": fields.Datetime.now()})

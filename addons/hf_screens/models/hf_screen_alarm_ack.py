@@ -36,9 +36,19 @@ class HfScreenAlarmAck(models.Model):
                 kind, limit = "low", tag.limit_low
             else:
                 continue
-            alarms.append({"key": f"{tag.id}-{kind}", "tag_id": tag.id, "name": tag.name, "value": value,
-                           "unit": tag.unit or "", "kind": kind, "limit": limit, "time": entry["time"],
-                           "acked_by": False})
+            alarms.append(
+                {
+                    "key": f"{tag.id}-{kind}",
+                    "tag_id": tag.id,
+                    "name": tag.name,
+                    "value": value,
+                    "unit": tag.unit or "",
+                    "kind": kind,
+                    "limit": limit,
+                    "time": entry["time"],
+                    "acked_by": False,
+                }
+            )
         if alarms:
             self._hf_mark_acknowledged(alarms)
         return alarms
@@ -52,6 +62,5 @@ class HfScreenAlarmAck(models.Model):
             if not ack:
                 continue
             tag = ack.tag_id
-            if not reader.had_good_value_within(self.env.cr, tag.id, as_utc(ack.date), tag.limit_low,
-                                                tag.limit_high):
+            if not reader.had_good_value_within(self.env.cr, tag.id, as_utc(ack.date), tag.limit_low, tag.limit_high):
                 alarm["acked_by"] = ack.user_id.name

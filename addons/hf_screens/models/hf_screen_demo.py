@@ -28,14 +28,26 @@ class HfScreenDemo(models.AbstractModel):
         workcenter = kiosk.workcenter_id
         bom = self._hf_bom(workcenter, product_name, operation_name)
         Production = self.env["mrp.production"]
-        productions = Production.search([
-            ("bom_id", "=", bom.id), ("origin", "=", DEMO_ORIGIN), ("state", "not in", ("done", "cancel")),
-        ], order="id")
-        productions |= Production.create([
-            {"product_id": bom.product_id.id, "product_qty": qty, "bom_id": bom.id, "origin": DEMO_ORIGIN,
-             "company_id": workcenter.company_id.id}
-            for qty in quantities[len(productions):]
-        ])
+        productions = Production.search(
+            [
+                ("bom_id", "=", bom.id),
+                ("origin", "=", DEMO_ORIGIN),
+                ("state", "not in", ("done", "cancel")),
+            ],
+            order="id",
+        )
+        productions |= Production.create(
+            [
+                {
+                    "product_id": bom.product_id.id,
+                    "product_qty": qty,
+                    "bom_id": bom.id,
+                    "origin": DEMO_ORIGIN,
+                    "company_id": workcenter.company_id.id,
+                }
+                for qty in quantities[len(productions) :]
+            ]
+        )
         productions.filtered(lambda p: p.state == "draft").action_confirm()
         productions.filtered(lambda p: not p.is_planned).button_plan()
         screen = kiosk._hf_screen()
@@ -47,21 +59,33 @@ class HfScreenDemo(models.AbstractModel):
     @api.model
     def _hf_bom(self, workcenter, product_name, operation_name):
         """The bill of materials making ``product_name`` in one operation on ``workcenter`` (created once)."""
-        bom = self.env["mrp.bom"].search([
-            ("product_tmpl_id.name", "=", product_name), ("operation_ids.workcenter_id", "=", workcenter.id),
-        ], limit=1)
+        bom = self.env["mrp.bom"].search(
+            [
+                ("product_tmpl_id.name", "=", product_name),
+                ("operation_ids.workcenter_id", "=", workcenter.id),
+            ],
+            limit=1,
+        )
         if bom:
             return bom
         product = self.env["product.product"].create({"name": product_name, "is_storable": True})
         # Odoo's duration of the operation per part (minutes), from the workcell's ideal cycle time.
         minutes = (workcenter.hf_ideal_cycle_time or 60.0) / 60.0
-        return self.env["mrp.bom"].create({
-            "product_tmpl_id": product.product_tmpl_id.id,
-            "product_id": product.id,
-            "product_qty": 1,
-            "company_id": workcenter.company_id.id,
-            "operation_ids": [Command.create({
-                "name": operation_name, "workcenter_id": workcenter.id, "time_mode": "manual",
-                "time_cycle_manual": minutes,
-            })],
-        })
+        return self.env["mrp.bom"].create(
+            {
+                "product_tmpl_id": product.product_tmpl_id.id,
+                "product_id": product.id,
+                "product_qty": 1,
+                "company_id": workcenter.company_id.id,
+                "operation_ids": [
+                    Command.create(
+                        {
+                            "name": operation_name,
+                            "workcenter_id": workcenter.id,
+                            "time_mode": "manual",
+                            "time_cycle_manual": minutes,
+                        }
+                    )
+                ],
+            }
+        )

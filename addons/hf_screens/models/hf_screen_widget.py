@@ -37,21 +37,25 @@ class HfScreenWidget(models.Model):
     h = fields.Integer(string="Height", default=2, help="Rows the tile spans.")
     tag_id = fields.Many2one("hf.uns.tag", ondelete="set null", index=True, check_company=True)
     tag_ids = fields.Many2many(
-        "hf.uns.tag", string="More tags", check_company=True,
+        "hf.uns.tag",
+        string="More tags",
+        check_company=True,
         help="Trend: extra series. Alarms: tags to watch (all tags with limits when empty). "
-             "Counters: good and scrap counters (the workcell's when empty).",
+        "Counters: good and scrap counters (the workcell's when empty).",
     )
     bound_tag_name = fields.Char(
-        string="Bound tag name", readonly=True,
+        string="Bound tag name",
+        readonly=True,
         help="Name of the bound tag, kept when the tag is deleted so the tile can say what is missing and copies "
-             "can find the same tag on another workcell.",
+        "can find the same tag on another workcell.",
     )
     decimals = fields.Integer(default=1)
     value_min = fields.Float(string="Scale min", default=0.0)
     value_max = fields.Float(string="Scale max", default=100.0)
     trend_minutes = fields.Integer(string="Trend window (min)", default=10)
-    threshold = fields.Float(string="Alert threshold", help="ML score: the score above which the tile turns red.",
-                             default=0.8)
+    threshold = fields.Float(
+        string="Alert threshold", help="ML score: the score above which the tile turns red.", default=0.8
+    )
 
     _sql_constraints = [
         ("grid_x", "CHECK(x >= 0 AND x < 12)", "A tile's column must be between 0 and 11."),
@@ -65,10 +69,12 @@ class HfScreenWidget(models.Model):
     def _check_grid_fits(self):
         for widget in self:
             if widget.x + widget.w > GRID_COLUMNS:
-                raise ValidationError(_(
-                    "Tile '%(tile)s' runs past the grid's 12 columns: make it narrower or move it left.",
-                    tile=widget.display_name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Tile '%(tile)s' runs past the grid's 12 columns: make it narrower or move it left.",
+                        tile=widget.display_name,
+                    )
+                )
 
     @api.constrains("kind", "value_min", "value_max")
     def _check_scale(self):
@@ -83,9 +89,15 @@ class HfScreenWidget(models.Model):
         for widget in self:
             for tag in (widget.tag_id | widget.tag_ids).sudo():
                 if tag.company_id and tag.company_id != widget.screen_id.company_id:
-                    raise ValidationError(_("Tag %(tag)s belongs to another company than screen %(screen)s: choose "
-                                            "a tag of %(company)s.", tag=tag.name, screen=widget.screen_id.name,
-                                            company=widget.screen_id.company_id.name))
+                    raise ValidationError(
+                        _(
+                            "Tag %(tag)s belongs to another company than screen %(screen)s: choose "
+                            "a tag of %(company)s.",
+                            tag=tag.name,
+                            screen=widget.screen_id.name,
+                            company=widget.screen_id.company_id.name,
+                        )
+                    )
 
     @api.depends("name", "kind", "tag_id")
     def _compute_display_name(self):
@@ -125,7 +137,8 @@ class HfScreenWidget(models.Model):
         elif self.kind in TAG_KINDS and not tag:
             problem = (
                 _("Tag '%s' no longer exists: bind this tile to another tag.", self.bound_tag_name)
-                if self.bound_tag_name else _("No tag bound: choose one in the screen designer.")
+                if self.bound_tag_name
+                else _("No tag bound: choose one in the screen designer.")
             )
         elif self.kind == "gauge" and tag.data_type == "string":
             problem = _("Tag %s holds text; a gauge needs a number: use a value tile instead.", tag.name)
@@ -135,7 +148,10 @@ class HfScreenWidget(models.Model):
             "id": self.id,
             "kind": self.kind,
             "title": self.display_name or "",
-            "x": self.x, "y": self.y, "w": self.w, "h": self.h,
+            "x": self.x,
+            "y": self.y,
+            "w": self.w,
+            "h": self.h,
             "tag_id": tag.id or False,
             "tag_ids": extra.ids,
             "decimals": self.decimals,
@@ -152,12 +168,15 @@ class HfScreenWidget(models.Model):
     def _hf_default_tiles(self, tags):
         """The tiles of a first screen over ``tags`` (a workcell's): state, OEE, counters, downtime, work order,
         alarms, values, ML scores and trends, flowed left to right, top to bottom on the grid: widget values."""
-        by_role = {role: tags.filtered(lambda t, r=role: t.role == r) for role in
-                   ("machine_state", "good_count", "scrap_count", "derived", "plain")}
+        by_role = {
+            role: tags.filtered(lambda t, r=role: t.role == r)
+            for role in ("machine_state", "good_count", "scrap_count", "derived", "plain")
+        }
         tiles = []
         if by_role["machine_state"]:
-            tiles.append({"kind": "state", "name": _("Machine state"), "tag_id": by_role["machine_state"][0].id,
-                          "w": 3, "h": 2})
+            tiles.append(
+                {"kind": "state", "name": _("Machine state"), "tag_id": by_role["machine_state"][0].id, "w": 3, "h": 2}
+            )
         tiles.append({"kind": "oee", "name": _("OEE this shift"), "w": 3, "h": 2})
         if by_role["good_count"] or by_role["scrap_count"]:
             tiles.append({"kind": "counters", "name": _("Parts this shift"), "w": 3, "h": 2})
@@ -169,11 +188,16 @@ class HfScreenWidget(models.Model):
             tiles.append({"kind": "alarms", "name": _("Alarms"), "w": 6, "h": 3})
         for tag in by_role["plain"][:8]:
             gauge = tag in limited and tag.data_type == "float"
-            tiles.append({
-                "kind": "gauge" if gauge else "value", "tag_id": tag.id, "w": 3, "h": 2,
-                "value_min": min(0.0, tag.limit_low) if gauge else 0.0,
-                "value_max": tag.limit_high * 1.2 if gauge else 100.0,
-            })
+            tiles.append(
+                {
+                    "kind": "gauge" if gauge else "value",
+                    "tag_id": tag.id,
+                    "w": 3,
+                    "h": 2,
+                    "value_min": min(0.0, tag.limit_low) if gauge else 0.0,
+                    "value_max": tag.limit_high * 1.2 if gauge else 100.0,
+                }
+            )
         for tag in by_role["derived"][:2]:
             tiles.append({"kind": "ml_score", "name": tag.description or False, "tag_id": tag.id, "w": 3, "h": 2})
         for tag in numbers.filtered(lambda t: t.data_type == "float")[:2]:

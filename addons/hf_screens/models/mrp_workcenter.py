@@ -12,8 +12,10 @@ from hf_historian import reader
 from .hf_machine_state import STATES
 
 # the bits of a PLC integer type a counter may have (hf_core.types: Modbus widths in registers, S7 in bytes)
-COUNTER_BITS = {**{kind: 16 * MODBUS_TYPES[kind] for kind in ("int16", "uint16", "int32", "uint32")},
-                **{kind: 8 * S7_TYPES[kind] for kind in ("INT", "WORD", "DINT", "DWORD")}}
+COUNTER_BITS = {
+    **{kind: 16 * MODBUS_TYPES[kind] for kind in ("int16", "uint16", "int32", "uint32")},
+    **{kind: 8 * S7_TYPES[kind] for kind in ("INT", "WORD", "DINT", "DWORD")},
+}
 
 # A value holds until the next one or a bad-quality sample; the edge repeats it every heartbeat, so only a
 # silence longer than the heartbeat and this margin means the edge or its link is gone (MQTT's keep-alive
@@ -31,21 +33,24 @@ class MrpWorkcenter(models.Model):
     hf_machine_kind = fields.Char(
         string="Machine kind",
         help="Workcells of the same kind (e.g. 'press-250t') share screen layouts: copying a screen maps its "
-             "bindings onto their tags of the same name.",
+        "bindings onto their tags of the same name.",
     )
     hf_ideal_cycle_time = fields.Float(
-        string="Ideal cycle time (s)", help="Seconds per part at full speed; performance = parts * this / run time.",
+        string="Ideal cycle time (s)",
+        help="Seconds per part at full speed; performance = parts * this / run time.",
     )
     hf_min_state_seconds = fields.Integer(
-        string="Minimum state duration (s)", default=10,
+        string="Minimum state duration (s)",
+        default=10,
         help="A machine state shorter than this is treated as flapping and ignored.",
     )
     hf_state_gap_seconds = fields.Integer(
-        string="Data gap (s)", default=60,
+        string="Data gap (s)",
+        default=60,
         help="Without a sample from the machine for longer than this (of its state tag, or of any tag of its "
-             "device: a state may be reported only when it changes), the open time record ends at the last one. "
-             "Never less than one and a half heartbeats of the state tag: the edge repeats an unchanged state "
-             "every heartbeat.",
+        "device: a state may be reported only when it changes), the open time record ends at the last one. "
+        "Never less than one and a half heartbeats of the state tag: the edge repeats an unchanged state "
+        "every heartbeat.",
     )
     hf_shift_hours = fields.Integer(string="Shift length (h)", default=8)
     hf_shift_start_hour = fields.Integer(string="First shift starts at (h)", default=6)
@@ -56,7 +61,11 @@ class MrpWorkcenter(models.Model):
     hf_state_last_seen = fields.Datetime(string="State seen until", readonly=True, copy=False)
     hf_state_productivity_id = fields.Many2one("mrp.workcenter.productivity", readonly=True, copy=False)
     hf_workorder_id = fields.Many2one(
-        "mrp.workorder", string="Work order on the machine", readonly=True, copy=False, ondelete="set null",
+        "mrp.workorder",
+        string="Work order on the machine",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
         help="The started work order the machine's running time is booked to (machine-driven workcells only).",
     )
 
@@ -89,8 +98,14 @@ class MrpWorkcenter(models.Model):
 
     def _hf_role_tag(self, role):
         self.ensure_one()
-        return self.env["hf.uns.tag"].sudo().search(
-            [("workcenter_id", "=", self.id), ("role", "=", role)], order="id", limit=1,
+        return (
+            self.env["hf.uns.tag"]
+            .sudo()
+            .search(
+                [("workcenter_id", "=", self.id), ("role", "=", role)],
+                order="id",
+                limit=1,
+            )
         )
 
     @api.model
@@ -137,17 +152,26 @@ class MrpWorkcenter(models.Model):
         if not tag or not self.env["hf.machine.state"]._historian_ready():
             return None
         return reader.read_counter_increase(
-            self.env.cr, tag.id, [(as_utc(start), as_utc(end)) for start, end in windows],
-            self._hf_counter_modulus(tag))
+            self.env.cr, tag.id, [(as_utc(start), as_utc(end)) for start, end in windows], self._hf_counter_modulus(tag)
+        )
 
     def _hf_oee(self, now=None):
         """Availability, performance, quality and OEE (0..1 or None when unknown) of the current shift."""
         self.ensure_one()
         start, end = self._hf_shift_window(now)
-        records = self.env["mrp.workcenter.productivity"].sudo().search([
-            ("workcenter_id", "=", self.id), ("date_start", "<", end),
-            "|", ("date_end", "=", False), ("date_end", ">", start),
-        ])
+        records = (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .search(
+                [
+                    ("workcenter_id", "=", self.id),
+                    ("date_start", "<", end),
+                    "|",
+                    ("date_end", "=", False),
+                    ("date_end", ">", start),
+                ]
+            )
+        )
         machine = records.filtered(lambda r: r.hf_source == "machine")
         records = machine or records
         run = total = 0.0
@@ -187,8 +211,11 @@ class MrpWorkcenter(models.Model):
         """The workcell's own open time record: the machine's (even while booked to a work order), or a
         downtime declared at a screen, never an operator's work-order timer."""
         return [
-            ("workcenter_id", "=", self.id), ("date_end", "=", False),
-            "|", ("workorder_id", "=", False), ("hf_source", "=", "machine"),
+            ("workcenter_id", "=", self.id),
+            ("date_end", "=", False),
+            "|",
+            ("workorder_id", "=", False),
+            ("hf_source", "=", "machine"),
         ]
 
     def _hf_set_downtime_reason(self, loss_id, user):
@@ -206,10 +233,17 @@ class MrpWorkcenter(models.Model):
             record.write({"loss_id": loss.id, "hf_reason_user_id": user.id})
             return record
         if self._hf_role_tag("machine_state"):
-            raise UserError(_("The machine has not reported a stop yet: pick the reason once it shows as idle "
-                              "or down."))
-        return Productivity.create({
-            "workcenter_id": self.id, "company_id": self.company_id.id, "loss_id": loss.id,
-            "date_start": fields.Datetime.now(), "hf_source": "operator", "hf_reason_user_id": user.id,
-            "user_id": user.id,
-        })
+            raise UserError(
+                _("The machine has not reported a stop yet: pick the reason once it shows as idle or down.")
+            )
+        return Productivity.create(
+            {
+                "workcenter_id": self.id,
+                "company_id": self.company_id.id,
+                "loss_id": loss.id,
+                "date_start": fields.Datetime.now(),
+                "hf_source": "operator",
+                "hf_reason_user_id": user.id,
+                "user_id": user.id,
+            }
+        )

@@ -10,7 +10,9 @@ class MrpWorkcenterProductivity(models.Model):
     _inherit = "mrp.workcenter.productivity"
 
     hf_source = fields.Selection(
-        [("machine", "Machine state"), ("operator", "Operator")], string="Recorded by", index=True,
+        [("machine", "Machine state"), ("operator", "Operator")],
+        string="Recorded by",
+        index=True,
         help="Machine state: opened and closed from the machine-state tag. Operator: declared at a screen.",
     )
     hf_machine_state = fields.Selection(STATES, string="Machine state")
@@ -30,14 +32,19 @@ class MrpWorkcenterProductivity(models.Model):
         self.env["hf.machine.state"]._process_workcenters(workcenter)
         machine = workcenter.hf_state_productivity_id
         if not machine or machine.date_end or machine.loss_type == "productive":
-            raise UserError(_(
-                "%(workcenter)s is blocked by its machine's own state, and the machine is not stopped now. "
-                "Give the reason once it shows as idle or down.", workcenter=workcenter.name,
-            ))
-        machine.sudo().write({
-            "loss_id": self.loss_id.id,
-            "hf_reason_user_id": self.env.uid,
-            "description": self.description or machine.description,
-        })
+            raise UserError(
+                _(
+                    "%(workcenter)s is blocked by its machine's own state, and the machine is not stopped now. "
+                    "Give the reason once it shows as idle or down.",
+                    workcenter=workcenter.name,
+                )
+            )
+        machine.sudo().write(
+            {
+                "loss_id": self.loss_id.id,
+                "hf_reason_user_id": self.env.uid,
+                "description": self.description or machine.description,
+            }
+        )
         self.sudo().unlink()
         return {"type": "ir.actions.act_window_close"}

@@ -36,8 +36,11 @@ class MrpWorkorder(models.Model):
         result = super().button_start(raise_on_invalid_state=raise_on_invalid_state)
         MachineState = self.env["hf.machine.state"]
         for order in self:
-            if (order.state == "progress" and order._hf_machine_driven()
-                    and order.workcenter_id.sudo().hf_workorder_id != order):
+            if (
+                order.state == "progress"
+                and order._hf_machine_driven()
+                and order.workcenter_id.sudo().hf_workorder_id != order
+            ):
                 MachineState._switch_workorder(order.workcenter_id, order)
         return result
 
@@ -92,18 +95,26 @@ class MrpWorkorder(models.Model):
         if isinstance(qty, bool) or not isinstance(qty, int | float) or not math.isfinite(qty) or qty <= 0:
             raise UserError(_("Enter how many parts to scrap (a number more than 0)."))
         if qty > production.product_qty:
-            raise UserError(_("%(qty)s parts cannot be scrapped: order %(order)s makes %(total)s. Enter how many of "
-                              "its parts were scrapped.", qty=f"{qty:g}", order=production.name,
-                              total=f"{production.product_qty:g}"))
-        scrap = self.env["stock.scrap"].create({
-            "product_id": production.product_id.id,
-            "product_uom_id": production.product_uom_id.id,
-            "scrap_qty": qty,
-            "production_id": production.id,
-            "workorder_id": self.id,
-            "company_id": production.company_id.id,
-            "location_id": production.location_dest_id.id,
-        })
+            raise UserError(
+                _(
+                    "%(qty)s parts cannot be scrapped: order %(order)s makes %(total)s. Enter how many of "
+                    "its parts were scrapped.",
+                    qty=f"{qty:g}",
+                    order=production.name,
+                    total=f"{production.product_qty:g}",
+                )
+            )
+        scrap = self.env["stock.scrap"].create(
+            {
+                "product_id": production.product_id.id,
+                "product_uom_id": production.product_uom_id.id,
+                "scrap_qty": qty,
+                "production_id": production.id,
+                "workorder_id": self.id,
+                "company_id": production.company_id.id,
+                "location_id": production.location_dest_id.id,
+            }
+        )
         # do_scrap, not action_validate: parts being made are not in stock yet, and the operator has
         # no one to answer the "insufficient quantity" wizard.
         scrap.do_scrap()

@@ -18,12 +18,15 @@ class HfScreensCommon(HfUnsCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.tag_state = cls.create_tag("state", modbus_address=10, modbus_type="uint16", data_type="int",
-                                       role="machine_state")
-        cls.tag_good = cls.create_tag("good", modbus_address=11, modbus_type="uint32", data_type="int",
-                                      role="good_count")
-        cls.tag_scrap = cls.create_tag("scrap", modbus_address=13, modbus_type="uint32", data_type="int",
-                                       role="scrap_count")
+        cls.tag_state = cls.create_tag(
+            "state", modbus_address=10, modbus_type="uint16", data_type="int", role="machine_state"
+        )
+        cls.tag_good = cls.create_tag(
+            "good", modbus_address=11, modbus_type="uint32", data_type="int", role="good_count"
+        )
+        cls.tag_scrap = cls.create_tag(
+            "scrap", modbus_address=13, modbus_type="uint32", data_type="int", role="scrap_count"
+        )
         cls.tag_temperature.write({"limit_low": 10.0, "limit_high": 80.0})
         cls.workcenter.write({"hf_min_state_seconds": 10, "hf_state_gap_seconds": 60, "hf_ideal_cycle_time": 6.0})
         cls.operator = cls.create_user("hf_screens_operator", "hf_uns.group_hf_operator")
@@ -37,10 +40,12 @@ class HfScreensCommon(HfUnsCommon):
         site = cls.env["hf.uns.site"].create({"name": f"{name} site", "segment": "rsite", "company_id": company.id})
         area = cls.env["hf.uns.area"].create({"name": f"{name} area", "segment": "rarea", "site_id": site.id})
         line = cls.env["hf.uns.line"].create({"name": f"{name} line", "segment": "rline", "area_id": area.id})
-        workcenter = cls.env["mrp.workcenter"].create({"name": f"{name} press", "hf_uns_segment": "rpress",
-                                                       "hf_line_id": line.id, "company_id": company.id})
-        tag = cls.env["hf.uns.tag"].create({"name": "recipe", "workcenter_id": workcenter.id,
-                                            "limit_low": 0.0, "limit_high": 10.0})
+        workcenter = cls.env["mrp.workcenter"].create(
+            {"name": f"{name} press", "hf_uns_segment": "rpress", "hf_line_id": line.id, "company_id": company.id}
+        )
+        tag = cls.env["hf.uns.tag"].create(
+            {"name": "recipe", "workcenter_id": workcenter.id, "limit_low": 0.0, "limit_high": 10.0}
+        )
         return company, workcenter, tag
 
     @classmethod
@@ -89,12 +94,15 @@ def create_workorder(env, workcenter, qty=10.0, name="Bracket"):
     from odoo import Command
 
     product = env["product.product"].create({"name": name, "is_storable": True})
-    bom = env["mrp.bom"].create({
-        "product_tmpl_id": product.product_tmpl_id.id,
-        "product_qty": 1,
-        "operation_ids": [Command.create({"name": "Pressing", "workcenter_id": workcenter.id,
-                                          "time_cycle_manual": 1.0})],
-    })
+    bom = env["mrp.bom"].create(
+        {
+            "product_tmpl_id": product.product_tmpl_id.id,
+            "product_qty": 1,
+            "operation_ids": [
+                Command.create({"name": "Pressing", "workcenter_id": workcenter.id, "time_cycle_manual": 1.0})
+            ],
+        }
+    )
     production = env["mrp.production"].create({"product_id": product.id, "product_qty": qty, "bom_id": bom.id})
     production.action_confirm()
     return production.workorder_ids

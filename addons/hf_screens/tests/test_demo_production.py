@@ -48,8 +48,10 @@ class TestDemoProduction(DemoProductionCommon):
         self.assertEqual(self.env["product.product"].search_count([("name", "=", "Mounting bracket")]), 1)
         self.assertEqual(self.env["mrp.bom"].search_count([("product_tmpl_id.name", "=", "Mounting bracket")]), 1)
         self.assertEqual(
-            self.env["mrp.workorder"].search_count([("workcenter_id", "=", self.workcenter.id),
-                                                    ("state", "=", "progress")]), 1,
+            self.env["mrp.workorder"].search_count(
+                [("workcenter_id", "=", self.workcenter.id), ("state", "=", "progress")]
+            ),
+            1,
         )
 
     def test_seed_after_an_order_is_finished(self):

@@ -23,8 +23,7 @@ class TestKioskController(HttpCase, HfScreensCommon):
 
     def kiosk_call(self, kiosk, route, params=None):
         """A JSON request of the kiosk client: the token in its header, never in the URL."""
-        return self.make_jsonrpc_request(f"/hf/kiosk/{route}", params or {},
-                                         headers={TOKEN_HEADER: kiosk.sudo().token})
+        return self.make_jsonrpc_request(f"/hf/kiosk/{route}", params or {}, headers={TOKEN_HEADER: kiosk.sudo().token})
 
     def test_page_shows_its_workcenter(self):
         response = self.url_open(f"/hf/kiosk/{self.kiosk.token}")
@@ -100,8 +99,9 @@ class TestKioskController(HttpCase, HfScreensCommon):
         old = self.make_jsonrpc_request(f"/hf/kiosk/{token}/data")
         self.assertTrue(old["refused"])
         self.assertIn("reload the page", old["message"], "an old client is told to reload, not served")
-        with open(__file__.replace("tests/test_kiosk.py", "static/src/screen/machine_screen.js"),
-                  encoding="utf-8") as handle:
+        with open(
+            __file__.replace("tests/test_kiosk.py", "static/src/screen/machine_screen.js"), encoding="utf-8"
+        ) as handle:
             client = handle.read()
         self.assertIn(TOKEN_HEADER, client)
         self.assertNotIn("/hf/kiosk/${", client, "the screen client builds no URL from the token")
@@ -110,32 +110,36 @@ class TestKioskController(HttpCase, HfScreensCommon):
 
     def test_scrap_quantity_must_be_a_sane_number(self):
         workorder = create_workorder(self.env, self.workcenter, qty=10.0)
-        self.assertTrue(self.kiosk_call(self.kiosk, "action", {"action": "start",
-                                                              "params": {"workorder_id": workorder.id}})["ok"])
+        self.assertTrue(
+            self.kiosk_call(self.kiosk, "action", {"action": "start", "params": {"workorder_id": workorder.id}})["ok"]
+        )
         for qty in (math.nan, math.inf, -math.inf, 1e308, 11, 0, -2, "NaN", "inf", "abc", True, None, [1], {"a": 1}):
             with self.subTest(qty=qty):
-                result = self.kiosk_call(self.kiosk, "action", {"action": "scrap", "params": {
-                    "workorder_id": workorder.id, "qty": qty}})
+                result = self.kiosk_call(
+                    self.kiosk, "action", {"action": "scrap", "params": {"workorder_id": workorder.id, "qty": qty}}
+                )
                 self.assertFalse(result["ok"])
                 self.assertEqual(result["code"], 400)
                 self.assertRegex(result["message"], "a number more than 0|makes 10 parts|order .* makes 10")
-        self.assertFalse(self.env["stock.scrap"].search([("workorder_id", "=", workorder.id)]),
-                         "nothing was scrapped")
-        ok = self.kiosk_call(self.kiosk, "action", {"action": "scrap", "params": {"workorder_id": workorder.id,
-                                                                                   "qty": "2"}})
+        self.assertFalse(self.env["stock.scrap"].search([("workorder_id", "=", workorder.id)]), "nothing was scrapped")
+        ok = self.kiosk_call(
+            self.kiosk, "action", {"action": "scrap", "params": {"workorder_id": workorder.id, "qty": "2"}}
+        )
         self.assertTrue(ok["ok"], ok)
         self.assertEqual(self.env["stock.scrap"].search([("workorder_id", "=", workorder.id)]).scrap_qty, 2)
 
     def test_malformed_actions_are_a_clear_400(self):
-        for body in ({"action": "start", "params": {"workorder_id": "abc"}},
-                     {"action": "start", "params": {"workorder_id": 2**40}},
-                     {"action": "start", "params": {"workorder_id": True}},
-                     {"action": "start", "params": {}},
-                     {"action": "reason", "params": {"loss_id": [1]}},
-                     {"action": "ack", "params": {"tag_id": 1.5}},
-                     {"action": "start", "params": [1, 2]},
-                     {"action": ["start"]},
-                     {}):
+        for body in (
+            {"action": "start", "params": {"workorder_id": "abc"}},
+            {"action": "start", "params": {"workorder_id": 2**40}},
+            {"action": "start", "params": {"workorder_id": True}},
+            {"action": "start", "params": {}},
+            {"action": "reason", "params": {"loss_id": [1]}},
+            {"action": "ack", "params": {"tag_id": 1.5}},
+            {"action": "start", "params": [1, 2]},
+            {"action": ["start"]},
+            {},
+        ):
             with self.subTest(body=body):
                 result = self.kiosk_call(self.kiosk, "action", body)
                 self.assertFalse(result["ok"])
@@ -152,11 +156,14 @@ class TestKioskController(HttpCase, HfScreensCommon):
         self.assertIn("Too many actions from this kiosk", refused["message"])
         self.assertTrue(1 <= refused["retry_after"] <= 61)
         self.assertEqual(workorder.state, "ready", "a refused action has no effect")
-        self.assertTrue(self.kiosk_call(self.saw_kiosk, "action", {"action": "resume"})["code"] == 400,
-                        "another kiosk has its own allowance")
+        self.assertTrue(
+            self.kiosk_call(self.saw_kiosk, "action", {"action": "resume"})["code"] == 400,
+            "another kiosk has its own allowance",
+        )
         self.kiosk.sudo()._hf_count_action(fields.Datetime.now() + timedelta(minutes=2))  # the next minute
-        self.assertTrue(self.kiosk_call(self.kiosk, "action", {"action": "start", "params": {
-            "workorder_id": workorder.id}})["ok"])
+        self.assertTrue(
+            self.kiosk_call(self.kiosk, "action", {"action": "start", "params": {"workorder_id": workorder.id}})["ok"]
+        )
 
     # --- tokens rotate and expire ------------------------------------------------------------------
 
@@ -191,13 +198,24 @@ class TestKioskController(HttpCase, HfScreensCommon):
         self.kiosk_call(self.kiosk, "data")  # generates the screen
         tag = self.workcenter.hf_screen_ids[:1].widget_ids.tag_id[:1]
         self.assertTrue(self.kiosk_call(self.kiosk, "history", {"tag_id": tag.id})["ok"])
-        self.assertTrue(self.kiosk_call(self.kiosk, "history", {"tag_id": tag.id,
-                                                                "end": "2026-11-24T08:00:00Z"})["ok"])
-        for params in ({"end": 12}, {"end": {"a": 1}}, {"end": ["2026-11-24"]}, {"end": "yesterday"},
-                       {"end": "9999-12-31T23:59:59-23:59"}, {"end": "0001-01-01T00:00:00+14:00"},
-                       {"end": "0001-01-01T00:00:00"}, {"end": "2026-13-45T99:00:00"}, {"end": "x" * 5000},
-                       {"minutes": "abc"}, {"minutes": [1]}, {"minutes": 1.5}, {"tag_id": "x"},
-                       {"tag_id": 2**40}, {"tag_id": None}):
+        self.assertTrue(self.kiosk_call(self.kiosk, "history", {"tag_id": tag.id, "end": "2026-11-24T08:00:00Z"})["ok"])
+        for params in (
+            {"end": 12},
+            {"end": {"a": 1}},
+            {"end": ["2026-11-24"]},
+            {"end": "yesterday"},
+            {"end": "9999-12-31T23:59:59-23:59"},
+            {"end": "0001-01-01T00:00:00+14:00"},
+            {"end": "0001-01-01T00:00:00"},
+            {"end": "2026-13-45T99:00:00"},
+            {"end": "x" * 5000},
+            {"minutes": "abc"},
+            {"minutes": [1]},
+            {"minutes": 1.5},
+            {"tag_id": "x"},
+            {"tag_id": 2**40},
+            {"tag_id": None},
+        ):
             with self.subTest(params=params):
                 result = self.kiosk_call(self.kiosk, "history", {"tag_id": tag.id, **params})
                 self.assertFalse(result["ok"])
@@ -249,8 +267,9 @@ class TestKioskOperator(HttpCase, HfScreensCommon):
     def test_the_kiosk_serves_only_what_its_operator_may_read(self):
         """A tile bound to another company's tag before the models checked it: the kiosk does not serve it."""
         screen = self.kiosk._hf_screen()
-        widget = self.env["hf.screen.widget"].create({"screen_id": screen.id, "kind": "value", "y": 40,
-                                                      "tag_id": self.tag_temperature.id})
+        widget = self.env["hf.screen.widget"].create(
+            {"screen_id": screen.id, "kind": "value", "y": 40, "tag_id": self.tag_temperature.id}
+        )
         self.env.cr.execute("UPDATE hf_screen_widget SET tag_id = %s WHERE id = %s", (self.secret.id, widget.id))
         self.env.invalidate_all()
         token = self.kiosk.sudo().token
@@ -258,8 +277,9 @@ class TestKioskOperator(HttpCase, HfScreensCommon):
         self.assertTrue(data["ok"])
         self.assertNotIn(str(self.secret.id), data["values"])
         self.assertNotIn(self.secret.id, {tile["tag_id"] for tile in data["widgets"]})
-        history = self.make_jsonrpc_request("/hf/kiosk/history", {"tag_id": self.secret.id},
-                                            headers={TOKEN_HEADER: token})
+        history = self.make_jsonrpc_request(
+            "/hf/kiosk/history", {"tag_id": self.secret.id}, headers={TOKEN_HEADER: token}
+        )
         self.assertFalse(history["ok"])
         self.assertEqual(history["code"], 403)
 
@@ -267,8 +287,9 @@ class TestKioskOperator(HttpCase, HfScreensCommon):
         with self.assertRaisesRegex(ValidationError, "an administrator"):
             self.kiosk.user_id = self.env.ref("base.user_admin")
         # one made before that rule (the demo's acted as admin) gets its company's kiosk operator on update
-        self.env.cr.execute("UPDATE hf_screen_kiosk SET user_id = %s WHERE id = %s",
-                            (self.env.ref("base.user_admin").id, self.kiosk.id))
+        self.env.cr.execute(
+            "UPDATE hf_screen_kiosk SET user_id = %s WHERE id = %s", (self.env.ref("base.user_admin").id, self.kiosk.id)
+        )
         self.env.invalidate_all()
         self.env["hf.screen.kiosk"]._hf_reassign_administrator_kiosks()
         self.assertEqual(self.kiosk.user_id, self.env.ref("hf_screens.user_kiosk_operator"))

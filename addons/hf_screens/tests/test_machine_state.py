@@ -35,8 +35,9 @@ class TestMachineState(HfScreensCommon):
         self.assertIsNone(classify_state(1, None, 2), "a bad-quality sample says nothing")
 
     def test_transitions_open_and_close_records(self):
-        self.apply([(0, "running"), (5, "running"), (20, "running"), (30, "down"), (45, "down"), (60, "idle"),
-                    (75, "idle")])
+        self.apply(
+            [(0, "running"), (5, "running"), (20, "running"), (30, "down"), (45, "down"), (60, "idle"), (75, "idle")]
+        )
         records = self.machine_records()
         self.assertEqual(records.mapped("hf_machine_state"), ["running", "down", "idle"])
         self.assertEqual(records.mapped("date_start"), [at(0), at(30), at(60)])
@@ -55,8 +56,19 @@ class TestMachineState(HfScreensCommon):
 
     def test_flapping_is_ignored(self):
         # Down for 2 s, 3 s and 4 s: all shorter than the 10 s minimum, the machine never stopped.
-        self.apply([(0, "running"), (10, "down"), (12, "running"), (20, "down"), (23, "running"), (30, "idle"),
-                    (31, "idle"), (34, "running"), (50, "running")])
+        self.apply(
+            [
+                (0, "running"),
+                (10, "down"),
+                (12, "running"),
+                (20, "down"),
+                (23, "running"),
+                (30, "idle"),
+                (31, "idle"),
+                (34, "running"),
+                (50, "running"),
+            ]
+        )
         records = self.machine_records()
         self.assertEqual(len(records), 1)
         self.assertEqual(records.hf_machine_state, "running")
@@ -158,9 +170,11 @@ class TestMachineStateFromHistorian(HfScreensCommon):
         self.assertEqual(self.workcenter.hf_state_last_seen, at(115), "seen until the device's last sample (5 s lag)")
         MachineState._process_workcenters(self.workcenter, at(200))
         records = self.machine_records()
-        self.assertEqual([(r.hf_machine_state, r.date_start, r.date_end) for r in records],
-                         [("running", at(0), at(130)), ("idle", at(130), False)],
-                         "the idle state is confirmed by the device's samples after its 10 s minimum")
+        self.assertEqual(
+            [(r.hf_machine_state, r.date_start, r.date_end) for r in records],
+            [("running", at(0), at(130)), ("idle", at(130), False)],
+            "the idle state is confirmed by the device's samples after its 10 s minimum",
+        )
         MachineState._process_workcenters(self.workcenter, at(400))
         self.assertEqual(records[1].date_end, at(200), "the device fell silent: the record ends where its data did")
 

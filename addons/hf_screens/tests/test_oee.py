@@ -32,9 +32,16 @@ class TestOee(HfScreensCommon):
         self.assertEqual(start, datetime(2026, 11, 24, 5, 0))
 
     def test_availability_from_machine_states(self):
-        self.env["hf.machine.state"]._apply_samples(self.workcenter, [
-            (at(0), "running"), (at(600), "running"), (at(900), "down"), (at(1200), "down"), (at(1200), "down"),
-        ])
+        self.env["hf.machine.state"]._apply_samples(
+            self.workcenter,
+            [
+                (at(0), "running"),
+                (at(600), "running"),
+                (at(900), "down"),
+                (at(1200), "down"),
+                (at(1200), "down"),
+            ],
+        )
         # running 0..900 (15 min), down 900..1200 (5 min, last sample): availability 0.75
         oee = self.workcenter._hf_oee(at(1200))
         self.assertAlmostEqual(oee["availability"], 0.75)

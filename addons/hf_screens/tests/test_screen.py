@@ -53,8 +53,9 @@ class TestScreen(HfScreensCommon):
         with self.assertRaises(ValidationError):
             self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value", "x": 10, "w": 4})
         with self.assertRaises(ValidationError):
-            self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "gauge", "value_min": 5,
-                                                 "value_max": 5})
+            self.env["hf.screen.widget"].create(
+                {"screen_id": self.screen.id, "kind": "gauge", "value_min": 5, "value_max": 5}
+            )
         with self.assertRaisesRegex(ValidationError, "either to a workcell or to a line"):
             self.Screen.create({"name": "Both", "workcenter_id": self.workcenter.id, "line_id": self.line.id})
         with self.assertRaisesRegex(ValidationError, "either to a workcell or to a line"):
@@ -64,12 +65,27 @@ class TestScreen(HfScreensCommon):
         press2 = self.create_workcenter("Press 2", "press2")
         for wc in (self.workcenter, press2):
             wc.hf_machine_kind = "press-250t"
-        device2 = self.env["hf.uns.device"].create({"name": "press2-plc", "protocol": "modbus", "host": "10.0.0.6",
-                                                    "edge_id": self.edge.id, "workcenter_id": press2.id})
-        temp2 = self.create_tag("temperature", device=device2, workcenter=press2, modbus_address=0,
-                                modbus_type="float32")
-        state2 = self.create_tag("state", device=device2, workcenter=press2, modbus_address=10,
-                                 modbus_type="uint16", data_type="int", role="machine_state")
+        device2 = self.env["hf.uns.device"].create(
+            {
+                "name": "press2-plc",
+                "protocol": "modbus",
+                "host": "10.0.0.6",
+                "edge_id": self.edge.id,
+                "workcenter_id": press2.id,
+            }
+        )
+        temp2 = self.create_tag(
+            "temperature", device=device2, workcenter=press2, modbus_address=0, modbus_type="float32"
+        )
+        state2 = self.create_tag(
+            "state",
+            device=device2,
+            workcenter=press2,
+            modbus_address=10,
+            modbus_type="uint16",
+            data_type="int",
+            role="machine_state",
+        )
         action = self.screen.action_copy_to_same_kind()
         copy = press2.hf_screen_ids
         self.assertEqual(len(copy), 1)
@@ -79,8 +95,10 @@ class TestScreen(HfScreensCommon):
         unbound = copy.widget_ids.filtered(lambda w: w.bound_tag_name == "spindle$speed")
         self.assertFalse(unbound.tag_id, "press 2 has no spindle speed: the tile stays unbound")
         self.assertIn("spindle$speed", action["params"]["message"])
-        self.assertFalse(copy.widget_ids.tag_id.filtered(lambda t: t.workcenter_id != press2),
-                         "no tile of the copy points at press 1")
+        self.assertFalse(
+            copy.widget_ids.tag_id.filtered(lambda t: t.workcenter_id != press2),
+            "no tile of the copy points at press 1",
+        )
         # copying again replaces, does not pile up
         self.screen.action_copy_to_same_kind()
         self.assertEqual(len(press2.hf_screen_ids), 1)
@@ -88,10 +106,12 @@ class TestScreen(HfScreensCommon):
     def test_copy_binds_a_tag_whose_groups_are_typed_with_slashes(self):
         """One $-name (hf_core.uns.TagKey): groups typed 'spindle/motor' and 'spindle$motor' are the same tag
         name, so a copied tile finds its tag (the hand join kept 'spindle/motor$current' and missed it)."""
-        current = self.create_tag("current", tag_group="spindle/motor", modbus_address=20, modbus_type="uint16",
-                                  data_type="int")
-        self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value", "tag_id": current.id,
-                                             "x": 0, "y": 20})
+        current = self.create_tag(
+            "current", tag_group="spindle/motor", modbus_address=20, modbus_type="uint16", data_type="int"
+        )
+        self.env["hf.screen.widget"].create(
+            {"screen_id": self.screen.id, "kind": "value", "tag_id": current.id, "x": 0, "y": 20}
+        )
         press2 = self.create_workcenter("Press 2", "press2")
         for wc in (self.workcenter, press2):
             wc.hf_machine_kind = "press-250t"
@@ -105,12 +125,15 @@ class TestScreen(HfScreensCommon):
             self.screen.action_copy_to_same_kind()
 
     def test_payload_bad_input(self):
-        value = self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "value",
-                                                     "tag_id": self.tag_speed.id, "x": 0, "y": 20})
-        text_tag = self.create_tag("recipe", modbus_address=30, modbus_type="string", modbus_length=8,
-                                   data_type="string")
-        gauge = self.env["hf.screen.widget"].create({"screen_id": self.screen.id, "kind": "gauge",
-                                                     "tag_id": text_tag.id, "x": 3, "y": 20})
+        value = self.env["hf.screen.widget"].create(
+            {"screen_id": self.screen.id, "kind": "value", "tag_id": self.tag_speed.id, "x": 0, "y": 20}
+        )
+        text_tag = self.create_tag(
+            "recipe", modbus_address=30, modbus_type="string", modbus_length=8, data_type="string"
+        )
+        gauge = self.env["hf.screen.widget"].create(
+            {"screen_id": self.screen.id, "kind": "gauge", "tag_id": text_tag.id, "x": 3, "y": 20}
+        )
         self.tag_speed.unlink()
         payload = self.screen._hf_payload()
         tiles = {tile["id"]: tile for tile in payload["widgets"]}
@@ -156,8 +179,10 @@ class TestScreen(HfScreensCommon):
         self.store(self.tag_state, [(now.replace(tzinfo=None) - timedelta(seconds=50), 1)])
         state = self.screen._hf_payload(now)["values"][self.tag_state.id]
         self.assertEqual((state["value"], state["stale"], state["stale_after"]), (1, False, 90.0))
-        self.assertTrue(self.screen._hf_payload(now + timedelta(seconds=41))["values"][self.tag_state.id]["stale"],
-                        "91 s without a value or a beat: the edge or its link is gone")
+        self.assertTrue(
+            self.screen._hf_payload(now + timedelta(seconds=41))["values"][self.tag_state.id]["stale"],
+            "91 s without a value or a beat: the edge or its link is gone",
+        )
         self.edge.heartbeat_s = 10.0
         state = self.screen._hf_payload(now)["values"][self.tag_state.id]
         self.assertEqual((state["stale"], state["stale_after"]), (True, 15.0), "a short heartbeat, a short wait")
@@ -166,10 +191,16 @@ class TestScreen(HfScreensCommon):
         self.assertEqual(state["quality"], 2, "a bad-quality sample ends the value at once")
 
     def test_line_screen(self):
-        screen = self.Screen.create({"name": "Line 1 overview", "line_id": self.line.id, "widget_ids": [
-            Command.create({"kind": "value", "tag_id": self.tag_temperature.id}),
-            Command.create({"kind": "workorder", "x": 3}),
-        ]})
+        screen = self.Screen.create(
+            {
+                "name": "Line 1 overview",
+                "line_id": self.line.id,
+                "widget_ids": [
+                    Command.create({"kind": "value", "tag_id": self.tag_temperature.id}),
+                    Command.create({"kind": "workorder", "x": 3}),
+                ],
+            }
+        )
         self.assertEqual(screen.company_id, self.company)
         payload = screen._hf_payload()
         tiles = {tile["kind"]: tile for tile in payload["widgets"]}
@@ -192,8 +223,9 @@ class TestScreen(HfScreensCommon):
         now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
         self.store(self.tag_temperature, [(now - timedelta(seconds=10), 95.0)])
         alarms = self.screen._hf_payload()["alarms"]
-        self.assertEqual([(a["tag_id"], a["kind"], a["acked_by"]) for a in alarms],
-                         [(self.tag_temperature.id, "high", False)])
+        self.assertEqual(
+            [(a["tag_id"], a["kind"], a["acked_by"]) for a in alarms], [(self.tag_temperature.id, "high", False)]
+        )
         self.screen._hf_operator_action("ack", {"tag_id": self.tag_temperature.id, "kind": "high"}, self.operator)
         ack = self.env["hf.screen.alarm.ack"].search([("tag_id", "=", self.tag_temperature.id)])
         self.assertEqual(ack.user_id, self.operator)
@@ -206,8 +238,9 @@ class TestScreen(HfScreensCommon):
         self.store(self.tag_temperature, [(now - timedelta(seconds=2), 50.0), (now - timedelta(seconds=1), 99.0)])
         self.assertFalse(self.screen._hf_payload()["alarms"][0]["acked_by"])
         with self.assertRaisesRegex(UserError, "not on this screen"):
-            self.screen._hf_operator_action("ack", {"tag_id": self.tag_temperature.id, "kind": "sideways"},
-                                            self.operator)
+            self.screen._hf_operator_action(
+                "ack", {"tag_id": self.tag_temperature.id, "kind": "sideways"}, self.operator
+            )
 
     def test_operator_reads_but_cannot_edit(self):
         screen = self.screen.with_user(self.operator)
@@ -269,8 +302,9 @@ class TestScreen(HfScreensCommon):
         self.screen._hf_operator_action("finish", {"workorder_id": workorder.id}, self.operator)
         self.assertEqual(workorder.state, "done")
         self.assertFalse(self.workcenter.hf_workorder_id)
-        self.assertFalse(self.Productivity.search([("workcenter_id", "=", self.workcenter.id),
-                                                   ("hf_source", "!=", "machine")]))
+        self.assertFalse(
+            self.Productivity.search([("workcenter_id", "=", self.workcenter.id), ("hf_source", "!=", "machine")])
+        )
 
     def test_only_operators_act(self):
         workorder = create_workorder(self.env, self.workcenter)
@@ -288,18 +322,21 @@ class TestScreen(HfScreensCommon):
 
     def test_downtime_reason_on_machine_stop(self):
         now = datetime.now().replace(microsecond=0)
-        self.env["hf.machine.state"]._apply_samples(self.workcenter, [
-            (now - timedelta(seconds=40), "running"), (now - timedelta(seconds=20), "down"),
-            (now - timedelta(seconds=5), "down"),
-        ])
+        self.env["hf.machine.state"]._apply_samples(
+            self.workcenter,
+            [
+                (now - timedelta(seconds=40), "running"),
+                (now - timedelta(seconds=20), "down"),
+                (now - timedelta(seconds=5), "down"),
+            ],
+        )
         setup = self.env.ref("mrp.block_reason2")
         self.screen._hf_operator_action("reason", {"loss_id": setup.id}, self.operator)
         record = self.machine_records()[-1]
         self.assertEqual(record.loss_id, setup)
         self.assertEqual(record.hf_reason_user_id, self.operator)
         with self.assertRaisesRegex(UserError, "downtime reasons shown"):
-            self.screen._hf_operator_action("reason", {"loss_id": self.env.ref("mrp.block_reason7").id},
-                                            self.operator)
+            self.screen._hf_operator_action("reason", {"loss_id": self.env.ref("mrp.block_reason7").id}, self.operator)
 
     def test_downtime_reason_without_machine_state(self):
         saw = self.create_workcenter("Saw 4", "saw4")
@@ -329,10 +366,18 @@ class TestScreenCompanies(HfScreensCommon):
     def test_widget_extra_tags_of_another_company_are_refused(self):
         Widget = self.env["hf.screen.widget"]
         with self.assertRaisesRegex(ValidationError, "belongs to another company"):
-            Widget.create({"screen_id": self.screen.id, "kind": "trend", "tag_id": self.tag_temperature.id,
-                           "tag_ids": [Command.set(self.secret.ids)], "y": 40})
-        trend = Widget.create({"screen_id": self.screen.id, "kind": "trend", "tag_id": self.tag_temperature.id,
-                               "y": 40})
+            Widget.create(
+                {
+                    "screen_id": self.screen.id,
+                    "kind": "trend",
+                    "tag_id": self.tag_temperature.id,
+                    "tag_ids": [Command.set(self.secret.ids)],
+                    "y": 40,
+                }
+            )
+        trend = Widget.create(
+            {"screen_id": self.screen.id, "kind": "trend", "tag_id": self.tag_temperature.id, "y": 40}
+        )
         with self.assertRaisesRegex(ValidationError, "belongs to another company"), self.env.cr.savepoint():
             trend.write({"tag_ids": [Command.link(self.secret.id)]})
         with self.assertRaisesRegex(ValidationError, "belongs to another company"), self.env.cr.savepoint():
@@ -353,9 +398,9 @@ class TestScreenCompanies(HfScreensCommon):
         Kiosk = self.env["hf.screen.kiosk"]
         for screen in (rival_screen, saw_screen):
             with self.subTest(screen=screen.name), self.assertRaisesRegex(ValidationError, "is not a screen of"):
-                Kiosk.create({"workcenter_id": self.workcenter.id, "user_id": self.operator.id,
-                              "screen_id": screen.id})
-        kiosk = Kiosk.create({"workcenter_id": self.workcenter.id, "user_id": self.operator.id,
-                              "screen_id": self.screen.id})
+                Kiosk.create({"workcenter_id": self.workcenter.id, "user_id": self.operator.id, "screen_id": screen.id})
+        kiosk = Kiosk.create(
+            {"workcenter_id": self.workcenter.id, "user_id": self.operator.id, "screen_id": self.screen.id}
+        )
         with self.assertRaisesRegex(ValidationError, "is not a screen of"):
             kiosk.write({"screen_id": rival_screen.id})

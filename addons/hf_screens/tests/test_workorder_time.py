@@ -35,15 +35,17 @@ class TestWorkorderTime(HfScreensCommon):
 
     def productive(self):
         return self.Productivity.search(
-            [("workcenter_id", "=", self.workcenter.id), ("loss_type", "=", "productive")], order="date_start, id",
+            [("workcenter_id", "=", self.workcenter.id), ("loss_type", "=", "productive")],
+            order="date_start, id",
         )
 
     def assert_no_overlap(self, records):
         records = records.sorted(lambda r: (r.date_start, r.id))
         for before, after in pairwise(records):
             self.assertTrue(before.date_end, f"only the last record may be open: {before.date_start}")
-            self.assertLessEqual(before.date_end, after.date_start,
-                                 f"{before.date_start}-{before.date_end} overlaps {after.date_start}")
+            self.assertLessEqual(
+                before.date_end, after.date_start, f"{before.date_start}-{before.date_end} overlaps {after.date_start}"
+            )
 
     def test_start_and_running_samples_count_once(self):
         # Running from -60 s, idle 300..390 s, running again 400..600 s; the order starts at 0, ends at 600.
@@ -94,15 +96,19 @@ class TestWorkorderTime(HfScreensCommon):
         # Running from -60 s, idle 300..390 s, running again 400..600 s, a part every 10 s while running
         # (the good counter reads 6 when the order starts at 0, 36 at 300, 56 at 600).
         self.state_samples(-60, 600, lambda s: 0 if 300 <= s < 400 else 1)
-        self.store(self.tag_good, [(at(s), (min(s, 300) + 60) // 10 + max(0, s - 400) // 10)
-                                   for s in range(-60, 601, 10)])
+        self.store(
+            self.tag_good, [(at(s), (min(s, 300) + 60) // 10 + max(0, s - 400) // 10) for s in range(-60, 601, 10)]
+        )
         workorder = create_workorder(self.env, self.workcenter)
         self.assertEqual(workorder._hf_counted_parts(at(0)), 0, "nothing booked to it yet")
         with freeze_time(at(0)):
             workorder.button_start()
         self.process(350)
-        self.assertEqual(workorder._hf_counted_parts(at(450)), 35,
-                         "on the machine: its parts count before the state job books the machine's new run")
+        self.assertEqual(
+            workorder._hf_counted_parts(at(450)),
+            35,
+            "on the machine: its parts count before the state job books the machine's new run",
+        )
         self.process(600)
         # The order's running time is 0..300 and 400..(open): the 6 parts before it started are not its own.
         self.assertEqual(workorder._hf_counted_parts(at(600)), 50)
@@ -134,8 +140,12 @@ class TestWorkorderTime(HfScreensCommon):
         self.assert_no_overlap(records)
         self.assertEqual(
             [(r.date_start, r.date_end, r.workorder_id) for r in records],
-            [(at(0), at(200), workorder), (at(200), at(300), self.env["mrp.workorder"]),
-             (at(300), at(600), workorder), (at(600), False, self.env["mrp.workorder"])],
+            [
+                (at(0), at(200), workorder),
+                (at(200), at(300), self.env["mrp.workorder"]),
+                (at(300), at(600), workorder),
+                (at(600), False, self.env["mrp.workorder"]),
+            ],
         )
         self.assertAlmostEqual(workorder.duration, 500 / 60, delta=0.01)
 
@@ -164,8 +174,10 @@ class TestWorkorderTime(HfScreensCommon):
             workorder.button_start()
             workorder.action_mark_as_done()
         self.assertEqual(workorder.state, "done")
-        self.assertFalse(self.Productivity.search([("workcenter_id", "=", self.workcenter.id)]),
-                         "Odoo's 'duration = expected' fallback must not add time the machine did not run")
+        self.assertFalse(
+            self.Productivity.search([("workcenter_id", "=", self.workcenter.id)]),
+            "Odoo's 'duration = expected' fallback must not add time the machine did not run",
+        )
 
     def test_unblock_does_not_silence_the_machine(self):
         self.MachineState._apply_samples(self.workcenter, [(at(0), "down"), (at(30), "down")])
@@ -174,8 +186,10 @@ class TestWorkorderTime(HfScreensCommon):
             self.workcenter.unblock()
         self.MachineState._apply_samples(self.workcenter, [(at(50), "down"), (at(60), "running"), (at(80), "running")])
         records = self.machine_records()
-        self.assertEqual([(r.hf_machine_state, r.date_start) for r in records],
-                         [("down", at(0)), ("down", at(50)), ("running", at(60))])
+        self.assertEqual(
+            [(r.hf_machine_state, r.date_start) for r in records],
+            [("down", at(0)), ("down", at(50)), ("running", at(60))],
+        )
         self.assertEqual(records[1].date_end, at(60))
         self.assertEqual(self.workcenter.working_state, "done")
 

@@ -26,15 +26,26 @@ class HfUnsAnalyticsEvent(models.Model):
     _rec_name = "event_type"
 
     event_key = fields.Char(
-        required=True, readonly=True, index=True, copy=False,
+        required=True,
+        readonly=True,
+        index=True,
+        copy=False,
         help="sha256 of the topic, a newline and the payload bytes (hf_core.analytics.event_key).",
     )
     direction = fields.Selection(
-        [("in", "From the UNS"), ("out", "To the UNS")], required=True, readonly=True, index=True,
+        [("in", "From the UNS"), ("out", "To the UNS")],
+        required=True,
+        readonly=True,
+        index=True,
     )
     topic = fields.Char(readonly=True)
     workcenter_id = fields.Many2one(
-        "mrp.workcenter", string="Workcell", required=True, readonly=True, index=True, ondelete="cascade",
+        "mrp.workcenter",
+        string="Workcell",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
     )
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     event_type = fields.Selection(EVENT_TYPE_SELECTION, required=True, readonly=True)
@@ -42,7 +53,10 @@ class HfUnsAnalyticsEvent(models.Model):
     received_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     state = fields.Selection(
         [("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
-        required=True, default="pending", index=True, readonly=True,
+        required=True,
+        default="pending",
+        index=True,
+        readonly=True,
     )
     error = fields.Text(readonly=True)
     processed_at = fields.Datetime(readonly=True)
@@ -97,8 +111,9 @@ class HfUnsAnalyticsEvent(models.Model):
                 with self.env.cr.savepoint():
                     done = event._apply()
             except Exception as exc:  # noqa: BLE001  (an event that does not fit must not stop the others)
-                event.write({"state": "failed", "error": str(exc) or type(exc).__name__,
-                             "processed_at": fields.Datetime.now()})
+                event.write(
+                    {"state": "failed", "error": str(exc) or type(exc).__name__, "processed_at": fields.Datetime.now()}
+                )
                 _logger.info("analytics event %s (%s) failed: %s", event.id, event.event_type, exc)
                 handled += 1
                 continue
@@ -126,10 +141,12 @@ class HfUnsAnalyticsEvent(models.Model):
         the transaction committed. The same event twice (same topic and bytes) is queued once."""
         workcenter.ensure_one()
         if not workcenter.hf_uns_path:
-            raise UserError(_(
-                "Workcenter %s has no UNS path: give it a UNS line and segment before it publishes to the UNS.",
-                workcenter.display_name,
-            ))
+            raise UserError(
+                _(
+                    "Workcenter %s has no UNS path: give it a UNS line and segment before it publishes to the UNS.",
+                    workcenter.display_name,
+                )
+            )
         if event_type not in EVENT_TYPES:
             raise UserError(_("%s is no UMH analytics event type.", event_type))
         topic = event_topic(workcenter.hf_uns_path.split("/"), event_type)
@@ -147,17 +164,19 @@ class HfUnsAnalyticsEvent(models.Model):
             # MRP operation that queued it goes on
             error = _("Not published: it does not follow UMH's schema (%s).", exc)
             _logger.warning("outbound analytics event refused: %s", exc)
-        event = events.create({
-            "event_key": key,
-            "direction": "out",
-            "topic": topic,
-            "workcenter_id": workcenter.id,
-            "event_type": event_type,
-            "payload": body.decode(),
-            "received_at": fields.Datetime.now(),
-            "state": "failed" if error else "pending",
-            "error": error,
-        })
+        event = events.create(
+            {
+                "event_key": key,
+                "direction": "out",
+                "topic": topic,
+                "workcenter_id": workcenter.id,
+                "event_type": event_type,
+                "payload": body.decode(),
+                "received_at": fields.Datetime.now(),
+                "state": "failed" if error else "pending",
+                "error": error,
+            }
+        )
         if not error:
             self._notify_outbound()
         return event

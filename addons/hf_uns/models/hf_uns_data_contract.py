@@ -13,11 +13,13 @@ class HfUnsDataContract(models.Model):
     _order = "name"
 
     name = fields.Char(
-        required=True, help="The topic segment, '_' first, letters, digits, '_' and '-' (e.g. _pump_v1).",
+        required=True,
+        help="The topic segment, '_' first, letters, digits, '_' and '-' (e.g. _pump_v1).",
     )
     payload_shape = fields.Selection(
         [("timeseries", 'Time series ({"timestamp_ms": …, "value": …})')],
-        required=True, default="timeseries",
+        required=True,
+        default="timeseries",
     )
     description = fields.Char()
     active = fields.Boolean(default=True)
@@ -31,12 +33,17 @@ class HfUnsDataContract(models.Model):
     def _check_name(self):
         for contract in self:
             if not contract.name.startswith("_") or not is_valid_segment(contract.name):
-                raise ValidationError(_(
-                    "Data contract %s must start with '_' and contain only letters, digits, '_' and '-' "
-                    "(e.g. _pump_v1).", contract.name,
-                ))
+                raise ValidationError(
+                    _(
+                        "Data contract %s must start with '_' and contain only letters, digits, '_' and '-' "
+                        "(e.g. _pump_v1).",
+                        contract.name,
+                    )
+                )
             if contract.name in KNOWN_SCHEMAS:
-                raise ValidationError(_(
-                    "%s is one of UMH's own contracts, handled already: declare only your own ones.",
-                    contract.name,
-                ))
+                raise ValidationError(
+                    _(
+                        "%s is one of UMH's own contracts, handled already: declare only your own ones.",
+                        contract.name,
+                    )
+                )

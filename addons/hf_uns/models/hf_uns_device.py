@@ -8,8 +8,10 @@ from hf_core.certs import normalize_fingerprint
 from hf_core.errors import ConfigError
 from hf_core.types import DEFAULT_PORTS
 
-HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
-                              r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOSTNAME_PATTERN = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 # The path of an opc.tcp URL: RFC 3986's unreserved characters and '/', at most 255 of them.
 ENDPOINT_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
 
@@ -45,14 +47,16 @@ class HfUnsDevice(models.Model):
     opcua_server_certificate_sha256 = fields.Char(
         string="Pinned server certificate (SHA-256)",
         help="The SHA-256 fingerprint of the certificate this OPC UA server must present, e.g. as "
-             "`openssl x509 -noout -fingerprint -sha256 -inform der -in server.der` prints it. The edge refuses "
-             "a server that presents another one (a replaced PLC, or someone in between) before it sends any "
-             "password. Empty: any certificate.")
+        "`openssl x509 -noout -fingerprint -sha256 -inform der -in server.der` prints it. The edge refuses "
+        "a server that presents another one (a replaced PLC, or someone in between) before it sends any "
+        "password. Empty: any certificate.",
+    )
     opcua_endpoint_path = fields.Char(
         string="OPC UA endpoint path",
         help="The path of the server's endpoint URL after host and port, e.g. /probe/ in "
-             "opc.tcp://10.0.0.7:4840/probe/ (as the server's documentation or a discovery tool shows it). "
-             "Empty: the server listens at the root.")
+        "opc.tcp://10.0.0.7:4840/probe/ (as the server's documentation or a discovery tool shows it). "
+        "Empty: the server listens at the root.",
+    )
     polling_interval_ms = fields.Integer(string="Polling interval (ms)", default=1000)
     edge_id = fields.Many2one("hf.uns.edge", index=True, ondelete="restrict")
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", index=True)
@@ -87,8 +91,11 @@ class HfUnsDevice(models.Model):
             except ValueError:
                 if not HOSTNAME_PATTERN.match(host):
                     raise ValidationError(
-                        _("Device %(device)s: '%(host)s' is neither an IP address nor a host name.",
-                          device=device.name, host=device.host)
+                        _(
+                            "Device %(device)s: '%(host)s' is neither an IP address nor a host name.",
+                            device=device.name,
+                            host=device.host,
+                        )
                     ) from None
 
     @api.constrains("opcua_endpoint_path")
@@ -96,9 +103,14 @@ class HfUnsDevice(models.Model):
         for device in self.filtered("opcua_endpoint_path"):
             path = device.opcua_endpoint_path
             if not ENDPOINT_PATH_PATTERN.match(path):
-                raise ValidationError(_(
-                    "Device %(device)s: endpoint path '%(path)s' must start with '/' and hold only letters, digits "
-                    "and - _ . ~ / (no spaces, '?' or '#'), e.g. /probe/.", device=device.name, path=path))
+                raise ValidationError(
+                    _(
+                        "Device %(device)s: endpoint path '%(path)s' must start with '/' and hold only letters, digits "
+                        "and - _ . ~ / (no spaces, '?' or '#'), e.g. /probe/.",
+                        device=device.name,
+                        path=path,
+                    )
+                )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -124,8 +136,10 @@ class HfUnsDevice(models.Model):
         for device in self.filtered(lambda d: d.protocol == "opcua"):
             if (device.opcua_security_policy == "None") != (device.opcua_security_mode == "None"):
                 raise ValidationError(
-                    _("Device %s: choose a security mode together with a security policy (or None for both).",
-                      device.name)
+                    _(
+                        "Device %s: choose a security mode together with a security policy (or None for both).",
+                        device.name,
+                    )
                 )
 
     @api.constrains("protocol")

@@ -28,27 +28,38 @@ class HfUnsEdge(models.Model):
     site_id = fields.Many2one("hf.uns.site", required=True, index=True, ondelete="restrict")
     company_id = fields.Many2one(related="site_id.company_id", store=True, index=True)
     user_id = fields.Many2one(
-        "res.users", string="Edge user", readonly=True, copy=False, ondelete="restrict",
+        "res.users",
+        string="Edge user",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
         help="The restricted user the collector signs in as; it can read only this edge's configuration.",
     )
     state = fields.Selection(
         [("new", "New"), ("online", "Online"), ("offline", "Offline"), ("revoked", "Revoked")],
-        default="new", required=True, readonly=True, copy=False,
+        default="new",
+        required=True,
+        readonly=True,
+        copy=False,
     )
     last_seen = fields.Datetime(readonly=True, copy=False)
     config_version = fields.Integer(readonly=True, copy=False, default=0)
     config_hash = fields.Char(readonly=True, copy=False)
     ziti_identity = fields.Char(string="OpenZiti identity", copy=False)
     heartbeat_s = fields.Float(
-        string="Heartbeat (s)", default=DEFAULT_HEARTBEAT_S, digits=(16, 1),
+        string="Heartbeat (s)",
+        default=DEFAULT_HEARTBEAT_S,
+        digits=(16, 1),
         help="The longest a tag's last good value goes unsent: the collector sends an unchanged value again "
-             "after this many seconds, so a steady machine state never reads stale. A tag may set its own.",
+        "after this many seconds, so a steady machine state never reads stale. A tag may set its own.",
     )
     collector_report_date = fields.Datetime(string="Last collector report", readonly=True, copy=False)
     collector_errors = fields.Text(
-        readonly=True, copy=False,
+        readonly=True,
+        copy=False,
         help="What the collector could not use in its last report: configuration errors and the tags its "
-             "devices refused, each with the server's status.")
+        "devices refused, each with the server's status.",
+    )
     refused_tag_count = fields.Integer(compute="_compute_refused_tag_count", string="Refused tags")
     device_ids = fields.One2many("hf.uns.device", "edge_id", string="Devices")
     device_count = fields.Integer(compute="_compute_device_count")
@@ -62,9 +73,13 @@ class HfUnsEdge(models.Model):
             edge.device_count = len(edge.device_ids)
 
     def _compute_refused_tag_count(self):
-        counts = dict(self.env["hf.uns.tag"].sudo()._read_group(
-            [("device_id.edge_id", "in", self.ids), ("collector_error", "!=", False)],
-            ["device_id"], ["__count"]))
+        counts = dict(
+            self.env["hf.uns.tag"]
+            .sudo()
+            ._read_group(
+                [("device_id.edge_id", "in", self.ids), ("collector_error", "!=", False)], ["device_id"], ["__count"]
+            )
+        )
         for edge in self:
             edge.refused_tag_count = sum(n for device, n in counts.items() if device.edge_id == edge)
 
@@ -72,8 +87,13 @@ class HfUnsEdge(models.Model):
     def _check_heartbeat_s(self):
         for edge in self:
             if not edge.heartbeat_s >= MIN_HEARTBEAT_S:
-                raise ValidationError(_("Edge %(edge)s: the heartbeat must be at least %(min)s s.",
-                                        edge=edge.name, min=f"{MIN_HEARTBEAT_S:g}"))
+                raise ValidationError(
+                    _(
+                        "Edge %(edge)s: the heartbeat must be at least %(min)s s.",
+                        edge=edge.name,
+                        min=f"{MIN_HEARTBEAT_S:g}",
+                    )
+                )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -95,8 +115,9 @@ class HfUnsEdge(models.Model):
                     "login": login,
                     "company_id": self.company_id.id,
                     "company_ids": [Command.set(self.company_id.ids)],
-                    "groups_id": [Command.set([self.env.ref("base.group_portal").id,
-                                               self.env.ref("hf_uns.group_hf_edge").id])],
+                    "groups_id": [
+                        Command.set([self.env.ref("base.group_portal").id, self.env.ref("hf_uns.group_hf_edge").id])
+                    ],
                 }
             )
         )
@@ -109,8 +130,11 @@ class HfUnsEdge(models.Model):
             raise UserError(_("Edge %s is revoked: create a new edge instead.", self.name))
         # searched, not read from user_id.api_key_ids: _generate inserts with SQL, the ORM cache may not know
         self.env["res.users.apikeys"].sudo().search([("user_id", "=", self.user_id.id)]).unlink()
-        key = self.env["res.users.apikeys"].with_user(self.user_id).sudo()._generate(
-            "rpc", f"Hyperfactory collector {self.name}", None
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.user_id)
+            .sudo()
+            ._generate("rpc", f"Hyperfactory collector {self.name}", None)
         )
         # The key travels in the dialog's defaults only: no record holds it, so once the dialog is closed
         # nothing in the database can show it again (a saved wizard stayed readable until the vacuum).
@@ -169,8 +193,13 @@ class HfUnsEdge(models.Model):
         """The edge's devices and tags as one versioned document (docs/contracts.md)."""
         edge = self._hf_current_edge()
         devices = edge._hf_sync_version()
-        return {"edge": edge.name, "version": edge.config_version, "hash": edge.config_hash,
-                "heartbeat_s": edge.heartbeat_s, "devices": devices}
+        return {
+            "edge": edge.name,
+            "version": edge.config_version,
+            "hash": edge.config_hash,
+            "heartbeat_s": edge.heartbeat_s,
+            "devices": devices,
+        }
 
     @api.model
     def get_collector_config_version(self):
@@ -190,8 +219,9 @@ class HfUnsEdge(models.Model):
         """
         edge = self._hf_current_edge()
         config_errors, refused = self._hf_validate_report(report)
-        tags = self.env["hf.uns.tag"].sudo().with_context(active_test=False).search(
-            [("device_id.edge_id", "=", edge.id)])
+        tags = (
+            self.env["hf.uns.tag"].sudo().with_context(active_test=False).search([("device_id.edge_id", "=", edge.id)])
+        )
         by_topic = {tag.topic: tag for tag in tags if tag.topic}
         now = fields.Datetime.now()
         errors = {}
@@ -201,7 +231,8 @@ class HfUnsEdge(models.Model):
                 errors[tag] = f"{entry['status']} (0x{entry['code']:08X})" if entry["code"] else entry["status"]
         unknown = len(refused) - len(errors)
         tags.filtered(lambda t: t.collector_error and t not in errors).write(
-            {"collector_error": False, "collector_error_date": False})
+            {"collector_error": False, "collector_error_date": False}
+        )
         for tag, error in errors.items():
             if tag.collector_error != error:
                 tag.write({"collector_error": error, "collector_error_date": now})
@@ -224,15 +255,29 @@ class HfUnsEdge(models.Model):
             raise UserError(_("A collector report lists at most %s refused tags and errors.", REPORT_MAX_TAGS))
         checked = []
         for entry in refused:
-            if not isinstance(entry, dict) or not isinstance(entry.get("topic"), str) \
-                    or not isinstance(entry.get("status"), str) or not entry["status"].strip():
+            if (
+                not isinstance(entry, dict)
+                or not isinstance(entry.get("topic"), str)
+                or not isinstance(entry.get("status"), str)
+                or not entry["status"].strip()
+            ):
                 raise UserError(_("Each refused tag of a collector report needs a topic and the server's status."))
             code = self._hf_status_code(entry.get("code") or 0)
             if code is None:
-                raise UserError(_("The status code of refused tag %s must be an OPC UA status code (0 to "
-                                  "0xFFFFFFFF, or as hex text).", entry["topic"][:REPORT_TEXT_MAX]))
-            checked.append({"topic": entry["topic"][:REPORT_TEXT_MAX],
-                            "status": entry["status"].strip()[:REPORT_TEXT_MAX], "code": code})
+                raise UserError(
+                    _(
+                        "The status code of refused tag %s must be an OPC UA status code (0 to "
+                        "0xFFFFFFFF, or as hex text).",
+                        entry["topic"][:REPORT_TEXT_MAX],
+                    )
+                )
+            checked.append(
+                {
+                    "topic": entry["topic"][:REPORT_TEXT_MAX],
+                    "status": entry["status"].strip()[:REPORT_TEXT_MAX],
+                    "code": code,
+                }
+            )
         return [error[:REPORT_TEXT_MAX] for error in config_errors], checked
 
     @api.model

@@ -1,4 +1,3 @@
-
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -26,8 +25,7 @@ class HfUnsSegmentMixin(models.AbstractModel):
             if not is_valid_segment(record.segment):
                 raise ValidationError(
                     _(
-                        "Segment '%s' may only contain letters, digits, '_' and '-' "
-                        "(no spaces, '/', '+', '#' or '$').",
+                        "Segment '%s' may only contain letters, digits, '_' and '-' (no spaces, '/', '+', '#' or '$').",
                         record.segment,
                     )
                 )

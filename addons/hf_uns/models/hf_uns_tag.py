@@ -33,16 +33,28 @@ def _parse_time(value, label):
         try:
             parsed = timeutil.parse_iso(str(value))
         except ValueError:
-            raise UserError(_("%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
-                              label=label, value=str(value)[:64])) from None
+            raise UserError(
+                _(
+                    "%(label)s '%(value)s' is not an ISO-8601 time (e.g. 2026-11-24T08:00:00Z).",
+                    label=label,
+                    value=str(value)[:64],
+                )
+            ) from None
     try:
         # in UTC here: PostgreSQL refuses offsets Python accepts (-23:59), and the edges of the calendar overflow
         parsed = timeutil.as_utc(parsed)
     except (OverflowError, ValueError):
         parsed = None
     if parsed is None or not MIN_QUERY_YEAR <= parsed.year <= MAX_QUERY_YEAR:
-        raise UserError(_("%(label)s '%(value)s' is outside the years %(first)s to %(last)s.", label=label,
-                          value=str(value)[:64], first=MIN_QUERY_YEAR, last=MAX_QUERY_YEAR))
+        raise UserError(
+            _(
+                "%(label)s '%(value)s' is outside the years %(first)s to %(last)s.",
+                label=label,
+                value=str(value)[:64],
+                first=MIN_QUERY_YEAR,
+                last=MAX_QUERY_YEAR,
+            )
+        )
     return parsed
 
 
@@ -62,7 +74,8 @@ class HfUnsTag(models.Model):
     active = fields.Boolean(default=True)
     data_type = fields.Selection(
         [("float", "Float"), ("int", "Integer"), ("bool", "Boolean"), ("string", "String")],
-        required=True, default="float",
+        required=True,
+        default="float",
     )
     unit = fields.Char(help="Engineering unit, e.g. °C, rpm, bar.")
     role = fields.Selection(
@@ -73,7 +86,8 @@ class HfUnsTag(models.Model):
             ("scrap_count", "Scrap counter"),
             ("derived", "Derived (analytics)"),
         ],
-        required=True, default="plain",
+        required=True,
+        default="plain",
     )
     workcenter_id = fields.Many2one("mrp.workcenter", string="Workcell", required=True, index=True, ondelete="cascade")
     device_id = fields.Many2one("hf.uns.device", index=True, ondelete="set null")
@@ -81,25 +95,30 @@ class HfUnsTag(models.Model):
     company_id = fields.Many2one(related="workcenter_id.company_id", store=True, index=True)
     data_contract = fields.Char(
         help="The UNS data contract the tag is published under: empty is _historian (UMH Classic); _raw or a "
-             "declared contract for a UMH Core publisher's tags (set by the ingest when it discovers them).",
+        "declared contract for a UMH Core publisher's tags (set by the ingest when it discovers them).",
     )
     topic = fields.Char(compute="_compute_topic", store=True, recursive=True, index=True, string="UNS topic")
     historian = fields.Boolean(default=True, help="Store this tag's values in the historian.")
     discovered = fields.Boolean(readonly=True, help="Created by the ingest from a message, not by an engineer.")
     retention_class = fields.Selection(
         [("short", "Short (7 days raw)"), ("standard", "Standard (30 days raw)"), ("long", "Long (365 days raw)")],
-        default="standard", required=True,
+        default="standard",
+        required=True,
     )
     sampling_interval_ms = fields.Integer(string="Sampling interval (ms)", default=1000)
     deadband = fields.Float(help="Absolute change below which a new value is not reported (OPC UA, Modbus).")
     heartbeat_s = fields.Float(
-        string="Heartbeat (s)", digits=(16, 1),
+        string="Heartbeat (s)",
+        digits=(16, 1),
         help="The longest this tag's last good value goes unsent (the collector repeats an unchanged value). "
-             "Empty: the edge's heartbeat.")
+        "Empty: the edge's heartbeat.",
+    )
     collector_error = fields.Char(
-        readonly=True, copy=False,
+        readonly=True,
+        copy=False,
         help="Why the collector cannot read this tag, as its device's server said it (e.g. BadNodeIdUnknown), "
-             "from the edge's last report; empty while it reads.")
+        "from the edge's last report; empty while it reads.",
+    )
     collector_error_date = fields.Datetime(readonly=True, copy=False, string="Refused since")
     scale_gain = fields.Float(string="Gain", default=1.0, digits=(16, 6))
     scale_offset = fields.Float(string="Offset", default=0.0, digits=(16, 6))
@@ -110,27 +129,49 @@ class HfUnsTag(models.Model):
     # Modbus address
     modbus_unit_id = fields.Integer(string="Modbus unit id", default=1)
     modbus_table = fields.Selection(
-        [("holding", "Holding register"), ("input", "Input register"), ("coil", "Coil"),
-         ("discrete", "Discrete input")], string="Modbus table",
+        [
+            ("holding", "Holding register"),
+            ("input", "Input register"),
+            ("coil", "Coil"),
+            ("discrete", "Discrete input"),
+        ],
+        string="Modbus table",
     )
     modbus_address = fields.Integer(string="Modbus address")
     modbus_type = fields.Selection(
-        [("int16", "INT16"), ("uint16", "UINT16"), ("int32", "INT32"), ("uint32", "UINT32"),
-         ("float32", "FLOAT32"), ("float64", "FLOAT64"), ("bool", "BOOL"), ("string", "STRING")],
+        [
+            ("int16", "INT16"),
+            ("uint16", "UINT16"),
+            ("int32", "INT32"),
+            ("uint32", "UINT32"),
+            ("float32", "FLOAT32"),
+            ("float64", "FLOAT64"),
+            ("bool", "BOOL"),
+            ("string", "STRING"),
+        ],
         string="Modbus type",
     )
     modbus_byte_order = fields.Selection([("big", "Big endian"), ("little", "Little endian")], default="big")
     modbus_word_order = fields.Selection([("big", "Big endian"), ("little", "Little endian")], default="big")
     modbus_length = fields.Integer(string="Modbus string registers")
     # Siemens S7 address
-    s7_area = fields.Selection([("DB", "Data block"), ("M", "Merker"), ("I", "Inputs"), ("Q", "Outputs")],
-                               string="S7 area")
+    s7_area = fields.Selection(
+        [("DB", "Data block"), ("M", "Merker"), ("I", "Inputs"), ("Q", "Outputs")], string="S7 area"
+    )
     s7_db_number = fields.Integer(string="S7 DB number")
     s7_offset = fields.Integer(string="S7 byte offset")
     s7_bit = fields.Integer(string="S7 bit")
     s7_type = fields.Selection(
-        [("BOOL", "BOOL"), ("INT", "INT"), ("DINT", "DINT"), ("REAL", "REAL"), ("WORD", "WORD"),
-         ("DWORD", "DWORD"), ("STRING", "STRING")], string="S7 type",
+        [
+            ("BOOL", "BOOL"),
+            ("INT", "INT"),
+            ("DINT", "DINT"),
+            ("REAL", "REAL"),
+            ("WORD", "WORD"),
+            ("DWORD", "DWORD"),
+            ("STRING", "STRING"),
+        ],
+        string="S7 type",
     )
     s7_length = fields.Integer(string="S7 string length")
     # Live value (from the historian's latest-value table)
@@ -142,8 +183,11 @@ class HfUnsTag(models.Model):
         ("topic_unique", "unique(topic)", "Another tag already publishes on this UNS topic."),
         ("sampling_positive", "CHECK(sampling_interval_ms >= 10)", "Sample at most every 10 ms."),
         ("deadband_positive", "CHECK(deadband >= 0)", "The deadband cannot be negative."),
-        ("heartbeat_positive", "CHECK(heartbeat_s IS NULL OR heartbeat_s = 0 OR heartbeat_s >= 1)",
-         "A tag's heartbeat is at least 1 s (or empty: the edge's)."),
+        (
+            "heartbeat_positive",
+            "CHECK(heartbeat_s IS NULL OR heartbeat_s = 0 OR heartbeat_s >= 1)",
+            "A tag's heartbeat is at least 1 s (or empty: the edge's).",
+        ),
     ]
 
     @api.depends("name", "tag_group", "data_contract", "workcenter_id.hf_uns_path")
@@ -154,8 +198,9 @@ class HfUnsTag(models.Model):
                 tag.topic = False
                 continue
             try:
-                tag.topic = build_topic(path.split("/"), tag.name, tag.tag_group or "",
-                                        tag.data_contract or "_historian")
+                tag.topic = build_topic(
+                    path.split("/"), tag.name, tag.tag_group or "", tag.data_contract or "_historian"
+                )
             except (ValueError, TopicError):
                 tag.topic = False
 
@@ -175,41 +220,68 @@ class HfUnsTag(models.Model):
     @api.constrains("data_contract")
     def _check_data_contract(self):
         for tag in self.filtered("data_contract"):
-            if (not tag.data_contract.startswith("_") or not is_valid_segment(tag.data_contract)
-                    or tag.data_contract in ("_analytics", "_local")):
-                raise ValidationError(_(
-                    "Data contract %s of a tag must start with '_' and contain only letters, digits, '_' and '-' "
-                    "(e.g. _raw); _analytics and _local carry no tag values.", tag.data_contract,
-                ))
+            if (
+                not tag.data_contract.startswith("_")
+                or not is_valid_segment(tag.data_contract)
+                or tag.data_contract in ("_analytics", "_local")
+            ):
+                raise ValidationError(
+                    _(
+                        "Data contract %s of a tag must start with '_' and contain only letters, digits, '_' and '-' "
+                        "(e.g. _raw); _analytics and _local carry no tag values.",
+                        tag.data_contract,
+                    )
+                )
 
     @api.constrains("name", "tag_group")
     def _check_segments(self):
         for tag in self:
             if not is_valid_segment(tag.name):
                 raise ValidationError(
-                    _("Tag name '%s' may only contain letters, digits, '_' and '-' (no spaces, '/', '+', '#' or '$').",
-                      tag.name)
+                    _(
+                        "Tag name '%s' may only contain letters, digits, '_' and '-' "
+                        "(no spaces, '/', '+', '#' or '$').",
+                        tag.name,
+                    )
                 )
             for group in split_tag_group(tag.tag_group or ""):
                 if not is_valid_segment(group):
                     raise ValidationError(
-                        _("Tag group '%(group)s' of tag %(tag)s may only contain letters, digits, '_' and '-'.",
-                          group=group, tag=tag.name)
+                        _(
+                            "Tag group '%(group)s' of tag %(tag)s may only contain letters, digits, '_' and '-'.",
+                            group=group,
+                            tag=tag.name,
+                        )
                     )
 
     @api.constrains(
-        "device_id", "opcua_node_id", "modbus_table", "modbus_address", "modbus_type", "modbus_length",
-        "modbus_unit_id", "s7_area", "s7_db_number", "s7_offset", "s7_bit", "s7_type", "s7_length", "data_type",
+        "device_id",
+        "opcua_node_id",
+        "modbus_table",
+        "modbus_address",
+        "modbus_type",
+        "modbus_length",
+        "modbus_unit_id",
+        "s7_area",
+        "s7_db_number",
+        "s7_offset",
+        "s7_bit",
+        "s7_type",
+        "s7_length",
+        "data_type",
     )
     def _check_address(self):
         for tag in self.filtered("device_id"):
             error = tag._hf_address_error()
             if error:
                 raise ValidationError(
-                    _("Tag %(tag)s on device %(device)s (%(protocol)s): %(error)s",
-                      tag=tag.name, device=tag.device_id.name,
-                      protocol=dict(tag.device_id._fields["protocol"].selection)[tag.device_id.protocol],
-                      error=error)
+                    _(
+                        "Tag %(tag)s on device %(device)s (%(protocol)s): %(error)s",
+                        tag=tag.name,
+                        device=tag.device_id.name,
+                        protocol=dict(tag.device_id._fields["protocol"].selection)[tag.device_id.protocol],
+                        error=error,
+                    )
                 )
 
     def _hf_address_error(self):
@@ -272,15 +344,17 @@ class HfUnsTag(models.Model):
         result = []
         for tag in tags:
             row = rows.get(tag.id)
-            result.append({
-                "path": tag.topic,
-                "tag_id": tag.id,
-                "unit": tag.unit or "",
-                "data_type": tag.data_type,
-                "value": tag._hf_row_value(row) if row else False,
-                "time": timeutil.iso_utc(row["time"]) if row else False,
-                "quality": row["quality"] if row else False,
-            })
+            result.append(
+                {
+                    "path": tag.topic,
+                    "tag_id": tag.id,
+                    "unit": tag.unit or "",
+                    "data_type": tag.data_type,
+                    "value": tag._hf_row_value(row) if row else False,
+                    "time": timeutil.iso_utc(row["time"]) if row else False,
+                    "quality": row["quality"] if row else False,
+                }
+            )
         return result
 
     @api.model
@@ -312,11 +386,22 @@ class HfUnsTag(models.Model):
             before = reader.read_last_before(self.env.cr, tag.id, start_dt)
             if before:
                 value = before["value"] if before["value"] is not None else before["value_text"]
-                held = {"time": start_dt, "min": value, "max": value, "avg": value, "last": value,
-                        "quality": before["quality"]}
+                held = {
+                    "time": start_dt,
+                    "min": value,
+                    "max": value,
+                    "avg": value,
+                    "last": value,
+                    "quality": before["quality"],
+                }
                 points.insert(0, {**tag._hf_marshal_point(held), "in_force": True})
-        return {"path": tag.topic, "unit": tag.unit or "", "data_type": tag.data_type,
-                "bucket_seconds": history["bucket_seconds"], "points": points}
+        return {
+            "path": tag.topic,
+            "unit": tag.unit or "",
+            "data_type": tag.data_type,
+            "bucket_seconds": history["bucket_seconds"],
+            "points": points,
+        }
 
     # --- historian access -------------------------------------------------------------------
 
@@ -335,8 +420,9 @@ class HfUnsTag(models.Model):
             try:
                 days[retention_class] = max(1, int(value))
             except (TypeError, ValueError):
-                _logger.warning("hf_uns.retention_days.%s=%r is not a number of days; keeping %s",
-                                retention_class, value, default)
+                _logger.warning(
+                    "hf_uns.retention_days.%s=%r is not a number of days; keeping %s", retention_class, value, default
+                )
                 days[retention_class] = default
         return retention.drop_expired(self.env.cr, days)
 
@@ -376,8 +462,12 @@ class HfUnsTag(models.Model):
         """One point of read_history as XML-RPC can carry it (no None): ISO time, a gap marker, the quality."""
         values = {key: point[key] for key in ("min", "max", "avg", "last")}
         gap = any(value is None for value in values.values())
-        return {"time": timeutil.iso_utc(point["time"]), "quality": int(point.get("quality") or 0),
-                "gap": gap, **{key: False if value is None else value for key, value in values.items()}}
+        return {
+            "time": timeutil.iso_utc(point["time"]),
+            "quality": int(point.get("quality") or 0),
+            "gap": gap,
+            **{key: False if value is None else value for key, value in values.items()},
+        }
 
     def _hf_key(self):
         """This tag's name inside its workcell's message (``hf_core.uns.TagKey``: groups and name; ``str()`` is
@@ -431,14 +521,22 @@ class HfUnsTag(models.Model):
             address = {"node_id": self.opcua_node_id}
         elif protocol == "modbus":
             address = {
-                "unit_id": self.modbus_unit_id, "table": self.modbus_table, "address": self.modbus_address,
-                "type": self.modbus_type, "byte_order": self.modbus_byte_order or "big",
-                "word_order": self.modbus_word_order or "big", "length": self.modbus_length,
+                "unit_id": self.modbus_unit_id,
+                "table": self.modbus_table,
+                "address": self.modbus_address,
+                "type": self.modbus_type,
+                "byte_order": self.modbus_byte_order or "big",
+                "word_order": self.modbus_word_order or "big",
+                "length": self.modbus_length,
             }
         elif protocol == "s7":
             address = {
-                "area": self.s7_area, "db_number": self.s7_db_number, "offset": self.s7_offset,
-                "bit": self.s7_bit, "type": self.s7_type, "length": self.s7_length,
+                "area": self.s7_area,
+                "db_number": self.s7_db_number,
+                "offset": self.s7_offset,
+                "bit": self.s7_bit,
+                "type": self.s7_type,
+                "length": self.s7_length,
             }
         else:
             address = {}

@@ -13,9 +13,7 @@ class MrpWorkcenter(models.Model):
     hf_uns_segment = fields.Char(
         string="UNS segment", copy=False, help="This workcell's part of the UNS topic: letters, digits, '_' and '-'."
     )
-    hf_uns_path = fields.Char(
-        string="UNS path", compute="_compute_hf_uns_path", store=True, recursive=True, index=True
-    )
+    hf_uns_path = fields.Char(string="UNS path", compute="_compute_hf_uns_path", store=True, recursive=True, index=True)
     hf_tag_ids = fields.One2many("hf.uns.tag", "workcenter_id", string="UNS tags")
     hf_tag_count = fields.Integer(compute="_compute_hf_tag_count", string="Tags")
 

@@ -15,19 +15,30 @@ class HfUnsCommon(TransactionCase):
         cls.line = cls.env["hf.uns.line"].create({"name": "Line 1", "segment": "line1", "area_id": cls.area.id})
         cls.workcenter = cls.create_workcenter("Press 1", "press1")
         cls.edge = cls.env["hf.uns.edge"].create({"name": "line1-edge", "site_id": cls.site.id})
-        cls.device = cls.env["hf.uns.device"].create({
-            "name": "press1-plc", "protocol": "modbus", "host": "10.0.0.5", "unit_id": 1,
-            "edge_id": cls.edge.id, "workcenter_id": cls.workcenter.id,
-        })
+        cls.device = cls.env["hf.uns.device"].create(
+            {
+                "name": "press1-plc",
+                "protocol": "modbus",
+                "host": "10.0.0.5",
+                "unit_id": 1,
+                "edge_id": cls.edge.id,
+                "workcenter_id": cls.workcenter.id,
+            }
+        )
         cls.tag_temperature = cls.create_tag("temperature", unit="°C", modbus_address=0, modbus_type="float32")
-        cls.tag_speed = cls.create_tag("speed", tag_group="spindle", unit="rpm", modbus_address=2,
-                                       modbus_type="uint16", data_type="int")
+        cls.tag_speed = cls.create_tag(
+            "speed", tag_group="spindle", unit="rpm", modbus_address=2, modbus_type="uint16", data_type="int"
+        )
 
     @classmethod
     def create_workcenter(cls, name, segment, line=None):
-        return cls.env["mrp.workcenter"].create({
-            "name": name, "hf_uns_segment": segment, "hf_line_id": (line or cls.line).id,
-        })
+        return cls.env["mrp.workcenter"].create(
+            {
+                "name": name,
+                "hf_uns_segment": segment,
+                "hf_line_id": (line or cls.line).id,
+            }
+        )
 
     @classmethod
     def create_tag(cls, name, device=None, workcenter=None, **values):
@@ -46,6 +57,9 @@ class HfUnsCommon(TransactionCase):
     def create_user(cls, login, groups, company=None):
         company = company or cls.company
         return new_test_user(
-            cls.env, login=login, groups=groups, company_id=company.id,
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=company.id,
             company_ids=[Command.set(company.ids)],
         )

@@ -25,8 +25,11 @@ class TestAnalyticsEvent(HfUnsCommon):
         event = self.enqueue()
         self.assertEqual(event.topic, "umh/v1/acme/berlin/press/line1/press1/_analytics/work-order/start")
         self.assertEqual(event.payload, '{"external_work_order_id":"WO-1","start_time_unix_ms":1764600000000}')
-        self.assertEqual(event.event_key, event_key(event.topic, event.payload.encode()),
-                         "the key the ingest computes for the message when the broker hands it back")
+        self.assertEqual(
+            event.event_key,
+            event_key(event.topic, event.payload.encode()),
+            "the key the ingest computes for the message when the broker hands it back",
+        )
         self.assertEqual((event.direction, event.state, event.company_id), ("out", "pending", self.company))
         self.assertEqual(self.enqueue(), event, "the same event twice is queued once")
         other = self.enqueue(external_work_order_id="WO-2", start_time_unix_ms=1_764_600_000_000)
@@ -44,10 +47,16 @@ class TestAnalyticsEvent(HfUnsCommon):
             self.skipTest("hf_mrp consumes the events here (its own tests cover that)")
         topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
         body = json.dumps({"start_time_unix_ms": 1_764_600_000_000, "state": 10000})
-        event = self.env["hf.uns.analytics.event"].create({
-            "event_key": event_key(topic, body.encode()), "direction": "in", "topic": topic,
-            "workcenter_id": self.workcenter.id, "event_type": "state/add", "payload": body,
-        })
+        event = self.env["hf.uns.analytics.event"].create(
+            {
+                "event_key": event_key(topic, body.encode()),
+                "direction": "in",
+                "topic": topic,
+                "workcenter_id": self.workcenter.id,
+                "event_type": "state/add",
+                "payload": body,
+            }
+        )
         self.assertEqual(self.env["hf.uns.analytics.event"]._cron_process_pending(), 0)
         self.assertEqual(event.state, "pending", "hf_uns alone consumes nothing: the event waits for hf_mrp")
         cron = self.env.ref("hf_uns.ir_cron_process_analytics_events")
@@ -58,13 +67,16 @@ class TestAnalyticsEvent(HfUnsCommon):
         """What hf-ingest writes (hf_historian.ingest.analytics) against Odoo's own tables."""
         topic = "umh/v1/acme/berlin/press/line1/press1/_analytics/state/add"
         body = '{"start_time_unix_ms": 1764600000000, "state": 20000}'
-        row = AnalyticsRow(event_key(topic, body.encode()), topic, self.workcenter.id, self.company.id, "state/add",
-                           body)
+        row = AnalyticsRow(
+            event_key(topic, body.encode()), topic, self.workcenter.id, self.company.id, "state/add", body
+        )
         self.assertEqual(write_events(self.env.cr, [row, row], lambda _exc: False), (1, []))
         self.assertEqual(write_events(self.env.cr, [row], lambda _exc: False), (0, []), "a redelivery: nothing")
         event = self.env["hf.uns.analytics.event"].search([("event_key", "=", row.event_key)])
-        self.assertEqual((event.direction, event.state, event.workcenter_id, event.company_id, event.payload),
-                         ("in", "pending", self.workcenter, self.company, body))
+        self.assertEqual(
+            (event.direction, event.state, event.workcenter_id, event.company_id, event.payload),
+            ("in", "pending", self.workcenter, self.company, body),
+        )
         waker = CronWaker("")
         waker.want(EVENTS_CRON)
         waker.want(COUNTERS_CRON)
@@ -72,8 +84,11 @@ class TestAnalyticsEvent(HfUnsCommon):
         cron = self.env.ref("hf_uns.ir_cron_process_analytics_events")
         self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", cron.id)]))
         counters = self.env.ref("hf_mrp.ir_cron_counters_to_workorders", raise_if_not_found=False)
-        self.assertEqual(waker.cron_id(self.env.cr, COUNTERS_CRON), counters.id if counters else None,
-                         "hf_mrp's job is woken when it is installed, skipped quietly otherwise")
+        self.assertEqual(
+            waker.cron_id(self.env.cr, COUNTERS_CRON),
+            counters.id if counters else None,
+            "hf_mrp's job is woken when it is installed, skipped quietly otherwise",
+        )
         self.assertFalse(waker.pending)
 
     def test_retry_puts_a_failed_event_back_in_the_queue(self):
@@ -115,21 +130,27 @@ class TestUmhCoreTimeSeries(HfUnsCommon):
         samples, dead = [], []
         resolver = TagResolver(self.env.cr)
         for seconds, value in ((0, 2.5), (1, 2.75)):
-            payload = json.dumps({"timestamp_ms": int((now + timedelta(seconds=seconds)).timestamp() * 1000),
-                                  "value": value}).encode()
+            payload = json.dumps(
+                {"timestamp_ms": int((now + timedelta(seconds=seconds)).timestamp() * 1000), "value": value}
+            ).encode()
             decode_message(topic, payload, resolver, samples, dead)
         self.assertEqual(dead, [])
         HistorianWriter(self.env.cr).write(samples)
         self.env.invalidate_all()
         tag = self.env["hf.uns.tag"].search([("topic", "=", topic)])
-        self.assertEqual((tag.name, tag.tag_group, tag.data_contract, tag.discovered),
-                         ("pressure", "pump", "_raw", True))
-        history = self.env["hf.uns.tag"].read_history(topic, (now - timedelta(minutes=1)).isoformat(),
-                                                      (now + timedelta(minutes=1)).isoformat(), 100)
+        self.assertEqual(
+            (tag.name, tag.tag_group, tag.data_contract, tag.discovered), ("pressure", "pump", "_raw", True)
+        )
+        history = self.env["hf.uns.tag"].read_history(
+            topic, (now - timedelta(minutes=1)).isoformat(), (now + timedelta(minutes=1)).isoformat(), 100
+        )
         self.assertEqual([point["last"] for point in history["points"]], [2.5, 2.75])
         tag.name = "pressure_in"
-        self.assertEqual(tag.topic, "umh/v1/acme/berlin/press/line1/press1/_raw/pump/pressure_in",
-                         "the tag stays under its UMH Core contract when Odoo recomputes its topic")
+        self.assertEqual(
+            tag.topic,
+            "umh/v1/acme/berlin/press/line1/press1/_raw/pump/pressure_in",
+            "the tag stays under its UMH Core contract when Odoo recomputes its topic",
+        )
         for bad in ("raw", "_raw v2", "_local", "_analytics"):
             with self.subTest(contract=bad), self.assertRaises(ValidationError):
                 tag.data_contract = bad

@@ -18,10 +18,17 @@ class TestClickEverywhere(TransactionCase):
         groups = cls.env["res.groups"].browse(data.filtered(lambda d: d.model == "res.groups").mapped("res_id"))
         cls.users = cls.env.ref("base.user_admin")
         for group in groups:
-            cls.users |= cls.env["res.users"].with_context(no_reset_password=True).create({
-                "name": f"Click {group.full_name}", "login": f"click_{group.id}@example.com",
-                "groups_id": [(6, 0, [cls.env.ref("base.group_user").id, group.id])],
-            })
+            cls.users |= (
+                cls.env["res.users"]
+                .with_context(no_reset_password=True)
+                .create(
+                    {
+                        "name": f"Click {group.full_name}",
+                        "login": f"click_{group.id}@example.com",
+                        "groups_id": [(6, 0, [cls.env.ref("base.group_user").id, group.id])],
+                    }
+                )
+            )
 
     def _visible_actions(self, user):
         menus = self.env["ir.ui.menu"].with_user(user)._visible_menu_ids()
@@ -40,8 +47,11 @@ class TestClickEverywhere(TransactionCase):
         views = model.get_views([(False, mode) for mode in modes] + [(False, "search")])
         self.assertTrue(views["views"], f"{menu.complete_name}: no view loads")
         in_views = views["models"][model._name]["fields"]
-        fields_spec = {name: {} for name, field in model._fields.items()
-                       if name in in_views and field.type not in ("one2many", "many2many", "binary")}
+        fields_spec = {
+            name: {}
+            for name, field in model._fields.items()
+            if name in in_views and field.type not in ("one2many", "many2many", "binary")
+        }
         page = model.web_search_read(domain, fields_spec, limit=20)
         if "form" in modes and page["records"]:
             model.browse(page["records"][0]["id"]).web_read(fields_spec)

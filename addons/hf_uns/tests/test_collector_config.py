@@ -19,8 +19,10 @@ class TestCollectorConfig(HfUnsCommon):
         self.assertEqual(document["edge"], "line1-edge")
         self.assertEqual(document["version"], 1)
         (device,) = document["devices"]
-        self.assertEqual((device["name"], device["protocol"], device["host"], device["port"]),
-                         ("press1-plc", "modbus", "10.0.0.5", 502))
+        self.assertEqual(
+            (device["name"], device["protocol"], device["host"], device["port"]),
+            ("press1-plc", "modbus", "10.0.0.5", 502),
+        )
         speed = next(t for t in device["tags"] if t["name"] == "speed")
         self.assertEqual(speed["topic"], "umh/v1/acme/berlin/press/line1/press1/_historian/spindle/speed")
         self.assertEqual(speed["address"]["address"], 2)
@@ -43,8 +45,9 @@ class TestCollectorConfig(HfUnsCommon):
 
     def test_an_edge_sees_only_its_own_devices(self):
         other_edge = self.env["hf.uns.edge"].create({"name": "line2-edge", "site_id": self.site.id})
-        self.env["hf.uns.device"].create({"name": "other-plc", "protocol": "s7", "host": "10.0.1.1",
-                                          "edge_id": other_edge.id})
+        self.env["hf.uns.device"].create(
+            {"name": "other-plc", "protocol": "s7", "host": "10.0.1.1", "edge_id": other_edge.id}
+        )
         names = [d["name"] for d in self.config()["devices"]]
         self.assertEqual(names, ["press1-plc"])
 
@@ -71,9 +74,15 @@ class TestCollectorConfig(HfUnsCommon):
     def test_a_pinned_opc_ua_certificate_reaches_the_edge_in_one_spelling(self):
         """Issue 15 (transport): the fingerprint an engineer pastes (colons, capitals) is what the edge compares."""
         digest = "ab" * 32
-        cnc = self.env["hf.uns.device"].create({
-            "name": "cnc1-opcua", "protocol": "opcua", "host": "10.0.0.7", "edge_id": self.edge.id,
-            "opcua_server_certificate_sha256": ":".join(["AB"] * 32)})
+        cnc = self.env["hf.uns.device"].create(
+            {
+                "name": "cnc1-opcua",
+                "protocol": "opcua",
+                "host": "10.0.0.7",
+                "edge_id": self.edge.id,
+                "opcua_server_certificate_sha256": ":".join(["AB"] * 32),
+            }
+        )
         self.assertEqual(cnc.opcua_server_certificate_sha256, digest)
         sent = next(d for d in self.config()["devices"] if d["name"] == "cnc1-opcua")
         self.assertEqual(sent["server_certificate_sha256"], digest)
@@ -101,8 +110,15 @@ class TestCollectorConfig(HfUnsCommon):
 
     def test_opc_ua_endpoint_path_reaches_the_edge(self):
         """Issue 16, point 10: a server listening at opc.tcp://host:port/probe/ is reachable."""
-        cnc = self.env["hf.uns.device"].create({"name": "cnc1-opcua", "protocol": "opcua", "host": "10.0.0.7",
-                                                "edge_id": self.edge.id, "opcua_endpoint_path": "/probe/"})
+        cnc = self.env["hf.uns.device"].create(
+            {
+                "name": "cnc1-opcua",
+                "protocol": "opcua",
+                "host": "10.0.0.7",
+                "edge_id": self.edge.id,
+                "opcua_endpoint_path": "/probe/",
+            }
+        )
         sent = next(d for d in self.config()["devices"] if d["name"] == "cnc1-opcua")
         self.assertEqual(sent["endpoint_path"], "/probe/")
         with self.assertRaisesRegex(ValidationError, "must start with '/'"):
@@ -112,12 +128,15 @@ class TestCollectorConfig(HfUnsCommon):
         """Issue 16, point 5: a node id the server refuses is reported back, with the server's status code;
         the next report without it clears it."""
         Edge = self.env["hf.uns.edge"].with_user(self.edge.user_id)
-        result = Edge.report_collector_status({
-            "config_errors": ["Device ghost: no host."],
-            "refused_tags": [
-                {"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown", "code": "0x80340000"},
-                {"topic": "umh/v1/acme/elsewhere/_historian/x", "status": "BadNodeIdUnknown"},
-            ]})
+        result = Edge.report_collector_status(
+            {
+                "config_errors": ["Device ghost: no host."],
+                "refused_tags": [
+                    {"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown", "code": "0x80340000"},
+                    {"topic": "umh/v1/acme/elsewhere/_historian/x", "status": "BadNodeIdUnknown"},
+                ],
+            }
+        )
         self.assertEqual(result, {"refused": 1, "unknown": 1}, "a topic of no tag of this edge is only counted")
         self.assertEqual(self.tag_speed.collector_error, "BadNodeIdUnknown (0x80340000)")
         self.assertTrue(self.tag_speed.collector_error_date)
@@ -126,8 +145,13 @@ class TestCollectorConfig(HfUnsCommon):
         self.assertIn("no host", self.edge.collector_errors)
         self.assertIn("BadNodeIdUnknown", self.edge.collector_errors)
         # XML-RPC's ints are signed: the same code as its signed value
-        Edge.report_collector_status({"refused_tags": [
-            {"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown", "code": 0x80340000 - 2**32}]})
+        Edge.report_collector_status(
+            {
+                "refused_tags": [
+                    {"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown", "code": 0x80340000 - 2**32}
+                ]
+            }
+        )
         self.assertEqual(self.tag_speed.collector_error, "BadNodeIdUnknown (0x80340000)")
         Edge.report_collector_status({"refused_tags": []})
         self.assertFalse(self.tag_speed.collector_error)
@@ -137,16 +161,22 @@ class TestCollectorConfig(HfUnsCommon):
 
     def test_a_malformed_or_foreign_report_is_refused(self):
         Edge = self.env["hf.uns.edge"].with_user(self.edge.user_id)
-        for report in ("refused", {"refused_tags": [{"topic": self.tag_speed.topic}]},
-                       {"refused_tags": [{"topic": self.tag_speed.topic, "status": "Bad", "code": 2**33}]},
-                       {"config_errors": [3]}):
+        for report in (
+            "refused",
+            {"refused_tags": [{"topic": self.tag_speed.topic}]},
+            {"refused_tags": [{"topic": self.tag_speed.topic, "status": "Bad", "code": 2**33}]},
+            {"config_errors": [3]},
+        ):
             with self.assertRaises(UserError):
                 Edge.report_collector_status(report)
         self.assertFalse(self.tag_speed.collector_error)
         # another edge cannot mark this edge's tags
         other = self.env["hf.uns.edge"].create({"name": "line2-edge", "site_id": self.site.id})
-        result = self.env["hf.uns.edge"].with_user(other.user_id).report_collector_status(
-            {"refused_tags": [{"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown"}]})
+        result = (
+            self.env["hf.uns.edge"]
+            .with_user(other.user_id)
+            .report_collector_status({"refused_tags": [{"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown"}]})
+        )
         self.assertEqual(result, {"refused": 0, "unknown": 1})
         self.assertFalse(self.tag_speed.collector_error)
         stranger = self.create_user("stranger", "base.group_portal")

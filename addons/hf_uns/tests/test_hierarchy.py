@@ -22,8 +22,9 @@ class TestHierarchy(HfUnsCommon):
         self.assertEqual(self.workcenter.hf_uns_path, "acme/munich/press/line1/press1")
         self.assertEqual(self.tag_speed.topic, "umh/v1/acme/munich/press/line1/press1/_historian/spindle/speed")
         self.company.hf_uns_segment = "acme-gmbh"
-        self.assertEqual(self.tag_temperature.topic,
-                         "umh/v1/acme-gmbh/munich/press/line1/press1/_historian/temperature")
+        self.assertEqual(
+            self.tag_temperature.topic, "umh/v1/acme-gmbh/munich/press/line1/press1/_historian/temperature"
+        )
 
     def test_moving_a_workcenter_to_another_line(self):
         line2 = self.env["hf.uns.line"].create({"name": "Line 2", "segment": "line2", "area_id": self.area.id})
@@ -60,6 +61,6 @@ class TestHierarchy(HfUnsCommon):
         self.assertEqual(workcenter.hf_uns_path, "acme/berlin/press/line1/Paint_Booth_2")
 
     def test_a_name_with_accents_gets_the_segment_the_cloud_onboarding_gives_it(self):
-        """"Presse Müller" typed in Odoo and in hyperfactory-cloud's form must be one topic, not two."""
+        """ "Presse Müller" typed in Odoo and in hyperfactory-cloud's form must be one topic, not two."""
         workcenter = self.env["mrp.workcenter"].create({"name": "Presse Müller", "hf_line_id": self.line.id})
         self.assertEqual(workcenter.hf_uns_segment, "Presse_Muller")

@@ -23,17 +23,21 @@ class TestHistorianReadApi(HfUnsCommon):
         cls.now = datetime.now(UTC).replace(microsecond=0)
         cls.writer = HistorianWriter(cls.env.cr)
         start = cls.now - timedelta(hours=2)
-        cls.writer.write([
-            Sample(cls.tag_temperature.id, ms(start + timedelta(seconds=i)), 20.0 + (i % 60) / 10)
-            for i in range(7200)
-        ])
-        cls.tag_state = cls.create_tag("state", data_type="string", modbus_address=90, modbus_type="string",
-                                       modbus_length=8)
+        cls.writer.write(
+            [
+                Sample(cls.tag_temperature.id, ms(start + timedelta(seconds=i)), 20.0 + (i % 60) / 10)
+                for i in range(7200)
+            ]
+        )
+        cls.tag_state = cls.create_tag(
+            "state", data_type="string", modbus_address=90, modbus_type="string", modbus_length=8
+        )
         cls.writer.write([Sample(cls.tag_state.id, ms(cls.now), None, "running")])
 
     def test_read_latest_returns_the_newest_value_with_its_time(self):
-        rows = self.env["hf.uns.tag"].read_latest([self.tag_temperature.topic, self.tag_state.topic,
-                                                   self.tag_speed.topic])
+        rows = self.env["hf.uns.tag"].read_latest(
+            [self.tag_temperature.topic, self.tag_state.topic, self.tag_speed.topic]
+        )
         by_path = {row["path"]: row for row in rows}
         newest = self.now - timedelta(hours=2) + timedelta(seconds=7199)
         self.assertAlmostEqual(by_path[self.tag_temperature.topic]["value"], 20.0 + (7199 % 60) / 10)
@@ -51,24 +55,29 @@ class TestHistorianReadApi(HfUnsCommon):
         first = history["points"][0]
         self.assertEqual((first["min"], first["max"]), (20.0, 25.9))
         self.assertAlmostEqual(first["avg"], 22.95)
-        raw = self.env["hf.uns.tag"].read_history(self.tag_temperature.topic, start,
-                                                  (self.now - timedelta(hours=2) + timedelta(seconds=10)).isoformat(),
-                                                  100)
+        raw = self.env["hf.uns.tag"].read_history(
+            self.tag_temperature.topic, start, (self.now - timedelta(hours=2) + timedelta(seconds=10)).isoformat(), 100
+        )
         self.assertEqual(raw["bucket_seconds"], 0, "a short window returns the raw samples")
         self.assertEqual([p["last"] for p in raw["points"]], [20.0 + i / 10 for i in range(10)])
 
     def test_read_history_refuses_bad_windows_clearly(self):
         tags = self.env["hf.uns.tag"]
         with self.assertRaisesRegex(UserError, "must come after the start"):
-            tags.read_history(self.tag_temperature.topic, self.now.isoformat(),
-                              (self.now - timedelta(hours=1)).isoformat())
+            tags.read_history(
+                self.tag_temperature.topic, self.now.isoformat(), (self.now - timedelta(hours=1)).isoformat()
+            )
         with self.assertRaisesRegex(UserError, "max_points must be between"):
             tags.read_history(self.tag_temperature.topic, "2026-01-01", "2026-01-02", 0)
         with self.assertRaisesRegex(UserError, "No tag you can read"):
             tags.read_history("umh/v1/nope/_historian/x", "2026-01-01", "2026-01-02")
         # the edges of the calendar and offsets PostgreSQL refuses: a clear error, never a traceback (issue 14)
-        for start, end in (("0001-01-01T00:00:00+14:00", "2026-01-02"), ("2026-01-01", "9999-12-31T23:59:59-23:59"),
-                           ("2026-01-01", "9999-12-31T23:59:59"), (12, "2026-01-02")):
+        for start, end in (
+            ("0001-01-01T00:00:00+14:00", "2026-01-02"),
+            ("2026-01-01", "9999-12-31T23:59:59-23:59"),
+            ("2026-01-01", "9999-12-31T23:59:59"),
+            (12, "2026-01-02"),
+        ):
             with self.assertRaisesRegex(UserError, "outside the years|not an ISO-8601 time"):
                 tags.read_history(self.tag_temperature.topic, start, end)
 

@@ -45,8 +45,9 @@ class TestTag(HfUnsCommon):
             self.create_tag("bad", device=opcua, opcua_node_id="Press1.Pressure")
         s7 = self.env["hf.uns.device"].create({"name": "s7", "protocol": "s7", "host": "192.168.0.10"})
         self.assertEqual(s7.port, 102)
-        self.create_tag("running", device=s7, s7_area="DB", s7_db_number=1, s7_offset=0, s7_bit=3, s7_type="BOOL",
-                        data_type="bool")
+        self.create_tag(
+            "running", device=s7, s7_area="DB", s7_db_number=1, s7_offset=0, s7_bit=3, s7_type="BOOL", data_type="bool"
+        )
         with self.assertRaises(ValidationError) as caught:
             self.create_tag("state", device=s7, s7_area="DB", s7_db_number=0, s7_type="INT")
         self.assertIn("DB number", str(caught.exception))
@@ -66,5 +67,6 @@ class TestTag(HfUnsCommon):
         with mute_logger("odoo.sql_db"), self.assertRaises(Exception), self.cr.savepoint():  # noqa: B017
             self.env["hf.uns.device"].create({"name": "y", "protocol": "modbus", "host": "10.0.0.9", "port": 70000})
         with self.assertRaises(ValidationError):
-            self.env["hf.uns.device"].create({"name": "z", "protocol": "opcua", "host": "10.0.0.9",
-                                              "opcua_security_policy": "Basic256Sha256"})
+            self.env["hf.uns.device"].create(
+                {"name": "z", "protocol": "opcua", "host": "10.0.0.9", "opcua_security_policy": "Basic256Sha256"}
+            )

@@ -29,9 +29,19 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
         self.assertEqual(uid, self.edge.user_id.id)
         # the refused tags of its devices, reported as the collector does (XML-RPC ints are signed 32-bit)
         result = self.xmlrpc_object.execute_kw(
-            self.env.cr.dbname, uid, key, "hf.uns.edge", "report_collector_status",
-            [{"refused_tags": [{"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown",
-                                "code": 0x80340000 - 2**32}]}])
+            self.env.cr.dbname,
+            uid,
+            key,
+            "hf.uns.edge",
+            "report_collector_status",
+            [
+                {
+                    "refused_tags": [
+                        {"topic": self.tag_speed.topic, "status": "BadNodeIdUnknown", "code": 0x80340000 - 2**32}
+                    ]
+                }
+            ],
+        )
         self.assertEqual(result, {"refused": 1, "unknown": 0})
         self.assertEqual(self.tag_speed.collector_error, "BadNodeIdUnknown (0x80340000)")
 
@@ -40,11 +50,13 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
         login = self.edge.user_id.login
         uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, login, key, {})
         self.assertEqual(uid, self.edge.user_id.id)
-        document = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.edge",
-                                                 "get_collector_config", [])
+        document = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, key, "hf.uns.edge", "get_collector_config", []
+        )
         self.assertEqual(document["devices"][0]["name"], "press1-plc")
-        version = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, key, "hf.uns.edge",
-                                                "get_collector_config_version", [])
+        version = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, key, "hf.uns.edge", "get_collector_config_version", []
+        )
         self.assertEqual(version["hash"], document["hash"])
         # the key is not a login password for anything else
         with self.assertRaises(xmlrpc.client.Fault):
@@ -71,46 +83,79 @@ class TestXmlRpc(HttpCase, HfUnsCommon):
         engineer = self.create_user("hf_rpc_engineer", "hf_uns.group_hf_engineer")
         engineer.password = "hf_rpc_engineer-pass"
         uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, engineer.login, "hf_rpc_engineer-pass", {})
-        rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
-                                             "read_latest", [[self.tag_temperature.topic, "umh/v1/nope/_historian/x"]])
+        rows = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname,
+            uid,
+            "hf_rpc_engineer-pass",
+            "hf.uns.tag",
+            "read_latest",
+            [[self.tag_temperature.topic, "umh/v1/nope/_historian/x"]],
+        )
         self.assertEqual([r["path"] for r in rows], [self.tag_temperature.topic])
         self.assertIs(rows[0]["time"], False)
         now = datetime.now(UTC).replace(microsecond=0)
         HistorianWriter(self.env.cr).write([Sample(self.tag_temperature.id, int(now.timestamp() * 1000), 61.5)])
-        rows = self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
-                                             "read_latest", [[self.tag_temperature.topic]])
+        rows = self.xmlrpc_object.execute_kw(
+            self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag", "read_latest", [[self.tag_temperature.topic]]
+        )
         self.assertEqual((rows[0]["value"], rows[0]["time"], rows[0]["unit"]), (61.5, now.isoformat(), "°C"))
         history = self.xmlrpc_object.execute_kw(
-            self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag", "read_history",
-            [self.tag_temperature.topic, (now - timedelta(minutes=5)).isoformat(),
-             (now + timedelta(seconds=1)).isoformat(), 10])
+            self.env.cr.dbname,
+            uid,
+            "hf_rpc_engineer-pass",
+            "hf.uns.tag",
+            "read_history",
+            [
+                self.tag_temperature.topic,
+                (now - timedelta(minutes=5)).isoformat(),
+                (now + timedelta(seconds=1)).isoformat(),
+                10,
+            ],
+        )
         self.assertEqual([p["last"] for p in history["points"]], [61.5])
         with self.assertRaises(xmlrpc.client.Fault) as caught:
-            self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_engineer-pass", "hf.uns.tag",
-                                          "read_history", [self.tag_temperature.topic, "yesterday", "now", 10])
+            self.xmlrpc_object.execute_kw(
+                self.env.cr.dbname,
+                uid,
+                "hf_rpc_engineer-pass",
+                "hf.uns.tag",
+                "read_history",
+                [self.tag_temperature.topic, "yesterday", "now", 10],
+            )
         self.assertIn("is not an ISO-8601 time", caught.exception.faultString)
 
     def test_history_of_a_state_across_a_gap_marshals_and_starts_with_the_value_in_force(self):
         """A string state reported on change, a bad-quality gap between two values: every point crosses
         XML-RPC (no None), the gap is marked, and a window that starts after the last change opens with the
         value in force."""
-        state = self.create_tag("state", data_type="string", modbus_address=10, modbus_type="string",
-                                modbus_length=4)
+        state = self.create_tag("state", data_type="string", modbus_address=10, modbus_type="string", modbus_length=4)
         engineer = self.create_user("hf_rpc_state", "hf_uns.group_hf_engineer")
         engineer.password = "hf_rpc_state-pass"
         uid = self.xmlrpc_common.authenticate(self.env.cr.dbname, engineer.login, "hf_rpc_state-pass", {})
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
         ms = int(t0.timestamp() * 1000)
-        HistorianWriter(self.env.cr).write([
-            Sample(state.id, ms, None, "running"), Sample(state.id, ms + 60_000, None, None, 2),
-            Sample(state.id, ms + 120_000, None, "idle")])
+        HistorianWriter(self.env.cr).write(
+            [
+                Sample(state.id, ms, None, "running"),
+                Sample(state.id, ms + 60_000, None, None, 2),
+                Sample(state.id, ms + 120_000, None, "idle"),
+            ]
+        )
 
         def history(start, end):
-            return self.xmlrpc_object.execute_kw(self.env.cr.dbname, uid, "hf_rpc_state-pass", "hf.uns.tag",
-                                                 "read_history", [state.topic, start.isoformat(), end.isoformat(), 50])
+            return self.xmlrpc_object.execute_kw(
+                self.env.cr.dbname,
+                uid,
+                "hf_rpc_state-pass",
+                "hf.uns.tag",
+                "read_history",
+                [state.topic, start.isoformat(), end.isoformat(), 50],
+            )
 
         points = history(t0, t0 + timedelta(minutes=5))["points"]
-        self.assertEqual([(p["last"], p["gap"], p["quality"]) for p in points],
-                         [("running", False, 0), (False, True, 2), ("idle", False, 0)])
+        self.assertEqual(
+            [(p["last"], p["gap"], p["quality"]) for p in points],
+            [("running", False, 0), (False, True, 2), ("idle", False, 0)],
+        )
         later = history(t0 + timedelta(minutes=4), t0 + timedelta(minutes=6))["points"]
         self.assertEqual([(p["last"], p.get("in_force", False)) for p in later], [("idle", True)])

@@ -15,13 +15,15 @@ from hf_core.errors import SourceError
 from hf_core.uns import TagKey, segment_from_name
 
 DATA_TYPES: dict[ua.VariantType | None, str] = {
-    ua.VariantType.Boolean: "bool", ua.VariantType.String: "string", ua.VariantType.LocalizedText: "string",
-    ua.VariantType.Float: "float", ua.VariantType.Double: "float",
+    ua.VariantType.Boolean: "bool",
+    ua.VariantType.String: "string",
+    ua.VariantType.LocalizedText: "string",
+    ua.VariantType.Float: "float",
+    ua.VariantType.Double: "float",
 }
 # The columns of Odoo's tag import (Manufacturing ▸ Hyperfactory ▸ Tags ▸ Import records), in its field names:
 # `id` is the row's external key, so importing the same file again updates the tags instead of failing.
-COLUMNS = ["id", "name", "tag_group", "workcenter_id", "device_id", "data_type", "role", "opcua_node_id",
-           "description"]
+COLUMNS = ["id", "name", "tag_group", "workcenter_id", "device_id", "data_type", "role", "opcua_node_id", "description"]
 MAX_VARIABLES = 50_000
 # Role guesses from a variable's name and type; anything else stays a plain value.
 STATE_WORDS = re.compile(r"(state|status|mode)$", re.IGNORECASE)
@@ -83,10 +85,17 @@ class Browse:
         data_type = DATA_TYPES.get(kind, "int" if kind and "Int" in kind.name else "float")
         key = "_".join(segment(part) for part in (self.workcenter or "tags", *groups, name))
         tag_key = TagKey(groups=tuple(groups), name=segment(name))
-        return {"id": f"hf_browse_{key}", "name": tag_key.name, "tag_group": tag_key.tag_group,
-                "workcenter_id": self.workcenter, "device_id": self.device, "data_type": data_type,
-                "role": guess_role(name, data_type), "opcua_node_id": portable_node_id(child.nodeid, self.namespaces),
-                "description": name}
+        return {
+            "id": f"hf_browse_{key}",
+            "name": tag_key.name,
+            "tag_group": tag_key.tag_group,
+            "workcenter_id": self.workcenter,
+            "device_id": self.device,
+            "data_type": data_type,
+            "role": guess_role(name, data_type),
+            "opcua_node_id": portable_node_id(child.nodeid, self.namespaces),
+            "description": name,
+        }
 
 
 async def _start_node(client: Client, node_id: str | None) -> Node:
@@ -95,13 +104,17 @@ async def _start_node(client: Client, node_id: str | None) -> Node:
     if node_id:
         return client.get_node(node_id)
     objects = client.nodes.objects
-    own = [child for child in await objects.get_children(refs=ua.ObjectIds.HierarchicalReferences)
-           if child.nodeid.NamespaceIndex != 0 and await child.read_node_class() == ua.NodeClass.Object]
+    own = [
+        child
+        for child in await objects.get_children(refs=ua.ObjectIds.HierarchicalReferences)
+        if child.nodeid.NamespaceIndex != 0 and await child.read_node_class() == ua.NodeClass.Object
+    ]
     return own[0] if len(own) == 1 else objects
 
 
-async def browse(url: str, request_timeout: float = 5.0, *, workcenter: str = "", device: str = "",
-                 node_id: str | None = None) -> list[dict[str, Any]]:
+async def browse(
+    url: str, request_timeout: float = 5.0, *, workcenter: str = "", device: str = "", node_id: str | None = None
+) -> list[dict[str, Any]]:
     """Every variable below ``node_id`` (see :func:`_start_node`), the server's own namespace left out, as rows
     of Odoo's tag import for ``workcenter`` and ``device`` (their names in Odoo); each request to the server
     may take ``request_timeout`` seconds."""
@@ -109,8 +122,9 @@ async def browse(url: str, request_timeout: float = 5.0, *, workcenter: str = ""
     try:
         await client.connect()
     except (OSError, TimeoutError, ua.UaError) as exc:
-        raise SourceError(f"OPC UA server {url} did not answer; check the address and that it runs.",
-                          detail=str(exc)) from exc
+        raise SourceError(
+            f"OPC UA server {url} did not answer; check the address and that it runs.", detail=str(exc)
+        ) from exc
     try:
         walk = Browse(await client.get_namespace_array(), workcenter, device)
         await walk.walk(await _start_node(client, node_id), [])

@@ -25,11 +25,13 @@ _logger = logging.getLogger("hf_collector")
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 # --- run ---------------------------------------------------------------------------------------
+
 
 def _local_settings(args: argparse.Namespace) -> tuple[dict[str, Any], SiteConfig | None]:
     """The settings file's values and its devices; no devices (None) when they come from Odoo: with --bundle,
@@ -37,8 +39,9 @@ def _local_settings(args: argparse.Namespace) -> tuple[dict[str, Any], SiteConfi
     from hf_collector import config
 
     if args.bundle and args.config:
-        raise ConfigError("Give --bundle DIR or --config FILE, not both "
-                          "(a bundle's settings are its hf-collector.yaml).")
+        raise ConfigError(
+            "Give --bundle DIR or --config FILE, not both (a bundle's settings are its hf-collector.yaml)."
+        )
     if args.bundle:
         document, env = config.load_bundle(Path(args.bundle))
         for name, value in env.items():  # the process's own environment wins, as with Compose's env_file
@@ -48,8 +51,7 @@ def _local_settings(args: argparse.Namespace) -> tuple[dict[str, Any], SiteConfi
         return {}, None
     site, document = config.load_yaml(Path(args.config))
     if args.odoo and site.devices:
-        _logger.warning("--odoo given: the devices of %s are not used, this edge's devices come from Odoo",
-                        args.config)
+        _logger.warning("--odoo given: the devices of %s are not used, this edge's devices come from Odoo", args.config)
     return document, None if args.odoo or config.pulls_from_odoo(document) else site
 
 
@@ -63,11 +65,20 @@ async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: Site
     root = config.setting("topic_root", file_values)
     watch = None
     if site is None:
-        url, db, login, api_key = (config.setting(name, file_values, flag) for name, flag in (
-            ("odoo_url", args.odoo), ("odoo_db", args.db), ("odoo_login", args.login), ("api_key", None)))
+        url, db, login, api_key = (
+            config.setting(name, file_values, flag)
+            for name, flag in (
+                ("odoo_url", args.odoo),
+                ("odoo_db", args.db),
+                ("odoo_login", args.login),
+                ("api_key", None),
+            )
+        )
         if not (url and db and login and api_key):
-            raise ConfigError("Give --bundle DIR, --config site.yaml, or --odoo URL --db DB --login LOGIN with the "
-                              "API key in HF_COLLECTOR_API_KEY (or --api-key).")
+            raise ConfigError(
+                "Give --bundle DIR, --config site.yaml, or --odoo URL --db DB --login LOGIN with the "
+                "API key in HF_COLLECTOR_API_KEY (or --api-key)."
+            )
         source = config.OdooSource(url.rstrip("/"), db, login, api_key, state_dir / "config-cache.json")
         site = config.within_topic_root(await source.fetch(), root)
         current = {"hash": site.hash}
@@ -91,15 +102,20 @@ async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: Site
     else:
         site = config.within_topic_root(site, root)
 
-    mqtt_settings = MqttSettings(url=config.setting("mqtt_url", file_values, args.mqtt_url),
-                                 client_id=mqtt_client_id(config.setting("mqtt_client_id", file_values,
-                                                                         args.client_id), site.edge),
-                                 ca_file=config.setting("mqtt_ca_file", file_values))
-    queue = DiskQueue(state_dir / "outbox.sqlite",
-                      max_messages=int(config.setting("buffer_max_messages", file_values)))
+    mqtt_settings = MqttSettings(
+        url=config.setting("mqtt_url", file_values, args.mqtt_url),
+        client_id=mqtt_client_id(config.setting("mqtt_client_id", file_values, args.client_id), site.edge),
+        ca_file=config.setting("mqtt_ca_file", file_values),
+    )
+    queue = DiskQueue(state_dir / "outbox.sqlite", max_messages=int(config.setting("buffer_max_messages", file_values)))
     collector = Collector(site, queue, MqttSender(mqtt_settings, queue), state_dir)
-    _logger.info("collector %s: %d devices, config v%s, broker %s", site.edge, len(site.devices), site.version,
-                 mqtt_settings.url.split("@")[-1])
+    _logger.info(
+        "collector %s: %d devices, config v%s, broker %s",
+        site.edge,
+        len(site.devices),
+        site.version,
+        mqtt_settings.url.split("@")[-1],
+    )
     await collector.run(watch, poll_s=float(config.setting("config_poll_s", file_values, args.poll_seconds)))
 
 
@@ -126,12 +142,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         from hf_collector.ziti import zitified
 
         if not identity:
-            raise ConfigError("transport ziti needs an identity: --ziti-identity identity.json, or transport.identity "
-                              "in the settings file (hf-collector enroll makes one).")
+            raise ConfigError(
+                "transport ziti needs an identity: --ziti-identity identity.json, or transport.identity "
+                "in the settings file (hf-collector enroll makes one)."
+            )
         if args.bundle and not Path(identity).exists():
             token = Path(args.bundle).resolve() / "enrollment.jwt"
-            raise ConfigError(f"Ziti identity {identity} does not exist: enroll this edge once with "
-                              f"hf-collector enroll --jwt {token} --out {identity} (the bundle's one-time token).")
+            raise ConfigError(
+                f"Ziti identity {identity} does not exist: enroll this edge once with "
+                f"hf-collector enroll --jwt {token} --out {identity} (the bundle's one-time token)."
+            )
         context = zitified(Path(identity))
     with context, contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(args, file_values, site))
@@ -140,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # --- other commands ----------------------------------------------------------------------------
 
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from hf_collector.simulate import run_simulator
 
@@ -147,8 +168,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ports = {"opcua": args.opcua_port, "modbus": args.modbus_port, "s7": args.s7_port}
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_simulator(ports=ports, write_config=Path(args.write_config) if args.write_config else None,
-                                  enterprise=args.enterprise, analytics_mqtt_url=args.analytics_mqtt_url))
+        asyncio.run(
+            run_simulator(
+                ports=ports,
+                write_config=Path(args.write_config) if args.write_config else None,
+                enterprise=args.enterprise,
+                analytics_mqtt_url=args.analytics_mqtt_url,
+            )
+        )
     return EXIT_OK
 
 
@@ -183,17 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="read the PLCs and publish to the UNS")
-    run.add_argument("--bundle", help="an unpacked edge bundle (hf-collector.yaml, .env, enrollment.jwt): "
-                                      "devices and tags pulled from its tenant's Odoo")
-    run.add_argument("--config", help="site.yaml (devices, mqtt, buffer, transport; with --odoo or an odoo: "
-                                      "section and no devices, the devices come from Odoo)")
+    run.add_argument(
+        "--bundle",
+        help="an unpacked edge bundle (hf-collector.yaml, .env, enrollment.jwt): "
+        "devices and tags pulled from its tenant's Odoo",
+    )
+    run.add_argument(
+        "--config",
+        help="site.yaml (devices, mqtt, buffer, transport; with --odoo or an odoo: "
+        "section and no devices, the devices come from Odoo)",
+    )
     run.add_argument("--odoo", help="Odoo URL to pull this edge's configuration from (env HF_COLLECTOR_ODOO_URL)")
     run.add_argument("--db", help="Odoo database")
     run.add_argument("--login", help="the edge user's login (Odoo ▸ Edges)")
     run.add_argument("--api-key", help="the edge's API key (better: HF_COLLECTOR_API_KEY)")
     run.add_argument("--mqtt-url", help="mqtt://user:pass@host:1883 (env HF_COLLECTOR_MQTT_URL)")
-    run.add_argument("--client-id", help="MQTT client id (env HF_COLLECTOR_MQTT_CLIENT_ID; "
-                                         "default hf-collector-<edge>, the edge's name as a UNS segment)")
+    run.add_argument(
+        "--client-id",
+        help="MQTT client id (env HF_COLLECTOR_MQTT_CLIENT_ID; "
+        "default hf-collector-<edge>, the edge's name as a UNS segment)",
+    )
     run.add_argument("--state-dir", help="buffer, config cache and status (env HF_COLLECTOR_STATE_DIR)")
     run.add_argument("--transport", help="direct or ziti (env HF_COLLECTOR_TRANSPORT)")
     run.add_argument("--ziti-identity", help="identity.json from hf-collector enroll")
@@ -206,16 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--modbus-port", type=int, default=5020)
     simulate.add_argument("--s7-port", type=int, default=1102)
     simulate.add_argument("--enterprise", default="acme")
-    simulate.add_argument("--analytics-mqtt-url", help="also run a workcell whose MES publishes UMH _analytics "
-                                                       "events (orders, parts, states) to this broker")
+    simulate.add_argument(
+        "--analytics-mqtt-url",
+        help="also run a workcell whose MES publishes UMH _analytics events (orders, parts, states) to this broker",
+    )
     simulate.set_defaults(handler=cmd_simulate)
 
     browse = sub.add_parser("browse", help="list an OPC UA server's variables as a CSV for Odoo's tag import")
     browse.add_argument("url", help="opc.tcp://host:4840")
     browse.add_argument("--workcenter", default="", help="the workcell the tags belong to (its name in Odoo)")
     browse.add_argument("--device", default="", help="the device that reads them (its name in Odoo)")
-    browse.add_argument("--node", help="the object to browse from, e.g. nsu=urn:vendor:plc;s=Press7 "
-                                       "(default: the server's single machine object, else Objects)")
+    browse.add_argument(
+        "--node",
+        help="the object to browse from, e.g. nsu=urn:vendor:plc;s=Press7 "
+        "(default: the server's single machine object, else Objects)",
+    )
     browse.set_defaults(handler=cmd_browse)
 
     enroll = sub.add_parser("enroll", help="enroll an OpenZiti identity from a one-time token")

@@ -82,9 +82,13 @@ def pulls_from_odoo(document: dict[str, Any]) -> bool:
 
 BUNDLE_CONFIG, BUNDLE_ENV = "hf-collector.yaml", ".env"
 # (setting, what it is) the bundle must give, in its YAML or (the secrets) its .env
-_BUNDLE_NEEDS = (("odoo_url", "the tenant's Odoo URL"), ("odoo_db", "its database"),
-                 ("odoo_login", "the edge's login"), ("api_key", "the edge's API key"),
-                 ("mqtt_url", "the broker URL with the edge's broker user"))
+_BUNDLE_NEEDS = (
+    ("odoo_url", "the tenant's Odoo URL"),
+    ("odoo_db", "its database"),
+    ("odoo_login", "the edge's login"),
+    ("api_key", "the edge's API key"),
+    ("mqtt_url", "the broker URL with the edge's broker user"),
+)
 _BUNDLE_SECRETS = ("api_key", "mqtt_url")
 # settings that are files: relative to the bundle's directory when relative
 _BUNDLE_PATHS = (("state_dir",), ("transport", "identity"), ("mqtt", "ca_file"))
@@ -117,8 +121,10 @@ def load_bundle(directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
         raise ConfigError(f"Edge bundle {directory} is not a directory: unpack the bundle's zip and give its folder.")
     config_path = directory / BUNDLE_CONFIG
     if not config_path.is_file():
-        raise ConfigError(f"Edge bundle {directory} has no {BUNDLE_CONFIG}: download the bundle again "
-                          "(Hyperfactory ▸ Edges, or the instance's page).")
+        raise ConfigError(
+            f"Edge bundle {directory} has no {BUNDLE_CONFIG}: download the bundle again "
+            "(Hyperfactory ▸ Edges, or the instance's page)."
+        )
     _, document = load_yaml(config_path)
     env_path = directory / BUNDLE_ENV
     env = read_env_file(env_path) if env_path.is_file() else {}
@@ -132,8 +138,9 @@ def load_bundle(directory: Path) -> tuple[dict[str, Any], dict[str, str]]:
             missing.append(f"{where} ({what})")
     if missing:
         absent = "" if env_path.is_file() else f" ({env_path} is missing)"
-        raise ConfigError(f"Edge bundle {directory} is incomplete{absent}: " + "; ".join(missing) +
-                          ". Download the bundle again.")
+        raise ConfigError(
+            f"Edge bundle {directory} is incomplete{absent}: " + "; ".join(missing) + ". Download the bundle again."
+        )
     for keys in _BUNDLE_PATHS:
         node: Any = document
         for key in keys[:-1]:
@@ -153,10 +160,14 @@ def within_topic_root(site: SiteConfig, root: str) -> SiteConfig:
     devices = []
     for device in site.devices:
         outside = [tag for tag in device.tags if not tag.topic.startswith(prefix)]
-        errors.extend(f"Device {device.name}, tag {tag.name}: topic {tag.topic} is outside this edge's topic root "
-                      f"{root}; the broker accepts nothing else from this edge." for tag in outside)
-        devices.append(dataclasses.replace(device, tags=tuple(t for t in device.tags if t not in outside))
-                       if outside else device)
+        errors.extend(
+            f"Device {device.name}, tag {tag.name}: topic {tag.topic} is outside this edge's topic root "
+            f"{root}; the broker accepts nothing else from this edge."
+            for tag in outside
+        )
+        devices.append(
+            dataclasses.replace(device, tags=tuple(t for t in device.tags if t not in outside)) if outside else device
+        )
     return dataclasses.replace(site, devices=tuple(devices), errors=tuple(errors))
 
 
@@ -221,8 +232,9 @@ class OdooSource:
         models = server_proxy(f"{self.url}/xmlrpc/2/object")
         try:
             # both methods return a struct; XML-RPC's own type is any marshallable value
-            return cast(dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method,
-                                                          list(args)))
+            return cast(
+                dict[str, Any], models.execute_kw(self.db, uid, self.api_key, "hf.uns.edge", method, list(args))
+            )
         except xmlrpc.client.Fault as exc:
             raise ConfigError(f"Odoo refused {method} for edge {self.login!r}.", detail=exc.faultString) from exc
 
@@ -239,9 +251,13 @@ class OdooSource:
             if cached is None:
                 raise SourceError(
                     f"Odoo at {self.url} is unreachable and no cached configuration exists at {self.cache_path}; "
-                    "the collector needs to reach Odoo once.", retry_in=10, detail=str(exc)) from exc
-            _logger.warning("Odoo at %s unreachable (%s); starting from the cached configuration v%s",
-                            self.url, exc, cached.version)
+                    "the collector needs to reach Odoo once.",
+                    retry_in=10,
+                    detail=str(exc),
+                ) from exc
+            _logger.warning(
+                "Odoo at %s unreachable (%s); starting from the cached configuration v%s", self.url, exc, cached.version
+            )
             return cached
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.cache_path.with_suffix(".tmp")

@@ -88,8 +88,9 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def with_heartbeat(batches: AsyncIterator[list[TagSample]],
-                         heartbeat: Heartbeat) -> AsyncGenerator[list[TagSample], None]:
+async def with_heartbeat(
+    batches: AsyncIterator[list[TagSample]], heartbeat: Heartbeat
+) -> AsyncGenerator[list[TagSample], None]:
     """``batches`` as they come, with the beats ``heartbeat`` finds due between them (each a batch of its own).
 
     The driver's iterator runs in a task of its own that hands its batches over through a queue, so a

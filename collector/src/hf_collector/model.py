@@ -194,9 +194,13 @@ def _address(protocol: DeviceProtocol, raw: Mapping[str, Any], where: str) -> Ad
             return OpcUaAddress(node_id)
         if protocol is DeviceProtocol.MODBUS:
             address = ModbusAddress(
-                table=str(raw["table"]), address=int(raw["address"]), type=str(raw["type"]),
-                unit_id=int(raw.get("unit_id", 1)), byte_order=str(raw.get("byte_order") or "big"),
-                word_order=str(raw.get("word_order") or "big"), length=int(raw.get("length") or 0),
+                table=str(raw["table"]),
+                address=int(raw["address"]),
+                type=str(raw["type"]),
+                unit_id=int(raw.get("unit_id", 1)),
+                byte_order=str(raw.get("byte_order") or "big"),
+                word_order=str(raw.get("word_order") or "big"),
+                length=int(raw.get("length") or 0),
             )
             if address.table not in MODBUS_TABLES or address.type not in MODBUS_TYPES:
                 raise ValueError(f"table must be one of {MODBUS_TABLES}, type one of {sorted(MODBUS_TYPES)}")
@@ -210,8 +214,12 @@ def _address(protocol: DeviceProtocol, raw: Mapping[str, Any], where: str) -> Ad
                 raise ValueError("byte_order and word_order are big or little")
             return address
         s7 = S7Address(
-            area=str(raw["area"]), type=str(raw["type"]), db_number=int(raw.get("db_number") or 0),
-            offset=int(raw.get("offset") or 0), bit=int(raw.get("bit") or 0), length=int(raw.get("length") or 0),
+            area=str(raw["area"]),
+            type=str(raw["type"]),
+            db_number=int(raw.get("db_number") or 0),
+            offset=int(raw.get("offset") or 0),
+            bit=int(raw.get("bit") or 0),
+            length=int(raw.get("length") or 0),
         )
         if s7.area not in S7_AREAS or s7.type not in S7_TYPES:
             raise ValueError(f"area must be one of {S7_AREAS}, type one of {sorted(S7_TYPES)}")
@@ -237,8 +245,13 @@ def _heartbeat_s(raw: object, where: str) -> float:
     return value
 
 
-def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], seen: set[str],
-               heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> TagConfig:
+def _parse_tag(
+    protocol: DeviceProtocol,
+    name: str,
+    tag_raw: Mapping[str, Any],
+    seen: set[str],
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S,
+) -> TagConfig:
     tag_name = str(tag_raw.get("name") or "")
     where = f"Device {name}, tag {tag_name or '?'}"
     topic = str(tag_raw.get("topic") or "")
@@ -261,9 +274,14 @@ def _parse_tag(protocol: DeviceProtocol, name: str, tag_raw: Mapping[str, Any], 
     if tag_raw.get("heartbeat_s") not in (None, ""):  # the tag's own, else the edge's
         heartbeat_s = _heartbeat_s(tag_raw["heartbeat_s"], where)
     return TagConfig(
-        name=tag_name, topic=topic, address=_address(protocol, tag_raw.get("address") or {}, where),
-        data_type=data_type, tag_group=str(tag_raw.get("tag_group") or ""), sampling_interval_ms=interval,
-        deadband=float(tag_raw.get("deadband") or 0.0), scale_gain=float(tag_raw.get("scale_gain", 1.0)),
+        name=tag_name,
+        topic=topic,
+        address=_address(protocol, tag_raw.get("address") or {}, where),
+        data_type=data_type,
+        tag_group=str(tag_raw.get("tag_group") or ""),
+        sampling_interval_ms=interval,
+        deadband=float(tag_raw.get("deadband") or 0.0),
+        scale_gain=float(tag_raw.get("scale_gain", 1.0)),
         scale_offset=float(tag_raw.get("scale_offset") or 0.0),
         heartbeat_s=heartbeat_s,
     )
@@ -298,12 +316,20 @@ def parse_device(raw: Mapping[str, Any], heartbeat_s: float = DEFAULT_HEARTBEAT_
     if not host:
         raise ConfigError(f"Device {name}: no host.")
     device = DeviceConfig(
-        name=name, protocol=protocol, host=host, port=port, tags=tuple(tags), unit_id=int(raw.get("unit_id", 1)),
-        rack=int(raw.get("rack", 0)), slot=int(raw.get("slot", 1)),
+        name=name,
+        protocol=protocol,
+        host=host,
+        port=port,
+        tags=tuple(tags),
+        unit_id=int(raw.get("unit_id", 1)),
+        rack=int(raw.get("rack", 0)),
+        slot=int(raw.get("slot", 1)),
         security_policy=str(raw.get("security_policy") or "None"),
         security_mode=str(raw.get("security_mode") or "None"),
-        username=str(raw.get("username") or ""), password=str(raw.get("password") or ""),
-        certificate=str(raw.get("certificate") or ""), private_key=str(raw.get("private_key") or ""),
+        username=str(raw.get("username") or ""),
+        password=str(raw.get("password") or ""),
+        certificate=str(raw.get("certificate") or ""),
+        private_key=str(raw.get("private_key") or ""),
         polling_interval_ms=int(raw.get("polling_interval_ms") or 1000),
         server_certificate_sha256=normalize_fingerprint(str(raw.get("server_certificate_sha256") or "")),
         endpoint_path=_endpoint_path(raw.get("endpoint_path"), name),
@@ -315,8 +341,10 @@ def _endpoint_path(raw: object, device: str) -> str:
     """An OPC UA endpoint path as Odoo checks it: empty, or ``/`` and URL-safe characters (no query, no space)."""
     path = str(raw or "").strip()
     if path and (not path.startswith("/") or any(c in path for c in " ?#")):
-        raise ConfigError(f"Device {device}: endpoint path {path!r} must start with '/' and hold no spaces, '?' or "
-                          "'#' (e.g. /probe/).")
+        raise ConfigError(
+            f"Device {device}: endpoint path {path!r} must start with '/' and hold no spaces, '?' or "
+            "'#' (e.g. /probe/)."
+        )
     return path
 
 
@@ -346,6 +374,9 @@ def parse_site(document: Mapping[str, Any]) -> SiteConfig:
         names.add(device.name)
         devices.append(device)
     return SiteConfig(
-        edge=str(document.get("edge") or "local"), version=int(document.get("version") or 0),
-        hash=str(document.get("hash") or ""), devices=tuple(devices), errors=tuple(errors),
+        edge=str(document.get("edge") or "local"),
+        version=int(document.get("version") or 0),
+        hash=str(document.get("hash") or ""),
+        devices=tuple(devices),
+        errors=tuple(errors),
     )

@@ -50,8 +50,14 @@ def to_messages(batch: list[TagSample]) -> list[tuple[str, bytes]]:
 
 
 class Collector:
-    def __init__(self, site: SiteConfig, queue: DiskQueue, sender: MqttSender, state_dir: Path,
-                 driver_factory: Callable[[DeviceConfig], object] | None = None) -> None:
+    def __init__(
+        self,
+        site: SiteConfig,
+        queue: DiskQueue,
+        sender: MqttSender,
+        state_dir: Path,
+        driver_factory: Callable[[DeviceConfig], object] | None = None,
+    ) -> None:
         self.site = site
         self.queue = queue
         self.sender = sender
@@ -77,8 +83,10 @@ class Collector:
         backoff = Backoff(cap=RESTART_DELAY_MAX_S)
         async for _ in attempts(backoff):
             try:
-                async with (self._driver_factory(device) as driver,  # type: ignore[attr-defined]
-                            contextlib.aclosing(with_heartbeat(driver.samples(), Heartbeat(device.tags))) as batches):
+                async with (
+                    self._driver_factory(device) as driver,  # type: ignore[attr-defined]
+                    contextlib.aclosing(with_heartbeat(driver.samples(), Heartbeat(device.tags))) as batches,
+                ):
                     state.state, state.message = "connected", ""
                     async for batch in batches:
                         if not batch:
@@ -126,8 +134,9 @@ class Collector:
             self.status.write(path)
             await asyncio.sleep(STATUS_INTERVAL_S)
 
-    async def run(self, watch_config: Callable[[], Awaitable[SiteConfig | None]] | None = None,
-                  poll_s: float = 60.0) -> None:
+    async def run(
+        self, watch_config: Callable[[], Awaitable[SiteConfig | None]] | None = None, poll_s: float = 60.0
+    ) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.apply(self.site)
         async with self.sender:

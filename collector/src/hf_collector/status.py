@@ -43,8 +43,11 @@ class CollectorStatus:
 def odoo_report(status: CollectorStatus) -> dict[str, Any]:
     """What ``hf.uns.edge.report_collector_status`` takes: the config errors and every refused tag with the
     server's status code (as a signed 32-bit int: XML-RPC carries no larger one)."""
-    refused = [{"topic": topic, "status": name, "code": code - 2**32 if code >= 2**31 else code}
-               for device in status.devices.values() for topic, (name, code) in sorted(device.refused_tags.items())]
+    refused = [
+        {"topic": topic, "status": name, "code": code - 2**32 if code >= 2**31 else code}
+        for device in status.devices.values()
+        for topic, (name, code) in sorted(device.refused_tags.items())
+    ]
     return {"config_errors": list(status.config_errors), "refused_tags": refused}
 
 
@@ -55,15 +58,21 @@ def read(path: Path) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> str:
     age = time.time() - float(data.get("updated_at", 0))
     lines = [
-        (f"edge {data['edge']}  config v{data['config_version']}  "
-         f"broker {'connected' if data['broker_connected'] else 'AWAY'}  (status {age:.0f} s old)"),
-        (f"values read {data['values_read']}  messages published {data['messages_published']}  "
-         f"messages buffered {data['messages_buffered']}  dropped {data['messages_dropped']}"),
+        (
+            f"edge {data['edge']}  config v{data['config_version']}  "
+            f"broker {'connected' if data['broker_connected'] else 'AWAY'}  (status {age:.0f} s old)"
+        ),
+        (
+            f"values read {data['values_read']}  messages published {data['messages_published']}  "
+            f"messages buffered {data['messages_buffered']}  dropped {data['messages_dropped']}"
+        ),
     ]
     for name, device in sorted(data["devices"].items()):
         note = f"  ({device['message']})" if device["message"] else ""
         lines.append(f"  {name:<24} {device['state']:<13} {device['values_read']:>10} values{note}")
-        lines += [f"    refused tag {topic}: {status} (0x{code:08X})"
-                  for topic, (status, code) in sorted(device.get("refused_tags", {}).items())]
+        lines += [
+            f"    refused tag {topic}: {status} (0x{code:08X})"
+            for topic, (status, code) in sorted(device.get("refused_tags", {}).items())
+        ]
     lines += [f"  config error: {error}" for error in data.get("config_errors", [])]
     return "\n".join(lines)

@@ -43,21 +43,22 @@ def validate_identity(path: Path, now: datetime | None = None) -> dict[str, Any]
         controller = identity["ztAPI"]
         cert_text, key_text, ca_text = identity["id"]["cert"], identity["id"]["key"], identity["id"]["ca"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"Ziti identity {path} is malformed (needs ztAPI and id.cert/key/ca). {ENROLL_HINT}",
-                          detail=str(exc)) from exc
+        raise ConfigError(
+            f"Ziti identity {path} is malformed (needs ztAPI and id.cert/key/ca). {ENROLL_HINT}", detail=str(exc)
+        ) from exc
     if not str(controller).startswith("https://"):
         raise ConfigError(f"Ziti identity {path}: controller {controller!r} is not an https:// URL. {ENROLL_HINT}")
     try:
         certificate = x509.load_pem_x509_certificate(_pem(cert_text, path))
     except ValueError as exc:
-        raise ConfigError(f"Ziti identity {path}: its certificate cannot be read. {ENROLL_HINT}",
-                          detail=str(exc)) from exc
+        raise ConfigError(
+            f"Ziti identity {path}: its certificate cannot be read. {ENROLL_HINT}", detail=str(exc)
+        ) from exc
     if not key_text or not ca_text:
         raise ConfigError(f"Ziti identity {path} has no private key or CA bundle. {ENROLL_HINT}")
     now = now or datetime.now(UTC)
     if certificate.not_valid_after_utc <= now:
-        raise ConfigError(
-            f"Ziti identity {path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}. {ENROLL_HINT}")
+        raise ConfigError(f"Ziti identity {path} expired on {certificate.not_valid_after_utc:%Y-%m-%d}. {ENROLL_HINT}")
     return dict(identity)
 
 
@@ -73,13 +74,16 @@ def check_enrollment_token(jwt_path: Path) -> dict[str, Any]:
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except ValueError as exc:
-        raise ConfigError(f"Enrollment token {jwt_path} is not a JWT; copy the one-time token from Odoo again.",
-                          detail=str(exc)) from exc
+        raise ConfigError(
+            f"Enrollment token {jwt_path} is not a JWT; copy the one-time token from Odoo again.", detail=str(exc)
+        ) from exc
     expires = claims.get("exp")
     if isinstance(expires, int | float) and expires < time.time():
-        raise ConfigError(f"Enrollment token {jwt_path} expired on "
-                          f"{datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC; "
-                          "ask for a new one (Odoo ▸ Edges).")
+        raise ConfigError(
+            f"Enrollment token {jwt_path} expired on "
+            f"{datetime.fromtimestamp(expires, UTC):%Y-%m-%d %H:%M} UTC; "
+            "ask for a new one (Odoo ▸ Edges)."
+        )
     return dict(claims)
 
 
@@ -91,9 +95,11 @@ def enroll(jwt_path: Path, out_path: Path) -> Path:
     try:
         identity = openziti.enroll(str(jwt_path))
     except RuntimeError as exc:
-        raise ConfigError(f"The Ziti controller {claims.get('iss', '?')} refused or could not be reached for "
-                          "enrollment; check the network and that the token was not used already.",
-                          detail=str(exc)) from exc
+        raise ConfigError(
+            f"The Ziti controller {claims.get('iss', '?')} refused or could not be reached for "
+            "enrollment; check the network and that the token was not used already.",
+            detail=str(exc),
+        ) from exc
     out_path.write_text(identity, encoding="utf-8")
     os.chmod(out_path, 0o600)
     validate_identity(out_path)

@@ -51,19 +51,30 @@ _STR, _UINT, _POS, _TIME = "string", "integer >= 0", "integer > 0", "epoch milli
 
 # event type -> (field, kind, required); a product given under either name counts once (see below)
 _SCHEMA: dict[str, tuple[tuple[str, str, bool], ...]] = {
-    "work-order/create": (("external_work_order_id", _STR, True), ("quantity", _POS, True),
-                          ("status", _UINT, False), ("start_time_unix_ms", _TIME, False),
-                          ("end_time_unix_ms", _TIME, False)),
+    "work-order/create": (
+        ("external_work_order_id", _STR, True),
+        ("quantity", _POS, True),
+        ("status", _UINT, False),
+        ("start_time_unix_ms", _TIME, False),
+        ("end_time_unix_ms", _TIME, False),
+    ),
     "work-order/start": (("external_work_order_id", _STR, True), ("start_time_unix_ms", _TIME, True)),
     "work-order/stop": (("external_work_order_id", _STR, True), ("end_time_unix_ms", _TIME, True)),
     "product-type/create": (("external_product_type_id", _STR, True), ("cycle_time_ms", _POS, True)),
-    "product/add": (("product_batch_id", _STR, False), ("start_time_unix_ms", _TIME, False),
-                    ("end_time_unix_ms", _TIME, True), ("quantity", _POS, True), ("bad_quantity", _UINT, False)),
-    "product/setBadQuantity": (("product_batch_id", _STR, False), ("end_time_unix_ms", _TIME, True),
-                               ("bad_quantity", _UINT, True)),
+    "product/add": (
+        ("product_batch_id", _STR, False),
+        ("start_time_unix_ms", _TIME, False),
+        ("end_time_unix_ms", _TIME, True),
+        ("quantity", _POS, True),
+        ("bad_quantity", _UINT, False),
+    ),
+    "product/setBadQuantity": (
+        ("product_batch_id", _STR, False),
+        ("end_time_unix_ms", _TIME, True),
+        ("bad_quantity", _UINT, True),
+    ),
     "state/add": (("start_time_unix_ms", _TIME, True), ("state", _POS, True)),
-    "state/overwrite": (("start_time_unix_ms", _TIME, True), ("end_time_unix_ms", _TIME, True),
-                        ("state", _POS, True)),
+    "state/overwrite": (("start_time_unix_ms", _TIME, True), ("end_time_unix_ms", _TIME, True), ("state", _POS, True)),
     "shift/add": (("start_time_unix_ms", _TIME, True), ("end_time_unix_ms", _TIME, True)),
     "shift/delete": (("start_time_unix_ms", _TIME, True),),
 }
@@ -99,8 +110,9 @@ def event_type_of(virtual_path: tuple[str, ...], tag_name: str) -> str:
     """The event type a parsed ``_analytics`` topic names (its levels after the contract), or raise."""
     event_type = "/".join((*virtual_path, tag_name)) if tag_name else "/".join(virtual_path)
     if event_type not in EVENT_TYPES:
-        raise AnalyticsError(f"unknown _analytics event type {event_type[:80]!r} (UMH Classic knows "
-                             f"{', '.join(EVENT_TYPES)})")
+        raise AnalyticsError(
+            f"unknown _analytics event type {event_type[:80]!r} (UMH Classic knows {', '.join(EVENT_TYPES)})"
+        )
     return event_type
 
 

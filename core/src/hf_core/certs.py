@@ -20,8 +20,10 @@ def normalize_fingerprint(text: str) -> str:
     if compact.startswith(("sha256fingerprint=", "sha256=")):  # openssl's "sha256 Fingerprint=…"
         compact = compact.split("=", 1)[1]
     if compact and not _HEX.fullmatch(compact):
-        raise ConfigError(f"{text!r} is no SHA-256 fingerprint: give 64 hex digits (colons allowed), as "
-                          "`openssl x509 -noout -fingerprint -sha256 -inform der -in server.der` prints it.")
+        raise ConfigError(
+            f"{text!r} is no SHA-256 fingerprint: give 64 hex digits (colons allowed), as "
+            "`openssl x509 -noout -fingerprint -sha256 -inform der -in server.der` prints it."
+        )
     return compact
 
 

@@ -25,8 +25,9 @@ def dial_host(host: str) -> str:
     return LOOPBACK if name == "localhost" or name.endswith(".localhost") else host
 
 
-def create_connection(address: tuple[str, int], timeout: object = None,
-                      source_address: tuple[str, int] | None = None) -> socket.socket:
+def create_connection(
+    address: tuple[str, int], timeout: object = None, source_address: tuple[str, int] | None = None
+) -> socket.socket:
     """:func:`socket.create_connection` with the host dialled as :func:`dial_host` says. A ``timeout`` that is
     no number (http.client's "the default" marker) is the process's default, as the socket module has it."""
     host, port = address

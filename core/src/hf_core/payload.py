@@ -92,8 +92,13 @@ def check_text(text: str) -> str | None:
     return None
 
 
-def _flatten(prefix: str, obj: dict[object, object], depth: int, out: list[tuple[str, MaybeValue]],
-             rejected: list[tuple[str, str]]) -> int:
+def _flatten(
+    prefix: str,
+    obj: dict[object, object],
+    depth: int,
+    out: list[tuple[str, MaybeValue]],
+    rejected: list[tuple[str, str]],
+) -> int:
     """Append ``obj``'s values to ``out`` (refused ones to ``rejected``); return how many keys it and the
     objects below it hold."""
     # type(), not isinstance(): json makes exact types, and the ingest runs this for every value it stores.
@@ -102,9 +107,13 @@ def _flatten(prefix: str, obj: dict[object, object], depth: int, out: list[tuple
     keys = len(obj)
     for key, value in obj.items():
         if key is _DUPLICATES:
-            rejected.extend((f"{prefix}{TAG_GROUP_SEPARATOR}{k}" if prefix else str(k),
-                             "a duplicate name in the message (the last value is kept)")
-                            for k in value)  # type: ignore[attr-defined]
+            rejected.extend(
+                (
+                    f"{prefix}{TAG_GROUP_SEPARATOR}{k}" if prefix else str(k),
+                    "a duplicate name in the message (the last value is kept)",
+                )
+                for k in value  # type: ignore[attr-defined]
+            )
             continue
         name: str = f"{prefix}{TAG_GROUP_SEPARATOR}{key}" if prefix else key  # type: ignore[assignment]
         kind = type(value)
@@ -166,8 +175,9 @@ def decode_items(raw: bytes) -> tuple[int, list[tuple[str, MaybeValue]]]:
     return timestamp, values
 
 
-def decode_values(raw: bytes, now_ms: int | None = None) -> tuple[int, list[tuple[str, MaybeValue]],
-                                                                  list[tuple[str, str]]]:
+def decode_values(
+    raw: bytes, now_ms: int | None = None
+) -> tuple[int, list[tuple[str, MaybeValue]], list[tuple[str, str]]]:
     """``(timestamp_ms, values, rejected)``: what the ingest uses, for 10,000s of messages a second.
 
     ``rejected`` holds (name, reason) for each value the contract's limits refuse; the message's other
@@ -180,8 +190,9 @@ def decode_values(raw: bytes, now_ms: int | None = None) -> tuple[int, list[tupl
     return _decode_values(raw, now_ms, _DECODER)
 
 
-def _decode_values(raw: bytes, now_ms: int | None, decoder: json.JSONDecoder) -> tuple[
-        int, list[tuple[str, MaybeValue]], list[tuple[str, str]]]:
+def _decode_values(
+    raw: bytes, now_ms: int | None, decoder: json.JSONDecoder
+) -> tuple[int, list[tuple[str, MaybeValue]], list[tuple[str, str]]]:
     try:
         # what json.loads does with bytes, with the decoder made once
         body = decoder.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
@@ -199,8 +210,10 @@ def _decode_values(raw: bytes, now_ms: int | None, decoder: json.JSONDecoder) ->
     if isinstance(timestamp, bool) or not isinstance(timestamp, int):
         raise PayloadError(f"timestamp_ms must be an integer (epoch milliseconds), got {timestamp!r}.")
     if now_ms is not None and not MIN_TIMESTAMP_MS <= timestamp <= now_ms + MAX_FUTURE_MS:
-        raise PayloadError(f"timestamp_ms {str(timestamp)[:40]} is outside what the historian accepts: epoch "
-                           "milliseconds from 2000-01-01 UTC to 24 h ahead of the ingest's clock.")
+        raise PayloadError(
+            f"timestamp_ms {str(timestamp)[:40]} is outside what the historian accepts: epoch "
+            "milliseconds from 2000-01-01 UTC to 24 h ahead of the ingest's clock."
+        )
     if len(body) > MAX_VALUES_PER_MESSAGE:
         raise PayloadError(f"payload has more than {MAX_VALUES_PER_MESSAGE} values ({len(body)}).")
     values: list[tuple[str, MaybeValue]] = []

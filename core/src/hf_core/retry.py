@@ -51,7 +51,7 @@ class Backoff:
     @property
     def delay(self) -> float:
         """The longest the next ``pause()`` waits."""
-        return min(self.cap, self.first * 2.0 ** self.failures)
+        return min(self.cap, self.first * 2.0**self.failures)
 
     @property
     def first_failure(self) -> bool:

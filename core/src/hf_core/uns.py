@@ -75,8 +75,7 @@ def check_segment(segment: str, what: str = "segment") -> str:
     """Return ``segment`` unchanged, or raise :class:`TopicError` saying how to fix it."""
     if not is_valid_segment(segment):
         raise TopicError(
-            f"{what} {segment!r} may only contain letters, digits, '_' and '-' "
-            "(no spaces, '/', '+', '#' or '$')."
+            f"{what} {segment!r} may only contain letters, digits, '_' and '-' (no spaces, '/', '+', '#' or '$')."
         )
     return segment
 
@@ -169,8 +168,7 @@ class UnsTopic:
         for index, segment in enumerate(rest, start=2):
             if not is_valid_segment(segment):
                 raise TopicError(
-                    f"segment {index} {segment!r} of topic {topic!r} may only contain "
-                    "letters, digits, '_' and '-'."
+                    f"segment {index} {segment!r} of topic {topic!r} may only contain letters, digits, '_' and '-'."
                 )
         schema_index = next((i for i, seg in enumerate(rest) if seg.startswith("_")), None)
         if schema_index is None:

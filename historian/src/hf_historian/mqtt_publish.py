@@ -31,8 +31,15 @@ from hf_historian.ingest.mqtt_session import BrokerAddress
 _READ_SIZE = 65_536
 
 
-def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | str], *, qos: int = 1,
-                 timeout: float = 10.0, ca_file: str | None = None) -> None:
+def publish_once(
+    url: str,
+    topic: str,
+    payload: bytes | str | Sequence[bytes | str],
+    *,
+    qos: int = 1,
+    timeout: float = 10.0,
+    ca_file: str | None = None,
+) -> None:
     """Connect to the broker at ``url``, publish ``payload`` (one message or several) on ``topic`` with ``qos``
     (0 or 1, retain off), wait for the broker's acknowledgements (QoS 1), disconnect. ``timeout`` bounds the
     whole call. Raises ConfigError or SinkError (see the module's docstring)."""
@@ -45,14 +52,25 @@ def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | s
     try:
         with _connect(broker, deadline, ca_file) as sock:
             reader = wire.PacketReader(max_packet_size=wire.MAX_PACKET_SIZE)
-            sock.sendall(wire.connect_packet(
-                f"hf-publish-{uuid.uuid4().hex[:12]}", keepalive=max(10, int(timeout) + 1), clean_start=True,
-                session_expiry_s=0, receive_maximum=16, username=broker.username, password=broker.password))
+            sock.sendall(
+                wire.connect_packet(
+                    f"hf-publish-{uuid.uuid4().hex[:12]}",
+                    keepalive=max(10, int(timeout) + 1),
+                    clean_start=True,
+                    session_expiry_s=0,
+                    receive_maximum=16,
+                    username=broker.username,
+                    password=broker.password,
+                )
+            )
             _session_present, code, reason = wire.parse_connack(_expect(sock, reader, wire.CONNACK, deadline))
             if code >= 0x80:
                 what = ConfigError if code in (0x86, 0x87, 0x8A) else SinkError
-                raise what(f"The MQTT broker {broker} refused the login: {wire.reason_text(code)} {reason}".strip()
-                           + ". Check the user name and password in the URL.", detail=f"CONNACK reason {code:#04x}")
+                raise what(
+                    f"The MQTT broker {broker} refused the login: {wire.reason_text(code)} {reason}".strip()
+                    + ". Check the user name and password in the URL.",
+                    detail=f"CONNACK reason {code:#04x}",
+                )
             for packet_id, body in enumerate(bodies, start=1):
                 sock.sendall(wire.publish_packet(topic, body, qos=qos, packet_id=packet_id if qos else 0))
                 if qos:
@@ -60,19 +78,24 @@ def publish_once(url: str, topic: str, payload: bytes | str | Sequence[bytes | s
                     if acked != packet_id:
                         raise wire.ProtocolError(f"PUBACK for packet {acked}, expected {packet_id}")
                     if code >= 0x80:
-                        raise SinkError(f"The MQTT broker {broker} refused the message on {topic}: "
-                                        f"{wire.reason_text(code)}. Check the broker's access list for this user.",
-                                        detail=f"PUBACK reason {code:#04x}")
+                        raise SinkError(
+                            f"The MQTT broker {broker} refused the message on {topic}: "
+                            f"{wire.reason_text(code)}. Check the broker's access list for this user.",
+                            detail=f"PUBACK reason {code:#04x}",
+                        )
             sock.sendall(wire.DISCONNECT_PACKET)
     except ssl.SSLCertVerificationError as exc:
-        raise ConfigError(f"The MQTT broker {broker} showed a TLS certificate that is not trusted here: "
-                          f"{exc.verify_message}. Give the broker's CA file, or use its certified name in the URL.",
-                          detail=str(exc)) from exc
+        raise ConfigError(
+            f"The MQTT broker {broker} showed a TLS certificate that is not trusted here: "
+            f"{exc.verify_message}. Give the broker's CA file, or use its certified name in the URL.",
+            detail=str(exc),
+        ) from exc
     except TimeoutError as exc:
         raise SinkError(f"The MQTT broker {broker} did not answer within {timeout:g} s.", detail=str(exc)) from exc
     except (OSError, wire.ProtocolError) as exc:
-        raise SinkError(f"The MQTT broker {broker} could not be reached or dropped the connection: {exc}.",
-                        detail=repr(exc)) from exc
+        raise SinkError(
+            f"The MQTT broker {broker} could not be reached or dropped the connection: {exc}.", detail=repr(exc)
+        ) from exc
 
 
 def _connect(broker: BrokerAddress, deadline: float, ca_file: str | None) -> socket.socket:

@@ -61,9 +61,7 @@ def read_downsampled(
     return list(read_window(cr, tag_id, start, end, max_points)["points"])
 
 
-def read_window(
-    cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, max_points: int
-) -> dict[str, Any]:
+def read_window(cr: schema.Cursor, tag_id: int, start: datetime, end: datetime, max_points: int) -> dict[str, Any]:
     """At most ``max_points`` points over [start, end): ``{"bucket_seconds": int, "points": [...]}``.
 
     Windows of at least ``max_points`` minutes are read from the 1-hour or 1-minute rollup (the
@@ -87,8 +85,16 @@ def read_window(
         points = []
         for row in raw:
             value = row["value"] if row["value"] is not None else row["value_text"]
-            points.append({"time": row["time"], "min": value, "max": value, "avg": value, "last": value,
-                           "quality": row["quality"]})
+            points.append(
+                {
+                    "time": row["time"],
+                    "min": value,
+                    "max": value,
+                    "avg": value,
+                    "last": value,
+                    "quality": row["quality"],
+                }
+            )
         return {"bucket_seconds": 0, "points": points}
     return _read_buckets(cr, tag_id, start, end, max_points, None)
 
@@ -100,14 +106,20 @@ def _read_buckets(
     if source is None:
         origin = start
         bucket = max(1, math.ceil(span / max_points))
-        table, column, aggregates = schema.SAMPLE_TABLE, "time", (
-            "min(value), max(value), avg(value), (array_agg(value ORDER BY time DESC))[1]")
+        table, column, aggregates = (
+            schema.SAMPLE_TABLE,
+            "time",
+            ("min(value), max(value), avg(value), (array_agg(value ORDER BY time DESC))[1]"),
+        )
         where = "AND value IS NOT NULL"
     else:
         origin = datetime.fromtimestamp(math.ceil(start.timestamp() / source) * source, UTC)
         bucket = source * max(1, math.ceil((end - origin).total_seconds() / max_points / source))
-        table, column, aggregates = schema.ROLLUP_TABLES[source], "bucket", (
-            "min(min), max(max), sum(sum) / sum(count), (array_agg(last ORDER BY last_time DESC))[1]")
+        table, column, aggregates = (
+            schema.ROLLUP_TABLES[source],
+            "bucket",
+            ("min(min), max(max), sum(sum) / sum(count), (array_agg(last ORDER BY last_time DESC))[1]"),
+        )
         where = ""
     cr.execute(
         f"""
@@ -216,7 +228,12 @@ def read_counter_increase(
              WHERE d.delta IS NOT NULL
          ) w
         """,
-        {"tag": tag_id, "modulus": modulus, "bad": int(Quality.BAD),
-         "starts": [start for start, _end in windows], "ends": [end for _start, end in windows]},
+        {
+            "tag": tag_id,
+            "modulus": modulus,
+            "bad": int(Quality.BAD),
+            "starts": [start for start, _end in windows],
+            "ends": [end for _start, end in windows],
+        },
     )
     return float(schema.one_row(cr)[0])

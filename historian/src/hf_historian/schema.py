@@ -118,8 +118,10 @@ def ensure_schema(cr: Cursor, *, use_timescale: bool | None = None) -> str:
     _create_common(cr, mode)
     if mode == "partitioned":
         today = datetime.now(UTC).date()
-        ensure_day_partitions(cr, {(code, today + timedelta(days=d)) for code in RETENTION_CODES.values()
-                                   for d in range(-1, DAYS_AHEAD + 1)})
+        ensure_day_partitions(
+            cr,
+            {(code, today + timedelta(days=d)) for code in RETENTION_CODES.values() for d in range(-1, DAYS_AHEAD + 1)},
+        )
     return mode
 
 
@@ -139,12 +141,16 @@ def _create_timescale(cr: Cursor) -> None:
         (SAMPLE_TABLE,),
     )
     # The unique key's other columns go into orderby so compressed chunks can still check conflicts.
-    cr.execute(f"ALTER TABLE {SAMPLE_TABLE} SET (timescaledb.compress, timescaledb.compress_segmentby = 'tag_id', "
-               "timescaledb.compress_orderby = 'time DESC, retention')")
+    cr.execute(
+        f"ALTER TABLE {SAMPLE_TABLE} SET (timescaledb.compress, timescaledb.compress_segmentby = 'tag_id', "
+        "timescaledb.compress_orderby = 'time DESC, retention')"
+    )
     cr.execute("SELECT add_compression_policy(%s, interval '7 days', if_not_exists => true)", (SAMPLE_TABLE,))
     # Chunks hold every class, so the policy keeps the longest one (retention.drop_expired moves it).
-    cr.execute("SELECT add_retention_policy(%s, %s::interval, if_not_exists => true)",
-               (SAMPLE_TABLE, f"{max(DEFAULT_RETENTION_DAYS.values())} days"))
+    cr.execute(
+        "SELECT add_retention_policy(%s, %s::interval, if_not_exists => true)",
+        (SAMPLE_TABLE, f"{max(DEFAULT_RETENTION_DAYS.values())} days"),
+    )
     # Rollups are continuous aggregates with the same columns the plain rollup tables have.
     for seconds, name in ROLLUP_TABLES.items():
         cr.execute(f"""

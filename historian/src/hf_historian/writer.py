@@ -9,6 +9,7 @@ a restart) fails that COPY on the primary key; it is rolled back to a savepoint 
 way above. The stored rows are the same either way.
 
 """
+
 from __future__ import annotations
 
 import io
@@ -103,15 +104,18 @@ def optimistic_sql(mode: str) -> str:
     """Fold a batch's per-minute aggregates and latest values (computed by :func:`prepare`, staged by
     COPY) into the rollups and the latest-value table; its samples are already COPYed in."""
     minute, hour = schema.ROLLUP_TABLES[60], schema.ROLLUP_TABLES[3600]
-    rollups = f"""
+    rollups = (
+        f"""
         minutes AS (
             SELECT tag_id, {_MS_TO_TIME.format("bucket_ms")} AS bucket, min, max, sum, count, last,
                    {_MS_TO_TIME.format("last_ms")} AS last_time
             FROM hf_stage_minute
         ),
         rollup_minute AS ({_upsert_sql(minute, "minutes", "bucket")}),
-        rollup_hour AS ({_upsert_sql(hour, "minutes", "date_trunc('hour', bucket, 'UTC')")}),""" \
-        if mode == "partitioned" else ""
+        rollup_hour AS ({_upsert_sql(hour, "minutes", "date_trunc('hour', bucket, 'UTC')")}),"""
+        if mode == "partitioned"
+        else ""
+    )
     return f"""
         WITH {rollups}
         latest AS (
@@ -136,20 +140,25 @@ _NO_VALUE_ROW = struct.Struct(">hiqiiiiihih").pack  # value and text NULL
 _TEXT_ROW_HEAD = struct.Struct(">hiqiiii").pack  # NULL value, up to the text's length
 _VALUE_TEXT_ROW_HEAD = struct.Struct(">hiqiiidi").pack  # a value and a text, up to the text's length
 _TAIL = struct.Struct(">ihih").pack
-COPY_SAMPLES_BINARY = (f"COPY {schema.SAMPLE_TABLE} (time, tag_id, value, value_text, quality, retention) "
-                       "FROM STDIN WITH (FORMAT binary)")
+COPY_SAMPLES_BINARY = (
+    f"COPY {schema.SAMPLE_TABLE} (time, tag_id, value, value_text, quality, retention) FROM STDIN WITH (FORMAT binary)"
+)
 
 
-def _binary_row(tag_id: int, time_ms: int, value: float | None, value_text: str | None, quality: int,
-                retention: int) -> bytes:
+def _binary_row(
+    tag_id: int, time_ms: int, value: float | None, value_text: str | None, quality: int, retention: int
+) -> bytes:
     micros = (time_ms - EPOCH_2000_MS) * 1000
     if value_text is None:
         if value is None:
             return _NO_VALUE_ROW(6, 8, micros, 4, tag_id, -1, -1, 2, quality, 2, retention)
         return _NUMBER_ROW(6, 8, micros, 4, tag_id, 8, value, -1, 2, quality, 2, retention)
     raw = value_text.encode()
-    head = _TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, -1, len(raw)) if value is None else (
-        _VALUE_TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, 8, value, len(raw)))
+    head = (
+        _TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, -1, len(raw))
+        if value is None
+        else (_VALUE_TEXT_ROW_HEAD(6, 8, micros, 4, tag_id, 8, value, len(raw)))
+    )
     return head + raw + _TAIL(2, quality, 2, retention)
 
 
@@ -174,12 +183,16 @@ class _Aggregates:
         self.latest: dict[int, tuple[int, float | None, str | None, int]] = {}
 
     def minute_rows(self) -> str:
-        return "".join(f"{tag}\t{bucket}\t{a[0]!r}\t{a[1]!r}\t{a[2]!r}\t{a[3]}\t{a[4]!r}\t{a[5]}\n"
-                       for (tag, bucket), a in self.minutes.items())
+        return "".join(
+            f"{tag}\t{bucket}\t{a[0]!r}\t{a[1]!r}\t{a[2]!r}\t{a[3]}\t{a[4]!r}\t{a[5]}\n"
+            for (tag, bucket), a in self.minutes.items()
+        )
 
     def latest_rows(self) -> str:
-        return "".join(f"{tag}\t{t}\t{_copy_number(v)}\t{_copy_optional_text(x)}\t{q}\n"
-                       for tag, (t, v, x, q) in self.latest.items())
+        return "".join(
+            f"{tag}\t{t}\t{_copy_number(v)}\t{_copy_optional_text(x)}\t{q}\n"
+            for tag, (t, v, x, q) in self.latest.items()
+        )
 
 
 def merge_sql(mode: str) -> str:
@@ -217,17 +230,20 @@ class PreparedBatch(NamedTuple):
 
 
 def _text_rows(samples: Sequence[SampleRow]) -> str:
-    return "".join(f"{time_ms}\t{tag_id}\t{_copy_number(None if value is None else float(value))}\t"
-                   f"{_copy_optional_text(value_text)}\t{quality}\t{retention}\n"
-                   for tag_id, time_ms, value, value_text, quality, retention in samples)
+    return "".join(
+        f"{time_ms}\t{tag_id}\t{_copy_number(None if value is None else float(value))}\t"
+        f"{_copy_optional_text(value_text)}\t{quality}\t{retention}\n"
+        for tag_id, time_ms, value, value_text, quality, retention in samples
+    )
 
 
 def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> PreparedBatch:
     """Format ``samples`` for the exact merge, or (``optimistic``) for a straight binary COPY, with
     their per-minute rollups and latest values."""
     if not optimistic:
-        days: set[tuple[int, int]] = {(retention, time_ms // MS_PER_DAY)
-                                      for _tag, time_ms, _v, _x, _q, retention in samples}
+        days: set[tuple[int, int]] = {
+            (retention, time_ms // MS_PER_DAY) for _tag, time_ms, _v, _x, _q, retention in samples
+        }
         newest = max((sample[1] for sample in samples), default=0)
         return PreparedBatch(samples, _text_rows(samples), None, days, newest, None)
     # Rows grouped by tag, tags in order: the primary key's order, but for the time within a tag, which is
@@ -244,8 +260,9 @@ def prepare(samples: Sequence[SampleRow], *, optimistic: bool = False) -> Prepar
         if value is not None:
             value = float(value)
         if value is not None and value_text is None:  # the usual number, packed here without a call
-            run.rows.append(number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality,
-                                       2, retention))
+            run.rows.append(
+                number_row(6, 8, (time_ms - EPOCH_2000_MS) * 1000, 4, tag_id, 8, value, -1, 2, quality, 2, retention)
+            )
         else:
             run.rows.append(_binary_row(tag_id, time_ms, value, value_text, quality, retention))
         if time_ms >= run.newest[1]:
@@ -371,8 +388,12 @@ class HistorianWriter:
             wanted = {(code, datetime.fromtimestamp(d * 86400, UTC).date()) for code, d in batch.days}
             if not wanted <= self._partitions:
                 self._partitions = schema.ensure_day_partitions(cr, wanted)
-        if (self.optimistic and batch.binary is not None and batch.aggregates is not None
-                and self._insert_optimistically(batch.binary, batch.aggregates)):
+        if (
+            self.optimistic
+            and batch.binary is not None
+            and batch.aggregates is not None
+            and self._insert_optimistically(batch.binary, batch.aggregates)
+        ):
             return len(batch.samples)
         cr.execute(STAGE_SQL)  # a temp table dies with its connection; the ingest reconnects
         text = batch.text if batch.text is not None else _text_rows(batch.samples)

@@ -75,8 +75,12 @@ class EdgeBundle:
             transport["identity"] = IDENTITY
         return {
             "odoo": {"url": self.odoo_url, "db": self.db, "login": self.edge_login, "poll_seconds": 60},
-            "mqtt": {"url": self.mqtt_url, "username": self.mqtt_username, "topic_root": self.topic_root,
-                     **({"ca_file": CA_FILE} if self.mqtt_ca else {})},
+            "mqtt": {
+                "url": self.mqtt_url,
+                "username": self.mqtt_username,
+                "topic_root": self.topic_root,
+                **({"ca_file": CA_FILE} if self.mqtt_ca else {}),
+            },
             "transport": transport,
             "buffer": {"max_messages": 2_000_000},
             "state_dir": "state",
@@ -91,8 +95,12 @@ class EdgeBundle:
                 "command": ["run", "--bundle", "/bundle", "--state-dir", "/state"],
                 "volumes": ["./:/bundle:ro", "collector-state:/state", "ziti-identity:/identity"],
                 "network_mode": "host",  # the PLCs are on the plant network, not behind Docker's NAT
-                "healthcheck": {"test": ["CMD", "hf-collector", "status", "--state-dir", "/state"],
-                                "interval": "30s", "timeout": "10s", "retries": 3},
+                "healthcheck": {
+                    "test": ["CMD", "hf-collector", "status", "--state-dir", "/state"],
+                    "interval": "30s",
+                    "timeout": "10s",
+                    "retries": 3,
+                },
             },
         }
         if self.enrollment_jwt:
@@ -104,46 +112,58 @@ class EdgeBundle:
             }
             services["collector"]["environment"] = {"HF_COLLECTOR_ZITI_IDENTITY": DOCKER_IDENTITY}
             services["collector"]["depends_on"] = {"enroll": {"condition": "service_completed_successfully"}}
-        return {"name": f"hyperfactory-edge-{self.tenant}", "services": services,
-                "volumes": {"collector-state": {}, "ziti-identity": {}}}
+        return {
+            "name": f"hyperfactory-edge-{self.tenant}",
+            "services": services,
+            "volumes": {"collector-state": {}, "ziti-identity": {}},
+        }
 
     def env_file(self) -> str:
         scheme, rest = self.mqtt_url.split("://", 1)
         url = f"{scheme}://{self.mqtt_username}:{self.mqtt_password}@{rest}"
-        return ("# Secrets of this edge only (revocable in Odoo and by the operator). Keep this file private.\n"
-                f"HF_COLLECTOR_API_KEY={self.edge_api_key}\nHF_COLLECTOR_MQTT_URL={url}\n"
-                f"HF_COLLECTOR_TRANSPORT={'ziti' if self.enrollment_jwt else 'direct'}\n")
+        return (
+            "# Secrets of this edge only (revocable in Odoo and by the operator). Keep this file private.\n"
+            f"HF_COLLECTOR_API_KEY={self.edge_api_key}\nHF_COLLECTOR_MQTT_URL={url}\n"
+            f"HF_COLLECTOR_TRANSPORT={'ziti' if self.enrollment_jwt else 'direct'}\n"
+        )
 
     def readme(self) -> str:
-        docker_ziti = ("1. `docker compose run --rm enroll` once: it turns the one-time token into the edge's\n"
-                       "   OpenZiti identity (the token is then spent; ask for a new bundle if it expired).\n"
-                       if self.enrollment_jwt else
-                       "1. OpenZiti is not configured for this instance: the collector connects to the broker\n"
-                       "   directly. `enrollment.jwt` holds a placeholder, not a token.\n")
-        plain_ziti = ("   The first start enrolls the edge's OpenZiti identity from `enrollment.jwt` into\n"
-                      f"   `{IDENTITY}` (by hand: `hf-collector enroll --jwt enrollment.jwt --out {IDENTITY}`).\n"
-                      if self.enrollment_jwt else "")
-        return (f"# Hyperfactory edge for {self.tenant}\n\n"
-                "The collector in this folder pulls its devices and tags from "
-                f"{self.odoo_url} (database {self.db}),\n"
-                f"reads the PLCs and publishes their values under `{self.topic_root}/…`. Run it on a Linux box in\n"
-                "the plant network, one of two ways. `.env` holds this edge's own secrets (its Odoo API key and\n"
-                "broker password, revocable in Odoo): keep it private.\n\n"
-                "## Without Docker\n\n"
-                "1. Python 3.11 or newer, and hf-collector from a clone of the Hyperfactory repository:\n"
-                "   ```sh\n"
-                "   python3 -m venv ~/.hyperfactory\n"
-                "   ~/.hyperfactory/bin/pip install ./core ./collector   # in the repository's folder\n"
-                "   ```\n"
-                "2. `sh run.sh` in this folder (it runs `hf-collector run --bundle <this folder>`; run it\n"
-                "   as a systemd service to keep it up). The buffer and configuration cache are in `state/`.\n"
-                f"{plain_ziti}\n"
-                "## With Docker\n\n"
-                f"{docker_ziti}2. `docker compose up -d` starts the collector (this folder is mounted read-only\n"
-                "   at /bundle).\n"
-                "3. `docker compose logs -f collector` shows what it reads.\n\n"
-                "`hf-collector status --state-dir state` (or `docker compose exec collector hf-collector status\n"
-                "--state-dir /state`) shows its devices and counters.\n")
+        docker_ziti = (
+            "1. `docker compose run --rm enroll` once: it turns the one-time token into the edge's\n"
+            "   OpenZiti identity (the token is then spent; ask for a new bundle if it expired).\n"
+            if self.enrollment_jwt
+            else "1. OpenZiti is not configured for this instance: the collector connects to the broker\n"
+            "   directly. `enrollment.jwt` holds a placeholder, not a token.\n"
+        )
+        plain_ziti = (
+            "   The first start enrolls the edge's OpenZiti identity from `enrollment.jwt` into\n"
+            f"   `{IDENTITY}` (by hand: `hf-collector enroll --jwt enrollment.jwt --out {IDENTITY}`).\n"
+            if self.enrollment_jwt
+            else ""
+        )
+        return (
+            f"# Hyperfactory edge for {self.tenant}\n\n"
+            "The collector in this folder pulls its devices and tags from "
+            f"{self.odoo_url} (database {self.db}),\n"
+            f"reads the PLCs and publishes their values under `{self.topic_root}/…`. Run it on a Linux box in\n"
+            "the plant network, one of two ways. `.env` holds this edge's own secrets (its Odoo API key and\n"
+            "broker password, revocable in Odoo): keep it private.\n\n"
+            "## Without Docker\n\n"
+            "1. Python 3.11 or newer, and hf-collector from a clone of the Hyperfactory repository:\n"
+            "   ```sh\n"
+            "   python3 -m venv ~/.hyperfactory\n"
+            "   ~/.hyperfactory/bin/pip install ./core ./collector   # in the repository's folder\n"
+            "   ```\n"
+            "2. `sh run.sh` in this folder (it runs `hf-collector run --bundle <this folder>`; run it\n"
+            "   as a systemd service to keep it up). The buffer and configuration cache are in `state/`.\n"
+            f"{plain_ziti}\n"
+            "## With Docker\n\n"
+            f"{docker_ziti}2. `docker compose up -d` starts the collector (this folder is mounted read-only\n"
+            "   at /bundle).\n"
+            "3. `docker compose logs -f collector` shows what it reads.\n\n"
+            "`hf-collector status --state-dir state` (or `docker compose exec collector hf-collector status\n"
+            "--state-dir /state`) shows its devices and counters.\n"
+        )
 
     def files(self) -> dict[str, str]:
         return {

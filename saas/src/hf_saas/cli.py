@@ -39,12 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--spec", required=True, help="spec JSON file, or - for stdin")
     create.add_argument("--fresh-install", action="store_true", help="odoo -i instead of the template (slow)")
     sub.add_parser("list", help="all tenants and their state")
-    for name, text in (("suspend", "refuse logins and edge connections"), ("resume", "undo suspend"),
-                       ("backup", "pg_dump + filestore into the state directory"),
-                       ("usage", "tags, samples/day, size"),
-                       ("upgrade", "update the tenant's modules to this code, as the tenant's own role"),
-                       ("migrate", "give an earlier release's tenant its own role and database-named users"),
-                       ("ziti-reissue", "a new OpenZiti enrollment token for the tenant's edge (the old one stops)")):
+    for name, text in (
+        ("suspend", "refuse logins and edge connections"),
+        ("resume", "undo suspend"),
+        ("backup", "pg_dump + filestore into the state directory"),
+        ("usage", "tags, samples/day, size"),
+        ("upgrade", "update the tenant's modules to this code, as the tenant's own role"),
+        ("migrate", "give an earlier release's tenant its own role and database-named users"),
+        ("ziti-reissue", "a new OpenZiti enrollment token for the tenant's edge (the old one stops)"),
+    ):
         sub.add_parser(name, help=text).add_argument("db")
     restore = sub.add_parser("restore", help="restore a tenant from its latest (or a given) backup")
     restore.add_argument("db")
@@ -60,18 +63,27 @@ def _parser() -> argparse.ArgumentParser:
         quotas.add_argument(f"--{key}", type=int, required=True)
     server = sub.add_parser("serve", help="serve every tenant at http://<db>.<host>:<port>, each by its own Odoo")
     server.add_argument("--listen", default="127.0.0.1:8070", help="address:port of the router (default %(default)s)")
-    server.add_argument("--idle-stop", type=float, default=0.0, metavar="SECONDS",
-                        help="stop a tenant's Odoo after this long without a request (0: never; it starts again "
-                             "with the next request)")
-    broker = sub.add_parser("broker-config", help="write the cloud broker's mosquitto.conf (TLS for the edges, "
-                                                  "plain MQTT on loopback for the ingests)")
+    server.add_argument(
+        "--idle-stop",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="stop a tenant's Odoo after this long without a request (0: never; it starts again with the next request)",
+    )
+    broker = sub.add_parser(
+        "broker-config",
+        help="write the cloud broker's mosquitto.conf (TLS for the edges, plain MQTT on loopback for the ingests)",
+    )
     broker.add_argument("--plain-port", type=int, default=1884)
     broker.add_argument("--tls-port", type=int, default=8883)
     broker.add_argument("--cert", help="the broker's certificate (PEM)")
     broker.add_argument("--key", help="its private key (PEM)")
-    broker.add_argument("--dev-certs", metavar="HOST,…",
-                        help="instead of --cert/--key: a development CA and certificate for these host names, "
-                             "kept in <mosquitto dir>/certs (the edges trust its ca.crt)")
+    broker.add_argument(
+        "--dev-certs",
+        metavar="HOST,…",
+        help="instead of --cert/--key: a development CA and certificate for these host names, "
+        "kept in <mosquitto dir>/certs (the edges trust its ca.crt)",
+    )
     broker.add_argument("--user", default="", help="the OS user Mosquitto runs as (when started as root)")
     certs = sub.add_parser("dev-certs", help="a development CA and broker certificate (ca.crt, server.crt, server.key)")
     certs.add_argument("directory")
@@ -89,18 +101,34 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
     cmd = args.command
     if cmd == "template":
         status = provisioner.build_template(force=args.force)
-        _print(args, status, f"template {status['db']}: {'built' if status['changed'] else 'up to date'} "
-                             f"(fingerprint {status['fingerprint']})")
+        _print(
+            args,
+            status,
+            f"template {status['db']}: {'built' if status['changed'] else 'up to date'} "
+            f"(fingerprint {status['fingerprint']})",
+        )
     elif cmd == "create":
         raw = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text(encoding="utf-8")
         spec = parse_spec(json.loads(raw))
-        result = provisioner.create(spec, fresh_install=args.fresh_install,
-                                    progress=lambda step: print(f"… {step}", file=sys.stderr))
-        data = {"db": result.db, "url": result.url, "login": result.admin_login, "password": result.admin_password,
-                "bundle": result.bundle_path, "ziti": result.ziti_status, "timings": result.timings}
-        _print(args, data, f"{result.db} ready at {result.url}\nlogin: {result.admin_login}\n"
-                           f"password: {result.admin_password}   (shown once)\nedge bundle: {result.bundle_path}\n"
-                           f"OpenZiti: {result.ziti_status}\ntimings: {result.timings}")
+        result = provisioner.create(
+            spec, fresh_install=args.fresh_install, progress=lambda step: print(f"… {step}", file=sys.stderr)
+        )
+        data = {
+            "db": result.db,
+            "url": result.url,
+            "login": result.admin_login,
+            "password": result.admin_password,
+            "bundle": result.bundle_path,
+            "ziti": result.ziti_status,
+            "timings": result.timings,
+        }
+        _print(
+            args,
+            data,
+            f"{result.db} ready at {result.url}\nlogin: {result.admin_login}\n"
+            f"password: {result.admin_password}   (shown once)\nedge bundle: {result.bundle_path}\n"
+            f"OpenZiti: {result.ziti_status}\ntimings: {result.timings}",
+        )
     elif cmd == "list":
         rows = provisioner.list()
         lines = [f"{'database':32} {'state':12} {'plan':10} company"]
@@ -122,8 +150,12 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         usage = provisioner.usage(args.db)
         _print(args, usage, " ".join(f"{k}={v}" for k, v in usage.items()))
     elif cmd == "quotas":
-        quotas = Quotas(tags=args.tags, samples_per_day=args.samples_per_day, retention_days=args.retention_days,
-                        storage_mb=args.storage_mb)
+        quotas = Quotas(
+            tags=args.tags,
+            samples_per_day=args.samples_per_day,
+            retention_days=args.retention_days,
+            storage_mb=args.storage_mb,
+        )
         outcome = provisioner.set_quotas(args.db, quotas, args.plan)
         _print(args, outcome.__dict__, outcome.message)
     elif cmd == "serve":
@@ -140,8 +172,9 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
             cert, key = Path(args.cert), Path(args.key)
         else:
             raise ConfigError("broker-config needs --cert and --key, or --dev-certs HOST,….")
-        path = files.write_broker_config(plain_port=args.plain_port, tls_port=args.tls_port, certfile=cert,
-                                         keyfile=key, user=args.user)
+        path = files.write_broker_config(
+            plain_port=args.plain_port, tls_port=args.tls_port, certfile=cert, keyfile=key, user=args.user
+        )
         _print(args, {"config": str(path)}, str(path))
     elif cmd == "dev-certs":
         made = make_dev_certs(Path(args.directory), [h.strip() for h in args.hosts.split(",") if h.strip()])
@@ -149,15 +182,21 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
     elif cmd == "k8s":
         record = provisioner.registry.get(args.db)
         host = args.host or record.url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-        print(render(tenant_manifests(tenant=record.slug, db=record.db, host=host, db_host=args.db_host,
-                                      quotas=record.quotas)))
+        print(
+            render(
+                tenant_manifests(
+                    tenant=record.slug, db=record.db, host=host, db_host=args.db_host, quotas=record.quotas
+                )
+            )
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return run(args, Provisioner(Settings.load()))
     except HfSaasError as exc:

@@ -43,21 +43,26 @@ def exists(settings: Settings, db: str) -> bool:
 
 def list_databases(settings: Settings, prefix: str) -> list[str]:
     with closing(connect(settings)) as conn, conn.cursor() as cr:
-        cr.execute("SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
-                   (prefix.replace("_", r"\_") + "%",))
+        cr.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname",
+            (prefix.replace("_", r"\_") + "%",),
+        )
         return [row[0] for row in cr.fetchall()]
 
 
 def terminate(settings: Settings, db: str) -> None:
     with closing(connect(settings)) as conn, conn.cursor() as cr:
-        cr.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                   "WHERE datname = %s AND pid <> pg_backend_pid()", (db,))
+        cr.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db,),
+        )
 
 
 def clone(settings: Settings, template: str, db: str) -> None:
     """CREATE DATABASE db TEMPLATE template, retrying while the template is briefly in use."""
     statement = sql.SQL("CREATE DATABASE {} WITH TEMPLATE {} STRATEGY {}").format(
-        sql.Identifier(db), sql.Identifier(template), sql.SQL(settings.clone_strategy.upper()))
+        sql.Identifier(db), sql.Identifier(template), sql.SQL(settings.clone_strategy.upper())
+    )
     for attempt in range(40):
         try:
             with closing(connect(settings)) as conn, conn.cursor() as cr:
@@ -71,8 +76,11 @@ def clone(settings: Settings, template: str, db: str) -> None:
 
 def set_allow_connections(settings: Settings, db: str, allow: bool) -> None:
     with closing(connect(settings)) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
-            sql.Identifier(db), sql.SQL("true" if allow else "false")))
+        cr.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+                sql.Identifier(db), sql.SQL("true" if allow else "false")
+            )
+        )
     if not allow:
         terminate(settings, db)
 
@@ -134,8 +142,10 @@ def restore(settings: Settings, db: str, source: Path) -> None:
     """A new database ``db`` (must not exist) from a :func:`dump` directory, filestore included."""
     with closing(connect(settings)) as conn, conn.cursor() as cr:
         cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(db)))
-    run(["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", db, str(source / "db.dump")],
-        env=_pg_env(settings))
+    run(
+        ["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", db, str(source / "db.dump")],
+        env=_pg_env(settings),
+    )
     store = filestore(settings, db)
     if store.exists():
         shutil.rmtree(store)
@@ -145,11 +155,13 @@ def restore(settings: Settings, db: str, source: Path) -> None:
         shutil.unpack_archive(str(archive), str(store), "gztar")
 
 
-def run(argv: list[str], *, env: dict[str, str] | None = None, input_text: str | None = None,
-        timeout: float = 1800) -> str:
+def run(
+    argv: list[str], *, env: dict[str, str] | None = None, input_text: str | None = None, timeout: float = 1800
+) -> str:
     """Run a command; ProvisionError with the tail of its output when it fails."""
-    result = subprocess.run(argv, env=env, input=input_text, capture_output=True, text=True, timeout=timeout,
-                            check=False)
+    result = subprocess.run(
+        argv, env=env, input=input_text, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if result.returncode != 0:
         tail = (result.stderr or result.stdout)[-2000:]
         raise ProvisionError(f"{Path(argv[0]).name} failed (exit {result.returncode}).", tail)

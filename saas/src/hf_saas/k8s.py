@@ -28,98 +28,229 @@ def _labels(tenant: str) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": "hyperfactory", "hyperfactory.io/tenant": tenant}
 
 
-def tenant_manifests(*, tenant: str, db: str, host: str, db_host: str, db_port: int = 5432,
-                     db_user: str | None = None, quotas: dict[str, Any] | None = None,
-                     mqtt_host: str = "mqtt.hyperfactory.svc", replicas: int = 1) -> list[dict[str, Any]]:
+def tenant_manifests(
+    *,
+    tenant: str,
+    db: str,
+    host: str,
+    db_host: str,
+    db_port: int = 5432,
+    db_user: str | None = None,
+    quotas: dict[str, Any] | None = None,
+    mqtt_host: str = "mqtt.hyperfactory.svc",
+    replicas: int = 1,
+) -> list[dict[str, Any]]:
     quotas = quotas or {}
     db_user = db_user or roles.tenant_role(db)  # the tenant's own role, never the operator's or the provisioner's
     ns = f"hf-{tenant.replace('_', '-')}"[:63]
     labels = _labels(tenant)
     cpu = float(quotas.get("cpu", 1.0))
     storage_mb = int(quotas.get("storage_mb", 5120))
-    odoo_conf = "\n".join([
-        "[options]", f"db_host = {db_host}", f"db_port = {db_port}", f"db_user = {db_user}",
-        f"dbfilter = ^{db}$", "list_db = False", "proxy_mode = True", "workers = 2", "max_cron_threads = 1",
-        "data_dir = /var/lib/odoo",
-        # the image keeps the operator's addon (hf_cloud) in /mnt/hyperfactory/operator-addons: not here
-        f"addons_path = {TENANT_ADDONS_PATH}", "",
-    ])
+    odoo_conf = "\n".join(
+        [
+            "[options]",
+            f"db_host = {db_host}",
+            f"db_port = {db_port}",
+            f"db_user = {db_user}",
+            f"dbfilter = ^{db}$",
+            "list_db = False",
+            "proxy_mode = True",
+            "workers = 2",
+            "max_cron_threads = 1",
+            "data_dir = /var/lib/odoo",
+            # the image keeps the operator's addon (hf_cloud) in /mnt/hyperfactory/operator-addons: not here
+            f"addons_path = {TENANT_ADDONS_PATH}",
+            "",
+        ]
+    )
     probe = {"httpGet": {"path": "/web/health", "port": 8069}, "periodSeconds": 10, "timeoutSeconds": 5}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}},
-        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "plan", "namespace": ns, "labels": labels},
-         "spec": {"hard": {"requests.cpu": str(cpu), "limits.cpu": str(cpu * 2),
-                           "requests.memory": f"{int(1024 * cpu)}Mi", "limits.memory": f"{int(2048 * cpu)}Mi",
-                           "requests.storage": f"{storage_mb}Mi", "pods": "10"}}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-         "metadata": {"name": "odoo-ingress-only", "namespace": ns, "labels": labels},
-         "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "odoo"}}, "policyTypes": ["Ingress"],
-                  "ingress": [{"from": [
-                      {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
-                      {"podSelector": {}}]}]}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "odoo-conf", "namespace": ns, "labels": labels},
-         "data": {"odoo.conf": odoo_conf}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "odoo", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "odoo"}},
-         "spec": {"replicas": replicas,
-                  "selector": {"matchLabels": {"app.kubernetes.io/name": "odoo", "hyperfactory.io/tenant": tenant}},
-                  "template": {
-                      "metadata": {"labels": {**labels, "app.kubernetes.io/name": "odoo"}},
-                      "spec": {
-                          "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "fsGroup": 101},
-                          "containers": [{
-                              "name": "odoo", "image": ODOO_IMAGE, "args": ["-c", "/etc/odoo/odoo.conf"],
-                              "ports": [{"containerPort": 8069, "name": "http"},
-                                        {"containerPort": 8072, "name": "gevent"}],
-                              "env": [{"name": "PGPASSWORD",
-                                       "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}}},
-                                      {"name": "ODOO_ADMIN_PASSWD",
-                                       "valueFrom": {"secretKeyRef": {"name": "odoo-admin", "key": "password"}}},
-                                      # hf_ml signs its models with a key kept out of the database
-                                      {"name": "HF_ML_SIGNING_KEY",
-                                       "valueFrom": {"secretKeyRef": {"name": "odoo-ml-key", "key": "key"}}},
-                                      {"name": "HF_ODOO_BASE_CONF", "value": BASE_CONF}],
-                              "resources": {"requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
-                                            "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"}},
-                              "readinessProbe": probe, "livenessProbe": {**probe, "initialDelaySeconds": 30},
-                              "volumeMounts": [{"name": "conf", "mountPath": "/etc/hyperfactory"},
-                                               {"name": "odoo-conf", "mountPath": "/etc/odoo"},
-                                               {"name": "filestore", "mountPath": "/var/lib/odoo"}]}],
-                          "volumes": [{"name": "conf", "configMap": {"name": "odoo-conf"}},
-                                      {"name": "odoo-conf", "emptyDir": {"medium": "Memory"}},
-                                      {"name": "filestore", "persistentVolumeClaim": {"claimName": "filestore"}}]}}}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-         "metadata": {"name": "filestore", "namespace": ns, "labels": labels},
-         "spec": {"accessModes": ["ReadWriteMany"],
-                  "resources": {"requests": {"storage": f"{max(1, storage_mb // 1024)}Gi"}}}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "ingest", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "ingest"}},
-         "spec": {"replicas": 1,
-                  "selector": {"matchLabels": {"app.kubernetes.io/name": "ingest", "hyperfactory.io/tenant": tenant}},
-                  "template": {"metadata": {"labels": {**labels, "app.kubernetes.io/name": "ingest"}},
-                               "spec": {"containers": [{
-                                   "name": "ingest", "image": INGEST_IMAGE,
-                                   "args": ["--dsn",
-                                            f"host={db_host} port={db_port} dbname={db} user={db_user}"],
-                                   "env": [{"name": "HF_COLLECTOR_MQTT_URL", "valueFrom": {"secretKeyRef": {
-                                       "name": "ingest-mqtt", "key": "url"}}},
-                                       {"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {
-                                           "name": "odoo-db", "key": "password"}}}],
-                                   "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                                 "limits": {"cpu": "500m", "memory": "512Mi"}}}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "odoo", "namespace": ns, "labels": labels},
-         "spec": {"selector": {"app.kubernetes.io/name": "odoo", "hyperfactory.io/tenant": tenant},
-                  "ports": [{"name": "http", "port": 8069, "targetPort": 8069},
-                            {"name": "gevent", "port": 8072, "targetPort": 8072}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
-            "name": "odoo", "namespace": ns, "labels": labels,
-            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "64m"}},
-         "spec": {"ingressClassName": "nginx", "tls": [{"hosts": [host], "secretName": "odoo-tls"}],
-                  "rules": [{"host": host, "http": {"paths": [
-                      {"path": "/websocket", "pathType": "Prefix",
-                       "backend": {"service": {"name": "odoo", "port": {"number": 8072}}}},
-                      {"path": "/", "pathType": "Prefix",
-                       "backend": {"service": {"name": "odoo", "port": {"number": 8069}}}}]}}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "plan", "namespace": ns, "labels": labels},
+            "spec": {
+                "hard": {
+                    "requests.cpu": str(cpu),
+                    "limits.cpu": str(cpu * 2),
+                    "requests.memory": f"{int(1024 * cpu)}Mi",
+                    "limits.memory": f"{int(2048 * cpu)}Mi",
+                    "requests.storage": f"{storage_mb}Mi",
+                    "pods": "10",
+                }
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "odoo-ingress-only", "namespace": ns, "labels": labels},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "odoo"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                            {"podSelector": {}},
+                        ]
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "odoo-conf", "namespace": ns, "labels": labels},
+            "data": {"odoo.conf": odoo_conf},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "odoo", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "odoo"}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "odoo", "hyperfactory.io/tenant": tenant}},
+                "template": {
+                    "metadata": {"labels": {**labels, "app.kubernetes.io/name": "odoo"}},
+                    "spec": {
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "fsGroup": 101},
+                        "containers": [
+                            {
+                                "name": "odoo",
+                                "image": ODOO_IMAGE,
+                                "args": ["-c", "/etc/odoo/odoo.conf"],
+                                "ports": [
+                                    {"containerPort": 8069, "name": "http"},
+                                    {"containerPort": 8072, "name": "gevent"},
+                                ],
+                                "env": [
+                                    {
+                                        "name": "PGPASSWORD",
+                                        "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}},
+                                    },
+                                    {
+                                        "name": "ODOO_ADMIN_PASSWD",
+                                        "valueFrom": {"secretKeyRef": {"name": "odoo-admin", "key": "password"}},
+                                    },
+                                    # hf_ml signs its models with a key kept out of the database
+                                    {
+                                        "name": "HF_ML_SIGNING_KEY",
+                                        "valueFrom": {"secretKeyRef": {"name": "odoo-ml-key", "key": "key"}},
+                                    },
+                                    {"name": "HF_ODOO_BASE_CONF", "value": BASE_CONF},
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
+                                    "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"},
+                                },
+                                "readinessProbe": probe,
+                                "livenessProbe": {**probe, "initialDelaySeconds": 30},
+                                "volumeMounts": [
+                                    {"name": "conf", "mountPath": "/etc/hyperfactory"},
+                                    {"name": "odoo-conf", "mountPath": "/etc/odoo"},
+                                    {"name": "filestore", "mountPath": "/var/lib/odoo"},
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "conf", "configMap": {"name": "odoo-conf"}},
+                            {"name": "odoo-conf", "emptyDir": {"medium": "Memory"}},
+                            {"name": "filestore", "persistentVolumeClaim": {"claimName": "filestore"}},
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "filestore", "namespace": ns, "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "resources": {"requests": {"storage": f"{max(1, storage_mb // 1024)}Gi"}},
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "ingest", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "ingest"}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "ingest", "hyperfactory.io/tenant": tenant}},
+                "template": {
+                    "metadata": {"labels": {**labels, "app.kubernetes.io/name": "ingest"}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "ingest",
+                                "image": INGEST_IMAGE,
+                                "args": ["--dsn", f"host={db_host} port={db_port} dbname={db} user={db_user}"],
+                                "env": [
+                                    {
+                                        "name": "HF_COLLECTOR_MQTT_URL",
+                                        "valueFrom": {"secretKeyRef": {"name": "ingest-mqtt", "key": "url"}},
+                                    },
+                                    {
+                                        "name": "PGPASSWORD",
+                                        "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}},
+                                    },
+                                ],
+                                "resources": {
+                                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                                    "limits": {"cpu": "500m", "memory": "512Mi"},
+                                },
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "odoo", "namespace": ns, "labels": labels},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": "odoo", "hyperfactory.io/tenant": tenant},
+                "ports": [
+                    {"name": "http", "port": 8069, "targetPort": 8069},
+                    {"name": "gevent", "port": 8072, "targetPort": 8072},
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                "name": "odoo",
+                "namespace": ns,
+                "labels": labels,
+                "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "64m"},
+            },
+            "spec": {
+                "ingressClassName": "nginx",
+                "tls": [{"hosts": [host], "secretName": "odoo-tls"}],
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/websocket",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "odoo", "port": {"number": 8072}}},
+                                },
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "odoo", "port": {"number": 8069}}},
+                                },
+                            ]
+                        },
+                    }
+                ],
+            },
+        },
     ]
 
 

@@ -97,10 +97,12 @@ class MosquittoFiles:
         The ingest user is left alone (the cloud ingest keeps running)."""
         creds = BrokerCredentials(f"{tenant}-edge", secrets.token_urlsafe(24), topic_root(enterprise))
         with self._locked():
-            lines = [line for line in self._tenant_lines(self.passwd, tenant)
-                     if not line.startswith(f"{creds.username}:")]
-            self._replace_block(self.passwd, tenant, [f"{creds.username}:{hash_password(creds.password)}", *lines],
-                                comment=False)
+            lines = [
+                line for line in self._tenant_lines(self.passwd, tenant) if not line.startswith(f"{creds.username}:")
+            ]
+            self._replace_block(
+                self.passwd, tenant, [f"{creds.username}:{hash_password(creds.password)}", *lines], comment=False
+            )
         self.reload()
         _logger.info("broker password of %s rotated", creds.username)
         return creds
@@ -145,8 +147,9 @@ class MosquittoFiles:
             self.reload()
         return changed
 
-    def write_broker_config(self, *, plain_port: int, tls_port: int, certfile: Path, keyfile: Path,
-                            user: str = "") -> Path:
+    def write_broker_config(
+        self, *, plain_port: int, tls_port: int, certfile: Path, keyfile: Path, user: str = ""
+    ) -> Path:
         """The cloud broker's ``mosquitto.conf``: the users and ACL this class writes, reloaded on SIGHUP
         through ``pid_file``; TLS for the edges on every interface, plain MQTT on loopback only (for the
         tenants' ingests on the same server: an edge can never send a password in clear text)."""
@@ -212,7 +215,7 @@ class MosquittoFiles:
             kept = [line for line in old if not line.startswith(prefixes)]
         new = list(kept)
         if lines is not None:
-            new += ([f"{BEGIN}{tenant}", *lines, f"{END}{tenant}"] if comment else lines)
+            new += [f"{BEGIN}{tenant}", *lines, f"{END}{tenant}"] if comment else lines
         if new == old:
             return False
         self._write(path, "\n".join(new) + ("\n" if new else ""))

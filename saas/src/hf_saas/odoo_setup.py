@@ -41,19 +41,30 @@ def apply_quotas(env: Any, quotas: dict[str, Any]) -> None:
 def _tag_values(tag: dict[str, Any], device: Any, workcenter: Any) -> dict[str, Any]:
     address = tag.get("address") or {}
     vals: dict[str, Any] = {
-        "name": tag["name"], "tag_group": tag.get("tag_group") or False, "workcenter_id": workcenter.id,
-        "device_id": device.id, "data_type": tag.get("data_type", "float"), "unit": tag.get("unit") or False,
-        "sampling_interval_ms": int(tag.get("sampling_interval_ms", 1000)), "role": tag.get("role") or "plain",
+        "name": tag["name"],
+        "tag_group": tag.get("tag_group") or False,
+        "workcenter_id": workcenter.id,
+        "device_id": device.id,
+        "data_type": tag.get("data_type", "float"),
+        "unit": tag.get("unit") or False,
+        "sampling_interval_ms": int(tag.get("sampling_interval_ms", 1000)),
+        "role": tag.get("role") or "plain",
     }
     if device.protocol == "opcua":
         vals["opcua_node_id"] = address.get("node_id")
     elif device.protocol == "modbus":
-        vals.update({f"modbus_{k}": address[k]
-                     for k in ("table", "address", "type", "byte_order", "word_order", "length") if k in address})
+        vals.update(
+            {
+                f"modbus_{k}": address[k]
+                for k in ("table", "address", "type", "byte_order", "word_order", "length")
+                if k in address
+            }
+        )
         vals["modbus_unit_id"] = address.get("unit_id", device.unit_id)
     else:
-        vals.update({f"s7_{k}": address[k] for k in ("area", "db_number", "offset", "bit", "type", "length")
-                     if k in address})
+        vals.update(
+            {f"s7_{k}": address[k] for k in ("area", "db_number", "offset", "bit", "type", "length") if k in address}
+        )
     return vals
 
 
@@ -72,55 +83,87 @@ def setup(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
     apply_quotas(env, spec.get("plan", {}))
 
     company = env.ref("base.main_company")
-    company.write({"name": company_spec["name"], "email": company_spec["email"],
-                   "phone": company_spec.get("phone") or False, "hf_uns_segment": payload["enterprise"]})
+    company.write(
+        {
+            "name": company_spec["name"],
+            "email": company_spec["email"],
+            "phone": company_spec.get("phone") or False,
+            "hf_uns_segment": payload["enterprise"],
+        }
+    )
     tz = company_spec.get("timezone") or "UTC"
     admin = env.ref("base.user_admin")
-    admin.with_context(no_reset_password=True).write({
-        "login": company_spec["email"].lower(), "name": company_spec["contact_name"],
-        "email": company_spec["email"], "tz": tz, "password": payload["admin_password"],
-    })
+    admin.with_context(no_reset_password=True).write(
+        {
+            "login": company_spec["email"].lower(),
+            "name": company_spec["contact_name"],
+            "email": company_spec["email"],
+            "tz": tz,
+            "password": payload["admin_password"],
+        }
+    )
     env.ref("base.partner_admin").write({"tz": tz})
 
     site_spec = spec["site"]
-    site = env["hf.uns.site"].create({"name": site_spec["name"], "segment": _segment(site_spec["name"]),
-                                      "company_id": company.id, "timezone": tz})
+    site = env["hf.uns.site"].create(
+        {"name": site_spec["name"], "segment": _segment(site_spec["name"]), "company_id": company.id, "timezone": tz}
+    )
     workcenters: dict[str, Any] = {}
     for area_spec in site_spec["areas"]:
-        area = env["hf.uns.area"].create({"name": area_spec["name"], "segment": _segment(area_spec["name"]),
-                                          "site_id": site.id})
+        area = env["hf.uns.area"].create(
+            {"name": area_spec["name"], "segment": _segment(area_spec["name"]), "site_id": site.id}
+        )
         for line_spec in area_spec["lines"]:
-            line = env["hf.uns.line"].create({"name": line_spec["name"], "segment": _segment(line_spec["name"]),
-                                              "area_id": area.id})
+            line = env["hf.uns.line"].create(
+                {"name": line_spec["name"], "segment": _segment(line_spec["name"]), "area_id": area.id}
+            )
             for wc_name in line_spec["workcenters"]:
-                workcenters[wc_name] = env["mrp.workcenter"].create({
-                    "name": wc_name, "hf_uns_segment": _segment(wc_name), "hf_line_id": line.id,
-                    "company_id": company.id,
-                })
+                workcenters[wc_name] = env["mrp.workcenter"].create(
+                    {
+                        "name": wc_name,
+                        "hf_uns_segment": _segment(wc_name),
+                        "hf_line_id": line.id,
+                        "company_id": company.id,
+                    }
+                )
     edge = env["hf.uns.edge"].create({"name": f"{site.segment}-edge", "site_id": site.id})
     tag_count = 0
     for device_spec in spec["devices"]:
         workcenter = workcenters[device_spec["workcenter"]]
-        device = env["hf.uns.device"].create({
-            "name": device_spec["name"], "protocol": device_spec["protocol"], "host": device_spec["ip"],
-            "port": device_spec["port"], "mac_address": device_spec.get("mac") or False,
-            "workcenter_id": workcenter.id, "edge_id": edge.id, "company_id": company.id,
-        })
+        device = env["hf.uns.device"].create(
+            {
+                "name": device_spec["name"],
+                "protocol": device_spec["protocol"],
+                "host": device_spec["ip"],
+                "port": device_spec["port"],
+                "mac_address": device_spec.get("mac") or False,
+                "workcenter_id": workcenter.id,
+                "edge_id": edge.id,
+                "company_id": company.id,
+            }
+        )
         tags = [_tag_values(tag, device, workcenter) for tag in device_spec.get("tags") or []]
         if tags:
             env["hf.uns.tag"].create(tags)
             tag_count += len(tags)
-    api_key = env["res.users.apikeys"].with_user(edge.user_id).sudo()._generate(
-        "rpc", f"Hyperfactory collector {edge.name}", None)
+    api_key = (
+        env["res.users.apikeys"]
+        .with_user(edge.user_id)
+        .sudo()
+        ._generate("rpc", f"Hyperfactory collector {edge.name}", None)
+    )
     signup_url = ""
     if "signup_prepare" in dir(admin.partner_id):
         admin.partner_id.sudo().signup_prepare(signup_type="reset")
         signup_url = admin.partner_id.with_context(relative_url=False)._get_signup_url()
     admin.write({"groups_id": [Command.link(env.ref("hf_uns.group_hf_admin").id)]})
     return {
-        "admin_login": admin.login, "signup_url": signup_url, "edge_login": edge.user_id.login,
+        "admin_login": admin.login,
+        "signup_url": signup_url,
+        "edge_login": edge.user_id.login,
         "edge_name": edge.name,
-        "edge_api_key": api_key, "site": site.segment,
+        "edge_api_key": api_key,
+        "site": site.segment,
         "counts": {"workcenters": len(workcenters), "devices": len(spec["devices"]), "tags": tag_count},
     }
 
@@ -131,8 +174,12 @@ def edge_key(env: Any, payload: dict[str, Any]) -> dict[str, Any]:
         raise SystemExit("this tenant has no edge")
     # a new bundle replaces the old one: its key must be the edge's only key
     env["res.users.apikeys"].sudo().search([("user_id", "=", edge.user_id.id)]).unlink()
-    api_key = env["res.users.apikeys"].with_user(edge.user_id).sudo()._generate(
-        "rpc", f"Hyperfactory collector {edge.name}", None)
+    api_key = (
+        env["res.users.apikeys"]
+        .with_user(edge.user_id)
+        .sudo()
+        ._generate("rpc", f"Hyperfactory collector {edge.name}", None)
+    )
     return {"edge_login": edge.user_id.login, "edge_api_key": api_key}
 
 
@@ -142,11 +189,24 @@ def main() -> int:
     from odoo.modules.registry import Registry
     from odoo.tools import config
 
-    config.parse_config([
-        "--addons-path", request["addons_path"], "--db_host", request["db_host"],
-        "--db_port", str(request["db_port"]), "--db_user", request["db_user"],
-        "--data-dir", request["data_dir"], "--log-level", "warn", "--without-demo", "all",
-    ])
+    config.parse_config(
+        [
+            "--addons-path",
+            request["addons_path"],
+            "--db_host",
+            request["db_host"],
+            "--db_port",
+            str(request["db_port"]),
+            "--db_user",
+            request["db_user"],
+            "--data-dir",
+            request["data_dir"],
+            "--log-level",
+            "warn",
+            "--without-demo",
+            "all",
+        ]
+    )
     config["db_password"] = request.get("db_password") or False  # on stdin, never on the command line
     registry = Registry(request["db"])
     with registry.cursor() as cr:

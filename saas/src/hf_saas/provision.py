@@ -87,8 +87,18 @@ class Provisioner:
         """``odoo -u <modules>`` in a tenant's database, as the tenant's own role (what Odoo creates is theirs)."""
         self._require(self.registry.get(db), TenantState.READY)
         config = write_config(self.settings, db, self.registry.read_secret(db, "db_password"), 0)
-        pg.run([*odoo_command(self.settings, config), "-u", ",".join(self.settings.modules), "--stop-after-init",
-                "--no-http", "--max-cron-threads", "0"], env=odoo_environment())
+        pg.run(
+            [
+                *odoo_command(self.settings, config),
+                "-u",
+                ",".join(self.settings.modules),
+                "--stop-after-init",
+                "--no-http",
+                "--max-cron-threads",
+                "0",
+            ],
+            env=odoo_environment(),
+        )
         return Outcome(db, TenantState.READY.value, True, f"{db}: {', '.join(self.settings.modules)} updated.")
 
     def odoo_install(self, db: str) -> None:
@@ -97,8 +107,9 @@ class Provisioner:
 
     def run_in_odoo(self, db: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         # As the tenant's own role: what the setup creates belongs to the tenant, like the rest of its database.
-        return self.odoo.run_setup(db, action, payload, db_user=roles.tenant_role(db),
-                                   db_password=self.registry.read_secret(db, "db_password"))
+        return self.odoo.run_setup(
+            db, action, payload, db_user=roles.tenant_role(db), db_password=self.registry.read_secret(db, "db_password")
+        )
 
     # ---------------------------------------------------------------- create
     def db_name(self, spec: TenantSpec) -> str:
@@ -108,20 +119,28 @@ class Provisioner:
         """The database name for this company, or TenantExistsError when the company is taken."""
         name = self.db_name(spec)
         record = self.registry.find(name)
-        if (record and record.state != TenantState.DELETED.value and record.state != TenantState.FAILED.value) \
-                or pg.exists(self.settings, name):
+        if (
+            record and record.state != TenantState.DELETED.value and record.state != TenantState.FAILED.value
+        ) or pg.exists(self.settings, name):
             raise TenantExistsError(f"A Hyperfactory for {spec.company.name} already exists ({name}).")
         return name
 
-    def create(self, spec: TenantSpec, *, fresh_install: bool = False,
-               progress: Callable[[str], None] | None = None) -> CreateResult:
+    def create(
+        self, spec: TenantSpec, *, fresh_install: bool = False, progress: Callable[[str], None] | None = None
+    ) -> CreateResult:
         """Clone the template into the tenant's database and make it theirs (see module doc)."""
         say = progress or (lambda _msg: None)
         with self.registry.lock():
             db = self.check_available(spec)
-            record = TenantRecord(db=db, slug=spec.company.slug, company=spec.company.name,
-                                  plan=spec.plan_code, quotas=spec.to_dict()["plan"],
-                                  url=self.settings.tenant_url(db), topic_root=topic_root(spec.company.slug))
+            record = TenantRecord(
+                db=db,
+                slug=spec.company.slug,
+                company=spec.company.name,
+                plan=spec.plan_code,
+                quotas=spec.to_dict()["plan"],
+                url=self.settings.tenant_url(db),
+                topic_root=topic_root(spec.company.slug),
+            )
             self.registry.save(record)
         timings: dict[str, float] = {}
 
@@ -148,24 +167,40 @@ class Provisioner:
                 self.registry.write_secret(db, "db_password", roles.create(self.settings, db))
             password = secrets.token_urlsafe(18)
             with step("setup"):
-                setup = self.run_in_odoo(db, "setup", {
-                    "spec": spec.to_dict(), "url": record.url, "slug": spec.company.slug,
-                    "enterprise": spec.company.slug, "admin_password": password})
+                setup = self.run_in_odoo(
+                    db,
+                    "setup",
+                    {
+                        "spec": spec.to_dict(),
+                        "url": record.url,
+                        "slug": spec.company.slug,
+                        "enterprise": spec.company.slug,
+                        "admin_password": password,
+                    },
+                )
             with step("broker"):
                 creds = self.broker.add_tenant(db, spec.company.slug)
                 self.registry.write_secret(db, "mqtt_ingest_password", creds["ingest"].password)
             with step("ziti"):
                 ziti_status, ziti_ids, jwt = self._ziti_provision(
-                    ZitiPlan(spec.company.slug, db=db), segment_from_name(str(setup.get("edge_name") or "edge")))
+                    ZitiPlan(spec.company.slug, db=db), segment_from_name(str(setup.get("edge_name") or "edge"))
+                )
             # with OpenZiti the edge reaches both through its tunnel, by their intercept addresses
             ziti = ZitiPlan(spec.company.slug, db=db) if jwt else None
             with step("bundle"):
                 bundle = EdgeBundle(
-                    tenant=spec.company.slug, odoo_url=ziti.odoo_url if ziti else record.url, db=db,
-                    edge_login=setup["edge_login"], edge_api_key=setup["edge_api_key"],
+                    tenant=spec.company.slug,
+                    odoo_url=ziti.odoo_url if ziti else record.url,
+                    db=db,
+                    edge_login=setup["edge_login"],
+                    edge_api_key=setup["edge_api_key"],
                     mqtt_url=ziti.mqtt_url if ziti else self.settings.mqtt_url,
-                    mqtt_username=creds["edge"].username, mqtt_password=creds["edge"].password,
-                    topic_root=creds["edge"].topic_root, enrollment_jwt=jwt, mqtt_ca=self._mqtt_ca())
+                    mqtt_username=creds["edge"].username,
+                    mqtt_password=creds["edge"].password,
+                    topic_root=creds["edge"].topic_root,
+                    enrollment_jwt=jwt,
+                    mqtt_ca=self._mqtt_ca(),
+                )
                 bundle_path = bundle.write(self.settings.state_dir / "bundles" / f"{db}.zip")
         except Exception as exc:
             self._undo_create(db)
@@ -182,8 +217,16 @@ class Provisioner:
         record.bundle, record.timings = str(bundle_path), timings
         self.registry.save(record)
         _logger.info("tenant %s ready in %.1f s", db, sum(timings.values()))
-        return CreateResult(db, record.url, setup["admin_login"], password, setup.get("signup_url", ""),
-                            str(bundle_path), ziti_status, timings)
+        return CreateResult(
+            db,
+            record.url,
+            setup["admin_login"],
+            password,
+            setup.get("signup_url", ""),
+            str(bundle_path),
+            ziti_status,
+            timings,
+        )
 
     def _undo_create(self, db: str) -> None:
         try:
@@ -197,8 +240,9 @@ class Provisioner:
     def _ziti_provision(self, plan: ZitiPlan, edge: str) -> tuple[str, dict[str, str], str]:
         if not self.settings.ziti_configured:
             return NOT_CONFIGURED, {}, ""
-        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
-                            self.settings.ziti_ca)
+        client = ZitiClient(
+            self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
+        )
         try:
             result = client.provision(plan, edge)
         except ZitiError as exc:
@@ -211,8 +255,9 @@ class Provisioner:
         identity = record.ziti_ids.get("identity_id")
         if not (self.settings.ziti_configured and identity):
             return
-        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
-                            self.settings.ziti_ca)
+        client = ZitiClient(
+            self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
+        )
         try:
             client.send(build(identity))
         except ZitiError as exc:
@@ -266,9 +311,20 @@ class Provisioner:
         finally:
             if suspended:
                 pg.set_allow_connections(self.settings, db, False)
-        (target / "manifest.json").write_text(json.dumps(
-            {"db": db, "company": record.company, "plan": record.plan, "quotas": record.quotas,
-             "state": record.state, "taken_at": datetime.now(UTC).isoformat()}, indent=2), encoding="utf-8")
+        (target / "manifest.json").write_text(
+            json.dumps(
+                {
+                    "db": db,
+                    "company": record.company,
+                    "plan": record.plan,
+                    "quotas": record.quotas,
+                    "state": record.state,
+                    "taken_at": datetime.now(UTC).isoformat(),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
         record.backups.append(str(target))
         self.registry.save(record)
         return target
@@ -381,24 +437,38 @@ class Provisioner:
         identity = record.ziti_ids.get("identity_id")
         if not (self.settings.ziti_configured and identity):
             raise ProvisionError(f"{db} has no OpenZiti identity (OpenZiti is {record.ziti_status}).")
-        client = ZitiClient(self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password,
-                            self.settings.ziti_ca)
+        client = ZitiClient(
+            self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
+        )
         jwt = client.reissue(identity)
         self._rewrite_bundle(record, {"edge": self.broker.rotate_edge(record.db, record.slug)}, jwt)
         record.ziti_status = "enrollment pending"
         self.registry.save(record)
-        return Outcome(db, record.state, True, f"{db}: a new enrollment token is in its bundle; the old "
-                                               "identity certificate no longer connects.")
+        return Outcome(
+            db,
+            record.state,
+            True,
+            f"{db}: a new enrollment token is in its bundle; the old identity certificate no longer connects.",
+        )
 
     def _rewrite_bundle(self, record: TenantRecord, creds: dict[str, Any], enrollment_jwt: str = "") -> None:
         """A new bundle with a fresh edge API key (made inside the tenant's Odoo) and the new broker user."""
         edge = self.run_in_odoo(record.db, "edge_key", {})
         path = Path(record.bundle) if record.bundle else self.settings.state_dir / "bundles" / f"{record.db}.zip"
         ziti = ZitiPlan(record.slug, db=record.db) if enrollment_jwt else None
-        EdgeBundle(record.slug, ziti.odoo_url if ziti else record.url, record.db, edge["edge_login"],
-                   edge["edge_api_key"], ziti.mqtt_url if ziti else self.settings.mqtt_url,
-                   creds["edge"].username, creds["edge"].password, creds["edge"].topic_root,
-                   enrollment_jwt=enrollment_jwt, mqtt_ca=self._mqtt_ca()).write(path)
+        EdgeBundle(
+            record.slug,
+            ziti.odoo_url if ziti else record.url,
+            record.db,
+            edge["edge_login"],
+            edge["edge_api_key"],
+            ziti.mqtt_url if ziti else self.settings.mqtt_url,
+            creds["edge"].username,
+            creds["edge"].password,
+            creds["edge"].topic_root,
+            enrollment_jwt=enrollment_jwt,
+            mqtt_ca=self._mqtt_ca(),
+        ).write(path)
         record.bundle = str(path)
 
     # ---------------------------------------------------------------- quotas and usage (hf_saas.quotas)

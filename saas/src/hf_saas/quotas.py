@@ -49,15 +49,23 @@ def usage(settings: Settings, db: str) -> dict[str, Any]:
         parked = 0
         cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
         if pg.one_row(cr)[0]:  # what the tenant's ingest parked today, over the plan's samples per day
-            cr.execute("SELECT coalesce(sum(parked), 0) FROM hf_historian_daily_usage "
-                       "WHERE day = (now() at time zone 'utc')::date")
+            cr.execute(
+                "SELECT coalesce(sum(parked), 0) FROM hf_historian_daily_usage "
+                "WHERE day = (now() at time zone 'utc')::date"
+            )
             parked = int(pg.one_row(cr)[0])
         cr.execute("SELECT pg_database_size(current_database())")
         size = pg.one_row(cr)[0]
         cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
-        quotas = {k[len(QUOTA_PREFIX):]: int(v) for k, v in cr.fetchall()}
-    return {"db": db, "tags": tags, "samples_per_day": samples, "samples_parked_today": parked,
-            "db_size_mb": round(size / 1048576, 1), "quotas": quotas}
+        quotas = {k[len(QUOTA_PREFIX) :]: int(v) for k, v in cr.fetchall()}
+    return {
+        "db": db,
+        "tags": tags,
+        "samples_per_day": samples,
+        "samples_parked_today": parked,
+        "db_size_mb": round(size / 1048576, 1),
+        "quotas": quotas,
+    }
 
 
 def daily_samples(settings: Settings, db: str, first: date, last: date) -> dict[date, int]:
@@ -67,6 +75,7 @@ def daily_samples(settings: Settings, db: str, first: date, last: date) -> dict[
         cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
         if not pg.one_row(cr)[0]:
             return {}
-        cr.execute("SELECT day, samples FROM hf_historian_daily_usage WHERE day BETWEEN %s AND %s ORDER BY day",
-                   (first, last))
+        cr.execute(
+            "SELECT day, samples FROM hf_historian_daily_usage WHERE day BETWEEN %s AND %s ORDER BY day", (first, last)
+        )
         return {day: int(samples) for day, samples in cr.fetchall()}

@@ -98,8 +98,9 @@ class Registry:
     def all(self) -> list[TenantRecord]:
         if not self.directory.exists():
             return []
-        return [TenantRecord(**json.loads(p.read_text(encoding="utf-8")))
-                for p in sorted(self.directory.glob("*.json"))]
+        return [
+            TenantRecord(**json.loads(p.read_text(encoding="utf-8"))) for p in sorted(self.directory.glob("*.json"))
+        ]
 
     def states(self) -> dict[str, str]:
         """Every tenant's state by database. A record is read again only when its file changed (a save

@@ -160,15 +160,19 @@ class Settings:
             path = self.addons_path
         else:
             if self.root is None:
-                raise ConfigError("The tenant addons were not found: set HF_SAAS_ROOT to the Hyperfactory folder that "
-                                  "holds addons/, or HF_SAAS_ADDONS_PATH to the tenants' addons path.")
+                raise ConfigError(
+                    "The tenant addons were not found: set HF_SAAS_ROOT to the Hyperfactory folder that "
+                    "holds addons/, or HF_SAAS_ADDONS_PATH to the tenants' addons path."
+                )
             linked = link_tenant_addons(self.tenant_addons_dir, self.tenant_addons, self.root / "addons")
             path = ",".join(p for p in (_odoo_community_addons(), str(linked)) if p)
         for root in path.split(","):
             for addon in OPERATOR_ADDONS:
                 if (Path(root.strip()) / addon / "__manifest__.py").exists():
-                    raise ConfigError(f"The tenants' addons path {root} holds the operator addon {addon}; "
-                                      "give the tenants' Odoo a directory with the tenant addons only.")
+                    raise ConfigError(
+                        f"The tenants' addons path {root} holds the operator addon {addon}; "
+                        "give the tenants' Odoo a directory with the tenant addons only."
+                    )
         return path
 
     @property

@@ -40,8 +40,10 @@ MAX_WORKCENTERS = 100
 MAX_DEVICES = 200
 MAX_TAGS_PER_DEVICE = 500
 SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{4,32}$")
 # Names a visitor types: letters (any script), digits, space and a little punctuation. No <, >, quotes
 # or control characters: those are refused with a message, not silently stripped.
@@ -74,7 +76,7 @@ def normalize_mac(value: str) -> str:
         raise ValueError("This MAC address is reserved; enter the device's own address.")
     if int(digits[:2], 16) & 1:
         raise ValueError("This is a multicast MAC address; enter the device's own address.")
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def normalize_ip(value: str) -> str:
@@ -182,8 +184,9 @@ class _Collector:
     def add(self, path: str, message: str) -> None:
         self.errors.setdefault(path, message)
 
-    def text(self, data: dict[str, Any], key: str, path: str, label: str, *, required: bool = True,
-             max_len: int = MAX_NAME) -> str:
+    def text(
+        self, data: dict[str, Any], key: str, path: str, label: str, *, required: bool = True, max_len: int = MAX_NAME
+    ) -> str:
         value = data.get(key, "")
         if value is None:
             value = ""
@@ -206,7 +209,6 @@ class _Collector:
         if name and not segment_from_name(name) and f"{path}.name" not in self.errors:
             self.add(f"{path}.name", f"{label} needs at least one latin letter or digit.")
         return name
-
 
     def unique_name(self, data: dict[str, Any], path: str, label: str, seen: set[str], taken: str) -> str:
         """:meth:`named`, refused with ``taken`` (``{}`` is the name) when its segment, case folded, is in
@@ -232,8 +234,10 @@ def _as_list(value: object, path: str, col: _Collector, label: str, cap: int) ->
         col.add(path, f"{label} must be a list.")
         return []
     if len(value) > cap:
-        col.add(path, f"At most {cap} {label.lower()} can be entered here ({len(value)} given); "
-                      "contact us for a larger plant.")
+        col.add(
+            path,
+            f"At most {cap} {label.lower()} can be entered here ({len(value)} given); contact us for a larger plant.",
+        )
         return []
     return value
 
@@ -291,8 +295,9 @@ def _parse_site(site_data: dict[str, Any], col: _Collector) -> tuple[Site, dict[
         for li, line_data in enumerate(line_list):
             lpath = f"{apath}.lines.{li}"
             line_data = line_data if isinstance(line_data, dict) else {}
-            line_name = col.unique_name(line_data, lpath, "Line name", line_seen,
-                                        "Another line of this area is already called {}.")
+            line_name = col.unique_name(
+                line_data, lpath, "Line name", line_seen, "Another line of this area is already called {}."
+            )
             wcs = _parse_workcenters(line_data.get("workcenters"), lpath, col, workcenter_seen)
             total_wc += len(wcs)
             lines.append(Line(line_name, tuple(wcs)))
@@ -332,17 +337,22 @@ class _DevicesSeen:
 def _parse_devices(value: object, col: _Collector, workcenters: dict[str, str], max_devices: int) -> list[Device]:
     seen = _DevicesSeen()
     device_list = _as_list(value, "devices", col, "Devices", max_devices)
-    return [_parse_device(dev if isinstance(dev, dict) else {}, di, col, workcenters, seen)
-            for di, dev in enumerate(device_list)]
+    return [
+        _parse_device(dev if isinstance(dev, dict) else {}, di, col, workcenters, seen)
+        for di, dev in enumerate(device_list)
+    ]
 
 
-def _parse_device(dev: dict[str, Any], di: int, col: _Collector, workcenter_seen: dict[str, str],
-                  seen: _DevicesSeen) -> Device:
+def _parse_device(
+    dev: dict[str, Any], di: int, col: _Collector, workcenter_seen: dict[str, str], seen: _DevicesSeen
+) -> Device:
     dpath = f"devices.{di}"
     name = col.text(dev, "name", f"{dpath}.name", "Device name")
     if name and f"{dpath}.name" not in col.errors and not DEVICE_NAME_RE.match(name):
-        col.add(f"{dpath}.name", "A device name starts with a letter or digit and contains only "
-                                 "letters, digits, spaces, '_', '.' and '-'.")
+        col.add(
+            f"{dpath}.name",
+            "A device name starts with a letter or digit and contains only letters, digits, spaces, '_', '.' and '-'.",
+        )
     if name and name.lower() in seen.names:
         col.add(f"{dpath}.name", f"Device {seen.names[name.lower()] + 1} already has the name {name}.")
     seen.names.setdefault(name.lower(), di)

@@ -59,20 +59,28 @@ COMMON_COLUMNS: dict[str, tuple[str, Parse]] = {
 ADDRESS_COLUMNS: dict[str, dict[str, tuple[str, Parse]]] = {
     DeviceProtocol.OPCUA: {"opcua_node_id": ("node_id", str)},
     DeviceProtocol.MODBUS: {
-        "modbus_unit_id": ("unit_id", _count), "modbus_table": ("table", _one_of(MODBUS_TABLES)),
-        "modbus_address": ("address", _count), "modbus_type": ("type", _one_of(MODBUS_TYPES)),
+        "modbus_unit_id": ("unit_id", _count),
+        "modbus_table": ("table", _one_of(MODBUS_TABLES)),
+        "modbus_address": ("address", _count),
+        "modbus_type": ("type", _one_of(MODBUS_TYPES)),
         "modbus_byte_order": ("byte_order", _one_of(WORD_ORDERS)),
-        "modbus_word_order": ("word_order", _one_of(WORD_ORDERS)), "modbus_length": ("length", _count),
+        "modbus_word_order": ("word_order", _one_of(WORD_ORDERS)),
+        "modbus_length": ("length", _count),
     },
     DeviceProtocol.S7: {
-        "s7_area": ("area", _one_of(S7_AREAS)), "s7_db_number": ("db_number", _count),
-        "s7_offset": ("offset", _count), "s7_bit": ("bit", _count), "s7_type": ("type", _one_of(S7_TYPES)),
+        "s7_area": ("area", _one_of(S7_AREAS)),
+        "s7_db_number": ("db_number", _count),
+        "s7_offset": ("offset", _count),
+        "s7_bit": ("bit", _count),
+        "s7_type": ("type", _one_of(S7_TYPES)),
         "s7_length": ("length", _count),
     },
 }
-REQUIRED_ADDRESS: dict[str, tuple[str, ...]] = {DeviceProtocol.OPCUA: ("opcua_node_id",),
-                                              DeviceProtocol.MODBUS: ("modbus_table", "modbus_address", "modbus_type"),
-                                              DeviceProtocol.S7: ("s7_area", "s7_offset", "s7_type")}
+REQUIRED_ADDRESS: dict[str, tuple[str, ...]] = {
+    DeviceProtocol.OPCUA: ("opcua_node_id",),
+    DeviceProtocol.MODBUS: ("modbus_table", "modbus_address", "modbus_type"),
+    DeviceProtocol.S7: ("s7_area", "s7_offset", "s7_type"),
+}
 
 
 def parse_tag_list(text: str, protocol: str, path: str = "tags") -> list[dict[str, Any]]:
@@ -81,8 +89,12 @@ def parse_tag_list(text: str, protocol: str, path: str = "tags") -> list[dict[st
     if not text.strip():
         return []
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
-        raise SpecError({path: f"A tag list is at most {MAX_TEXT_BYTES // 1024} kB here; import longer lists "
-                               "into your instance once it is ready."})
+        raise SpecError(
+            {
+                path: f"A tag list is at most {MAX_TEXT_BYTES // 1024} kB here; import longer lists "
+                "into your instance once it is ready."
+            }
+        )
     if protocol not in ADDRESS_COLUMNS:
         raise SpecError({path: "Choose the device's protocol before its tags."})
     addresses = ADDRESS_COLUMNS[protocol]
@@ -92,10 +104,15 @@ def parse_tag_list(text: str, protocol: str, path: str = "tags") -> list[dict[st
     unknown = [column for column in header if column not in known]
     missing = [column for column in ("name", *REQUIRED_ADDRESS[protocol]) if column not in header]
     if unknown or missing:
-        problems = ([f"unknown column(s) {', '.join(unknown)}"] if unknown else []) + \
-                   ([f"missing column(s) {', '.join(missing)}"] if missing else [])
-        raise SpecError({path: f"The first line names the columns: {'; '.join(problems)}. A {protocol} tag "
-                               f"needs {', '.join(('name', *REQUIRED_ADDRESS[protocol]))}."})
+        problems = ([f"unknown column(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing column(s) {', '.join(missing)}"] if missing else []
+        )
+        raise SpecError(
+            {
+                path: f"The first line names the columns: {'; '.join(problems)}. A {protocol} tag "
+                f"needs {', '.join(('name', *REQUIRED_ADDRESS[protocol]))}."
+            }
+        )
     reader.fieldnames = header
     tags: list[dict[str, Any]] = []
     errors: list[str] = []
@@ -114,8 +131,9 @@ def parse_tag_list(text: str, protocol: str, path: str = "tags") -> list[dict[st
     return tags
 
 
-def _tag(row: dict[str, str | None], addresses: dict[str, tuple[str, Parse]],
-         required: tuple[str, ...]) -> tuple[dict[str, Any] | None, str | None]:
+def _tag(
+    row: dict[str, str | None], addresses: dict[str, tuple[str, Parse]], required: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, str | None]:
     values = {column: (value or "").strip() for column, value in row.items()}
     if not any(values.values()):
         return None, None  # an empty line

@@ -61,8 +61,14 @@ class Template:
         current = self.fingerprint()
         # ``fingerprint`` is the sources' now; the one the template was built from is ``built_fingerprint``
         # (a rebuild must record the current one, or the template would look stale for ever).
-        return {**info, "built_fingerprint": info.get("fingerprint"), "db": self.settings.template_db,
-                "exists": exists, "fresh": exists and info.get("fingerprint") == current, "fingerprint": current}
+        return {
+            **info,
+            "built_fingerprint": info.get("fingerprint"),
+            "db": self.settings.template_db,
+            "exists": exists,
+            "fresh": exists and info.get("fingerprint") == current,
+            "fingerprint": current,
+        }
 
     def build(self, *, force: bool = False) -> dict[str, Any]:
         """Build (or rebuild when stale) the template: ``odoo -i`` into a scratch database, then swap."""
@@ -78,16 +84,23 @@ class Template:
         seconds = round(time.monotonic() - started, 1)
         pg.drop(settings, settings.template_db)
         with closing(pg.connect(settings)) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(scratch), sql.Identifier(settings.template_db)))
+            cr.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(scratch), sql.Identifier(settings.template_db)
+                )
+            )
         target = pg.filestore(settings, settings.template_db)
         shutil.rmtree(target, ignore_errors=True)
         if pg.filestore(settings, scratch).exists():
             pg.filestore(settings, scratch).rename(target)
         # Nobody works in the template: refusing connections keeps CREATE DATABASE … TEMPLATE possible.
         pg.set_allow_connections(settings, settings.template_db, False)
-        info = {"fingerprint": status["fingerprint"], "built_at": datetime.now(UTC).isoformat(),
-                "build_seconds": seconds, "modules": list(settings.modules)}
+        info = {
+            "fingerprint": status["fingerprint"],
+            "built_at": datetime.now(UTC).isoformat(),
+            "build_seconds": seconds,
+            "modules": list(settings.modules),
+        }
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self.info_path.write_text(json.dumps(info, indent=2), encoding="utf-8")
         _logger.info("template %s built in %.1f s", settings.template_db, seconds)

@@ -15,8 +15,19 @@ from .tenant_odoo import odoo_environment
 
 
 def ingest_command(settings: Settings, record: TenantRecord) -> list[str]:
-    return [settings.python or sys.executable, "-m", "hf_historian.ingest", "--topic", f"{record.topic_root}/#",
-            "--client-id", f"{record.db}-ingest", "--connect-attempts", "1000000", "--stats-interval", "60"]
+    return [
+        settings.python or sys.executable,
+        "-m",
+        "hf_historian.ingest",
+        "--topic",
+        f"{record.topic_root}/#",
+        "--client-id",
+        f"{record.db}-ingest",
+        "--connect-attempts",
+        "1000000",
+        "--stats-interval",
+        "60",
+    ]
 
 
 def ingest_environment(settings: Settings, registry: Registry, record: TenantRecord) -> dict[str, str]:
@@ -24,9 +35,11 @@ def ingest_environment(settings: Settings, registry: Registry, record: TenantRec
     user = quote(f"{record.db}-ingest", safe="")
     password = quote(registry.read_secret(record.db, "mqtt_ingest_password"), safe="")
     env = odoo_environment()
-    env.update({
-        "HF_INGEST_MQTT_URL": f"{broker.scheme}://{user}:{password}@{broker.netloc.rsplit('@', 1)[-1]}",
-        "HF_INGEST_DSN": f"host={settings.db_host} port={settings.db_port} dbname={record.db} user={record.db}",
-        "PGPASSWORD": registry.read_secret(record.db, "db_password"),
-    })
+    env.update(
+        {
+            "HF_INGEST_MQTT_URL": f"{broker.scheme}://{user}:{password}@{broker.netloc.rsplit('@', 1)[-1]}",
+            "HF_INGEST_DSN": f"host={settings.db_host} port={settings.db_port} dbname={record.db} user={record.db}",
+            "PGPASSWORD": registry.read_secret(record.db, "db_password"),
+        }
+    )
     return env

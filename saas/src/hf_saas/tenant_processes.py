@@ -78,22 +78,28 @@ class TenantProcesses:
             config = write_config(self.settings, db, password, port)
             started = time.monotonic()
             process = await asyncio.create_subprocess_exec(
-                *odoo_command(self.settings, config), env=odoo_environment(),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL)
+                *odoo_command(self.settings, config),
+                env=odoo_environment(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
             tenant = self.processes[db] = TenantProcess(db, port, process)
             probe = tcp_probe("127.0.0.1", port)
             while not await probe():
                 if process.returncode is not None:
-                    raise ProvisionError(f"The Odoo of {db} exited at start (exit {process.returncode}); "
-                                         f"see {config.parent / 'odoo.log'}.")
+                    raise ProvisionError(
+                        f"The Odoo of {db} exited at start (exit {process.returncode}); "
+                        f"see {config.parent / 'odoo.log'}."
+                    )
                 if time.monotonic() - started > START_TIMEOUT_S:
                     await self.stop(db)
                     raise ProvisionError(f"The Odoo of {db} did not answer within {START_TIMEOUT_S:.0f} s.")
                 await asyncio.sleep(0.2)
             tenant.ready.set()
-            _logger.info("Odoo of %s started on port %d in %.1f s (pid %d)", db, port,
-                         time.monotonic() - started, process.pid)
+            _logger.info(
+                "Odoo of %s started on port %d in %.1f s (pid %d)", db, port, time.monotonic() - started, process.pid
+            )
             return tenant
 
     async def stop(self, db: str) -> None:
@@ -109,8 +115,9 @@ class TenantProcesses:
         _logger.info("Odoo of %s stopped", db)
 
     async def stop_all(self) -> None:
-        await asyncio.gather(*(self.stop(db) for db in list(self.processes)),
-                             *(self.stop_ingest(db) for db in list(self.ingests)))
+        await asyncio.gather(
+            *(self.stop(db) for db in list(self.processes)), *(self.stop_ingest(db) for db in list(self.ingests))
+        )
 
     async def start_ingest(self, db: str) -> None:
         record = self.registry.get(db)
@@ -119,8 +126,12 @@ class TenantProcesses:
         log = os.open(folder / "ingest.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             self.ingests[db] = await asyncio.create_subprocess_exec(
-                *ingest_command(self.settings, record), env=ingest_environment(self.settings, self.registry, record),
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT)
+                *ingest_command(self.settings, record),
+                env=ingest_environment(self.settings, self.registry, record),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         finally:
             os.close(log)
         _logger.info("ingest of %s started (pid %d)", db, self.ingests[db].pid)
@@ -152,8 +163,9 @@ class TenantProcesses:
                     backoff.reset()
                 not_before = now + backoff.delay
                 backoff.failures += 1
-                _logger.warning("ingest of %s exited (%s); starting it again in %.0f s", db, process.returncode,
-                                not_before - now)
+                _logger.warning(
+                    "ingest of %s exited (%s); starting it again in %.0f s", db, process.returncode, not_before - now
+                )
             if now >= not_before:
                 try:
                     await self.start_ingest(db)
@@ -168,8 +180,9 @@ class TenantProcesses:
         Odoo processes, and keep one ingest per ready tenant."""
         now = time.monotonic()
         # every 2 s: the registry re-reads only the records whose files changed since
-        await self._keep_ingests({db for db, state in self.registry.states().items()
-                                  if state == TenantState.READY.value})
+        await self._keep_ingests(
+            {db for db, state in self.registry.states().items() if state == TenantState.READY.value}
+        )
         for db, tenant in list(self.processes.items()):
             if not tenant.running:
                 self.processes.pop(db, None)

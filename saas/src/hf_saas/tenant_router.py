@@ -36,8 +36,10 @@ def tenant_of_host(host: str, prefix: str) -> str | None:
 
 def _response(status: str, text: str) -> bytes:
     body = text.encode()
-    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode() + body
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
 
 
 class TenantRouter:
@@ -61,16 +63,21 @@ class TenantRouter:
             upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", tenant.port)
         except (HfSaasError, OSError, TimeoutError) as exc:
             _logger.warning("tenant %s unavailable: %s", db, exc)
-            await self._close(writer, _response("503 Service Unavailable",
-                                                "This Hyperfactory instance is starting or unavailable; "
-                                                "try again in a minute.\n"))
+            await self._close(
+                writer,
+                _response(
+                    "503 Service Unavailable",
+                    "This Hyperfactory instance is starting or unavailable; try again in a minute.\n",
+                ),
+            )
             return
         tenant.connections += 1
         tenant.last_used = time.monotonic()
         try:
             upstream_writer.write(head)
-            await asyncio.gather(self._pipe(reader, upstream_writer, tenant),
-                                 self._pipe(upstream_reader, writer, tenant))
+            await asyncio.gather(
+                self._pipe(reader, upstream_writer, tenant), self._pipe(upstream_reader, writer, tenant)
+            )
         finally:
             tenant.connections -= 1
             tenant.last_used = time.monotonic()
@@ -110,8 +117,9 @@ async def serve(settings: Settings, host: str, port: int, idle_stop_s: float = 0
         for sig in (signal.SIGTERM, signal.SIGINT):  # the tenants' Odoo processes stop with the router
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
                 asyncio.get_running_loop().add_signal_handler(sig, current.cancel)
-    _logger.warning("tenants served on http://<db>.%s:%d", "localhost" if host in ("127.0.0.1", "0.0.0.0") else host,
-                    port)
+    _logger.warning(
+        "tenants served on http://<db>.%s:%d", "localhost" if host in ("127.0.0.1", "0.0.0.0") else host, port
+    )
     try:
         async with server:
             await server.serve_forever()

@@ -77,8 +77,9 @@ class ZitiPlan:
     # ------------------------------------------------------------------ the controller's session
     @staticmethod
     def authenticate(username: str, password: str) -> ZitiRequest:
-        return ZitiRequest("POST", "/authenticate", {"username": username, "password": password},
-                           query={"method": "password"})
+        return ZitiRequest(
+            "POST", "/authenticate", {"username": username, "password": password}, query={"method": "password"}
+        )
 
     # ------------------------------------------------------------------ per tenant
     @staticmethod
@@ -100,58 +101,115 @@ class ZitiPlan:
         t = self.targets
         return {
             f"{self.tenant}-mqtt": {
-                INTERCEPT_V1: {"protocols": ["tcp"], "addresses": [f"mqtt.{self.tenant}.ziti"],
-                               "portRanges": [{"low": 1883, "high": 1883}]},
-                HOST_V1: {"protocol": "tcp", "address": t.broker_host, "port": t.broker_port}},
+                INTERCEPT_V1: {
+                    "protocols": ["tcp"],
+                    "addresses": [f"mqtt.{self.tenant}.ziti"],
+                    "portRanges": [{"low": 1883, "high": 1883}],
+                },
+                HOST_V1: {"protocol": "tcp", "address": t.broker_host, "port": t.broker_port},
+            },
             f"{self.tenant}-odoo": {
-                INTERCEPT_V1: {"protocols": ["tcp"], "addresses": [f"{self.db}.ziti"],
-                               "portRanges": [{"low": 80, "high": 80}]},
-                HOST_V1: {"protocol": "tcp", "address": t.odoo_host, "port": t.odoo_port}},
+                INTERCEPT_V1: {
+                    "protocols": ["tcp"],
+                    "addresses": [f"{self.db}.ziti"],
+                    "portRanges": [{"low": 80, "high": 80}],
+                },
+                HOST_V1: {"protocol": "tcp", "address": t.odoo_host, "port": t.odoo_port},
+            },
         }
 
     def create_configs(self, type_ids: dict[str, str]) -> list[ZitiRequest]:
         """``type_ids``: the controller's ids of intercept.v1 and host.v1 (:meth:`find_config_type`)."""
-        return [ZitiRequest("POST", "/configs", {"name": f"{service}-{kind.split('.')[0]}",
-                                                 "configTypeId": type_ids[kind], "data": data})
-                for service, configs in self.services().items() for kind, data in configs.items()]
+        return [
+            ZitiRequest(
+                "POST",
+                "/configs",
+                {"name": f"{service}-{kind.split('.')[0]}", "configTypeId": type_ids[kind], "data": data},
+            )
+            for service, configs in self.services().items()
+            for kind, data in configs.items()
+        ]
 
     def create_services(self, config_ids: dict[str, str]) -> list[ZitiRequest]:
         """``config_ids``: config name → id, as :meth:`create_configs` made them."""
-        return [ZitiRequest("POST", "/services", {
-            "name": service, "encryptionRequired": True, "roleAttributes": [self.service_role],
-            "configs": [config_ids[f"{service}-{kind.split('.')[0]}"] for kind in (INTERCEPT_V1, HOST_V1)],
-        }) for service in self.services()]
+        return [
+            ZitiRequest(
+                "POST",
+                "/services",
+                {
+                    "name": service,
+                    "encryptionRequired": True,
+                    "roleAttributes": [self.service_role],
+                    "configs": [config_ids[f"{service}-{kind.split('.')[0]}"] for kind in (INTERCEPT_V1, HOST_V1)],
+                },
+            )
+            for service in self.services()
+        ]
 
     def create_service_policies(self) -> list[ZitiRequest]:
         return [
-            ZitiRequest("POST", "/service-policies", {
-                "name": f"{self.tenant}-dial", "type": "Dial", "semantic": "AnyOf",
-                "identityRoles": [f"#{self.edge_role}"], "serviceRoles": [f"#{self.service_role}"],
-            }),
-            ZitiRequest("POST", "/service-policies", {
-                "name": f"{self.tenant}-bind", "type": "Bind", "semantic": "AnyOf",
-                "identityRoles": [f"#{CLOUD_HOST_ROLE}"], "serviceRoles": [f"#{self.service_role}"],
-            }),
+            ZitiRequest(
+                "POST",
+                "/service-policies",
+                {
+                    "name": f"{self.tenant}-dial",
+                    "type": "Dial",
+                    "semantic": "AnyOf",
+                    "identityRoles": [f"#{self.edge_role}"],
+                    "serviceRoles": [f"#{self.service_role}"],
+                },
+            ),
+            ZitiRequest(
+                "POST",
+                "/service-policies",
+                {
+                    "name": f"{self.tenant}-bind",
+                    "type": "Bind",
+                    "semantic": "AnyOf",
+                    "identityRoles": [f"#{CLOUD_HOST_ROLE}"],
+                    "serviceRoles": [f"#{self.service_role}"],
+                },
+            ),
         ]
 
     def create_router_policies(self) -> list[ZitiRequest]:
         return [
-            ZitiRequest("POST", "/edge-router-policies", {
-                "name": f"{self.tenant}-routers", "semantic": "AnyOf",
-                "edgeRouterRoles": ["#all"], "identityRoles": [f"#{self.edge_role}"],
-            }),
-            ZitiRequest("POST", "/service-edge-router-policies", {
-                "name": f"{self.tenant}-service-routers", "semantic": "AnyOf",
-                "edgeRouterRoles": ["#all"], "serviceRoles": [f"#{self.service_role}"],
-            }),
+            ZitiRequest(
+                "POST",
+                "/edge-router-policies",
+                {
+                    "name": f"{self.tenant}-routers",
+                    "semantic": "AnyOf",
+                    "edgeRouterRoles": ["#all"],
+                    "identityRoles": [f"#{self.edge_role}"],
+                },
+            ),
+            ZitiRequest(
+                "POST",
+                "/service-edge-router-policies",
+                {
+                    "name": f"{self.tenant}-service-routers",
+                    "semantic": "AnyOf",
+                    "edgeRouterRoles": ["#all"],
+                    "serviceRoles": [f"#{self.service_role}"],
+                },
+            ),
         ]
 
     @staticmethod
     def create_cloud_host_identity() -> ZitiRequest:
         """The cloud side's one hosting identity (its tunneler binds every tenant's services)."""
-        return ZitiRequest("POST", "/identities", {
-            "name": CLOUD_HOST_IDENTITY, "type": "Device", "isAdmin": False, "enrollment": {"ott": True},
-            "roleAttributes": [CLOUD_HOST_ROLE]})
+        return ZitiRequest(
+            "POST",
+            "/identities",
+            {
+                "name": CLOUD_HOST_IDENTITY,
+                "type": "Device",
+                "isAdmin": False,
+                "enrollment": {"ott": True},
+                "roleAttributes": [CLOUD_HOST_ROLE],
+            },
+        )
 
     @staticmethod
     def find_identity(name: str) -> ZitiRequest:
@@ -162,10 +220,17 @@ class ZitiPlan:
         return f"{self.tenant}-{edge}"
 
     def create_edge_identity(self, edge: str) -> ZitiRequest:
-        return ZitiRequest("POST", "/identities", {
-            "name": self.edge_identity_name(edge), "type": "Device", "isAdmin": False,
-            "enrollment": {"ott": True}, "roleAttributes": [self.edge_role],
-        })
+        return ZitiRequest(
+            "POST",
+            "/identities",
+            {
+                "name": self.edge_identity_name(edge),
+                "type": "Device",
+                "isAdmin": False,
+                "enrollment": {"ott": True},
+                "roleAttributes": [self.edge_role],
+            },
+        )
 
     @staticmethod
     def list_authenticators(identity_id: str) -> ZitiRequest:
@@ -178,8 +243,11 @@ class ZitiPlan:
     @staticmethod
     def create_enrollment(identity_id: str, now: datetime | None = None) -> ZitiRequest:
         expires = (now or datetime.now(UTC)) + timedelta(days=ENROLLMENT_DAYS)
-        return ZitiRequest("POST", "/enrollments", {"method": "ott", "identityId": identity_id,
-                                                    "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return ZitiRequest(
+            "POST",
+            "/enrollments",
+            {"method": "ott", "identityId": identity_id, "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        )
 
     @staticmethod
     def get_enrollment(enrollment_id: str) -> ZitiRequest:
@@ -205,8 +273,13 @@ class ZitiPlan:
         """Every creating request of a tenant and its first edge, with placeholder ids (for checking them)."""
         types = {INTERCEPT_V1: "intercept-type-id", HOST_V1: "host-type-id"}
         configs = {r.body["name"]: f"id-{r.body['name']}" for r in self.create_configs(types) if r.body}
-        return [*self.create_configs(types), *self.create_services(configs), *self.create_service_policies(),
-                *self.create_router_policies(), self.create_edge_identity(edge)]
+        return [
+            *self.create_configs(types),
+            *self.create_services(configs),
+            *self.create_service_policies(),
+            *self.create_router_policies(),
+            self.create_edge_identity(edge),
+        ]
 
 
 class ZitiClient:
@@ -233,8 +306,9 @@ class ZitiClient:
             with urllib.request.urlopen(http, timeout=self._timeout, context=self._context) as response:
                 payload = response.read()
         except urllib.error.HTTPError as exc:
-            raise ZitiError(f"The OpenZiti controller refused {request.method} {request.path}.",
-                            f"HTTP {exc.code}") from exc
+            raise ZitiError(
+                f"The OpenZiti controller refused {request.method} {request.path}.", f"HTTP {exc.code}"
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise ZitiError("The OpenZiti controller cannot be reached.", str(exc)) from exc
         result: dict[str, Any] = json.loads(payload) if payload else {}
@@ -252,8 +326,10 @@ class ZitiClient:
     def provision(self, plan: ZitiPlan, edge: str) -> dict[str, str]:
         """The tenant's configs, services and policies and its first edge's identity; returns the ids and
         the edge's one-time enrollment token (``enrollment_jwt``)."""
-        types = {kind: self._one_id(ZitiPlan.find_config_type(kind), f"config type {kind}")
-                 for kind in (INTERCEPT_V1, HOST_V1)}
+        types = {
+            kind: self._one_id(ZitiPlan.find_config_type(kind), f"config type {kind}")
+            for kind in (INTERCEPT_V1, HOST_V1)
+        }
         ids: dict[str, str] = {}
         for request in plan.create_configs(types):
             ids[str(request.body["name"]) if request.body else ""] = str(self._data(request).get("id", ""))

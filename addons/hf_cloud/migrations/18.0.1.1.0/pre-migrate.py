@@ -3,5 +3,6 @@ def migrate(cr, version):
     (a noupdate record is otherwise never rewritten by an update)."""
     if not version:
         return
-    cr.execute("UPDATE ir_model_data SET noupdate = false "
-               "WHERE module = 'hf_cloud' AND name = 'mail_template_hf_cloud_ready'")
+    cr.execute(
+        "UPDATE ir_model_data SET noupdate = false WHERE module = 'hf_cloud' AND name = 'mail_template_hf_cloud_ready'"
+    )

@@ -51,7 +51,9 @@ class DiskQueue:
             self.dropped += overflow
             _logger.warning(
                 "store-and-forward queue full (%d messages): dropped the %d oldest (%d dropped in all)",
-                self.max_messages, overflow, self.dropped,
+                self.max_messages,
+                overflow,
+                self.dropped,
             )
 
     def peek(self, after_id: int, limit: int) -> list[tuple[int, str, bytes]]:

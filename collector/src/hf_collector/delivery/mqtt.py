@@ -109,8 +109,9 @@ class MqttSender:
     pipe per message (half the sender's CPU when it ran threaded).
     """
 
-    def __init__(self, settings: MqttSettings, queue: DiskQueue,
-                 socket_wrapper: Callable[[mqtt.Client], None] | None = None) -> None:
+    def __init__(
+        self, settings: MqttSettings, queue: DiskQueue, socket_wrapper: Callable[[mqtt.Client], None] | None = None
+    ) -> None:
         self.settings = settings
         self.queue = queue
         self.socket_wrapper = socket_wrapper
@@ -138,15 +139,17 @@ class MqttSender:
             client.tls_set(ca_certs=self.settings.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
         mids: dict[int, int] = {}  # paho message id -> queue row id
 
-        def on_connect(_c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode,
-                       _p: Properties | None) -> None:
+        def on_connect(
+            _c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, reason: ReasonCode, _p: Properties | None
+        ) -> None:
             if reason.is_failure:
                 _logger.error("broker %s refused the collector: %s", url.hostname, reason)
                 self._lost.set()
             self._connack.set()
 
-        def on_disconnect(_c: mqtt.Client, _u: object, _f: mqtt.DisconnectFlags, reason: ReasonCode,
-                          _p: Properties | None) -> None:
+        def on_disconnect(
+            _c: mqtt.Client, _u: object, _f: mqtt.DisconnectFlags, reason: ReasonCode, _p: Properties | None
+        ) -> None:
             self._lost.set()
             self._wake.set()
 
@@ -230,20 +233,27 @@ class MqttSender:
                 self._acked.clear()  # not yet removed: sent again on the next connection (at-least-once)
             _logger.warning("broker connection lost; buffering on disk and reconnecting")
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop, host: str, port: int, backoff: Backoff,
-                       probe: Probe | None) -> tuple[mqtt.Client, dict[int, int]]:
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int, backoff: Backoff, probe: Probe | None
+    ) -> tuple[mqtt.Client, dict[int, int]]:
         """A connected client: tried at once, then again after each backoff pause."""
         async for _ in attempts(backoff, probe):
             try:
                 return await self._connect_once(loop, host, port)
             except SinkError as exc:
                 self.connected = False
-                _logger.warning("%s (%s); buffering on disk (%d messages), retrying in %.0f s", exc, exc.detail,
-                                len(self.queue), backoff.delay)
+                _logger.warning(
+                    "%s (%s); buffering on disk (%d messages), retrying in %.0f s",
+                    exc,
+                    exc.detail,
+                    len(self.queue),
+                    backoff.delay,
+                )
         raise AssertionError("attempts() never ends")
 
-    async def _connect_once(self, loop: asyncio.AbstractEventLoop, host: str,
-                            port: int) -> tuple[mqtt.Client, dict[int, int]]:
+    async def _connect_once(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int
+    ) -> tuple[mqtt.Client, dict[int, int]]:
         client, mids = self._make_client()
         self._connack.clear()
         self._lost.clear()

@@ -36,8 +36,9 @@ def passes_deadband(tag: TagConfig, last: Value | None, value: Value) -> bool:
     return abs(float(value) - float(last)) > tag.deadband
 
 
-def report_if_changed(last: dict[str, Value], tag: TagConfig, value: Value, now_ms: int,
-                      samples: list[TagSample]) -> None:
+def report_if_changed(
+    last: dict[str, Value], tag: TagConfig, value: Value, now_ms: int, samples: list[TagSample]
+) -> None:
     """Append the sample when it passes the deadband, remembering it as the tag's last reported value."""
     if passes_deadband(tag, last.get(tag.topic), value):
         last[tag.topic] = value
@@ -51,8 +52,11 @@ def bad_batch(device: DeviceConfig) -> list[TagSample]:
 
 
 def coalesce(
-    tags: list[TagConfig], group_of: Callable[[TagConfig], K], span_of: Callable[[TagConfig], tuple[int, int]],
-    max_gap: int, limit: Callable[[K], int],
+    tags: list[TagConfig],
+    group_of: Callable[[TagConfig], K],
+    span_of: Callable[[TagConfig], tuple[int, int]],
+    max_gap: int,
+    limit: Callable[[K], int],
 ) -> list[tuple[K, int, int, tuple[TagConfig, ...]]]:
     """Tags of one group (Modbus unit+table, S7 area+DB) merged into as few reads as ``limit`` allows.
 
@@ -83,8 +87,11 @@ def coalesce(
 
 
 async def poll_forever(
-    read: Callable[[], Awaitable[list[TagSample]]], interval_ms: int, read_timeout: float,
-    queue: asyncio.Queue[list[TagSample] | Exception], errors: tuple[type[Exception], ...],
+    read: Callable[[], Awaitable[list[TagSample]]],
+    interval_ms: int,
+    read_timeout: float,
+    queue: asyncio.Queue[list[TagSample] | Exception],
+    errors: tuple[type[Exception], ...],
 ) -> None:
     """Read at a fixed rate (no drift) into ``queue``, each read given ``read_timeout`` seconds; the first
     failure is handed over through the queue too."""

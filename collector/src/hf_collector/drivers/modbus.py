@@ -45,8 +45,10 @@ def plan_requests(tags: list[TagConfig], max_gap: int = MAX_GAP) -> list[ReadReq
         return tag.address
 
     reads = coalesce(
-        tags, lambda t: (address(t).unit_id, address(t).table),
-        lambda t: (address(t).address, address(t).register_count), max_gap,
+        tags,
+        lambda t: (address(t).unit_id, address(t).table),
+        lambda t: (address(t).address, address(t).register_count),
+        max_gap,
         lambda key: MAX_BITS if key[1] in ("coil", "discrete") else MAX_REGISTERS,
     )
     return [ReadRequest(unit, table, start, count, members) for (unit, table), start, count, members in reads]
@@ -82,8 +84,9 @@ class ModbusDriver:
 
     def _new_client(self) -> AsyncModbusTcpClient:
         # A fresh client per connection: pymodbus's own reconnect logic is not what we want here.
-        return AsyncModbusTcpClient(self.device.host, port=self.device.port, timeout=self.timeout, retries=0,
-                                    reconnect_delay=0)
+        return AsyncModbusTcpClient(
+            self.device.host, port=self.device.port, timeout=self.timeout, retries=0, reconnect_delay=0
+        )
 
     async def __aenter__(self) -> ModbusDriver:
         return self
@@ -106,14 +109,17 @@ class ModbusDriver:
             if request.table == "coil":
                 response = await self.client.read_coils(request.start, count=request.count, device_id=request.unit_id)
             elif request.table == "discrete":
-                response = await self.client.read_discrete_inputs(request.start, count=request.count,
-                                                                  device_id=request.unit_id)
+                response = await self.client.read_discrete_inputs(
+                    request.start, count=request.count, device_id=request.unit_id
+                )
             elif request.table == "input":
-                response = await self.client.read_input_registers(request.start, count=request.count,
-                                                                  device_id=request.unit_id)
+                response = await self.client.read_input_registers(
+                    request.start, count=request.count, device_id=request.unit_id
+                )
             else:
-                response = await self.client.read_holding_registers(request.start, count=request.count,
-                                                                    device_id=request.unit_id)
+                response = await self.client.read_holding_registers(
+                    request.start, count=request.count, device_id=request.unit_id
+                )
             for tag in request.tags:
                 address = tag.address
                 assert isinstance(address, ModbusAddress)
@@ -156,8 +162,9 @@ class ModbusDriver:
             backoff.reset()
             gap_marked = delivered = False
             queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()  # one per connection
-            tasks = [asyncio.create_task(self._poll(interval, requests, queue))
-                     for interval, requests in self.plans.items()]
+            tasks = [
+                asyncio.create_task(self._poll(interval, requests, queue)) for interval, requests in self.plans.items()
+            ]
             tasks.append(asyncio.create_task(self._watch(queue)))
             try:
                 while True:
@@ -169,8 +176,11 @@ class ModbusDriver:
             except (SourceError, TimeoutError) as exc:
                 for task in tasks:
                     task.cancel()
-                _logger.warning("PLC %s stopped answering (%s); reconnecting", self.device.label,
-                                getattr(exc, "detail", "") or str(exc) or "no answer in time")
+                _logger.warning(
+                    "PLC %s stopped answering (%s); reconnecting",
+                    self.device.label,
+                    getattr(exc, "detail", "") or str(exc) or "no answer in time",
+                )
                 self.client.close()
                 self._last.clear()
                 gap_marked = True
@@ -188,7 +198,9 @@ class ModbusDriver:
             await asyncio.sleep(0.2)
         queue.put_nowait(SourceError(f"PLC {self.device.label} stopped answering", detail="connection closed"))
 
-    async def _poll(self, interval_ms: int, requests: list[ReadRequest],
-                    queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
-        await poll_forever(lambda: self.read(requests), interval_ms, self.timeout * 2, queue,
-                           (SourceError, TimeoutError))
+    async def _poll(
+        self, interval_ms: int, requests: list[ReadRequest], queue: asyncio.Queue[list[TagSample] | Exception]
+    ) -> None:
+        await poll_forever(
+            lambda: self.read(requests), interval_ms, self.timeout * 2, queue, (SourceError, TimeoutError)
+        )

@@ -59,8 +59,14 @@ class _BatchSubscription(Subscription):
     so a notification finds its tag without hashing a NodeId.
     """
 
-    def __init__(self, session: UaSession, params: ua.CreateSubscriptionParameters, tags: list[TagConfig],
-                 node_ids: list[ua.NodeId], hand_over: Handover) -> None:
+    def __init__(
+        self,
+        session: UaSession,
+        params: ua.CreateSubscriptionParameters,
+        tags: list[TagConfig],
+        node_ids: list[ua.NodeId],
+        hand_over: Handover,
+    ) -> None:
         super().__init__(session, params, handler=None, queue_maxsize=1)
         self.tags = tags
         self.node_ids = node_ids
@@ -75,8 +81,13 @@ class _BatchSubscription(Subscription):
         tags = self.tags
         for notification in message.NotificationData:
             if isinstance(notification, ua.DataChangeNotification):
-                self.hand_over([_sample(tags[item.ClientHandle], item.Value) for item in notification.MonitoredItems
-                                if 0 <= item.ClientHandle < len(tags)])
+                self.hand_over(
+                    [
+                        _sample(tags[item.ClientHandle], item.Value)
+                        for item in notification.MonitoredItems
+                        if 0 <= item.ClientHandle < len(tags)
+                    ]
+                )
             elif isinstance(notification, ua.StatusChangeNotification):
                 self.hand_over(ConnectionError(f"subscription status {notification.Status}"))
 
@@ -84,15 +95,18 @@ class _BatchSubscription(Subscription):
         """The monitored item of ``tags[handle]``, sampled at the tag's own interval."""
         tag = self.tags[handle]
         # a queue of one, the oldest discarded: a server keeps the newest value per publish, not every change
-        parameters = ua.MonitoringParameters(ClientHandle=handle, SamplingInterval=float(tag.sampling_interval_ms),
-                                             QueueSize=1, DiscardOldest=True)
+        parameters = ua.MonitoringParameters(
+            ClientHandle=handle, SamplingInterval=float(tag.sampling_interval_ms), QueueSize=1, DiscardOldest=True
+        )
         if tag.deadband > 0:
-            parameters.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValue,
-                                                    DeadbandType=ABSOLUTE_DEADBAND, DeadbandValue=tag.deadband)
+            parameters.Filter = ua.DataChangeFilter(
+                Trigger=ua.DataChangeTrigger.StatusValue, DeadbandType=ABSOLUTE_DEADBAND, DeadbandValue=tag.deadband
+            )
         return ua.MonitoredItemCreateRequest(
-            ItemToMonitor=ua.ReadValueId(NodeId=self.node_ids[handle],
-                                         AttributeId=ua.AttributeIds.Value),
-            MonitoringMode=ua.MonitoringMode.Reporting, RequestedParameters=parameters)
+            ItemToMonitor=ua.ReadValueId(NodeId=self.node_ids[handle], AttributeId=ua.AttributeIds.Value),
+            MonitoringMode=ua.MonitoringMode.Reporting,
+            RequestedParameters=parameters,
+        )
 
 
 def resolve_node_id(text: str, namespaces: list[str]) -> ua.NodeId:
@@ -135,9 +149,13 @@ class OpcUaDriver:
         pinned = await self._pinned_certificate() if self.device.server_certificate_sha256 else None
         if self.device.security_policy == "Basic256Sha256":
             # with a pin, the secure channel is encrypted to the very certificate checked, never another
-            await client.set_security(SecurityPolicyBasic256Sha256, certificate=self.device.certificate,
-                                      private_key=self.device.private_key, server_certificate=pinned,
-                                      mode=MODES.get(self.device.security_mode, ua.MessageSecurityMode.SignAndEncrypt))
+            await client.set_security(
+                SecurityPolicyBasic256Sha256,
+                certificate=self.device.certificate,
+                private_key=self.device.private_key,
+                server_certificate=pinned,
+                mode=MODES.get(self.device.security_mode, ua.MessageSecurityMode.SignAndEncrypt),
+            )
         if self.device.username:
             client.set_user(self.device.username)
             client.set_password(self.device.password)
@@ -160,18 +178,23 @@ class OpcUaDriver:
         """The server's certificate when it is the pinned one; ConnectionRefusedError (nothing sent, no
         password) when the server presents another: a replaced PLC, or someone in between."""
         endpoints = await Client(url=self.url, timeout=self.timeout).connect_and_get_server_endpoints()
-        presented = {certificate_fingerprint(first_certificate(e.ServerCertificate)): e.ServerCertificate
-                     for e in endpoints if e.ServerCertificate}
+        presented = {
+            certificate_fingerprint(first_certificate(e.ServerCertificate)): e.ServerCertificate
+            for e in endpoints
+            if e.ServerCertificate
+        }
         der = presented.get(self.device.server_certificate_sha256)
         if der is None:
             raise ConnectionRefusedError(
                 f"server certificate {', '.join(sorted(presented)) or '(none)'} is not the pinned "
                 f"{self.device.server_certificate_sha256}: refused (Odoo ▸ Devices ▸ {self.device.name} says "
-                "which certificate to expect)")
+                "which certificate to expect)"
+            )
         return first_certificate(der)
 
-    async def _subscribe(self, client: Client, interval: int, tags: list[TagConfig], namespaces: list[str],
-                         hand_over: Handover) -> None:
+    async def _subscribe(
+        self, client: Client, interval: int, tags: list[TagConfig], namespaces: list[str], hand_over: Handover
+    ) -> None:
         """One subscription publishing every ``interval`` ms (as asyncua's ``create_subscription`` makes it)."""
         resolved: list[tuple[TagConfig, ua.NodeId]] = []
         for tag in tags:
@@ -182,19 +205,29 @@ class OpcUaDriver:
                 self.refused[tag.topic] = ("BadNodeIdUnknown", ua.StatusCodes.BadNodeIdUnknown)
         tags = [tag for tag, _ in resolved]
         params = ua.CreateSubscriptionParameters(
-            RequestedPublishingInterval=interval, RequestedLifetimeCount=LIFETIME_COUNT,
+            RequestedPublishingInterval=interval,
+            RequestedLifetimeCount=LIFETIME_COUNT,
             RequestedMaxKeepAliveCount=client.get_keepalive_count(interval),
-            MaxNotificationsPerPublish=MAX_NOTIFICATIONS_PER_PUBLISH, PublishingEnabled=True, Priority=0)
-        subscription = _BatchSubscription(client.uaclient.session, params, tags, [node for _, node in resolved],
-                                          hand_over)
+            MaxNotificationsPerPublish=MAX_NOTIFICATIONS_PER_PUBLISH,
+            PublishingEnabled=True,
+            Priority=0,
+        )
+        subscription = _BatchSubscription(
+            client.uaclient.session, params, tags, [node for _, node in resolved], hand_over
+        )
         revised = client.get_subscription_revised_params(params, await subscription.init())
         if revised:
             await subscription.update(revised)
         results = await subscription.create_monitored_items(subscription.item_request(i) for i in range(len(tags)))
         for tag, result in zip(tags, results, strict=True):
             if isinstance(result, ua.StatusCode):
-                _logger.warning("OPC UA server %s refused to monitor tag %s (%s): %s", self.device.label, tag.name,
-                                self._node_id(tag), result.name)
+                _logger.warning(
+                    "OPC UA server %s refused to monitor tag %s (%s): %s",
+                    self.device.label,
+                    tag.name,
+                    self._node_id(tag),
+                    result.name,
+                )
                 self.refused[tag.topic] = (result.name, result.value)
 
     @staticmethod
@@ -216,15 +249,20 @@ class OpcUaDriver:
                         async for batch in received:
                             yield batch
             except SourceError as exc:
-                _logger.warning("OPC UA server %s unavailable (%s); retrying in %.0f s", self.device.label,
-                                exc.detail, backoff.delay)
+                _logger.warning(
+                    "OPC UA server %s unavailable (%s); retrying in %.0f s",
+                    self.device.label,
+                    exc.detail,
+                    backoff.delay,
+                )
                 await self._disconnect()
                 if backoff.first_failure:
                     yield bad_batch(self.device)
                 # the next attempt pauses first (ended early once the server accepts connections again)
 
-    async def _received(self, queue: asyncio.Queue[list[TagSample] | Exception]) -> AsyncGenerator[
-            list[TagSample], None]:
+    async def _received(
+        self, queue: asyncio.Queue[list[TagSample] | Exception]
+    ) -> AsyncGenerator[list[TagSample], None]:
         """One connection's samples, at most one per tag per its interval (the newest: :class:`Decimator`, for a
         server that publishes faster than asked); a quiet server is asked for its state every QUIET_CHECK_S."""
         decimator = Decimator()

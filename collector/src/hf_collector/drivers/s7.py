@@ -42,8 +42,13 @@ def plan_ranges(tags: list[TagConfig]) -> list[ByteRange]:
         assert isinstance(tag.address, S7Address)
         return tag.address
 
-    reads = coalesce(tags, lambda t: (address(t).area, address(t).db_number),
-                     lambda t: (address(t).offset, address(t).size), MAX_GAP, lambda _key: MAX_BYTES)
+    reads = coalesce(
+        tags,
+        lambda t: (address(t).area, address(t).db_number),
+        lambda t: (address(t).offset, address(t).size),
+        MAX_GAP,
+        lambda _key: MAX_BYTES,
+    )
     return [ByteRange(area, db, start, size, members) for (area, db), start, size, members in reads]
 
 
@@ -92,8 +97,14 @@ class S7Driver:
         out = []
         for byte_range in ranges:
             self.requests_sent += 1
-            out.append((byte_range, self.client.read_area(AREAS[byte_range.area], byte_range.db_number,
-                                                          byte_range.start, byte_range.size)))
+            out.append(
+                (
+                    byte_range,
+                    self.client.read_area(
+                        AREAS[byte_range.area], byte_range.db_number, byte_range.start, byte_range.size
+                    ),
+                )
+            )
         return out
 
     async def read(self, ranges: list[ByteRange]) -> list[TagSample]:
@@ -114,8 +125,9 @@ class S7Driver:
 
     async def _connect(self) -> None:
         try:
-            await asyncio.to_thread(self.client.connect, self.device.host, self.device.rack, self.device.slot,
-                                    self.device.port)
+            await asyncio.to_thread(
+                self.client.connect, self.device.host, self.device.rack, self.device.slot, self.device.port
+            )
         except Exception as exc:  # snap7 raises plain RuntimeError/OSError
             raise SourceError(f"PLC {self.device.label} does not answer", detail=str(exc)) from exc
 
@@ -129,8 +141,9 @@ class S7Driver:
                     _logger.info("PLC %s answers again", self.device.label)
                 backoff.reset()
                 queue: asyncio.Queue[list[TagSample] | Exception] = asyncio.Queue()
-                tasks = [asyncio.create_task(self._poll(interval, ranges, queue))
-                         for interval, ranges in self.plans.items()]
+                tasks = [
+                    asyncio.create_task(self._poll(interval, ranges, queue)) for interval, ranges in self.plans.items()
+                ]
                 while True:
                     item = await queue.get()
                     if isinstance(item, Exception):
@@ -139,8 +152,12 @@ class S7Driver:
             except Exception as exc:  # noqa: BLE001  (SourceError, a read timeout, or whatever snap7 decoded)
                 for task in tasks:
                     task.cancel()
-                _logger.warning("PLC %s stopped answering (%s); retrying in %.0f s", self.device.label,
-                                getattr(exc, "detail", "") or exc, backoff.delay)
+                _logger.warning(
+                    "PLC %s stopped answering (%s); retrying in %.0f s",
+                    self.device.label,
+                    getattr(exc, "detail", "") or exc,
+                    backoff.delay,
+                )
                 await asyncio.to_thread(self._disconnect)
                 self.client = snap7.Client()
                 if backoff.first_failure:
@@ -151,7 +168,8 @@ class S7Driver:
                 for task in tasks:
                     task.cancel()
 
-    async def _poll(self, interval_ms: int, ranges: list[ByteRange],
-                    queue: asyncio.Queue[list[TagSample] | Exception]) -> None:
+    async def _poll(
+        self, interval_ms: int, ranges: list[ByteRange], queue: asyncio.Queue[list[TagSample] | Exception]
+    ) -> None:
         # snap7 raises plain RuntimeError/OSError: any failure means "reconnect"
         await poll_forever(lambda: self.read(ranges), interval_ms, 5.0, queue, (Exception,))

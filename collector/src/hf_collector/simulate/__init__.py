@@ -33,9 +33,12 @@ from hf_collector.simulate.servers import (
 _logger = logging.getLogger(__name__)
 DEFAULT_PORTS = {"opcua": 4840, "modbus": 5020, "s7": 1102}
 TAGS = {  # name: (data type, unit, role)
-    "state": ("int", "", "machine_state"), "spindle_speed": ("float", "rpm", "plain"),
-    "temperature": ("float", "°C", "plain"), "good_count": ("int", "parts", "good_count"),
-    "scrap_count": ("int", "parts", "scrap_count"), "vibration": ("float", "mm/s", "plain"),
+    "state": ("int", "", "machine_state"),
+    "spindle_speed": ("float", "rpm", "plain"),
+    "temperature": ("float", "°C", "plain"),
+    "good_count": ("int", "parts", "good_count"),
+    "scrap_count": ("int", "parts", "scrap_count"),
+    "vibration": ("float", "mm/s", "plain"),
 }
 STEP_S = 0.2
 LINE = ("demo-site", "machining", "line1")  # the simulated machines' site, area and line
@@ -47,24 +50,64 @@ def site_document(ports: dict[str, int], enterprise: str, host: str = "127.0.0.1
 
     def tag(cell: str, name: str, address: dict[str, Any], data_type: str | None = None) -> dict[str, Any]:
         kind, unit, role = TAGS.get(name, ("bool", "", "plain"))
-        return {"name": name, "topic": f"{location}/{cell}/_historian/{name}", "data_type": data_type or kind,
-                "unit": unit, "role": role, "sampling_interval_ms": 1000, "address": address}
+        return {
+            "name": name,
+            "topic": f"{location}/{cell}/_historian/{name}",
+            "data_type": data_type or kind,
+            "unit": unit,
+            "role": role,
+            "sampling_interval_ms": 1000,
+            "address": address,
+        }
 
     return {
         "edge": "demo-edge",
         "version": 1,
         "mqtt": {"url": "mqtt://127.0.0.1:1883"},
         "devices": [
-            {"name": "cnc1-opcua", "protocol": "opcua", "host": host, "port": ports["opcua"],
-             "tags": [tag("cnc1", n, {"node_id": f"ns=2;s=cnc1.{n}"}, "string" if n == "state" else None)
-                      for n in TAGS]},
-            {"name": "press1-modbus", "protocol": "modbus", "host": host, "port": ports["modbus"], "unit_id": 1,
-             "tags": [tag("press1", n, {"unit_id": 1, "table": "holding", "address": a, "type": k,
-                                        "byte_order": "big", "word_order": "big"})
-                      for n, (a, k) in MODBUS_MAP.items()]},
-            {"name": "robot1-s7", "protocol": "s7", "host": host, "port": ports["s7"], "rack": 0, "slot": 1,
-             "tags": [tag("robot1", n, {"area": "DB", "db_number": S7_DB, "offset": o, "bit": 0, "type": k})
-                      for n, (o, k) in S7_MAP.items()]},
+            {
+                "name": "cnc1-opcua",
+                "protocol": "opcua",
+                "host": host,
+                "port": ports["opcua"],
+                "tags": [
+                    tag("cnc1", n, {"node_id": f"ns=2;s=cnc1.{n}"}, "string" if n == "state" else None) for n in TAGS
+                ],
+            },
+            {
+                "name": "press1-modbus",
+                "protocol": "modbus",
+                "host": host,
+                "port": ports["modbus"],
+                "unit_id": 1,
+                "tags": [
+                    tag(
+                        "press1",
+                        n,
+                        {
+                            "unit_id": 1,
+                            "table": "holding",
+                            "address": a,
+                            "type": k,
+                            "byte_order": "big",
+                            "word_order": "big",
+                        },
+                    )
+                    for n, (a, k) in MODBUS_MAP.items()
+                ],
+            },
+            {
+                "name": "robot1-s7",
+                "protocol": "s7",
+                "host": host,
+                "port": ports["s7"],
+                "rack": 0,
+                "slot": 1,
+                "tags": [
+                    tag("robot1", n, {"area": "DB", "db_number": S7_DB, "offset": o, "bit": 0, "type": k})
+                    for n, (o, k) in S7_MAP.items()
+                ],
+            },
         ],
     }
 
@@ -79,9 +122,13 @@ async def analytics_publisher(mqtt_url: str) -> AsyncIterator[tuple[DiskQueue, M
             yield queue, sender
 
 
-async def run_simulator(ports: dict[str, int] | None = None, write_config: Path | None = None,
-                        enterprise: str = "acme", seconds: float | None = None,
-                        analytics_mqtt_url: str | None = None) -> None:
+async def run_simulator(
+    ports: dict[str, int] | None = None,
+    write_config: Path | None = None,
+    enterprise: str = "acme",
+    seconds: float | None = None,
+    analytics_mqtt_url: str | None = None,
+) -> None:
     """Serve until cancelled (or for ``seconds``); write ``write_config`` once every server listens. With
     ``analytics_mqtt_url``, the analytics workcell publishes its orders, parts and states there."""
     async with contextlib.AsyncExitStack() as stack:
@@ -102,21 +149,34 @@ def _publish(cell: AnalyticsCell, queue: DiskQueue, sender: MqttSender, now_ms: 
         sender.wake()
 
 
-async def _serve(ports: dict[str, int] | None, write_config: Path | None, enterprise: str, seconds: float | None,
-                 tick: Callable[[int], None] | None) -> None:
+async def _serve(
+    ports: dict[str, int] | None,
+    write_config: Path | None,
+    enterprise: str,
+    seconds: float | None,
+    tick: Callable[[int], None] | None,
+) -> None:
     ports = {**DEFAULT_PORTS, **(ports or {})}
     machines = [Machine(seed=1), Machine(seed=2, cycle_time_s=3.0), Machine(seed=3, cycle_time_s=1.5)]
-    servers: list[SimulatedServer] = [OpcUaMachine(machines[0], ports["opcua"]),
-                                      ModbusMachine(machines[1], ports["modbus"]), S7Machine(machines[2], ports["s7"])]
+    servers: list[SimulatedServer] = [
+        OpcUaMachine(machines[0], ports["opcua"]),
+        ModbusMachine(machines[1], ports["modbus"]),
+        S7Machine(machines[2], ports["s7"]),
+    ]
     for server in servers:
         await server.start()
         await server.update()
-    _logger.info("simulator: OPC UA opc.tcp://127.0.0.1:%s, Modbus TCP 127.0.0.1:%s, S7 127.0.0.1:%s",
-                 ports["opcua"], ports["modbus"], ports["s7"])
+    _logger.info(
+        "simulator: OPC UA opc.tcp://127.0.0.1:%s, Modbus TCP 127.0.0.1:%s, S7 127.0.0.1:%s",
+        ports["opcua"],
+        ports["modbus"],
+        ports["s7"],
+    )
     if write_config:
         tmp = write_config.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(site_document(ports, enterprise), sort_keys=False, allow_unicode=True),
-                       encoding="utf-8")
+        tmp.write_text(
+            yaml.safe_dump(site_document(ports, enterprise), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
         os.replace(tmp, write_config)
     started = time.monotonic()
     try:

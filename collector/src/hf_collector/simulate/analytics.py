@@ -52,8 +52,11 @@ class AnalyticsCell:
         out: list[tuple[str, bytes]] = []
         if not self._announced_product:
             cycle_ms = round(self.machine.cycle_time_s * 1000)
-            out.append(self._event("product-type/create",
-                                   {"external_product_type_id": PRODUCT_CODE, "cycle_time_ms": cycle_ms}))
+            out.append(
+                self._event(
+                    "product-type/create", {"external_product_type_id": PRODUCT_CODE, "cycle_time_ms": cycle_ms}
+                )
+            )
             self._announced_product = True
         if self._state is None or self._state[0] != self.machine.state:
             self._state = (self.machine.state, now_ms)
@@ -74,9 +77,11 @@ class AnalyticsCell:
         self.orders += 1
         cycle_ms = round(self.machine.cycle_time_s * 1000)
         self._order = {
-            "create": {"external_work_order_id": f"SIM-{self.location[-1]}-{self.orders:05d}",
-                       "product": {"external_product_id": PRODUCT_CODE, "cycle_time_ms": cycle_ms},
-                       "quantity": self.order_quantity},
+            "create": {
+                "external_work_order_id": f"SIM-{self.location[-1]}-{self.orders:05d}",
+                "product": {"external_product_id": PRODUCT_CODE, "cycle_time_ms": cycle_ms},
+                "quantity": self.order_quantity,
+            },
             "start_ms": now_ms,
         }
         self._made = 0
@@ -87,9 +92,13 @@ class AnalyticsCell:
     def _order_events(self) -> list[tuple[str, bytes]]:
         assert self._order is not None
         external_id = self._order["create"]["external_work_order_id"]
-        return [self._event("work-order/create", self._order["create"]),
-                self._event("work-order/start", {"external_work_order_id": external_id,
-                                                 "start_time_unix_ms": self._order["start_ms"]})]
+        return [
+            self._event("work-order/create", self._order["create"]),
+            self._event(
+                "work-order/start",
+                {"external_work_order_id": external_id, "start_time_unix_ms": self._order["start_ms"]},
+            ),
+        ]
 
     def _state_event(self) -> tuple[str, bytes]:
         assert self._state is not None
@@ -101,18 +110,31 @@ class AnalyticsCell:
         good, scrap = self.machine.good_count - self._reported[0], self.machine.scrap_count - self._reported[1]
         out: list[tuple[str, bytes]] = []
         if good + scrap > 0:
-            out.append(self._event("product/add", {
-                "external_product_type_id": PRODUCT_CODE, "start_time_unix_ms": self._last_report_ms,
-                "end_time_unix_ms": now_ms, "quantity": good + scrap, "bad_quantity": scrap,
-            }))
+            out.append(
+                self._event(
+                    "product/add",
+                    {
+                        "external_product_type_id": PRODUCT_CODE,
+                        "start_time_unix_ms": self._last_report_ms,
+                        "end_time_unix_ms": now_ms,
+                        "quantity": good + scrap,
+                        "bad_quantity": scrap,
+                    },
+                )
+            )
             self._reported = (self.machine.good_count, self.machine.scrap_count)
             self._made += good + scrap
             self._last_report_ms = now_ms
         if self._made >= self.order_quantity:
-            out.append(self._event("work-order/stop", {
-                "external_work_order_id": self._order["create"]["external_work_order_id"],
-                "end_time_unix_ms": now_ms,
-            }))
+            out.append(
+                self._event(
+                    "work-order/stop",
+                    {
+                        "external_work_order_id": self._order["create"]["external_work_order_id"],
+                        "end_time_unix_ms": now_ms,
+                    },
+                )
+            )
             self._order = None
         return out
 

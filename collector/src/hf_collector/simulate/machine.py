@@ -62,12 +62,14 @@ class Machine:
             elif rng.random() < dt / 300:  # about every five minutes: waiting for material
                 self._enter("idle")
         target_speed = 12_000.0 if self.state == "running" else 0.0
-        self.spindle_speed += ((target_speed - self.spindle_speed) * min(1.0, dt * 2)
-                               + rng.gauss(0, 15 if target_speed else 0))
+        self.spindle_speed += (target_speed - self.spindle_speed) * min(1.0, dt * 2) + rng.gauss(
+            0, 15 if target_speed else 0
+        )
         self.spindle_speed = max(0.0, self.spindle_speed)
         load = self.spindle_speed / 12_000.0
-        self.temperature += (((24 + 38 * load + 6 * self.wear / 9) - self.temperature) * min(1.0, dt / 60)
-                             + rng.gauss(0, 0.05))
+        self.temperature += ((24 + 38 * load + 6 * self.wear / 9) - self.temperature) * min(1.0, dt / 60) + rng.gauss(
+            0, 0.05
+        )
         base = 2.0 + self.wear if self.state == "running" else 0.3
         self.vibration = max(0.0, base * (1 + 0.04 * math.sin(self.time_in_state)) + rng.gauss(0, 0.08))
 

@@ -65,8 +65,9 @@ def _insert(cr: Cursor, rows: list[AnalyticsRow]) -> int:
     return len(cr.fetchall())
 
 
-def write_events(cr: Cursor, rows: list[AnalyticsRow], retry_whole: Callable[[BaseException], bool]
-                 ) -> tuple[int, list[DeadLetter]]:
+def write_events(
+    cr: Cursor, rows: list[AnalyticsRow], retry_whole: Callable[[BaseException], bool]
+) -> tuple[int, list[DeadLetter]]:
     """Insert ``rows`` in arrival order (in the caller's transaction): (how many were new, dead letters).
 
     One statement for the batch, under a savepoint; should PostgreSQL refuse it for something an event
@@ -128,8 +129,7 @@ class CronWaker:
             return known[0]
         cr.execute("SAVEPOINT hf_cron_lookup")
         try:
-            cr.execute("SELECT res_id FROM ir_model_data WHERE module = %s AND name = %s AND model = 'ir.cron'",
-                       xmlid)
+            cr.execute("SELECT res_id FROM ir_model_data WHERE module = %s AND name = %s AND model = 'ir.cron'", xmlid)
             row = cr.fetchone()
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn):
             cr.execute("ROLLBACK TO SAVEPOINT hf_cron_lookup")  # no Odoo here (a bare historian database)
@@ -152,9 +152,11 @@ class CronWaker:
                 continue
             if now - self._last.get(cron, 0.0) < TRIGGER_INTERVAL_S:
                 continue
-            cr.execute("INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) "
-                       "VALUES (%s, now() at time zone 'utc', now() at time zone 'utc', now() at time zone 'utc')",
-                       (cron,))
+            cr.execute(
+                "INSERT INTO ir_cron_trigger (cron_id, call_at, create_date, write_date) "
+                "VALUES (%s, now() at time zone 'utc', now() at time zone 'utc', now() at time zone 'utc')",
+                (cron,),
+            )
             self._last[cron] = now
             self._wanted.discard(xmlid)
             inserted = True
@@ -172,8 +174,11 @@ class CronWaker:
             self._notify_failed = False
         except psycopg2.Error as exc:
             if not self._notify_failed:
-                _logger.warning("could not wake Odoo's cron workers on the postgres database (%s); the jobs run "
-                                "at their next poll (within a minute)", one_line(exc))
+                _logger.warning(
+                    "could not wake Odoo's cron workers on the postgres database (%s); the jobs run "
+                    "at their next poll (within a minute)",
+                    one_line(exc),
+                )
             self._notify_failed = True
             with contextlib.suppress(psycopg2.Error):
                 if self._notify_conn is not None:
@@ -185,4 +190,3 @@ class CronWaker:
             if self._notify_conn is not None:
                 self._notify_conn.close()
         self._notify_conn = None
-

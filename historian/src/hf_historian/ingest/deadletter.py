@@ -51,12 +51,14 @@ STORE_CHUNK = 1000
 def store(cr: Cursor, letters: list[DeadLetter]) -> None:
     """Insert ``letters`` (in the caller's transaction), STORE_CHUNK per statement."""
     for first in range(0, len(letters), STORE_CHUNK):
-        chunk = letters[first:first + STORE_CHUNK]
+        chunk = letters[first : first + STORE_CHUNK]
         cr.execute(
             f"INSERT INTO {DEAD_LETTER_TABLE} (topic, payload, reason, received_at, create_date, write_date) "
             "SELECT topic, payload, reason, now() at time zone 'utc', now() at time zone 'utc', "
             "now() at time zone 'utc' FROM unnest(%s::text[], %s::text[], %s::text[]) AS l(topic, payload, reason)",
-            ([safe_text(letter.topic[:TEXT_KEEP_CHARS]) for letter in chunk],
-             [payload_excerpt(letter.payload) for letter in chunk],
-             [safe_text(letter.reason[:TEXT_KEEP_CHARS]) for letter in chunk]),
+            (
+                [safe_text(letter.topic[:TEXT_KEEP_CHARS]) for letter in chunk],
+                [payload_excerpt(letter.payload) for letter in chunk],
+                [safe_text(letter.reason[:TEXT_KEEP_CHARS]) for letter in chunk],
+            ),
         )

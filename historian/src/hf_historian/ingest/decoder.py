@@ -61,7 +61,11 @@ def _parse_topic(topic: str) -> UnsTopic | str:
 
 
 def decode_message(
-    topic: str, payload: bytes, resolver: TagResolver, samples: list[SampleRow], dead: list[DeadLetter],
+    topic: str,
+    payload: bytes,
+    resolver: TagResolver,
+    samples: list[SampleRow],
+    dead: list[DeadLetter],
     events: list[AnalyticsRow] | None = None,
 ) -> None:
     """Append this message's storable samples to ``samples``, its analytics event to ``events`` and what
@@ -80,8 +84,11 @@ def decode_message(
         resolver.local_skipped += 1  # UMH: _local never leaves the plant's own systems
         return
     core = contract != HISTORIAN_CONTRACT
-    if core and contract not in (RAW_CONTRACT, ANALYTICS_CONTRACT) and not resolver.declared(
-            contract, parsed.location_path):
+    if (
+        core
+        and contract not in (RAW_CONTRACT, ANALYTICS_CONTRACT)
+        and not resolver.declared(contract, parsed.location_path)
+    ):
         # counted and logged by the ingest, never dropped silently; a flood of names counts under one key
         name = contract[:80]
         if name not in resolver.undeclared and len(resolver.undeclared) >= UNDECLARED_NAMES_MAX:
@@ -89,8 +96,14 @@ def decode_message(
         resolver.undeclared[name] += 1
         return
     if type(payload) is OversizedPayload:  # skipped by the MQTT reader, never buffered whole
-        dead.append(DeadLetter(topic, payload, f"bad payload: a PUBLISH of {payload.size} bytes exceeds the "
-                                               f"{MAX_PACKET_SIZE} byte limit (skipped, never buffered whole)"))
+        dead.append(
+            DeadLetter(
+                topic,
+                payload,
+                f"bad payload: a PUBLISH of {payload.size} bytes exceeds the "
+                f"{MAX_PACKET_SIZE} byte limit (skipped, never buffered whole)",
+            )
+        )
         return
     if contract == ANALYTICS_CONTRACT:
         _decode_event(topic, parsed, payload, resolver, dead, events)
@@ -106,11 +119,19 @@ def decode_message(
     one_tag = bool(parsed.tag_name) and len(values) == 1 and values[0][0] == CORE_VALUE and not refused
     if core and not one_tag:
         why = "; ".join(f"{name[:80]!r}: {reason}" for name, reason in refused) or (
-            "no tag after the contract" if not parsed.tag_name else
-            f"{len(values)} values named {', '.join(repr(name[:40]) for name, _ in values[:5])}")
-        dead.append(DeadLetter(topic, payload, f"bad payload: {contract} takes UMH Core time series, "
-                                               f'{{"timestamp_ms": <int>, "value": <number|bool|string>}} '
-                                               f"under .../{contract}/<tag group…>/<tag> ({why})"))
+            "no tag after the contract"
+            if not parsed.tag_name
+            else f"{len(values)} values named {', '.join(repr(name[:40]) for name, _ in values[:5])}"
+        )
+        dead.append(
+            DeadLetter(
+                topic,
+                payload,
+                f"bad payload: {contract} takes UMH Core time series, "
+                f'{{"timestamp_ms": <int>, "value": <number|bool|string>}} '
+                f"under .../{contract}/<tag group…>/<tag> ({why})",
+            )
+        )
         return
     rejected = [f"{name[:80]!r}: {why}" for name, why in refused]
     known = resolver.by_message_name.get(topic)
@@ -128,8 +149,9 @@ def decode_message(
                 if not all(is_valid_segment(part) for part in name.split(TAG_GROUP_SEPARATOR)):
                     raise RejectedValue("a tag name may only contain letters, digits, '_' and '-'")
                 before = resolver.discovered
-                tag = resolver.resolve(parsed, "" if one_tag else name, value,
-                                       discovered < resolver.max_new_tags_per_message)
+                tag = resolver.resolve(
+                    parsed, "" if one_tag else name, value, discovered < resolver.max_new_tags_per_message
+                )
                 discovered += resolver.discovered - before
                 known[name] = tag
             if not tag.historian:
@@ -150,12 +172,19 @@ def decode_message(
         dead.append(DeadLetter(topic, payload, "; ".join(rejected)))
 
 
-def _decode_event(topic: str, parsed: UnsTopic, payload: bytes, resolver: TagResolver, dead: list[DeadLetter],
-                  events: list[AnalyticsRow] | None) -> None:
+def _decode_event(
+    topic: str,
+    parsed: UnsTopic,
+    payload: bytes,
+    resolver: TagResolver,
+    dead: list[DeadLetter],
+    events: list[AnalyticsRow] | None,
+) -> None:
     """A UMH Classic ``_analytics`` event: validated against UMH's schema, its workcell resolved."""
     if len(payload) > MAX_PAYLOAD_BYTES:
-        dead.append(DeadLetter(topic, payload, f"bad _analytics event: {len(payload)} bytes, more than "
-                                               f"{MAX_PAYLOAD_BYTES}"))
+        dead.append(
+            DeadLetter(topic, payload, f"bad _analytics event: {len(payload)} bytes, more than {MAX_PAYLOAD_BYTES}")
+        )
         return
     try:
         event_type = event_type_of(parsed.virtual_path, parsed.tag_name)
@@ -165,10 +194,16 @@ def _decode_event(topic: str, parsed: UnsTopic, payload: bytes, resolver: TagRes
         return
     workcell = resolver.workcell(parsed.location_path)
     if workcell is None:
-        dead.append(DeadLetter(topic, payload, f"unknown location: {'/'.join(parsed.location_path)} is no "
-                                               "workcell (its UNS path in Odoo)"))
+        dead.append(
+            DeadLetter(
+                topic,
+                payload,
+                f"unknown location: {'/'.join(parsed.location_path)} is no workcell (its UNS path in Odoo)",
+            )
+        )
         return
     if events is not None:
         # valid JSON was valid UTF-8: the text is the bytes received, the key their hash
-        events.append(AnalyticsRow(event_key(topic, payload), topic, workcell[0], workcell[1], event_type,
-                                   payload.decode()))
+        events.append(
+            AnalyticsRow(event_key(topic, payload), topic, workcell[0], workcell[1], event_type, payload.decode())
+        )

@@ -49,16 +49,23 @@ class BrokerAddress:
         percent-decoded. ConfigError, the password left out, for a URL that cannot work."""
         parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-            raise ConfigError(f"The MQTT URL {_redacted(url)!r} cannot work: it must look like mqtt://host:1883 "
-                              "or mqtts://user:password@host:8883.")
+            raise ConfigError(
+                f"The MQTT URL {_redacted(url)!r} cannot work: it must look like mqtt://host:1883 "
+                "or mqtts://user:password@host:8883."
+            )
         try:
             port = parts.port or DEFAULT_PORTS[parts.scheme]
         except ValueError as exc:
-            raise ConfigError(f"The MQTT URL {_redacted(url)!r} has a port that is not a number from 1 to 65535.",
-                              detail=str(exc)) from exc
-        return cls(parts.hostname, port, parts.scheme == "mqtts",
-                   unquote(parts.username) if parts.username is not None else None,
-                   unquote(parts.password) if parts.password is not None else None)
+            raise ConfigError(
+                f"The MQTT URL {_redacted(url)!r} has a port that is not a number from 1 to 65535.", detail=str(exc)
+            ) from exc
+        return cls(
+            parts.hostname,
+            port,
+            parts.scheme == "mqtts",
+            unquote(parts.username) if parts.username is not None else None,
+            unquote(parts.password) if parts.password is not None else None,
+        )
 
     def __str__(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
@@ -77,9 +84,17 @@ class MqttSession(asyncio.Protocol):
     out, whatever ended the block), or :meth:`open` and :meth:`close` by hand. ``on_messages`` is called on the
     event loop with each read's PUBLISHes."""
 
-    def __init__(self, address: BrokerAddress, client_id: str, topic_filter: str,
-                 on_messages: Callable[[MqttSession, list[wire.Publish]], None], *,
-                 keepalive_s: int = 30, session_expiry_s: int = 7 * 24 * 3600, receive_maximum: int = 40_000) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        topic_filter: str,
+        on_messages: Callable[[MqttSession, list[wire.Publish]], None],
+        *,
+        keepalive_s: int = 30,
+        session_expiry_s: int = 7 * 24 * 3600,
+        receive_maximum: int = 40_000,
+    ) -> None:
         self.address = address
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -142,13 +157,28 @@ class MqttSession(asyncio.Protocol):
         context = ssl.create_default_context() if self.address.tls else None
         # a *.localhost broker is dialled at loopback (hf_core.net); TLS still checks the broker's own name
         await asyncio.wait_for(
-            loop.create_connection(lambda: self, dial_host(self.address.host), self.address.port, ssl=context,
-                                   server_hostname=self.address.host if context else None), timeout_s)
+            loop.create_connection(
+                lambda: self,
+                dial_host(self.address.host),
+                self.address.port,
+                ssl=context,
+                server_hostname=self.address.host if context else None,
+            ),
+            timeout_s,
+        )
         try:
-            self._send(wire.connect_packet(
-                self.client_id, keepalive=self.keepalive_s, clean_start=False, session_expiry_s=self.session_expiry_s,
-                receive_maximum=self.receive_maximum, username=self.address.username, password=self.address.password,
-                max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE))
+            self._send(
+                wire.connect_packet(
+                    self.client_id,
+                    keepalive=self.keepalive_s,
+                    clean_start=False,
+                    session_expiry_s=self.session_expiry_s,
+                    receive_maximum=self.receive_maximum,
+                    username=self.address.username,
+                    password=self.address.password,
+                    max_packet_size=wire.ANNOUNCED_MAX_PACKET_SIZE,
+                )
+            )
             body = await self._expect(wire.CONNACK, timeout_s)
             self.session_present, code, reason = wire.parse_connack(body)
             if code >= 0x80:
@@ -157,8 +187,10 @@ class MqttSession(asyncio.Protocol):
                 self._send(wire.subscribe_packet(1, self.topic_filter, qos=1))
                 _packet_id, codes = wire.parse_suback(await self._expect(wire.SUBACK, timeout_s))
                 if not codes or codes[0] >= 0x80:
-                    raise BrokerRefused(f"the broker refused the subscription to {self.topic_filter}: "
-                                        f"{wire.reason_text(codes[0] if codes else 0x80)}")
+                    raise BrokerRefused(
+                        f"the broker refused the subscription to {self.topic_filter}: "
+                        f"{wire.reason_text(codes[0] if codes else 0x80)}"
+                    )
         except BaseException:
             self.abort()
             raise
@@ -171,8 +203,9 @@ class MqttSession(asyncio.Protocol):
         done, _ = await asyncio.wait(either, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
-            raise TimeoutError(self.closed.result() if self.closed.done()
-                               else f"no answer from the broker in {timeout_s:.0f} s")
+            raise TimeoutError(
+                self.closed.result() if self.closed.done() else f"no answer from the broker in {timeout_s:.0f} s"
+            )
         got, body = waiter.result()
         if got != kind:
             raise wire.ProtocolError(f"expected packet type {kind}, got {got}")
@@ -198,8 +231,9 @@ class MqttSession(asyncio.Protocol):
         self._send(wire.puback_packets(packet_ids))
         return True
 
-    async def publish(self, messages: list[tuple[str, bytes]], acked: list[int], *, window: int = 16,
-                      timeout_s: float = 10.0) -> None:
+    async def publish(
+        self, messages: list[tuple[str, bytes]], acked: list[int], *, window: int = 16, timeout_s: float = 10.0
+    ) -> None:
         """PUBLISH ``messages`` at QoS 1 (retain off), at most ``window`` unacknowledged at a time (keep it within
         the broker's Receive Maximum), appending each PUBACK's reason code (>= 0x80: refused) to ``acked`` as
         it comes. A receiver acknowledges QoS 1 in the order it received (MQTT 5, 4.6), so ``acked`` is always

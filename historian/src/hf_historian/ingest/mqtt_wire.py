@@ -34,10 +34,20 @@ _PUBACK_HEADER = b"\x40\x02"
 _U16 = struct.Struct(">H")
 
 REASONS = {
-    0x80: "unspecified error", 0x81: "malformed packet", 0x82: "protocol error", 0x84: "unsupported protocol version",
-    0x85: "client identifier not valid", 0x86: "bad user name or password", 0x87: "not authorized",
-    0x88: "server unavailable", 0x89: "server busy", 0x8A: "banned", 0x8E: "session taken over",
-    0x8F: "topic filter invalid", 0x97: "quota exceeded", 0x9E: "shared subscriptions not supported",
+    0x80: "unspecified error",
+    0x81: "malformed packet",
+    0x82: "protocol error",
+    0x84: "unsupported protocol version",
+    0x85: "client identifier not valid",
+    0x86: "bad user name or password",
+    0x87: "not authorized",
+    0x88: "server unavailable",
+    0x89: "server busy",
+    0x8A: "banned",
+    0x8E: "session taken over",
+    0x8F: "topic filter invalid",
+    0x97: "quota exceeded",
+    0x9E: "shared subscriptions not supported",
 }
 
 
@@ -80,13 +90,26 @@ def _packet(first_byte: int, body: bytes) -> bytes:
     return bytes([first_byte]) + varint(len(body)) + body
 
 
-def connect_packet(client_id: str, *, keepalive: int, clean_start: bool, session_expiry_s: int,
-                   receive_maximum: int, username: str | None = None, password: str | None = None,
-                   max_packet_size: int = ANNOUNCED_MAX_PACKET_SIZE) -> bytes:
+def connect_packet(
+    client_id: str,
+    *,
+    keepalive: int,
+    clean_start: bool,
+    session_expiry_s: int,
+    receive_maximum: int,
+    username: str | None = None,
+    password: str | None = None,
+    max_packet_size: int = ANNOUNCED_MAX_PACKET_SIZE,
+) -> bytes:
     flags = (0x02 if clean_start else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
-    props = (bytes([PROP_SESSION_EXPIRY]) + struct.pack(">I", session_expiry_s)
-             + bytes([PROP_RECEIVE_MAXIMUM]) + _U16.pack(receive_maximum)
-             + bytes([PROP_MAXIMUM_PACKET_SIZE]) + struct.pack(">I", max_packet_size))
+    props = (
+        bytes([PROP_SESSION_EXPIRY])
+        + struct.pack(">I", session_expiry_s)
+        + bytes([PROP_RECEIVE_MAXIMUM])
+        + _U16.pack(receive_maximum)
+        + bytes([PROP_MAXIMUM_PACKET_SIZE])
+        + struct.pack(">I", max_packet_size)
+    )
     body = _string("MQTT") + bytes([5, flags]) + _U16.pack(keepalive) + varint(len(props)) + props + _string(client_id)
     if username is not None:
         body += _string(username)
@@ -158,7 +181,7 @@ def parse_suback(body: bytes) -> tuple[int, list[int]]:
     props_len, pos = _varint_within(body, 2, len(body))
     if pos + props_len >= len(body):
         raise ProtocolError("SUBACK without a reason code")
-    return packet_id, list(body[pos + props_len:])
+    return packet_id, list(body[pos + props_len :])
 
 
 def parse_disconnect(body: bytes) -> tuple[int, str]:
@@ -179,7 +202,7 @@ def _reason_string(body: bytes, pos: int) -> str:
     size = _U16.unpack_from(body, pos + 1)[0]
     if pos + 3 + size > end:
         raise ProtocolError("reason string runs past its properties")
-    return body[pos + 3:pos + 3 + size].decode(errors="replace")
+    return body[pos + 3 : pos + 3 + size].decode(errors="replace")
 
 
 class PacketReader:
@@ -204,7 +227,7 @@ class PacketReader:
             if len(data) <= self._skip:
                 self._skip -= len(data)
                 return [], []
-            data, self._skip = data[self._skip:], 0
+            data, self._skip = data[self._skip :], 0
         buf = self._buffer
         buf += data
         publishes: list[Publish] = []
@@ -246,7 +269,7 @@ class PacketReader:
                 cursor = start + 2 + topic_len
                 if not topic_len or cursor > end:
                     raise ProtocolError("PUBLISH topic empty or longer than its packet")
-                topic = buf[start + 2:cursor].decode(errors="replace")  # a broker checks UTF-8; never crash on it
+                topic = buf[start + 2 : cursor].decode(errors="replace")  # a broker checks UTF-8; never crash on it
                 if first & 0x06:
                     if cursor + 2 > end:
                         raise ProtocolError("PUBLISH shorter than its packet id")
@@ -275,8 +298,10 @@ class PacketReader:
     def _oversized(self, buf: bytearray, pos: int, start: int, end: int, kind: int) -> Publish | None:
         """The notice of a PUBLISH over the limit, once its headers are in (None until then)."""
         if kind != PUBLISH:
-            raise ProtocolError(f"a packet of type {kind} and {end - pos} bytes, over the {self.max_packet_size} "
-                                "byte Maximum Packet Size announced")
+            raise ProtocolError(
+                f"a packet of type {kind} and {end - pos} bytes, over the {self.max_packet_size} "
+                "byte Maximum Packet Size announced"
+            )
         if len(buf) < start + 2:
             return None
         topic_len = (buf[start] << 8) | buf[start + 1]
@@ -284,8 +309,8 @@ class PacketReader:
         qos = buf[pos] & 0x06
         if len(buf) < cursor + (2 if qos else 0) + 1:
             return None
-        topic = buf[start + 2:cursor].decode(errors="replace")
+        topic = buf[start + 2 : cursor].decode(errors="replace")
         packet_id = ((buf[cursor] << 8) | buf[cursor + 1]) if qos else 0
-        head = OversizedPayload(bytes(buf[cursor + (2 if qos else 0):min(end, cursor + 4096, len(buf))]))
+        head = OversizedPayload(bytes(buf[cursor + (2 if qos else 0) : min(end, cursor + 4096, len(buf))]))
         head.size = end - pos
         return Publish(topic, head, packet_id)

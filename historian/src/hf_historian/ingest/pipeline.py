@@ -98,15 +98,24 @@ class Ingest:
                 self.resolver_conn.close()
         self.resolver_conn = psycopg2.connect(self.settings.dsn)
         self.resolver_conn.autocommit = True
-        self.resolver = TagResolver(self.resolver_conn.cursor(), discover=self.settings.discover,
-                                    max_tags_per_workcell=self.settings.max_tags_per_workcell,
-                                    max_new_tags_per_message=self.settings.max_new_tags_per_message,
-                                    max_new_tags_per_minute=self.settings.max_new_tags_per_minute)
+        self.resolver = TagResolver(
+            self.resolver_conn.cursor(),
+            discover=self.settings.discover,
+            max_tags_per_workcell=self.settings.max_tags_per_workcell,
+            max_new_tags_per_message=self.settings.max_new_tags_per_message,
+            max_new_tags_per_minute=self.settings.max_new_tags_per_minute,
+        )
         self.quota.load(self.resolver_conn.cursor())
 
     def _new_session(self) -> MqttSession:
-        return MqttSession(self.address, self.settings.client_id, self.settings.topic, self._on_messages,
-                           session_expiry_s=SESSION_EXPIRY_S, receive_maximum=RECEIVE_MAXIMUM)
+        return MqttSession(
+            self.address,
+            self.settings.client_id,
+            self.settings.topic,
+            self._on_messages,
+            session_expiry_s=SESSION_EXPIRY_S,
+            receive_maximum=RECEIVE_MAXIMUM,
+        )
 
     def _on_messages(self, session: MqttSession, publishes: list[wire.Publish]) -> None:
         self._inbox.append((session, publishes))
@@ -143,35 +152,47 @@ class Ingest:
                         self.session = session
                         backoff.reset()
                         if connected.done():
-                            _logger.info("broker reconnected (session %s)",
-                                         "kept" if session.session_present else "new")
+                            _logger.info(
+                                "broker reconnected (session %s)", "kept" if session.session_present else "new"
+                            )
                         else:
                             _logger.info("subscribed to %s on %s", self.settings.topic, where)
                             connected.set_result(None)
                         assert session.closed is not None
                         why = await asyncio.shield(session.closed)  # cancelling us must not cancel it
-                    _logger.warning("broker connection lost (%s); reconnecting, unacknowledged messages will be "
-                                    "redelivered", why)
+                    _logger.warning(
+                        "broker connection lost (%s); reconnecting, unacknowledged messages will be redelivered", why
+                    )
                     break  # a new round of attempts: the first one at once
                 except BrokerRefused as exc:
                     if not connected.done():
-                        connected.set_exception(FatalIngestError(
-                            f"The MQTT broker at {where} refused the ingest; check the user, password and ACL "
-                            "in --mqtt-url.", detail=str(exc)))
+                        connected.set_exception(
+                            FatalIngestError(
+                                f"The MQTT broker at {where} refused the ingest; check the user, password and ACL "
+                                "in --mqtt-url.",
+                                detail=str(exc),
+                            )
+                        )
                         return
-                    _logger.warning("broker still away (%s: %s); retrying in %.0f s", type(exc).__name__, exc,
-                                    backoff.delay)
+                    _logger.warning(
+                        "broker still away (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff.delay
+                    )
                 except Exception as exc:  # noqa: BLE001  (whatever the broker did, this loop must go on)
                     if connected.done():
-                        _logger.warning("broker still away (%s: %s); retrying in %.0f s", type(exc).__name__, exc,
-                                        backoff.delay)
+                        _logger.warning(
+                            "broker still away (%s: %s); retrying in %.0f s", type(exc).__name__, exc, backoff.delay
+                        )
                     elif not isinstance(exc, (OSError, TimeoutError, wire.ProtocolError)):
                         connected.set_exception(exc)
                         return
                     elif attempt >= self.settings.start_attempts:
-                        connected.set_exception(FatalIngestError(
-                            f"The MQTT broker at {where} did not answer after {attempt} attempts; check --mqtt-url "
-                            "and that the broker runs.", detail=str(exc)))
+                        connected.set_exception(
+                            FatalIngestError(
+                                f"The MQTT broker at {where} did not answer after {attempt} attempts; check --mqtt-url "
+                                "and that the broker runs.",
+                                detail=str(exc),
+                            )
+                        )
                         return
                     else:
                         _logger.warning("broker %s unreachable (%s); retrying in %.0f s", where, exc, backoff.delay)
@@ -184,11 +205,13 @@ class Ingest:
         except psycopg2.errors.UndefinedTable as exc:
             raise FatalIngestError(
                 "The database has no hf_uns tables: install the hf_uns module in this Odoo database first.",
-                detail=str(exc).strip()) from exc
+                detail=str(exc).strip(),
+            ) from exc
         except psycopg2.Error as exc:
             raise FatalIngestError(
                 "The ingest cannot open the historian database; check --dsn (host, dbname, user).",
-                detail=str(exc).strip()) from exc
+                detail=str(exc).strip(),
+            ) from exc
         try:
             asyncio.run(self._main())
         finally:
@@ -212,12 +235,15 @@ class Ingest:
         try:
             await self._pipeline()
         except psycopg2.Error as exc:  # not an outage (those are retried): the tag tables refuse us
-            raise FatalIngestError("The ingest cannot read the hf_uns tag tables; is hf_uns up to date?",
-                                   detail=str(exc).strip()) from exc
+            raise FatalIngestError(
+                "The ingest cannot read the hf_uns tag tables; is hf_uns up to date?", detail=str(exc).strip()
+            ) from exc
         except WriterStopped as exc:
             raise FatalIngestError(
                 "The ingest stopped: the historian database refuses its writes (see the error above); "
-                "unacknowledged messages stay with the broker.", detail=str(exc.__cause__).strip()) from exc
+                "unacknowledged messages stay with the broker.",
+                detail=str(exc.__cause__).strip(),
+            ) from exc
         finally:
             self.stop()
             keeper.cancel()  # its session says goodbye to the broker as it ends
@@ -244,8 +270,9 @@ class Ingest:
             if self.quota.parked_waiting and self.quota.room() != 0 and time.monotonic() - last_replay > REPLAY_EVERY_S:
                 last_replay = time.monotonic()  # parked samples the quota has room for again, oldest first
                 assert self.resolver is not None
-                await asyncio.get_running_loop().run_in_executor(self._executor, self.store.replay_parked,
-                                                                  self.resolver, self._resolver_lock)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self.store.replay_parked, self.resolver, self._resolver_lock
+                )
             if not self._inbox:
                 self._arrived.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -263,8 +290,9 @@ class Ingest:
             try:
                 batch = prepare(decoded.samples, optimistic=True)
             except Exception as exc:  # noqa: BLE001  (anything content makes fail is isolated, see BatchStore.store)
-                _logger.warning("batch could not be formatted (%s); isolating the guilty messages",
-                                deadletter.one_line(exc))
+                _logger.warning(
+                    "batch could not be formatted (%s); isolating the guilty messages", deadletter.one_line(exc)
+                )
                 batch = None
             if writing is not None:
                 await writing
@@ -285,8 +313,11 @@ class Ingest:
             size += sum([len(p[1]) for p in chunk[1]])
         self._inbox_messages -= count
         self._inbox_bytes -= size
-        if (self._inbox_messages <= INBOX_HIGH_WATER // 2 and self._inbox_bytes <= INBOX_HIGH_WATER_BYTES // 2
-                and self.session is not None):
+        if (
+            self._inbox_messages <= INBOX_HIGH_WATER // 2
+            and self._inbox_bytes <= INBOX_HIGH_WATER_BYTES // 2
+            and self.session is not None
+        ):
             self.session.resume()
         return chunks
 
@@ -301,8 +332,9 @@ class Ingest:
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 if not is_outage(exc):
                     raise  # _decode dead-letters these per message; anything left is the tag tables' fault
-                _logger.warning("tag lookup failed (%s); retrying in %.1f s", str(exc).strip() or type(exc).__name__,
-                                backoff.delay)
+                _logger.warning(
+                    "tag lookup failed (%s); retrying in %.1f s", str(exc).strip() or type(exc).__name__, backoff.delay
+                )
         raise AssertionError("attempts() ends only when its loop does")
 
     def _decode(self, chunks: list[tuple[MqttSession, list[wire.Publish]]]) -> Decoded:
@@ -333,13 +365,15 @@ class Ingest:
                             admitted += count
                     except Exception as exc:
                         if isinstance(exc, psycopg2.Error) and (
-                                is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)):
+                            is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)
+                        ):
                             raise  # the database is away (retried) or the tag tables are wrong (fatal)
                         # decode_message raises nothing a payload can cause; should it, it is the message's
-                        del samples[ends[-1] if ends else 0:]
+                        del samples[ends[-1] if ends else 0 :]
                         del events[before_events:]
-                        dead.append(deadletter.DeadLetter(topic, payload, f"could not decode: "
-                                                          f"{deadletter.one_line(exc)}"))
+                        dead.append(
+                            deadletter.DeadLetter(topic, payload, f"could not decode: {deadletter.one_line(exc)}")
+                        )
                     messages.append((topic, payload))
                     ends.append(len(samples))
             counter_tags = self.resolver.counter_tags
@@ -347,7 +381,9 @@ class Ingest:
         return Decoded(samples, dead, messages, ends, events, counters, parked, admitted)
 
     async def _acknowledge(
-        self, chunks: list[tuple[MqttSession, list[wire.Publish]]], decoded: Decoded,
+        self,
+        chunks: list[tuple[MqttSession, list[wire.Publish]]],
+        decoded: Decoded,
         storing: asyncio.Future[tuple[int | None, list[deadletter.DeadLetter]]],
     ) -> None:
         """Once the writer thread committed the batch, acknowledge its messages."""
@@ -373,8 +409,13 @@ class Ingest:
     # --- observability ---------------------------------------------------------------------------
 
     def _count(self, messages: int, samples: int, stored: int, dead: int, newest_ms: int, events: int = 0) -> None:
-        for key, value in (("messages", messages), ("samples", samples), ("dead_letters", dead), ("batches", 1),
-                           ("events", events)):
+        for key, value in (
+            ("messages", messages),
+            ("samples", samples),
+            ("dead_letters", dead),
+            ("batches", 1),
+            ("events", events),
+        ):
             self.totals[key] += value
             self._window[key] += value
         self.totals["stored"] += stored
@@ -387,15 +428,25 @@ class Ingest:
         _logger.info(
             "ingest: %.0f samples/s, %.0f messages/s, %.0f messages/batch, lag %.2f s, waiting %d, "
             "dead letters %d (total %d), samples not new %d (total %d), discovered tags %d",
-            w["samples"] / elapsed, w["messages"] / elapsed, w["messages"] / max(1, w["batches"]), self._lag_s,
-            self._inbox_messages, w["dead_letters"], self.totals["dead_letters"],
+            w["samples"] / elapsed,
+            w["messages"] / elapsed,
+            w["messages"] / max(1, w["batches"]),
+            self._lag_s,
+            self._inbox_messages,
+            w["dead_letters"],
+            self.totals["dead_letters"],
             # a (tag, time) stored already: a redelivery, or the loser of two values at one time (the first stays)
-            w["samples"] - w["stored"], self.totals["samples"] - self.totals["stored"],
+            w["samples"] - w["stored"],
+            self.totals["samples"] - self.totals["stored"],
             self.resolver.discovered if self.resolver else 0,
         )
         if w["events"]:
-            _logger.info("analytics events: %d new (total %d), Odoo's cron woken %d times", w["events"],
-                         self.totals["events"], self.waker.triggered)
+            _logger.info(
+                "analytics events: %d new (total %d), Odoo's cron woken %d times",
+                w["events"],
+                self.totals["events"],
+                self.waker.triggered,
+            )
         self._window = dict.fromkeys(self._window, 0)
         self._log_contracts()
 
@@ -405,18 +456,23 @@ class Ingest:
         if self.resolver is None:
             return
         undeclared = self.resolver.undeclared
-        new = {name: count - self._undeclared_logged.get(name, 0) for name, count in undeclared.items()
-               if count != self._undeclared_logged.get(name, 0)}
+        new = {
+            name: count - self._undeclared_logged.get(name, 0)
+            for name, count in undeclared.items()
+            if count != self._undeclared_logged.get(name, 0)
+        }
         if new:
             _logger.warning(
                 "messages under undeclared data contracts, not stored (declare them in Hyperfactory > Data "
-                "contracts): %s", ", ".join(f"{name} {count} (total {undeclared[name]})"
-                                            for name, count in sorted(new.items())[:20]))
+                "contracts): %s",
+                ", ".join(f"{name} {count} (total {undeclared[name]})" for name, count in sorted(new.items())[:20]),
+            )
             self._undeclared_logged = dict(undeclared)
         local = self.resolver.local_skipped
         if local != self._local_logged:
-            _logger.info("_local messages not stored (UMH: _local stays in the plant): %d (total %d)",
-                         local - self._local_logged, local)
+            _logger.info(
+                "_local messages not stored (UMH: _local stays in the plant): %d (total %d)",
+                local - self._local_logged,
+                local,
+            )
             self._local_logged = local
-
-

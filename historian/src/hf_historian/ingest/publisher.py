@@ -84,16 +84,31 @@ class OutboundPublisher:
                     backoff.reset()
                     await self._drain()
                 except psycopg2.errors.UndefinedTable as exc:  # hf_uns older than its analytics events
-                    _logger.warning("analytics publisher: %s; upgrade hf_uns in this database. Retrying in %.0f s",
-                                    one_line(exc), UPGRADE_WAIT_S)
+                    _logger.warning(
+                        "analytics publisher: %s; upgrade hf_uns in this database. Retrying in %.0f s",
+                        one_line(exc),
+                        UPGRADE_WAIT_S,
+                    )
                     await self._db(self._close_db)
                     await asyncio.sleep(UPGRADE_WAIT_S)
                 except Exception as exc:  # whatever happened, Odoo's events must go out later
-                    expected = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError, OSError,
-                                                TimeoutError, wire.ProtocolError, BrokerRefused))
-                    _logger.warning("analytics publisher: %s; retrying in %.0f s",
-                                    one_line(exc) if isinstance(exc, psycopg2.Error) else f"{type(exc).__name__}: "
-                                    f"{exc}", backoff.delay, exc_info=not expected)
+                    expected = isinstance(
+                        exc,
+                        (
+                            psycopg2.OperationalError,
+                            psycopg2.InterfaceError,
+                            OSError,
+                            TimeoutError,
+                            wire.ProtocolError,
+                            BrokerRefused,
+                        ),
+                    )
+                    _logger.warning(
+                        "analytics publisher: %s; retrying in %.0f s",
+                        one_line(exc) if isinstance(exc, psycopg2.Error) else f"{type(exc).__name__}: {exc}",
+                        backoff.delay,
+                        exc_info=not expected,
+                    )
                     await self._close_session()
                     if isinstance(exc, psycopg2.Error) or not expected:
                         await self._db(self._close_db)
@@ -127,14 +142,19 @@ class OutboundPublisher:
 
     def _pending(self) -> list[tuple[int, str, str]]:
         cr = self.conn.cursor()
-        cr.execute(f"SELECT id, topic, payload FROM {EVENT_TABLE} WHERE direction = 'out' AND state = 'pending' "
-                   "ORDER BY id LIMIT %s", (BATCH,))
+        cr.execute(
+            f"SELECT id, topic, payload FROM {EVENT_TABLE} WHERE direction = 'out' AND state = 'pending' "
+            "ORDER BY id LIMIT %s",
+            (BATCH,),
+        )
         return [(row[0], row[1], row[2] or "") for row in cr.fetchall()]
 
     def _mark(self, event_id: int, state: str, error: str | None) -> None:
         self.conn.cursor().execute(
             f"UPDATE {EVENT_TABLE} SET state = %s, error = %s, processed_at = now() at time zone 'utc', "
-            "write_date = now() at time zone 'utc' WHERE id = %s", (state, error, event_id))
+            "write_date = now() at time zone 'utc' WHERE id = %s",
+            (state, error, event_id),
+        )
 
     def _wait(self, timeout: float) -> None:
         """Until Odoo NOTIFYs (an event was queued) or ``timeout``."""
@@ -149,8 +169,9 @@ class OutboundPublisher:
     async def _open_session(self) -> None:
         if self.session is not None and self.session.is_open:
             return
-        session = MqttSession(self.address, self.client_id, "", lambda _session, _publishes: None,
-                              session_expiry_s=SESSION_EXPIRY_S)
+        session = MqttSession(
+            self.address, self.client_id, "", lambda _session, _publishes: None, session_expiry_s=SESSION_EXPIRY_S
+        )
         await session.open()
         self.session = session
         _logger.info("analytics publisher connected to %s:%d", self.address.host, self.address.port)
@@ -179,10 +200,11 @@ class OutboundPublisher:
             assert self.session is not None
             acked: list[int] = []
             try:
-                await self.session.publish([(topic, payload.encode()) for _id, topic, payload in rows], acked,
-                                           window=WINDOW)
+                await self.session.publish(
+                    [(topic, payload.encode()) for _id, topic, payload in rows], acked, window=WINDOW
+                )
             finally:  # what the broker took is done, even when the connection went before the rest
-                self._unsettled.update(zip([row[0] for row in rows[:len(acked)]], acked, strict=True))
+                self._unsettled.update(zip([row[0] for row in rows[: len(acked)]], acked, strict=True))
                 await self._record_unsettled()
 
     def _settle(self, ids: list[int], reasons: list[int]) -> None:
@@ -190,7 +212,9 @@ class OutboundPublisher:
         if done:
             self.conn.cursor().execute(
                 f"UPDATE {EVENT_TABLE} SET state = 'done', error = NULL, processed_at = now() at time zone 'utc', "
-                "write_date = now() at time zone 'utc' WHERE id = ANY(%s)", (done,))
+                "write_date = now() at time zone 'utc' WHERE id = ANY(%s)",
+                (done,),
+            )
             self.published += len(done)
         for event_id, reason in zip(ids, reasons, strict=True):
             if reason >= 0x80:  # refused (an ACL): kept with the reason, Retry in Odoo sends it again

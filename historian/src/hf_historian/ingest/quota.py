@@ -105,22 +105,31 @@ def park(cr: Cursor, parked: list[tuple[str, bytes, int]], stored: int, limit: i
     """Keep the parked messages and count the day (in the batch's transaction, before it is acknowledged)."""
     day = today()
     if parked:
-        cr.executemany(f"INSERT INTO {PARKED_TABLE} (topic, payload, samples) VALUES (%s, %s, %s)",
-                       [(topic, payload, samples) for topic, payload, samples in parked])
+        cr.executemany(
+            f"INSERT INTO {PARKED_TABLE} (topic, payload, samples) VALUES (%s, %s, %s)",
+            [(topic, payload, samples) for topic, payload, samples in parked],
+        )
     if parked or stored:
-        cr.execute(f"INSERT INTO {USAGE_TABLE} (day, samples, parked) VALUES (%s, %s, %s) ON CONFLICT (day) DO "
-                   f"UPDATE SET samples = {USAGE_TABLE}.samples + EXCLUDED.samples, "
-                   f"parked = {USAGE_TABLE}.parked + EXCLUDED.parked",
-                   (day, stored, sum(samples for _t, _p, samples in parked)))
+        cr.execute(
+            f"INSERT INTO {USAGE_TABLE} (day, samples, parked) VALUES (%s, %s, %s) ON CONFLICT (day) DO "
+            f"UPDATE SET samples = {USAGE_TABLE}.samples + EXCLUDED.samples, "
+            f"parked = {USAGE_TABLE}.parked + EXCLUDED.parked",
+            (day, stored, sum(samples for _t, _p, samples in parked)),
+        )
     if parked:
-        _notice(cr, f"Samples beyond your plan's {limit} per day are parked, not lost, and stored once the plan "
-                    "allows more (tomorrow, or at once after an upgrade).")
+        _notice(
+            cr,
+            f"Samples beyond your plan's {limit} per day are parked, not lost, and stored once the plan "
+            "allows more (tomorrow, or at once after an upgrade).",
+        )
 
 
 def take_parked(cr: Cursor, room: int | None) -> list[tuple[int, str, bytes, int]]:
     """The oldest parked messages that fit in ``room`` samples (locked for this transaction), in order."""
-    cr.execute(f"SELECT id, topic, payload, samples FROM {PARKED_TABLE} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-               (REPLAY_BATCH,))
+    cr.execute(
+        f"SELECT id, topic, payload, samples FROM {PARKED_TABLE} ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (REPLAY_BATCH,),
+    )
     taken: list[tuple[int, str, bytes, int]] = []
     left = room
     for row_id, topic, payload, samples in cr.fetchall():
@@ -135,8 +144,11 @@ def take_parked(cr: Cursor, room: int | None) -> list[tuple[int, str, bytes, int
 def release(cr: Cursor, taken: list[tuple[int, str, bytes, int]], stored: int) -> int:
     """Forget the replayed messages, count their samples as today's; returns how many still wait."""
     cr.execute(f"DELETE FROM {PARKED_TABLE} WHERE id = ANY(%s)", ([row[0] for row in taken],))
-    cr.execute(f"INSERT INTO {USAGE_TABLE} (day, samples) VALUES (%s, %s) ON CONFLICT (day) DO UPDATE "
-               f"SET samples = {USAGE_TABLE}.samples + EXCLUDED.samples", (today(), stored))
+    cr.execute(
+        f"INSERT INTO {USAGE_TABLE} (day, samples) VALUES (%s, %s) ON CONFLICT (day) DO UPDATE "
+        f"SET samples = {USAGE_TABLE}.samples + EXCLUDED.samples",
+        (today(), stored),
+    )
     cr.execute(f"SELECT count(*) FROM {PARKED_TABLE}")
     waiting = int(one_row(cr)[0])
     if not waiting:
@@ -150,9 +162,12 @@ def _notice(cr: Cursor, text: str) -> None:
     if not one_row(cr)[0]:
         return
     if text:
-        cr.execute("INSERT INTO ir_config_parameter (key, value, create_date, write_date) VALUES "
-                   "(%s, %s, now() at time zone 'utc', now() at time zone 'utc') ON CONFLICT (key) DO UPDATE SET "
-                   "value = EXCLUDED.value, write_date = EXCLUDED.write_date", (NOTICE_PARAM, text))
+        cr.execute(
+            "INSERT INTO ir_config_parameter (key, value, create_date, write_date) VALUES "
+            "(%s, %s, now() at time zone 'utc', now() at time zone 'utc') ON CONFLICT (key) DO UPDATE SET "
+            "value = EXCLUDED.value, write_date = EXCLUDED.write_date",
+            (NOTICE_PARAM, text),
+        )
     else:
         cr.execute("DELETE FROM ir_config_parameter WHERE key = %s", (NOTICE_PARAM,))
 

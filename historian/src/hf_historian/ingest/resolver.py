@@ -86,10 +86,15 @@ def to_columns(tag: TagInfo, value: Value) -> tuple[float | None, str | None]:
 class TagResolver:
     """Maps canonical tag topics to hf_uns_tag rows; one query per miss, misses cached briefly."""
 
-    def __init__(self, cr: Cursor, *, discover: bool = True,
-                 max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL,
-                 max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
-                 max_new_tags_per_minute: int = DEFAULT_MAX_NEW_TAGS_PER_MINUTE) -> None:
+    def __init__(
+        self,
+        cr: Cursor,
+        *,
+        discover: bool = True,
+        max_tags_per_workcell: int = DEFAULT_MAX_TAGS_PER_WORKCELL,
+        max_new_tags_per_message: int = DEFAULT_MAX_NEW_TAGS_PER_MESSAGE,
+        max_new_tags_per_minute: int = DEFAULT_MAX_NEW_TAGS_PER_MINUTE,
+    ) -> None:
         self.cr = cr
         self.discover = discover
         self.max_tags_per_workcell = max_tags_per_workcell
@@ -122,8 +127,9 @@ class TagResolver:
             "WHERE topic IS NOT NULL AND active"
         )
         self._tags = {
-            topic: TagInfo(tag_id, data_type, RETENTION_CODES.get(rclass or "standard", 2), bool(historian),
-                           role or "plain")
+            topic: TagInfo(
+                tag_id, data_type, RETENTION_CODES.get(rclass or "standard", 2), bool(historian), role or "plain"
+            )
             for topic, tag_id, data_type, rclass, historian, role in self.cr.fetchall()
         }
         self.counter_tags = {tag.tag_id for tag in self._tags.values() if tag.role in COUNTER_ROLES}
@@ -216,8 +222,9 @@ class TagResolver:
             raise RejectedValue(f"not discovered: more than {self.max_new_tags_per_message} new tags in one message")
         if self._tags_per_workcell.get(workcell[0], 0) >= self.max_tags_per_workcell:
             self._remember_unknown(canonical, now)
-            raise RejectedValue(f"not discovered: the workcell {location} reached its cap of "
-                                f"{self.max_tags_per_workcell} tags")
+            raise RejectedValue(
+                f"not discovered: the workcell {location} reached its cap of {self.max_tags_per_workcell} tags"
+            )
         if self._discovery_spent(now):
             raise RejectedValue(self._spent_reason())
         return self._create_discovered(canonical, workcell, key, value, topic.data_contract)
@@ -229,8 +236,10 @@ class TagResolver:
         return self._window_discovered >= self.max_new_tags_per_minute
 
     def _spent_reason(self) -> str:
-        return (f"not discovered yet: this ingest discovered {self.max_new_tags_per_minute} new tags in the last "
-                "minute (a flood of names?); it is discovered when it comes again in a later minute")
+        return (
+            f"not discovered yet: this ingest discovered {self.max_new_tags_per_minute} new tags in the last "
+            "minute (a flood of names?); it is discovered when it comes again in a later minute"
+        )
 
     def _remember_unknown(self, canonical: str, now: float) -> None:
         """Cache a miss for NEGATIVE_TTL_S; at most UNKNOWN_CACHE_MAX of them (a flood of names is forgotten)."""
@@ -241,7 +250,11 @@ class TagResolver:
         self._unknown[canonical] = now + NEGATIVE_TTL_S
 
     def _create_discovered(
-        self, topic: str, workcell: tuple[int, int | None], key: TagKey, value: MaybeValue,
+        self,
+        topic: str,
+        workcell: tuple[int, int | None],
+        key: TagKey,
+        value: MaybeValue,
         contract: str = HISTORIAN_CONTRACT,
     ) -> TagInfo:
         data_type = "float" if value is None else infer_data_type(value)
@@ -267,7 +280,11 @@ class TagResolver:
         return tag
 
     def _insert_discovered(
-        self, topic: str, workcell: tuple[int, int | None], key: TagKey, data_type: str,
+        self,
+        topic: str,
+        workcell: tuple[int, int | None],
+        key: TagKey,
+        data_type: str,
         contract: str = HISTORIAN_CONTRACT,
     ) -> None:
         # data_contract is written for UMH Core's contracts only (NULL is _historian): the ingest keeps
@@ -284,6 +301,13 @@ class TagResolver:
             ON CONFLICT (topic) DO UPDATE SET write_date = hf_uns_tag.write_date  -- no change: only for RETURNING
             RETURNING id, data_type, active, historian, xmax = 0
             """,
-            (key.name, key.tag_group or None, workcell[0], workcell[1], data_type, topic,
-             *((contract,) if column else ())),
+            (
+                key.name,
+                key.tag_group or None,
+                workcell[0],
+                workcell[1],
+                data_type,
+                topic,
+                *((contract,) if column else ()),
+            ),
         )

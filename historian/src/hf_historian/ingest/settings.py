@@ -55,11 +55,13 @@ class IngestSettings:
         try:
             BrokerAddress.parse(self.mqtt_url)
         except ConfigError:
-            raise ConfigError(f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or "
-                              "mqtts://host:8883.") from None
+            raise ConfigError(
+                f"--mqtt-url {self.mqtt_url!r} must look like mqtt://host:1883 or mqtts://host:8883."
+            ) from None
         if min(self.max_tags_per_workcell, self.max_new_tags_per_message, self.max_new_tags_per_minute) < 0:
-            raise ConfigError("--max-tags-per-workcell, --max-new-tags-per-message and --max-new-tags-per-minute "
-                              "may not be negative.")
+            raise ConfigError(
+                "--max-tags-per-workcell, --max-new-tags-per-message and --max-new-tags-per-minute may not be negative."
+            )
 
     @property
     def broker(self) -> BrokerAddress:

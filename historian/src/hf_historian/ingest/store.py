@@ -60,8 +60,7 @@ def is_outage(exc: BaseException) -> bool:
 
 def retry_whole(exc: BaseException) -> bool:
     """An outage, or parallel ingests meeting on the same rows: nothing any message of the batch did."""
-    return is_outage(exc) or isinstance(exc, (psycopg2.errors.DeadlockDetected,
-                                              psycopg2.errors.SerializationFailure))
+    return is_outage(exc) or isinstance(exc, (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure))
 
 
 class BatchStore:
@@ -86,8 +85,7 @@ class BatchStore:
             with contextlib.suppress(psycopg2.Error):
                 self.conn.close()
 
-    def store(self, decoded: Decoded, batch: PreparedBatch | None
-               ) -> tuple[int | None, list[deadletter.DeadLetter]]:
+    def store(self, decoded: Decoded, batch: PreparedBatch | None) -> tuple[int | None, list[deadletter.DeadLetter]]:
         """Write the batch and its dead letters and commit (runs in the writer thread).
 
         Retries through database outages. Anything else that fails (what a message's content can make
@@ -101,8 +99,11 @@ class BatchStore:
             writer = self.writer  # a reconnect replaces it
             assert writer is not None
             if failed_while_up >= POISON_REPLAYS:
-                _logger.warning("batch of %d messages failed %d times with the database up; storing it message "
-                                "by message", len(decoded.messages), failed_while_up)
+                _logger.warning(
+                    "batch of %d messages failed %d times with the database up; storing it message by message",
+                    len(decoded.messages),
+                    failed_while_up,
+                )
                 return self._store_serially(decoded)
             try:
                 if batch is None:
@@ -123,8 +124,12 @@ class BatchStore:
                     _logger.warning("batch refused (%s); isolating the guilty messages", deadletter.one_line(exc))
                     batch = None
                     continue
-                _logger.warning("historian database unavailable (%s); retrying the batch of %d messages in %.1f s",
-                                deadletter.one_line(exc), len(decoded.messages), backoff.delay)
+                _logger.warning(
+                    "historian database unavailable (%s); retrying the batch of %d messages in %.1f s",
+                    deadletter.one_line(exc),
+                    len(decoded.messages),
+                    backoff.delay,
+                )
                 backoff.sleep()
                 if self.reconnect():
                     failed_while_up += 1
@@ -144,7 +149,7 @@ class BatchStore:
         cr = self.conn.cursor()
 
         def attempt(first: int, last: int) -> int:  # messages [first, last)
-            rows = samples[ends[first - 1] if first else 0:ends[last - 1]]
+            rows = samples[ends[first - 1] if first else 0 : ends[last - 1]]
             if not rows:
                 return 0
             cr.execute("SAVEPOINT hf_isolate")
@@ -157,8 +162,9 @@ class BatchStore:
                 writer.refresh_partitions()
                 if last - first == 1:
                     topic, payload = messages[first]
-                    letters.append(deadletter.DeadLetter(topic, payload, f"could not be stored: "
-                                                         f"{deadletter.one_line(exc)}"))
+                    letters.append(
+                        deadletter.DeadLetter(topic, payload, f"could not be stored: {deadletter.one_line(exc)}")
+                    )
                     return 0
                 middle = (first + last) // 2
                 return attempt(first, middle) + attempt(middle, last)
@@ -166,8 +172,9 @@ class BatchStore:
             return stored
 
         stored = attempt(0, len(messages)) if messages else 0
-        _logger.warning("batch isolated: %d samples stored, %d messages dead-lettered", stored,
-                        len(letters) - len(dead))
+        _logger.warning(
+            "batch isolated: %d samples stored, %d messages dead-lettered", stored, len(letters) - len(dead)
+        )
         return stored, letters
 
     def _store_serially(self, decoded: Decoded) -> tuple[int | None, list[deadletter.DeadLetter]]:
@@ -182,7 +189,7 @@ class BatchStore:
             try:
                 if index == len(messages):  # the messages are in: now their events and dead letters
                     return stored, self._commit(decoded, letters)
-                stored += writer.write(samples[ends[index - 1] if index else 0:ends[index]])
+                stored += writer.write(samples[ends[index - 1] if index else 0 : ends[index]])
                 self.conn.commit()
             except Exception as exc:
                 with contextlib.suppress(psycopg2.Error):
@@ -197,8 +204,9 @@ class BatchStore:
                         return None, letters
                     continue
                 topic, payload = messages[index]
-                letters.append(deadletter.DeadLetter(topic, payload, f"could not be stored: "
-                                                     f"{deadletter.one_line(exc)}"))
+                letters.append(
+                    deadletter.DeadLetter(topic, payload, f"could not be stored: {deadletter.one_line(exc)}")
+                )
             index, tries = index + 1, 0
             backoff.reset()
 

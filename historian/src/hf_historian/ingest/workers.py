@@ -18,8 +18,9 @@ def shared(settings: IngestSettings, index: int, group: str) -> IngestSettings:
     hands each message to one worker of the group only."""
     topic = settings.topic if settings.topic.startswith("$share/") else f"$share/{group}/{settings.topic}"
     # one publisher is enough (and keeps the order): the first worker's; the advisory lock guards the rest
-    return replace(settings, topic=topic, client_id=f"{settings.client_id}-{index}",
-                   publish=settings.publish and index == 1)
+    return replace(
+        settings, topic=topic, client_id=f"{settings.client_id}-{index}", publish=settings.publish and index == 1
+    )
 
 
 def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest") -> int:
@@ -47,8 +48,7 @@ def run_workers(settings: IngestSettings, workers: int, group: str = "hf-ingest"
             process.join(timeout=0.5)
             if failed is None and process.exitcode not in (None, 0):
                 failed = process
-                _logger.error("ingest worker %s stopped (exit %s); stopping the others", process.name,
-                              process.exitcode)
+                _logger.error("ingest worker %s stopped (exit %s); stopping the others", process.name, process.exitcode)
                 stop()
     return 0 if all(p.exitcode == 0 for p in processes) else 2
 
