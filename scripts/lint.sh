@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make lint`: ruff (check and format) over the whole repository, mypy strict over the typed packages, pylint-odoo over
-# the addons. Exits non-zero on any finding. Settings: pyproject.toml (ruff, mypy), .pylintrc.
+# `make lint`: ruff (check and format) over the whole repository, mypy strict over the typed packages,
+# pylint-odoo over the addons, ESLint with Prettier (Odoo's rules) over their JavaScript. Exits non-zero on
+# any finding. Settings: pyproject.toml (ruff, mypy), .pylintrc, eslint.config.js and .prettierrc.json.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -12,6 +13,8 @@ say "ruff format --check"
 "$PY" -m ruff format --check . || status=1
 say "mypy --strict: $TYPED_PACKAGES"
 "$PY" -m mypy $TYPED_PACKAGES || status=1
+say "eslint + prettier: the addons' JavaScript"
+"$ROOT/node_modules/.bin/eslint" --max-warnings 0 . || status=1
 if [ -f "$ROOT/.pylintrc" ]; then
     say "pylint-odoo: addons"
     "$PY" -m pylint --rcfile="$ROOT/.pylintrc" "$ROOT"/addons/hf_* || status=1

@@ -75,10 +75,27 @@ create_venv() {
     echo "$want" > "$stamp"
 }
 
+install_js_tools() {
+    # make lint's ESLint and Prettier for the addons' OWL code, at the versions package-lock.json pins.
+    if ! command -v npm >/dev/null; then
+        say "installing Debian packages: nodejs npm"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+    fi
+    local stamp="$ROOT/node_modules/.hf-package-lock.sha"
+    local want
+    want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+    say "installing the JavaScript linters (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" > "$stamp"
+}
+
 install_debian_packages
 start_postgresql
 start_mosquitto
 create_database_roles
 create_venv
+install_js_tools
 "$ROOT/scripts/odoo.sh" --ensure || say "no Odoo 18 found: make test runs only the suites that need no Odoo (README: Where Odoo 18 comes from)"
 say "setup done"

@@ -18,7 +18,9 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
     start() {
         this.steps = [...this.el.querySelectorAll(".o_hf_step")];
         this.el.querySelector(".o_hf_nav").classList.remove("d-none");
-        this.el.querySelectorAll(".o_hf_add_device_row, .o_hf_add_layout_row").forEach((b) => b.classList.remove("d-none"));
+        this.el
+            .querySelectorAll(".o_hf_add_device_row, .o_hf_add_layout_row")
+            .forEach((b) => b.classList.remove("d-none"));
         this._show(parseInt(this.el.dataset.firstStep || "1", 10));
         return this._super(...arguments);
     },
@@ -26,13 +28,18 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
     _show(step) {
         this.current = Math.min(Math.max(step, 1), this.steps.length);
         for (const fieldset of this.steps) {
-            fieldset.classList.toggle("d-none", parseInt(fieldset.dataset.step, 10) !== this.current);
+            fieldset.classList.toggle(
+                "d-none",
+                parseInt(fieldset.dataset.step, 10) !== this.current,
+            );
         }
         for (const li of this.el.querySelectorAll(".o_hf_steps li")) {
             li.classList.toggle("fw-bold", parseInt(li.dataset.step, 10) === this.current);
         }
         this.el.querySelector(".o_hf_back").classList.toggle("invisible", this.current === 1);
-        this.el.querySelector(".o_hf_next").classList.toggle("d-none", this.current === this.steps.length);
+        this.el
+            .querySelector(".o_hf_next")
+            .classList.toggle("d-none", this.current === this.steps.length);
         if (this.current === this.steps.length) {
             this._fillSummary();
         }
@@ -83,7 +90,8 @@ publicWidget.registry.HfCloudOnboarding = publicWidget.Widget.extend({
         // a CSV file is read here into its row's text field: the server validates one thing, the text
         const file = ev.target.files[0];
         if (file) {
-            ev.target.closest(".o_hf_device_row").querySelector(".o_hf_device_tags").value = await file.text();
+            ev.target.closest(".o_hf_device_row").querySelector(".o_hf_device_tags").value =
+                await file.text();
         }
     },
     _onAddLayout() {

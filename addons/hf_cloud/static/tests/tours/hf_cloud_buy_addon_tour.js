@@ -9,7 +9,14 @@ registry.category("web_tour.tours").add("hf_cloud_buy_addon", {
         { trigger: "#introduction h2:contains(Quotation)", content: "the order to pay" },
         { trigger: "#o_sale_portal_paynow", run: "click" },
         { trigger: "#modalaccept input#customer_input:visible", run: "edit 4242424242424242" },
-        { trigger: "#modalaccept button[name=o_payment_submit_button]:not(:disabled)", run: "click" },
-        { trigger: "#introduction h2:contains(Sales Order)", content: "paid: the order is confirmed", timeout: 60000 },
+        {
+            trigger: "#modalaccept button[name=o_payment_submit_button]:not(:disabled)",
+            run: "click",
+        },
+        {
+            trigger: "#introduction h2:contains(Sales Order)",
+            content: "paid: the order is confirmed",
+            timeout: 60000,
+        },
     ],
 });

@@ -24,8 +24,11 @@ registry.category("web_tour.tours").add("hf_cloud_journey_signup", {
         { trigger: "input[name=device_workcenter_0]", run: "edit Cell 1" },
         {
             trigger: "textarea[name=device_tags_0]",
-            run: (helpers) => helpers.edit("name,data_type,modbus_table,modbus_address,modbus_type\n" +
-                "temperature,float,holding,0,float32\nspindle_speed,float,holding,2,float32"),
+            run: (helpers) =>
+                helpers.edit(
+                    "name,data_type,modbus_table,modbus_address,modbus_type\n" +
+                        "temperature,float,holding,0,float32\nspindle_speed,float,holding,2,float32",
+                ),
         },
         { trigger: ".o_hf_next", run: "click" },
         { trigger: "input[name=plan]:visible:first", run: "click" },
@@ -42,8 +45,15 @@ registry.category("web_tour.tours").add("hf_cloud_journey_pay", {
         { trigger: "#introduction h2:contains(Quotation)", content: "the plan's order, to pay" },
         { trigger: "#o_sale_portal_paynow", run: "click" },
         { trigger: "#modalaccept input#customer_input:visible", run: "edit 4242424242424242" },
-        { trigger: "#modalaccept button[name=o_payment_submit_button]:not(:disabled)", run: "click" },
-        { trigger: "#introduction h2:contains(Sales Order)", content: "paid: the order is confirmed", timeout: 60000 },
+        {
+            trigger: "#modalaccept button[name=o_payment_submit_button]:not(:disabled)",
+            run: "click",
+        },
+        {
+            trigger: "#introduction h2:contains(Sales Order)",
+            content: "paid: the order is confirmed",
+            timeout: 60000,
+        },
     ],
 });
 
@@ -51,8 +61,16 @@ registry.category("web_tour.tours").add("hf_cloud_journey_portal", {
     steps: () => [
         { trigger: "input[name=password]", run: "edit journey-Portal-pw-1" },
         { trigger: "input[name=confirm_password]", run: "edit journey-Portal-pw-1" },
-        { trigger: "form.oe_signup_form button[type=submit], form.oe_reset_password_form button[type=submit]", run: "click" },
-        { trigger: ".o_hf_usage", content: "the instance page: usage against quotas", timeout: 30000 },
+        {
+            trigger:
+                "form.oe_signup_form button[type=submit], form.oe_reset_password_form button[type=submit]",
+            run: "click",
+        },
+        {
+            trigger: ".o_hf_usage",
+            content: "the instance page: usage against quotas",
+            timeout: 30000,
+        },
         { trigger: "a.o_hf_bundle", content: "the edge bundle to download" },
     ],
 });

@@ -17,7 +17,10 @@ function assertDrawn(canvas, kind) {
 // An engineer opens a trained job: the score over time and the feature importance are drawn.
 registry.category("web_tour.tours").add("hf_ml_job_charts", {
     steps: () => [
-        { content: "The job is trained", trigger: ".o_field_widget[name='state'] .o_arrow_button_current:contains('Trained')" },
+        {
+            content: "The job is trained",
+            trigger: ".o_field_widget[name='state'] .o_arrow_button_current:contains('Trained')",
+        },
         {
             content: "Score over time, with the threshold",
             trigger: ".o_field_widget[name='chart_scores'] .o_hf_ml_chart canvas",

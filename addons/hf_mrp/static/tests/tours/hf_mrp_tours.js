@@ -6,7 +6,10 @@ import { registry } from "@web/core/registry";
 registry.category("web_tour.tours").add("hf_mrp_kiosk_propose_finish", {
     steps: () => [
         { trigger: ".o_hf_workorder_product:contains('Bracket')" },
-        { content: "The quantity is made: the kiosk says so", trigger: ".o_hf_workorder_propose_finish" },
+        {
+            content: "The quantity is made: the kiosk says so",
+            trigger: ".o_hf_workorder_propose_finish",
+        },
         { trigger: ".o_hf_wo_finish:not([disabled])", run: "click" },
         { trigger: ".o_hf_wo_finish:contains('Tap again')", run: "click" },
         { trigger: ".o_hf_workorder_message:contains('Work order finished')" },

@@ -43,4 +43,6 @@ export class HfScreenLayoutPreview extends Component {
     }
 }
 
-registry.category("view_widgets").add("hf_screen_layout_preview", { component: HfScreenLayoutPreview });
+registry
+    .category("view_widgets")
+    .add("hf_screen_layout_preview", { component: HfScreenLayoutPreview });

@@ -17,11 +17,15 @@ export class HfMachineScreenAction extends Component {
         this.actionService = useService("action");
         const params = this.props.action.params || {};
         this.screenId = params.screen_id || this.props.action.context?.active_id || 0;
-        this.message = _t("Open the machine screen from its workcell (Manufacturing › Workcells › Machine screen).");
+        this.message = _t(
+            "Open the machine screen from its workcell (Manufacturing › Workcells › Machine screen).",
+        );
     }
 
     close() {
-        this.actionService.restore().catch(() => this.actionService.doAction("mrp.mrp_workcenter_kanban_action"));
+        this.actionService
+            .restore()
+            .catch(() => this.actionService.doAction("mrp.mrp_workcenter_kanban_action"));
     }
 }
 

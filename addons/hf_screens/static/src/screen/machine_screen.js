@@ -25,7 +25,14 @@ export class HfMachineScreen extends Component {
     };
 
     setup() {
-        this.state = useState({ data: null, refused: "", failures: 0, lastOk: 0, tick: Date.now(), painted: 0 });
+        this.state = useState({
+            data: null,
+            refused: "",
+            failures: 0,
+            lastOk: 0,
+            tick: Date.now(),
+            painted: 0,
+        });
         // A kiosk's token travels in a header, not in the URL: it is not written to the server's access log
         // on every poll (the kiosk page's own URL holds it once).
         const base = this.props.token ? "/hf/kiosk" : `/hf/screen/${this.props.screenId}`;
@@ -40,7 +47,8 @@ export class HfMachineScreen extends Component {
                 this.pollNow();
                 return result;
             },
-            history: (tagId, minutes, end) => this.call(this.urls.history, { tag_id: tagId, minutes, end }),
+            history: (tagId, minutes, end) =>
+                this.call(this.urls.history, { tag_id: tagId, minutes, end }),
         };
         this.tiles = registry.category("hf_screens.tiles");
         onMounted(() => {

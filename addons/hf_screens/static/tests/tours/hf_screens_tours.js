@@ -8,12 +8,24 @@ const tours = registry.category("web_tour.tours");
 // and the bad-input tiles each say what is wrong.
 tours.add("hf_screens_kiosk_live", {
     steps: () => [
-        { content: "The kiosk shows its workcell", trigger: ".o_hf_screen_title:contains('Press 1')" },
+        {
+            content: "The kiosk shows its workcell",
+            trigger: ".o_hf_screen_title:contains('Press 1')",
+        },
         { content: "First value", trigger: ".o_hf_tile_value .o_hf_value[data-value='42.5']" },
-        { content: "A tag without data says so", trigger: ".o_hf_tile .o_hf_stale_badge:contains('No data yet')" },
+        {
+            content: "A tag without data says so",
+            trigger: ".o_hf_tile .o_hf_stale_badge:contains('No data yet')",
+        },
         { content: "Deleted tag", trigger: ".o_hf_tile_problem:contains('no longer exists')" },
-        { content: "Text on a gauge", trigger: ".o_hf_tile_gauge .o_hf_tile_problem:contains('gauge needs a number')" },
-        { content: "The value stored later shows up", trigger: ".o_hf_tile_value .o_hf_value[data-value='57.25']" },
+        {
+            content: "Text on a gauge",
+            trigger: ".o_hf_tile_gauge .o_hf_tile_problem:contains('gauge needs a number')",
+        },
+        {
+            content: "The value stored later shows up",
+            trigger: ".o_hf_tile_value .o_hf_value[data-value='57.25']",
+        },
         { content: "Too hot: an alarm", trigger: ".o_hf_alarm .o_hf_alarm_ack", run: "click" },
         { trigger: ".o_hf_alarm_acked_label:contains('Acknowledged by')" },
     ],
@@ -25,7 +37,11 @@ tours.add("hf_screens_kiosk_workorder", {
         { trigger: ".o_hf_wo_start:not([disabled])", run: "click" },
         { trigger: ".o_hf_workorder_status:contains('In progress')" },
         { trigger: ".o_hf_wo_finish:not([disabled])", run: "click" },
-        { content: "Finish asks once more", trigger: ".o_hf_wo_finish:contains('Tap again')", run: "click" },
+        {
+            content: "Finish asks once more",
+            trigger: ".o_hf_wo_finish:contains('Tap again')",
+            run: "click",
+        },
         { trigger: ".o_hf_workorder_message:contains('Work order finished')" },
         { trigger: ".o_hf_workorder_none" },
     ],
@@ -38,8 +54,8 @@ tours.add("hf_screens_kiosk_value_fits", {
             content: "Every spindle-speed tile shows the whole number and its unit inside the tile",
             trigger: ".o_hf_tile_value .o_hf_value[data-value='12345.6']",
             run() {
-                const tiles = [...document.querySelectorAll(".o_hf_tile_value")].filter(
-                    (tile) => tile.querySelector(".o_hf_value[data-value='12345.6']")
+                const tiles = [...document.querySelectorAll(".o_hf_tile_value")].filter((tile) =>
+                    tile.querySelector(".o_hf_value[data-value='12345.6']"),
                 );
                 if (tiles.length < 3) {
                     throw new Error(`expected 3 spindle-speed tiles, found ${tiles.length}`);
@@ -55,7 +71,9 @@ tours.add("hf_screens_kiosk_value_fits", {
                         throw new Error(`${where}: the number overflows the tile`);
                     }
                     if (number.scrollWidth > number.clientWidth) {
-                        throw new Error(`${where}: the number is cut (${number.scrollWidth} > ${number.clientWidth} px)`);
+                        throw new Error(
+                            `${where}: the number is cut (${number.scrollWidth} > ${number.clientWidth} px)`,
+                        );
                     }
                     if (unit.right > box.right || unit.bottom > box.bottom) {
                         throw new Error(`${where}: the unit overflows the tile`);
@@ -76,8 +94,14 @@ tours.add("hf_screens_kiosk_value_fits", {
                     const range = document.createRange();
                     range.selectNodeContents(count);
                     const text = range.getBoundingClientRect();
-                    if (count.scrollWidth > count.clientWidth || text.right > half.right + 1 || half.right > tile.right) {
-                        throw new Error(`counter ${count.textContent} is cut or overflows its half of the tile`);
+                    if (
+                        count.scrollWidth > count.clientWidth ||
+                        text.right > half.right + 1 ||
+                        half.right > tile.right
+                    ) {
+                        throw new Error(
+                            `counter ${count.textContent} is cut or overflows its half of the tile`,
+                        );
                     }
                 }
             },
@@ -97,7 +121,10 @@ tours.add("hf_screens_kiosk_downtime", {
 tours.add("hf_screens_kiosk_revoked", {
     steps: () => [
         { trigger: ".o_hf_screen_title:contains('Press 1')" },
-        { content: "Revoked while open: a clear message, no traceback", trigger: ".o_hf_refused:contains('revoked')" },
+        {
+            content: "Revoked while open: a clear message, no traceback",
+            trigger: ".o_hf_refused:contains('revoked')",
+        },
     ],
 });
 
@@ -140,7 +167,10 @@ tours.add("hf_screens_kiosk_reconnect", {
                 window.__hfRestoreNetwork();
             },
         },
-        { content: "Recovered without a reload", trigger: ".o_hf_screen:not(.o_hf_offline) .o_hf_tile_value:not(.o_hf_stale)" },
+        {
+            content: "Recovered without a reload",
+            trigger: ".o_hf_screen:not(.o_hf_offline) .o_hf_tile_value:not(.o_hf_stale)",
+        },
     ],
 });
 
@@ -149,12 +179,21 @@ tours.add("hf_screens_engineer_preview", {
     steps: () => [
         { trigger: ".o_form_view .o_field_widget[name='name'] input" },
         { trigger: ".o_notebook a:contains('Preview')", run: "click" },
-        { content: "Live preview of the saved screen", trigger: ".o_hf_preview_live .o_hf_screen_title:contains('Press 1')" },
+        {
+            content: "Live preview of the saved screen",
+            trigger: ".o_hf_preview_live .o_hf_screen_title:contains('Press 1')",
+        },
         { trigger: ".o_hf_preview_live .o_hf_tile_value .o_hf_value[data-value='42.5']" },
         { trigger: ".o_field_widget[name='theme'] input[data-value='light']", run: "click" },
-        { content: "Unsaved: the layout grid", trigger: ".o_hf_layout_preview.o_hf_theme_light .o_hf_cell" },
+        {
+            content: "Unsaved: the layout grid",
+            trigger: ".o_hf_layout_preview.o_hf_theme_light .o_hf_cell",
+        },
         { trigger: ".o_form_button_save", run: "click" },
-        { content: "Saved: live again, in the light theme", trigger: ".o_hf_preview_live .o_hf_screen.o_hf_theme_light" },
+        {
+            content: "Saved: live again, in the light theme",
+            trigger: ".o_hf_preview_live .o_hf_screen.o_hf_theme_light",
+        },
     ],
 });
 
@@ -162,12 +201,21 @@ tours.add("hf_screens_engineer_preview", {
 // running, the machine has counted its parts, and the shift has an OEE (A × P × Q).
 tours.add("hf_screens_kiosk_demo_production", {
     steps: () => [
-        { content: "The demo's order", trigger: ".o_hf_workorder_product:contains('Mounting bracket')" },
-        { content: "Running on the machine", trigger: ".o_hf_workorder_status.o_hf_wo_running:contains('In progress')" },
+        {
+            content: "The demo's order",
+            trigger: ".o_hf_workorder_product:contains('Mounting bracket')",
+        },
+        {
+            content: "Running on the machine",
+            trigger: ".o_hf_workorder_status.o_hf_wo_running:contains('In progress')",
+        },
         { content: "Parts the machine counted for it", trigger: ".o_hf_qty_done[data-value='2']" },
         { trigger: ".o_hf_qty_counted_label:contains('counted by the machine')" },
         { trigger: ".o_hf_qty_planned:contains('120')" },
-        { content: "The shift's OEE", trigger: ".o_hf_oee_main:not([data-value='']):contains('55 %')" },
+        {
+            content: "The shift's OEE",
+            trigger: ".o_hf_oee_main:not([data-value='']):contains('55 %')",
+        },
         { trigger: ".o_hf_oee_factor[title='availability'] .o_hf_oee_pct:contains('90 %')" },
         { trigger: ".o_hf_oee_factor[title='performance'] .o_hf_oee_pct:contains('64.4 %')" },
         { trigger: ".o_hf_oee_factor[title='quality'] .o_hf_oee_pct:contains('94.8 %')" },

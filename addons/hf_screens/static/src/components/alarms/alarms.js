@@ -35,7 +35,10 @@ export class HfAlarms extends Component {
         this.state.busy = alarm.key;
         this.state.message = "";
         try {
-            const result = await this.props.api.action("ack", { tag_id: alarm.tag_id, kind: alarm.kind });
+            const result = await this.props.api.action("ack", {
+                tag_id: alarm.tag_id,
+                kind: alarm.kind,
+            });
             if (!result.ok) {
                 this.state.message = result.message;
             }

@@ -14,7 +14,9 @@ export class HfCounters extends Component {
 
     entryFor(role) {
         const values = this.props.data.values;
-        const bound = this.props.widget.tag_ids.map((id) => values[id]).find((v) => v && v.role === role);
+        const bound = this.props.widget.tag_ids
+            .map((id) => values[id])
+            .find((v) => v && v.role === role);
         return bound || values[this.props.data.roles[role]];
     }
     get good() {
@@ -31,12 +33,17 @@ export class HfCounters extends Component {
     }
     /** The longer count's characters, so both counts fit their half of the tile (see counters.scss). */
     get fitStyle() {
-        const chars = Math.max(this.number(this.shift.good).length, this.number(this.shift.scrap).length);
+        const chars = Math.max(
+            this.number(this.shift.good).length,
+            this.number(this.shift.scrap).length,
+        );
         return `--hf-value-chars: ${Math.max(1, chars)};`;
     }
     get problem() {
         return !this.good && !this.scrap
-            ? _t("No good-part or scrap counter on this workcell: give one of its tags the role 'Good-part counter'.")
+            ? _t(
+                  "No good-part or scrap counter on this workcell: give one of its tags the role 'Good-part counter'.",
+              )
             : "";
     }
     get stale() {

@@ -47,7 +47,11 @@ export class HfDowntimePicker extends Component {
         this.state.busy = true;
         try {
             const result = await this.props.api.action(action, params);
-            this.state.message = result.ok ? (action === "resume" ? _t("Downtime ended.") : _t("Reason recorded.")) : result.message;
+            this.state.message = result.ok
+                ? action === "resume"
+                    ? _t("Downtime ended.")
+                    : _t("Reason recorded.")
+                : result.message;
             this.state.messageType = result.ok ? "success" : "danger";
         } catch {
             this.state.message = _t("The server did not answer: check the network and try again.");

@@ -37,7 +37,10 @@ export class HfGauge extends Component {
         }
         const value = this.entry?.value;
         if (value !== null && value !== undefined && typeof value !== "number") {
-            return _t("This tag sends text (“%s”); a gauge needs a number: use a value tile.", String(value));
+            return _t(
+                "This tag sends text (“%s”); a gauge needs a number: use a value tile.",
+                String(value),
+            );
         }
         return "";
     }

@@ -33,13 +33,17 @@ export class HfMlScore extends Component {
         return Math.max(1, this.props.widget.max || 1);
     }
     get width() {
-        return this.score === null ? 0 : Math.max(0, Math.min(100, (this.score / this.scale) * 100));
+        return this.score === null
+            ? 0
+            : Math.max(0, Math.min(100, (this.score / this.scale) * 100));
     }
     get alarm() {
         return this.score !== null && this.score >= this.props.widget.threshold;
     }
     get text() {
-        return this.score === null ? "—" : formatNumber(this.score, Math.max(2, this.props.widget.decimals));
+        return this.score === null
+            ? "—"
+            : formatNumber(this.score, Math.max(2, this.props.widget.decimals));
     }
     get stale() {
         return isStale(this.entry, this.props.elapsed, this.props.offline);

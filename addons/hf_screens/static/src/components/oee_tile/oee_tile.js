@@ -20,13 +20,22 @@ export class HfOeeTile extends Component {
             { key: "availability", label: "A", value: oee.availability },
             { key: "performance", label: "P", value: oee.performance },
             { key: "quality", label: "Q", value: oee.quality },
-        ].map((f) => ({ ...f, text: percent(f.value), width: f.value ? Math.round(f.value * 100) : 0 }));
+        ].map((f) => ({
+            ...f,
+            text: percent(f.value),
+            width: f.value ? Math.round(f.value * 100) : 0,
+        }));
     }
     get main() {
         return percent(this.oee.oee);
     }
     get shiftStart() {
-        return this.oee.shift_start ? new Date(this.oee.shift_start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+        return this.oee.shift_start
+            ? new Date(this.oee.shift_start).toLocaleTimeString([], {
+                  hour: "2-digit",
+                  minute: "2-digit",
+              })
+            : "";
     }
 }
 

@@ -23,6 +23,8 @@ export class HfTile extends Component {
             return _t("No data yet");
         }
         const age = this.props.age;
-        return age === null || age === undefined ? _t("Stale") : _t("Stale · %s ago", formatDuration(age));
+        return age === null || age === undefined
+            ? _t("Stale")
+            : _t("Stale · %s ago", formatDuration(age));
     }
 }

@@ -10,7 +10,11 @@ import { isStale, liveAge, tileProps } from "@hf_screens/screen/live";
 const WINDOWS = [10, 60, 480, 1440];
 
 function clock(ms) {
-    return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return new Date(ms).toLocaleTimeString([], {
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+    });
 }
 
 /**
@@ -37,7 +41,7 @@ export class HfTrendChart extends Component {
         onWillUnmount(() => this.chart?.destroy());
         useEffect(
             (time) => this.append(time),
-            () => [this.props.value?.time]
+            () => [this.props.value?.time],
         );
     }
 
@@ -82,7 +86,11 @@ export class HfTrendChart extends Component {
         try {
             await loadBundle("web.chartjs_lib");
             const end = this.state.end ? new Date(this.state.end).toISOString() : null;
-            const history = await this.props.api.history(this.props.widget.tag_id, this.state.minutes, end);
+            const history = await this.props.api.history(
+                this.props.widget.tag_id,
+                this.state.minutes,
+                end,
+            );
             if (!history.ok) {
                 this.state.message = history.message;
                 return;
@@ -131,11 +139,22 @@ export class HfTrendChart extends Component {
         // A line needs two points: a lone sample (a young or rarely sampled tag) is drawn as a dot.
         const pointRadius = this.points.length === 1 ? 5 : 0;
         const data = {
-            datasets: [{ data: this.points, borderColor: accent, backgroundColor: accent, pointRadius, borderWidth: 3, tension: 0.2 }],
+            datasets: [
+                {
+                    data: this.points,
+                    borderColor: accent,
+                    backgroundColor: accent,
+                    pointRadius,
+                    borderWidth: 3,
+                    tension: 0.2,
+                },
+            ],
         };
         if (this.chart) {
             this.chart.data = data;
-            this.chart.options.scales.x.min = this.live ? undefined : end - this.state.minutes * 60000;
+            this.chart.options.scales.x.min = this.live
+                ? undefined
+                : end - this.state.minutes * 60000;
             this.chart.options.scales.x.max = this.live ? undefined : end;
             this.chart.update("none");
             return;
@@ -149,8 +168,16 @@ export class HfTrendChart extends Component {
                 parsing: false,
                 plugins: { legend: { display: false }, tooltip: { enabled: true } },
                 scales: {
-                    x: { type: "linear", ticks: { color: fg, maxTicksLimit: 6, callback: (v) => clock(v) }, grid: { color: "rgba(128,128,128,0.2)" } },
-                    y: { ticks: { color: fg, font: { size: 14 } }, title: { display: !!unit, text: unit, color: fg }, grid: { color: "rgba(128,128,128,0.2)" } },
+                    x: {
+                        type: "linear",
+                        ticks: { color: fg, maxTicksLimit: 6, callback: (v) => clock(v) },
+                        grid: { color: "rgba(128,128,128,0.2)" },
+                    },
+                    y: {
+                        ticks: { color: fg, font: { size: 14 } },
+                        title: { display: !!unit, text: unit, color: fg },
+                        grid: { color: "rgba(128,128,128,0.2)" },
+                    },
                 },
             },
         });

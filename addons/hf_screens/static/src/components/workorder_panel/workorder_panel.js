@@ -16,7 +16,13 @@ export class HfWorkorderPanel extends Component {
     static props = tileProps;
 
     setup() {
-        this.state = useState({ busy: false, message: "", messageType: "", scrapQty: 1, confirmFinish: false });
+        this.state = useState({
+            busy: false,
+            message: "",
+            messageType: "",
+            scrapQty: 1,
+            confirmFinish: false,
+        });
     }
 
     get workorder() {
@@ -54,7 +60,10 @@ export class HfWorkorderPanel extends Component {
         this.state.busy = true;
         this.state.message = "";
         try {
-            const result = await this.props.api.action(action, { workorder_id: this.workorder.id, ...params });
+            const result = await this.props.api.action(action, {
+                workorder_id: this.workorder.id,
+                ...params,
+            });
             if (result.ok) {
                 const done = {
                     start: _t("Work order started."),

@@ -1,6 +1,13 @@
 /** @odoo-module **/
 
-import { Component, onMounted, onWillUnmount, onWillUpdateProps, useRef, useState } from "@odoo/owl";
+import {
+    Component,
+    onMounted,
+    onWillUnmount,
+    onWillUpdateProps,
+    useRef,
+    useState,
+} from "@odoo/owl";
 import { loadBundle } from "@web/core/assets";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
@@ -51,13 +58,17 @@ export class HfTagTrend extends Component {
         try {
             await loadBundle("web.chartjs_lib");
             const history = await this.orm.call("hf.uns.tag", "read_history", [
-                topic, start.toISOString(), end.toISOString(), 300,
+                topic,
+                start.toISOString(),
+                end.toISOString(),
+                300,
             ]);
             this.state.error = "";
             this.state.empty = history.points.length === 0;
             this.draw(history);
         } catch (error) {
-            this.state.error = error.data?.message || error.message || _t("The history could not be read.");
+            this.state.error =
+                error.data?.message || error.message || _t("The history could not be read.");
         } finally {
             this.state.loading = false;
         }
@@ -65,15 +76,34 @@ export class HfTagTrend extends Component {
 
     draw(history) {
         const labels = history.points.map((p) => new Date(p.time).toLocaleString());
-        const series = (key) => history.points.map((p) => (typeof p[key] === "number" ? p[key] : null));
+        const series = (key) =>
+            history.points.map((p) => (typeof p[key] === "number" ? p[key] : null));
         // a few points are drawn as dots: a line needs two, and a lone sample must not be invisible
         const pointRadius = history.points.length < 30 ? 3 : 0;
         const data = {
             labels,
             datasets: [
-                { label: _t("average"), data: series("avg"), borderColor: "#017e84", pointRadius, tension: 0.2 },
-                { label: _t("min"), data: series("min"), borderColor: "#a0c4c6", pointRadius: 0, borderDash: [4, 4] },
-                { label: _t("max"), data: series("max"), borderColor: "#a0c4c6", pointRadius: 0, borderDash: [4, 4] },
+                {
+                    label: _t("average"),
+                    data: series("avg"),
+                    borderColor: "#017e84",
+                    pointRadius,
+                    tension: 0.2,
+                },
+                {
+                    label: _t("min"),
+                    data: series("min"),
+                    borderColor: "#a0c4c6",
+                    pointRadius: 0,
+                    borderDash: [4, 4],
+                },
+                {
+                    label: _t("max"),
+                    data: series("max"),
+                    borderColor: "#a0c4c6",
+                    pointRadius: 0,
+                    borderDash: [4, 4],
+                },
             ],
         };
         if (this.chart) {
