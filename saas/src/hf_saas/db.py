@@ -15,10 +15,17 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection, cursor
 
+from hf_core.retry import Backoff
+
 from .errors import ProvisionError
 from .settings import Settings
 
 _logger = logging.getLogger(__name__)
+# CREATE DATABASE … TEMPLATE while another session is on the template: PostgreSQL waits up to 5 s for it to
+# end, then refuses; we try again after 0.05 s, 0.1 s … 1 s, until 10 s have passed.
+CLONE_RETRY_FIRST_S = 0.05
+CLONE_RETRY_CAP_S = 1.0
+CLONE_WAIT_S = 10.0
 
 
 def connect(settings: Settings, db: str = "postgres") -> connection:
@@ -59,19 +66,22 @@ def terminate(settings: Settings, db: str) -> None:
 
 
 def clone(settings: Settings, template: str, db: str) -> None:
-    """CREATE DATABASE db TEMPLATE template, retrying while the template is briefly in use."""
+    """CREATE DATABASE db TEMPLATE template, retrying while the template is briefly in use (the one backoff of
+    hf_core.retry, short: a session on the template is usually a provisioning step ending)."""
     statement = sql.SQL("CREATE DATABASE {} WITH TEMPLATE {} STRATEGY {}").format(
         sql.Identifier(db), sql.Identifier(template), sql.SQL(settings.clone_strategy.upper())
     )
-    for attempt in range(40):
+    backoff = Backoff(first=CLONE_RETRY_FIRST_S, cap=CLONE_RETRY_CAP_S)
+    deadline = time.monotonic() + CLONE_WAIT_S
+    while True:
         try:
             with closing(connect(settings)) as conn, conn.cursor() as cr:
                 cr.execute(statement)
             return
         except psycopg2.errors.ObjectInUse as exc:  # another session is connected to the template
-            if attempt == 39:
+            if time.monotonic() + backoff.delay > deadline:
                 raise ProvisionError("The template database stays in use; try again later.", str(exc)) from exc
-            time.sleep(0.25)
+            backoff.sleep()
 
 
 def set_allow_connections(settings: Settings, db: str, allow: bool) -> None:
