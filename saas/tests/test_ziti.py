@@ -4,46 +4,39 @@ Edge Management API (Swagger 2.0). No controller is installable here."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
+from ziti_controller import SPEC_PATH, TestController, load_spec
+from ziti_controller import validate as controller_validate
 
-from hf_saas.ziti import CLOUD_HOST_IDENTITY, CLOUD_HOST_ROLE, HOST_V1, INTERCEPT_V1, ZitiPlan, ZitiRequest
-
-SPEC_PATH = Path("/work/shared/specs/openziti/edge-management-v1.yml")
+from hf_saas.errors import ZitiError
+from hf_saas.ziti import (
+    CLOUD_HOST_IDENTITY,
+    CLOUD_HOST_ROLE,
+    HOST_V1,
+    INTERCEPT_V1,
+    MISSING,
+    PENDING,
+    ZitiClient,
+    ZitiPlan,
+    ZitiRequest,
+)
 
 
 @pytest.fixture(scope="module")
 def api() -> dict[str, Any]:
     if not SPEC_PATH.exists():
         pytest.skip("OpenZiti spec not available")
-    return yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return load_spec()
 
 
 def validate(api: dict[str, Any], request: ZitiRequest) -> None:
-    operation = api["paths"].get(request.path, {}).get(request.method.lower())
-    assert operation is not None, f"{request.method} {request.path} is not in the API"
     for name in re.findall(r"{(\w+)}", request.path):
         assert request.path_params.get(name), f"path parameter {name} missing"
-    params = operation.get("parameters", []) + api["paths"][request.path].get("parameters", [])
-    body_params = [p for p in params if p.get("in") == "body"]
-    if request.body is None:
-        assert not any(p.get("required") for p in body_params), f"{request.path} needs a body"
-    else:
-        assert body_params, f"{request.method} {request.path} takes no body"
-        schema = {**body_params[0]["schema"], "definitions": api["definitions"]}
-        # Swagger 2.0 schemas are draft-4; the spec has a few schema-invalid definitions elsewhere, so no check_schema
-        jsonschema.Draft4Validator(schema).validate(request.body)
-        # the API ignores unknown fields silently; we want to know
-        ref = body_params[0]["schema"].get("$ref", "")
-        if ref:
-            props = api["definitions"][ref.split("/")[-1]].get("properties", {})
-            assert set(request.body) <= set(props), set(request.body) - set(props)
-    for key in request.query:
-        assert any(p.get("in") == "query" and p["name"] == key for p in params), f"query {key} unknown"
+    controller_validate(api, request.method, request.path, request.query, request.body)
 
 
 def all_requests() -> list[ZitiRequest]:
@@ -126,3 +119,51 @@ def test_reissuing_asks_for_a_fresh_one_time_token() -> None:
 
     enrollment = ZitiPlan.create_enrollment("id1", now=datetime(2026, 12, 1, tzinfo=UTC))
     assert enrollment.body == {"method": "ott", "identityId": "id1", "expiresAt": "2026-12-08T00:00:00Z"}
+
+
+@pytest.fixture
+def controller(api: dict[str, Any]) -> Iterator[TestController]:
+    with TestController(api) as server:
+        yield server
+
+
+def test_client_against_a_controller_that_validates_every_request(controller: TestController) -> None:
+    """The provisioner's whole per-edge life over HTTP: provision (first edge), a second edge, enrollment,
+    re-issue (the enrolled certificate and the old token stop working), revocation; every request checked
+    against the specification by the server, none refused."""
+    client = ZitiClient(controller.url, controller.username, controller.password)
+    plan = ZitiPlan("acme", db="hf_t_acme")
+    first = client.provision(plan, "line1-edge")
+    assert first["enrollment_jwt"].count(".") == 2
+    assert controller.identity_named("acme-line1-edge")
+    assert client.edge_status(first["identity_id"]) == PENDING
+    assert controller.enroll(first["enrollment_jwt"]) == first["identity_id"]
+    assert client.edge_status(first["identity_id"]) == "enrolled"
+    with pytest.raises(LookupError):
+        controller.enroll(first["enrollment_jwt"])  # one-time
+
+    second = client.add_edge(plan, "line2-edge")
+    assert second["identity_id"] != first["identity_id"] and second["enrollment_jwt"] != first["enrollment_jwt"]
+
+    jwt = client.reissue(first["identity_id"])
+    assert jwt and jwt != first["enrollment_jwt"]
+    assert client.edge_status(first["identity_id"]) == PENDING  # the certificate is gone
+    assert not [a for a in controller.state.authenticators.values() if a["identityId"] == first["identity_id"]]
+    controller.enroll(jwt)
+
+    client.revoke(first["identity_id"])
+    assert client.edge_status(first["identity_id"]) == MISSING
+    assert controller.identity_named("acme-line2-edge"), "revoking one edge leaves the others"
+    with pytest.raises(ZitiError):
+        client.revoke(first["identity_id"])
+    assert not controller.state.refused, controller.state.refused
+
+
+def test_controller_refuses_what_the_specification_does_not_allow(controller: TestController) -> None:
+    """The server is a real check: a wrong body is refused over HTTP, and a wrong password too."""
+    client = ZitiClient(controller.url, controller.username, controller.password)
+    with pytest.raises(ZitiError, match="refused POST /identities"):
+        client.send(ZitiRequest("POST", "/identities", {"name": "x", "type": "Device"}))
+    assert controller.state.refused and "isAdmin" in controller.state.refused[0]
+    with pytest.raises(ZitiError, match="refused POST /authenticate"):
+        ZitiClient(controller.url, controller.username, "wrong").send(ZitiPlan.find_identity("x"))

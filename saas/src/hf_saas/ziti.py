@@ -33,6 +33,8 @@ from .errors import ZitiError
 
 _logger = logging.getLogger(__name__)
 NOT_CONFIGURED = "not configured"
+PENDING = "enrollment pending"
+MISSING = "missing"
 CLOUD_HOST_ROLE = "hf-cloud-hosts"
 CLOUD_HOST_IDENTITY = "hf-cloud-host"
 INTERCEPT_V1, HOST_V1 = "intercept.v1", "host.v1"
@@ -354,6 +356,30 @@ class ZitiClient:
             self.send(ZitiPlan.delete("enrollments", str(enrollment["id"])))
         enrollment_id = str(self._data(ZitiPlan.create_enrollment(identity_id)).get("id", ""))
         return str(self._data(ZitiPlan.get_enrollment(enrollment_id)).get("jwt", ""))
+
+    def revoke(self, identity_id: str) -> None:
+        """Delete an edge's identity: its certificate and any outstanding token stop working at once."""
+        self.send(ZitiPlan.delete("identities", identity_id))
+
+    def edge_status(self, identity_id: str) -> str:
+        """What the controller knows of an edge's identity: ``online`` (connected to a router), ``enrolled``
+        (it has a certificate), ``enrollment pending`` (a one-time token is outstanding), ``disabled``,
+        ``no enrollment`` (neither: re-issue one) or ``missing`` (deleted on the controller)."""
+        try:
+            detail = self._data(ZitiPlan.get_identity(identity_id))
+        except ZitiError as exc:
+            if exc.detail == "HTTP 404":
+                return MISSING
+            raise
+        if detail.get("disabled"):
+            return "disabled"
+        if detail.get("hasEdgeRouterConnection"):
+            return "online"
+        if (detail.get("authenticators") or {}).get("cert"):
+            return "enrolled"
+        if (detail.get("enrollment") or {}).get("ott"):
+            return PENDING
+        return "no enrollment"
 
     def ensure_cloud_host(self) -> str:
         """The cloud's hosting identity's enrollment token when it is made now, "" when it exists already."""
