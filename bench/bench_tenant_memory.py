@@ -20,8 +20,8 @@ import psutil
 import requests
 from saas_bench import bench_provisioner, drop_tenant, free_port, spec_data
 
+from hf_saas.odoo_runner import OdooRunner
 from hf_saas.spec import parse_spec
-from hf_saas.tenant_odoo import odoo_launcher
 from hf_saas.tenant_router import serve
 
 IDLE_S = 10.0
@@ -108,17 +108,7 @@ def main() -> None:
         port = free_port()
         shared = subprocess.Popen(
             [
-                *odoo_launcher(settings),
-                "--addons-path",
-                settings.full_addons_path,
-                "--db_host",
-                settings.db_host,
-                "--db_port",
-                str(settings.db_port),
-                "--db_user",
-                settings.db_user,
-                "--data-dir",
-                str(settings.data_dir),
+                *OdooRunner(settings).command(),
                 "--http-port",
                 str(port),
                 "--database",
