@@ -219,6 +219,10 @@ def main() -> int:
             result = {"ok": True}
         elif action == "edge_key":
             result = edge_key(env, request["payload"])
+        elif action == "operator_key":  # hf_cloud_tenant's requests to the operator (OpenZiti enrollment)
+            env["ir.config_parameter"].set_param("hf_cloud.operator_url", request["payload"]["url"])
+            env["ir.config_parameter"].set_param("hf_cloud.operator_key", request["payload"]["key"])
+            result = {"ok": True}
         else:
             raise SystemExit(f"unknown action {action}")
     registry.signal_changes()  # the tenant's running workers reload what changed (the quotas' parameters)

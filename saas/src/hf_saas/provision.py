@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hf_core.uns import segment_from_name
+from hf_core.uns import is_valid_segment, segment_from_name
 
 from . import db as pg
 from . import roles
@@ -35,7 +35,7 @@ from .settings import Settings
 from .spec import Quotas, TenantSpec
 from .template import Template
 from .tenant_odoo import odoo_command, odoo_environment, write_config
-from .ziti import NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
+from .ziti import MISSING, NOT_CONFIGURED, ZitiClient, ZitiPlan, ZitiRequest
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class CreateResult:
     bundle_path: str
     ziti_status: str
     timings: dict[str, float]
+    edge_name: str = ""
+    ziti_identity_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,8 @@ class Provisioner:
             str(bundle_path),
             ziti_status,
             timings,
+            edge_name=str(setup.get("edge_name") or ""),
+            ziti_identity_id=ziti_ids.get("identity_id", ""),
         )
 
     def _undo_create(self, db: str) -> None:
@@ -240,11 +244,8 @@ class Provisioner:
     def _ziti_provision(self, plan: ZitiPlan, edge: str) -> tuple[str, dict[str, str], str]:
         if not self.settings.ziti_configured:
             return NOT_CONFIGURED, {}, ""
-        client = ZitiClient(
-            self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
-        )
         try:
-            result = client.provision(plan, edge)
+            result = self.ziti_client().provision(plan, edge)
         except ZitiError as exc:
             _logger.warning("OpenZiti provisioning for %s failed: %s", plan.tenant, exc)
             return f"failed: {exc.message}", {}, ""
@@ -252,16 +253,74 @@ class Provisioner:
         return "enrollment pending", result, jwt
 
     def _ziti_call(self, record: TenantRecord, build: Callable[[str], ZitiRequest]) -> None:
-        identity = record.ziti_ids.get("identity_id")
-        if not (self.settings.ziti_configured and identity):
+        """``build(identity_id)`` sent for each of the tenant's edge identities (a failure is logged)."""
+        identities = edge_identities(record)
+        if not (self.settings.ziti_configured and identities):
             return
-        client = ZitiClient(
+        client = self.ziti_client()
+        for identity in identities.values():
+            try:
+                client.send(build(identity))
+            except ZitiError as exc:
+                _logger.warning("OpenZiti call for %s failed: %s", record.db, exc)
+
+    def ziti_client(self) -> ZitiClient:
+        """A client of the cloud's OpenZiti controller (the operator's settings), or ProvisionError."""
+        if not self.settings.ziti_configured:
+            raise ProvisionError("OpenZiti is not configured on this cloud (HF_SAAS_ZITI_URL and its credentials).")
+        return ZitiClient(
             self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
         )
-        try:
-            client.send(build(identity))
-        except ZitiError as exc:
-            _logger.warning("OpenZiti call for %s failed: %s", record.db, exc)
+
+    # ---------------------------------------------------------------- OpenZiti, per edge
+    def ziti_add_edge(self, db: str, edge: str) -> dict[str, str]:
+        """A new identity for the tenant's edge ``edge`` (a UNS segment): ``identity_id``, ``identity_name``
+        and its one-time ``enrollment_jwt`` (handed back once, kept nowhere)."""
+        record = self.registry.get(db)
+        self._require(record, TenantState.READY)
+        if not is_valid_segment(edge):
+            raise ProvisionError(f"Edge name {edge!r} may only contain letters, digits, '_' and '-'.")
+        key = f"identity_id:{edge}"
+        plan = ZitiPlan(record.slug, db=record.db)
+        if record.ziti_ids.get(key) or edge_identities(record).get(edge):
+            raise ProvisionError(f"Edge {edge} of {db} already has an OpenZiti identity: re-issue its enrollment.")
+        result = self.ziti_client().add_edge(plan, edge)
+        record.ziti_ids[key] = result["identity_id"]
+        self.registry.save(record)
+        return {**result, "identity_name": plan.edge_identity_name(edge)}
+
+    def ziti_reissue_edge(self, db: str, identity_id: str) -> str:
+        """A new one-time enrollment token for one of the tenant's edge identities (never another tenant's);
+        the certificate it enrolled with stops working at once."""
+        record = self.registry.get(db)
+        self._require(record, TenantState.READY)
+        self._require_identity(record, identity_id)
+        return self.ziti_client().reissue(identity_id)
+
+    def ziti_revoke_edge(self, db: str, identity_id: str) -> None:
+        """Delete one of the tenant's edge identities on the controller (its certificate stops working)."""
+        record = self.registry.get(db)
+        self._require_identity(record, identity_id)
+        client = self.ziti_client()
+        if client.edge_status(identity_id) != MISSING:
+            client.revoke(identity_id)
+        record.ziti_ids = {k: v for k, v in record.ziti_ids.items() if v != identity_id}
+        self.registry.save(record)
+
+    def ziti_edge_status(self, db: str, identity_id: str) -> str:
+        record = self.registry.get(db)
+        self._require_identity(record, identity_id)
+        return self.ziti_client().edge_status(identity_id)
+
+    @staticmethod
+    def _require_identity(record: TenantRecord, identity_id: str) -> None:
+        if not identity_id or identity_id not in edge_identities(record).values():
+            raise ProvisionError(f"{record.db} has no OpenZiti identity {identity_id!r}.")
+
+    def set_operator_key(self, db: str, operator_url: str, key: str) -> None:
+        """Write into the tenant the operator's URL and the secret its Odoo signs its requests to the
+        operator with (``hf_cloud.operator_url``, ``hf_cloud.operator_key``); the operator keeps a hash."""
+        self.run_in_odoo(db, "operator_key", {"url": operator_url, "key": key})
 
     # ---------------------------------------------------------------- lifecycle
     def list(self) -> list[dict[str, Any]]:
@@ -363,9 +422,7 @@ class Provisioner:
         roles.drop(self.settings, db)
         shutil.rmtree(pg.filestore(self.settings, db), ignore_errors=True)
         self.broker.remove_tenant(record.db)
-        for key, collection in (("identity_id", "identities"),):
-            if record.ziti_ids.get(key):
-                self._ziti_call(record, functools.partial(ZitiPlan.delete, collection))
+        self._ziti_call(record, functools.partial(ZitiPlan.delete, "identities"))
         if record.bundle:
             Path(record.bundle).unlink(missing_ok=True)
         record.state = TenantState.DELETED.value
@@ -437,10 +494,7 @@ class Provisioner:
         identity = record.ziti_ids.get("identity_id")
         if not (self.settings.ziti_configured and identity):
             raise ProvisionError(f"{db} has no OpenZiti identity (OpenZiti is {record.ziti_status}).")
-        client = ZitiClient(
-            self.settings.ziti_url, self.settings.ziti_user, self.settings.ziti_password, self.settings.ziti_ca
-        )
-        jwt = client.reissue(identity)
+        jwt = self.ziti_client().reissue(identity)
         self._rewrite_bundle(record, {"edge": self.broker.rotate_edge(record.db, record.slug)}, jwt)
         record.ziti_status = "enrollment pending"
         self.registry.save(record)
@@ -489,6 +543,16 @@ class Provisioner:
         """Tags, samples of the last 24 hours and database size, read from the tenant's database."""
         self.registry.get(db)
         return usage(self.settings, db)
+
+
+def edge_identities(record: TenantRecord) -> dict[str, str]:
+    """The tenant's edge identities, edge → identity id: the first edge's (``identity_id``, made at
+    provisioning, its edge named ``""`` here) and each one added later (``identity_id:<edge>``)."""
+    return {
+        key.partition(":")[2]: value
+        for key, value in record.ziti_ids.items()
+        if value and (key == "identity_id" or key.startswith("identity_id:"))
+    }
 
 
 __all__ = ["ConfigError", "CreateResult", "Outcome", "Provisioner", "segment_from_name"]
