@@ -64,11 +64,32 @@ def _server_rss(rig: Cloud) -> dict[str, list[float]]:
     return kinds
 
 
-def _connections(rig: Cloud, prefix: str) -> list[int]:
-    """PostgreSQL connections each tenant's processes hold (its Odoo's pool, its ingest)."""
+def _connections(rig: Cloud, prefix: str) -> dict[str, dict[str, int]]:
+    """PostgreSQL connections each tenant's processes hold, by kind: its Odoo's in its database, its Odoo's in
+    ``postgres`` (the cron thread's and the bus's LISTEN), its ingest's (any database). A tenant's processes
+    connect as the tenant's own role, so the role names the tenant whatever database a connection is in."""
     with closing(psycopg2.connect(**rig.settings.dsn())) as conn, conn.cursor() as cr:
-        cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname LIKE %s GROUP BY datname", (prefix + "%",))
-        return [int(row[0]) for row in cr.fetchall()]
+        cr.execute(
+            "SELECT usename, datname, coalesce(application_name, '') FROM pg_stat_activity WHERE usename LIKE %s",
+            (prefix + "%",),
+        )
+        rows = cr.fetchall()
+    tenants: dict[str, dict[str, int]] = {}
+    for role, datname, app in rows:
+        kind = ("odoo" if datname == role else "odoo_postgres") if app.startswith("odoo-") else "ingest"
+        counts = tenants.setdefault(role, {"odoo": 0, "odoo_postgres": 0, "ingest": 0})
+        counts[kind] += 1
+    return tenants
+
+
+def _connection_line(label: str, tenants: dict[str, dict[str, int]], n: int) -> str:
+    totals = [sum(c.values()) for c in tenants.values()] + [0] * (n - len(tenants))
+    kinds = {k: sum(c[k] for c in tenants.values()) for k in ("odoo", "odoo_postgres", "ingest")}
+    return (
+        f"PostgreSQL connections per tenant {label}: median {statistics.median(totals or [0])}, max "
+        f"{max(totals or [0])}, all tenants {sum(totals)} (Odoo in its database {kinds['odoo']}, Odoo in postgres "
+        f"{kinds['odoo_postgres']}, ingests {kinds['ingest']}; the server's max_connections must hold them)"
+    )
 
 
 def main() -> None:
@@ -76,8 +97,12 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0, help="how long every edge sends")
     parser.add_argument("--idle-stop", type=float, default=20.0, help="hf-saas serve --idle-stop")
+    parser.add_argument("--max-odoo", type=int, help="hf-saas serve --max-odoo (default: the product's)")
     args = parser.parse_args()
-    with cloud("hf_bench_s_", "--idle-stop", str(args.idle_stop)) as rig:
+    serve_args = ["--idle-stop", str(args.idle_stop)]
+    if args.max_odoo is not None:
+        serve_args += ["--max-odoo", str(args.max_odoo)]
+    with cloud("hf_bench_s_", *serve_args) as rig:
         dbs: list[str] = []
         collectors = []
         try:
@@ -103,7 +128,7 @@ def main() -> None:
             for collector in collectors:
                 stop(collector)
             time.sleep(args.idle_stop + 10)
-            idle = _server_rss(rig)
+            idle, idle_pooled = _server_rss(rig), _connections(rig, "hf_bench_s_")
         finally:
             for collector in collectors:
                 stop(collector)
@@ -114,6 +139,7 @@ def main() -> None:
     configured = TAGS_PER_EDGE * 1000 / INTERVAL_MS
     n = len(dbs)
     never = f" ({len(waiting)} never sent: {waiting})" if waiting else ""
+    print(f"hf-saas serve {' '.join(serve_args)} (the tenants' processes in cgroups where the server allows it)")
     print(
         f"{n} tenants provisioned one after the other in {provisioned:.0f} s; every edge's first value stored "
         f"{all_sending:.0f} s after the first signup{never}"
@@ -123,10 +149,8 @@ def main() -> None:
         f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
         f"all tenants {sum(rates):.0f} values/s"
     )
-    print(
-        f"PostgreSQL connections per tenant as the edges connected: median {statistics.median(pooled or [0])}, "
-        f"max {max(pooled or [0])}, all tenants {sum(pooled)} (the server's max_connections must hold them)"
-    )
+    print(_connection_line("as the edges connected", pooled, n))
+    print(_connection_line("idle", idle_pooled, n))
     for label, kinds in (
         ("as the edges connected", connected),
         (f"after {args.seconds:.0f} s of load", loaded),

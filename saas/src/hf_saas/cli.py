@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop a tenant's Odoo after this long without a request (0: never; it starts again with the next request)",
     )
+    server.add_argument(
+        "--max-odoo",
+        type=int,
+        default=8,
+        metavar="N",
+        help="at most N tenants' Odoo processes at once; one more stops the one unused the longest (0: no cap; "
+        "each running Odoo holds about 4 PostgreSQL connections and 150 MB; default %(default)s)",
+    )
     broker = sub.add_parser(
         "broker-config",
         help="write the cloud broker's mosquitto.conf (TLS for the edges, plain MQTT on loopback for the ingests)",
@@ -161,7 +169,7 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
     elif cmd == "serve":
         host, _, port = args.listen.rpartition(":")
         with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
-            asyncio.run(serve(provisioner.settings, host or "127.0.0.1", int(port), args.idle_stop))
+            asyncio.run(serve(provisioner.settings, host or "127.0.0.1", int(port), args.idle_stop, args.max_odoo))
     elif cmd == "broker-config":
         files = provisioner.broker
         if args.dev_certs:

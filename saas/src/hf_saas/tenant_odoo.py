@@ -42,6 +42,9 @@ def write_config(settings: Settings, db: str, role_password: str, http_port: int
         "http_port": str(http_port),
         "proxy_mode": "False",
         "max_cron_threads": "1",
+        # its pool's bound (Odoo's default, 64, would let one tenant take most of the server's max_connections):
+        # the cron thread's LISTEN and the bus's take 2, requests in flight the rest
+        "db_maxconn": "8",
         "without_demo": "all",
         "log_level": "warn",
         "logfile": str(folder / "odoo.log"),

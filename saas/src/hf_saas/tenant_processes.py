@@ -2,9 +2,17 @@
 
 A tenant's Odoo is started by the first request for it (``ensure``), on a free loopback port, and is
 stopped when its tenant is no longer ready (suspended, deleted) or, with ``idle_stop_s``, after that
-long without a request. A process that dies is started again by the next request. A tenant's ingest
-runs while the tenant is ready, whether its Odoo runs or not (the plant's data never waits for a page
-view), is restarted with backoff when it dies, and is stopped when the tenant is suspended or deleted.
+long without a request. With ``max_running``, at most that many tenants' Odoo run at once: starting
+one more first stops the one unused the longest (none in use: the request waits for a free place).
+Each Odoo holds a few PostgreSQL connections while it runs (its pool, its cron thread's ``LISTEN``) and
+none once stopped, so the cap is what keeps many tenants within the server's ``max_connections``.
+A process that dies is started again by the next request. A tenant's ingest runs while the tenant is
+ready, whether its Odoo runs or not (the plant's data never waits for a page view), is restarted with
+backoff when it dies, and is stopped when the tenant is suspended or deleted.
+
+Both run in the tenant's cgroup with the plan's CPU and memory (:mod:`hf_saas.tenant_limits`): set before
+the first of them starts, read again from the tenant's parameters every ``LIMITS_REFRESH_S`` (a plan change
+applies within that), and removed once the tenant is no longer ready and none of its processes runs.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from .errors import HfSaasError, ProvisionError
 from .registry import Registry, TenantState
 from .settings import Settings
 from .tenant_ingest import ingest_command, ingest_environment
+from .tenant_limits import Limits, TenantLimits, read_limits
 from .tenant_odoo import odoo_command, odoo_environment, runtime_dir, write_config
 
 _logger = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0
+LIMITS_REFRESH_S = 30.0
 
 
 def _free_port() -> int:
@@ -50,8 +60,15 @@ class TenantProcess:
 
 
 class TenantProcesses:
-    def __init__(self, settings: Settings, idle_stop_s: float = 0.0) -> None:
+    def __init__(
+        self, settings: Settings, idle_stop_s: float = 0.0, limits: TenantLimits | None = None, max_running: int = 0
+    ) -> None:
         self.settings = settings
+        self.max_running = max_running
+        self._room = asyncio.Lock()
+        self.limits = limits if limits is not None else TenantLimits(settings)
+        # db → (the limits its group has, when they were read from its parameters)
+        self._limits: dict[str, tuple[Limits, float]] = {}
         self.registry = Registry(settings.state_dir)
         self.idle_stop_s = idle_stop_s
         self.processes: dict[str, TenantProcess] = {}
@@ -76,15 +93,18 @@ class TenantProcesses:
             password = self.registry.read_secret(db, "db_password")
             port = _free_port()
             config = write_config(self.settings, db, password, port)
+            await self.apply_limits(db)
             started = time.monotonic()
-            process = await asyncio.create_subprocess_exec(
-                *odoo_command(self.settings, config),
-                env=odoo_environment(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-            tenant = self.processes[db] = TenantProcess(db, port, process)
+            async with self._room:  # the place and the process together: two starts never take one place
+                await self._make_room(db, started)
+                process = await asyncio.create_subprocess_exec(
+                    *self.limits.wrap(db, odoo_command(self.settings, config)),
+                    env=odoo_environment(),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                tenant = self.processes[db] = TenantProcess(db, port, process)
             probe = tcp_probe("127.0.0.1", port)
             while not await probe():
                 if process.returncode is not None:
@@ -102,6 +122,23 @@ class TenantProcesses:
             )
             return tenant
 
+    async def _make_room(self, db: str, started: float) -> None:
+        """With ``max_running``, stop the Odoo unused the longest (answering, no open connection) until there is
+        a place for ``db``'s; with every one in use, wait for a place (ProvisionError after START_TIMEOUT_S)."""
+        while self.max_running:
+            running = [t for t in self.processes.values() if t.running and t.db != db]
+            if len(running) < self.max_running:
+                return
+            idle = [t for t in running if t.ready.is_set() and not t.connections]
+            if idle:
+                oldest = min(idle, key=lambda t: t.last_used)
+                _logger.info("Odoo of %s stopped to make room for %s (%d running)", oldest.db, db, len(running))
+                await self.stop(oldest.db)
+                continue
+            if time.monotonic() - started > START_TIMEOUT_S:
+                raise ProvisionError(f"All {self.max_running} tenant Odoo places are in use; {db} cannot start now.")
+            await asyncio.sleep(0.5)
+
     async def stop(self, db: str) -> None:
         tenant = self.processes.pop(db, None)
         if tenant is None or not tenant.running:
@@ -118,15 +155,49 @@ class TenantProcesses:
         await asyncio.gather(
             *(self.stop(db) for db in list(self.processes)), *(self.stop_ingest(db) for db in list(self.ingests))
         )
+        for db in list(self._limits):
+            self.release_limits(db)
+
+    async def apply_limits(self, db: str, *, refresh: bool = False) -> Limits:
+        """Give the tenant's group the plan's CPU and memory: read from its parameters the first time, and again
+        with ``refresh`` (a plan change); a tenant whose parameters cannot be read keeps what it had, or the
+        defaults."""
+        known = self._limits.get(db)
+        if known is not None and not refresh:
+            return known[0]
+        try:
+            limits = await asyncio.to_thread(read_limits, self.settings, db)
+        except Exception as exc:  # noqa: BLE001 (its database away for a moment: the limits in force stay)
+            _logger.warning("the CPU and memory quotas of %s cannot be read now: %s", db, exc)
+            limits = known[0] if known is not None else Limits()
+        if known is None or known[0] != limits:
+            await asyncio.to_thread(self.limits.apply, db, limits)
+        self._limits[db] = (limits, time.monotonic())
+        return limits
+
+    def release_limits(self, db: str) -> None:
+        """Remove the tenant's group (none of its processes runs any more)."""
+        if self._limits.pop(db, None) is not None:
+            self.limits.remove(db)
+
+    async def _keep_limits(self, ready: set[str]) -> None:
+        now = time.monotonic()
+        for db, (_, read) in list(self._limits.items()):
+            if db not in ready:
+                if db not in self.processes and db not in self.ingests:
+                    self.release_limits(db)
+            elif now - read > LIMITS_REFRESH_S:
+                await self.apply_limits(db, refresh=True)
 
     async def start_ingest(self, db: str) -> None:
         record = self.registry.get(db)
         folder = runtime_dir(self.settings, db)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self.apply_limits(db)
         log = os.open(folder / "ingest.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             self.ingests[db] = await asyncio.create_subprocess_exec(
-                *ingest_command(self.settings, record),
+                *self.limits.wrap(db, ingest_command(self.settings, record)),
                 env=ingest_environment(self.settings, self.registry, record),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
@@ -180,17 +251,17 @@ class TenantProcesses:
         Odoo processes, and keep one ingest per ready tenant."""
         now = time.monotonic()
         # every 2 s: the registry re-reads only the records whose files changed since
-        await self._keep_ingests(
-            {db for db, state in self.registry.states().items() if state == TenantState.READY.value}
-        )
+        ready = {db for db, state in self.registry.states().items() if state == TenantState.READY.value}
+        await self._keep_ingests(ready)
         for db, tenant in list(self.processes.items()):
             if not tenant.running:
                 self.processes.pop(db, None)
-            elif not self.is_ready(db):
+            elif db not in ready:
                 await self.stop(db)
             elif self.idle_stop_s and not tenant.connections and now - tenant.last_used > self.idle_stop_s:
                 _logger.info("Odoo of %s idle for %.0f s", db, now - tenant.last_used)
                 await self.stop(db)
+        await self._keep_limits(ready)
 
     async def sweep_forever(self, interval_s: float = 2.0) -> None:
         while True:

@@ -106,9 +106,10 @@ class TenantRouter:
         writer.close()
 
 
-async def serve(settings: Settings, host: str, port: int, idle_stop_s: float = 0.0) -> None:
-    """Run the router and the process manager until cancelled; every tenant's Odoo stops with it."""
-    processes = TenantProcesses(settings, idle_stop_s)
+async def serve(settings: Settings, host: str, port: int, idle_stop_s: float = 0.0, max_odoo: int = 0) -> None:
+    """Run the router and the process manager until cancelled; every tenant's Odoo stops with it. ``max_odoo``:
+    at most that many tenants' Odoo at once (0: no cap), see :class:`TenantProcesses`."""
+    processes = TenantProcesses(settings, idle_stop_s, max_running=max_odoo)
     router = TenantRouter(settings, processes)
     server = await asyncio.start_server(router.handle, host, port, limit=MAX_HEAD_BYTES)
     sweeper = asyncio.create_task(processes.sweep_forever())
