@@ -6,7 +6,10 @@ own flows (``button_start``, ``button_finish``, ``button_mark_done``, scrap orde
 
 Every event is idempotent: applying it again (a redelivery under another key, a retried event) finds what
 it did and changes nothing. An event that does not fit raises a UserError saying what is missing; the
-cron marks it failed with that sentence.
+cron marks it failed with that sentence. An event that refers to what has not come yet (MQTT keeps no order
+across topics: a product/add or a work-order/start may come before its order's work-order/create) raises
+AnalyticsWait: it waits, with that sentence, until the event it needs is applied (``_wakes``), then is applied
+in its own arrival order; it fails only after the bounded wait (hf_uns.analytics_wait_minutes).
 """
 
 import json
@@ -14,6 +17,8 @@ from datetime import UTC, datetime
 
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
+
+from odoo.addons.hf_uns.models.hf_uns_analytics_event import AnalyticsWait
 
 from hf_core.analytics import product_id as event_product_ref
 
@@ -31,6 +36,13 @@ def ms_to_datetime(ms):
     if ms in (None, False):
         return None
     return datetime.fromtimestamp(int(ms) / 1000, UTC).replace(tzinfo=None)
+
+
+def wait_key(what, *refs):
+    """What a waiting event waits for: ``order:<company>:<external id>`` (its work-order/create),
+    ``start:<company>:<external id>`` (its work-order/start), ``running:<workcell>`` (an order started there),
+    ``output:<workcell>`` (a product/add booked there)."""
+    return ":".join([what, *map(str, refs)])
 
 
 def datetime_to_ms(moment):
@@ -61,12 +73,34 @@ class HfUnsAnalyticsEvent(models.Model):
             return super()._apply()
         if self.id in self.env.cr.postrollback.data.get(BOOKED_KEY, ()):
             return True  # booked with its run (in this transaction): nothing to look up again
+        handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), self._hf_body())
+        return True
+
+    def _wakes(self):
+        """What the events waiting on this workcell may have waited for, now that this one is applied."""
+        self.ensure_one()
+        if self.event_type not in ("work-order/create", "work-order/start", "product/add"):
+            return super()._wakes()
+        body = self._hf_body()
+        workcenter = self.workcenter_id
+        if self.event_type == "product/add":
+            return [wait_key("output", workcenter.id)]
+        keys = [wait_key("order", workcenter.company_id.id, body["external_work_order_id"])]
+        if self.event_type == "work-order/start" or int(body.get("status") or 0) >= 1:
+            keys += [
+                wait_key("start", workcenter.company_id.id, body["external_work_order_id"]),
+                wait_key("running", workcenter.id),
+            ]
+        return keys
+
+    def _hf_body(self):
         try:
             body = json.loads(self.payload or "{}")
         except ValueError:
             raise UserError(_("The event's payload is no JSON object.")) from None
-        handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), body)
-        return True
+        if not isinstance(body, dict):
+            raise UserError(_("The event's payload is no JSON object."))
+        return body
 
     # --- work orders --------------------------------------------------------------------------
 
@@ -119,13 +153,14 @@ class HfUnsAnalyticsEvent(models.Model):
         if workorder.state in ("done", "cancel"):
             return
         if workorder.state != "progress":
-            raise UserError(
+            raise AnalyticsWait(
+                wait_key("start", workcenter.company_id.id, production.hf_external_work_order_id),
                 _(
-                    "Work order %(wo)s on %(workcell)s was never started: a work-order/stop needs a "
-                    "work-order/start first.",
+                    "Work order %(wo)s on %(workcell)s is not started: this work-order/stop waits for its "
+                    "work-order/start.",
                     wo=workorder.display_name,
                     workcell=workcenter.name,
-                )
+                ),
             )
         workorder.with_context(hf_event_time=end)._hf_mrp_finish_at(end)
         production = workorder.production_id
@@ -144,7 +179,21 @@ class HfUnsAnalyticsEvent(models.Model):
         work order with it (a line reports every few seconds; the cron meets them in a row): one quantity
         update and one scrap order for the run, each report still an output of its own. The others are then
         found booked when the cron comes to them, as a redelivery is."""
-        product = self._hf_find_product(workcenter, event_product_ref(body), create=False)
+        workcenter._hf_mrp_check_quantity_source(_("product/add"))
+        product_ref = event_product_ref(body)
+        if workcenter.company_id.hf_mrp_create_unknown_products and not self._hf_find_product(
+            workcenter, product_ref, create=False, required=False
+        ):
+            raise AnalyticsWait(
+                wait_key("running", workcenter.id),
+                _(
+                    "No product has the internal reference %(ref)s yet: this product/add waits for the "
+                    "work-order/create and work-order/start of its order on %(workcell)s.",
+                    ref=product_ref,
+                    workcell=workcenter.name,
+                ),
+            )
+        product = self._hf_find_product(workcenter, product_ref, create=False)
         end = ms_to_datetime(body["end_time_unix_ms"])
         batch = body.get("product_batch_id") or None
         Output = self.env["hf.mrp.output"].sudo()
@@ -159,15 +208,15 @@ class HfUnsAnalyticsEvent(models.Model):
             return  # reported once already
         workorder = workcenter._hf_mrp_running_workorder(product, end)
         if not workorder:
-            raise UserError(
+            raise AnalyticsWait(
+                wait_key("running", workcenter.id),
                 _(
-                    "No work order for %(product)s is running on %(workcell)s: product/add has nowhere to go "
-                    "(a work-order/start must come first).",
+                    "No work order for %(product)s is running on %(workcell)s: this product/add waits for the "
+                    "work-order/start of its order.",
                     product=product.display_name,
                     workcell=workcenter.name,
-                )
+                ),
             )
-        workcenter._hf_mrp_check_quantity_source(_("product/add"))
         reports = [(self, body), *self._hf_next_product_adds(workcenter, workorder, product, body)]
         lot = workorder.production_id._hf_mrp_lot_for(batch)
         bad_total = sum(float(report.get("bad_quantity") or 0.0) for _event, report in reports)
@@ -253,13 +302,14 @@ class HfUnsAnalyticsEvent(models.Model):
             domain.append(("batch", "=", body["product_batch_id"]))
         outputs = self.env["hf.mrp.output"].sudo().search(domain)
         if not outputs:
-            raise UserError(
+            raise AnalyticsWait(
+                wait_key("output", workcenter.id),
                 _(
-                    "No product/add of %(workcell)s ended at %(end)s: product/setBadQuantity corrects "
-                    "a reported product only.",
+                    "No product/add of %(workcell)s ended at %(end)s yet: this product/setBadQuantity waits for "
+                    "the product/add it corrects.",
                     workcell=workcenter.name,
                     end=ms_to_datetime(body["end_time_unix_ms"]),
-                )
+                ),
             )
         if len(outputs) > 1:
             raise UserError(_("Several products of %s ended at that time: name the product_batch_id.", workcenter.name))
@@ -318,13 +368,14 @@ class HfUnsAnalyticsEvent(models.Model):
             )
         )
         if not production and required:
-            raise UserError(
+            raise AnalyticsWait(
+                wait_key("order", workcenter.company_id.id, external_id),
                 _(
-                    "No manufacturing order of %(company)s has the external work order id %(id)s: "
-                    "a work-order/create must come first.",
+                    "No manufacturing order of %(company)s has the external work order id %(id)s yet: this "
+                    "event waits for its work-order/create.",
                     company=workcenter.company_id.name,
                     id=external_id,
-                )
+                ),
             )
         return production
 
@@ -342,13 +393,13 @@ class HfUnsAnalyticsEvent(models.Model):
         return (workorders.filtered(lambda wo: wo.state not in ("done", "cancel")) or workorders)[:1]
 
     @api.model
-    def _hf_find_product(self, workcenter, reference, create=False):
+    def _hf_find_product(self, workcenter, reference, create=False, required=True):
         """The product whose internal reference is UMH's external product id; created only when asked and
         the company allows it."""
         company = workcenter.company_id
         Product = self.env["product.product"].sudo().with_company(company)
         product = Product.search([("default_code", "=", reference), ("company_id", "in", [company.id, False])], limit=1)
-        if product:
+        if product or not (required or create):
             return product
         if not create or not company.hf_mrp_create_unknown_products:
             raise UserError(

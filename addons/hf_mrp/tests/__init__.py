@@ -1,4 +1,5 @@
 from . import test_analytics_in
+from . import test_analytics_wait
 from . import test_counters
 from . import test_outbound
 from . import test_oee_history

@@ -128,11 +128,13 @@ class TestAnalyticsIn(HfMrpCommon):
         self.assertEqual(production.state, "done")
         self.assertEqual((production.workorder_ids.date_start, production.workorder_ids.date_finished), (at(0), at(30)))
 
-    def test_unknown_order_fails_clearly(self):
+    def test_unknown_order_waits_clearly(self):
+        # its work-order/create may still come (test_analytics_wait: how long it waits, and then)
         event = self.event("work-order/start", {"external_work_order_id": "WO-404", "start_time_unix_ms": ms(at(0))})
         self.process()
-        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.state, "waiting")
         self.assertIn("WO-404", event.error)
+        self.assertIn("work-order/create", event.error)
 
     def test_external_id_unique_per_company(self):
         self.publish_order()

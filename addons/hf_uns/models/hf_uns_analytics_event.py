@@ -1,4 +1,6 @@
 import logging
+from collections import deque
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -9,6 +11,25 @@ _logger = logging.getLogger(__name__)
 
 OUTBOUND_CHANNEL = "hf_uns_outbound"
 EVENT_TYPE_SELECTION = [(event_type, event_type) for event_type in EVENT_TYPES]
+# how long an inbound event may wait for what it refers to (its order's work-order/create, a start) before
+# it fails; the system parameter hf_uns.analytics_wait_minutes overrides it (Manufacturing ▸ Settings)
+WAIT_MINUTES = 60
+WAIT_PARAM = "hf_uns.analytics_wait_minutes"
+# a waiting event is also tried again at a cron run this long after its last try (what it waits for may
+# come from Odoo itself: an operator starting the order), not only when an event it waits for is applied
+WAIT_RETRY_S = 60
+
+
+class AnalyticsWait(Exception):
+    """Raised by an event's ``_apply`` when what it refers to does not exist yet (MQTT keeps no order across
+    topics: a product/add may arrive before its order's work-order/create). The event waits, ``reason`` shown
+    on it, and is applied again as soon as an event whose :meth:`HfUnsAnalyticsEvent._wakes` lists ``key``
+    is applied, or fails after the bounded wait."""
+
+    def __init__(self, key, reason):
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
 
 
 class HfUnsAnalyticsEvent(models.Model):
@@ -52,14 +73,21 @@ class HfUnsAnalyticsEvent(models.Model):
     payload = fields.Text(readonly=True, help="The event's JSON, as received or as published.")
     received_at = fields.Datetime(readonly=True, default=fields.Datetime.now)
     state = fields.Selection(
-        [("pending", "Pending"), ("done", "Done"), ("failed", "Failed")],
+        [("pending", "Pending"), ("waiting", "Waiting"), ("done", "Done"), ("failed", "Failed")],
         required=True,
         default="pending",
         index=True,
         readonly=True,
     )
-    error = fields.Text(readonly=True)
+    error = fields.Text(readonly=True, help="Why it failed, or, while it waits, what it waits for.")
     processed_at = fields.Datetime(readonly=True)
+    wait_key = fields.Char(
+        readonly=True,
+        index="btree_not_null",
+        copy=False,
+        help="What a waiting event waits for (an order's work-order/create, its start): applying that wakes it.",
+    )
+    waiting_since = fields.Datetime(readonly=True, copy=False)
 
     _sql_constraints = [
         ("event_key_unique", "unique(event_key)", "This analytics event is stored already."),
@@ -68,7 +96,9 @@ class HfUnsAnalyticsEvent(models.Model):
     def action_retry(self):
         """A failed event goes back to the queue (after its cause was fixed in Odoo)."""
         failed = self.filtered(lambda event: event.state == "failed" and event._fits_umh())
-        failed.write({"state": "pending", "error": False, "processed_at": False})
+        failed.write(
+            {"state": "pending", "error": False, "processed_at": False, "wait_key": False, "waiting_since": False}
+        )
         if failed.filtered(lambda event: event.direction == "in"):
             self.env.ref("hf_uns.ir_cron_process_analytics_events")._trigger()
         if failed.filtered(lambda event: event.direction == "out"):
@@ -94,22 +124,94 @@ class HfUnsAnalyticsEvent(models.Model):
         self.ensure_one()
         return False
 
+    def _wakes(self):
+        """The wait keys (see :class:`AnalyticsWait`) this applied event satisfies: the events waiting for
+        them are applied right after it. The base implementation wakes none: hf_mrp overrides it."""
+        self.ensure_one()
+        return []
+
+    @api.model
+    def _wait_timeout(self):
+        value = self.env["ir.config_parameter"].sudo().get_param(WAIT_PARAM)
+        try:
+            minutes = float(value) if value else WAIT_MINUTES
+        except ValueError:
+            minutes = WAIT_MINUTES
+        return timedelta(minutes=max(0.0, minutes))
+
+    def _give_up_message(self, reason):
+        minutes = round(self._wait_timeout().total_seconds() / 60)
+        return _("Gave up after waiting %(minutes)s min: %(reason)s", minutes=minutes, reason=reason)
+
+    def _wait(self, wait):
+        """Keep this event waiting for ``wait.key`` (or fail it once it has waited its bounded time)."""
+        self.ensure_one()
+        now = fields.Datetime.now()
+        since = self.waiting_since or now
+        if now - since >= self._wait_timeout():
+            self.write(
+                {
+                    "state": "failed",
+                    "error": self._give_up_message(wait.reason),
+                    "wait_key": wait.key,
+                    "processed_at": now,
+                }
+            )
+            _logger.info("analytics event %s (%s) failed after waiting: %s", self.id, self.event_type, wait.reason)
+            return
+        # written with SQL: its write_date is its last try, and nothing of Odoo's write is needed here
+        self.env.cr.execute(
+            "UPDATE hf_uns_analytics_event SET state = 'waiting', error = %s, wait_key = %s, waiting_since = %s, "
+            "write_date = now() at time zone 'utc' WHERE id = %s",
+            (wait.reason, wait.key, since, self.id),
+        )
+        self.invalidate_recordset(["state", "error", "wait_key", "waiting_since", "write_date"])
+
+    @api.model
+    def _expire_waiting(self):
+        """Fail the events that waited longer than the bounded wait, with what they waited for."""
+        limit = fields.Datetime.now() - self._wait_timeout()
+        expired = self.search([("state", "=", "waiting"), ("waiting_since", "<=", limit)])
+        for event in expired:
+            event.write(
+                {"state": "failed", "error": event._give_up_message(event.error), "processed_at": fields.Datetime.now()}
+            )
+        return expired
+
     @api.model
     def _cron_process_pending(self, limit=500):
-        """Apply pending inbound events in arrival order, each under its own savepoint."""
-        self.env.cr.execute(
+        """Apply pending inbound events in arrival order, each under its own savepoint. An event that waits
+        (:class:`AnalyticsWait`) is kept aside with its reason; the events waiting for what an applied event
+        brings are applied right after it, in their own arrival order."""
+        self._expire_waiting()
+        cr = self.env.cr
+        # waiting events not tried for a while go first (they arrived first): what they wait for may have
+        # come from Odoo itself
+        cr.execute(
+            "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting' "
+            "AND write_date < (now() at time zone 'utc') - make_interval(secs => %s) ORDER BY id LIMIT %s "
+            "FOR UPDATE SKIP LOCKED",
+            (WAIT_RETRY_S, limit),
+        )
+        ids = [row[0] for row in cr.fetchall()]
+        cr.execute(
             "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending' "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),
         )
-        ids = [row[0] for row in self.env.cr.fetchall()]
+        queue = deque(ids + [row[0] for row in cr.fetchall()])
         applied = handled = 0
         blocked = False
-        for event in self.browse(ids):
+        while queue:
+            event = self.browse(queue.popleft())
             event = event.with_context(hf_from_uns=True).with_company(event.company_id)
             try:
-                with self.env.cr.savepoint():
+                with cr.savepoint():
                     done = event._apply()
+            except AnalyticsWait as wait:
+                event._wait(wait)
+                handled += 1
+                continue
             except Exception as exc:  # noqa: BLE001  (an event that does not fit must not stop the others)
                 event.write(
                     {"state": "failed", "error": str(exc) or type(exc).__name__, "processed_at": fields.Datetime.now()}
@@ -120,17 +222,32 @@ class HfUnsAnalyticsEvent(models.Model):
             if not done:
                 blocked = True  # no consumer installed (or not ready): later events wait behind it, in order
                 break
-            event.write({"state": "done", "error": False, "processed_at": fields.Datetime.now()})
+            event.write(
+                {
+                    "state": "done",
+                    "error": False,
+                    "processed_at": fields.Datetime.now(),
+                    "wait_key": False,
+                    "waiting_since": False,
+                }
+            )
             applied += 1
             handled += 1
+            keys = event._wakes()
+            if keys:
+                cr.execute(
+                    "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting' "
+                    "AND wait_key = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
+                    (list(keys),),
+                )
+                woken = [row[0] for row in cr.fetchall() if row[0] not in queue]
+                queue.extendleft(reversed(woken))
         remaining = 0
         if not blocked:
             # Events the ingest stored while this ran: Odoo runs the job again at once for them (ir.cron's
             # progress API) rather than at its next minute, as their trigger is cleared when this run ends.
-            self.env.cr.execute(
-                "SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
-            )
-            remaining = self.env.cr.fetchone()[0]
+            cr.execute("SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'")
+            remaining = cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=handled, remaining=remaining)
         return applied
 
