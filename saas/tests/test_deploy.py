@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from hf_saas.k8s import render, tenant_manifests
 from hf_saas.settings import REPO_ROOT
+from hf_saas.tenant_limits import DEFAULT_CPU, DEFAULT_MEMORY_MB
 
 DOCKER = REPO_ROOT / "docker"
 
@@ -112,7 +115,89 @@ def test_k8s_manifests() -> None:
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items()
     quota = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
-    assert quota["requests.cpu"] == "8.0"
+    assert quota["limits.cpu"] == "14000m"  # the plan's 8 vCPU (2 ingest + 6 Odoo) and one more Odoo pod
+
+
+def _cpu_m(value: str) -> int:
+    return int(value[:-1]) if value.endswith("m") else round(float(value) * 1000)
+
+
+def _memory_mi(value: str) -> int:
+    assert value.endswith("Mi"), value
+    return int(value[:-2])
+
+
+def _plan_docs(quotas: dict[str, object], replicas: int = 1) -> list[dict[str, Any]]:
+    return list(
+        yaml.safe_load_all(
+            render(
+                tenant_manifests(
+                    tenant="acme",
+                    db="hf_t_acme",
+                    host="hf_t_acme.hyperfactory.cloud",
+                    db_host="pg1",
+                    quotas=quotas,
+                    replicas=replicas,
+                    topic_root="umh/v1/acme",
+                )
+            )
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("quotas", "replicas", "cpu_m", "memory_mi"),
+    [
+        ({"cpu": 2, "memory_mb": 4096}, 1, 2000, 4096),
+        ({"cpu": 8, "memory_mb": 16384}, 2, 8000, 16384),
+        ({"cpu": 0.5}, 1, 500, DEFAULT_MEMORY_MB),
+        ({}, 1, round(DEFAULT_CPU * 1000), DEFAULT_MEMORY_MB),
+    ],
+    ids=["2-vcpu", "8-vcpu-2-replicas", "half-vcpu-default-memory", "defaults"],
+)
+def test_k8s_odoo_and_ingest_get_the_plans_cpu_and_memory_within_the_quota(
+    quotas: dict[str, object], replicas: int, cpu_m: int, memory_mi: int
+) -> None:
+    docs = _plan_docs(quotas, replicas)
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {"odoo", "ingest"}
+    containers = {}
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        resources = container["resources"]
+        for kind, quantity in (("cpu", _cpu_m), ("memory", _memory_mi)):
+            assert 0 < quantity(resources["requests"][kind]) <= quantity(resources["limits"][kind]), (name, kind)
+        assert resources["requests"]["memory"] == resources["limits"]["memory"]  # never evicted for memory
+        containers[name] = resources["limits"]
+    odoo, ingest = containers["odoo"], containers["ingest"]
+    # the running tenant: its plan, neither more nor less
+    assert _cpu_m(ingest["cpu"]) + replicas * _cpu_m(odoo["cpu"]) == cpu_m
+    assert _memory_mi(ingest["memory"]) + replicas * _memory_mi(odoo["memory"]) == memory_mi
+    # the namespace's quota holds it, and one more Odoo pod for a rolling update (maxSurge 1), no more
+    hard = next(d for d in docs if d["kind"] == "ResourceQuota")["spec"]["hard"]
+    surge = replicas + 1
+    assert _cpu_m(hard["limits.cpu"]) == _cpu_m(ingest["cpu"]) + surge * _cpu_m(odoo["cpu"])
+    assert _memory_mi(hard["limits.memory"]) == _memory_mi(ingest["memory"]) + surge * _memory_mi(odoo["memory"])
+    requests = [
+        deployments[n]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"] for n in containers
+    ]
+    assert _cpu_m(hard["requests.cpu"]) == _cpu_m(requests[1]["cpu"]) + surge * _cpu_m(requests[0]["cpu"])
+    assert deployments["odoo"]["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert deployments["ingest"]["spec"]["strategy"] == {"type": "Recreate"}  # never two ingests at once
+
+
+def test_k8s_ingest_reads_the_tenants_topic_root_as_its_own_broker_user() -> None:
+    docs = _plan_docs({"cpu": 1})
+    ingest = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "ingest")
+    (container,) = ingest["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    assert args[args.index("--topic") + 1] == "umh/v1/acme/#"
+    assert args[args.index("--client-id") + 1] == "hf_t_acme-ingest"
+    assert "dbname=hf_t_acme user=hf_t_acme" in args[args.index("--dsn") + 1]
+    env = {e["name"]: e for e in container["env"]}
+    # the variable hf-ingest reads (HF_INGEST_MQTT_URL), from a Secret, never a literal
+    assert env["HF_INGEST_MQTT_URL"]["valueFrom"]["secretKeyRef"] == {"name": "ingest-mqtt", "key": "url"}
+    assert "value" not in env["PGPASSWORD"]
 
 
 def test_edge_bundle_compose(tmp_path: Path) -> None:

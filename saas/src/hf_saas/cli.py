@@ -193,7 +193,12 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         print(
             render(
                 tenant_manifests(
-                    tenant=record.slug, db=record.db, host=host, db_host=args.db_host, quotas=record.quotas
+                    tenant=record.slug,
+                    db=record.db,
+                    host=host,
+                    db_host=args.db_host,
+                    quotas=record.quotas,
+                    topic_root=record.topic_root or None,
                 )
             )
         )

@@ -6,22 +6,76 @@ reach Odoo), ConfigMap (odoo.conf with ``dbfilter`` = the tenant's database and 
 addons on its path, no password: ``list_db = False``), Deployment (Odoo 18 image with the
 Hyperfactory addons, readiness/liveness on ``/web/health``; the image's entrypoint adds
 ``admin_passwd`` from the ``odoo-admin`` Secret the operator creates, never rendered here, so
-Odoo's default master password never applies), Service and Ingress. The database server stays
-outside (managed PostgreSQL).
+Odoo's default master password never applies), the ingest's Deployment (the tenant's topic root only,
+its own broker user and database role), Service and Ingress. The database server stays outside (managed
+PostgreSQL).
+
+CPU and memory follow the plan (``cpu`` vCPU and ``memory_mb`` MB for the whole tenant, the same figures
+and defaults as one server's cgroups, :mod:`hf_saas.tenant_limits`): the ingest's container gets a quarter
+(at least 100m and 128Mi), the Odoo replicas share the rest; CPU requests are half the limits (a tenant
+bursts up to its plan), memory requests equal the limits (nothing is evicted for memory it was promised).
+The ResourceQuota is the plan plus one Odoo pod: what a rolling update of Odoo needs (one new pod before
+an old one stops; the ingest is recreated, never two at once).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from . import roles
+from .mosquitto import topic_root as tenant_topic_root
+from .tenant_ingest import ingest_arguments
+from .tenant_limits import Limits
 
 ODOO_IMAGE = "ghcr.io/hyperfactory/odoo:18.0"
 TENANT_ADDONS_PATH = "/usr/lib/python3/dist-packages/odoo/addons,/mnt/hyperfactory/addons"
 BASE_CONF = "/etc/hyperfactory/odoo.conf"
 INGEST_IMAGE = "ghcr.io/hyperfactory/ingest:18.0"
+
+
+INGEST_SHARE = 0.25
+MIN_INGEST_CPU_M, MIN_INGEST_MEMORY_MI = 100, 128
+MIN_ODOO_CPU_M, MIN_ODOO_MEMORY_MI = 100, 256
+
+
+@dataclass(frozen=True)
+class PlanResources:
+    """A tenant's containers' ``resources`` and its namespace's ResourceQuota, from its plan."""
+
+    odoo: dict[str, dict[str, str]]
+    ingest: dict[str, dict[str, str]]
+    quota: dict[str, str]
+
+
+def _resources(cpu_m: int, memory_mi: int) -> dict[str, dict[str, str]]:
+    return {
+        "requests": {"cpu": f"{max(1, cpu_m // 2)}m", "memory": f"{memory_mi}Mi"},
+        "limits": {"cpu": f"{cpu_m}m", "memory": f"{memory_mi}Mi"},
+    }
+
+
+def plan_resources(limits: Limits, replicas: int = 1) -> PlanResources:
+    """The plan's CPU and memory split between the ingest and ``replicas`` Odoo pods (see the module)."""
+    cpu_m, memory_mi = round(limits.cpu * 1000), limits.memory_mb
+    ingest_cpu = max(MIN_INGEST_CPU_M, round(cpu_m * INGEST_SHARE))
+    ingest_memory = max(MIN_INGEST_MEMORY_MI, round(memory_mi * INGEST_SHARE))
+    odoo_cpu = max(MIN_ODOO_CPU_M, (cpu_m - ingest_cpu) // replicas)
+    odoo_memory = max(MIN_ODOO_MEMORY_MI, (memory_mi - ingest_memory) // replicas)
+    pods = replicas + 1  # one more Odoo pod during a rolling update
+    quota_cpu, quota_memory = ingest_cpu + pods * odoo_cpu, ingest_memory + pods * odoo_memory
+    return PlanResources(
+        odoo=_resources(odoo_cpu, odoo_memory),
+        ingest=_resources(ingest_cpu, ingest_memory),
+        quota={
+            "requests.cpu": f"{max(1, ingest_cpu // 2) + pods * max(1, odoo_cpu // 2)}m",
+            "limits.cpu": f"{quota_cpu}m",
+            "requests.memory": f"{quota_memory}Mi",
+            "limits.memory": f"{quota_memory}Mi",
+        },
+    )
 
 
 def _labels(tenant: str) -> dict[str, str]:
@@ -39,12 +93,13 @@ def tenant_manifests(
     quotas: dict[str, Any] | None = None,
     mqtt_host: str = "mqtt.hyperfactory.svc",
     replicas: int = 1,
+    topic_root: str | None = None,
 ) -> list[dict[str, Any]]:
     quotas = quotas or {}
     db_user = db_user or roles.tenant_role(db)  # the tenant's own role, never the operator's or the provisioner's
     ns = f"hf-{tenant.replace('_', '-')}"[:63]
     labels = _labels(tenant)
-    cpu = float(quotas.get("cpu", 1.0))
+    resources = plan_resources(Limits.from_quotas(quotas), replicas)
     storage_mb = int(quotas.get("storage_mb", 5120))
     odoo_conf = "\n".join(
         [
@@ -72,10 +127,7 @@ def tenant_manifests(
             "metadata": {"name": "plan", "namespace": ns, "labels": labels},
             "spec": {
                 "hard": {
-                    "requests.cpu": str(cpu),
-                    "limits.cpu": str(cpu * 2),
-                    "requests.memory": f"{int(1024 * cpu)}Mi",
-                    "limits.memory": f"{int(2048 * cpu)}Mi",
+                    **resources.quota,
                     "requests.storage": f"{storage_mb}Mi",
                     "pods": "10",
                 }
@@ -110,6 +162,7 @@ def tenant_manifests(
             "metadata": {"name": "odoo", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "odoo"}},
             "spec": {
                 "replicas": replicas,
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "selector": {"matchLabels": {"app.kubernetes.io/name": "odoo", "hyperfactory.io/tenant": tenant}},
                 "template": {
                     "metadata": {"labels": {**labels, "app.kubernetes.io/name": "odoo"}},
@@ -140,10 +193,7 @@ def tenant_manifests(
                                     },
                                     {"name": "HF_ODOO_BASE_CONF", "value": BASE_CONF},
                                 ],
-                                "resources": {
-                                    "requests": {"cpu": f"{int(cpu * 500)}m", "memory": "512Mi"},
-                                    "limits": {"cpu": f"{int(cpu * 1000)}m", "memory": "1536Mi"},
-                                },
+                                "resources": resources.odoo,
                                 "readinessProbe": probe,
                                 "livenessProbe": {**probe, "initialDelaySeconds": 30},
                                 "volumeMounts": [
@@ -177,6 +227,7 @@ def tenant_manifests(
             "metadata": {"name": "ingest", "namespace": ns, "labels": {**labels, "app.kubernetes.io/name": "ingest"}},
             "spec": {
                 "replicas": 1,
+                "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": {"app.kubernetes.io/name": "ingest", "hyperfactory.io/tenant": tenant}},
                 "template": {
                     "metadata": {"labels": {**labels, "app.kubernetes.io/name": "ingest"}},
@@ -185,10 +236,14 @@ def tenant_manifests(
                             {
                                 "name": "ingest",
                                 "image": INGEST_IMAGE,
-                                "args": ["--dsn", f"host={db_host} port={db_port} dbname={db} user={db_user}"],
+                                "args": [
+                                    "--dsn",
+                                    f"host={db_host} port={db_port} dbname={db} user={db_user}",
+                                    *ingest_arguments(db, topic_root or tenant_topic_root(tenant)),
+                                ],
                                 "env": [
                                     {
-                                        "name": "HF_COLLECTOR_MQTT_URL",
+                                        "name": "HF_INGEST_MQTT_URL",
                                         "valueFrom": {"secretKeyRef": {"name": "ingest-mqtt", "key": "url"}},
                                     },
                                     {
@@ -196,10 +251,7 @@ def tenant_manifests(
                                         "valueFrom": {"secretKeyRef": {"name": "odoo-db", "key": "password"}},
                                     },
                                 ],
-                                "resources": {
-                                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                                },
+                                "resources": resources.ingest,
                             }
                         ]
                     },

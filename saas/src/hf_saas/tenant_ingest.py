@@ -14,19 +14,27 @@ from .settings import Settings
 from .tenant_odoo import odoo_environment
 
 
+def ingest_arguments(db: str, topic_root: str) -> list[str]:
+    """``hf-ingest``'s arguments for one tenant (on one server and in its Kubernetes Deployment): its topic
+    root only, its own client id (its persistent session), and no giving up on the broker."""
+    return [
+        "--topic",
+        f"{topic_root}/#",
+        "--client-id",
+        f"{db}-ingest",
+        "--connect-attempts",
+        "1000000",
+        "--stats-interval",
+        "60",
+    ]
+
+
 def ingest_command(settings: Settings, record: TenantRecord) -> list[str]:
     return [
         settings.python or sys.executable,
         "-m",
         "hf_historian.ingest",
-        "--topic",
-        f"{record.topic_root}/#",
-        "--client-id",
-        f"{record.db}-ingest",
-        "--connect-attempts",
-        "1000000",
-        "--stats-interval",
-        "60",
+        *ingest_arguments(record.db, record.topic_root),
     ]
 
 

@@ -84,6 +84,11 @@ class Limits:
             _logger.warning("tenant %s: its CPU or memory quota is not usable (%s); the defaults apply", db, exc)
             return cls()
 
+    @classmethod
+    def from_quotas(cls, quotas: Mapping[str, Any]) -> Limits:
+        """The limits of a plan's quotas (``cpu``, ``memory_mb``, as a tenant record holds them), with the defaults."""
+        return cls(float(quotas.get("cpu") or DEFAULT_CPU), int(quotas.get("memory_mb") or DEFAULT_MEMORY_MB))
+
     @property
     def cfs_quota_us(self) -> int:
         return round(self.cpu * CFS_PERIOD_US)
