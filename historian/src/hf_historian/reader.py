@@ -237,3 +237,12 @@ def read_counter_increase(
         },
     )
     return float(schema.one_row(cr)[0])
+
+
+def count_samples_since(cr: schema.Cursor, since: datetime) -> int:
+    """Samples stored with a time after ``since`` (the operator's "samples in the last 24 hours"); 0 before the
+    historian exists."""
+    if not historian_ready(cr):
+        return 0
+    cr.execute(f"SELECT count(*) FROM {schema.SAMPLE_TABLE} WHERE time > %s", (since,))
+    return int(schema.one_row(cr)[0])

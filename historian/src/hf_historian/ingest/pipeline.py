@@ -33,7 +33,7 @@ from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import AnalyticsRow, CronWaker
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.mqtt_session import BrokerRefused, MqttSession
-from hf_historian.ingest.quota import SampleQuota
+from hf_historian.ingest.quota import DailyQuota
 from hf_historian.ingest.resolver import TagResolver
 from hf_historian.ingest.settings import (
     BATCH_MAX_BYTES,
@@ -79,7 +79,7 @@ class Ingest:
         self.resolver_conn: Any = None
         self._resolver_lock = threading.Lock()  # the writer thread's rare one-by-one fallback decodes too
         self.resolver: TagResolver | None = None
-        self.quota = SampleQuota()
+        self.quota = DailyQuota()
         self.store = BatchStore(settings.dsn, self.waker, self.quota)
         # One writer thread: PostgreSQL work (which releases the GIL) overlaps the next batch's decoding.
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="historian-writer")
@@ -267,7 +267,11 @@ class Ingest:
             if time.monotonic() - last_stats >= self.settings.stats_interval_s:
                 self._log_stats(time.monotonic() - last_stats)
                 last_stats = time.monotonic()
-            if self.quota.parked_waiting and self.quota.room() != 0 and time.monotonic() - last_replay > REPLAY_EVERY_S:
+            if self.quota.shorten_due:  # over the storage quota: the plan drops the oldest raw days
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self.store.shorten_retention, self._resolver_lock
+                )
+            if self.quota.may_replay() and time.monotonic() - last_replay > REPLAY_EVERY_S:
                 last_replay = time.monotonic()  # parked samples the quota has room for again, oldest first
                 assert self.resolver is not None
                 await asyncio.get_running_loop().run_in_executor(
@@ -345,7 +349,7 @@ class Ingest:
         ends: list[int] = []
         events: list[AnalyticsRow] = []
         parked: list[tuple[str, bytes, int]] = []
-        admitted = 0
+        admitted = admitted_bytes = received_bytes = 0
         with self._resolver_lock:
             if time.monotonic() - self.resolver.loaded_at > TAG_RELOAD_S:
                 self.resolver.load()
@@ -355,14 +359,19 @@ class Ingest:
                 for topic, payload, _packet_id in publishes:
                     before_events = len(events)
                     before_samples = len(samples)
+                    received_bytes += len(payload)
                     try:
                         decode_message(topic, payload, self.resolver, samples, dead, events)
                         count = len(samples) - before_samples
-                        if count and not self.quota.admit(count):  # over the plan's samples per day: kept aside
+                        # Over the plan's samples or bytes per day, or its storage: kept aside. Only a message's
+                        # samples wait (its events and dead letters are stored now), so only messages with
+                        # samples are counted against the quotas.
+                        if count and not self.quota.admit(count, len(payload)):
                             del samples[before_samples:]
                             parked.append((topic, bytes(payload), count))
-                        else:
+                        elif count:
                             admitted += count
+                            admitted_bytes += len(payload)
                     except Exception as exc:
                         if isinstance(exc, psycopg2.Error) and (
                             is_outage(exc) or isinstance(exc, psycopg2.ProgrammingError)
@@ -378,7 +387,9 @@ class Ingest:
                     ends.append(len(samples))
             counter_tags = self.resolver.counter_tags
             counters = bool(counter_tags) and not counter_tags.isdisjoint([sample[0] for sample in samples])
-        return Decoded(samples, dead, messages, ends, events, counters, parked, admitted)
+        return Decoded(
+            samples, dead, messages, ends, events, counters, parked, admitted, admitted_bytes, received_bytes
+        )
 
     async def _acknowledge(
         self,

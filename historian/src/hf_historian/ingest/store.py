@@ -18,10 +18,11 @@ import psycopg2
 import psycopg2.errors
 
 from hf_core.retry import Backoff
+from hf_historian import retention
 from hf_historian.ingest import deadletter
 from hf_historian.ingest.analytics import COUNTERS_CRON, EVENTS_CRON, AnalyticsRow, CronWaker, write_events
 from hf_historian.ingest.decoder import decode_message
-from hf_historian.ingest.quota import SampleQuota, park, release, take_parked
+from hf_historian.ingest.quota import DailyQuota, count_day, release, take_parked
 from hf_historian.ingest.resolver import TagResolver
 from hf_historian.ingest.settings import POISON_REPLAYS
 from hf_historian.writer import HistorianWriter, PreparedBatch, SampleRow, prepare
@@ -42,6 +43,8 @@ class Decoded(NamedTuple):
     counters: bool = False
     parked: list[tuple[str, bytes, int]] = []  # noqa: RUF012  (a NamedTuple default; never mutated)
     admitted: int = 0  # samples counted against today's quota
+    admitted_bytes: int = 0  # their messages' payload bytes
+    received_bytes: int = 0  # payload bytes of every message of the batch (the tenant's bandwidth)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -66,7 +69,7 @@ def retry_whole(exc: BaseException) -> bool:
 class BatchStore:
     """Stores decoded batches in the historian database (``dsn``); ``waker`` and ``quota`` are the ingest's."""
 
-    def __init__(self, dsn: str, waker: CronWaker, quota: SampleQuota) -> None:
+    def __init__(self, dsn: str, waker: CronWaker, quota: DailyQuota) -> None:
         self.dsn = dsn
         self.waker = waker
         self.quota = quota
@@ -225,8 +228,14 @@ class BatchStore:
         and the batch's counter samples. Returns the dead letters with any event PostgreSQL refused."""
         inserted, refused = write_events(self.conn.cursor(), decoded.events, retry_whole)
         self.events_stored = inserted
-        if decoded.parked or (decoded.admitted and self.quota.limit is not None):
-            park(self.conn.cursor(), decoded.parked, decoded.admitted, self.quota.limit)
+        count_day(
+            self.conn.cursor(),
+            decoded.parked,
+            decoded.admitted,
+            decoded.admitted_bytes,
+            (len(decoded.messages), decoded.received_bytes),
+            self.quota.why_parked(),
+        )
         if inserted:
             self.waker.want(EVENTS_CRON)
         if decoded.counters:
@@ -267,15 +276,16 @@ class BatchStore:
         were stored when they arrived; only their samples waited. ``resolver`` is shared with the loop."""
         assert self.writer is not None
         cr = self.conn.cursor()
-        reserved = 0
+        reserved = reserved_bytes = 0
         try:
             with resolver_lock:
-                taken = take_parked(cr, self.quota.room())
+                taken = take_parked(cr, self.quota.room(), self.quota.bytes_room())
                 samples: list[SampleRow] = []
                 for _row_id, topic, payload, _count in taken:
                     decode_message(topic, payload, resolver, samples, [], [])
-                reserved = len(samples)
+                reserved, reserved_bytes = len(samples), sum(len(row[2]) for row in taken)
                 self.quota.used += reserved
+                self.quota.bytes_used += reserved_bytes
             if not taken:
                 self.conn.rollback()
                 return
@@ -287,6 +297,28 @@ class BatchStore:
         except psycopg2.Error as exc:
             with resolver_lock:
                 self.quota.used -= reserved
+                self.quota.bytes_used -= reserved_bytes
             with contextlib.suppress(psycopg2.Error):
                 self._rollback(self.writer)
             _logger.warning("parked samples not stored yet (%s); trying again", deadletter.one_line(exc))
+
+    def shorten_retention(self, resolver_lock: threading.Lock) -> None:
+        """Over the storage quota with a plan that shortens retention: drop the oldest raw days until the
+        database fits, then measure it again (writer thread: a partition's DROP waits for no batch of ours)."""
+        assert self.writer is not None
+        limit = self.quota.storage_limit
+        if limit is None:
+            return
+        try:
+            dropped, kept_from = retention.shorten_to_size(self.conn.cursor(), limit)
+            self.conn.commit()
+            if dropped:
+                self.writer.refresh_partitions()
+            with resolver_lock:
+                self.quota.check_storage(self.conn.cursor(), had_notice=True, shortened=True, kept_from=kept_from)
+            self.conn.commit()
+        except psycopg2.Error as exc:
+            with contextlib.suppress(psycopg2.Error):
+                self._rollback(self.writer)
+            self.quota.shorten_due = False  # the next reload (RELOAD_S) tries again
+            _logger.warning("raw history not shortened yet (%s); trying again", deadletter.one_line(exc))
