@@ -33,7 +33,7 @@ from hf_historian.ingest import mqtt_wire as wire
 from hf_historian.ingest.analytics import AnalyticsRow, CronWaker
 from hf_historian.ingest.decoder import decode_message
 from hf_historian.ingest.mqtt_session import BrokerRefused, MqttSession
-from hf_historian.ingest.quota import DailyQuota
+from hf_historian.ingest.quota import RELOAD_S, DailyQuota
 from hf_historian.ingest.resolver import TagResolver
 from hf_historian.ingest.settings import (
     BATCH_MAX_BYTES,
@@ -267,6 +267,8 @@ class Ingest:
             if time.monotonic() - last_stats >= self.settings.stats_interval_s:
                 self._log_stats(time.monotonic() - last_stats)
                 last_stats = time.monotonic()
+            if self.quota.due():  # a quiet line too: a plan change, a new day, the database's size
+                self._reload_quota()
             if self.quota.shorten_due:  # over the storage quota: the plan drops the oldest raw days
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self.store.shorten_retention, self._resolver_lock
@@ -307,6 +309,16 @@ class Ingest:
         if writing is not None:
             await writing
         self._log_stats(max(1e-3, time.monotonic() - last_stats))  # what the last window counted, said at a stop
+
+    def _reload_quota(self) -> None:
+        """The quotas and the database's size again (every RELOAD_S, also while no message arrives)."""
+        assert self.resolver is not None
+        try:
+            with self._resolver_lock:
+                self.quota.load(self.resolver.cr)
+        except psycopg2.Error as exc:  # the next batch's decoding reconnects; the next reload tries again
+            self.quota.loaded_at = time.monotonic()
+            _logger.warning("quotas not reloaded (%s); trying again in %.0f s", deadletter.one_line(exc), RELOAD_S)
 
     def _take_batch(self) -> list[tuple[MqttSession, list[wire.Publish]]]:
         chunks, count, size = [], 0, 0
