@@ -14,9 +14,14 @@ import sys
 import uuid
 from typing import Any
 
+from hf_historian.ingest.quota import QUOTA_PREFIX
+
 RESULT_MARKER = "HF_SAAS_RESULT "
-QUOTA_PREFIX = "hf_cloud.quota."
-QUOTA_KEYS = ("tags", "samples_per_day", "retention_days", "storage_mb")
+# What the tenant's parameters hold (hf_cloud.quota.<key>): the counts, and what happens at the storage quota
+# (its ingest enforces samples_per_day, bytes_per_day and storage_mb, see hf_historian.ingest.quota; the tenant's
+# process limits apply memory_mb).
+QUOTA_KEYS = ("tags", "samples_per_day", "retention_days", "storage_mb", "bytes_per_day", "memory_mb", "storage_policy")
+TEXT_QUOTA_KEYS = ("storage_policy",)
 RETENTION_CLASSES = {"short": 7, "standard": 30, "long": 365}
 
 
@@ -32,7 +37,8 @@ def apply_quotas(env: Any, quotas: dict[str, Any]) -> None:
     params = env["ir.config_parameter"].sudo()
     for key in QUOTA_KEYS:
         if key in quotas:
-            params.set_param(QUOTA_PREFIX + key, str(int(quotas[key])))
+            value = quotas[key]
+            params.set_param(QUOTA_PREFIX + key, str(value) if key in TEXT_QUOTA_KEYS else str(int(value)))
     if "retention_days" in quotas:
         for cls, default in RETENTION_CLASSES.items():
             params.set_param(f"hf_uns.retention_days.{cls}", str(min(default, int(quotas["retention_days"]))))

@@ -1,4 +1,4 @@
-"""A tenant's usage against its plan, read from its database (tags, samples of the last 24 hours, size).
+"""A tenant's usage against its plan, read from its database (tags, samples, messages and bytes, size).
 
 Quotas are written one way only: through Odoo, by :func:`hf_saas.odoo_setup.apply_quotas`
 (``ir.config_parameter``, whose change running workers hear through Odoo's cache signalling).
@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from psycopg2.extensions import cursor
 
+from hf_historian import reader
+from hf_historian.ingest.quota import NOTICE_PARAM, QUOTA_PREFIX, STORAGE_NOTICE_PARAM, samples_by_day, today, usage_of
+
 from . import db as pg
 from .errors import ProvisionError
-from .odoo_setup import QUOTA_PREFIX
+from .odoo_setup import TEXT_QUOTA_KEYS
 from .settings import Settings
 
 
@@ -37,34 +40,36 @@ def tenant_cursor(settings: Settings, db: str) -> Iterator[cursor]:
 
 
 def usage(settings: Settings, db: str) -> dict[str, Any]:
-    """Tags, samples of the last 24 hours, samples parked today and database size, with the quotas set."""
+    """Tags, samples of the last 24 hours, what the tenant's ingest received (messages, payload bytes) and
+    parked in the current UTC day (the day its daily quotas count), database size, the quotas set and the
+    sentences the tenant is shown while a quota holds its data back (``notices``)."""
     with tenant_cursor(settings, db) as cr:
         cr.execute("SELECT count(*) FROM hf_uns_tag WHERE active")
         tags = pg.one_row(cr)[0]
-        cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
-        samples = 0
-        if pg.one_row(cr)[0]:
-            cr.execute("SELECT count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day'")
-            samples = pg.one_row(cr)[0]
-        parked = 0
-        cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
-        if pg.one_row(cr)[0]:  # what the tenant's ingest parked today, over the plan's samples per day
-            cr.execute(
-                "SELECT coalesce(sum(parked), 0) FROM hf_historian_daily_usage "
-                "WHERE day = (now() at time zone 'utc')::date"
-            )
-            parked = int(pg.one_row(cr)[0])
+        samples = reader.count_samples_since(cr, datetime.now(UTC) - timedelta(days=1))
+        day = usage_of(cr, today())  # what the tenant's ingest counted today (hf_historian.ingest.quota)
         cr.execute("SELECT pg_database_size(current_database())")
         size = pg.one_row(cr)[0]
         cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE %s", (QUOTA_PREFIX + "%",))
-        quotas = {k[len(QUOTA_PREFIX) :]: int(v) for k, v in cr.fetchall()}
+        quotas: dict[str, Any] = {}
+        for key, value in cr.fetchall():
+            name = key[len(QUOTA_PREFIX) :]
+            quotas[name] = value if name in TEXT_QUOTA_KEYS else int(value)
+        cr.execute(
+            "SELECT key, value FROM ir_config_parameter WHERE key IN (%s, %s) AND value != '' ORDER BY key",
+            (NOTICE_PARAM, STORAGE_NOTICE_PARAM),
+        )
+        notices = [str(value) for _key, value in cr.fetchall()]
     return {
         "db": db,
         "tags": tags,
         "samples_per_day": samples,
-        "samples_parked_today": parked,
+        "samples_parked_today": day["parked"],
+        "messages_today": day["messages"],
+        "bytes_today": day["bytes"],
         "db_size_mb": round(size / 1048576, 1),
         "quotas": quotas,
+        "notices": notices,
     }
 
 
@@ -72,10 +77,4 @@ def daily_samples(settings: Settings, db: str, first: date, last: date) -> dict[
     """Samples the tenant's ingest stored each UTC day from ``first`` to ``last`` (both included), as its
     ``hf_historian_daily_usage`` counts them (parked samples count on the day they are stored)."""
     with tenant_cursor(settings, db) as cr:
-        cr.execute("SELECT to_regclass('hf_historian_daily_usage') IS NOT NULL")
-        if not pg.one_row(cr)[0]:
-            return {}
-        cr.execute(
-            "SELECT day, samples FROM hf_historian_daily_usage WHERE day BETWEEN %s AND %s ORDER BY day", (first, last)
-        )
-        return {day: int(samples) for day, samples in cr.fetchall()}
+        return samples_by_day(cr, first, last)

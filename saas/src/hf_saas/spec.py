@@ -30,6 +30,7 @@ from typing import Any
 
 from hf_core.types import DEFAULT_PORTS, DeviceProtocol
 from hf_core.uns import segment_from_name
+from hf_historian.ingest.quota import PAUSE_INGEST, STORAGE_POLICIES
 
 from .errors import SpecError
 
@@ -90,6 +91,9 @@ def normalize_ip(value: str) -> str:
     return str(address)
 
 
+COUNT_QUOTAS = ("tags", "samples_per_day", "retention_days", "storage_mb", "bytes_per_day", "memory_mb")
+
+
 @dataclass(frozen=True)
 class Quotas:
     """What a plan includes; applied inside the tenant as ir.config_parameter values."""
@@ -99,16 +103,25 @@ class Quotas:
     retention_days: int = 30
     storage_mb: int = 5_120
     cpu: float = 1.0
+    bytes_per_day: int = 2048 * 1024 * 1024  # payload bytes the tenant's ingest stores a day (bandwidth)
+    memory_mb: int = 2048
+    storage_policy: str = PAUSE_INGEST  # at the storage quota: its ingest parks, or "shorten_retention"
 
     def __post_init__(self) -> None:
-        for name in ("tags", "samples_per_day", "retention_days", "storage_mb"):
+        for name in COUNT_QUOTAS:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"Quota {name} must be at least 1.")
+        if self.storage_policy not in STORAGE_POLICIES:
+            raise ValueError(f"The storage policy must be one of {', '.join(STORAGE_POLICIES)}.")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Quotas:
-        counts = {k: int(data[k]) for k in ("tags", "samples_per_day", "retention_days", "storage_mb") if k in data}
-        return cls(**counts, cpu=float(data["cpu"])) if "cpu" in data else cls(**counts)
+        values: dict[str, Any] = {k: int(data[k]) for k in COUNT_QUOTAS if k in data}
+        if "cpu" in data:
+            values["cpu"] = float(data["cpu"])
+        if data.get("storage_policy"):
+            values["storage_policy"] = str(data["storage_policy"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, date, datetime
-from typing import Any
 
 from hf_historian.schema import Cursor, one_row
 
@@ -322,7 +321,25 @@ def _notice(cr: Cursor, key: str, text: str) -> None:
         cr.execute("DELETE FROM ir_config_parameter WHERE key = %s", (key,))
 
 
-def usage_of(cr: Cursor, day: date) -> dict[str, Any]:
-    cr.execute(f"SELECT samples, parked, messages, bytes FROM {USAGE_TABLE} WHERE day = %s", (day,))
-    row = cr.fetchone() or (0, 0, 0, 0)
-    return dict(zip(("samples", "parked", "messages", "bytes"), (int(v) for v in row), strict=True))
+def usage_of(cr: Cursor, day: date) -> dict[str, int]:
+    """What the tenant's ingest counted on ``day``: samples stored and parked, messages and bytes received
+    (zeros before any ingest ran; messages and bytes 0 while only an ingest older than their count did)."""
+    cr.execute("SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0", (USAGE_TABLE,))
+    columns = {str(row[0]) for row in cr.fetchall()}
+    names = [name for name in ("samples", "parked", "messages", "bytes") if name in columns]
+    counts = dict.fromkeys(("samples", "parked", "messages", "bytes"), 0)
+    if names:
+        cr.execute(f"SELECT {', '.join(names)} FROM {USAGE_TABLE} WHERE day = %s", (day,))
+        row = cr.fetchone()
+        counts.update(zip(names, (int(value) for value in row or [0] * len(names)), strict=True))
+    return counts
+
+
+def samples_by_day(cr: Cursor, first: date, last: date) -> dict[date, int]:
+    """Samples stored each UTC day from ``first`` to ``last`` (both included; parked samples count on the day
+    they are stored): what a monthly overage invoice bills. Empty before any ingest ran."""
+    cr.execute("SELECT to_regclass(%s) IS NOT NULL", (USAGE_TABLE,))
+    if not one_row(cr)[0]:
+        return {}
+    cr.execute(f"SELECT day, samples FROM {USAGE_TABLE} WHERE day BETWEEN %s AND %s ORDER BY day", (first, last))
+    return {day: int(samples) for day, samples in cr.fetchall()}
