@@ -17,6 +17,7 @@
         "security/ir.model.access.csv",
         "security/hf_cloud_instance_security.xml",
         "security/hf_cloud_usage_security.xml",
+        "security/hf_cloud_edge_security.xml",
         "data/product_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/payment_provider_data.xml",

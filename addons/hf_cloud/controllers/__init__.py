@@ -1,2 +1,3 @@
 from . import onboarding
 from . import portal
+from . import tenant_api

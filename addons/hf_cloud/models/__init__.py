@@ -4,3 +4,4 @@ from . import hf_cloud_onboarding_attempt
 from . import hf_cloud_usage
 from . import product_template
 from . import sale_order
+from . import hf_cloud_edge

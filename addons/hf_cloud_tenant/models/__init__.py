@@ -1,1 +1,2 @@
 from . import hf_uns_tag
+from . import hf_uns_edge

@@ -275,16 +275,25 @@ class Provisioner:
     # ---------------------------------------------------------------- OpenZiti, per edge
     def ziti_add_edge(self, db: str, edge: str) -> dict[str, str]:
         """A new identity for the tenant's edge ``edge`` (a UNS segment): ``identity_id``, ``identity_name``
-        and its one-time ``enrollment_jwt`` (handed back once, kept nowhere)."""
+        and its one-time ``enrollment_jwt`` (handed back once, kept nowhere). An identity the edge was
+        given before by this method is deleted first; whether the edge may have a new one is the caller's
+        decision (hf_cloud refuses while the edge has an active identity)."""
         record = self.registry.get(db)
         self._require(record, TenantState.READY)
         if not is_valid_segment(edge):
             raise ProvisionError(f"Edge name {edge!r} may only contain letters, digits, '_' and '-'.")
         key = f"identity_id:{edge}"
         plan = ZitiPlan(record.slug, db=record.db)
-        if record.ziti_ids.get(key) or edge_identities(record).get(edge):
-            raise ProvisionError(f"Edge {edge} of {db} already has an OpenZiti identity: re-issue its enrollment.")
-        result = self.ziti_client().add_edge(plan, edge)
+        client = self.ziti_client()
+        previous = record.ziti_ids.get(key)
+        if previous:
+            # an identity this edge was given before and its caller no longer knows (a request rolled back
+            # after the controller made it): it goes, so no forgotten identity stays able to enroll
+            if client.edge_status(previous) != MISSING:
+                client.revoke(previous)
+            del record.ziti_ids[key]
+            self.registry.save(record)
+        result = client.add_edge(plan, edge)
         record.ziti_ids[key] = result["identity_id"]
         self.registry.save(record)
         return {**result, "identity_name": plan.edge_identity_name(edge)}

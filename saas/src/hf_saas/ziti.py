@@ -342,11 +342,11 @@ class ZitiClient:
         return {**identity, **{f"id:{name}": value for name, value in ids.items()}}
 
     def add_edge(self, plan: ZitiPlan, edge: str) -> dict[str, str]:
-        """A new edge's identity: its id and its one-time enrollment token."""
+        """A new edge's identity: its id, its name and its one-time enrollment token."""
         identity_id = str(self._data(plan.create_edge_identity(edge)).get("id", ""))
         detail = self._data(plan.get_identity(identity_id))
         jwt = detail.get("enrollment", {}).get("ott", {}).get("jwt", "")
-        return {"identity_id": identity_id, "enrollment_jwt": str(jwt)}
+        return {"identity_id": identity_id, "identity_name": plan.edge_identity_name(edge), "enrollment_jwt": str(jwt)}
 
     def reissue(self, identity_id: str) -> str:
         """A new one-time enrollment token for an edge; the certificate it enrolled with stops working now."""

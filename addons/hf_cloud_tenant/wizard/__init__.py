@@ -1,0 +1,1 @@
+from . import hf_cloud_edge_enrollment
