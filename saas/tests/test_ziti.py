@@ -3,7 +3,9 @@ Edge Management API (Swagger 2.0). No controller is installable here."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,10 @@ import pytest
 from ziti_controller import SPEC_PATH, TestController, load_spec
 from ziti_controller import validate as controller_validate
 
-from hf_saas.errors import ZitiError
+from hf_saas import db as pg
+from hf_saas.errors import ProvisionError, ZitiError
+from hf_saas.provision import Provisioner
+from hf_saas.spec import parse_spec
 from hf_saas.ziti import (
     CLOUD_HOST_IDENTITY,
     CLOUD_HOST_ROLE,
@@ -24,6 +29,8 @@ from hf_saas.ziti import (
     ZitiPlan,
     ZitiRequest,
 )
+
+from .conftest import created_tenants, spec_data
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +174,49 @@ def test_controller_refuses_what_the_specification_does_not_allow(controller: Te
     assert controller.state.refused and "isAdmin" in controller.state.refused[0]
     with pytest.raises(ZitiError, match="refused POST /authenticate"):
         ZitiClient(controller.url, controller.username, "wrong").send(ZitiPlan.find_identity("x"))
+
+
+@pytest.mark.odoo
+def test_provisioning_with_ziti_gives_each_edge_its_own_identity(
+    provisioner: Provisioner, controller: TestController
+) -> None:
+    """A real tenant provisioned with OpenZiti on: the first edge's identity and one-time token in the bundle,
+    the operator key written into the tenant's parameters, a second edge added, suspend disabling and delete
+    removing every edge identity; every request validated by the test controller."""
+    settings = dataclasses.replace(
+        provisioner.settings,
+        ziti_url=controller.url,
+        ziti_user=controller.username,
+        ziti_password=controller.password,
+    )
+    ziti_provisioner = Provisioner(settings)
+    spec = parse_spec(spec_data("Ziti Edge Works", devices=1))
+    with created_tenants(ziti_provisioner, {"t": spec}) as created:
+        result = created["t"]
+        first = controller.identity_named(f"{spec.company.slug}-{result.edge_name}")
+        assert first and result.ziti_identity_id == first["id"]
+        with zipfile.ZipFile(result.bundle_path) as bundle:
+            jwt = next(bundle.read(n) for n in bundle.namelist() if n.endswith("enrollment.jwt")).decode().strip()
+        assert controller.enroll(jwt) == first["id"], "the bundle's token enrolls the first edge"
+
+        ziti_provisioner.set_operator_key(result.db, "http://operator.example", "k" * 43)
+        conn = pg.connect(settings, result.db)
+        try:
+            with conn.cursor() as cr:
+                cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE 'hf_cloud.operator_%'")
+                params = dict(cr.fetchall())
+        finally:
+            conn.close()
+        assert params == {"hf_cloud.operator_url": "http://operator.example", "hf_cloud.operator_key": "k" * 43}
+
+        second = ziti_provisioner.ziti_add_edge(result.db, "line2-edge")
+        assert second["identity_name"] == f"{spec.company.slug}-line2-edge"
+        with pytest.raises(ProvisionError):
+            ziti_provisioner.ziti_reissue_edge(result.db, "an-identity-of-another-tenant")
+        ziti_provisioner.suspend(result.db)
+        assert all(i["disabled"] for i in controller.state.identities.values())
+        ziti_provisioner.resume(result.db)
+        assert not any(i["disabled"] for i in controller.state.identities.values())
+        ziti_provisioner.delete(result.db, yes=True)
+        assert not controller.state.identities, "deleting the tenant deletes every edge identity"
+    assert not controller.state.refused, controller.state.refused
