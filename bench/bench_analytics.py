@@ -21,11 +21,14 @@ What it does, on a throwaway database (``hf_analytics_bench``) and a private Odo
    the quantities and validate a scrap order per product/add, finish the work order, mark the MO done).
 
 Targets (issue 18): ≥ 200 events/s, counter to work order p95 ≤ 5 s. Run:
-``.venv/bin/python bench/bench_analytics.py``. Prints figures, asserts none.
+``.venv/bin/python bench/bench_analytics.py``. Prints figures, asserts none. ``--profile`` instead stores one
+more run of short orders and applies it in an ``odoo shell`` under cProfile, printing its top entries (where
+the cron's time goes); ``--help`` lists the rest.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -165,23 +168,7 @@ def ours(
 ) -> dict[str, float]:
     """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
     rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
-    rows = []
-    for o in range(orders):
-        for cell in cells:
-            t0_ms = T0_MS + run * 1_000_000_000 + o * 3_600_000
-            for event_type, payload in order_events(cell, f"UNS-{run}-{cell['code']}-{o}", t0_ms, adds):
-                topic = event_topic(cell["path"].split("/"), event_type)
-                body = encode_event(payload)
-                rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
-    with conn.cursor() as cr:
-        cr.executemany(
-            "INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, event_type,"
-            " payload, received_at, state, create_date, write_date)"
-            " SELECT %s, 'in', %s, w.id, w.company_id, %s, %s, now() at time zone 'utc', 'pending',"
-            " now() at time zone 'utc', now() at time zone 'utc' FROM mrp_workcenter w WHERE w.id = %s",
-            [(key, topic, event_type, body, wc) for key, topic, wc, event_type, body in rows],
-        )
-    conn.commit()
+    events = store(conn, cells, run, orders, adds)
     cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     t0 = time.perf_counter()
     runs = 0
@@ -203,7 +190,68 @@ def ours(
             cr.execute("SELECT event_type, error FROM hf_uns_analytics_event WHERE state = 'failed' LIMIT 3")
             say(f"{failed} events failed, e.g. {cr.fetchall()}")
         conn.commit()
-    return {"events": len(rows), "seconds": elapsed, "failed": failed, "runs": runs}
+    return {"events": events, "seconds": elapsed, "failed": failed, "runs": runs}
+
+
+def store(
+    conn: Any,  # noqa: ANN401  (a psycopg2 connection)
+    cells: list[dict[str, Any]],
+    run: int,
+    orders: int,
+    adds: int,
+) -> int:
+    """Store the events of ``run`` as the ingest does (pending, committed): how many."""
+    rows = []
+    for o in range(orders):
+        for cell in cells:
+            t0_ms = T0_MS + run * 1_000_000_000 + o * 3_600_000
+            for event_type, payload in order_events(cell, f"UNS-{run}-{cell['code']}-{o}", t0_ms, adds):
+                topic = event_topic(cell["path"].split("/"), event_type)
+                body = encode_event(payload)
+                rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
+    with conn.cursor() as cr:
+        cr.executemany(
+            "INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, event_type,"
+            " payload, received_at, state, create_date, write_date)"
+            " SELECT %s, 'in', %s, w.id, w.company_id, %s, %s, now() at time zone 'utc', 'pending',"
+            " now() at time zone 'utc', now() at time zone 'utc' FROM mrp_workcenter w WHERE w.id = %s",
+            [(key, topic, event_type, body, wc) for key, topic, wc, event_type, body in rows],
+        )
+    conn.commit()
+    return len(rows)
+
+
+PROFILE_SCRIPT = """
+import cProfile, pstats, time
+Event = env["hf.uns.analytics.event"]
+profiler = cProfile.Profile()
+t0 = time.perf_counter()
+profiler.enable()
+while Event._cron_process_pending():
+    env.cr.commit()
+profiler.disable()
+env.cr.commit()
+print("PROFILE applied in %.2f s" % (time.perf_counter() - t0))
+stats = pstats.Stats(profiler)
+stats.sort_stats("cumulative").print_stats(%(top)d)
+stats.sort_stats("tottime").print_stats(%(top)d)
+"""
+
+
+def profile(conn: Any, cells: list[dict[str, Any]], run: int, orders: int, adds: int, top: int) -> None:  # noqa: ANN401  (a psycopg2 connection)
+    """Store one run and apply it in ``odoo shell`` under cProfile: prints the top entries."""
+    events = store(conn, cells, run, orders, adds)
+    say(f"profile: {events} events stored; applying them in odoo shell under cProfile")
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
+        input=PROFILE_SCRIPT.replace("%(top)d", str(top)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(result.stdout)
+    if result.returncode:
+        print(result.stderr[-4000:], file=sys.stderr)
 
 
 def rate(run: dict[str, float]) -> float:
@@ -355,6 +403,12 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile the cron on short orders (cProfile, top entries)"
+    )
+    parser.add_argument("--top", type=int, default=40, help="entries of the profile printed (default 40)")
+    args = parser.parse_args()
     global SERVER
     say(f"database {DB}: installing hf_mrp")
     drop_db(DB)
@@ -367,6 +421,9 @@ def main() -> int:
         rpc = Rpc()
         say(f"seeding {WORKCELLS} workcells with a product and its routing each")
         cells = seed(rpc)
+        if args.profile:
+            profile(conn, cells, 9, ORDERS, ADDS, args.top)
+            return 0
         say(
             f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
             f" one at a time, then runs booked together; then {WORKCELLS} orders × {LONG_ADDS + 3} events both ways"

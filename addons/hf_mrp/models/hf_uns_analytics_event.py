@@ -13,14 +13,17 @@ in its own arrival order; it fails only after the bounded wait (hf_uns.analytics
 """
 
 import json
+import logging
 from datetime import UTC, datetime
 
 from odoo import Command, _, api, models
 from odoo.exceptions import UserError
 
-from odoo.addons.hf_uns.models.hf_uns_analytics_event import AnalyticsWait
+from odoo.addons.hf_uns.models.hf_uns_analytics_event import DEFERRED, AnalyticsWait
 
 from hf_core.analytics import product_id as event_product_ref
+
+_logger = logging.getLogger(__name__)
 
 # the most product/add events of one workcell booked together (one quantity update, one scrap order); the
 # system parameter hf_mrp.product_add_run overrides it (1: each event on its own, as before runs were booked)
@@ -73,8 +76,123 @@ class HfUnsAnalyticsEvent(models.Model):
             return super()._apply()
         if self.id in self.env.cr.postrollback.data.get(BOOKED_KEY, ()):
             return True  # booked with its run (in this transaction): nothing to look up again
-        handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), self._hf_body())
-        return True
+        return handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), self._hf_body()) or True
+
+    def _prepare_batch(self):
+        """The manufacturing orders of the pending work-order/create events, created in one ``create`` and
+        confirmed in one ``action_confirm`` (Odoo's own batch paths): each event then finds its order and
+        only starts or finishes it as its status says. Only the creates before the first product-type/create
+        (it may change the routing the orders copy) and whose product and routing exist already."""
+        result = super()._prepare_batch()
+        creates = self.browse()
+        for event in self:
+            if event.event_type == "product-type/create":
+                break
+            if event.event_type == "work-order/create" and event.state == "pending":
+                creates |= event
+        if len(creates) < 2:
+            return result
+        by_company = {}
+        for event in creates:
+            try:
+                body = event._hf_body()
+                external_id = body["external_work_order_id"]
+                reference = event_product_ref(body)
+            except (UserError, KeyError, TypeError):
+                continue  # it fails on its own, with its reason
+            by_company.setdefault(event.workcenter_id.company_id, []).append((event, body, external_id, reference))
+        for company, items in by_company.items():
+            try:
+                with self.env.cr.savepoint():
+                    self._hf_create_productions(company, items)
+            except Exception:  # each event then creates its order alone, and fails alone
+                _logger.info("orders from the UNS could not be created together; each on its own", exc_info=True)
+        return result
+
+    def _hf_create_productions(self, company, items):
+        Production = self.env["mrp.production"].sudo().with_company(company)
+        existing = set(
+            Production.search(
+                [("company_id", "=", company.id), ("hf_external_work_order_id", "in", [i[2] for i in items])]
+            ).mapped("hf_external_work_order_id")
+        )
+        products = {}
+        for product in (
+            self.env["product.product"]
+            .sudo()
+            .with_company(company)
+            .search([("default_code", "in", list({i[3] for i in items})), ("company_id", "in", [company.id, False])])
+        ):
+            products.setdefault(product.default_code, product)  # the first, as _hf_find_product's search(limit=1)
+        vals_list, seen, boms = [], set(), {}
+        for event, body, external_id, reference in items:
+            product = products.get(reference)
+            if external_id in existing or external_id in seen or not product:
+                continue
+            workcenter = event.workcenter_id.sudo().with_company(company)
+            key = (workcenter.id, product.id)
+            if key not in boms:
+                boms[key] = workcenter._hf_mrp_bom_for(product, (body.get("product") or {}).get("cycle_time_ms"))
+            seen.add(external_id)
+            vals_list.append(self._hf_production_values(workcenter, product, boms[key], body))
+        if len(vals_list) >= 2:
+            Production.create(vals_list).action_confirm()
+
+    def _hf_production_values(self, workcenter, product, bom, body):
+        external_id = body["external_work_order_id"]
+        values = {
+            "product_id": product.id,
+            "product_qty": float(body["quantity"]),
+            "product_uom_id": product.uom_id.id,
+            "bom_id": bom.id,
+            "hf_external_work_order_id": external_id,
+            "origin": external_id,
+            "company_id": workcenter.company_id.id,
+        }
+        start = ms_to_datetime(body.get("start_time_unix_ms"))
+        if start:
+            values["date_start"] = start
+        return values
+
+    def _apply_deferred(self):
+        """The orders the work-order/stop events finished, marked done in one ``button_mark_done``; on a
+        failure each alone, so one order Odoo cannot close fails its event only."""
+        failures = super()._apply_deferred()
+        stops = []
+        for event in self.filtered(lambda e: e.event_type == "work-order/stop"):
+            workcenter = event.workcenter_id.sudo().with_company(event.workcenter_id.company_id)
+            try:
+                body = event._hf_body()
+                production = event._hf_find_production(workcenter, body["external_work_order_id"])
+            except (UserError, AnalyticsWait) as exc:  # found when it was applied: gone since (deleted)
+                failures[event.id] = str(exc)
+                continue
+            stops.append((event, production, ms_to_datetime(body["end_time_unix_ms"])))
+        try:
+            with self.env.cr.savepoint():
+                self._hf_close(stops)
+            return failures
+        except Exception:  # then each alone: one order Odoo cannot close fails its own event only
+            _logger.info("orders from the UNS could not be closed together; each on its own", exc_info=True)
+        for stop in stops:
+            try:
+                with self.env.cr.savepoint():
+                    self._hf_close([stop])
+            except Exception as exc:  # noqa: BLE001  (one order that cannot be closed fails its event only)
+                failures[stop[0].id] = str(exc) or type(exc).__name__
+        return failures
+
+    @api.model
+    def _hf_close(self, stops):
+        productions = self.env["mrp.production"].sudo()
+        for _event, production, _end in stops:
+            productions |= production
+        productions = productions.filtered(lambda mo: mo.state not in ("done", "cancel"))
+        if productions:
+            productions._hf_mrp_mark_done()
+        for _event, production, end in stops:
+            if production.date_finished != end:
+                production.with_context(force_date=True).date_finished = end
 
     def _wakes(self):
         """What the events waiting on this workcell may have waited for, now that this one is applied."""
@@ -112,18 +230,7 @@ class HfUnsAnalyticsEvent(models.Model):
             product = self._hf_find_product(workcenter, product_ref, create=True)
             cycle_time_ms = (body.get("product") or {}).get("cycle_time_ms")
             bom = workcenter._hf_mrp_bom_for(product, cycle_time_ms)
-            start = ms_to_datetime(body.get("start_time_unix_ms"))
-            values = {
-                "product_id": product.id,
-                "product_qty": float(body["quantity"]),
-                "product_uom_id": product.uom_id.id,
-                "bom_id": bom.id,
-                "hf_external_work_order_id": external_id,
-                "origin": external_id,
-                "company_id": workcenter.company_id.id,
-            }
-            if start:
-                values["date_start"] = start
+            values = self._hf_production_values(workcenter, product, bom, body)
             production = self.env["mrp.production"].sudo().with_company(workcenter.company_id).create(values)
             production.action_confirm()
         status = int(body.get("status") or 0)
@@ -132,7 +239,7 @@ class HfUnsAnalyticsEvent(models.Model):
             self._hf_start(workcenter, production, start)
         if status == 2:
             end = ms_to_datetime(body.get("end_time_unix_ms")) or self.received_at
-            self._hf_stop(workcenter, production, end)
+            self.with_context(hf_uns_defer=False)._hf_stop(workcenter, production, end)
 
     def _hf_apply_work_order_start(self, workcenter, body):
         production = self._hf_find_production(workcenter, body["external_work_order_id"])
@@ -140,7 +247,7 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def _hf_apply_work_order_stop(self, workcenter, body):
         production = self._hf_find_production(workcenter, body["external_work_order_id"])
-        self._hf_stop(workcenter, production, ms_to_datetime(body["end_time_unix_ms"]))
+        return self._hf_stop(workcenter, production, ms_to_datetime(body["end_time_unix_ms"]))
 
     def _hf_start(self, workcenter, production, start):
         workorder = self._hf_workorder_of(workcenter, production)
@@ -149,12 +256,25 @@ class HfUnsAnalyticsEvent(models.Model):
         workorder.with_context(hf_event_time=start)._hf_mrp_start_at(start)
 
     def _hf_stop(self, workcenter, production, end):
+        """Finish the work order and, when it was the order's last one open, mark the order done: in the cron
+        (context ``hf_uns_defer``) that last step is DEFERRED, done with other orders' (_apply_deferred)."""
         workorder = self._hf_workorder_of(workcenter, production)
-        if workorder.state in ("done", "cancel"):
-            return
+        if workorder.state != "cancel" and workorder.state != "done":
+            self._hf_finish(workcenter, workorder, end)
+        production = workorder.production_id
+        if production.state in ("done", "cancel") or any(
+            wo.state not in ("done", "cancel") for wo in production.workorder_ids
+        ):
+            return None  # closed already, or other operations still to do
+        if self.env.context.get("hf_uns_defer"):
+            return DEFERRED
+        self._hf_close([(self, production, end)])
+        return None
+
+    def _hf_finish(self, workcenter, workorder, end):
         if workorder.state != "progress":
             raise AnalyticsWait(
-                wait_key("start", workcenter.company_id.id, production.hf_external_work_order_id),
+                wait_key("start", workcenter.company_id.id, workorder.production_id.hf_external_work_order_id),
                 _(
                     "Work order %(wo)s on %(workcell)s is not started: this work-order/stop waits for its "
                     "work-order/start.",
@@ -163,10 +283,6 @@ class HfUnsAnalyticsEvent(models.Model):
                 ),
             )
         workorder.with_context(hf_event_time=end)._hf_mrp_finish_at(end)
-        production = workorder.production_id
-        if all(wo.state in ("done", "cancel") for wo in production.workorder_ids):
-            production._hf_mrp_mark_done()
-            production.with_context(force_date=True).date_finished = end
 
     # --- products -----------------------------------------------------------------------------
 

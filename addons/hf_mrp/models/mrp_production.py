@@ -44,21 +44,22 @@ class MrpProduction(models.Model):
         return result
 
     def _hf_mrp_mark_done(self):
-        """Close the order as Odoo's "Produce" button does, with no one to answer its wizards: what was
-        reported is what was made (no backorder for the rest; components consumed as the BoM says)."""
-        self.ensure_one()
+        """Close the orders as Odoo's "Produce" button does, with no one to answer its wizards: what was
+        reported is what was made (no backorder for the rest; components consumed as the BoM says). Several
+        orders at once go through Odoo's own batch (one stock posting for all)."""
         result = self.with_context(
             skip_backorder=True, mo_ids_to_backorder=[], skip_consumption=True, skip_redirection=True
         ).button_mark_done()
-        if self.state != "done":
-            raise UserError(
-                _(
-                    "Manufacturing order %(mo)s could not be closed on its own (Odoo asks: %(what)s): open it and "
-                    "press Produce.",
-                    mo=self.name,
-                    what=(isinstance(result, dict) and result.get("name")) or "?",
+        for production in self:
+            if production.state != "done":
+                raise UserError(
+                    _(
+                        "Manufacturing order %(mo)s could not be closed on its own (Odoo asks: %(what)s): open it "
+                        "and press Produce.",
+                        mo=production.name,
+                        what=(isinstance(result, dict) and result.get("name")) or "?",
+                    )
                 )
-            )
 
     def _hf_mrp_lot_for(self, batch):
         """The lot of a reported batch (UMH product_batch_id), created as Odoo would at the finish; the order

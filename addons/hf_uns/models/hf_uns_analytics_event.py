@@ -18,6 +18,8 @@ WAIT_PARAM = "hf_uns.analytics_wait_minutes"
 # a waiting event is also tried again at a cron run this long after its last try (what it waits for may
 # come from Odoo itself: an operator starting the order), not only when an event it waits for is applied
 WAIT_RETRY_S = 60
+# what _apply returns for an event whose last step is done for several events at once (_apply_deferred)
+DEFERRED = "deferred"
 
 
 class AnalyticsWait(Exception):
@@ -118,11 +120,25 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def _apply(self):
         """Apply one inbound event in Odoo. True: applied; raise UserError/ValidationError: it does not fit
-        (the event fails with that message); False: nothing here consumes it yet (it stays pending).
+        (the event fails with that message); False: nothing here consumes it yet (it stays pending);
+        DEFERRED: its last step waits for :meth:`_apply_deferred`, with other events' (context
+        ``hf_uns_defer``: only the cron asks for it).
 
         The base implementation consumes nothing: hf_mrp overrides it."""
         self.ensure_one()
         return False
+
+    def _prepare_batch(self):
+        """Before the cron applies these events one by one: do at once, for many of them, what their
+        ``_apply`` would find done then (so it changes nothing more), where the result is the same in any
+        order. Must leave nothing behind when it fails (its own savepoint): each event then does it alone.
+        The base implementation prepares nothing: hf_mrp overrides it."""
+        return True
+
+    def _apply_deferred(self):
+        """The last step of these events, which ``_apply`` returned DEFERRED for, at once:
+        {event id: error message} for those that failed (their own step rolled back), the others applied."""
+        return {}
 
     def _wakes(self):
         """The wait keys (see :class:`AnalyticsWait`) this applied event satisfies: the events waiting for
@@ -200,11 +216,18 @@ class HfUnsAnalyticsEvent(models.Model):
             (limit,),
         )
         queue = deque(ids + [row[0] for row in cr.fetchall()])
+        self.browse(queue).with_context(hf_from_uns=True)._prepare_batch()
         applied = handled = 0
         blocked = False
-        while queue:
+        deferred = self.browse()
+        while queue or deferred:
+            if deferred and (not queue or self.browse(queue[0]).workcenter_id in deferred.workcenter_id):
+                # what was deferred on a workcell is done before its next event (and at the end)
+                applied += self._finish_deferred(deferred, queue)
+                deferred = self.browse()
+                continue
             event = self.browse(queue.popleft())
-            event = event.with_context(hf_from_uns=True).with_company(event.company_id)
+            event = event.with_context(hf_from_uns=True, hf_uns_defer=True).with_company(event.company_id)
             try:
                 with cr.savepoint():
                     done = event._apply()
@@ -221,27 +244,15 @@ class HfUnsAnalyticsEvent(models.Model):
                 continue
             if not done:
                 blocked = True  # no consumer installed (or not ready): later events wait behind it, in order
+                if deferred:
+                    applied += self._finish_deferred(deferred, queue)
                 break
-            event.write(
-                {
-                    "state": "done",
-                    "error": False,
-                    "processed_at": fields.Datetime.now(),
-                    "wait_key": False,
-                    "waiting_since": False,
-                }
-            )
-            applied += 1
             handled += 1
-            keys = event._wakes()
-            if keys:
-                cr.execute(
-                    "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting' "
-                    "AND wait_key = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
-                    (list(keys),),
-                )
-                woken = [row[0] for row in cr.fetchall() if row[0] not in queue]
-                queue.extendleft(reversed(woken))
+            if done == DEFERRED:
+                deferred |= event
+                continue
+            event._done(queue)
+            applied += 1
         remaining = 0
         if not blocked:
             # Events the ingest stored while this ran: Odoo runs the job again at once for them (ir.cron's
@@ -249,6 +260,42 @@ class HfUnsAnalyticsEvent(models.Model):
             cr.execute("SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'")
             remaining = cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=handled, remaining=remaining)
+        return applied
+
+    def _done(self, queue):
+        """Mark this event applied; the events waiting for what it brings go to the queue's front."""
+        self.ensure_one()
+        self.write(
+            {
+                "state": "done",
+                "error": False,
+                "processed_at": fields.Datetime.now(),
+                "wait_key": False,
+                "waiting_since": False,
+            }
+        )
+        keys = self._wakes()
+        if keys:
+            self.env.cr.execute(
+                "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting' "
+                "AND wait_key = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
+                (list(keys),),
+            )
+            woken = [row[0] for row in self.env.cr.fetchall() if row[0] not in queue]
+            queue.extendleft(reversed(woken))
+
+    @api.model
+    def _finish_deferred(self, deferred, queue):
+        """Apply the deferred last steps of ``deferred`` at once; how many events were applied."""
+        failures = deferred.with_context(hf_from_uns=True)._apply_deferred()
+        applied = 0
+        for event in deferred:
+            if event.id in failures:
+                event.write({"state": "failed", "error": failures[event.id], "processed_at": fields.Datetime.now()})
+                _logger.info("analytics event %s (%s) failed: %s", event.id, event.event_type, failures[event.id])
+            else:
+                event._done(queue)
+                applied += 1
         return applied
 
     @api.model
