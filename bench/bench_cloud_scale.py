@@ -27,6 +27,7 @@ from cloud_rig import Cloud, cloud, drop_tenant, stop
 
 from hf_saas.bundle import unpack
 from hf_saas.spec import parse_spec
+from hf_saas.tenant_limits import cpu_seconds
 
 TAGS_PER_EDGE, INTERVAL_MS = 10, 100
 TAGS: list[dict[str, object]] = [
@@ -122,8 +123,10 @@ def main() -> None:
             all_sending = time.monotonic() - started
             connected, pooled = _server_rss(rig), _connections(rig, "hf_bench_s_")
             before = {db: _samples(rig, db) for db in dbs}
+            cpu_before = {db: cpu_seconds(db, rig.settings) for db in dbs}
             time.sleep(args.seconds)
             after = {db: _samples(rig, db) for db in dbs}
+            cpu_after = {db: cpu_seconds(db, rig.settings) for db in dbs}
             loaded = _server_rss(rig)
             for collector in collectors:
                 stop(collector)
@@ -149,6 +152,15 @@ def main() -> None:
         f"(min {min(rates):.1f}, max {max(rates):.1f}); configured: {configured:.0f} values/s per edge; "
         f"all tenants {sum(rates):.0f} values/s"
     )
+    used = [b - a for db in dbs if (a := cpu_before[db]) is not None and (b := cpu_after[db]) is not None]
+    if used:
+        print(
+            f"CPU per tenant over the {args.seconds:.0f} s of load (its cgroup: its ingest and Odoo): median "
+            f"{statistics.median(used):.1f} s (max {max(used):.1f}), {sum(used) / args.seconds:.2f} cores for all "
+            f"{len(used)} tenants"
+        )
+    else:
+        print("CPU per tenant: not reported (no writable cgroup on this server)")
     print(_connection_line("as the edges connected", pooled, n))
     print(_connection_line("idle", idle_pooled, n))
     for label, kinds in (

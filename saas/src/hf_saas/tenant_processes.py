@@ -36,6 +36,8 @@ from .tenant_odoo import odoo_command, odoo_environment, runtime_dir, write_conf
 _logger = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0
 LIMITS_REFRESH_S = 30.0
+# an Odoo handed to a request within this long is not stopped to make room (the request has yet to connect)
+MIN_USE_S = 5.0
 
 
 def _free_port() -> int:
@@ -87,6 +89,7 @@ class TenantProcesses:
             current = self.processes.get(db)
             if current is not None and current.running:
                 await asyncio.wait_for(current.ready.wait(), START_TIMEOUT_S)
+                current.last_used = time.monotonic()  # its caller is about to use it: not the one to stop
                 return current
             if not self.is_ready(db):
                 raise ProvisionError(f"{db} is not a ready tenant.")
@@ -117,6 +120,7 @@ class TenantProcesses:
                     raise ProvisionError(f"The Odoo of {db} did not answer within {START_TIMEOUT_S:.0f} s.")
                 await asyncio.sleep(0.2)
             tenant.ready.set()
+            tenant.last_used = time.monotonic()  # idle from now, not from when it began to start
             _logger.info(
                 "Odoo of %s started on port %d in %.1f s (pid %d)", db, port, time.monotonic() - started, process.pid
             )
@@ -129,7 +133,8 @@ class TenantProcesses:
             running = [t for t in self.processes.values() if t.running and t.db != db]
             if len(running) < self.max_running:
                 return
-            idle = [t for t in running if t.ready.is_set() and not t.connections]
+            now = time.monotonic()
+            idle = [t for t in running if t.ready.is_set() and not t.connections and now - t.last_used > MIN_USE_S]
             if idle:
                 oldest = min(idle, key=lambda t: t.last_used)
                 _logger.info("Odoo of %s stopped to make room for %s (%d running)", oldest.db, db, len(running))
@@ -258,7 +263,12 @@ class TenantProcesses:
                 self.processes.pop(db, None)
             elif db not in ready:
                 await self.stop(db)
-            elif self.idle_stop_s and not tenant.connections and now - tenant.last_used > self.idle_stop_s:
+            elif (
+                self.idle_stop_s
+                and tenant.ready.is_set()  # one still starting is not idle, however slow its start
+                and not tenant.connections
+                and now - tenant.last_used > self.idle_stop_s
+            ):
                 _logger.info("Odoo of %s idle for %.0f s", db, now - tenant.last_used)
                 await self.stop(db)
         await self._keep_limits(ready)
