@@ -43,7 +43,7 @@ async def test_max_odoo_stops_the_one_unused_the_longest_and_never_one_in_use(
     provisioner: Provisioner, pair: dict[str, CreateResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one, two = pair["one"].db, pair["two"].db
-    processes = TenantProcesses(provisioner.settings, max_running=1)
+    processes = TenantProcesses(provisioner.settings, max_running=1, only=frozenset({one, two}))
     try:
         first = await processes.ensure(one)
         assert first.running
@@ -66,5 +66,28 @@ async def test_max_odoo_stops_the_one_unused_the_longest_and_never_one_in_use(
         monkeypatch.setattr(tenant_processes, "START_TIMEOUT_S", 120.0)
         again = await processes.ensure(one)
         assert again.running and not second.running
+    finally:
+        await processes.stop_all()
+
+
+async def test_an_odoo_still_starting_is_not_stopped_as_idle(
+    provisioner: Provisioner, pair: dict[str, CreateResult]
+) -> None:
+    """A start slower than the idle stop (a busy server) ends with a running Odoo, not a killed one."""
+    one = pair["one"].db
+    processes = TenantProcesses(provisioner.settings, idle_stop_s=0.2, only=frozenset({one}))
+    try:
+        start = asyncio.create_task(processes.ensure(one))
+        sweeps = 0
+        while not start.done():
+            await asyncio.sleep(0.3)
+            await processes.sweep()  # as sweep_forever does, but more often than the idle stop
+            sweeps += 1
+        tenant = await start
+        assert sweeps > 3  # an Odoo takes seconds to answer: the sweeps ran while it started
+        assert tenant.running
+        await asyncio.sleep(0.3)
+        await processes.sweep()  # idle once it answered and nobody used it: stopped
+        assert not tenant.running
     finally:
         await processes.stop_all()

@@ -63,10 +63,17 @@ class TenantProcess:
 
 class TenantProcesses:
     def __init__(
-        self, settings: Settings, idle_stop_s: float = 0.0, limits: TenantLimits | None = None, max_running: int = 0
+        self,
+        settings: Settings,
+        idle_stop_s: float = 0.0,
+        limits: TenantLimits | None = None,
+        max_running: int = 0,
+        only: frozenset[str] | None = None,
     ) -> None:
+        """``only``: the tenants this server runs (None: every tenant of the registry)."""
         self.settings = settings
         self.max_running = max_running
+        self.only = only
         self._room = asyncio.Lock()
         self.limits = limits if limits is not None else TenantLimits(settings)
         # db → (the limits its group has, when they were read from its parameters)
@@ -80,7 +87,7 @@ class TenantProcesses:
         self._ingest_backoff: dict[str, tuple[Backoff, float, float]] = {}
 
     def is_ready(self, db: str) -> bool:
-        return self.registry.state(db) == TenantState.READY.value
+        return (self.only is None or db in self.only) and self.registry.state(db) == TenantState.READY.value
 
     async def ensure(self, db: str) -> TenantProcess:
         """The running, answering Odoo of ``db`` (started now if needed); ProvisionError when it cannot be."""
@@ -256,7 +263,11 @@ class TenantProcesses:
         Odoo processes, and keep one ingest per ready tenant."""
         now = time.monotonic()
         # every 2 s: the registry re-reads only the records whose files changed since
-        ready = {db for db, state in self.registry.states().items() if state == TenantState.READY.value}
+        ready = {
+            db
+            for db, state in self.registry.states().items()
+            if state == TenantState.READY.value and (self.only is None or db in self.only)
+        }
         await self._keep_ingests(ready)
         for db, tenant in list(self.processes.items()):
             if not tenant.running:
