@@ -15,7 +15,7 @@ from hf_saas.settings import Settings
 from hf_saas.spec import Quotas, parse_spec, slug_from_name
 from hf_saas.ziti import NOT_CONFIGURED
 
-from .product_template import QUOTA_FIELDS
+from .product_template import MB, QUOTA_FIELDS
 
 _logger = logging.getLogger(__name__)
 
@@ -69,9 +69,20 @@ class HfCloudInstance(models.Model):
     quota_retention_days = fields.Integer(string="Retention (days)", readonly=True)
     quota_storage_mb = fields.Integer(string="Storage quota (MB)", readonly=True)
     quota_cpu = fields.Float(string="Compute quota (vCPU)", readonly=True, digits=(6, 2))
+    quota_memory_mb = fields.Integer(string="Memory quota (MB)", readonly=True)
+    quota_bandwidth_mb_per_day = fields.Integer(string="Bandwidth quota (MB per day)", readonly=True)
     usage_tags = fields.Integer(string="Tags used", readonly=True)
     usage_samples_per_day = fields.Integer(string="Samples (last 24 h)", readonly=True)
+    usage_messages_today = fields.Integer(string="Messages received (today, UTC)", readonly=True)
+    usage_mb_today = fields.Float(string="Received (MB, today, UTC)", readonly=True, digits=(12, 1))
+    usage_samples_parked_today = fields.Integer(string="Samples parked (today, UTC)", readonly=True)
     usage_db_size_mb = fields.Float(string="Database size (MB)", readonly=True, digits=(12, 1))
+    usage_notices = fields.Text(
+        string="Told to the customer",
+        readonly=True,
+        help="What the tenant says while a quota holds data back (samples or messages parked, storage full), "
+        "as last measured; shown on the customer's portal.",
+    )
     usage_date = fields.Datetime(string="Usage measured", readonly=True)
     usage_ids = fields.One2many("hf.cloud.usage", "instance_id", string="Usage history", readonly=True)
     suspended_unpaid = fields.Boolean(
@@ -250,7 +261,11 @@ class HfCloudInstance(models.Model):
                 {
                     "usage_tags": usage["tags"],
                     "usage_samples_per_day": usage["samples_per_day"],
+                    "usage_messages_today": usage.get("messages_today", 0),
+                    "usage_mb_today": usage.get("bytes_today", 0) / MB,
+                    "usage_samples_parked_today": usage.get("samples_parked_today", 0),
                     "usage_db_size_mb": usage["db_size_mb"],
+                    "usage_notices": "\n".join(usage.get("notices") or []) or False,
                     "usage_date": now,
                 }
             )
@@ -260,7 +275,12 @@ class HfCloudInstance(models.Model):
                     "date": now,
                     "tags": usage["tags"],
                     "samples_per_day": usage["samples_per_day"],
+                    "messages": usage.get("messages_today", 0),
+                    "received_mb": usage.get("bytes_today", 0) / MB,
+                    "samples_parked": usage.get("samples_parked_today", 0),
                     "db_size_mb": usage["db_size_mb"],
+                    # reported by the tenant's process limits where the runtime measures them
+                    "cpu_seconds": usage.get("cpu_seconds", 0.0),
                 }
             )
         return True
@@ -476,28 +496,35 @@ class HfCloudInstance(models.Model):
         """Write the instance's quotas (plan and confirmed add-ons) into its tenant; only a ready tenant can
         take them (a suspended one gets them when it is resumed)."""
         for instance in self.filtered(lambda i: i.state == "ready"):
+            plan = instance.plan_id
             quotas = {
                 "tags": instance.quota_tags,
                 "samples_per_day": instance._hf_samples_cap(),
                 "retention_days": instance.quota_retention_days,
                 "storage_mb": instance.quota_storage_mb,
                 "cpu": instance.quota_cpu,
+                # an instance made before these quotas existed has 0 until its quotas are applied: its plan's
+                "bytes_per_day": (instance.quota_bandwidth_mb_per_day or plan.hf_quota_bandwidth_mb_per_day) * MB,
+                "memory_mb": instance.quota_memory_mb or plan.hf_quota_memory_mb,
+                "storage_policy": plan.hf_storage_policy or "pause_ingest",
             }
             try:
                 self._hf_provisioner().set_quotas(
-                    instance.db_name, Quotas.from_dict(quotas), instance.plan_id.hf_plan_code or "custom"
+                    instance.db_name, Quotas.from_dict(quotas), plan.hf_plan_code or "custom"
                 )
             except HfSaasError as exc:
                 raise UserError(exc.message) from None
             instance.message_post(
                 body=_(
-                    "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s messages a day, %(storage)s MB "
-                    "of storage, %(cpu)s vCPU.",
-                    plan=instance.plan_id.name,
+                    "Plan %(plan)s and its add-ons applied: %(tags)s tags, %(samples)s samples and %(bandwidth)s MB a "
+                    "day, %(storage)s MB of storage, %(cpu)s vCPU, %(memory)s MB of memory.",
+                    plan=plan.name,
                     tags=quotas["tags"],
                     samples=quotas["samples_per_day"],
+                    bandwidth=quotas["bytes_per_day"] // MB,
                     storage=quotas["storage_mb"],
                     cpu=quotas["cpu"],
+                    memory=quotas["memory_mb"],
                 )
             )
 
@@ -532,12 +559,27 @@ class HfCloudInstance(models.Model):
         """A sentence per quota at 80 % or more of what the plan and add-ons include, for the portal."""
         self.ensure_one()
         warnings = []
-        for label, used, quota in (
-            (_("tags"), self.usage_tags, self.quota_tags),
-            (_("samples a day"), self.usage_samples_per_day, self.quota_samples_per_day),
-            (_("storage (MB)"), self.usage_db_size_mb, self.quota_storage_mb),
+        storage_full = bool(self.quota_storage_mb) and self.usage_db_size_mb >= self.quota_storage_mb
+        if storage_full:
+            # at 100 %: what the plan says happens now (the tenant's ingest does it, hf_historian.ingest.quota)
+            warnings.append(
+                _(
+                    "Your database (%(used)s MB) has reached its %(quota)s MB of storage: %(what)s Buy storage or "
+                    "change plan.",
+                    used=f"{self.usage_db_size_mb:,.0f}",
+                    quota=f"{self.quota_storage_mb:,}",
+                    what=_("the oldest raw history is dropped to make room (rollups are kept).")
+                    if self.plan_id.hf_storage_policy == "shorten_retention"
+                    else _("new samples are parked, not lost, and stored once there is room."),
+                )
+            )
+        for label, used, quota, said in (
+            (_("tags"), self.usage_tags, self.quota_tags, False),
+            (_("samples a day"), self.usage_samples_per_day, self.quota_samples_per_day, False),
+            (_("MB a day of bandwidth"), self.usage_mb_today, self.quota_bandwidth_mb_per_day, False),
+            (_("storage (MB)"), self.usage_db_size_mb, self.quota_storage_mb, storage_full),
         ):
-            if quota and used >= 0.8 * quota:
+            if quota and used >= 0.8 * quota and not said:
                 warnings.append(
                     _(
                         "%(used)s of %(quota)s %(what)s used (%(percent)s %%): buy an add-on or change "

@@ -14,4 +14,8 @@ class HfCloudUsage(models.Model):
     date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     tags = fields.Integer()
     samples_per_day = fields.Integer(string="Samples (last 24 h)")
+    messages = fields.Integer(string="Messages received (today, UTC)")
+    received_mb = fields.Float(string="Received (MB, today, UTC)", digits=(12, 1))
+    samples_parked = fields.Integer(string="Samples parked (today, UTC)")
+    cpu_seconds = fields.Float(string="CPU seconds", digits=(16, 1), help="Where the tenant's runtime reports them.")
     db_size_mb = fields.Float(string="Database size (MB)", digits=(12, 1))

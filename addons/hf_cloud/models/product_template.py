@@ -7,7 +7,15 @@ QUOTA_FIELDS = (
     ("quota_retention_days", "hf_quota_retention_days", None),
     ("quota_storage_mb", "hf_quota_storage_mb", "hf_addon_storage_mb"),
     ("quota_cpu", "hf_quota_cpu", "hf_addon_cpu"),
+    ("quota_bandwidth_mb_per_day", "hf_quota_bandwidth_mb_per_day", "hf_addon_bandwidth_mb_per_day"),
+    ("quota_memory_mb", "hf_quota_memory_mb", None),
 )
+MB = 1024 * 1024
+# What the tenant does at 100 % of its storage quota (hf_historian.ingest.quota enforces it at its ingest).
+STORAGE_POLICIES = [
+    ("pause_ingest", "Pause ingest (new samples wait, parked, until there is room)"),
+    ("shorten_retention", "Shorten retention (the oldest raw history is dropped)"),
+]
 
 
 class ProductTemplate(models.Model):
@@ -20,6 +28,20 @@ class ProductTemplate(models.Model):
     hf_quota_retention_days = fields.Integer(string="Raw retention (days)", default=30)
     hf_quota_storage_mb = fields.Integer(string="Storage (MB)", default=5_120)
     hf_quota_cpu = fields.Float(string="Compute (vCPU)", default=1.0)
+    hf_quota_memory_mb = fields.Integer(string="Memory (MB)", default=2048)
+    hf_quota_bandwidth_mb_per_day = fields.Integer(
+        string="Bandwidth (MB per day)",
+        default=2048,
+        help="Message payload the tenant's ingest takes in each UTC day; beyond it, messages are parked (stored "
+        "the next day, or at once after an upgrade), not lost.",
+    )
+    hf_storage_policy = fields.Selection(
+        STORAGE_POLICIES,
+        string="At the storage quota",
+        default="pause_ingest",
+        required=True,
+        help="What happens once the instance's database reaches its storage quota (a warning comes at 80 %).",
+    )
     hf_overage_product_id = fields.Many2one(
         "product.product",
         string="Samples beyond the plan billed as",
@@ -40,7 +62,8 @@ class ProductTemplate(models.Model):
         "instance's plan once its order is confirmed (paid).",
     )
     hf_addon_tags = fields.Integer(string="Extra tags")
-    hf_addon_samples_per_day = fields.Integer(string="Extra messages per day")
+    hf_addon_samples_per_day = fields.Integer(string="Extra samples per day")
+    hf_addon_bandwidth_mb_per_day = fields.Integer(string="Extra bandwidth (MB per day)")
     hf_addon_storage_mb = fields.Integer(string="Extra storage (MB)")
     hf_addon_cpu = fields.Float(string="Extra compute (vCPU)")
 
@@ -50,7 +73,8 @@ class ProductTemplate(models.Model):
             "hf_quota_positive",
             (
                 "CHECK(hf_quota_tags >= 0 AND hf_quota_samples_per_day >= 0 "
-                "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0)"
+                "AND hf_quota_retention_days >= 0 AND hf_quota_storage_mb >= 0 "
+                "AND COALESCE(hf_quota_bandwidth_mb_per_day, 0) >= 0 AND COALESCE(hf_quota_memory_mb, 0) >= 0)"
             ),
             "Quotas cannot be negative.",
         ),
@@ -58,7 +82,8 @@ class ProductTemplate(models.Model):
             "hf_addon_positive",
             (
                 "CHECK(COALESCE(hf_addon_tags, 0) >= 0 AND COALESCE(hf_addon_samples_per_day, 0) >= 0 "
-                "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0)"
+                "AND COALESCE(hf_addon_storage_mb, 0) >= 0 AND COALESCE(hf_addon_cpu, 0) >= 0 "
+                "AND COALESCE(hf_addon_bandwidth_mb_per_day, 0) >= 0)"
             ),
             "An add-on cannot take quota away.",
         ),
@@ -79,6 +104,9 @@ class ProductTemplate(models.Model):
             "retention_days": self.hf_quota_retention_days,
             "storage_mb": self.hf_quota_storage_mb,
             "cpu": self.hf_quota_cpu,
+            "bytes_per_day": self.hf_quota_bandwidth_mb_per_day * MB,
+            "memory_mb": self.hf_quota_memory_mb,
+            "storage_policy": self.hf_storage_policy,
         }
 
     def _hf_on_sale(self, kind):

@@ -7,4 +7,5 @@ from . import test_security
 from . import test_signup_payment
 from . import test_journey
 from . import test_overage
+from . import test_usage_metering
 from . import test_ziti_tenant
