@@ -3,8 +3,10 @@ import logging
 from odoo import _, api, models
 from odoo.exceptions import ValidationError
 
+from hf_historian.ingest.quota import QUOTA_PREFIX
+
 _logger = logging.getLogger(__name__)
-QUOTA_PREFIX = "hf_cloud.quota."
+# where an earlier version of the quota cron listed the tags whose historian it had switched off
 PAUSED_PARAM = "hf_cloud.historian_paused_tag_ids"
 
 
@@ -48,9 +50,12 @@ class HfUnsTag(models.Model):
 
     @api.model
     def _cron_hf_cloud_quotas(self):
-        """Archive tags the ingest discovered beyond the tag quota (newest first), and pause the
-        historian of the busiest tags while the last 24 hours exceed the samples/day quota."""
-        cr = self.env.cr
+        """Archive tags the ingest discovered beyond the tag quota (newest first).
+
+        The samples/day quota is not enforced here: the tenant's ingest parks the samples beyond the day's quota
+        and stores them once there is room (hf_historian.ingest.quota), where this cron used to switch the
+        historian of the busiest tags off by its own count of the last 24 hours, losing their samples (and at a
+        rolling 24 hours, not the UTC day the ingest counts). Tags it paused that way get their historian back."""
         tag_limit = self._hf_quota("tags")
         if tag_limit:
             active = self.sudo().search([], order="discovered asc, id asc")
@@ -58,31 +63,9 @@ class HfUnsTag(models.Model):
             if excess:
                 _logger.info("archiving %s discovered tags beyond the quota of %s", len(excess), tag_limit)
                 super(HfUnsTag, excess).write({"active": False})
-        sample_limit = self._hf_quota("samples_per_day")
         params = self.env["ir.config_parameter"].sudo()
         paused = [int(x) for x in (params.get_param(PAUSED_PARAM) or "").split(",") if x]
-        cr.execute("SELECT to_regclass('hf_historian_sample') IS NOT NULL")
-        if not sample_limit or not cr.fetchone()[0]:
-            return
-        cr.execute(
-            "SELECT tag_id, count(*) FROM hf_historian_sample WHERE time > now() - interval '1 day' "
-            "GROUP BY tag_id ORDER BY count(*) DESC"
-        )
-        counts = cr.fetchall()
-        total = sum(n for _tag, n in counts)
-        if total > sample_limit:
-            to_pause, remaining = [], total
-            for tag_id, n in counts:
-                if remaining <= sample_limit:
-                    break
-                to_pause.append(tag_id)
-                remaining -= n
-            tags = self.sudo().browse(to_pause).exists().filtered("historian")
-            tags.write({"historian": False})
-            params.set_param(PAUSED_PARAM, ",".join(str(i) for i in sorted(set(paused) | set(tags.ids))))
-            _logger.warning(
-                "samples/day quota %s exceeded (%s): historian paused for %s tags", sample_limit, total, len(tags)
-            )
-        elif paused:
+        if paused:
             self.sudo().browse(paused).exists().write({"historian": True})
             params.set_param(PAUSED_PARAM, "")
+        return True
