@@ -148,7 +148,7 @@ class DailyQuota:
     ) -> None:
         """Measure the database against the storage quota and say so to the tenant when that changes.
         ``shortened``: the oldest raw days were just dropped (from ``kept_from`` on is kept; None: none was)."""
-        over = False
+        was_full, over = self.storage_full, False
         if self.storage_limit is not None:
             self.db_size = database_size(cr)
             over = self.db_size > self.storage_limit
@@ -160,9 +160,12 @@ class DailyQuota:
             self.shorten_due = True  # the writer drops the oldest days; storage_full stays as it was until then
         mb = (self.storage_limit or 0) // (1024 * 1024)
         if self.storage_full:
-            _logger.warning(
-                "database %.1f MB, over its storage quota of %d MB: new samples are parked", self.db_size / 1048576, mb
-            )
+            if not was_full:
+                _logger.warning(
+                    "database %.1f MB, over its storage quota of %d MB: new samples are parked",
+                    self.db_size / 1048576,
+                    mb,
+                )
             if self.storage_policy == PAUSE_INGEST:
                 text = (
                     f"Your database has reached its plan's {mb} MB of storage: new samples are parked, not lost, and "
@@ -314,7 +317,8 @@ def _notice(cr: Cursor, key: str, text: str) -> None:
         cr.execute(
             "INSERT INTO ir_config_parameter (key, value, create_date, write_date) VALUES "
             "(%s, %s, now() at time zone 'utc', now() at time zone 'utc') ON CONFLICT (key) DO UPDATE SET "
-            "value = EXCLUDED.value, write_date = EXCLUDED.write_date",
+            "value = EXCLUDED.value, write_date = EXCLUDED.write_date "
+            "WHERE ir_config_parameter.value IS DISTINCT FROM EXCLUDED.value",  # said once, not every RELOAD_S
             (key, text),
         )
     else:
