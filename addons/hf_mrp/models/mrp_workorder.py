@@ -24,14 +24,14 @@ class MrpWorkorder(models.Model):
         production = self.production_id
         was_started = production.state == "progress"
         self.button_start()
-        self.with_context(bypass_duration_calculation=True).write(
-            {
-                "date_start": start,
-                "date_finished": max(self.date_finished or start, start),
-            }
-        )
+        # only what changes is written: each date of a work order is written on to its order too (Odoo's
+        # mrp.workorder.write), and each write of the order is tracked
+        values = {"date_start": start}
+        if not self.date_finished or self.date_finished < start:
+            values["date_finished"] = start
+        self.with_context(bypass_duration_calculation=True).write(values)
         self.time_ids.filtered(lambda t: not t.date_end and t.date_start > start).write({"date_start": start})
-        if not was_started:
+        if not was_started and production.date_start != start:
             production.with_context(force_date=True).date_start = start  # no replanning: it runs
         if self._hf_mrp_is_last():
             # the line reports what it made: nothing yet (Odoo proposes the whole quantity at a start)
@@ -43,12 +43,10 @@ class MrpWorkorder(models.Model):
         self.button_finish()
         for record in self.time_ids.filtered(lambda t: t.date_end and t.date_end > end):
             record.date_end = max(end, record.date_start)
-        self.with_context(bypass_duration_calculation=True).write(
-            {
-                "date_finished": end,
-                "date_start": min(self.date_start or end, end),
-            }
-        )
+        values = {"date_finished": end}
+        if not self.date_start or self.date_start > end:
+            values["date_start"] = end
+        self.with_context(bypass_duration_calculation=True).write(values)
 
     def _hf_mrp_add_produced(self, quantity):
         self._hf_mrp_set_produced(self.qty_produced + quantity)

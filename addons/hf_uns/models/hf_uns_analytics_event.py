@@ -217,13 +217,16 @@ class HfUnsAnalyticsEvent(models.Model):
         )
         queue = deque(ids + [row[0] for row in cr.fetchall()])
         self.browse(queue).with_context(hf_from_uns=True)._prepare_batch()
+        # with none waiting, an applied event has none to wake: no look-up for each
+        cr.execute("SELECT EXISTS (SELECT 1 FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting')")
+        waiting = cr.fetchone()[0]
         applied = handled = 0
         blocked = False
         deferred = self.browse()
         while queue or deferred:
             if deferred and (not queue or self.browse(queue[0]).workcenter_id in deferred.workcenter_id):
                 # what was deferred on a workcell is done before its next event (and at the end)
-                applied += self._finish_deferred(deferred, queue)
+                applied += self._finish_deferred(deferred, queue, waiting)
                 deferred = self.browse()
                 continue
             event = self.browse(queue.popleft())
@@ -233,6 +236,7 @@ class HfUnsAnalyticsEvent(models.Model):
                     done = event._apply()
             except AnalyticsWait as wait:
                 event._wait(wait)
+                waiting = True
                 handled += 1
                 continue
             except Exception as exc:  # noqa: BLE001  (an event that does not fit must not stop the others)
@@ -245,13 +249,13 @@ class HfUnsAnalyticsEvent(models.Model):
             if not done:
                 blocked = True  # no consumer installed (or not ready): later events wait behind it, in order
                 if deferred:
-                    applied += self._finish_deferred(deferred, queue)
+                    applied += self._finish_deferred(deferred, queue, waiting)
                 break
             handled += 1
             if done == DEFERRED:
                 deferred |= event
                 continue
-            event._done(queue)
+            event._done(queue, waiting)
             applied += 1
         remaining = 0
         if not blocked:
@@ -262,7 +266,7 @@ class HfUnsAnalyticsEvent(models.Model):
         self.env["ir.cron"]._notify_progress(done=handled, remaining=remaining)
         return applied
 
-    def _done(self, queue):
+    def _done(self, queue, wake=True):
         """Mark this event applied; the events waiting for what it brings go to the queue's front."""
         self.ensure_one()
         self.write(
@@ -274,7 +278,7 @@ class HfUnsAnalyticsEvent(models.Model):
                 "waiting_since": False,
             }
         )
-        keys = self._wakes()
+        keys = self._wakes() if wake else None
         if keys:
             self.env.cr.execute(
                 "SELECT id FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'waiting' "
@@ -285,7 +289,7 @@ class HfUnsAnalyticsEvent(models.Model):
             queue.extendleft(reversed(woken))
 
     @api.model
-    def _finish_deferred(self, deferred, queue):
+    def _finish_deferred(self, deferred, queue, wake=True):
         """Apply the deferred last steps of ``deferred`` at once; how many events were applied."""
         failures = deferred.with_context(hf_from_uns=True)._apply_deferred()
         applied = 0
@@ -294,7 +298,7 @@ class HfUnsAnalyticsEvent(models.Model):
                 event.write({"state": "failed", "error": failures[event.id], "processed_at": fields.Datetime.now()})
                 _logger.info("analytics event %s (%s) failed: %s", event.id, event.event_type, failures[event.id])
             else:
-                event._done(queue)
+                event._done(queue, wake)
                 applied += 1
         return applied
 
