@@ -9,8 +9,11 @@ What it does, on a throwaway database (``hf_analytics_bench``) and a private Odo
    XML-RPC with ir.cron's "Run manually", as the ingest's wake-up starts it) runs until none is pending.
    Twice: with a workcell's product/add events in a row booked together (one quantity update and one scrap
    order a run: hf_mrp's path), and one at a time (system parameter ``hf_mrp.product_add_run`` = 1: the path
-   before runs were booked) as the baseline; and both again for long orders (one order per workcell with
-   40 product/add: a line reports its parts every few seconds while an order lasts hours);
+   before runs were booked) as the baseline; once more with each order created and closed alone (system
+   parameter ``hf_mrp.order_batch`` = 0; by default the cron creates the orders of its work-order/create
+   events in one ``create`` and closes those its work-order/stop events finished in one ``button_mark_done``);
+   and the first two again for long orders (one order per workcell with 40 product/add: a line reports its
+   parts every few seconds while an order lasts hours);
 3. **counter lag**: Odoo restarted with one cron worker; a workcell with a good-part counter runs a work order;
    each new counter value is stored through the historian's writer and the counters job woken as the ingest
    wakes it (``hf_historian.ingest.analytics.CronWaker``: a trigger and Postgres' NOTIFY); the time until the
@@ -165,9 +168,11 @@ def ours(
     orders: int = ORDERS,
     adds: int = ADDS,
     one_at_a_time: bool = False,
+    order_batch: bool = True,
 ) -> dict[str, float]:
     """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
     rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
+    rpc("ir.config_parameter", "set_param", "hf_mrp.order_batch", "1" if order_batch else "0")
     events = store(conn, cells, run, orders, adds)
     cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     t0 = time.perf_counter()
@@ -432,6 +437,8 @@ def main() -> int:
         say(f"ours, one at a time: {single}")
         mine = ours(conn, rpc, cells, 2)
         say(f"ours: {mine}")
+        unbatched = ours(conn, rpc, cells, 5, order_batch=False)
+        say(f"ours, orders not batched: {unbatched}")
         long_single = ours(conn, rpc, cells, 3, orders=1, adds=LONG_ADDS, one_at_a_time=True)
         say(f"ours, long orders, one at a time: {long_single}")
         long_mine = ours(conn, rpc, cells, 4, orders=1, adds=LONG_ADDS)
@@ -453,8 +460,8 @@ def main() -> int:
             )
             done_orders, produced = cr.fetchone()
         conn.commit()
-        expected_orders = 2 * WORKCELLS * ORDERS + 2 * WORKCELLS
-        expected_parts = 8 * (2 * WORKCELLS * ORDERS * ADDS + 2 * WORKCELLS * LONG_ADDS)
+        expected_orders = 3 * WORKCELLS * ORDERS + 2 * WORKCELLS
+        expected_parts = 8 * (3 * WORKCELLS * ORDERS * ADDS + 2 * WORKCELLS * LONG_ADDS)
         ours_rate = mine["events"] / mine["seconds"]
         base_rate = base["events"] / base["seconds"]
         print()
@@ -463,6 +470,11 @@ def main() -> int:
             f"applied by the cron (_cron_process_pending)      {ours_rate:8.1f} events/s   target ≥ 200 events/s "
             f"({mine['events']} events in {mine['seconds']:.1f} s, {mine['runs']} cron runs, "
             f"{mine['failed']} failed)"
+        )
+        print(
+            f"  the same, each order created and closed alone  {rate(unbatched):8.1f} events/s   "
+            f"(hf_mrp.order_batch = 0: {unbatched['events']} events in {unbatched['seconds']:.1f} s, "
+            f"{unbatched['failed']} failed)"
         )
         print(
             f"  the same, product/add one at a time            {rate(single):8.1f} events/s   (the path before runs "

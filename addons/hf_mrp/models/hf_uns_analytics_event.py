@@ -84,6 +84,8 @@ class HfUnsAnalyticsEvent(models.Model):
         only starts or finishes it as its status says. Only the creates before the first product-type/create
         (it may change the routing the orders copy) and whose product and routing exist already."""
         result = super()._prepare_batch()
+        if not self._hf_order_batch():
+            return result
         creates = self.browse()
         for event in self:
             if event.event_type == "product-type/create":
@@ -266,7 +268,7 @@ class HfUnsAnalyticsEvent(models.Model):
             wo.state not in ("done", "cancel") for wo in production.workorder_ids
         ):
             return None  # closed already, or other operations still to do
-        if self.env.context.get("hf_uns_defer"):
+        if self.env.context.get("hf_uns_defer") and self._hf_order_batch():
             return DEFERRED
         self._hf_close([(self, production, end)])
         return None
@@ -459,6 +461,12 @@ class HfUnsAnalyticsEvent(models.Model):
                 ("date_start", "=", ms_to_datetime(body["start_time_unix_ms"])),
             ]
         ).unlink()  # none left: deleted already, nothing to do
+
+    @api.model
+    def _hf_order_batch(self):
+        """Orders created and closed together across events (system parameter hf_mrp.order_batch; 0: each
+        event alone, as before, for a comparison)."""
+        return self.env["ir.config_parameter"].sudo().get_param("hf_mrp.order_batch", "1") != "0"
 
     @api.model
     def _hf_product_add_run(self):
