@@ -145,7 +145,7 @@ def test_a_process_in_its_tenants_group_has_the_plans_cpu_and_memory_and_is_thro
     finally:
         burner.kill()
         burner.wait()
-    limits.remove(db)
+        limits.remove(db)
     assert not any(path.exists() for path in limits.groups(db).values())
     assert cpu_seconds(db, limits.settings) is None
 

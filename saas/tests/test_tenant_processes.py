@@ -91,3 +91,23 @@ async def test_an_odoo_still_starting_is_not_stopped_as_idle(
         assert not tenant.running
     finally:
         await processes.stop_all()
+
+
+async def test_a_stop_decided_on_an_earlier_odoo_never_stops_the_one_started_since(
+    provisioner: Provisioner, pair: dict[str, CreateResult]
+) -> None:
+    """The sweep decides on what ran when it looked; by the time it stops a tenant's Odoo, that one may have been
+    stopped to make room and the tenant's next request started another: the new one keeps running."""
+    one = pair["one"].db
+    processes = TenantProcesses(provisioner.settings, only=frozenset({one}))
+    try:
+        earlier = await processes.ensure(one)
+        await processes.stop(one, earlier)
+        assert not earlier.running
+        current = await processes.ensure(one)
+        await processes.stop(one, earlier)  # the stale decision
+        assert current.running and processes.processes[one] is current
+        await processes.stop(one, current)
+        assert not current.running and one not in processes.processes
+    finally:
+        await processes.stop_all()

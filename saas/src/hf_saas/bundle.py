@@ -12,6 +12,7 @@ never another tenant's anything.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import zipfile
@@ -50,6 +51,15 @@ exec "$collector" run --bundle "$here" "$@"
 CA_FILE = "ca.crt"
 
 
+def mqtt_client_id(db: str, edge_login: str) -> str:
+    """The edge collector's MQTT client id: its tenant's database and its edge's login (MQTT brokers commonly
+    take 64 bytes: a longer pair keeps its start and a hash of the whole)."""
+    whole = f"{db}-{edge_login}"
+    if len(whole) <= 64:
+        return whole
+    return f"{whole[:47]}-{hashlib.sha256(whole.encode()).hexdigest()[:16]}"
+
+
 @dataclass(frozen=True)
 class EdgeBundle:
     tenant: str
@@ -78,6 +88,9 @@ class EdgeBundle:
             "mqtt": {
                 "url": self.mqtt_url,
                 "username": self.mqtt_username,
+                # unique on the cloud's broker, which every tenant shares: the collector's default is the edge's
+                # name, and two tenants' edges of the same name would take each other's session in turn
+                "client_id": mqtt_client_id(self.db, self.edge_login),
                 "topic_root": self.topic_root,
                 **({"ca_file": CA_FILE} if self.mqtt_ca else {}),
             },

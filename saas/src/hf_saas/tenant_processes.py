@@ -145,15 +145,21 @@ class TenantProcesses:
             if idle:
                 oldest = min(idle, key=lambda t: t.last_used)
                 _logger.info("Odoo of %s stopped to make room for %s (%d running)", oldest.db, db, len(running))
-                await self.stop(oldest.db)
+                await self.stop(oldest.db, oldest)
                 continue
             if time.monotonic() - started > START_TIMEOUT_S:
                 raise ProvisionError(f"All {self.max_running} tenant Odoo places are in use; {db} cannot start now.")
             await asyncio.sleep(0.5)
 
-    async def stop(self, db: str) -> None:
-        tenant = self.processes.pop(db, None)
-        if tenant is None or not tenant.running:
+    async def stop(self, db: str, tenant: TenantProcess | None = None) -> None:
+        """Stop ``db``'s Odoo; with ``tenant``, only that process (never a newer one started meanwhile: a
+        decision taken on what ran a moment ago must not stop what runs now)."""
+        current = self.processes.get(db)
+        if current is None or (tenant is not None and current is not tenant):
+            return
+        self.processes.pop(db)
+        tenant = current
+        if not tenant.running:
             return
         tenant.process.terminate()
         try:
@@ -261,7 +267,6 @@ class TenantProcesses:
     async def sweep(self) -> None:
         """Stop what no longer should run (tenants that are not ready, idle Odoo processes), forget dead
         Odoo processes, and keep one ingest per ready tenant."""
-        now = time.monotonic()
         # every 2 s: the registry re-reads only the records whose files changed since
         ready = {
             db
@@ -269,11 +274,15 @@ class TenantProcesses:
             if state == TenantState.READY.value and (self.only is None or db in self.only)
         }
         await self._keep_ingests(ready)
-        for db, tenant in list(self.processes.items()):
-            if not tenant.running:
-                self.processes.pop(db, None)
-            elif db not in ready:
-                await self.stop(db)
+        for db in list(self.processes):
+            # what runs now, not what ran when the loop began: each stop below waits for its process to exit,
+            # and meanwhile another may have been stopped to make room and started again
+            tenant = self.processes.get(db)
+            if tenant is None:
+                continue
+            now = time.monotonic()
+            if not tenant.running or not self.is_ready(db):
+                await self.stop(db, tenant)
             elif (
                 self.idle_stop_s
                 and tenant.ready.is_set()  # one still starting is not idle, however slow its start
@@ -281,7 +290,7 @@ class TenantProcesses:
                 and now - tenant.last_used > self.idle_stop_s
             ):
                 _logger.info("Odoo of %s idle for %.0f s", db, now - tenant.last_used)
-                await self.stop(db)
+                await self.stop(db, tenant)
         await self._keep_limits(ready)
 
     async def sweep_forever(self, interval_s: float = 2.0) -> None:
