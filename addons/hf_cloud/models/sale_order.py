@@ -1,4 +1,9 @@
+import logging
+
 from odoo import fields, models
+from odoo.exceptions import UserError
+
+_logger = logging.getLogger(__name__)
 
 
 class SaleOrder(models.Model):
@@ -35,6 +40,17 @@ class SaleOrder(models.Model):
             else:
                 instance._hf_apply_quotas()
         return result
+
+    def _send_order_confirmation_mail(self):
+        # The confirmation mail attaches the order's PDF: on a server without a working wkhtmltopdf rendering
+        # it raises, and that undid the paid order's confirmation (its payment's post-processing rolled back,
+        # so the instance was never provisioned). The order stands; only the mail is left out, and said so.
+        try:
+            with self.env.cr.savepoint():
+                return super()._send_order_confirmation_mail()
+        except UserError as exc:
+            _logger.warning("confirmation mail of order(s) %s not sent: %s", ", ".join(self.mapped("name")), exc)
+            return None
 
     def _action_cancel(self):
         confirmed = self.filtered(lambda o: o.hf_upgrade_instance_id and o.state == "sale")
