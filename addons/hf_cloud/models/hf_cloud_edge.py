@@ -252,25 +252,35 @@ class HfCloudInstance(models.Model):
     def _hf_provision(self):
         done = super()._hf_provision()
         if done:
+            # each in its own savepoint: a failure here must not undo the provisioning that just succeeded
             try:
-                self._hf_issue_tenant_key()
+                with self.env.cr.savepoint():
+                    self._hf_issue_tenant_key()
             except (HfSaasError, UserError) as exc:
                 _logger.warning("no tenant key for %s (no OpenZiti enrollment from its Odoo): %s", self.db_name, exc)
-            record = self._hf_provisioner().registry.find(self.db_name)
-            identity_id = record.ziti_ids.get("identity_id") if record else ""
-            if identity_id and not self.sudo().edge_ids:
-                edge = self._hf_first_edge_name(record)
-                self.env["hf.cloud.edge"].sudo().create(
-                    {
-                        "instance_id": self.id,
-                        "name": edge,
-                        "identity_id": identity_id,
-                        "identity_name": f"{record.slug}-{edge}",
-                        "ziti_status": record.ziti_status if record.ziti_status != NOT_CONFIGURED else PENDING,
-                        "issued_date": fields.Datetime.now(),
-                    }
-                )
+            try:
+                with self.env.cr.savepoint():
+                    self._hf_record_first_edge()
+            except (HfSaasError, UserError) as exc:
+                _logger.warning("the first edge of %s is not recorded: %s", self.db_name, exc)
         return done
+
+    def _hf_record_first_edge(self):
+        """The edge the provisioner gave an OpenZiti identity (its token is in the bundle)."""
+        record = self._hf_provisioner().registry.find(self.db_name)
+        identity_id = record.ziti_ids.get("identity_id") if record else ""
+        if identity_id and not self.sudo().edge_ids:
+            edge = self._hf_first_edge_name(record)
+            self.env["hf.cloud.edge"].sudo().create(
+                {
+                    "instance_id": self.id,
+                    "name": edge,
+                    "identity_id": identity_id,
+                    "identity_name": f"{record.slug}-{edge}",
+                    "ziti_status": record.ziti_status if record.ziti_status != NOT_CONFIGURED else PENDING,
+                    "issued_date": fields.Datetime.now(),
+                }
+            )
 
     def action_issue_tenant_key(self):
         """A new tenant key written into the tenant (the previous one stops working at once)."""
@@ -309,7 +319,7 @@ class HfCloudInstance(models.Model):
             .create(
                 {
                     "name": _("Tenant %s (its Odoo's requests)", self.db_name),
-                    "login": f"hf-tenant-{self.db_name}",
+                    "login": f"hf-tenant-{self.id}-{self.db_name}",  # an instance's, even after a deleted one
                     "company_id": self.company_id.id,
                     "company_ids": [Command.set(self.company_id.ids)],
                     "groups_id": [Command.set([self.env.ref("base.group_portal").id, tenant_group.id])],
