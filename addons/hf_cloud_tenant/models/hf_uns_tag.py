@@ -1,11 +1,15 @@
 import logging
 
+from markupsafe import Markup
+
 from odoo import _, api, models
 from odoo.exceptions import ValidationError
 
-from hf_historian.ingest.quota import QUOTA_PREFIX
+from hf_historian.ingest.quota import NOTICE_PARAM, QUOTA_PREFIX, STORAGE_NOTICE_PARAM
 
 _logger = logging.getLogger(__name__)
+# what the administrators were last told of the quotas holding data back (told again only when it changes)
+TOLD_PARAM = "hf_cloud.quota_notices_told"
 # where an earlier version of the quota cron listed the tags whose historian it had switched off
 PAUSED_PARAM = "hf_cloud.historian_paused_tag_ids"
 
@@ -68,4 +72,28 @@ class HfUnsTag(models.Model):
         if paused:
             self.sudo().browse(paused).exists().write({"historian": True})
             params.set_param(PAUSED_PARAM, "")
+        self._hf_tell_quota_notices()
         return True
+
+    @api.model
+    def _hf_tell_quota_notices(self):
+        """Tell the tenant's Hyperfactory administrators (their Odoo inbox or mail, as each chose) what the
+        ingest says while a quota holds data back (samples parked, storage full), once per change. Read with
+        SQL: the ingest writes these parameters itself, past the ORM's cache of ir.config_parameter."""
+        self.env.cr.execute(
+            "SELECT value FROM ir_config_parameter WHERE key IN (%s, %s) AND value != '' ORDER BY key",
+            (NOTICE_PARAM, STORAGE_NOTICE_PARAM),
+        )
+        notices = [value for (value,) in self.env.cr.fetchall()]
+        params = self.env["ir.config_parameter"].sudo()
+        said = "\n".join(notices)
+        if said == (params.get_param(TOLD_PARAM) or ""):
+            return
+        params.set_param(TOLD_PARAM, said)
+        admins = self.env.ref("hf_uns.group_hf_admin").sudo().users.filtered("active")
+        if notices and admins:
+            self.env["mail.thread"].sudo().message_notify(
+                partner_ids=admins.partner_id.ids,
+                subject=_("Your Hyperfactory plan is holding data back"),
+                body=Markup("<br/>").join(notices),
+            )

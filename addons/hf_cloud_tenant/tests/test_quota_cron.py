@@ -8,9 +8,10 @@ from odoo.tests import tagged
 
 from odoo.addons.hf_uns.tests.common import HfUnsCommon
 
+from hf_historian.ingest.quota import NOTICE_PARAM
 from hf_historian.writer import HistorianWriter
 
-from ..models.hf_uns_tag import PAUSED_PARAM, QUOTA_PREFIX
+from ..models.hf_uns_tag import PAUSED_PARAM, QUOTA_PREFIX, TOLD_PARAM
 
 
 @tagged("post_install", "-at_install")
@@ -40,3 +41,30 @@ class TestQuotaCron(HfUnsCommon):
         self.env["hf.uns.tag"]._cron_hf_cloud_quotas()
         self.assertTrue(self.tag_speed.historian)
         self.assertFalse(self.env["ir.config_parameter"].sudo().get_param(PAUSED_PARAM))
+
+    def test_the_administrators_are_told_once_what_the_ingest_holds_back(self):
+        admin = self.create_user("quota-admin", "hf_uns.group_hf_admin")
+        text = "Messages beyond your plan's 1,024 MB per day are parked, not lost."
+        # written by the tenant's ingest with SQL, past the ORM's cache (hf_historian.ingest.quota)
+        self.env.cr.execute(
+            "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s)",
+            (NOTICE_PARAM, text),
+        )
+
+        def told():
+            return self.env["mail.message"].search(
+                [
+                    ("partner_ids", "in", admin.partner_id.ids),
+                    ("subject", "=", "Your Hyperfactory plan is holding data back"),
+                ]
+            )
+
+        self.env["hf.uns.tag"]._cron_hf_cloud_quotas()
+        self.assertEqual(len(told()), 1)
+        self.assertIn("parked, not lost", told().body)
+        self.env["hf.uns.tag"]._cron_hf_cloud_quotas()
+        self.assertEqual(len(told()), 1)  # once per change, not at every run
+        self.env.cr.execute("DELETE FROM ir_config_parameter WHERE key = %s", (NOTICE_PARAM,))
+        self.env["hf.uns.tag"]._cron_hf_cloud_quotas()
+        self.assertEqual(len(told()), 1)
+        self.assertFalse(self.env["ir.config_parameter"].sudo().get_param(TOLD_PARAM))
