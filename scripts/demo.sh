@@ -108,15 +108,17 @@ pids+=($!)
 for _ in $(seq 120); do curl -fs "http://127.0.0.1:$PORT/web/health" >/dev/null 2>&1 && break; sleep 0.5; done
 for _ in $(seq 60); do (exec 3<>"/dev/tcp/127.0.0.1/$TENANT_PORT") 2>/dev/null && break; sleep 0.5; done
 
-say "hyperfactory-cloud's second plant: its own simulated machines, provisioned, its edge bundle run as a customer"
-say "    would run it on a plain Linux box (sh run.sh), over TLS to the cloud broker"
+say "hyperfactory-cloud's second plant: its own simulated machines; it signs up as a customer does (the form, the"
+say "    confirmation mail, the demo payment), its edge bundle downloaded from the portal and run as on a plain"
+say "    Linux box (sh run.sh), over TLS to the cloud broker"
 rm -f "$DEMO/plant2.yaml"
 "$collector" simulate --write-config "$DEMO/plant2.yaml" --opcua-port "${HF_DEMO_PLANT2_OPCUA_PORT:-4841}" \
     --modbus-port "${HF_DEMO_PLANT2_MODBUS_PORT:-5021}" --s7-port "${HF_DEMO_PLANT2_S7_PORT:-1103}" \
     --enterprise second_plant_gmbh > "$DEMO/plant2-simulate.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 60); do [ -s "$DEMO/plant2.yaml" ] && break; sleep 0.5; done
-if plant2_edge="$("$PY" "$ROOT/scripts/demo_cloud.py" "$DEMO/plant2.yaml" "$DEMO/plant2-edge" "$DEMO/plant2.txt")"; then
+if plant2_edge="$(HF_DEMO_OPERATOR_URL="http://127.0.0.1:$PORT" HF_DEMO_DB="$DB" \
+        "$PY" "$ROOT/scripts/demo_cloud.py" "$DEMO/plant2.yaml" "$DEMO/plant2-edge" "$DEMO/plant2.txt")"; then
     HF_COLLECTOR="$collector" sh "$plant2_edge/run.sh" > "$DEMO/plant2-collector.log" 2>&1 &
     pids+=($!)
 else

@@ -39,7 +39,11 @@ import requests
 import yaml
 
 from hf_collector.config import server_proxy
+from hf_core.net import dial_host
 from hf_saas.bundle import unpack
+from hf_saas.errors import HfSaasError
+from hf_saas.provision import Provisioner
+from hf_saas.spec import parse_spec
 from hf_saas.tag_list import ADDRESS_COLUMNS
 
 COMPANY = "Second Plant GmbH"
@@ -146,8 +150,14 @@ class Browser:
     """An HTTP session on one site, as the customer's browser: cookies, CSRF tokens of the forms, JSON-RPC."""
 
     def __init__(self, base_url: str) -> None:
-        self.base = base_url.rstrip("/")
+        # <db>.localhost (the demo's tenants) is dialled at loopback, the Host header naming the tenant:
+        # Python's resolver on Debian does not resolve it (hf_core.net)
+        parts = urlsplit(base_url.rstrip("/"))
+        host = dial_host(parts.hostname or "")
+        self.base = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
         self.http = requests.Session()
+        if host != parts.hostname:
+            self.http.headers["Host"] = parts.netloc
 
     def url(self, link: str) -> str:
         """A link of a mail or a redirect, on this site (mails carry the site's configured base URL)."""
@@ -428,6 +438,21 @@ def kiosk_links(url: str, db: str, login: str, password: str) -> list[str]:
     return links
 
 
+def forget_direct_tenant(operator: Operator, spec: dict[str, Any]) -> None:
+    """The second plant as an earlier `make demo` made it (provisioned directly, no customer on the operator's
+    Odoo): deleted, so that it signs up as a customer now."""
+    provisioner = Provisioner()
+    db = provisioner.db_name(parse_spec(spec))
+    record = provisioner.registry.find(db)
+    if (
+        record
+        and record.state != "deleted"
+        and not operator.call("hf.cloud.instance", "search_count", [("db_name", "=", db)])
+    ):
+        print(f"demo_cloud: {db} was provisioned without a customer by an earlier demo; deleting it", file=sys.stderr)
+        provisioner.delete(db, yes=True)
+
+
 def main() -> int:
     site_path, edge_dir, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     operator = Operator(
@@ -438,9 +463,10 @@ def main() -> int:
     )
     spec = spec_from_site(yaml.safe_load(site_path.read_text(encoding="utf-8")))
     try:
+        forget_direct_tenant(operator, spec)
         signup = sign_up(operator, spec, out.with_name("plant2-customer.json"))
         bundle = signup.bundle()
-    except (SignupError, OSError, requests.RequestException, xmlrpc.client.Error) as exc:
+    except (SignupError, HfSaasError, OSError, requests.RequestException, xmlrpc.client.Error) as exc:
         print(f"demo_cloud: the second plant could not sign up: {exc}", file=sys.stderr)
         return 1
     if not out.exists() or signup.state.get("tenant_link"):
