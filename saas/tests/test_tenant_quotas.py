@@ -78,4 +78,5 @@ def test_a_tenant_at_its_storage_quota_drops_old_raw_days_then_parks_and_is_told
     provisioner.set_quotas(epsilon.db, Quotas(tags=3, samples_per_day=1000, retention_days=14, storage_mb=100_000))
     assert _wait(lambda: _temperatures(provisioner, epsilon.db) == [2.0, 3.0], RELOAD_S + 30)
     assert _wait(lambda: not provisioner.usage(epsilon.db)["notices"], 30)
-    assert provisioner.usage(epsilon.db)["quotas"]["storage_policy"] == "pause_ingest"
+    quotas = provisioner.usage(epsilon.db)["quotas"]
+    assert (quotas["storage_policy"], quotas["cpu"], quotas["memory_mb"]) == ("pause_ingest", 1.0, 2048)

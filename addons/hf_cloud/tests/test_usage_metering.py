@@ -41,6 +41,7 @@ class TestUsageMetering(HfCloudBillingCase):
         quotas = self.tenant_quotas()
         self.assertEqual(quotas["bytes_per_day"], 1024 * MB)  # the starter plan's 1 GB a day
         self.assertEqual(quotas["memory_mb"], 2048)
+        self.assertEqual(quotas["cpu"], 0.5)  # the starter plan's half vCPU, for the tenant's process limits
         self.assertEqual(quotas["storage_policy"], "pause_ingest")
         factory = self.env.ref("hf_cloud.product_plan_factory")
         self.instance._hf_create_order(factory).action_confirm()

@@ -17,11 +17,21 @@ from typing import Any
 from hf_historian.ingest.quota import QUOTA_PREFIX
 
 RESULT_MARKER = "HF_SAAS_RESULT "
-# What the tenant's parameters hold (hf_cloud.quota.<key>): the counts, and what happens at the storage quota
-# (its ingest enforces samples_per_day, bytes_per_day and storage_mb, see hf_historian.ingest.quota; the tenant's
-# process limits apply memory_mb).
-QUOTA_KEYS = ("tags", "samples_per_day", "retention_days", "storage_mb", "bytes_per_day", "memory_mb", "storage_policy")
+# What the tenant's parameters hold (hf_cloud.quota.<key>): the counts, the vCPU (a float) and what happens at the
+# storage quota (its ingest enforces samples_per_day, bytes_per_day and storage_mb, see hf_historian.ingest.quota;
+# the tenant's process limits apply cpu and memory_mb, see hf_saas.tenant_limits).
+QUOTA_KEYS = (
+    "tags",
+    "samples_per_day",
+    "retention_days",
+    "storage_mb",
+    "bytes_per_day",
+    "memory_mb",
+    "cpu",
+    "storage_policy",
+)
 TEXT_QUOTA_KEYS = ("storage_policy",)
+FLOAT_QUOTA_KEYS = ("cpu",)
 RETENTION_CLASSES = {"short": 7, "standard": 30, "long": 365}
 
 
@@ -38,7 +48,10 @@ def apply_quotas(env: Any, quotas: dict[str, Any]) -> None:
     for key in QUOTA_KEYS:
         if key in quotas:
             value = quotas[key]
-            params.set_param(QUOTA_PREFIX + key, str(value) if key in TEXT_QUOTA_KEYS else str(int(value)))
+            if key in TEXT_QUOTA_KEYS:
+                params.set_param(QUOTA_PREFIX + key, str(value))
+            else:
+                params.set_param(QUOTA_PREFIX + key, str(float(value) if key in FLOAT_QUOTA_KEYS else int(value)))
     if "retention_days" in quotas:
         for cls, default in RETENTION_CLASSES.items():
             params.set_param(f"hf_uns.retention_days.{cls}", str(min(default, int(quotas["retention_days"]))))

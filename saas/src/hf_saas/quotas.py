@@ -18,7 +18,7 @@ from hf_historian.ingest.quota import NOTICE_PARAM, QUOTA_PREFIX, STORAGE_NOTICE
 
 from . import db as pg
 from .errors import ProvisionError
-from .odoo_setup import TEXT_QUOTA_KEYS
+from .odoo_setup import FLOAT_QUOTA_KEYS, TEXT_QUOTA_KEYS
 from .settings import Settings
 
 
@@ -54,7 +54,9 @@ def usage(settings: Settings, db: str) -> dict[str, Any]:
         quotas: dict[str, Any] = {}
         for key, value in cr.fetchall():
             name = key[len(QUOTA_PREFIX) :]
-            quotas[name] = value if name in TEXT_QUOTA_KEYS else int(value)
+            quotas[name] = (
+                value if name in TEXT_QUOTA_KEYS else float(value) if name in FLOAT_QUOTA_KEYS else int(value)
+            )
         cr.execute(
             "SELECT key, value FROM ir_config_parameter WHERE key IN (%s, %s) AND value != '' ORDER BY key",
             (NOTICE_PARAM, STORAGE_NOTICE_PARAM),
