@@ -149,12 +149,13 @@ class Operator:
 class Browser:
     """An HTTP session on one site, as the customer's browser: cookies, CSRF tokens of the forms, JSON-RPC."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, timeout: float = 120) -> None:
         # <db>.localhost (the demo's tenants) is dialled at loopback, the Host header naming the tenant:
         # Python's resolver on Debian does not resolve it (hf_core.net)
         parts = urlsplit(base_url.rstrip("/"))
         host = dial_host(parts.hostname or "")
         self.base = f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+        self.timeout = timeout
         self.http = requests.Session()
         if host != parts.hostname:
             self.http.headers["Host"] = parts.netloc
@@ -165,7 +166,7 @@ class Browser:
         return self.base + parts.path + (f"?{parts.query}" if parts.query else "")
 
     def get(self, link: str) -> requests.Response:
-        response = self.http.get(self.url(link), timeout=60)
+        response = self.http.get(self.url(link), timeout=self.timeout)
         response.raise_for_status()
         return response
 
@@ -176,7 +177,7 @@ class Browser:
         return html.unescape(match.group(1))
 
     def post_form(self, link: str, page: requests.Response, fields: dict[str, str]) -> requests.Response:
-        response = self.http.post(self.url(link), data={**fields, "csrf_token": self.csrf(page)}, timeout=120)
+        response = self.http.post(self.url(link), data={**fields, "csrf_token": self.csrf(page)}, timeout=self.timeout)
         response.raise_for_status()
         return response
 
@@ -474,7 +475,8 @@ def main() -> int:
         lines = [f"{COMPANY}: {portal_page}  login {signup.state['email']}  password {signup.state['portal_password']}"]
         try:
             if signup.state.get("tenant_link"):
-                tenant = Browser(signup.tenant_url)
+                # its Odoo starts on this first request (a minute on a busy machine)
+                tenant = Browser(signup.tenant_url, timeout=300)
                 set_password(tenant, signup.state["tenant_link"], signup.admin_login, signup.state["admin_password"])
             lines += [
                 f"{signup.tenant_url}  login {signup.admin_login}  password {signup.state['admin_password']}",
