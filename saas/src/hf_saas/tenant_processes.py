@@ -23,6 +23,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hf_core.retry import Backoff, tcp_probe
 
@@ -38,6 +39,9 @@ START_TIMEOUT_S = 120.0
 LIMITS_REFRESH_S = 30.0
 # an Odoo handed to a request within this long is not stopped to make room (the request has yet to connect)
 MIN_USE_S = 5.0
+# Odoo processes starting at once: an Odoo's start is seconds of CPU, and ten starting together on a small
+# server all take ten times as long (past START_TIMEOUT_S under load) where two at a time each answer soon
+MAX_STARTING = 2
 
 
 def _free_port() -> int:
@@ -75,6 +79,7 @@ class TenantProcesses:
         self.max_running = max_running
         self.only = only
         self._room = asyncio.Lock()
+        self._start_slots = asyncio.Semaphore(MAX_STARTING)
         self.limits = limits if limits is not None else TenantLimits(settings)
         # db → (the limits its group has, when they were read from its parameters)
         self._limits: dict[str, tuple[Limits, float]] = {}
@@ -101,37 +106,46 @@ class TenantProcesses:
             if not self.is_ready(db):
                 raise ProvisionError(f"{db} is not a ready tenant.")
             password = self.registry.read_secret(db, "db_password")
-            port = _free_port()
-            config = write_config(self.settings, db, password, port)
             await self.apply_limits(db)
-            started = time.monotonic()
-            async with self._room:  # the place and the process together: two starts never take one place
-                await self._make_room(db, started)
-                process = await asyncio.create_subprocess_exec(
-                    *self.limits.wrap(db, odoo_command(self.settings, config)),
-                    env=odoo_environment(),
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                )
-                tenant = self.processes[db] = TenantProcess(db, port, process)
-            probe = tcp_probe("127.0.0.1", port)
-            while not await probe():
-                if process.returncode is not None:
-                    raise ProvisionError(
-                        f"The Odoo of {db} exited at start (exit {process.returncode}); "
-                        f"see {config.parent / 'odoo.log'}."
-                    )
-                if time.monotonic() - started > START_TIMEOUT_S:
-                    await self.stop(db)
-                    raise ProvisionError(f"The Odoo of {db} did not answer within {START_TIMEOUT_S:.0f} s.")
-                await asyncio.sleep(0.2)
+            async with self._start_slots:  # a free port when it starts, not when it began to wait
+                port = _free_port()
+                config = write_config(self.settings, db, password, port)
+                started = time.monotonic()
+                tenant = await self._start(db, port, config, started)
             tenant.ready.set()
             tenant.last_used = time.monotonic()  # idle from now, not from when it began to start
             _logger.info(
-                "Odoo of %s started on port %d in %.1f s (pid %d)", db, port, time.monotonic() - started, process.pid
+                "Odoo of %s started on port %d in %.1f s (pid %d)",
+                db,
+                port,
+                time.monotonic() - started,
+                tenant.process.pid,
             )
             return tenant
+
+    async def _start(self, db: str, port: int, config: Path, started: float) -> TenantProcess:
+        """Start ``db``'s Odoo in a free place and wait until it answers."""
+        async with self._room:  # the place and the process together: two starts never take one place
+            await self._make_room(db, started)
+            process = await asyncio.create_subprocess_exec(
+                *self.limits.wrap(db, odoo_command(self.settings, config)),
+                env=odoo_environment(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            tenant = self.processes[db] = TenantProcess(db, port, process)
+        probe = tcp_probe("127.0.0.1", port)
+        while not await probe():
+            if process.returncode is not None:
+                raise ProvisionError(
+                    f"The Odoo of {db} exited at start (exit {process.returncode}); see {config.parent / 'odoo.log'}."
+                )
+            if time.monotonic() - started > START_TIMEOUT_S:
+                await self.stop(db, tenant)
+                raise ProvisionError(f"The Odoo of {db} did not answer within {START_TIMEOUT_S:.0f} s.")
+            await asyncio.sleep(0.2)
+        return tenant
 
     async def _make_room(self, db: str, started: float) -> None:
         """With ``max_running``, stop the Odoo unused the longest (answering, no open connection) until there is
