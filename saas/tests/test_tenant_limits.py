@@ -241,3 +241,26 @@ async def test_a_suspended_tenants_group_is_removed_by_the_sweep(
             provisioner.resume(db)
     finally:
         await processes.stop_all()
+
+
+async def test_a_group_removed_meanwhile_is_made_again_before_a_process_enters_it(
+    provisioner: Provisioner, tenant: CreateResult, layout: Layout
+) -> None:
+    """The limits are known, the group is gone (removed by a sweep that saw the tenant not ready): the next start
+    makes it again, or the process could not enter it (its start would fail, exit 126)."""
+    settings, db = provisioner.settings, tenant.db
+    processes = TenantProcesses(settings, limits=TenantLimits(settings, layout), only=frozenset({db}))
+    try:
+        await processes.apply_limits(db)
+        assert processes.limits.exists(db)
+        processes.limits.remove(db)
+        assert not processes.limits.exists(db)
+        await processes.apply_limits(db)
+        assert processes.limits.exists(db)
+        await processes.start_ingest(db)
+        await asyncio.sleep(1.0)
+        assert processes.ingests[db].returncode is None
+        assert processes.ingests[db].pid in processes.limits.pids(db)
+    finally:
+        await processes.stop_all()
+    assert not any(path.exists() for path in processes.limits.groups(db).values())

@@ -275,6 +275,10 @@ class TenantLimits:
         _logger.info("tenant %s limited to %.2f vCPU and %d MB (%s)", db, limits.cpu, limits.memory_mb, self.note)
         return True
 
+    def exists(self, db: str) -> bool:
+        """Whether the tenant's groups are there (always True where limits are not applied: nothing to make)."""
+        return all(path.is_dir() for path in self.groups(db).values())
+
     def wrap(self, db: str, command: list[str]) -> list[str]:
         """``command`` as it enters the tenant's groups first (unchanged when limits are not applied)."""
         if not self.applied:

@@ -195,14 +195,14 @@ class TenantProcesses:
         with ``refresh`` (a plan change); a tenant whose parameters cannot be read keeps what it had, or the
         defaults."""
         known = self._limits.get(db)
-        if known is not None and not refresh:
+        if known is not None and not refresh and self.limits.exists(db):
             return known[0]
         try:
             limits = await asyncio.to_thread(read_limits, self.settings, db)
         except Exception as exc:  # noqa: BLE001 (its database away for a moment: the limits in force stay)
             _logger.warning("the CPU and memory quotas of %s cannot be read now: %s", db, exc)
             limits = known[0] if known is not None else Limits()
-        if known is None or known[0] != limits:
+        if known is None or known[0] != limits or not self.limits.exists(db):
             await asyncio.to_thread(self.limits.apply, db, limits)
         self._limits[db] = (limits, time.monotonic())
         return limits
@@ -216,7 +216,13 @@ class TenantProcesses:
         now = time.monotonic()
         for db, (_, read) in list(self._limits.items()):
             if db not in ready:
-                if db not in self.processes and db not in self.ingests:
+                starting = self._starting.get(db)
+                if (
+                    not self.is_ready(db)  # now, not when the sweep began: it may have become ready since
+                    and db not in self.processes
+                    and db not in self.ingests
+                    and not (starting is not None and starting.locked())  # an Odoo about to enter the group
+                ):
                     self.release_limits(db)
             elif now - read > LIMITS_REFRESH_S:
                 await self.apply_limits(db, refresh=True)
