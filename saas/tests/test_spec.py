@@ -3,6 +3,7 @@ from typing import Any
 
 import pytest
 
+from hf_saas.cli import changed_quotas
 from hf_saas.errors import SpecError
 from hf_saas.spec import normalize_ip, normalize_mac, parse_spec
 
@@ -123,3 +124,22 @@ def test_tag_quota_in_spec() -> None:
     data = spec_data()
     data["plan"]["tags"] = 0
     assert "plan" in _errors(data)
+
+
+def test_hf_saas_quotas_changes_only_what_it_is_given() -> None:
+    """`hf-saas quotas DB --tags 800` on a plan with its own bandwidth, memory and policy keeps those."""
+    current = {
+        "tags": 500,
+        "samples_per_day": 5_000_000,
+        "retention_days": 30,
+        "storage_mb": 5_120,
+        "cpu": 0.5,
+        "bytes_per_day": 123_456_789,
+        "memory_mb": 4096,
+        "storage_policy": "shorten_retention",
+    }
+    options = {"db": "hf_t_x", "plan": None, "tags": 800, "samples_per_day": None, "cpu": None, "memory_mb": None}
+    quotas = changed_quotas(current, options)
+    assert quotas.tags == 800
+    assert (quotas.cpu, quotas.bytes_per_day, quotas.memory_mb) == (0.5, 123_456_789, 4096)
+    assert quotas.storage_policy == "shorten_retention" and quotas.retention_days == 30

@@ -14,13 +14,16 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
+
+from hf_historian.ingest.quota import STORAGE_POLICIES
 
 from .dev_certs import make_dev_certs
 from .errors import ConfigError, HfSaasError
 from .k8s import render, tenant_manifests
 from .provision import Provisioner
 from .settings import Settings
-from .spec import Quotas, parse_spec
+from .spec import COUNT_QUOTAS, Quotas, parse_spec
 from .tenant_router import serve
 
 
@@ -59,8 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     quotas = sub.add_parser("quotas", help="set a tenant's quotas at once (plan change)")
     quotas.add_argument("db")
     quotas.add_argument("--plan")
-    for key in ("tags", "samples-per-day", "retention-days", "storage-mb"):
-        quotas.add_argument(f"--{key}", type=int, required=True)
+    # only what is given changes: the rest stays as the tenant has it (a plan's bandwidth, memory, policy)
+    for key in ("tags", "samples-per-day", "retention-days", "storage-mb", "bytes-per-day", "memory-mb"):
+        quotas.add_argument(f"--{key}", type=int)
+    quotas.add_argument("--cpu", type=float, help="vCPU")
+    quotas.add_argument("--storage-policy", choices=STORAGE_POLICIES)
     server = sub.add_parser("serve", help="serve every tenant at http://<db>.<host>:<port>, each by its own Odoo")
     server.add_argument("--listen", default="127.0.0.1:8070", help="address:port of the router (default %(default)s)")
     server.add_argument(
@@ -158,12 +164,7 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
         usage = provisioner.usage(args.db)
         _print(args, usage, " ".join(f"{k}={v}" for k, v in usage.items()))
     elif cmd == "quotas":
-        quotas = Quotas(
-            tags=args.tags,
-            samples_per_day=args.samples_per_day,
-            retention_days=args.retention_days,
-            storage_mb=args.storage_mb,
-        )
+        quotas = changed_quotas(provisioner.usage(args.db)["quotas"], vars(args))
         outcome = provisioner.set_quotas(args.db, quotas, args.plan)
         _print(args, outcome.__dict__, outcome.message)
     elif cmd == "serve":
@@ -203,6 +204,12 @@ def run(args: argparse.Namespace, provisioner: Provisioner) -> int:
             )
         )
     return 0
+
+
+def changed_quotas(current: dict[str, Any], options: dict[str, Any]) -> Quotas:
+    """The tenant's quotas as they are (``usage()["quotas"]``), with those ``hf-saas quotas`` was given."""
+    given = {k: options[k] for k in (*COUNT_QUOTAS, "cpu", "storage_policy") if options.get(k) is not None}
+    return Quotas.from_dict({**current, **given})
 
 
 def main(argv: list[str] | None = None) -> int:

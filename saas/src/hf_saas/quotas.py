@@ -20,6 +20,7 @@ from . import db as pg
 from .errors import ProvisionError
 from .odoo_setup import FLOAT_QUOTA_KEYS, TEXT_QUOTA_KEYS
 from .settings import Settings
+from .tenant_limits import limits_status
 
 
 def require_connections(settings: Settings, db: str) -> None:
@@ -72,6 +73,8 @@ def usage(settings: Settings, db: str) -> dict[str, Any]:
         "db_size_mb": round(size / 1048576, 1),
         "quotas": quotas,
         "notices": notices,
+        # CPU seconds, throttling and memory from the tenant's cgroup, and whether limits apply at all
+        **limits_status(settings, db),
     }
 
 
