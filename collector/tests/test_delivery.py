@@ -249,3 +249,21 @@ async def test_a_broker_at_a_localhost_name_is_reached_over_tls_checked_against_
         assert len(queue) == 0, "the broker acknowledged it"
     finally:
         watcher.loop_stop()
+
+
+async def test_two_edges_with_one_client_id_do_not_storm_the_broker(broker: Broker, tmp_path: Path) -> None:
+    """Two collectors given the same client id take the session from each other: each backs off between its
+    connections instead of reconnecting at once (which made thousands of connections a second)."""
+    settings = MqttSettings(url=f"mqtt://127.0.0.1:{broker.port}", client_id="hf-test-same-id")
+    senders = [MqttSender(settings, DiskQueue(tmp_path / f"outbox-{i}.sqlite")) for i in range(2)]
+    tasks = [asyncio.create_task(sender.run()) for sender in senders]
+    try:
+        await asyncio.sleep(6.0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    made = [sender.connections for sender in senders]
+    assert all(n >= 1 for n in made), made
+    # with the backoff (at once, then 1 s, 2 s, 4 s …) each makes about 4 in 6 s
+    assert sum(made) <= 12, f"{made} connections in 6 s"

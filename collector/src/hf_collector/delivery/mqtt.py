@@ -30,6 +30,8 @@ from hf_core.net import create_connection, dial_host
 from hf_core.retry import Backoff, Probe, attempts, tcp_probe
 
 _logger = logging.getLogger(__name__)
+# A connection that lasted this long was a good one: the next reconnect is tried at once, not after a pause.
+STABLE_CONNECTION_S = 10.0
 _TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
 
 
@@ -116,6 +118,7 @@ class MqttSender:
         self.queue = queue
         self.socket_wrapper = socket_wrapper
         self.published = 0
+        self.connections = 0  # connections made (a reconnect storm shows here)
         self.connected = False
         self._wake = asyncio.Event()
         self._acked: list[int] = []
@@ -212,7 +215,8 @@ class MqttSender:
 
     async def run(self) -> None:
         """Send for ever: connect (capped exponential backoff between failed attempts), drain the queue until
-        the connection is lost, then reconnect at once."""
+        the connection is lost, then reconnect: at once after a good connection, after the backoff's pause
+        after one lost within STABLE_CONNECTION_S."""
         loop = asyncio.get_running_loop()
         backoff = Backoff()
         url = urlparse(self.settings.url)
@@ -221,8 +225,9 @@ class MqttSender:
         probe = None if self.socket_wrapper else tcp_probe(dial_host(host), port)
         while True:
             client, mids = await self._connect(loop, host, port, backoff, probe)
-            backoff.reset()
+            connected_at = loop.time()
             self.connected = True
+            self.connections += 1
             _logger.info("connected to broker %s:%s; %d buffered messages to send", host, port, len(self.queue))
             try:
                 await self._send_until_lost(client, mids)
@@ -231,7 +236,21 @@ class MqttSender:
                 self.connected = False
                 mids.clear()
                 self._acked.clear()  # not yet removed: sent again on the next connection (at-least-once)
-            _logger.warning("broker connection lost; buffering on disk and reconnecting")
+            lasted = loop.time() - connected_at
+            if lasted >= STABLE_CONNECTION_S:
+                backoff.reset()
+                _logger.warning("broker connection lost; buffering on disk and reconnecting")
+                continue
+            # Lost right after it was made: another client with our id took the session over, or the broker
+            # drops us (an ACL, a limit). Reconnecting at once would fight it thousands of times a second.
+            _logger.warning(
+                "broker connection lost %.1f s after it was made (another client with the id %r?); "
+                "buffering on disk and reconnecting in %.0f s",
+                lasted,
+                self.settings.client_id,
+                backoff.delay,
+            )
+            await backoff.pause()
 
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, host: str, port: int, backoff: Backoff, probe: Probe | None
