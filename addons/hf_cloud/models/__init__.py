@@ -6,3 +6,4 @@ from . import payment_transaction
 from . import product_template
 from . import sale_order
 from . import hf_cloud_edge
+from . import hf_cloud_tenant_request
