@@ -3,6 +3,7 @@ tenant's Odoo at ``http://<db>.localhost:<port>`` (reached at loopback, the Host
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import threading
@@ -69,10 +70,10 @@ class _EdgeApi:
 
 
 @contextlib.contextmanager
-def edge_api(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, list[str]]]:
+def edge_api(tls: ssl.SSLContext | None = None, port: int = 0) -> Iterator[tuple[int, list[str]]]:
     """A tiny real XML-RPC server (over TLS with ``tls``) answering as a tenant's Odoo does for its edge
     (authenticate, the document), recording the Host header of every request: (port, the headers)."""
-    port = free_port()
+    port = port or free_port()
     server = xmlrpc.server.SimpleXMLRPCServer(
         ("127.0.0.1", port), requestHandler=_Handler, logRequests=False, allow_none=True
     )
@@ -125,6 +126,26 @@ async def test_a_tenant_over_https_at_a_localhost_name_is_checked_against_that_n
         site = await source.fetch()
     assert [d.name for d in site.devices] == ["press1-modbus"]
     assert hosts == [f"tenant.localhost:{port}"] * 2
+
+
+async def test_the_first_pull_waits_for_an_odoo_still_starting(tmp_path: Path) -> None:
+    """No cache yet and the tenant's Odoo not up: the collector asks again (1 s, 2 s …) instead of exiting."""
+    port = free_port()
+    source = OdooSource(f"http://127.0.0.1:{port}", "hf_t_acme", "edge-1", "EDGE-KEY", tmp_path / "config-cache.json")
+    pulling = asyncio.create_task(source.fetch_first())
+    await asyncio.sleep(1.5)  # two attempts refused meanwhile
+    assert not pulling.done()
+    with edge_api(port=port):
+        site = await asyncio.wait_for(pulling, 10)
+    assert [d.name for d in site.devices] == ["press1-modbus"]
+    assert source.cached() == site
+
+
+async def test_a_refused_key_still_ends_the_first_pull(tenant_odoo: tuple[int, list[str]], tmp_path: Path) -> None:
+    port, _hosts = tenant_odoo
+    source = OdooSource(f"http://127.0.0.1:{port}", "hf_t_acme", "edge-1", "WRONG", tmp_path / "config-cache.json")
+    with pytest.raises(ConfigError, match="refused edge"):
+        await asyncio.wait_for(source.fetch_first(), 10)
 
 
 def test_tags_outside_the_edges_topic_root_are_left_out_and_named() -> None:

@@ -80,7 +80,7 @@ async def _run(args: argparse.Namespace, file_values: dict[str, Any], site: Site
                 "API key in HF_COLLECTOR_API_KEY (or --api-key)."
             )
         source = config.OdooSource(url.rstrip("/"), db, login, api_key, state_dir / "config-cache.json")
-        site = config.within_topic_root(await source.fetch(), root)
+        site = config.within_topic_root(await source.fetch_first(), root)
         current = {"hash": site.hash}
 
         reported: list[dict[str, Any]] = []

@@ -25,6 +25,7 @@ import yaml
 from hf_collector.model import SiteConfig, parse_site
 from hf_core.errors import ConfigError, SourceError
 from hf_core.net import create_connection
+from hf_core.retry import Backoff, attempts
 
 if TYPE_CHECKING:
     from xmlrpc.client import _HostType
@@ -265,6 +266,18 @@ class OdooSource:
         os.chmod(tmp, 0o600)  # it holds device passwords
         tmp.replace(self.cache_path)
         return parse_site(document)
+
+    async def fetch_first(self) -> SiteConfig:
+        """The configuration to start from: :meth:`fetch`, and while Odoo is away with nothing cached yet (a
+        tenant's Odoo still starting, a 503, a network coming up), asked again with the one backoff instead of
+        giving up: ``sh run.sh`` on a plant's box starts whenever it is run. A refused key still ends it."""
+        backoff = Backoff()
+        async for _ in attempts(backoff):
+            try:
+                return await self.fetch()
+            except SourceError as exc:
+                _logger.warning("%s Trying again in %.0f s.", exc, backoff.delay)
+        raise AssertionError("attempts() never ends")
 
     def cached(self) -> SiteConfig | None:
         try:
