@@ -36,7 +36,7 @@ def test_a_clone_waits_for_a_session_on_the_template_to_end(settings: Settings, 
     pg.clone(settings, template, CLONE)
     waited = time.monotonic() - started
     assert pg.exists(settings, CLONE)
-    assert 0.5 < waited < 3.0, f"cloned {waited:.2f} s after the start: soon after the session ended"
+    assert 0.5 < waited < 8.0, f"cloned {waited:.2f} s after the start: once the session ended, not before"
 
 
 def test_a_template_that_stays_in_use_is_a_clear_error(
