@@ -32,6 +32,7 @@ the cron's time goes); ``--help`` lists the rest.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -58,6 +59,12 @@ ORDERS = int(os.environ.get("HF_BENCH_ANALYTICS_ORDERS", "5"))  # per workcell
 ADDS = 5  # product/add events per order
 LONG_ADDS = int(os.environ.get("HF_BENCH_ANALYTICS_LONG_ADDS", "40"))  # product/add events of a long order
 T0_MS = 1_795_000_000_000
+PRODUCING, UNSPECIFIED_STOP = 10000, 40000  # UMH Classic state codes
+
+
+def line_states(adds: int) -> int:
+    """state/add events of a line's order of ``adds`` product/add (see order_events)."""
+    return adds + adds // 4
 
 
 def say(message: str) -> None:
@@ -132,7 +139,7 @@ def seed(rpc: Rpc) -> list[dict[str, Any]]:
 
 
 def order_events(
-    cell: dict[str, Any], external_id: str, t0_ms: int, adds: int = ADDS
+    cell: dict[str, Any], external_id: str, t0_ms: int, adds: int = ADDS, states: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
     events: list[tuple[str, dict[str, Any]]] = [
         (
@@ -142,6 +149,12 @@ def order_events(
         ("work-order/start", {"external_work_order_id": external_id, "start_time_unix_ms": t0_ms}),
     ]
     for n in range(adds):
+        if states:
+            # a line's own rhythm: the machine runs each cycle, and every fourth one it stops a while
+            cycle_ms = t0_ms + n * 60_000
+            events.append(("state/add", {"state": PRODUCING, "start_time_unix_ms": cycle_ms}))
+            if n % 4 == 3:
+                events.append(("state/add", {"state": UNSPECIFIED_STOP, "start_time_unix_ms": cycle_ms + 50_000}))
         events.append(
             (
                 "product/add",
@@ -169,11 +182,12 @@ def ours(
     adds: int = ADDS,
     one_at_a_time: bool = False,
     order_batch: bool = True,
+    states: bool = False,
 ) -> dict[str, float]:
     """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
     rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
     rpc("ir.config_parameter", "set_param", "hf_mrp.order_batch", "1" if order_batch else "0")
-    events = store(conn, cells, run, orders, adds)
+    events = store(conn, cells, run, orders, adds, states)
     cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     t0 = time.perf_counter()
     runs = 0
@@ -204,13 +218,14 @@ def store(
     run: int,
     orders: int,
     adds: int,
+    states: bool = False,
 ) -> int:
     """Store the events of ``run`` as the ingest does (pending, committed): how many."""
     rows = []
     for o in range(orders):
         for cell in cells:
             t0_ms = T0_MS + run * 1_000_000_000 + o * 3_600_000
-            for event_type, payload in order_events(cell, f"UNS-{run}-{cell['code']}-{o}", t0_ms, adds):
+            for event_type, payload in order_events(cell, f"UNS-{run}-{cell['code']}-{o}", t0_ms, adds, states):
                 topic = event_topic(cell["path"].split("/"), event_type)
                 body = encode_event(payload)
                 rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
@@ -243,9 +258,68 @@ stats.sort_stats("tottime").print_stats(%(top)d)
 """
 
 
-def profile(conn: Any, cells: list[dict[str, Any]], run: int, orders: int, adds: int, top: int) -> None:  # noqa: ANN401  (a psycopg2 connection)
+FLOOR_SCRIPT = """
+import json, time
+cells = json.loads(%(cells)r)
+Production = env["mrp.production"]
+def orders(count, tag):
+    vals = []
+    for n in range(count):
+        cell = cells[n %% len(cells)]
+        product = env["product.product"].browse(cell["product"])
+        vals.append({"product_id": product.id, "product_qty": 100, "product_uom_id": product.uom_id.id,
+                     "bom_id": cell["bom"], "origin": "FLOOR-%%s-%%d" %% (tag, n)})
+    t0 = time.perf_counter()
+    productions = Production.create(vals)
+    productions.action_confirm()
+    env.cr.commit()
+    t1 = time.perf_counter()
+    for production in productions:
+        production.qty_producing = 40
+        production._set_qty_producing()
+    productions._hf_mrp_mark_done()
+    env.cr.commit()
+    t2 = time.perf_counter()
+    assert set(productions.mapped("state")) == {"done"}, productions.mapped("state")
+    return t1 - t0, t2 - t1
+orders(5, "warm")
+opened, closed = orders(%(count)d, "timed")
+print("FLOOR %%.6f %%.6f" %% (opened, closed))
+"""
+
+
+def floor(cells: list[dict[str, Any]], count: int) -> dict[str, float]:
+    """What Odoo's own ORM needs for an order with no event in between: ``count`` manufacturing orders created
+    and confirmed in one ``create`` + ``action_confirm``, then given their quantity and marked done in one
+    ``button_mark_done``, committed, in ``odoo shell`` (no RPC): the least any path keeping MRP the truth pays
+    per order, whatever it does for the events between."""
+    script = FLOOR_SCRIPT.replace("%(cells)r", repr(json.dumps(cells))).replace("%(count)d", str(count))
+    script = script.replace("%%", "%")
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    figures = [line.split() for line in result.stdout.splitlines() if line.startswith("FLOOR ")]
+    if result.returncode or not figures:
+        raise RuntimeError(f"the floor's odoo shell failed: {result.stderr[-4000:]}")
+    opened, closed = float(figures[0][1]), float(figures[0][2])
+    return {"orders": count, "open": opened, "close": closed, "per_order": (opened + closed) / count}
+
+
+def profile(
+    conn: Any,  # noqa: ANN401  (a psycopg2 connection)
+    cells: list[dict[str, Any]],
+    run: int,
+    orders: int,
+    adds: int,
+    top: int,
+    states: bool = False,
+) -> None:
     """Store one run and apply it in ``odoo shell`` under cProfile: prints the top entries."""
-    events = store(conn, cells, run, orders, adds)
+    events = store(conn, cells, run, orders, adds, states)
     say(f"profile: {events} events stored; applying them in odoo shell under cProfile")
     result = subprocess.run(
         [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
@@ -413,6 +487,9 @@ def main() -> int:
         "--profile", action="store_true", help="only profile the cron on short orders (cProfile, top entries)"
     )
     parser.add_argument("--top", type=int, default=40, help="entries of the profile printed (default 40)")
+    parser.add_argument(
+        "--states", action="store_true", help="with --profile: the line's mix (state/add between the product/add)"
+    )
     args = parser.parse_args()
     global SERVER
     say(f"database {DB}: installing hf_mrp")
@@ -427,7 +504,8 @@ def main() -> int:
         say(f"seeding {WORKCELLS} workcells with a product and its routing each")
         cells = seed(rpc)
         if args.profile:
-            profile(conn, cells, 9, ORDERS, ADDS, args.top)
+            orders, adds = (1, LONG_ADDS) if args.states else (ORDERS, ADDS)
+            profile(conn, cells, 9, orders, adds, args.top, args.states)
             return 0
         say(
             f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
@@ -443,6 +521,12 @@ def main() -> int:
         say(f"ours, long orders, one at a time: {long_single}")
         long_mine = ours(conn, rpc, cells, 4, orders=1, adds=LONG_ADDS)
         say(f"ours, long orders: {long_mine}")
+        line = ours(conn, rpc, cells, 6, orders=1, adds=LONG_ADDS, states=True)
+        say(f"ours, a line's mix: {line}")
+        line_single = ours(conn, rpc, cells, 7, orders=1, adds=LONG_ADDS, one_at_a_time=True, states=True)
+        say(f"ours, a line's mix, one at a time: {line_single}")
+        least = floor(cells, WORKCELLS * ORDERS)
+        say(f"floor: {least}")
         orders = max(1, WORKCELLS * ORDERS // 5)
         say(f"baseline: {orders} orders, the same operations one XML-RPC call at a time")
         base = baseline(rpc, cells, orders)
@@ -460,8 +544,8 @@ def main() -> int:
             )
             done_orders, produced = cr.fetchone()
         conn.commit()
-        expected_orders = 3 * WORKCELLS * ORDERS + 2 * WORKCELLS
-        expected_parts = 8 * (3 * WORKCELLS * ORDERS * ADDS + 2 * WORKCELLS * LONG_ADDS)
+        expected_orders = 3 * WORKCELLS * ORDERS + 4 * WORKCELLS
+        expected_parts = 8 * (3 * WORKCELLS * ORDERS * ADDS + 4 * WORKCELLS * LONG_ADDS)
         ours_rate = mine["events"] / mine["seconds"]
         base_rate = base["events"] / base["seconds"]
         print()
@@ -487,6 +571,21 @@ def main() -> int:
         print(
             f"  the same, product/add one at a time            {rate(long_single):8.1f} events/s   "
             f"({long_single['events']} events in {long_single['seconds']:.1f} s, {long_single['failed']} failed)"
+        )
+        print(
+            f"a line's mix ({LONG_ADDS} product/add, {line_states(LONG_ADDS)} state/add an order)"
+            f" {rate(line):8.1f} events/s   ({line['events']} events in {line['seconds']:.1f} s, "
+            f"{line['failed']} failed)"
+        )
+        print(
+            f"  the same, product/add one at a time            {rate(line_single):8.1f} events/s   "
+            f"({line_single['events']} events in {line_single['seconds']:.1f} s, {line_single['failed']} failed)"
+        )
+        print(
+            f"Odoo's own floor: an order opened and closed     {least['per_order'] * 1000:8.1f} ms/order    "
+            f"({least['orders']} orders in one create + action_confirm: {least['open']:.1f} s, in one "
+            f"button_mark_done: {least['close']:.1f} s; at most {(ADDS + 3) / least['per_order']:.0f} events/s "
+            f"for {ADDS + 3}-event orders, were every other event free)"
         )
         print(
             f"one XML-RPC call at a time (an integrator)       {base_rate:8.1f} events/s   "

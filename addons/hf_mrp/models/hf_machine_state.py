@@ -73,8 +73,19 @@ class HfMachineState(models.AbstractModel):
         state = classify_state(code)
         loss = self._hf_mrp_umh_loss(code)
         Productivity = self.env["mrp.workcenter.productivity"].sudo()
+        # only what this state can touch: the records still open at its start or starting from it on, never
+        # the workcell's whole history (a state a minute is half a million records a year)
         records = Productivity.search(
-            [("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")], order="date_start, id"
+            [
+                ("workcenter_id", "=", workcenter.id),
+                ("hf_source", "=", "machine"),
+                "|",
+                "|",
+                ("date_end", "=", False),
+                ("date_end", ">", start),
+                ("date_start", ">=", start),
+            ],
+            order="date_start, id",
         )
         if end is None:
             if records.filtered(lambda r: r.date_start == start and r.hf_umh_state == code):

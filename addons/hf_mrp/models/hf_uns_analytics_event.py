@@ -32,6 +32,8 @@ PRODUCT_ADD_RUN = 200
 # in the cursor's postrollback data, which lives exactly as long as the transaction (cleared at its commit
 # and its rollback; precommit data is cleared at every savepoint's flush)
 BOOKED_KEY = "hf_mrp.booked_events"
+# events that change no work order's quantity, so a run of product/add may be booked across them
+QUANTITY_FREE_EVENTS = frozenset({"state/add", "state/overwrite", "shift/add", "shift/delete"})
 
 
 def ms_to_datetime(ms):
@@ -369,12 +371,14 @@ class HfUnsAnalyticsEvent(models.Model):
             self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(event.id for event, _r in reports[1:])
 
     def _hf_next_product_adds(self, workcenter, workorder, product, body):
-        """The workcell's pending product/add events right after this one (none of another type between) that
-        go to the same work order, product and batch, not reported yet: [(event, payload)], in order."""
+        """The workcell's pending product/add events right after this one that go to the same work order,
+        product and batch, not reported yet: [(event, payload)], in order. Only the machine's states and
+        shifts may come between (a line sends a state each cycle); any other event ends the run."""
         self.env.cr.execute(
             "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
-            " AND workcenter_id = %s AND id > %s ORDER BY id LIMIT %s",
-            (workcenter.id, self.id, self._hf_product_add_run() - 1),
+            # a state or shift between is applied after the run, in its own order: it touches no quantity
+            " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
+            (workcenter.id, self.id, sorted(QUANTITY_FREE_EVENTS), self._hf_product_add_run() - 1),
         )
         run, keys = [], {body["end_time_unix_ms"]}
         for event_id, event_type, payload in self.env.cr.fetchall():

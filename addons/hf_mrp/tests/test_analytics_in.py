@@ -272,6 +272,47 @@ class TestAnalyticsIn(HfMrpCommon):
             "the machine's running time from the start on is the work order's",
         )
 
+    def test_a_lines_states_between_its_reports_do_not_break_the_run(self):
+        # a line's own rhythm: a state/add for each cycle, a report at its end; the states touch no quantity,
+        # so the reports between them are still booked together (one scrap order, not one per report) and
+        # every state is still recorded, in its own order
+        events = self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-S", "quantity": 100, "product": {"external_product_id": "BRK-1"}},
+        )
+        events += self.event("work-order/start", {"external_work_order_id": "WO-S", "start_time_unix_ms": ms(at(0))})
+        for n in range(4):
+            events += self.event("state/add", {"state": 10000, "start_time_unix_ms": ms(at(60 * n))})
+            events += self.event(
+                "product/add",
+                {
+                    "external_product_type_id": "BRK-1",
+                    "start_time_unix_ms": ms(at(60 * n)),
+                    "end_time_unix_ms": ms(at(60 * n + 50)),
+                    "quantity": 8,
+                    "bad_quantity": 1,
+                },
+            )
+            events += self.event("state/add", {"state": 40000, "start_time_unix_ms": ms(at(60 * n + 50))})
+        self.process()
+        self.assertEqual(set(events.mapped("state")), {"done"}, events.mapped("error"))
+        production = self.production("WO-S")
+        self.assertEqual(production.workorder_ids.qty_produced, 32)
+        scraps = self.env["stock.scrap"].search([("production_id", "=", production.id)])
+        self.assertEqual((len(scraps), sum(scraps.mapped("scrap_qty"))), (1, 4), "one scrap order for the run")
+        self.assertEqual(len(self.env["hf.mrp.output"].search([("workcenter_id", "=", self.cell.id)])), 4)
+        records = self.Productivity.search(
+            [("workcenter_id", "=", self.cell.id), ("hf_source", "=", "machine")], order="date_start, id"
+        )
+        self.assertEqual(
+            [(r.hf_umh_state, r.date_start) for r in records],
+            [(code, at(60 * n + offset)) for n in range(4) for code, offset in ((10000, 0), (40000, 50))],
+        )
+        self.assertEqual(
+            records[:-1].mapped("date_end"), records[1:].mapped("date_start"), "each state holds until the next"
+        )
+        self.assertFalse(records[-1].date_end)
+
     def test_a_run_of_reports_is_booked_at_once(self):
         # a line reporting every few seconds: the cron books the workcell's reports in a row together (one
         # quantity update, one scrap order), each report still its own output (setBadQuantity corrects one)
