@@ -22,6 +22,7 @@ until now. ``state/overwrite`` replaces what the workcell recorded between its t
 """
 
 from datetime import datetime
+from itertools import pairwise
 
 from odoo import _, api, models
 from odoo.exceptions import UserError
@@ -59,34 +60,95 @@ class HfMachineState(models.AbstractModel):
         return self.env.ref(xmlid)
 
     @api.model
-    def _hf_mrp_apply_state_event(self, workcenter, code, start, end=None):
-        """Record UMH state ``code`` on ``workcenter`` from ``start`` (to ``end`` for state/overwrite)."""
-        if workcenter._hf_role_tag("machine_state"):
+    def _hf_mrp_check_state_source(self, workcenter):
+        tag = workcenter._hf_role_tag("machine_state")
+        if tag:
             raise UserError(
                 _(
                     "%(workcell)s takes its machine state from its tag %(tag)s: a state event from the UNS would "
                     "count its time twice.",
                     workcell=workcenter.name,
-                    tag=workcenter._hf_role_tag("machine_state").name,
+                    tag=tag.name,
                 )
             )
-        state = classify_state(code)
-        loss = self._hf_mrp_umh_loss(code)
-        Productivity = self.env["mrp.workcenter.productivity"].sudo()
-        # only what this state can touch: the records still open at its start or starting from it on, never
-        # the workcell's whole history (a state a minute is half a million records a year)
-        records = Productivity.search(
-            [
-                ("workcenter_id", "=", workcenter.id),
-                ("hf_source", "=", "machine"),
-                "|",
-                "|",
-                ("date_end", "=", False),
-                ("date_end", ">", start),
-                ("date_start", ">=", start),
-            ],
-            order="date_start, id",
+
+    @api.model
+    def _hf_mrp_records_from(self, workcenter, start):
+        """The workcell's machine records a state from ``start`` on can touch: those still open at ``start`` or
+        starting from it on, never its whole history (a state a minute is half a million records a year)."""
+        return (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .search(
+                [
+                    ("workcenter_id", "=", workcenter.id),
+                    ("hf_source", "=", "machine"),
+                    "|",
+                    "|",
+                    ("date_end", "=", False),
+                    ("date_end", ">", start),
+                    ("date_start", ">=", start),
+                ],
+                order="date_start, id",
+            )
         )
+
+    @api.model
+    def _hf_mrp_state_values(self, workcenter, code, start, end=None):
+        return {
+            **self._open_values(
+                workcenter,
+                classify_state(code),
+                start,
+                loss=self._hf_mrp_umh_loss(code),
+                description=_("UMH state %(code)s (state event)", code=code),
+            ),
+            "hf_umh_state": code,
+            "date_end": end or False,
+        }
+
+    @api.model
+    def _hf_mrp_append_states(self, workcenter, states):
+        """Record a run of state/add events ``states`` [(code, start)], in time order and all after what the
+        workcell recorded, at once: each holds until the next, the last one stays open (what applying them one
+        by one gives, with one search and one create). False, and nothing done, when they do not append."""
+        self._hf_mrp_check_state_source(workcenter)
+        first = states[0][1]
+        if any(later <= earlier for (_c, earlier), (_d, later) in pairwise(states)):
+            return False
+        records = self._hf_mrp_records_from(workcenter, first)
+        if len(records) > 1 or (records and records.date_start >= first):
+            return False  # it overwrites or interleaves with what is there: one by one
+        if records and (not records.date_end or records.date_end > first):
+            records.date_end = first
+        ends = [start for _code, start in states[1:]] + [None]
+        created = (
+            self.env["mrp.workcenter.productivity"]
+            .sudo()
+            .create(
+                [
+                    self._hf_mrp_state_values(workcenter, code, start, end)
+                    for (code, start), end in zip(states, ends, strict=True)
+                ]
+            )
+        )
+        current = created[-1]
+        workcenter.write(
+            {
+                "hf_state_current": current.hf_machine_state,
+                "hf_state_since": current.date_start,
+                "hf_state_productivity_id": current.id,
+            }
+        )
+        return True
+
+    @api.model
+    def _hf_mrp_apply_state_event(self, workcenter, code, start, end=None):
+        """Record UMH state ``code`` on ``workcenter`` from ``start`` (to ``end`` for state/overwrite)."""
+        self._hf_mrp_check_state_source(workcenter)
+        values = self._hf_mrp_state_values(workcenter, code, start)  # checks the code first
+        Productivity = self.env["mrp.workcenter.productivity"].sudo()
+        records = self._hf_mrp_records_from(workcenter, start)
         if end is None:
             if records.filtered(lambda r: r.date_start == start and r.hf_umh_state == code):
                 return  # applied already
@@ -106,14 +168,7 @@ class HfMachineState(models.AbstractModel):
                 record.date_start = end
             else:
                 record.unlink()
-        record = self._open(workcenter, state, start, loss=loss)
-        record.write(
-            {
-                "hf_umh_state": code,
-                "date_end": end or False,
-                "description": _("UMH state %(code)s (state event)", code=code),
-            }
-        )
+        Productivity.create({**values, "date_end": end or False})
         current = Productivity.search(
             [("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
             order="date_start desc, id desc",

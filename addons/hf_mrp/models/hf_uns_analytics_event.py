@@ -28,12 +28,10 @@ _logger = logging.getLogger(__name__)
 # the most product/add events of one workcell booked together (one quantity update, one scrap order); the
 # system parameter hf_mrp.product_add_run overrides it (1: each event on its own, as before runs were booked)
 PRODUCT_ADD_RUN = 200
-# events of this transaction booked with an earlier one of their run: the cron marks them done at once. Kept
-# in the cursor's postrollback data, which lives exactly as long as the transaction (cleared at its commit
-# and its rollback; precommit data is cleared at every savepoint's flush)
-BOOKED_KEY = "hf_mrp.booked_events"
 # events that change no work order's quantity, so a run of product/add may be booked across them
 QUANTITY_FREE_EVENTS = frozenset({"state/add", "state/overwrite", "shift/add", "shift/delete"})
+# events that change no machine state, so a run of state/add may be booked across them
+STATE_FREE_EVENTS = frozenset({"product/add", "product/setBadQuantity", "shift/add", "shift/delete"})
 
 
 def ms_to_datetime(ms):
@@ -76,8 +74,6 @@ class HfUnsAnalyticsEvent(models.Model):
         }.get(self.event_type)
         if handler is None:
             return super()._apply()
-        if self.id in self.env.cr.postrollback.data.get(BOOKED_KEY, ()):
-            return True  # booked with its run (in this transaction): nothing to look up again
         return handler(event.workcenter_id.sudo().with_company(event.workcenter_id.company_id), self._hf_body()) or True
 
     def _prepare_batch(self):
@@ -368,7 +364,7 @@ class HfUnsAnalyticsEvent(models.Model):
             # what could still fail (a constraint at the flush) fails here, in this event's savepoint, before
             # the others are taken for booked
             self.env.flush_all()
-            self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(event.id for event, _r in reports[1:])
+            self._book_with(self.browse([event.id for event, _r in reports[1:]]))
 
     def _hf_next_product_adds(self, workcenter, workorder, product, body):
         """The workcell's pending product/add events right after this one that go to the same work order,
@@ -415,6 +411,32 @@ class HfUnsAnalyticsEvent(models.Model):
             run = [(event, report) for event, report in run if ms_to_datetime(report["end_time_unix_ms"]) not in booked]
         return run
 
+    def _hf_next_state_adds(self, workcenter, body):
+        """The workcell's pending state/add events right after this one, each later than the one before and a
+        UMH state code: [(event, payload)], in order. Only reports (product/add, product/setBadQuantity) and
+        shifts may come between, which the machine's states do not touch; any other event ends the run (a
+        work order's start or stop moves whose time a running state is)."""
+        self.env.cr.execute(
+            "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
+            " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
+            (workcenter.id, self.id, sorted(STATE_FREE_EVENTS), self._hf_product_add_run() - 1),
+        )
+        run, last = [], body["start_time_unix_ms"]
+        for event_id, event_type, payload in self.env.cr.fetchall():
+            if event_type != "state/add":
+                break
+            try:
+                report = json.loads(payload or "{}")
+                start, code = report["start_time_unix_ms"], int(report["state"])
+                self.env["hf.machine.state"]._hf_mrp_umh_loss(code)
+            except (ValueError, KeyError, TypeError, UserError):
+                break  # it fails alone, with its reason
+            if start <= last:
+                break
+            last = start
+            run.append((self.browse(event_id), report))
+        return run
+
     def _hf_apply_set_bad_quantity(self, workcenter, body):
         domain = [("workcenter_id", "=", workcenter.id), ("date_end", "=", ms_to_datetime(body["end_time_unix_ms"]))]
         product_ref = event_product_ref(body)
@@ -440,6 +462,14 @@ class HfUnsAnalyticsEvent(models.Model):
     # --- states and shifts --------------------------------------------------------------------
 
     def _hf_apply_state(self, workcenter, body):
+        if self.event_type == "state/add":
+            run = self._hf_next_state_adds(workcenter, body)
+            states = [(int(body["state"]), ms_to_datetime(body["start_time_unix_ms"]))]
+            states += [(int(report["state"]), ms_to_datetime(report["start_time_unix_ms"])) for _e, report in run]
+            if run and self.env["hf.machine.state"]._hf_mrp_append_states(workcenter, states):
+                self.env.flush_all()  # a constraint fails here, in this event's savepoint, before the run is booked
+                self._book_with(self.browse([event.id for event, _report in run]))
+                return
         end = ms_to_datetime(body.get("end_time_unix_ms")) if self.event_type == "state/overwrite" else None
         self.env["hf.machine.state"]._hf_mrp_apply_state_event(
             workcenter,

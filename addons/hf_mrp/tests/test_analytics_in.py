@@ -272,6 +272,43 @@ class TestAnalyticsIn(HfMrpCommon):
             "the machine's running time from the start on is the work order's",
         )
 
+    def test_a_run_of_states_is_recorded_as_one_by_one(self):
+        # a workcell's states in a row are recorded together; what they give is what one by one gives: each
+        # state holds until the next, a work order's start between them still splits the machine's time, a
+        # redelivered run changes nothing, and a state older than the last one is put in its place
+        def state(code, second):
+            return self.event("state/add", {"state": code, "start_time_unix_ms": ms(at(second))})
+
+        events = self.event(
+            "work-order/create",
+            {"external_work_order_id": "WO-R", "quantity": 100, "product": {"external_product_id": "BRK-1"}},
+        )
+        events += state(10000, 0) + state(40000, 30)
+        events += self.event("work-order/start", {"external_work_order_id": "WO-R", "start_time_unix_ms": ms(at(60))})
+        events += state(10000, 90) + state(30000, 120) + state(10000, 150)
+        self.process()
+        again = state(10000, 90) + state(30000, 120) + state(10000, 150) + state(180000, 100)
+        self.process()
+        self.assertEqual(set((events + again).mapped("state")), {"done"}, (events + again).mapped("error"))
+        workorder = self.production("WO-R").workorder_ids
+        records = self.Productivity.search(
+            [("workcenter_id", "=", self.cell.id), ("hf_source", "=", "machine")], order="date_start, id"
+        )
+        none = self.env["mrp.workorder"]
+        self.assertEqual(
+            [(r.hf_umh_state, r.date_start, r.date_end, r.workorder_id) for r in records],
+            [
+                (10000, at(0), at(30), none),
+                (40000, at(30), at(90), none),
+                (10000, at(90), at(100), workorder),
+                (180000, at(100), at(120), none),
+                (30000, at(120), at(150), none),
+                (10000, at(150), False, workorder),
+            ],
+        )
+        self.assertEqual(self.cell.hf_state_productivity_id, records[-1], "the workcell's current state is the last")
+        self.assertEqual(self.cell.hf_state_since, at(150))
+
     def test_a_lines_states_between_its_reports_do_not_break_the_run(self):
         # a line's own rhythm: a state/add for each cycle, a report at its end; the states touch no quantity,
         # so the reports between them are still booked together (one scrap order, not one per report) and

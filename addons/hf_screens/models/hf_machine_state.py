@@ -257,29 +257,29 @@ class HfMachineState(models.AbstractModel):
 
     @api.model
     def _open(self, workcenter, state, start, loss=None):
+        return self.env["mrp.workcenter.productivity"].sudo().create(self._open_values(workcenter, state, start, loss))
+
+    @api.model
+    def _open_values(self, workcenter, state, start, loss=None, description=None):
+        """The productivity record of machine state ``state`` from ``start`` on (the values to create it)."""
         workorder = workcenter.hf_workorder_id
-        return (
-            self.env["mrp.workcenter.productivity"]
-            .sudo()
-            .create(
-                {
-                    "workcenter_id": workcenter.id,
-                    "company_id": workcenter.company_id.id,
-                    "loss_id": (loss or self._loss_for(state)).id,
-                    "date_start": start,
-                    "hf_source": "machine",
-                    "hf_machine_state": state,
-                    "user_id": False,
-                    # Only running time is the work order's time: idle and down stay the workcell's losses.
-                    "workorder_id": workorder.id if state == RUNNING and workorder.state == "progress" else False,
-                    "description": _(
-                        "Machine state %(state)s (tag %(tag)s)",
-                        state=dict(STATES)[state],
-                        tag=workcenter._hf_role_tag("machine_state").name,
-                    ),
-                }
-            )
-        )
+        return {
+            "workcenter_id": workcenter.id,
+            "company_id": workcenter.company_id.id,
+            "loss_id": (loss or self._loss_for(state)).id,
+            "date_start": start,
+            "hf_source": "machine",
+            "hf_machine_state": state,
+            "user_id": False,
+            # Only running time is the work order's time: idle and down stay the workcell's losses.
+            "workorder_id": workorder.id if state == RUNNING and workorder.state == "progress" else False,
+            "description": description
+            or _(
+                "Machine state %(state)s (tag %(tag)s)",
+                state=dict(STATES)[state],
+                tag=workcenter._hf_role_tag("machine_state").name,
+            ),
+        }
 
     @api.model
     def _switch_workorder(self, workcenter, workorder, when=None):

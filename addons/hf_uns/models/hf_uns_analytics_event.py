@@ -20,6 +20,10 @@ WAIT_PARAM = "hf_uns.analytics_wait_minutes"
 WAIT_RETRY_S = 60
 # what _apply returns for an event whose last step is done for several events at once (_apply_deferred)
 DEFERRED = "deferred"
+# the later pending events an event's _apply booked with it (a run of a workcell's reports or states: one
+# update for all), as ids in the cursor's postrollback data (_book_with): the cron marks them done with it,
+# in one write, and does not apply them again
+BOOKED_KEY = "hf_uns.booked_events"
 
 
 class AnalyticsWait(Exception):
@@ -231,6 +235,7 @@ class HfUnsAnalyticsEvent(models.Model):
                 continue
             event = self.browse(queue.popleft())
             event = event.with_context(hf_from_uns=True, hf_uns_defer=True).with_company(event.company_id)
+            cr.postrollback.data.pop(BOOKED_KEY, None)  # only what this event books
             try:
                 with cr.savepoint():
                     done = event._apply()
@@ -257,6 +262,11 @@ class HfUnsAnalyticsEvent(models.Model):
                 continue
             event._done(queue, waiting)
             applied += 1
+            booked = cr.postrollback.data.pop(BOOKED_KEY, None)
+            if booked:
+                self.browse(sorted(booked))._done_booked()
+                queue = deque(i for i in queue if i not in booked)
+                applied += len(booked)
         remaining = 0
         if not blocked:
             # Events the ingest stored while this ran: Odoo runs the job again at once for them (ir.cron's
@@ -265,6 +275,25 @@ class HfUnsAnalyticsEvent(models.Model):
             remaining = cr.fetchone()[0]
         self.env["ir.cron"]._notify_progress(done=handled, remaining=remaining)
         return applied
+
+    def _book_with(self, booked):
+        """Called by an event's ``_apply``: the later pending events ``booked`` (a recordset) were applied with
+        this one, so the cron marks them done with it and applies them no more."""
+        self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(booked.ids)
+
+    def _done_booked(self):
+        """Mark applied the events booked with an earlier one: nothing left to wake (it woke what they would).
+        Written at once: the next event's look-ahead reads the pending ones with SQL."""
+        self.write(
+            {
+                "state": "done",
+                "error": False,
+                "processed_at": fields.Datetime.now(),
+                "wait_key": False,
+                "waiting_since": False,
+            }
+        )
+        self.flush_recordset()
 
     def _done(self, queue, wake=True):
         """Mark this event applied; the events waiting for what it brings go to the queue's front."""
