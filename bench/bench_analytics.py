@@ -8,12 +8,17 @@ What it does, on a throwaway database (``hf_analytics_bench``) and a private Odo
    batch, pending) and committed; then the cron that applies them (``_cron_process_pending``, started over
    XML-RPC with ir.cron's "Run manually", as the ingest's wake-up starts it) runs until none is pending.
    Twice: with a workcell's product/add events in a row booked together (one quantity update and one scrap
-   order a run: hf_mrp's path), and one at a time (system parameter ``hf_mrp.product_add_run`` = 1: the path
+   order a run: hf_mrp's path), and one at a time (system parameter ``hf_mrp.event_run`` = 1: the path
    before runs were booked) as the baseline; once more with each order created and closed alone (system
    parameter ``hf_mrp.order_batch`` = 0; by default the cron creates the orders of its work-order/create
    events in one ``create`` and closes those its work-order/stop events finished in one ``button_mark_done``);
-   and the first two again for long orders (one order per workcell with 40 product/add: a line reports its
-   parts every few seconds while an order lasts hours);
+   the first two again for long orders (one order per workcell with 40 product/add: a line reports its
+   parts every few seconds while an order lasts hours); and both again for a line's mix, the long orders
+   with the machine's state before each report and a stop every fourth cycle (50 state/add an order: UMH
+   Classic sends a state at each change) — a workcell's state/add in a row are recorded together too;
+   then **Odoo's own floor**: as many orders as the short run's, created and confirmed in one ``create`` +
+   ``action_confirm`` and marked done in one ``button_mark_done`` in an ``odoo shell``, with no event between:
+   the least an order costs with MRP the truth, so the most events/s orders of 8 events can reach;
 3. **counter lag**: Odoo restarted with one cron worker; a workcell with a good-part counter runs a work order;
    each new counter value is stored through the historian's writer and the counters job woken as the ingest
    wakes it (``hf_historian.ingest.analytics.CronWaker``: a trigger and Postgres' NOTIFY); the time until the
@@ -25,8 +30,8 @@ What it does, on a throwaway database (``hf_analytics_bench``) and a private Odo
 
 Targets (issue 18): ≥ 200 events/s, counter to work order p95 ≤ 5 s. Run:
 ``.venv/bin/python bench/bench_analytics.py``. Prints figures, asserts none. ``--profile`` instead stores one
-more run of short orders and applies it in an ``odoo shell`` under cProfile, printing its top entries (where
-the cron's time goes); ``--help`` lists the rest.
+more run (``--mix short|long|line``) and applies it in an ``odoo shell`` under cProfile, printing its top
+entries (where the cron's time goes); ``--help`` lists the rest.
 """
 
 from __future__ import annotations
@@ -185,7 +190,7 @@ def ours(
     states: bool = False,
 ) -> dict[str, float]:
     """Run ``run`` (its own orders and times): ``orders`` per workcell of ``adds`` product/add events each."""
-    rpc("ir.config_parameter", "set_param", "hf_mrp.product_add_run", "1" if one_at_a_time else "")
+    rpc("ir.config_parameter", "set_param", "hf_mrp.event_run", "1" if one_at_a_time else "")
     rpc("ir.config_parameter", "set_param", "hf_mrp.order_batch", "1" if order_batch else "0")
     events = store(conn, cells, run, orders, adds, states)
     cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
@@ -488,7 +493,10 @@ def main() -> int:
     )
     parser.add_argument("--top", type=int, default=40, help="entries of the profile printed (default 40)")
     parser.add_argument(
-        "--states", action="store_true", help="with --profile: the line's mix (state/add between the product/add)"
+        "--mix",
+        choices=("short", "long", "line"),
+        default="short",
+        help="with --profile: short orders (default), long orders, or a line's mix (state/add between the reports)",
     )
     args = parser.parse_args()
     global SERVER
@@ -504,8 +512,8 @@ def main() -> int:
         say(f"seeding {WORKCELLS} workcells with a product and its routing each")
         cells = seed(rpc)
         if args.profile:
-            orders, adds = (1, LONG_ADDS) if args.states else (ORDERS, ADDS)
-            profile(conn, cells, 9, orders, adds, args.top, args.states)
+            orders, adds = (ORDERS, ADDS) if args.mix == "short" else (1, LONG_ADDS)
+            profile(conn, cells, 9, orders, adds, args.top, args.mix == "line")
             return 0
         say(
             f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"

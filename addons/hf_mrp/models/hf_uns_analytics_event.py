@@ -25,9 +25,10 @@ from hf_core.analytics import product_id as event_product_ref
 
 _logger = logging.getLogger(__name__)
 
-# the most product/add events of one workcell booked together (one quantity update, one scrap order); the
-# system parameter hf_mrp.product_add_run overrides it (1: each event on its own, as before runs were booked)
-PRODUCT_ADD_RUN = 200
+# the most events of one workcell booked together: a run of product/add (one quantity update, one scrap order)
+# or of state/add (one create); the system parameter hf_mrp.event_run overrides it (1: each event on its own,
+# as before runs were booked)
+EVENT_RUN = 200
 # events that change no work order's quantity, so a run of product/add may be booked across them
 QUANTITY_FREE_EVENTS = frozenset({"state/add", "state/overwrite", "shift/add", "shift/delete"})
 # events that change no machine state, so a run of state/add may be booked across them
@@ -374,7 +375,7 @@ class HfUnsAnalyticsEvent(models.Model):
             "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
             # a state or shift between is applied after the run, in its own order: it touches no quantity
             " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
-            (workcenter.id, self.id, sorted(QUANTITY_FREE_EVENTS), self._hf_product_add_run() - 1),
+            (workcenter.id, self.id, sorted(QUANTITY_FREE_EVENTS), self._hf_event_run() - 1),
         )
         run, keys = [], {body["end_time_unix_ms"]}
         for event_id, event_type, payload in self.env.cr.fetchall():
@@ -419,7 +420,7 @@ class HfUnsAnalyticsEvent(models.Model):
         self.env.cr.execute(
             "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
             " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
-            (workcenter.id, self.id, sorted(STATE_FREE_EVENTS), self._hf_product_add_run() - 1),
+            (workcenter.id, self.id, sorted(STATE_FREE_EVENTS), self._hf_event_run() - 1),
         )
         run, last = [], body["start_time_unix_ms"]
         for event_id, event_type, payload in self.env.cr.fetchall():
@@ -503,12 +504,12 @@ class HfUnsAnalyticsEvent(models.Model):
         return self.env["ir.config_parameter"].sudo().get_param("hf_mrp.order_batch", "1") != "0"
 
     @api.model
-    def _hf_product_add_run(self):
-        value = self.env["ir.config_parameter"].sudo().get_param("hf_mrp.product_add_run")
+    def _hf_event_run(self):
+        value = self.env["ir.config_parameter"].sudo().get_param("hf_mrp.event_run")
         try:
-            return max(1, int(value)) if value else PRODUCT_ADD_RUN
+            return max(1, int(value)) if value else EVENT_RUN
         except ValueError:
-            return PRODUCT_ADD_RUN
+            return EVENT_RUN
 
     # --- references ---------------------------------------------------------------------------
 
