@@ -267,6 +267,7 @@ class HfUnsAnalyticsEvent(models.Model):
                 self.browse(sorted(booked))._done_booked()
                 queue = deque(i for i in queue if i not in booked)
                 applied += len(booked)
+                handled += len(booked)
         remaining = 0
         if not blocked:
             # Events the ingest stored while this ran: Odoo runs the job again at once for them (ir.cron's
