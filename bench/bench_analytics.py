@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,67 @@ ADDS = 5  # product/add events per order
 LONG_ADDS = int(os.environ.get("HF_BENCH_ANALYTICS_LONG_ADDS", "40"))  # product/add events of a long order
 T0_MS = 1_795_000_000_000
 PRODUCING, UNSPECIFIED_STOP = 10000, 40000  # UMH Classic state codes
+
+
+HISTORY = int(os.environ.get("HF_BENCH_ANALYTICS_HISTORY", "50000"))  # a month of a state a minute, and more
+HISTORY_STATES = 200  # state/add events applied on each of the two workcells
+
+
+def run_start(run: int) -> datetime:
+    """When the events of ``run`` begin (Odoo's naive UTC)."""
+    return datetime.fromtimestamp((T0_MS + run * 1_000_000_000) / 1000, UTC).replace(tzinfo=None)
+
+
+def give_history(conn: Any, cell: dict[str, Any], records: int, before: datetime) -> None:  # noqa: ANN401  (a psycopg2 connection)
+    """``records`` closed machine states of a minute each on ``cell``, all ending by ``before``: what a workcell
+    that has sent a state a minute for weeks has recorded."""
+    with conn.cursor() as cr:
+        cr.execute(
+            "INSERT INTO mrp_workcenter_productivity (workcenter_id, company_id, loss_id, loss_type, description,"
+            " date_start, date_end, duration, hf_source, hf_machine_state, hf_umh_state, create_date, write_date)"
+            " SELECT w.id, w.company_id, l.id, l.loss_type, 'UMH state 10000 (history)', t, t + interval '1 minute',"
+            " 1, 'machine', 'running', 10000, now(), now()"
+            " FROM mrp_workcenter w, mrp_workcenter_productivity_loss l,"
+            " generate_series(%s::timestamp - make_interval(mins => %s), %s::timestamp - interval '1 minute',"
+            " interval '1 minute') t"
+            " WHERE w.id = %s AND l.id = (SELECT res_id FROM ir_model_data WHERE module = 'mrp'"
+            " AND name = 'block_reason7')",
+            (before, records, before, cell["workcenter"]),
+        )
+        # what autovacuum does for a table grown over weeks; a bulk insert leaves the planner's figures behind
+        cr.execute("ANALYZE mrp_workcenter_productivity")
+    conn.commit()
+
+
+def states_after_history(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: int) -> dict[str, float]:  # noqa: ANN401  (a psycopg2 connection)
+    """state/add applied one at a time (as between a work order's starts and stops) on a workcell with no
+    history, then on one with ``HISTORY`` recorded states: events/s each."""
+    rpc("ir.config_parameter", "set_param", "hf_mrp.event_run", "1")
+    fresh, old = cells[-2], cells[-1]
+    start = run_start(run)
+    give_history(conn, old, HISTORY, start)
+    cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
+    rates = {}
+    for name, cell in (("fresh", fresh), ("history", old)):
+        rows = []
+        for n in range(HISTORY_STATES):
+            topic = event_topic(cell["path"].split("/"), "state/add")
+            code = UNSPECIFIED_STOP if n % 4 == 3 else PRODUCING
+            body = encode_event({"state": code, "start_time_unix_ms": T0_MS + run * 1_000_000_000 + n * 30_000})
+            rows.append((event_key(topic, body), topic, cell["workcenter"], "state/add", body.decode()))
+        insert_events(conn, rows)
+        t0 = time.perf_counter()
+        while True:
+            rpc("ir.cron", "method_direct_trigger", [cron])
+            with conn.cursor() as cr:
+                cr.execute("SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'")
+                pending = cr.fetchone()[0]
+            conn.commit()
+            if not pending:
+                break
+        rates[name] = HISTORY_STATES / (time.perf_counter() - t0)
+    rpc("ir.config_parameter", "set_param", "hf_mrp.event_run", "")
+    return rates
 
 
 def line_states(adds: int) -> int:
@@ -234,6 +296,12 @@ def store(
                 topic = event_topic(cell["path"].split("/"), event_type)
                 body = encode_event(payload)
                 rows.append((event_key(topic, body), topic, cell["workcenter"], event_type, body.decode()))
+    insert_events(conn, rows)
+    return len(rows)
+
+
+def insert_events(conn: Any, rows: list[tuple[str, str, int, str, str]]) -> None:  # noqa: ANN401  (a psycopg2 connection)
+    """Store (key, topic, workcenter id, event type, payload) rows as the ingest does: pending, committed."""
     with conn.cursor() as cr:
         cr.executemany(
             "INSERT INTO hf_uns_analytics_event (event_key, direction, topic, workcenter_id, company_id, event_type,"
@@ -243,7 +311,6 @@ def store(
             [(key, topic, event_type, body, wc) for key, topic, wc, event_type, body in rows],
         )
     conn.commit()
-    return len(rows)
 
 
 PROFILE_SCRIPT = """
@@ -493,6 +560,11 @@ def main() -> int:
     )
     parser.add_argument("--top", type=int, default=40, help="entries of the profile printed (default 40)")
     parser.add_argument(
+        "--history-only",
+        action="store_true",
+        help="only state/add on a workcell with a long history, beside one with none",
+    )
+    parser.add_argument(
         "--mix",
         choices=("short", "long", "line"),
         default="short",
@@ -515,6 +587,13 @@ def main() -> int:
             orders, adds = (ORDERS, ADDS) if args.mix == "short" else (1, LONG_ADDS)
             profile(conn, cells, 9, orders, adds, args.top, args.mix == "line")
             return 0
+        if args.history_only:
+            history = states_after_history(conn, rpc, cells, 8)
+            print(
+                f"state/add one at a time: {history['history']:.1f} events/s with {HISTORY} states recorded, "
+                f"{history['fresh']:.1f} events/s on a workcell with none"
+            )
+            return 0
         say(
             f"ours: {WORKCELLS * ORDERS} orders × {ADDS + 3} events stored as the ingest stores them, then applied;"
             f" one at a time, then runs booked together; then {WORKCELLS} orders × {LONG_ADDS + 3} events both ways"
@@ -533,6 +612,8 @@ def main() -> int:
         say(f"ours, a line's mix: {line}")
         line_single = ours(conn, rpc, cells, 7, orders=1, adds=LONG_ADDS, one_at_a_time=True, states=True)
         say(f"ours, a line's mix, one at a time: {line_single}")
+        history = states_after_history(conn, rpc, cells, 8)
+        say(f"state/add one at a time, fresh workcell and one with {HISTORY} states: {history}")
         least = floor(cells, WORKCELLS * ORDERS)
         say(f"floor: {least}")
         orders = max(1, WORKCELLS * ORDERS // 5)
@@ -588,6 +669,10 @@ def main() -> int:
         print(
             f"  the same, product/add one at a time            {rate(line_single):8.1f} events/s   "
             f"({line_single['events']} events in {line_single['seconds']:.1f} s, {line_single['failed']} failed)"
+        )
+        print(
+            f"state/add one at a time, {HISTORY} states recorded {history['history']:8.1f} events/s   "
+            f"(the same on a workcell with none: {history['fresh']:.1f} events/s)"
         )
         print(
             f"Odoo's own floor: an order opened and closed     {least['per_order'] * 1000:8.1f} ms/order    "

@@ -1,5 +1,6 @@
 from odoo import _, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.sql import create_index
 
 from .hf_machine_state import STATES
 
@@ -17,6 +18,14 @@ class MrpWorkcenterProductivity(models.Model):
     )
     hf_machine_state = fields.Selection(STATES, string="Machine state")
     hf_reason_user_id = fields.Many2one("res.users", string="Reason given by")
+
+    def init(self):
+        # a workcell's states are read by its latest and its still open ones (its current state, Odoo's
+        # working state, a state event's look-up): found by index, not by scanning weeks of a state a minute
+        for column in ("date_start", "date_end"):
+            create_index(
+                self.env.cr, f"{self._table}_hf_workcenter_{column}_idx", self._table, ["workcenter_id", column]
+            )
 
     def button_block(self):
         """Odoo's "Block" dialog, on a machine-driven workcell: the machine's stop gets the reason.
