@@ -105,7 +105,6 @@ def states_after_history(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: 
     fresh, old = cells[-2], cells[-1]
     start = run_start(run)
     give_history(conn, old, HISTORY, start)
-    cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     rates = {}
     for name, cell in (("fresh", fresh), ("history", old)):
         rows = []
@@ -116,14 +115,7 @@ def states_after_history(conn: Any, rpc: Rpc, cells: list[dict[str, Any]], run: 
             rows.append((event_key(topic, body), topic, cell["workcenter"], "state/add", body.decode()))
         insert_events(conn, rows)
         t0 = time.perf_counter()
-        while True:
-            rpc("ir.cron", "method_direct_trigger", [cron])
-            with conn.cursor() as cr:
-                cr.execute("SELECT count(*) FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'")
-                pending = cr.fetchone()[0]
-            conn.commit()
-            if not pending:
-                break
+        apply_pending(conn, rpc)
         rates[name] = HISTORY_STATES / (time.perf_counter() - t0)
     rpc("ir.config_parameter", "set_param", "hf_mrp.event_run", "")
     return rates
@@ -255,8 +247,21 @@ def ours(
     rpc("ir.config_parameter", "set_param", "hf_mrp.event_run", "1" if one_at_a_time else "")
     rpc("ir.config_parameter", "set_param", "hf_mrp.order_batch", "1" if order_batch else "0")
     events = store(conn, cells, run, orders, adds, states)
-    cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     t0 = time.perf_counter()
+    runs, failed = apply_pending(conn, rpc)
+    elapsed = time.perf_counter() - t0
+    if failed:
+        with conn.cursor() as cr:
+            cr.execute("SELECT event_type, error FROM hf_uns_analytics_event WHERE state = 'failed' LIMIT 3")
+            say(f"{failed} events failed, e.g. {cr.fetchall()}")
+        conn.commit()
+    return {"events": events, "seconds": elapsed, "failed": failed, "runs": runs}
+
+
+def apply_pending(conn: Any, rpc: Rpc) -> tuple[int, int]:  # noqa: ANN401  (a psycopg2 connection)
+    """Run the cron that applies the events (ir.cron's "Run manually", as the ingest's wake-up starts it) until
+    none is pending: (cron runs, events failed)."""
+    cron = rpc("ir.model.data", "check_object_reference", "hf_uns", "ir_cron_process_analytics_events")[1]
     runs = 0
     while True:
         rpc("ir.cron", "method_direct_trigger", [cron])
@@ -269,14 +274,18 @@ def ours(
             pending, failed = cr.fetchone()
         conn.commit()
         if not pending or runs > 1000:
-            break
-    elapsed = time.perf_counter() - t0
-    if failed:
-        with conn.cursor() as cr:
-            cr.execute("SELECT event_type, error FROM hf_uns_analytics_event WHERE state = 'failed' LIMIT 3")
-            say(f"{failed} events failed, e.g. {cr.fetchall()}")
-        conn.commit()
-    return {"events": events, "seconds": elapsed, "failed": failed, "runs": runs}
+            return runs, failed
+
+
+def odoo_shell(script: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in an ``odoo shell`` on the bench's database (no HTTP), its output captured."""
+    return subprocess.run(
+        [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def store(
@@ -367,13 +376,7 @@ def floor(cells: list[dict[str, Any]], count: int) -> dict[str, float]:
     per order, whatever it does for the events between."""
     script = FLOOR_SCRIPT.replace("%(cells)r", repr(json.dumps(cells))).replace("%(count)d", str(count))
     script = script.replace("%%", "%")
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
-        input=script,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = odoo_shell(script)
     figures = [line.split() for line in result.stdout.splitlines() if line.startswith("FLOOR ")]
     if result.returncode or not figures:
         raise RuntimeError(f"the floor's odoo shell failed: {result.stderr[-4000:]}")
@@ -393,13 +396,7 @@ def profile(
     """Store one run and apply it in ``odoo shell`` under cProfile: prints the top entries."""
     events = store(conn, cells, run, orders, adds, states)
     say(f"profile: {events} events stored; applying them in odoo shell under cProfile")
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "odoo.sh"), "shell", *odoo_args()[1:], "--no-http"],
-        input=PROFILE_SCRIPT.replace("%(top)d", str(top)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = odoo_shell(PROFILE_SCRIPT.replace("%(top)d", str(top)))
     print(result.stdout)
     if result.returncode:
         print(result.stderr[-4000:], file=sys.stderr)

@@ -282,9 +282,7 @@ class HfUnsAnalyticsEvent(models.Model):
         this one, so the cron marks them done with it and applies them no more."""
         self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(booked.ids)
 
-    def _done_booked(self):
-        """Mark applied the events booked with an earlier one: nothing left to wake (it woke what they would).
-        Written at once: the next event's look-ahead reads the pending ones with SQL."""
+    def _mark_done(self):
         self.write(
             {
                 "state": "done",
@@ -294,20 +292,17 @@ class HfUnsAnalyticsEvent(models.Model):
                 "waiting_since": False,
             }
         )
+
+    def _done_booked(self):
+        """Mark applied the events booked with an earlier one: nothing left to wake (it woke what they would).
+        Written at once: the next event's look-ahead reads the pending ones with SQL."""
+        self._mark_done()
         self.flush_recordset()
 
     def _done(self, queue, wake=True):
         """Mark this event applied; the events waiting for what it brings go to the queue's front."""
         self.ensure_one()
-        self.write(
-            {
-                "state": "done",
-                "error": False,
-                "processed_at": fields.Datetime.now(),
-                "wait_key": False,
-                "waiting_since": False,
-            }
-        )
+        self._mark_done()
         keys = self._wakes() if wake else None
         if keys:
             self.env.cr.execute(
