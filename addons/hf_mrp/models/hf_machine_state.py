@@ -132,15 +132,20 @@ class HfMachineState(models.AbstractModel):
                 ]
             )
         )
-        current = created[-1]
+        self._hf_mrp_set_current(workcenter, created[-1])
+        return True
+
+    @api.model
+    def _hf_mrp_set_current(self, workcenter, record):
+        """The workcell's current state: its latest machine record while it is open, none once it is closed."""
+        current = record if not record.date_end else record.browse()
         workcenter.write(
             {
-                "hf_state_current": current.hf_machine_state,
-                "hf_state_since": current.date_start,
-                "hf_state_productivity_id": current.id,
+                "hf_state_current": current.hf_machine_state or False,
+                "hf_state_since": current.date_start or False,
+                "hf_state_productivity_id": current.id or False,
             }
         )
-        return True
 
     @api.model
     def _hf_mrp_apply_state_event(self, workcenter, code, start, end=None):
@@ -169,15 +174,9 @@ class HfMachineState(models.AbstractModel):
             else:
                 record.unlink()
         Productivity.create({**values, "date_end": end or False})
-        current = Productivity.search(
+        latest = Productivity.search(
             [("workcenter_id", "=", workcenter.id), ("hf_source", "=", "machine")],
             order="date_start desc, id desc",
             limit=1,
         )
-        workcenter.write(
-            {
-                "hf_state_current": current.hf_machine_state if not current.date_end else False,
-                "hf_state_since": current.date_start if not current.date_end else False,
-                "hf_state_productivity_id": current.id if not current.date_end else False,
-            }
-        )
+        self._hf_mrp_set_current(workcenter, latest)

@@ -362,23 +362,15 @@ class HfUnsAnalyticsEvent(models.Model):
         )
         workorder._hf_mrp_add_produced(sum(float(report["quantity"]) for _event, report in reports))
         if len(reports) > 1:
-            # what could still fail (a constraint at the flush) fails here, in this event's savepoint, before
-            # the others are taken for booked
-            self.env.flush_all()
             self._book_with(self.browse([event.id for event, _r in reports[1:]]))
 
     def _hf_next_product_adds(self, workcenter, workorder, product, body):
         """The workcell's pending product/add events right after this one that go to the same work order,
         product and batch, not reported yet: [(event, payload)], in order. Only the machine's states and
         shifts may come between (a line sends a state each cycle); any other event ends the run."""
-        self.env.cr.execute(
-            "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
-            # a state or shift between is applied after the run, in its own order: it touches no quantity
-            " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
-            (workcenter.id, self.id, sorted(QUANTITY_FREE_EVENTS), self._hf_event_run() - 1),
-        )
         run, keys = [], {body["end_time_unix_ms"]}
-        for event_id, event_type, payload in self.env.cr.fetchall():
+        # a state or shift between is applied after the run, in its own order: it touches no quantity
+        for event_id, event_type, payload in self._hf_pending_after(workcenter, QUANTITY_FREE_EVENTS):
             try:
                 report = json.loads(payload or "{}")
             except ValueError:
@@ -412,18 +404,23 @@ class HfUnsAnalyticsEvent(models.Model):
             run = [(event, report) for event, report in run if ms_to_datetime(report["end_time_unix_ms"]) not in booked]
         return run
 
-    def _hf_next_state_adds(self, workcenter, body):
-        """The workcell's pending state/add events right after this one, each later than the one before and a
-        UMH state code: [(event, payload)], in order. Only reports (product/add, product/setBadQuantity) and
-        shifts may come between, which the machine's states do not touch; any other event ends the run (a
-        work order's start or stop moves whose time a running state is)."""
+    def _hf_pending_after(self, workcenter, skipped_types):
+        """The workcell's pending inbound events after this one, but those of ``skipped_types``, in arrival
+        order and at most a run's length: [(id, event_type, payload)], read with SQL as the ingest wrote them."""
         self.env.cr.execute(
             "SELECT id, event_type, payload FROM hf_uns_analytics_event WHERE direction = 'in' AND state = 'pending'"
             " AND workcenter_id = %s AND id > %s AND event_type <> ALL(%s) ORDER BY id LIMIT %s",
-            (workcenter.id, self.id, sorted(STATE_FREE_EVENTS), self._hf_event_run() - 1),
+            (workcenter.id, self.id, sorted(skipped_types), self._hf_event_run() - 1),
         )
-        run, last = [], body["start_time_unix_ms"]
-        for event_id, event_type, payload in self.env.cr.fetchall():
+        return self.env.cr.fetchall()
+
+    def _hf_next_state_adds(self, workcenter, body):
+        """The workcell's pending state/add events right after this one, each later than the one before and a
+        UMH state code: ([event ids], [(code, start)]), in order. Only reports (product/add,
+        product/setBadQuantity) and shifts may come between, which the machine's states do not touch; any other
+        event ends the run (a work order's start or stop moves whose time a running state is)."""
+        ids, states, last = [], [], body["start_time_unix_ms"]
+        for event_id, event_type, payload in self._hf_pending_after(workcenter, STATE_FREE_EVENTS):
             if event_type != "state/add":
                 break
             try:
@@ -435,8 +432,9 @@ class HfUnsAnalyticsEvent(models.Model):
             if start <= last:
                 break
             last = start
-            run.append((self.browse(event_id), report))
-        return run
+            ids.append(event_id)
+            states.append((code, ms_to_datetime(start)))
+        return ids, states
 
     def _hf_apply_set_bad_quantity(self, workcenter, body):
         domain = [("workcenter_id", "=", workcenter.id), ("date_end", "=", ms_to_datetime(body["end_time_unix_ms"]))]
@@ -464,12 +462,10 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def _hf_apply_state(self, workcenter, body):
         if self.event_type == "state/add":
-            run = self._hf_next_state_adds(workcenter, body)
-            states = [(int(body["state"]), ms_to_datetime(body["start_time_unix_ms"]))]
-            states += [(int(report["state"]), ms_to_datetime(report["start_time_unix_ms"])) for _e, report in run]
-            if run and self.env["hf.machine.state"]._hf_mrp_append_states(workcenter, states):
-                self.env.flush_all()  # a constraint fails here, in this event's savepoint, before the run is booked
-                self._book_with(self.browse([event.id for event, _report in run]))
+            ids, states = self._hf_next_state_adds(workcenter, body)
+            first = (int(body["state"]), ms_to_datetime(body["start_time_unix_ms"]))
+            if ids and self.env["hf.machine.state"]._hf_mrp_append_states(workcenter, [first, *states]):
+                self._book_with(self.browse(ids))
                 return
         end = ms_to_datetime(body.get("end_time_unix_ms")) if self.event_type == "state/overwrite" else None
         self.env["hf.machine.state"]._hf_mrp_apply_state_event(

@@ -264,7 +264,7 @@ class HfUnsAnalyticsEvent(models.Model):
             applied += 1
             booked = cr.postrollback.data.pop(BOOKED_KEY, None)
             if booked:
-                self.browse(sorted(booked))._done_booked()
+                self.browse(list(booked))._done_booked()
                 queue = deque(i for i in queue if i not in booked)
                 applied += len(booked)
                 handled += len(booked)
@@ -279,7 +279,9 @@ class HfUnsAnalyticsEvent(models.Model):
 
     def _book_with(self, booked):
         """Called by an event's ``_apply``: the later pending events ``booked`` (a recordset) were applied with
-        this one, so the cron marks them done with it and applies them no more."""
+        this one, so the cron marks them done with it and applies them no more. What could still fail (a
+        constraint at the flush) fails first, in this event's savepoint, before they are taken for booked."""
+        self.env.flush_all()
         self.env.cr.postrollback.data.setdefault(BOOKED_KEY, set()).update(booked.ids)
 
     def _mark_done(self):
